@@ -1,0 +1,162 @@
+import CFFmpeg
+
+/// An opened input (`avformat_open_input`), owned: closed with the object.
+///
+/// Every call blocks; run them on a thread of their own (``DedicatedThread``), never on Swift's
+/// cooperative pool.
+public final class InputFormatContext {
+    public let pointer: UnsafeMutablePointer<AVFormatContext>
+    /// The interrupt callback's state; cancel it from any thread to stop a blocking call.
+    public let interrupter: Interrupter
+
+    /// Opens `url` (`avformat_open_input`): connects, reads the response and probes the format.
+    ///
+    /// - Parameters:
+    ///   - options: format and protocol options (`fpsprobesize`, `timeout`, …); FFmpeg removes what it consumed.
+    ///   - interrupter: deadline and cancel switch polled by FFmpeg while it blocks.
+    public init(url: String, options: FFmpegOptions? = nil, interrupter: Interrupter = Interrupter()) throws(FFmpegError) {
+        guard let allocated = avformat_alloc_context() else {
+            throw FFmpegError(code: cffmpeg_averror(ENOMEM), operation: "avformat_alloc_context")
+        }
+        self.interrupter = interrupter
+        allocated.pointee.interrupt_callback = AVIOInterruptCB(
+            callback: Interrupter.callback,
+            opaque: Unmanaged.passUnretained(interrupter).toOpaque()
+        )
+        var context: UnsafeMutablePointer<AVFormatContext>? = allocated
+        // On failure avformat_open_input frees the context and sets it to NULL.
+        let result: Int32
+        if let options {
+            result = avformat_open_input(&context, url, nil, &options.pointer)
+        } else {
+            result = avformat_open_input(&context, url, nil, nil)
+        }
+        try FFmpegError.check(result, "avformat_open_input")
+        pointer = context!
+    }
+
+    deinit {
+        var context: UnsafeMutablePointer<AVFormatContext>? = pointer
+        avformat_close_input(&context)
+    }
+
+    /// Reads packets until every stream has its parameters (`avformat_find_stream_info`).
+    public func findStreamInfo() throws(FFmpegError) {
+        try FFmpegError.check(avformat_find_stream_info(pointer, nil), "avformat_find_stream_info")
+    }
+
+    /// The demuxer's short name (`flv`, `mpegts`, …).
+    public var formatName: String { String(cString: pointer.pointee.iformat.pointee.name) }
+
+    public var streams: [StreamInfo] {
+        (0..<Int(pointer.pointee.nb_streams)).map { StreamInfo(pointer.pointee.streams[$0]!) }
+    }
+
+    /// The `AVStream` at `index`, for codec parameters.
+    public func stream(at index: Int) -> UnsafeMutablePointer<AVStream> {
+        precondition(index >= 0 && index < Int(pointer.pointee.nb_streams), "stream index out of range")
+        return pointer.pointee.streams[index]!
+    }
+
+    /// The best stream of `kind` (`av_find_best_stream`), if any.
+    public func bestStream(_ type: AVMediaType) -> Int? {
+        let index = av_find_best_stream(pointer, type, -1, -1, nil, 0)
+        return index < 0 ? nil : Int(index)
+    }
+
+    /// Reads the next packet into `packet`; `false` at the end of the input.
+    public func read(into packet: Packet) throws(FFmpegError) -> Bool {
+        packet.unref()
+        let result = av_read_frame(pointer, packet.pointer)
+        if result == CFFMPEG_AVERROR_EOF { return false }
+        try FFmpegError.check(result, "av_read_frame")
+        return true
+    }
+
+    /// Bytes read from the input so far (`avio_tell` on the I/O context).
+    public var bytesRead: Int64 {
+        guard let io = pointer.pointee.pb else { return 0 }
+        return avio_tell(io)
+    }
+}
+
+/// An output muxed into memory through a custom `AVIOContext`: what the origin uses to turn encoded
+/// packets into FLV bytes without touching the file system.
+public final class MemoryOutputFormatContext {
+    public let pointer: UnsafeMutablePointer<AVFormatContext>
+    private let sink: Sink
+
+    /// Collects what the muxer writes. A class so the C callback can reach it through `opaque`.
+    private final class Sink {
+        var bytes: [UInt8] = []
+    }
+
+    private static let bufferSize: Int32 = 64 * 1024
+
+    private static let write: @convention(c) (UnsafeMutableRawPointer?, UnsafeMutablePointer<UInt8>?, Int32) -> Int32 = {
+        opaque, buffer, size in
+        guard let opaque, let buffer, size > 0 else { return 0 }
+        let sink = Unmanaged<Sink>.fromOpaque(opaque).takeUnretainedValue()
+        sink.bytes.append(contentsOf: UnsafeBufferPointer(start: buffer, count: Int(size)))
+        return size
+    }
+
+    /// Creates a muxer for `format` (e.g. `flv`) writing to memory.
+    public init(format: String) throws(FFmpegError) {
+        var context: UnsafeMutablePointer<AVFormatContext>? = nil
+        try FFmpegError.check(avformat_alloc_output_context2(&context, nil, format, nil), "avformat_alloc_output_context2(\(format))")
+        guard let context else { throw FFmpegError(code: CFFMPEG_AVERROR_MUXER_NOT_FOUND, operation: "avformat_alloc_output_context2") }
+        sink = Sink()
+        guard let buffer = av_malloc(Int(Self.bufferSize)),
+              let io = avio_alloc_context(
+                buffer.assumingMemoryBound(to: UInt8.self), Self.bufferSize, 1,
+                Unmanaged.passUnretained(sink).toOpaque(), nil, Self.write, nil)
+        else {
+            avformat_free_context(context)
+            throw FFmpegError(code: cffmpeg_averror(ENOMEM), operation: "avio_alloc_context")
+        }
+        context.pointee.pb = io
+        context.pointee.flags |= AVFMT_FLAG_CUSTOM_IO
+        pointer = context
+    }
+
+    deinit {
+        var io: UnsafeMutablePointer<AVIOContext>? = pointer.pointee.pb
+        if io != nil { av_freep(&io!.pointee.buffer) }
+        avio_context_free(&io)
+        avformat_free_context(pointer)
+    }
+
+    /// Adds a stream carrying what `encoder` produces; returns its index.
+    @discardableResult
+    public func addStream(from encoder: CodecContext) throws(FFmpegError) -> Int {
+        guard let stream = avformat_new_stream(pointer, nil) else {
+            throw FFmpegError(code: cffmpeg_averror(ENOMEM), operation: "avformat_new_stream")
+        }
+        try FFmpegError.check(avcodec_parameters_from_context(stream.pointee.codecpar, encoder.pointer), "avcodec_parameters_from_context")
+        stream.pointee.time_base = encoder.pointer.pointee.time_base
+        return Int(stream.pointee.index)
+    }
+
+    public func writeHeader(options: FFmpegOptions? = nil) throws(FFmpegError) {
+        if let options {
+            try FFmpegError.check(avformat_write_header(pointer, &options.pointer), "avformat_write_header")
+        } else {
+            try FFmpegError.check(avformat_write_header(pointer, nil), "avformat_write_header")
+        }
+    }
+
+    /// Writes `packet` (timestamps in `timeBase`) to stream `streamIndex`, interleaving by dts.
+    public func write(_ packet: Packet, streamIndex: Int, timeBase: AVRational) throws(FFmpegError) {
+        packet.pointer.pointee.stream_index = Int32(streamIndex)
+        av_packet_rescale_ts(packet.pointer, timeBase, pointer.pointee.streams[streamIndex]!.pointee.time_base)
+        try FFmpegError.check(av_interleaved_write_frame(pointer, packet.pointer), "av_interleaved_write_frame")
+    }
+
+    /// Writes the trailer and returns everything muxed.
+    public func finish() throws(FFmpegError) -> [UInt8] {
+        try FFmpegError.check(av_write_trailer(pointer), "av_write_trailer")
+        avio_flush(pointer.pointee.pb)
+        return sink.bytes
+    }
+}
