@@ -2,7 +2,7 @@ import CFFmpeg
 
 /// An error returned by an FFmpeg call: the negative `AVERROR` code, the call that returned it,
 /// and FFmpeg's own text for it (`av_strerror`).
-public struct FFmpegError: Error, Sendable, Equatable, CustomStringConvertible {
+public struct FFmpegError: Error, Sendable, Equatable, Codable, CustomStringConvertible {
     /// The negative code FFmpeg returned (`AVERROR(EIO)`, `AVERROR_EOF`, `AVERROR_HTTP_NOT_FOUND`, …).
     public let code: Int32
     /// The FFmpeg function (or our operation) that failed, e.g. `avformat_open_input`.

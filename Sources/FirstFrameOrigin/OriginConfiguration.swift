@@ -1,0 +1,46 @@
+import NIOCore
+
+/// How a ``LiveOrigin`` listens and what it serves.
+public struct OriginConfiguration: Sendable {
+    /// Loopback only by default: the origin is a test and benchmark tool.
+    public var host: String
+    /// 0 picks a free port (read it back from ``LiveOrigin/port``).
+    public var port: Int
+    public var media: MediaConfiguration
+    /// The join mode of requests that name none.
+    public var defaultMode: JoinMode
+    /// Faults and delays applied to every request unless its query string overrides them.
+    public var defaultBehaviour: Behaviour
+    /// `burst` mode's speed, × real time, unless a request sets `speed=`.
+    public var burstSpeed: Double
+    /// Bytes a client may have queued in the origin (beyond the kernel's send buffer) before it is
+    /// treated as slow: its tags are dropped until the next keyframe that finds it writable again.
+    public var clientBacklogBytes: Int
+    /// `SO_SNDBUF` for client sockets. Bounding it keeps a stalled client from soaking up megabytes of
+    /// kernel autotuned buffer before the backlog rule can see it.
+    public var socketSendBufferBytes: Int
+    /// Event loops to serve on; `nil` makes the origin create (and shut down) its own, one per core.
+    public var eventLoopGroup: (any EventLoopGroup)?
+
+    public init(
+        host: String = "127.0.0.1",
+        port: Int = 0,
+        media: MediaConfiguration = MediaConfiguration(),
+        defaultMode: JoinMode = .live,
+        defaultBehaviour: Behaviour = Behaviour(),
+        burstSpeed: Double = 4,
+        clientBacklogBytes: Int = 512 * 1024,
+        socketSendBufferBytes: Int = 128 * 1024,
+        eventLoopGroup: (any EventLoopGroup)? = nil
+    ) {
+        self.host = host
+        self.port = port
+        self.media = media
+        self.defaultMode = defaultMode
+        self.defaultBehaviour = defaultBehaviour
+        self.burstSpeed = burstSpeed
+        self.clientBacklogBytes = clientBacklogBytes
+        self.socketSendBufferBytes = socketSendBufferBytes
+        self.eventLoopGroup = eventLoopGroup
+    }
+}

@@ -1,0 +1,219 @@
+/// Where in the channel a new client starts.
+public enum JoinMode: String, Sendable, CaseIterable, Codable {
+    /// Header, metadata and sequence headers, then tags from "now" in real time: the first keyframe
+    /// arrives up to one GOP later, as from an edge without a GOP cache.
+    case live
+    /// As `live`, but starting at the latest keyframe: the cached GOP is sent at once, then real time.
+    case gop
+    /// The cached GOP, then everything at N× real time until the client reaches the live edge
+    /// (a CDN's "fast start").
+    case burst
+}
+
+/// Faults and delays the origin injects into a response, set per request through the query string
+/// (or for every request through ``OriginConfiguration/defaultBehaviour``).
+public struct Behaviour: Sendable, Equatable, Codable {
+    /// Milliseconds between the end of the request and the first byte of the response (`delay=`).
+    public var responseDelayMilliseconds: Int = 0
+    /// Answer with this status and a short text body instead of the stream (`status=`).
+    public var status: Int?
+    /// Redirect once to this path or absolute URL (`redirect=`).
+    public var redirectTarget: String?
+    /// Redirect this many more times to the same URL before serving (`redirects=`), for multi-hop tests.
+    public var redirectHops: Int = 0
+    /// Status used for redirects: 301, 302, 303, 307 or 308 (`redirect_status=`).
+    public var redirectStatus: Int = 302
+    /// Send this many body bytes, then nothing, keeping the connection open (`stall_after=`).
+    public var stallAfterBytes: Int?
+    /// Send this many body bytes, then close the connection (`close_after=`).
+    public var closeAfterBytes: Int?
+    /// Invert body bytes from this offset (`corrupt_at=`)…
+    public var corruptAtByte: Int?
+    /// …for this many bytes (`corrupt_len=`).
+    public var corruptLength: Int = 64
+    /// In `live` mode, hold video and audio back until the next keyframe (`waitkey=`; on by default):
+    /// an edge that forwards inter frames first makes decoders conceal garbage.
+    public var waitForKeyframe: Bool = true
+    /// Speed of `burst` mode, × real time (`speed=`); `nil` takes the origin's default.
+    public var burstSpeed: Double?
+
+    public init(
+        responseDelayMilliseconds: Int = 0,
+        status: Int? = nil,
+        redirectTarget: String? = nil,
+        redirectHops: Int = 0,
+        redirectStatus: Int = 302,
+        stallAfterBytes: Int? = nil,
+        closeAfterBytes: Int? = nil,
+        corruptAtByte: Int? = nil,
+        corruptLength: Int = 64,
+        waitForKeyframe: Bool = true,
+        burstSpeed: Double? = nil
+    ) {
+        self.responseDelayMilliseconds = responseDelayMilliseconds
+        self.status = status
+        self.redirectTarget = redirectTarget
+        self.redirectHops = redirectHops
+        self.redirectStatus = redirectStatus
+        self.stallAfterBytes = stallAfterBytes
+        self.closeAfterBytes = closeAfterBytes
+        self.corruptAtByte = corruptAtByte
+        self.corruptLength = corruptLength
+        self.waitForKeyframe = waitForKeyframe
+        self.burstSpeed = burstSpeed
+    }
+}
+
+/// A request to the origin, parsed from (and rendered to) its path and query string.
+///
+/// Streams are any path ending in `.flv`. The join mode comes from a leading `/live/`, `/gop/` or
+/// `/burst/` path component, or from `mode=`; otherwise the origin's default applies.
+public struct OriginRequest: Sendable, Equatable {
+    public enum Route: Sendable, Equatable {
+        case stream
+        case index
+        case stats
+        case notFound
+    }
+
+    public var path: String
+    public var route: Route
+    public var mode: JoinMode?
+    public var behaviour: Behaviour
+
+    public enum ParseError: Error, Equatable, Sendable, CustomStringConvertible {
+        case invalidValue(name: String, value: String)
+        case unknownParameter(String)
+
+        public var description: String {
+            switch self {
+            case .invalidValue(let name, let value): "invalid value '\(value)' for '\(name)'"
+            case .unknownParameter(let name): "unknown parameter '\(name)'"
+            }
+        }
+    }
+
+    /// Parses a request target such as `/gop/stream.flv?delay=200`, starting from `defaults`.
+    public init(uri: String, defaults: Behaviour = Behaviour()) throws(ParseError) {
+        let parts = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+        path = parts.first.map(String.init) ?? "/"
+        behaviour = defaults
+        let components = path.split(separator: "/")
+        if path.hasSuffix(".flv") {
+            route = .stream
+            if components.count >= 2, let pathMode = JoinMode(rawValue: String(components[0])) { mode = pathMode }
+        } else if path == "/" || path.isEmpty {
+            route = .index
+        } else if path == "/stats" {
+            route = .stats
+        } else {
+            route = .notFound
+        }
+        guard parts.count == 2 else { return }
+        for item in parts[1].split(separator: "&") where !item.isEmpty {
+            let pair = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let name = Self.percentDecoded(pair[0])
+            let value = pair.count == 2 ? Self.percentDecoded(pair[1]) : ""
+            try apply(name: name, value: value)
+        }
+    }
+
+    private mutating func apply(name: String, value: String) throws(ParseError) {
+        func integer(_ range: ClosedRange<Int>) throws(ParseError) -> Int {
+            guard let number = Int(value), range.contains(number) else { throw .invalidValue(name: name, value: value) }
+            return number
+        }
+        switch name {
+        case "mode":
+            guard let parsed = JoinMode(rawValue: value) else { throw .invalidValue(name: name, value: value) }
+            mode = parsed
+        case "delay": behaviour.responseDelayMilliseconds = try integer(0...600_000)
+        case "status": behaviour.status = try integer(100...599)
+        case "redirect":
+            guard !value.isEmpty else { throw .invalidValue(name: name, value: value) }
+            behaviour.redirectTarget = value
+        case "redirects": behaviour.redirectHops = try integer(0...100)
+        case "redirect_status":
+            let status = try integer(300...399)
+            guard [301, 302, 303, 307, 308].contains(status) else { throw .invalidValue(name: name, value: value) }
+            behaviour.redirectStatus = status
+        case "stall_after": behaviour.stallAfterBytes = try integer(0...Int(Int32.max))
+        case "close_after": behaviour.closeAfterBytes = try integer(0...Int(Int32.max))
+        case "corrupt_at": behaviour.corruptAtByte = try integer(0...Int(Int32.max))
+        case "corrupt_len": behaviour.corruptLength = try integer(1...Int(Int32.max))
+        case "waitkey":
+            guard value == "0" || value == "1" else { throw .invalidValue(name: name, value: value) }
+            behaviour.waitForKeyframe = value == "1"
+        case "speed":
+            guard let speed = Double(value), speed >= 1, speed <= 1000 else { throw .invalidValue(name: name, value: value) }
+            behaviour.burstSpeed = speed
+        default:
+            throw .unknownParameter(name)
+        }
+    }
+
+    /// The query string that asks for `behaviour` (only what differs from the defaults), without `?`.
+    public static func query(mode: JoinMode? = nil, behaviour: Behaviour) -> String {
+        var items: [(String, String)] = []
+        if let mode { items.append(("mode", mode.rawValue)) }
+        let plain = Behaviour()
+        if behaviour.responseDelayMilliseconds != plain.responseDelayMilliseconds {
+            items.append(("delay", String(behaviour.responseDelayMilliseconds)))
+        }
+        if let status = behaviour.status { items.append(("status", String(status))) }
+        if let target = behaviour.redirectTarget { items.append(("redirect", target)) }
+        if behaviour.redirectHops != 0 { items.append(("redirects", String(behaviour.redirectHops))) }
+        if behaviour.redirectStatus != plain.redirectStatus { items.append(("redirect_status", String(behaviour.redirectStatus))) }
+        if let bytes = behaviour.stallAfterBytes { items.append(("stall_after", String(bytes))) }
+        if let bytes = behaviour.closeAfterBytes { items.append(("close_after", String(bytes))) }
+        if let offset = behaviour.corruptAtByte { items.append(("corrupt_at", String(offset))) }
+        if behaviour.corruptLength != plain.corruptLength { items.append(("corrupt_len", String(behaviour.corruptLength))) }
+        if !behaviour.waitForKeyframe { items.append(("waitkey", "0")) }
+        if let speed = behaviour.burstSpeed { items.append(("speed", String(speed))) }
+        return items.map { "\($0.0)=\(percentEncoded($0.1))" }.joined(separator: "&")
+    }
+
+    /// The same request with one redirect hop fewer: the target of a `redirects=N` response.
+    func withOneHopLess() -> String {
+        var next = behaviour
+        next.redirectHops -= 1
+        let query = Self.query(mode: mode, behaviour: next)
+        return query.isEmpty ? path : path + "?" + query
+    }
+
+    private static let unreserved = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~/:".utf8)
+
+    static func percentEncoded(_ value: String) -> String {
+        var result = ""
+        for byte in value.utf8 {
+            if unreserved.contains(byte) {
+                result.unicodeScalars.append(Unicode.Scalar(byte))
+            } else {
+                result += "%" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2)
+            }
+        }
+        return result
+    }
+
+    static func percentDecoded<S: StringProtocol>(_ value: S) -> String {
+        var bytes: [UInt8] = []
+        var iterator = Array(value.utf8).makeIterator()
+        while let byte = iterator.next() {
+            if byte == UInt8(ascii: "%"), let high = iterator.next(), let low = iterator.next(),
+               let decoded = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16) {
+                bytes.append(decoded)
+            } else if byte == UInt8(ascii: "+") {
+                bytes.append(UInt8(ascii: " "))
+            } else {
+                bytes.append(byte)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+private extension String {
+    func leftPadded(to length: Int) -> String {
+        count >= length ? self : String(repeating: "0", count: length - count) + self
+    }
+}

@@ -1,0 +1,309 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// What every connection's handler shares: the channel, the configuration and the viewer registry.
+struct OriginCore: Sendable {
+    let configuration: OriginConfiguration
+    let channel: LiveChannel
+    let registry: ViewerRegistry
+    let logger: Logger
+}
+
+/// One client connection: reads the request, applies the injected behaviours and streams the channel.
+///
+/// Everything here runs on the connection's event loop. Body bytes are written raw after a hand-written
+/// response head: the body is close-delimited like most HTTP-FLV edges, so byte offsets for stalls,
+/// closes and corruption are offsets into the FLV stream itself.
+final class ViewerHandler: ChannelInboundHandler, ChannelViewer {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = ByteBuffer
+
+    private enum Phase {
+        case awaitingRequest
+        /// Request read; the response is held back by an injected delay.
+        case delaying
+        case streaming
+        /// `stall_after` reached: the connection stays open, silent.
+        case stalled
+        case finished
+    }
+
+    private let core: OriginCore
+    private var context: ChannelHandlerContext?
+    private var phase = Phase.awaitingRequest
+    private var request: OriginRequest?
+    private var counters: ViewerCounters?
+    private var joined = false
+    private var bodyBytes = 0
+    /// Set while tags are held back until a keyframe: at a `live` join, or after the client fell behind.
+    private var awaitingKeyframe = false
+    /// Whether the current wait for a keyframe is because the client fell behind (its tags count as dropped).
+    private var recoveringFromBacklog = false
+    /// `burst` mode: tags not yet sent, paced at `speed` × real time until this queue runs dry.
+    private var burstQueue = CircularBuffer<EmittedTag>()
+    private var burst: (speed: Double, startedAt: NIODeadline, startTimestamp: UInt32)?
+
+    init(core: OriginCore) {
+        self.core = core
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard case .awaitingRequest = phase else { return }
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            do {
+                request = try OriginRequest(uri: head.uri, defaults: core.configuration.defaultBehaviour)
+            } catch {
+                respond(status: 400, reason: "Bad Request", body: "\(error)\n")
+                return
+            }
+        case .body:
+            break
+        case .end:
+            guard let request else { return }
+            start(request)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        finish()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        core.logger.debug("viewer connection error", metadata: ["error": "\(error)"])
+        finish()
+        context.close(promise: nil)
+    }
+
+    // MARK: Routing
+
+    private func start(_ request: OriginRequest) {
+        switch request.route {
+        case .index:
+            respond(status: 200, reason: "OK", body: indexText(), contentType: "text/plain; charset=utf-8")
+        case .stats:
+            let stats = core.registry.stats(tagsEmitted: core.channel.tagsEmitted, channelTime: core.channel.channelTime)
+            let json = (try? JSONEncoder().encode(stats)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+            respond(status: 200, reason: "OK", body: json + "\n", contentType: "application/json")
+        case .notFound:
+            respond(status: 404, reason: "Not Found", body: "no such path: \(request.path)\n")
+        case .stream:
+            let delay = request.behaviour.responseDelayMilliseconds
+            guard delay > 0, let context else {
+                serve(request)
+                return
+            }
+            phase = .delaying
+            context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(delay))) {
+                guard case .delaying = self.phase else { return }
+                self.serve(request)
+            }
+        }
+    }
+
+    private func serve(_ request: OriginRequest) {
+        let behaviour = request.behaviour
+        if let status = behaviour.status {
+            respond(status: status, reason: Self.reason(for: status), body: "injected status \(status)\n")
+        } else if behaviour.redirectHops > 0 {
+            redirect(to: request.withOneHopLess(), status: behaviour.redirectStatus)
+        } else if let target = behaviour.redirectTarget {
+            redirect(to: target, status: behaviour.redirectStatus)
+        } else {
+            stream(request)
+        }
+    }
+
+    private func redirect(to location: String, status: Int) {
+        respond(status: status, reason: Self.reason(for: status), body: "see \(location)\n", extraHeaders: ["Location: \(location)"])
+    }
+
+    /// A complete non-stream response, then close.
+    private func respond(status: Int, reason: String, body: String, contentType: String = "text/plain", extraHeaders: [String] = []) {
+        guard let context else { return }
+        phase = .finished
+        let bodyBytes = Array(body.utf8)
+        var head = "HTTP/1.1 \(status) \(reason)\r\nServer: FirstFrameOrigin\r\nContent-Type: \(contentType)\r\n"
+        head += "Content-Length: \(bodyBytes.count)\r\nConnection: close\r\n"
+        for header in extraHeaders { head += header + "\r\n" }
+        head += "\r\n"
+        var buffer = context.channel.allocator.buffer(capacity: head.utf8.count + bodyBytes.count)
+        buffer.writeString(head)
+        buffer.writeBytes(bodyBytes)
+        context.writeAndFlush(wrapOutboundOut(buffer)).assumeIsolated().whenComplete { _ in
+            context.close(promise: nil)
+        }
+    }
+
+    // MARK: Streaming
+
+    private func stream(_ request: OriginRequest) {
+        guard let context else { return }
+        let mode = request.mode ?? core.configuration.defaultMode
+        let counters = ViewerCounters(id: core.registry.makeID(), path: request.path, mode: mode)
+        self.counters = counters
+        core.registry.add(counters)
+        phase = .streaming
+
+        let head = "HTTP/1.1 200 OK\r\nServer: FirstFrameOrigin\r\nContent-Type: video/x-flv\r\n"
+            + "Cache-Control: no-cache\r\nConnection: close\r\n\r\n"
+        context.write(wrapOutboundOut(context.channel.allocator.buffer(string: head)), promise: nil)
+
+        let (gop, liveEdge) = core.channel.join(
+            id: counters.id, viewer: NIOLoopBound(self as any ChannelViewer, eventLoop: context.eventLoop))
+        joined = true
+        switch mode {
+        case .live:
+            awaitingKeyframe = request.behaviour.waitForKeyframe
+            writeBody(core.channel.preamble(timestamp: liveEdge))
+        case .gop:
+            writeBody(core.channel.preamble(timestamp: gop.first?.timestamp ?? liveEdge))
+            for tag in gop where phase == .streaming { send(tag) }
+        case .burst:
+            writeBody(core.channel.preamble(timestamp: gop.first?.timestamp ?? liveEdge))
+            if let first = gop.first {
+                burstQueue.append(contentsOf: gop)
+                burst = (request.behaviour.burstSpeed ?? core.configuration.burstSpeed, .now(), first.timestamp)
+                pumpBurst()
+            }
+        }
+        context.flush()
+    }
+
+    func deliver(_ tags: [EmittedTag]) {
+        guard case .streaming = phase, let context else { return }
+        if burst != nil {
+            burstQueue.append(contentsOf: tags)
+            return
+        }
+        for tag in tags where phase == .streaming { send(tag) }
+        context.flush()
+    }
+
+    /// Sends what `burst` mode's clock allows now, and schedules itself for the next tag until the queue
+    /// is empty: at that point the client is at the live edge and takes tags as the channel emits them.
+    private func pumpBurst() {
+        guard case .streaming = phase, let context, let burst else { return }
+        let elapsed = Double((NIODeadline.now() - burst.startedAt).nanoseconds) / 1_000_000
+        let allowed = Double(burst.startTimestamp) + elapsed * burst.speed
+        while let next = burstQueue.first, Double(next.timestamp) <= allowed, phase == .streaming {
+            send(burstQueue.removeFirst())
+        }
+        context.flush()
+        guard let next = burstQueue.first else {
+            self.burst = nil
+            return
+        }
+        let wait = (Double(next.timestamp) - Double(burst.startTimestamp)) / burst.speed
+        let due = burst.startedAt + .nanoseconds(Int64(wait * 1_000_000))
+        context.eventLoop.assumeIsolated().scheduleTask(deadline: due) { self.pumpBurst() }
+    }
+
+    /// Writes one tag, or drops it: a client that is not writable (its backlog is over the high-water mark)
+    /// loses tags until a keyframe finds it writable again, so it resumes on a decodable picture.
+    private func send(_ tag: EmittedTag) {
+        guard let context, let counters else { return }
+        let writable = context.channel.isWritable
+        if awaitingKeyframe {
+            guard tag.isKeyframe && writable else {
+                if recoveringFromBacklog { counters.tagsDropped.wrappingAdd(1, ordering: .relaxed) }
+                return
+            }
+            awaitingKeyframe = false
+            recoveringFromBacklog = false
+        } else if !writable {
+            awaitingKeyframe = true
+            recoveringFromBacklog = true
+            counters.dropEvents.wrappingAdd(1, ordering: .relaxed)
+            counters.tagsDropped.wrappingAdd(1, ordering: .relaxed)
+            return
+        }
+        writeBody(tag.bytes)
+    }
+
+    /// Writes body bytes through the injected stall, close and corruption rules.
+    private func writeBody(_ bytes: ByteBuffer) {
+        guard let context, case .streaming = phase else { return }
+        let behaviour = request?.behaviour ?? Behaviour()
+        var buffer = bytes
+        let start = bodyBytes
+        var limit: (bytes: Int, close: Bool)?
+        if let stall = behaviour.stallAfterBytes { limit = (stall, false) }
+        if let close = behaviour.closeAfterBytes, close < (limit?.bytes ?? .max) { limit = (close, true) }
+        var reachedLimit = false
+        if let limit, start + buffer.readableBytes >= limit.bytes {
+            buffer = buffer.getSlice(at: buffer.readerIndex, length: max(0, limit.bytes - start))!
+            reachedLimit = true
+        }
+        if let corruptAt = behaviour.corruptAtByte {
+            let from = max(corruptAt, start)
+            let to = min(corruptAt + behaviour.corruptLength, start + buffer.readableBytes)
+            if from < to {
+                var corrupted = context.channel.allocator.buffer(capacity: buffer.readableBytes)
+                corrupted.writeImmutableBuffer(buffer)
+                for offset in (from - start)..<(to - start) {
+                    let index = corrupted.readerIndex + offset
+                    corrupted.setInteger(~corrupted.getInteger(at: index, as: UInt8.self)!, at: index)
+                }
+                buffer = corrupted
+            }
+        }
+        let count = buffer.readableBytes
+        if count > 0 {
+            context.write(wrapOutboundOut(buffer), promise: nil)
+            bodyBytes += count
+            counters?.bytesSent.wrappingAdd(count, ordering: .relaxed)
+        }
+        guard reachedLimit, let limit else { return }
+        leaveChannel()
+        if limit.close {
+            phase = .finished
+            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).assumeIsolated().whenComplete { _ in
+                context.close(promise: nil)
+            }
+        } else {
+            phase = .stalled
+            context.flush()
+        }
+    }
+
+    private func leaveChannel() {
+        guard joined, let counters else { return }
+        joined = false
+        core.channel.leave(id: counters.id)
+        burstQueue.removeAll()
+        burst = nil
+    }
+
+    private func finish() {
+        leaveChannel()
+        phase = .finished
+        if let counters {
+            core.registry.remove(counters)
+            self.counters = nil
+        }
+    }
+
+    private func indexText() -> String {
+        let paths = JoinMode.allCases.map { "/\($0.rawValue)/stream.flv" }.joined(separator: "\n")
+        return """
+            FirstFrame loopback origin: a live HTTP-FLV channel.
+            \(paths)
+            /stats
+            Query parameters: mode=live|gop|burst speed=N waitkey=0|1 delay=MS status=CODE redirect=URL
+            redirects=N redirect_status=CODE stall_after=BYTES close_after=BYTES corrupt_at=BYTES corrupt_len=BYTES
+
+            """
+    }
+
+    static func reason(for status: Int) -> String {
+        HTTPResponseStatus(statusCode: status).reasonPhrase.isEmpty ? "Status" : HTTPResponseStatus(statusCode: status).reasonPhrase
+    }
+}

@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct FirstFrameCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "firstframe",
+        abstract: "Measure and shorten the time a live stream takes to show its first frame.",
+        subcommands: [ServeCommand.self, DemoCommand.self]
+    )
+}

@@ -1,0 +1,47 @@
+import ArgumentParser
+import FirstFrameOrigin
+
+/// The origin's media options, shared by the commands that start one.
+struct OriginOptions: ParsableArguments {
+    @Option(help: "Picture size, WxH.")
+    var size: String = "640x360"
+
+    @Option(help: "Frames per second.")
+    var fps: Int = 25
+
+    @Option(help: "Seconds between keyframes.")
+    var gopSeconds: Double = 2
+
+    @Option(help: "Seconds of synthesised media played in a loop.")
+    var loopSeconds: Double = 10
+
+    @Option(help: "Video bitrate, kbit/s.")
+    var videoKbps: Int = 800
+
+    @Flag(help: "Serve video only.")
+    var noAudio = false
+
+    @Option(help: "Join mode of requests that name none: live, gop or burst.")
+    var mode: JoinMode = .live
+
+    @Option(help: "Speed of burst mode, × real time.")
+    var burstSpeed: Double = 4
+
+    @Option(help: "Delay before every response, milliseconds (a request's delay= overrides it).")
+    var responseDelayMs: Int = 0
+
+    func configuration(host: String, port: Int) throws -> OriginConfiguration {
+        let dimensions = size.lowercased().split(separator: "x").compactMap { Int($0) }
+        guard dimensions.count == 2 else { throw ValidationError("--size must look like 640x360") }
+        let media = MediaConfiguration(
+            width: dimensions[0], height: dimensions[1], framesPerSecond: fps,
+            gopSeconds: gopSeconds, loopSeconds: loopSeconds, audio: !noAudio,
+            videoBitrate: videoKbps * 1000)
+        return OriginConfiguration(
+            host: host, port: port, media: media, defaultMode: mode,
+            defaultBehaviour: Behaviour(responseDelayMilliseconds: responseDelayMs),
+            burstSpeed: burstSpeed)
+    }
+}
+
+extension JoinMode: ExpressibleByArgument {}
