@@ -74,6 +74,11 @@ public struct FLVHeader: Sendable, Equatable {
     public var hasAudio: Bool
     public var hasVideo: Bool
 
+    public init(hasAudio: Bool, hasVideo: Bool) {
+        self.hasAudio = hasAudio
+        self.hasVideo = hasVideo
+    }
+
     /// 9 header bytes plus the first (zero) previous-tag-size.
     public static let encodedSize = 13
 

@@ -6,6 +6,8 @@ public struct OriginStats: Sendable, Codable, Equatable {
     public var activeViewers: Int
     /// Stream requests served since start (including finished ones).
     public var totalViewers: Int
+    /// The most clients connected with a stream request at one time.
+    public var peakActiveViewers: Int
     /// Body bytes sent to all clients since start.
     public var bytesSent: Int
     /// Tags not sent to slow clients since start.
@@ -58,6 +60,7 @@ final class ViewerRegistry: Sendable {
     private struct State {
         var active: [Int: ViewerCounters] = [:]
         var total = 0
+        var peak = 0
         var retiredBytes = 0
         var retiredDrops = 0
         var retiredDropEvents = 0
@@ -72,6 +75,7 @@ final class ViewerRegistry: Sendable {
         state.withLock {
             $0.active[counters.id] = counters
             $0.total += 1
+            $0.peak = max($0.peak, $0.active.count)
         }
     }
 
@@ -91,6 +95,7 @@ final class ViewerRegistry: Sendable {
             return OriginStats(
                 activeViewers: viewers.count,
                 totalViewers: state.total,
+                peakActiveViewers: state.peak,
                 bytesSent: state.retiredBytes + viewers.reduce(0) { $0 + $1.bytesSent },
                 tagsDropped: state.retiredDrops + viewers.reduce(0) { $0 + $1.tagsDropped },
                 dropEvents: state.retiredDropEvents + viewers.reduce(0) { $0 + $1.dropEvents },

@@ -1,0 +1,36 @@
+# FirstFrame — two commands from a fresh clone: `make demo` and `make test`.
+# Both install the Debian packages FirstFrame needs when they are missing (root, or sudo when available).
+
+DEBIAN_PACKAGES := libavformat-dev libavcodec-dev libavutil-dev pkg-config ffmpeg
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+SWIFT ?= swift
+
+.PHONY: deps build test demo serve clean
+
+deps:
+	@missing=""; \
+	for package in $(DEBIAN_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$package 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$package"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "Installing:$$missing"; \
+		$(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y $$missing; \
+	fi
+
+build: deps
+	$(SWIFT) build
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+demo: deps
+	$(SWIFT) build --product firstframe
+	$(SWIFT) run --skip-build firstframe demo
+
+serve: deps
+	$(SWIFT) build --product firstframe
+	$(SWIFT) run --skip-build firstframe serve
+
+clean:
+	rm -rf .build

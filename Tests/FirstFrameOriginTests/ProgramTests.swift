@@ -1,0 +1,136 @@
+import FirstFrameOrigin
+import Testing
+
+extension OriginTests {
+    @Suite struct Program {
+        @Test func defaultChannelIsH264AndAACWithRegularKeyframes() throws {
+            let program = try ChannelProgram.synthesized(MediaConfiguration())
+            #expect(program.videoCodec == "h264")
+            #expect(program.header == FLVHeader(hasAudio: true, hasVideo: true))
+            #expect(program.metadata != nil)
+            #expect(program.sequenceHeaders.map(\.kind) == [.video, .audio])
+            #expect(program.loopMilliseconds == 10_000)
+            let keyframes = program.media.filter(\.isKeyframe).map(\.timestamp)
+            #expect(keyframes.count == 5)
+            // One every GOP (2 s), all shifted alike by the AAC encoder's priming delay.
+            let gaps = zip(keyframes.dropFirst(), keyframes).map { $0 - $1 }
+            #expect(gaps == [2000, 2000, 2000, 2000])
+            let videoFrames = program.media.filter { $0.kind == .video }.count
+            #expect(videoFrames == 250)
+            #expect(program.media.allSatisfy { $0.timestamp < program.loopMilliseconds })
+            // Timestamps never run backwards within a pass.
+            #expect(zip(program.media.dropFirst(), program.media).allSatisfy { $0.timestamp >= $1.timestamp })
+            // Bitrate lands near the configured 800 + 64 kbit/s (x264 undershoots on synthetic content).
+            #expect(program.bitsPerSecond > 400_000 && program.bitsPerSecond < 1_100_000)
+        }
+
+        @Test func videoOnlyChannelHasNoAudio() throws {
+            let program = try ChannelProgram.synthesized(MediaConfiguration(width: 320, height: 180, audio: false))
+            #expect(program.header == FLVHeader(hasAudio: false, hasVideo: true))
+            #expect(program.media.allSatisfy { $0.kind == .video })
+            #expect(program.sequenceHeaders.map(\.kind) == [.video])
+        }
+
+        @Test func loopIsRoundedUpToWholeGOPs() throws {
+            let configuration = MediaConfiguration(width: 160, height: 96, framesPerSecond: 10, gopSeconds: 1.5, loopSeconds: 2, audio: false)
+            #expect(configuration.gopFrames == 15)
+            #expect(configuration.loopFrames == 30)
+            let program = try ChannelProgram.synthesized(configuration)
+            #expect(program.loopMilliseconds == 3000)
+            #expect(program.media.filter(\.isKeyframe).count == 2)
+        }
+
+        @Test(arguments: [
+            MediaConfiguration(width: 641, height: 360),
+            MediaConfiguration(framesPerSecond: 0),
+            MediaConfiguration(gopSeconds: 0),
+            MediaConfiguration(videoBitrate: 10),
+            MediaConfiguration(audioSampleRate: 12_345),
+        ])
+        func invalidConfigurationIsRejectedWithItsField(_ configuration: MediaConfiguration) {
+            #expect(throws: OriginError.self) { try ChannelProgram.synthesized(configuration) }
+        }
+
+        @Test func mediaBytesCountsAcrossLoopPasses() throws {
+            let program = try ChannelProgram.synthesized(MediaConfiguration())
+            let loop = UInt64(program.loopMilliseconds)
+            #expect(program.mediaBytes(from: 0, to: loop) == program.mediaBytesPerLoop)
+            #expect(program.mediaBytes(from: loop * 3, to: loop * 5) == 2 * program.mediaBytesPerLoop)
+            #expect(program.mediaBytes(from: 500, to: 500) == 0)
+        }
+    }
+
+    @Suite struct FLVFormat {
+        @Test func tagsRoundTripThroughTheParserInPieces() throws {
+            let tags = [
+                FLVTag(kind: .script, timestamp: 0, payload: [2, 0, 10] + Array("onMetaData".utf8)),
+                FLVTag(kind: .video, timestamp: 0x01_23_45_67, payload: [0x17, 1, 0, 0, 0, 9, 9]),
+                FLVTag(kind: .audio, timestamp: 40, payload: [0xAF, 1, 33]),
+            ]
+            let bytes = FLVHeader(hasAudio: true, hasVideo: true).encoded() + tags.flatMap { $0.encoded() }
+            var parser = FLVStreamParser()
+            var parsed: [FLVTag] = []
+            // Byte by byte: a tag split anywhere must come out whole, once.
+            for byte in bytes { parsed += try parser.append([byte]) }
+            #expect(parsed == tags)
+            #expect(parser.header == FLVHeader(hasAudio: true, hasVideo: true))
+            #expect(parser.totalBytes == bytes.count)
+            #expect(parsed[1].isKeyframe)
+            #expect(!parsed[2].isSequenceHeader)
+        }
+
+        @Test func rejectsWhatIsNotFLV() {
+            var parser = FLVStreamParser()
+            #expect(throws: FLVParseError.notFLV) { try parser.append(Array("HTTP/1.1 200 OK\r\n".utf8)) }
+        }
+
+        @Test func detectsABrokenPreviousTagSize() throws {
+            var bytes = FLVHeader(hasAudio: false, hasVideo: true).encoded() + FLVTag(kind: .video, timestamp: 0, payload: [0x27, 1]).encoded()
+            bytes[bytes.count - 1] ^= 0xFF
+            var parser = FLVStreamParser()
+            #expect(throws: FLVParseError.self) { try parser.append(bytes) }
+        }
+
+        @Test func sequenceHeadersAndEndOfSequenceAreNotMedia() {
+            #expect(FLVTag(kind: .video, timestamp: 0, payload: [0x17, 0, 0, 0, 0]).isSequenceHeader)
+            #expect(!FLVTag(kind: .video, timestamp: 0, payload: [0x17, 0, 0, 0, 0]).isKeyframe)
+            #expect(FLVTag(kind: .audio, timestamp: 0, payload: [0xAF, 0, 0x12, 0x10]).isSequenceHeader)
+            #expect(FLVTag(kind: .video, timestamp: 0, payload: [0x17, 2, 0, 0, 0]).isEndOfSequence)
+            #expect(!FLVTag(kind: .video, timestamp: 0, payload: [0x17, 2, 0, 0, 0]).isMedia)
+        }
+    }
+
+    @Suite struct Requests {
+        @Test func modeComesFromThePathOrTheQuery() throws {
+            #expect(try OriginRequest(uri: "/gop/stream.flv").mode == .gop)
+            #expect(try OriginRequest(uri: "/live/x.flv?mode=burst").mode == .burst)
+            #expect(try OriginRequest(uri: "/app/stream.flv").mode == nil)
+            #expect(try OriginRequest(uri: "/app/stream.flv").route == .stream)
+            #expect(try OriginRequest(uri: "/").route == .index)
+            #expect(try OriginRequest(uri: "/stats").route == .stats)
+            #expect(try OriginRequest(uri: "/favicon.ico").route == .notFound)
+        }
+
+        @Test func behaviourRoundTripsThroughTheQueryString() throws {
+            let behaviour = Behaviour(
+                responseDelayMilliseconds: 250, status: nil, redirectTarget: "http://127.0.0.1:9/gop/stream.flv?a=1&b=2",
+                redirectHops: 2, redirectStatus: 307, stallAfterBytes: 1000, closeAfterBytes: 5000,
+                corruptAtByte: 13, corruptLength: 7, waitForKeyframe: false, burstSpeed: 2.5)
+            let query = OriginRequest.query(mode: .burst, behaviour: behaviour)
+            let parsed = try OriginRequest(uri: "/s.flv?" + query)
+            #expect(parsed.behaviour == behaviour)
+            #expect(parsed.mode == .burst)
+        }
+
+        @Test func queryOverridesServerDefaults() throws {
+            let defaults = Behaviour(responseDelayMilliseconds: 100)
+            #expect(try OriginRequest(uri: "/s.flv", defaults: defaults).behaviour.responseDelayMilliseconds == 100)
+            #expect(try OriginRequest(uri: "/s.flv?delay=0", defaults: defaults).behaviour.responseDelayMilliseconds == 0)
+        }
+
+        @Test(arguments: ["mode=fast", "delay=-1", "status=99", "redirect_status=305", "waitkey=yes", "speed=0.5", "bogus=1"])
+        func badParametersAreRejected(_ query: String) {
+            #expect(throws: OriginRequest.ParseError.self) { try OriginRequest(uri: "/s.flv?" + query) }
+        }
+    }
+}
