@@ -42,7 +42,7 @@ final class LiveChannel: Sendable {
 
     private struct State: Sendable {
         var groups: [LoopGroup] = []
-        /// Tags since (and including) the latest video keyframe.
+        /// Tags since (and including) the latest video keyframe; empty until the first keyframe.
         var gop: [EmittedTag] = []
         /// Channel time of the latest emitted tag.
         var liveEdge: UInt32 = 0
@@ -131,8 +131,9 @@ final class LiveChannel: Sendable {
                 let stamped = EmittedTag(
                     kind: tag.kind, timestamp: UInt32(truncatingIfNeeded: due),
                     isKeyframe: tag.isKeyframe, bytes: Self.restamp(bytes, to: UInt32(truncatingIfNeeded: due)))
+                // The cache always starts on a keyframe; what comes before the channel's first one is not cached.
                 if stamped.isKeyframe { state.gop.removeAll(keepingCapacity: true) }
-                state.gop.append(stamped)
+                if stamped.isKeyframe || !state.gop.isEmpty { state.gop.append(stamped) }
                 state.liveEdge = stamped.timestamp
                 state.tagsEmitted += 1
                 batch.append(stamped)

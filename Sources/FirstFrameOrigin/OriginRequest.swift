@@ -80,6 +80,8 @@ public struct OriginRequest: Sendable, Equatable {
     public var route: Route
     public var mode: JoinMode?
     public var behaviour: Behaviour
+    /// Whether `mode` came from `mode=` (and so must be kept in a redirect to the same path).
+    private var modeFromQuery = false
 
     public enum ParseError: Error, Equatable, Sendable, CustomStringConvertible {
         case invalidValue(name: String, value: String)
@@ -127,6 +129,7 @@ public struct OriginRequest: Sendable, Equatable {
         case "mode":
             guard let parsed = JoinMode(rawValue: value) else { throw .invalidValue(name: name, value: value) }
             mode = parsed
+            modeFromQuery = true
         case "delay": behaviour.responseDelayMilliseconds = try integer(0...600_000)
         case "status": behaviour.status = try integer(100...599)
         case "redirect":
@@ -177,7 +180,7 @@ public struct OriginRequest: Sendable, Equatable {
     func withOneHopLess() -> String {
         var next = behaviour
         next.redirectHops -= 1
-        let query = Self.query(mode: mode, behaviour: next)
+        let query = Self.query(mode: modeFromQuery ? mode : nil, behaviour: next)
         return query.isEmpty ? path : path + "?" + query
     }
 

@@ -165,9 +165,12 @@ final class ViewerHandler: ChannelInboundHandler, ChannelViewer {
             writeBody(core.channel.preamble(timestamp: liveEdge))
         case .gop:
             writeBody(core.channel.preamble(timestamp: gop.first?.timestamp ?? liveEdge))
+            // Nothing cached yet (the channel has not reached its first keyframe): wait for it, as live does.
+            awaitingKeyframe = gop.isEmpty
             for tag in gop where phase == .streaming { send(tag) }
         case .burst:
             writeBody(core.channel.preamble(timestamp: gop.first?.timestamp ?? liveEdge))
+            awaitingKeyframe = gop.isEmpty
             if let first = gop.first {
                 burstQueue.append(contentsOf: gop)
                 burst = (request.behaviour.burstSpeed ?? core.configuration.burstSpeed, .now(), first.timestamp)
