@@ -50,8 +50,15 @@ let package = Package(
                 "FirstFrame",
                 "FirstFrameOrigin",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        .executableTarget(
+            name: "time-an-open",
+            dependencies: ["FirstFrame"],
+            path: "Examples/TimeAnOpen"
         ),
         .testTarget(
             name: "FirstFrameTests",
