@@ -24,10 +24,12 @@ public final class LiveOrigin: Sendable {
 
     private let core: OriginCore
     private let serverChannel: any Channel
+    private let connections: OpenConnections
     private let ownedGroup: MultiThreadedEventLoopGroup?
 
-    private init(configuration: OriginConfiguration, program: ChannelProgram, core: OriginCore,
-                 serverChannel: any Channel, port: Int, ownedGroup: MultiThreadedEventLoopGroup?) {
+    private init(configuration: OriginConfiguration, program: ChannelProgram, core: OriginCore, serverChannel: any Channel,
+                 connections: OpenConnections, port: Int, ownedGroup: MultiThreadedEventLoopGroup?) {
+        self.connections = connections
         self.configuration = configuration
         self.program = program
         self.core = core
@@ -51,6 +53,7 @@ public final class LiveOrigin: Sendable {
         let group: any EventLoopGroup = configuration.eventLoopGroup ?? ownedGroup!
         let channel = LiveChannel(program: program, clockLoop: group.next())
         let core = OriginCore(configuration: configuration, channel: channel, registry: ViewerRegistry(), logger: logger)
+        let connections = OpenConnections()
         let backlog = max(4096, configuration.clientBacklogBytes)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
@@ -59,7 +62,8 @@ public final class LiveOrigin: Sendable {
             .childChannelOption(.socketOption(.so_sndbuf), value: SocketOptionValue(configuration.socketSendBufferBytes))
             .childChannelOption(.writeBufferWaterMark, value: .init(low: backlog / 2, high: backlog))
             .childChannelInitializer { child in
-                child.eventLoop.makeCompletedFuture {
+                connections.track(child)
+                return child.eventLoop.makeCompletedFuture {
                     let handlers = child.pipeline.syncOperations
                     try handlers.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
                     try handlers.addHandler(ViewerHandler(core: core))
@@ -79,8 +83,8 @@ public final class LiveOrigin: Sendable {
             "video": "\(program.videoCodec) \(media.width)x\(media.height)@\(media.framesPerSecond)",
             "kbps": "\(Int(program.bitsPerSecond / 1000))",
         ])
-        return LiveOrigin(configuration: configuration, program: program, core: core,
-                          serverChannel: server, port: port, ownedGroup: ownedGroup)
+        return LiveOrigin(configuration: configuration, program: program, core: core, serverChannel: server,
+                          connections: connections, port: port, ownedGroup: ownedGroup)
     }
 
     /// The URL of the channel in `mode` with `behaviour` injected (only the parts that differ from the defaults
@@ -97,10 +101,14 @@ public final class LiveOrigin: Sendable {
         core.registry.stats(tagsEmitted: core.channel.tagsEmitted, channelTime: core.channel.channelTime)
     }
 
+    /// Client connections currently open (stream requests and others).
+    public var openConnections: Int { connections.count }
+
     /// Stops the clock, closes the listener and every client connection, and releases an owned event loop group.
     public func shutdown() async throws {
         core.channel.stop()
         try? await serverChannel.close()
+        await connections.closeAll()
         if let ownedGroup {
             try await ownedGroup.shutdownGracefully()
         }

@@ -73,7 +73,7 @@ enum MediaSynthesizer {
             options = FFmpegOptions([
                 "preset": "veryfast",
                 "tune": "zerolatency",
-                "x264-params": "keyint=\(gop):min-keyint=\(gop):scenecut=0:open-gop=0",
+                "x264-params": "keyint=\(gop):min-keyint=\(gop):scenecut=0:open-gop=0:nal-hrd=cbr",
             ])
         } else {
             options = FFmpegOptions(["sc_threshold": "1000000000"])

@@ -33,7 +33,8 @@ struct ServeCommand: AsyncParsableCommand {
         for mode in JoinMode.allCases {
             print("  \(mode.rawValue.padding(toLength: 6, withPad: " ", startingAt: 0)) \(server.url(mode))")
         }
-        print("  stats  http://\(host):\(server.port)/stats")
+        let base = server.url().replacingOccurrences(of: "/stream.flv", with: "")
+        print("  stats  \(base)/stats")
         print("  faults ?delay=MS status=CODE redirect=URL redirects=N stall_after=B close_after=B corrupt_at=B corrupt_len=B")
         print("Ctrl-C to stop.")
         await Self.waitForInterrupt()

@@ -33,16 +33,24 @@ extension OriginTests {
 
         @Test func liveModeStartsAtTheNextKeyframe() async throws {
             try await withOrigin { origin in
-                #expect(try await eventually(timeout: 5) { origin.stats().tagsEmitted > 0 })
-                let gop = origin.configuration.media.gopSeconds * 1000
+                let gop = UInt64(origin.configuration.media.gopSeconds * 1000)
+                let keyframeOffset = UInt64(try #require(origin.program.media.first { $0.isKeyframe }).timestamp)
+                // Join mid-GOP, so that the wait for the next keyframe is long enough to tell right from wrong.
+                #expect(try await eventually(timeout: 5) {
+                    (gop / 4...gop / 2).contains((origin.stats().channelTimeMilliseconds + gop - keyframeOffset) % gop)
+                })
+                let joinedAt = origin.stats().channelTimeMilliseconds
+                let nextKeyframe = (joinedAt + gop - keyframeOffset) / gop * gop + keyframeOffset
+                let expectedWait = Double(nextKeyframe - joinedAt)
                 let url = origin.url(.live)
                 let stream = try await blocking {
-                    try ReceivedStream.receive(url, timeout: gop / 1000 + 3) { $0.firstMedia != nil }
+                    try ReceivedStream.receive(url, timeout: Double(gop) / 1000 + 3) { $0.firstMedia != nil }
                 }
                 let first = try #require(stream.firstMedia)
                 #expect(first.tag.isKeyframe, "waitkey holds everything back until a keyframe")
-                #expect(first.arrivedAfter < gop + 250, "at most one GOP away: \(first.arrivedAfter) ms")
-                report("live join: first keyframe \(first.arrivedAfter) ms after the request (GOP \(gop) ms)")
+                #expect(UInt64(first.tag.timestamp) == nextKeyframe, "the next keyframe, not a later one")
+                report("live join: first keyframe \(first.arrivedAfter) ms after the request; next keyframe was due in \(expectedWait) ms")
+                #expect(abs(first.arrivedAfter - expectedWait) < 150)
             }
         }
 

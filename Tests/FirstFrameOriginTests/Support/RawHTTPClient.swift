@@ -9,7 +9,8 @@ import Glibc
 /// A deliberately plain HTTP/1.1 client over a blocking POSIX socket: it sees exactly the bytes the
 /// origin sends and when they arrive, with nothing (no FFmpeg, no NIO) in between. Blocking: use it from
 /// a `DedicatedThread`.
-final class RawHTTPClient {
+/// Used by one thread at a time (handed from one blocking block to the next), hence unchecked.
+final class RawHTTPClient: @unchecked Sendable {
     struct Failure: Error, CustomStringConvertible {
         let description: String
     }

@@ -1,0 +1,43 @@
+import NIOCore
+import Synchronization
+
+/// Every client connection the origin has open, so that shutting the origin down closes them all even when
+/// the event loop group is the caller's and lives on.
+final class OpenConnections: Sendable {
+    private struct State {
+        var channels: [ObjectIdentifier: any Channel] = [:]
+        var closing = false
+    }
+
+    private let state = Mutex(State())
+
+    /// Tracks `channel` until it closes; closes it at once if the origin is already shutting down.
+    func track(_ channel: any Channel) {
+        let id = ObjectIdentifier(channel)
+        let accepted = state.withLock { state -> Bool in
+            guard !state.closing else { return false }
+            state.channels[id] = channel
+            return true
+        }
+        guard accepted else {
+            channel.close(promise: nil)
+            return
+        }
+        channel.closeFuture.whenComplete { _ in
+            _ = self.state.withLock { $0.channels.removeValue(forKey: id) }
+        }
+    }
+
+    /// Closes every tracked connection and refuses new ones; returns when all have closed.
+    func closeAll() async {
+        let channels = state.withLock { state in
+            state.closing = true
+            return Array(state.channels.values)
+        }
+        for channel in channels {
+            try? await channel.close()
+        }
+    }
+
+    var count: Int { state.withLock { $0.channels.count } }
+}
