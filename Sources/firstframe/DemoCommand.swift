@@ -38,7 +38,9 @@ struct DemoCommand: AsyncParsableCommand {
                   + "GOP \(media.gopSeconds) s\(media.audio ? ", aac \(media.audioSampleRate) Hz" : ""), "
                   + "\(Int(program.bitsPerSecond / 1000)) kbit/s")
             print("")
-            print("milliseconds from the open request (plain avformat_open_input, find_stream_info, read, decode):")
+            print("milliseconds from the open request: probed = avformat_open_input returned, stream info =")
+            print("avformat_find_stream_info returned, keyframe = av_read_frame returned the first video keyframe (already")
+            print("buffered by stream info), picture = first decoded frame. Each open joins at a random point of the GOP.")
             print(Self.row(["mode", "run", "probed", "stream info", "keyframe", "picture", "KiB read", "streams"]))
         }
         var results: [String: [PlainOpen.Result]] = [:]
@@ -56,15 +58,21 @@ struct DemoCommand: AsyncParsableCommand {
             print(String(decoding: try encoder.encode(results), as: UTF8.self))
         } else {
             print("")
+            print("median first picture: " + JoinMode.allCases.map { "\($0.rawValue) \(Self.medianFirstPicture(results[$0.rawValue] ?? []))" }
+                .joined(separator: ", "))
             print("live waits for the next keyframe (up to one GOP); gop and burst start on the cached one.")
             print("Most of what remains is avformat_find_stream_info waiting for frames to estimate the frame rate.")
         }
         if failures > 0 { throw ExitCode(1) }
     }
 
+    /// Opens the origin `runs` times in each mode, modes interleaved, each open at a random point of the GOP
+    /// (as a viewer would arrive), so that `live`'s wait for the next keyframe shows its real spread.
     private func openEachMode(_ server: LiveOrigin, results: inout [String: [PlainOpen.Result]], failures: inout Int) async throws {
-        for mode in JoinMode.allCases {
-            for run in 1...max(1, runs) {
+        let gopMilliseconds = Int(server.program.configuration.gopSeconds * 1000)
+        for run in 1...max(1, runs) {
+            for mode in JoinMode.allCases {
+                try await Task.sleep(for: .milliseconds(Int.random(in: 0..<gopMilliseconds)))
                 let url = server.url(mode)
                 let timeout = self.timeout
                 let result = try await DedicatedThread.run(name: "firstframe.demo.open") {
@@ -75,6 +83,13 @@ struct DemoCommand: AsyncParsableCommand {
                 if !json { print(Self.row(mode: mode, run: run, result)) }
             }
         }
+    }
+
+    /// Median of the first-picture times of `results`, formatted.
+    private static func medianFirstPicture(_ results: [PlainOpen.Result]) -> String {
+        let values = results.compactMap { $0.milestones[.firstVideoFrame] }.sorted()
+        guard !values.isEmpty else { return "-" }
+        return String(format: "%.0f ms", values[values.count / 2])
     }
 
     private static func row(mode: JoinMode, run: Int, _ result: PlainOpen.Result) -> String {
