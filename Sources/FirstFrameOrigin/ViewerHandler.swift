@@ -41,9 +41,10 @@ final class ViewerHandler: ChannelInboundHandler, ChannelViewer {
     private var awaitingKeyframe = false
     /// Whether the current wait for a keyframe is because the client fell behind (its tags count as dropped).
     private var recoveringFromBacklog = false
-    /// `burst` mode: tags not yet sent, paced at `speed` × real time until this queue runs dry.
-    private var burstQueue = CircularBuffer<EmittedTag>()
-    private var burst: (speed: Double, startedAt: NIODeadline, startTimestamp: UInt32)?
+    /// `gop` and `burst` joins: tags not yet sent, paced at `speed` × real time (`gop`: unlimited) and by what
+    /// the connection takes, until this queue runs dry and the client is at the live edge.
+    private var catchUpQueue = CircularBuffer<EmittedTag>()
+    private var catchUp: (speed: Double, startedAt: NIODeadline, startTimestamp: UInt32)?
 
     init(core: OriginCore) {
         self.core = core
@@ -163,18 +164,17 @@ final class ViewerHandler: ChannelInboundHandler, ChannelViewer {
         case .live:
             awaitingKeyframe = request.behaviour.waitForKeyframe
             writeBody(core.channel.preamble(timestamp: liveEdge))
-        case .gop:
+        case .gop, .burst:
             writeBody(core.channel.preamble(timestamp: gop.first?.timestamp ?? liveEdge))
             // Nothing cached yet (the channel has not reached its first keyframe): wait for it, as live does.
             awaitingKeyframe = gop.isEmpty
-            for tag in gop where phase == .streaming { send(tag) }
-        case .burst:
-            writeBody(core.channel.preamble(timestamp: gop.first?.timestamp ?? liveEdge))
-            awaitingKeyframe = gop.isEmpty
             if let first = gop.first {
-                burstQueue.append(contentsOf: gop)
-                burst = (request.behaviour.burstSpeed ?? core.configuration.burstSpeed, .now(), first.timestamp)
-                pumpBurst()
+                // The cached GOP is never dropped for backlog: it is the point of these modes. It goes out as
+                // fast as the mode and the connection allow; live tags queue behind it until it has drained.
+                let speed = mode == .gop ? Double.infinity : request.behaviour.burstSpeed ?? core.configuration.burstSpeed
+                catchUpQueue.append(contentsOf: gop)
+                catchUp = (speed, .now(), first.timestamp)
+                pumpCatchUp()
             }
         }
         context.flush()
@@ -182,31 +182,63 @@ final class ViewerHandler: ChannelInboundHandler, ChannelViewer {
 
     func deliver(_ tags: [EmittedTag]) {
         guard case .streaming = phase, let context else { return }
-        if burst != nil {
-            burstQueue.append(contentsOf: tags)
+        if catchUp != nil {
+            catchUpQueue.append(contentsOf: tags)
+            trimCatchUpQueue()
             return
         }
         for tag in tags where phase == .streaming { send(tag) }
         context.flush()
     }
 
-    /// Sends what `burst` mode's clock allows now, and schedules itself for the next tag until the queue
-    /// is empty: at that point the client is at the live edge and takes tags as the channel emits them.
-    private func pumpBurst() {
-        guard case .streaming = phase, let context, let burst else { return }
-        let elapsed = Double((NIODeadline.now() - burst.startedAt).nanoseconds) / 1_000_000
-        let allowed = Double(burst.startTimestamp) + elapsed * burst.speed
-        while let next = burstQueue.first, Double(next.timestamp) <= allowed, phase == .streaming {
-            send(burstQueue.removeFirst())
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        // A catch-up paused by a full connection resumes as soon as it drains.
+        if catchUp != nil && context.channel.isWritable { pumpCatchUp() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    /// Sends what the catch-up clock allows now (everything, for `gop`), as fast as the connection takes it,
+    /// and schedules itself for the next tag until the queue is empty: at that point the client is at the live
+    /// edge and takes tags as the channel emits them. A full connection pauses the catch-up
+    /// (``channelWritabilityChanged(context:)`` resumes it) rather than dropping; the queue is bounded by
+    /// ``trimCatchUpQueue()``.
+    private func pumpCatchUp() {
+        guard case .streaming = phase, let context, let catchUp else { return }
+        let allowed: Double
+        if catchUp.speed.isInfinite {
+            allowed = .infinity
+        } else {
+            let elapsed = Double((NIODeadline.now() - catchUp.startedAt).nanoseconds) / 1_000_000
+            allowed = Double(catchUp.startTimestamp) + elapsed * catchUp.speed
+        }
+        while let next = catchUpQueue.first, Double(next.timestamp) <= allowed, phase == .streaming, context.channel.isWritable {
+            writeBody(catchUpQueue.removeFirst().bytes)
         }
         context.flush()
-        guard let next = burstQueue.first else {
-            self.burst = nil
+        guard let next = catchUpQueue.first else {
+            self.catchUp = nil
             return
         }
-        let wait = (Double(next.timestamp) - Double(burst.startTimestamp)) / burst.speed
-        let due = burst.startedAt + .nanoseconds(Int64(wait * 1_000_000))
-        context.eventLoop.assumeIsolated().scheduleTask(deadline: due) { self.pumpBurst() }
+        guard context.channel.isWritable, !catchUp.speed.isInfinite else { return }
+        let wait = (Double(next.timestamp) - Double(catchUp.startTimestamp)) / catchUp.speed
+        let due = catchUp.startedAt + .nanoseconds(Int64(wait * 1_000_000))
+        context.eventLoop.assumeIsolated().scheduleTask(deadline: due) { self.pumpCatchUp() }
+    }
+
+    /// Keeps a catching-up client that cannot keep up from queueing without bound: once its queue spans more
+    /// than two GOPs, it skips to the latest queued keyframe and catches up from there.
+    private func trimCatchUpQueue() {
+        guard let counters, let first = catchUpQueue.first, let last = catchUpQueue.last, var catchUp else { return }
+        let limit = UInt32(2 * core.channel.program.configuration.gopSeconds * 1000)
+        guard last.timestamp - first.timestamp > limit,
+              let keyframe = catchUpQueue.lastIndex(where: { $0.isKeyframe }), keyframe > catchUpQueue.startIndex else { return }
+        let dropped = catchUpQueue.distance(from: catchUpQueue.startIndex, to: keyframe)
+        catchUpQueue.removeFirst(dropped)
+        counters.tagsDropped.wrappingAdd(dropped, ordering: .relaxed)
+        counters.dropEvents.wrappingAdd(1, ordering: .relaxed)
+        catchUp.startedAt = .now()
+        catchUp.startTimestamp = catchUpQueue.first!.timestamp
+        self.catchUp = catchUp
     }
 
     /// Writes one tag, or drops it: a client that is not writable (its backlog is over the high-water mark)
@@ -281,8 +313,8 @@ final class ViewerHandler: ChannelInboundHandler, ChannelViewer {
         guard joined, let counters else { return }
         joined = false
         core.channel.leave(id: counters.id)
-        burstQueue.removeAll()
-        burst = nil
+        catchUpQueue.removeAll()
+        catchUp = nil
     }
 
     private func finish() {

@@ -101,6 +101,43 @@ extension OriginTests {
             }
         }
 
+        @Test func aGopJoinGetsTheWholeCachedGOPEvenWhenItExceedsTheBacklog() async throws {
+            // 3 Mbit/s with a 64 KiB backlog: one second of cached GOP is several times the backlog.
+            let media = MediaConfiguration(audio: false, videoBitrate: 3_000_000)
+            let configuration = OriginConfiguration(media: media, clientBacklogBytes: 64 * 1024, socketSendBufferBytes: 32 * 1024)
+            try await withOrigin(configuration) { origin in
+                #expect(try await eventually(timeout: 5) { (1000...1800).contains(origin.stats().channelTimeMilliseconds % 2000) })
+                let url = origin.url(.gop)
+                let stream = try await blocking {
+                    try ReceivedStream.receive(url, timeout: 5) { $0.media.count >= 30 }
+                }
+                let frames = stream.media.prefix(30).map(\.tag)
+                #expect(frames.first?.isKeyframe == true)
+                // Every frame of the cached GOP, none skipped: 40 ms apart at 25 fps.
+                let gaps = Set(zip(frames.dropFirst(), frames).map { $0.timestamp - $1.timestamp })
+                #expect(gaps == [40], "gaps between consecutive frames: \(gaps)")
+                #expect(origin.stats().tagsDropped == 0)
+            }
+        }
+
+        @Test func aStalledBurstClientSkipsAheadInsteadOfQueueingWithoutBound() async throws {
+            let media = MediaConfiguration(gopSeconds: 1, videoBitrate: 3_000_000)
+            let configuration = OriginConfiguration(media: media, clientBacklogBytes: 64 * 1024, socketSendBufferBytes: 32 * 1024)
+            try await withOrigin(configuration) { origin in
+                // Join with 0.6–0.9 s cached (over 200 KiB at this bitrate): the client stalls mid-catch-up.
+                #expect(try await eventually(timeout: 5) { (600...900).contains(origin.stats().channelTimeMilliseconds % 1000) })
+                let stalled = try RawHTTPClient(url: origin.url(.burst), receiveBuffer: 4096)
+                try stalled.sendRequest()
+                // Its queue passes two GOPs (2 s here) and is cut back to the latest keyframe: many tags at once.
+                #expect(try await eventually(timeout: 10) { origin.stats().dropEvents > 0 })
+                let viewer = try #require(origin.stats().viewers.first)
+                report("stalled burst client: \(viewer.bytesSent / 1024) KiB sent, \(viewer.tagsDropped) tags skipped in \(viewer.dropEvents) events")
+                #expect(viewer.tagsDropped > 25, "a trim skips at least a GOP's worth of frames")
+                #expect(viewer.bytesSent < 1024 * 1024)
+                withExtendedLifetime(stalled) {}
+            }
+        }
+
         /// User + system CPU seconds of this process.
         static func processCPUSeconds() -> Double {
             var usage = rusage()
