@@ -1,5 +1,6 @@
 import ArgumentParser
 import Dispatch
+import FirstFrame
 import FirstFrameOrigin
 import Logging
 
@@ -22,6 +23,8 @@ struct ServeCommand: AsyncParsableCommand {
     @OptionGroup var origin: OriginOptions
 
     func run() async throws {
+        // x264 and the AAC encoder report their statistics at info level; keep the terminal for the URLs.
+        FFmpegLog.level = .warning
         var logger = Logger(label: "firstframe.serve")
         logger.logLevel = .info
         let server = try await LiveOrigin.start(try origin.configuration(host: host, port: port), logger: logger)

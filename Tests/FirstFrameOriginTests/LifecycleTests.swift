@@ -1,5 +1,6 @@
 import FirstFrame
 import FirstFrameOrigin
+import Foundation
 import NIOPosix
 import Testing
 
@@ -31,6 +32,31 @@ extension OriginTests {
             #expect(ended)
             #expect(origin.openConnections == 0)
             try await group.shutdownGracefully()
+        }
+
+        @Test func statsAndIndexAreServedOverHTTP() async throws {
+            try await withOrigin { origin in
+                let base = origin.url().replacingOccurrences(of: "/stream.flv", with: "")
+                let streamURL = origin.url(.gop)
+                let (index, stats) = try await blocking {
+                    // One stream viewer connected while /stats is read.
+                    let viewer = try RawHTTPClient(url: streamURL)
+                    try viewer.sendRequest()
+                    _ = try viewer.readHead()
+                    let index = try ReceivedStream.receive(base + "/", timeout: 5)
+                    let stats = try ReceivedStream.receive(base + "/stats", timeout: 5)
+                    withExtendedLifetime(viewer) {}
+                    return (index, stats)
+                }
+                #expect(index.head.status == 200)
+                #expect(String(decoding: index.body, as: UTF8.self).contains("/gop/stream.flv"))
+                #expect(stats.head.status == 200)
+                #expect(stats.head.headers["content-type"] == "application/json")
+                let decoded = try JSONDecoder().decode(OriginStats.self, from: Data(stats.body))
+                #expect(decoded.activeViewers == 1)
+                #expect(decoded.viewers.first?.mode == .gop)
+                #expect(decoded.tagsEmitted > 0)
+            }
         }
 
         @Test func aBusyPortIsAnErrorNotACrash() async throws {

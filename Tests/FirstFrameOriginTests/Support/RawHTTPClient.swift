@@ -156,7 +156,7 @@ struct ReceivedStream {
             case .bytes(let bytes):
                 let now = MonotonicClock.milliseconds(since: client.requestSentAt)
                 stream.body += bytes
-                if stream.head.status == 200 {
+                if stream.head.headers["content-type"] == "video/x-flv" {
                     for tag in try parser.append(bytes) { stream.tags.append(Arrival(tag: tag, arrivedAfter: now)) }
                 }
             case .timedOut:
