@@ -107,11 +107,15 @@ public final class MemoryOutputFormatContext {
         try FFmpegError.check(avformat_alloc_output_context2(&context, nil, format, nil), "avformat_alloc_output_context2(\(format))")
         guard let context else { throw FFmpegError(code: CFFMPEG_AVERROR_MUXER_NOT_FOUND, operation: "avformat_alloc_output_context2") }
         sink = Sink()
-        guard let buffer = av_malloc(Int(Self.bufferSize)),
-              let io = avio_alloc_context(
-                buffer.assumingMemoryBound(to: UInt8.self), Self.bufferSize, 1,
-                Unmanaged.passUnretained(sink).toOpaque(), nil, Self.write, nil)
+        guard let buffer = av_malloc(Int(Self.bufferSize)) else {
+            avformat_free_context(context)
+            throw FFmpegError(code: cffmpeg_averror(ENOMEM), operation: "av_malloc")
+        }
+        guard let io = avio_alloc_context(
+            buffer.assumingMemoryBound(to: UInt8.self), Self.bufferSize, 1,
+            Unmanaged.passUnretained(sink).toOpaque(), nil, Self.write, nil)
         else {
+            av_free(buffer)
             avformat_free_context(context)
             throw FFmpegError(code: cffmpeg_averror(ENOMEM), operation: "avio_alloc_context")
         }
@@ -121,7 +125,10 @@ public final class MemoryOutputFormatContext {
     }
 
     deinit {
+        // Custom I/O is ours to free: the buffer (FFmpeg may have replaced it), then the context; detach it
+        // from the format context first so that nothing there can reach it.
         var io: UnsafeMutablePointer<AVIOContext>? = pointer.pointee.pb
+        pointer.pointee.pb = nil
         if io != nil { av_freep(&io!.pointee.buffer) }
         avio_context_free(&io)
         avformat_free_context(pointer)
@@ -148,6 +155,7 @@ public final class MemoryOutputFormatContext {
 
     /// Writes `packet` (timestamps in `timeBase`) to stream `streamIndex`, interleaving by dts.
     public func write(_ packet: Packet, streamIndex: Int, timeBase: AVRational) throws(FFmpegError) {
+        precondition(streamIndex >= 0 && streamIndex < Int(pointer.pointee.nb_streams), "stream index out of range")
         packet.pointer.pointee.stream_index = Int32(streamIndex)
         av_packet_rescale_ts(packet.pointer, timeBase, pointer.pointee.streams[streamIndex]!.pointee.time_base)
         try FFmpegError.check(av_interleaved_write_frame(pointer, packet.pointer), "av_interleaved_write_frame")

@@ -45,6 +45,7 @@ public final class LiveOrigin: Sendable {
         _ configuration: OriginConfiguration = OriginConfiguration(),
         logger: Logger = Logger(label: "firstframe.origin")
     ) async throws -> LiveOrigin {
+        try configuration.validate()
         let media = configuration.media
         let program = try await DedicatedThread.run(name: "firstframe.origin.synthesis") {
             try ChannelProgram.synthesized(media)
@@ -54,7 +55,7 @@ public final class LiveOrigin: Sendable {
         let channel = LiveChannel(program: program, clockLoop: group.next())
         let core = OriginCore(configuration: configuration, channel: channel, registry: ViewerRegistry(), logger: logger)
         let connections = OpenConnections()
-        let backlog = max(4096, configuration.clientBacklogBytes)
+        let backlog = configuration.clientBacklogBytes
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)

@@ -168,7 +168,7 @@ enum MediaSynthesizer {
         let lumaStride = Int(picture.linesize.0)
         let stripe = 32
         let levels: [Int32] = [40, 110, 180]
-        let box = 64
+        let box = min(64, width, height)
         let boxX = triangle(index * 7, span: width - box)
         let boxY = triangle(index * 5, span: height - box)
         for row in 0..<height {

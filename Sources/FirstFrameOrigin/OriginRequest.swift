@@ -80,8 +80,8 @@ public struct OriginRequest: Sendable, Equatable {
     public var route: Route
     public var mode: JoinMode?
     public var behaviour: Behaviour
-    /// Whether `mode` came from `mode=` (and so must be kept in a redirect to the same path).
-    private var modeFromQuery = false
+    /// The query as sent, decoded, in order: a `redirects=N` hop repeats it with only `redirects` changed.
+    private var queryItems: [(name: String, value: String)] = []
 
     public enum ParseError: Error, Equatable, Sendable, CustomStringConvertible {
         case invalidValue(name: String, value: String)
@@ -117,6 +117,7 @@ public struct OriginRequest: Sendable, Equatable {
             let name = Self.percentDecoded(pair[0])
             let value = pair.count == 2 ? Self.percentDecoded(pair[1]) : ""
             try apply(name: name, value: value)
+            queryItems.append((name, value))
         }
     }
 
@@ -129,11 +130,13 @@ public struct OriginRequest: Sendable, Equatable {
         case "mode":
             guard let parsed = JoinMode(rawValue: value) else { throw .invalidValue(name: name, value: value) }
             mode = parsed
-            modeFromQuery = true
         case "delay": behaviour.responseDelayMilliseconds = try integer(0...600_000)
         case "status": behaviour.status = try integer(100...599)
         case "redirect":
-            guard !value.isEmpty else { throw .invalidValue(name: name, value: value) }
+            // It becomes a Location header: no control characters (CR/LF would split the response).
+            guard !value.isEmpty, !value.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+                throw .invalidValue(name: name, value: value)
+            }
             behaviour.redirectTarget = value
         case "redirects": behaviour.redirectHops = try integer(0...100)
         case "redirect_status":
@@ -148,7 +151,8 @@ public struct OriginRequest: Sendable, Equatable {
             guard value == "0" || value == "1" else { throw .invalidValue(name: name, value: value) }
             behaviour.waitForKeyframe = value == "1"
         case "speed":
-            guard let speed = Double(value), speed >= 1, speed <= 1000 else { throw .invalidValue(name: name, value: value) }
+            // A client at 1× (or slower) would never reach the live edge.
+            guard let speed = Double(value), speed > 1, speed <= 1000 else { throw .invalidValue(name: name, value: value) }
             behaviour.burstSpeed = speed
         default:
             throw .unknownParameter(name)
@@ -176,12 +180,16 @@ public struct OriginRequest: Sendable, Equatable {
         return items.map { "\($0.0)=\(percentEncoded($0.1))" }.joined(separator: "&")
     }
 
-    /// The same request with one redirect hop fewer: the target of a `redirects=N` response.
-    func withOneHopLess() -> String {
-        var next = behaviour
-        next.redirectHops -= 1
-        let query = Self.query(mode: modeFromQuery ? mode : nil, behaviour: next)
-        return query.isEmpty ? path : path + "?" + query
+    /// The same request with one redirect hop fewer: the target of a `redirects=N` response. Everything else
+    /// in the query is repeated as sent, so server-wide defaults and per-request overrides apply alike on every hop.
+    public var redirectTargetForNextHop: String {
+        var items = queryItems.filter { $0.name != "redirects" }
+        items.append(("redirects", String(behaviour.redirectHops - 1)))
+        return path + "?" + items.map { "\($0.name)=\(Self.percentEncoded($0.value))" }.joined(separator: "&")
+    }
+
+    public static func == (lhs: OriginRequest, rhs: OriginRequest) -> Bool {
+        lhs.path == rhs.path && lhs.route == rhs.route && lhs.mode == rhs.mode && lhs.behaviour == rhs.behaviour
     }
 
     private static let unreserved = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~/:".utf8)
@@ -199,17 +207,20 @@ public struct OriginRequest: Sendable, Equatable {
     }
 
     static func percentDecoded<S: StringProtocol>(_ value: S) -> String {
+        let input = Array(value.utf8)
         var bytes: [UInt8] = []
-        var iterator = Array(value.utf8).makeIterator()
-        while let byte = iterator.next() {
-            if byte == UInt8(ascii: "%"), let high = iterator.next(), let low = iterator.next(),
-               let decoded = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16) {
+        var index = 0
+        while index < input.count {
+            let byte = input[index]
+            if byte == UInt8(ascii: "%"), index + 2 < input.count,
+               let decoded = UInt8(String(decoding: input[(index + 1)...(index + 2)], as: UTF8.self), radix: 16) {
                 bytes.append(decoded)
-            } else if byte == UInt8(ascii: "+") {
-                bytes.append(UInt8(ascii: " "))
-            } else {
-                bytes.append(byte)
+                index += 3
+                continue
             }
+            // A malformed escape is kept as it is.
+            bytes.append(byte == UInt8(ascii: "+") ? UInt8(ascii: " ") : byte)
+            index += 1
         }
         return String(decoding: bytes, as: UTF8.self)
     }

@@ -45,6 +45,10 @@ final class ViewerHandler: ChannelInboundHandler, ChannelViewer {
     /// the connection takes, until this queue runs dry and the client is at the live edge.
     private var catchUpQueue = CircularBuffer<EmittedTag>()
     private var catchUp: (speed: Double, startedAt: NIODeadline, startTimestamp: UInt32)?
+    /// The pending catch-up pump or injected response delay; at most one of each is scheduled at a time,
+    /// and both are cancelled when the client goes.
+    private var pumpTimer: Scheduled<Void>?
+    private var delayTimer: Scheduled<Void>?
 
     init(core: OriginCore) {
         self.core = core
@@ -52,6 +56,12 @@ final class ViewerHandler: ChannelInboundHandler, ChannelViewer {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        finish()
+        // The context holds this handler: drop the reference back so that both can be freed.
+        self.context = nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -102,7 +112,8 @@ final class ViewerHandler: ChannelInboundHandler, ChannelViewer {
                 return
             }
             phase = .delaying
-            context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(delay))) {
+            delayTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(delay))) {
+                self.delayTimer = nil
                 guard case .delaying = self.phase else { return }
                 self.serve(request)
             }
@@ -114,7 +125,7 @@ final class ViewerHandler: ChannelInboundHandler, ChannelViewer {
         if let status = behaviour.status {
             respond(status: status, reason: Self.reason(for: status), body: "injected status \(status)\n")
         } else if behaviour.redirectHops > 0 {
-            redirect(to: request.withOneHopLess(), status: behaviour.redirectStatus)
+            redirect(to: request.redirectTargetForNextHop, status: behaviour.redirectStatus)
         } else if let target = behaviour.redirectTarget {
             redirect(to: target, status: behaviour.redirectStatus)
         } else {
@@ -166,6 +177,8 @@ final class ViewerHandler: ChannelInboundHandler, ChannelViewer {
             writeBody(core.channel.preamble(timestamp: liveEdge))
         case .gop, .burst:
             writeBody(core.channel.preamble(timestamp: gop.first?.timestamp ?? liveEdge))
+            // An injected stall or close inside the preamble has already ended the stream.
+            guard phase == .streaming else { break }
             // Nothing cached yet (the channel has not reached its first keyframe): wait for it, as live does.
             awaitingKeyframe = gop.isEmpty
             if let first = gop.first {
@@ -203,6 +216,8 @@ final class ViewerHandler: ChannelInboundHandler, ChannelViewer {
     /// (``channelWritabilityChanged(context:)`` resumes it) rather than dropping; the queue is bounded by
     /// ``trimCatchUpQueue()``.
     private func pumpCatchUp() {
+        pumpTimer?.cancel()
+        pumpTimer = nil
         guard case .streaming = phase, let context, let catchUp else { return }
         let allowed: Double
         if catchUp.speed.isInfinite {
@@ -222,7 +237,10 @@ final class ViewerHandler: ChannelInboundHandler, ChannelViewer {
         guard context.channel.isWritable, !catchUp.speed.isInfinite else { return }
         let wait = (Double(next.timestamp) - Double(catchUp.startTimestamp)) / catchUp.speed
         let due = catchUp.startedAt + .nanoseconds(Int64(wait * 1_000_000))
-        context.eventLoop.assumeIsolated().scheduleTask(deadline: due) { self.pumpCatchUp() }
+        pumpTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: due) {
+            self.pumpTimer = nil
+            self.pumpCatchUp()
+        }
     }
 
     /// Keeps a catching-up client that cannot keep up from queueing without bound: once its queue spans more
@@ -315,10 +333,18 @@ final class ViewerHandler: ChannelInboundHandler, ChannelViewer {
         core.channel.leave(id: counters.id)
         catchUpQueue.removeAll()
         catchUp = nil
+        pumpTimer?.cancel()
+        pumpTimer = nil
     }
 
     private func finish() {
         leaveChannel()
+        delayTimer?.cancel()
+        delayTimer = nil
+        pumpTimer?.cancel()
+        pumpTimer = nil
+        catchUpQueue.removeAll()
+        catchUp = nil
         phase = .finished
         if let counters {
             core.registry.remove(counters)

@@ -120,6 +120,17 @@ extension OriginTests {
             }
         }
 
+        @Test(arguments: [JoinMode.live, .gop, .burst])
+        func aStallInsideThePreambleEndsTheStreamThere(_ mode: JoinMode) async throws {
+            try await withOrigin { origin in
+                #expect(try await eventually(timeout: 5) { origin.stats().channelTimeMilliseconds > 500 })
+                let url = origin.url(mode, behaviour: Behaviour(closeAfterBytes: 5))
+                let stream = try await blocking { try ReceivedStream.receive(url, timeout: 5) }
+                #expect(stream.closedByOrigin)
+                #expect(stream.body == Array(origin.program.header.encoded().prefix(5)))
+            }
+        }
+
         @Test func closeAfterSendsExactlyThatManyBytesThenCloses() async throws {
             try await withOrigin { origin in
                 let url = origin.url(.gop, behaviour: Behaviour(closeAfterBytes: 3000))

@@ -51,6 +51,16 @@ extension OriginTests {
             #expect(throws: OriginError.self) { try ChannelProgram.synthesized(configuration) }
         }
 
+        @Test func tinyPicturesSynthesise() throws {
+            let program = try ChannelProgram.synthesized(MediaConfiguration(width: 32, height: 16, audio: false))
+            #expect(program.media.filter(\.isKeyframe).count == 5)
+        }
+
+        @Test func originConfigurationIsValidatedBeforeStarting() async {
+            await #expect(throws: OriginError.self) { try await LiveOrigin.start(OriginConfiguration(burstSpeed: 1)) }
+            await #expect(throws: OriginError.self) { try await LiveOrigin.start(OriginConfiguration(clientBacklogBytes: 0)) }
+        }
+
         @Test func mediaBytesCountsAcrossLoopPasses() throws {
             let program = try ChannelProgram.synthesized(MediaConfiguration())
             let loop = UInt64(program.loopMilliseconds)
@@ -128,7 +138,24 @@ extension OriginTests {
             #expect(try OriginRequest(uri: "/s.flv?delay=0", defaults: defaults).behaviour.responseDelayMilliseconds == 0)
         }
 
-        @Test(arguments: ["mode=fast", "delay=-1", "status=99", "redirect_status=305", "waitkey=yes", "speed=0.5", "bogus=1"])
+        @Test func redirectHopsRepeatTheQueryAsSentWithOneHopLess() throws {
+            // Overrides of server-wide defaults (delay=0 here) must survive every hop.
+            let request = try OriginRequest(uri: "/live/s.flv?delay=0&mode=gop&redirects=2", defaults: Behaviour(responseDelayMilliseconds: 300))
+            #expect(request.behaviour.redirectHops == 2)
+            let next = try OriginRequest(uri: request.redirectTargetForNextHop, defaults: Behaviour(responseDelayMilliseconds: 300))
+            #expect(next.behaviour.redirectHops == 1)
+            #expect(next.behaviour.responseDelayMilliseconds == 0)
+            #expect(next.mode == .gop)
+            #expect(next.path == "/live/s.flv")
+        }
+
+        @Test func malformedEscapesAreKeptAsTheyAre() throws {
+            #expect(try OriginRequest(uri: "/s.flv?redirect=/a%zzb%4").behaviour.redirectTarget == "/a%zzb%4")
+            #expect(try OriginRequest(uri: "/s.flv?redirect=/a%20b").behaviour.redirectTarget == "/a b")
+        }
+
+        @Test(arguments: ["mode=fast", "delay=-1", "status=99", "redirect_status=305", "waitkey=yes", "speed=0.5", "speed=1",
+                          "bogus=1", "redirect=%0D%0ASet-Cookie:%20x"])
         func badParametersAreRejected(_ query: String) {
             #expect(throws: OriginRequest.ParseError.self) { try OriginRequest(uri: "/s.flv?" + query) }
         }
