@@ -7,7 +7,7 @@ import CFFmpeg
 /// what the demo shows before the opener exists. Blocking: call it from a ``DedicatedThread``.
 public enum PlainOpen {
     /// The milestones a plain open can see from outside FFmpeg's calls, in order.
-    public enum Milestone: String, Sendable, Codable, CaseIterable {
+    public enum Milestone: String, Sendable, Codable, CodingKeyRepresentable, CaseIterable {
         /// `avformat_open_input` returned: connected, response read, format probed.
         case formatProbed
         /// `avformat_find_stream_info` returned.
@@ -32,6 +32,10 @@ public enum PlainOpen {
         /// The milestone that was being worked towards when FFmpeg failed, and its error.
         public var failedStage: Milestone?
         public var error: FFmpegError?
+
+        public init(url: String) {
+            self.url = url
+        }
 
         public var succeeded: Bool { error == nil && milestones[.firstVideoFrame] != nil }
     }

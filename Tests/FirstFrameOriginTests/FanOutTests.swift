@@ -45,6 +45,8 @@ extension OriginTests {
                 #expect(streams.count == clients)
                 #expect(stats.peakActiveViewers == clients, "all clients were served at the same time")
                 #expect(stats.tagsDropped == 0)
+                // Every connection is closed and forgotten once its client has gone.
+                #expect(try await eventually(timeout: 5) { origin.openConnections == 0 && origin.stats().activeViewers == 0 })
 
                 // Each client's bytes, written out as a file, decode with FFmpeg to the declared picture.
                 var decoded = 0

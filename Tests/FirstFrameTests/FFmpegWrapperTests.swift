@@ -74,6 +74,15 @@ import Testing
         #expect(interrupter.isCancelled)
     }
 
+    @Test func resultsEncodeMilestonesAsAnObject() throws {
+        var result = PlainOpen.Result(url: "x")
+        result.milestones[.formatProbed] = 1.5
+        let json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(result)) as? [String: Any]
+        #expect((json?["milestones"] as? [String: Double])?["formatProbed"] == 1.5)
+        let decoded = try JSONDecoder().decode(PlainOpen.Result.self, from: JSONEncoder().encode(result))
+        #expect(decoded.milestones == result.milestones)
+    }
+
     @Test func packetsAndFramesStartEmpty() {
         let packet = Packet()
         #expect(packet.size == 0)
