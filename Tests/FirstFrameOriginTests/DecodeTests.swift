@@ -42,6 +42,20 @@ extension OriginTests {
             }
         }
 
+        @Test(.enabled(if: Self.hasIPv6Loopback, "::1 is not configured on this machine"))
+        func servesOverIPv6Loopback() async throws {
+            try await withOrigin(OriginConfiguration(host: "::1")) { origin in
+                let url = origin.url(.gop)
+                #expect(url.hasPrefix("http://[::1]:"))
+                let result = try await blocking { PlainOpen.run(url: url, timeout: 10) }
+                #expect(result.succeeded, "\(String(describing: result.error))")
+            }
+        }
+
+        static var hasIPv6Loopback: Bool {
+            (try? String(contentsOfFile: "/proc/sys/net/ipv6/conf/lo/disable_ipv6", encoding: .utf8))?.hasPrefix("0") ?? false
+        }
+
         @Test func ffprobeAgreesWithTheOrigin() async throws {
             let media = MediaConfiguration(width: 480, height: 270, framesPerSecond: 30, gopSeconds: 1)
             try await withOrigin(OriginConfiguration(media: media)) { origin in
