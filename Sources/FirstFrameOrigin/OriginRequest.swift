@@ -36,6 +36,9 @@ public struct Behaviour: Sendable, Equatable, Codable {
     public var waitForKeyframe: Bool = true
     /// Speed of `burst` mode, × real time (`speed=`); `nil` takes the origin's default.
     public var burstSpeed: Double?
+    /// Send the body with `Transfer-Encoding: chunked` (`chunked=1`), as many HTTP/1.1 edges do, instead of
+    /// close-delimited. Byte offsets of the other behaviours still count FLV bytes, not chunk framing.
+    public var chunked: Bool = false
 
     public init(
         responseDelayMilliseconds: Int = 0,
@@ -48,7 +51,8 @@ public struct Behaviour: Sendable, Equatable, Codable {
         corruptAtByte: Int? = nil,
         corruptLength: Int = 64,
         waitForKeyframe: Bool = true,
-        burstSpeed: Double? = nil
+        burstSpeed: Double? = nil,
+        chunked: Bool = false
     ) {
         self.responseDelayMilliseconds = responseDelayMilliseconds
         self.status = status
@@ -61,6 +65,7 @@ public struct Behaviour: Sendable, Equatable, Codable {
         self.corruptLength = corruptLength
         self.waitForKeyframe = waitForKeyframe
         self.burstSpeed = burstSpeed
+        self.chunked = chunked
     }
 }
 
@@ -150,6 +155,9 @@ public struct OriginRequest: Sendable, Equatable {
         case "waitkey":
             guard value == "0" || value == "1" else { throw .invalidValue(name: name, value: value) }
             behaviour.waitForKeyframe = value == "1"
+        case "chunked":
+            guard value == "0" || value == "1" else { throw .invalidValue(name: name, value: value) }
+            behaviour.chunked = value == "1"
         case "speed":
             // A client at 1× (or slower) would never reach the live edge.
             guard let speed = Double(value), speed > 1, speed <= 1000 else { throw .invalidValue(name: name, value: value) }
@@ -176,6 +184,7 @@ public struct OriginRequest: Sendable, Equatable {
         if let offset = behaviour.corruptAtByte { items.append(("corrupt_at", String(offset))) }
         if behaviour.corruptLength != plain.corruptLength { items.append(("corrupt_len", String(behaviour.corruptLength))) }
         if !behaviour.waitForKeyframe { items.append(("waitkey", "0")) }
+        if behaviour.chunked { items.append(("chunked", "1")) }
         if let speed = behaviour.burstSpeed { items.append(("speed", String(speed))) }
         return items.map { "\($0.0)=\(percentEncoded($0.1))" }.joined(separator: "&")
     }

@@ -164,8 +164,9 @@ final class ViewerHandler: ChannelInboundHandler, ChannelViewer {
         core.registry.add(counters)
         phase = .streaming
 
+        let framing = request.behaviour.chunked ? "Transfer-Encoding: chunked\r\n" : ""
         let head = "HTTP/1.1 200 OK\r\nServer: FirstFrameOrigin\r\nContent-Type: video/x-flv\r\n"
-            + "Cache-Control: no-cache\r\nConnection: close\r\n\r\n"
+            + "Cache-Control: no-cache\r\n\(framing)Connection: close\r\n\r\n"
         context.write(wrapOutboundOut(context.channel.allocator.buffer(string: head)), promise: nil)
 
         let (gop, liveEdge) = core.channel.join(
@@ -310,7 +311,15 @@ final class ViewerHandler: ChannelInboundHandler, ChannelViewer {
         }
         let count = buffer.readableBytes
         if count > 0 {
-            context.write(wrapOutboundOut(buffer), promise: nil)
+            if behaviour.chunked {
+                // One chunk per write. What a stall or close lets through still goes out as a whole chunk, and
+                // no final zero-length chunk follows: the stream is cut, as by a failing edge.
+                context.write(wrapOutboundOut(context.channel.allocator.buffer(string: String(count, radix: 16) + "\r\n")), promise: nil)
+                context.write(wrapOutboundOut(buffer), promise: nil)
+                context.write(wrapOutboundOut(context.channel.allocator.buffer(string: "\r\n")), promise: nil)
+            } else {
+                context.write(wrapOutboundOut(buffer), promise: nil)
+            }
             bodyBytes += count
             counters?.bytesSent.wrappingAdd(count, ordering: .relaxed)
         }
@@ -359,7 +368,7 @@ final class ViewerHandler: ChannelInboundHandler, ChannelViewer {
             \(paths)
             /stats
             Query parameters: mode=live|gop|burst speed=N waitkey=0|1 delay=MS status=CODE redirect=URL
-            redirects=N redirect_status=CODE stall_after=BYTES close_after=BYTES corrupt_at=BYTES corrupt_len=BYTES
+            redirects=N redirect_status=CODE stall_after=BYTES close_after=BYTES corrupt_at=BYTES corrupt_len=BYTES chunked=0|1
 
             """
     }

@@ -189,6 +189,42 @@ extension OriginTests {
             }
         }
 
+        @Test func chunkedTransferCarriesTheSameFLVAndFFmpegReadsIt() async throws {
+            try await withOrigin { origin in
+                let url = origin.url(.gop, behaviour: Behaviour(closeAfterBytes: 40_000, chunked: true))
+                let raw = try await blocking { try ReceivedStream.receive(url, timeout: 5) }
+                #expect(raw.head.headers["transfer-encoding"] == "chunked")
+                #expect(raw.closedByOrigin)
+                // De-chunked, the body is exactly the 40 000 FLV bytes asked for, and they parse.
+                let body = try Self.dechunk(raw.body)
+                #expect(body.count == 40_000)
+                var parser = FLVStreamParser()
+                let tags = try parser.append(body)
+                #expect(tags.first { $0.isMedia }?.isKeyframe == true)
+
+                let streaming = origin.url(.gop, behaviour: Behaviour(chunked: true))
+                let result = try await blocking { PlainOpen.run(url: streaming, timeout: 10) }
+                #expect(result.succeeded, "\(String(describing: result.error))")
+            }
+        }
+
+        /// Undoes HTTP/1.1 chunked framing; a stream cut after a whole chunk (no final chunk) is accepted.
+        static func dechunk(_ bytes: [UInt8]) throws -> [UInt8] {
+            struct Malformed: Error {}
+            var output: [UInt8] = []
+            var index = 0
+            while index < bytes.count {
+                guard let lineEnd = bytes[index...].firstRange(of: [13, 10]),
+                      let size = Int(String(decoding: bytes[index..<lineEnd.lowerBound], as: UTF8.self), radix: 16) else { throw Malformed() }
+                let start = lineEnd.upperBound
+                guard size > 0 else { break }
+                guard start + size + 2 <= bytes.count, bytes[start + size] == 13, bytes[start + size + 1] == 10 else { throw Malformed() }
+                output += bytes[start..<(start + size)]
+                index = start + size + 2
+            }
+            return output
+        }
+
         @Test func unknownPathsAndBadParametersAreRejected() async throws {
             try await withOrigin { origin in
                 let base = origin.url(.gop)

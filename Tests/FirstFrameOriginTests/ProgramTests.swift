@@ -125,7 +125,7 @@ extension OriginTests {
             let behaviour = Behaviour(
                 responseDelayMilliseconds: 250, status: nil, redirectTarget: "http://127.0.0.1:9/gop/stream.flv?a=1&b=2",
                 redirectHops: 2, redirectStatus: 307, stallAfterBytes: 1000, closeAfterBytes: 5000,
-                corruptAtByte: 13, corruptLength: 7, waitForKeyframe: false, burstSpeed: 2.5)
+                corruptAtByte: 13, corruptLength: 7, waitForKeyframe: false, burstSpeed: 2.5, chunked: true)
             let query = OriginRequest.query(mode: .burst, behaviour: behaviour)
             let parsed = try OriginRequest(uri: "/s.flv?" + query)
             #expect(parsed.behaviour == behaviour)

@@ -156,7 +156,7 @@ struct ReceivedStream {
             case .bytes(let bytes):
                 let now = MonotonicClock.milliseconds(since: client.requestSentAt)
                 stream.body += bytes
-                if stream.head.headers["content-type"] == "video/x-flv" {
+                if stream.head.headers["content-type"] == "video/x-flv", stream.head.headers["transfer-encoding"] == nil {
                     for tag in try parser.append(bytes) { stream.tags.append(Arrival(tag: tag, arrivedAfter: now)) }
                 }
             case .timedOut:
