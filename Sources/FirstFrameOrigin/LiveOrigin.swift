@@ -91,16 +91,18 @@ public final class LiveOrigin: Sendable {
     /// The URL of the channel in `mode` with `behaviour` injected (only the parts that differ from the defaults
     /// go into the query string).
     public func url(_ mode: JoinMode? = nil, stream: String = "stream.flv", behaviour: Behaviour = Behaviour()) -> String {
-        let hostPart = host.contains(":") ? "[\(host)]" : host
         let prefix = mode.map { "/\($0.rawValue)" } ?? ""
         let query = OriginRequest.query(behaviour: behaviour)
-        return "http://\(hostPart):\(port)\(prefix)/\(stream)" + (query.isEmpty ? "" : "?" + query)
+        return "\(baseURL)\(prefix)/\(stream)" + (query.isEmpty ? "" : "?" + query)
+    }
+
+    /// `http://HOST:PORT`, with an IPv6 host in brackets: the root that `/stats`, `/` and stream paths hang from.
+    public var baseURL: String {
+        "http://\(host.contains(":") ? "[\(host)]" : host):\(port)"
     }
 
     /// Viewers, bytes and drops so far.
-    public func stats() -> OriginStats {
-        core.registry.stats(tagsEmitted: core.channel.tagsEmitted, channelTime: core.channel.channelTime)
-    }
+    public func stats() -> OriginStats { core.stats() }
 
     /// Client connections currently open (stream requests and others).
     public var openConnections: Int { connections.count }

@@ -167,6 +167,10 @@ public struct OriginRequest: Sendable, Equatable {
         }
     }
 
+    /// Every query parameter the origin takes, in one line: for its index page and `firstframe serve`.
+    public static let parameterSummary = "mode=live|gop|burst speed=N waitkey=0|1 delay=MS status=CODE redirect=URL "
+        + "redirects=N redirect_status=CODE stall_after=BYTES close_after=BYTES corrupt_at=BYTES corrupt_len=BYTES chunked=0|1"
+
     /// The query string that asks for `behaviour` (only what differs from the defaults), without `?`.
     public static func query(mode: JoinMode? = nil, behaviour: Behaviour) -> String {
         var items: [(String, String)] = []

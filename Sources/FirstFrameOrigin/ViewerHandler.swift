@@ -9,13 +9,17 @@ struct OriginCore: Sendable {
     let channel: LiveChannel
     let registry: ViewerRegistry
     let logger: Logger
+
+    func stats() -> OriginStats {
+        registry.stats(tagsEmitted: channel.tagsEmitted, channelTime: channel.channelTime)
+    }
 }
 
 /// One client connection: reads the request, applies the injected behaviours and streams the channel.
 ///
 /// Everything here runs on the connection's event loop. Body bytes are written raw after a hand-written
-/// response head: the body is close-delimited like most HTTP-FLV edges, so byte offsets for stalls,
-/// closes and corruption are offsets into the FLV stream itself.
+/// response head: the body is close-delimited like most HTTP-FLV edges (chunked only when asked), so byte
+/// offsets for stalls, closes and corruption are offsets into the FLV stream itself.
 final class ViewerHandler: ChannelInboundHandler, ChannelViewer {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = ByteBuffer
@@ -71,7 +75,7 @@ final class ViewerHandler: ChannelInboundHandler, ChannelViewer {
             do {
                 request = try OriginRequest(uri: head.uri, defaults: core.configuration.defaultBehaviour)
             } catch {
-                respond(status: 400, reason: "Bad Request", body: "\(error)\n")
+                respond(status: 400, body: "\(error)\n")
                 return
             }
         case .body:
@@ -98,13 +102,12 @@ final class ViewerHandler: ChannelInboundHandler, ChannelViewer {
     private func start(_ request: OriginRequest) {
         switch request.route {
         case .index:
-            respond(status: 200, reason: "OK", body: indexText(), contentType: "text/plain; charset=utf-8")
+            respond(status: 200, body: indexText(), contentType: "text/plain; charset=utf-8")
         case .stats:
-            let stats = core.registry.stats(tagsEmitted: core.channel.tagsEmitted, channelTime: core.channel.channelTime)
-            let json = (try? JSONEncoder().encode(stats)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-            respond(status: 200, reason: "OK", body: json + "\n", contentType: "application/json")
+            let json = (try? JSONEncoder().encode(core.stats())).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+            respond(status: 200, body: json + "\n", contentType: "application/json")
         case .notFound:
-            respond(status: 404, reason: "Not Found", body: "no such path: \(request.path)\n")
+            respond(status: 404, body: "no such path: \(request.path)\n")
         case .stream:
             let delay = request.behaviour.responseDelayMilliseconds
             guard delay > 0, let context else {
@@ -123,7 +126,7 @@ final class ViewerHandler: ChannelInboundHandler, ChannelViewer {
     private func serve(_ request: OriginRequest) {
         let behaviour = request.behaviour
         if let status = behaviour.status {
-            respond(status: status, reason: Self.reason(for: status), body: "injected status \(status)\n")
+            respond(status: status, body: "injected status \(status)\n")
         } else if behaviour.redirectHops > 0 {
             redirect(to: request.redirectTargetForNextHop, status: behaviour.redirectStatus)
         } else if let target = behaviour.redirectTarget {
@@ -134,22 +137,29 @@ final class ViewerHandler: ChannelInboundHandler, ChannelViewer {
     }
 
     private func redirect(to location: String, status: Int) {
-        respond(status: status, reason: Self.reason(for: status), body: "see \(location)\n", extraHeaders: ["Location: \(location)"])
+        respond(status: status, body: "see \(location)\n", extraHeaders: ["Location: \(location)"])
     }
 
     /// A complete non-stream response, then close.
-    private func respond(status: Int, reason: String, body: String, contentType: String = "text/plain", extraHeaders: [String] = []) {
+    private func respond(status: Int, body: String, contentType: String = "text/plain", extraHeaders: [String] = []) {
         guard let context else { return }
         phase = .finished
         let bodyBytes = Array(body.utf8)
-        var head = "HTTP/1.1 \(status) \(reason)\r\nServer: FirstFrameOrigin\r\nContent-Type: \(contentType)\r\n"
+        let reason = HTTPResponseStatus(statusCode: status).reasonPhrase
+        var head = "HTTP/1.1 \(status) \(reason.isEmpty ? "Status" : reason)\r\nServer: FirstFrameOrigin\r\nContent-Type: \(contentType)\r\n"
         head += "Content-Length: \(bodyBytes.count)\r\nConnection: close\r\n"
         for header in extraHeaders { head += header + "\r\n" }
         head += "\r\n"
         var buffer = context.channel.allocator.buffer(capacity: head.utf8.count + bodyBytes.count)
         buffer.writeString(head)
         buffer.writeBytes(bodyBytes)
-        context.writeAndFlush(wrapOutboundOut(buffer)).assumeIsolated().whenComplete { _ in
+        context.write(wrapOutboundOut(buffer), promise: nil)
+        flushAndClose(context)
+    }
+
+    /// Closes the connection once everything written so far has gone out.
+    private func flushAndClose(_ context: ChannelHandlerContext) {
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).assumeIsolated().whenComplete { _ in
             context.close(promise: nil)
         }
     }
@@ -327,9 +337,7 @@ final class ViewerHandler: ChannelInboundHandler, ChannelViewer {
         leaveChannel()
         if limit.close {
             phase = .finished
-            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).assumeIsolated().whenComplete { _ in
-                context.close(promise: nil)
-            }
+            flushAndClose(context)
         } else {
             phase = .stalled
             context.flush()
@@ -340,6 +348,10 @@ final class ViewerHandler: ChannelInboundHandler, ChannelViewer {
         guard joined, let counters else { return }
         joined = false
         core.channel.leave(id: counters.id)
+        stopCatchUp()
+    }
+
+    private func stopCatchUp() {
         catchUpQueue.removeAll()
         catchUp = nil
         pumpTimer?.cancel()
@@ -348,12 +360,10 @@ final class ViewerHandler: ChannelInboundHandler, ChannelViewer {
 
     private func finish() {
         leaveChannel()
+        // A stall or close may already have left the channel; catch-up state can outlive that, never the client.
+        stopCatchUp()
         delayTimer?.cancel()
         delayTimer = nil
-        pumpTimer?.cancel()
-        pumpTimer = nil
-        catchUpQueue.removeAll()
-        catchUp = nil
         phase = .finished
         if let counters {
             core.registry.remove(counters)
@@ -367,13 +377,8 @@ final class ViewerHandler: ChannelInboundHandler, ChannelViewer {
             FirstFrame loopback origin: a live HTTP-FLV channel.
             \(paths)
             /stats
-            Query parameters: mode=live|gop|burst speed=N waitkey=0|1 delay=MS status=CODE redirect=URL
-            redirects=N redirect_status=CODE stall_after=BYTES close_after=BYTES corrupt_at=BYTES corrupt_len=BYTES chunked=0|1
+            Query parameters: \(OriginRequest.parameterSummary)
 
             """
-    }
-
-    static func reason(for status: Int) -> String {
-        HTTPResponseStatus(statusCode: status).reasonPhrase.isEmpty ? "Status" : HTTPResponseStatus(statusCode: status).reasonPhrase
     }
 }

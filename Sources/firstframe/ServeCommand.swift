@@ -36,9 +36,8 @@ struct ServeCommand: AsyncParsableCommand {
         for mode in JoinMode.allCases {
             print("  \(mode.rawValue.padding(toLength: 6, withPad: " ", startingAt: 0)) \(server.url(mode))")
         }
-        let base = server.url().replacingOccurrences(of: "/stream.flv", with: "")
-        print("  stats  \(base)/stats")
-        print("  faults ?delay=MS status=CODE redirect=URL redirects=N stall_after=B close_after=B corrupt_at=B corrupt_len=B")
+        print("  stats  \(server.baseURL)/stats")
+        print("  query  \(OriginRequest.parameterSummary)")
         print("Ctrl-C to stop.")
         await Self.waitForInterrupt()
         try await server.shutdown()

@@ -227,10 +227,11 @@ extension OriginTests {
 
         @Test func unknownPathsAndBadParametersAreRejected() async throws {
             try await withOrigin { origin in
-                let base = origin.url(.gop)
+                let missingURL = origin.baseURL + "/nothing"
+                let badURL = origin.url(.gop) + "?delay=soon"
                 let (missing, bad) = try await blocking {
-                    let missing = try ReceivedStream.receive(base.replacingOccurrences(of: "/gop/stream.flv", with: "/nothing"), timeout: 5)
-                    let bad = try ReceivedStream.receive(base + "?delay=soon", timeout: 5)
+                    let missing = try ReceivedStream.receive(missingURL, timeout: 5)
+                    let bad = try ReceivedStream.receive(badURL, timeout: 5)
                     return (missing, bad)
                 }
                 #expect(missing.head.status == 404)

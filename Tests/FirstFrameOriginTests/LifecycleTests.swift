@@ -36,7 +36,7 @@ extension OriginTests {
 
         @Test func statsAndIndexAreServedOverHTTP() async throws {
             try await withOrigin { origin in
-                let base = origin.url().replacingOccurrences(of: "/stream.flv", with: "")
+                let base = origin.baseURL
                 let streamURL = origin.url(.gop)
                 let (index, stats) = try await blocking {
                     // One stream viewer connected while /stats is read.

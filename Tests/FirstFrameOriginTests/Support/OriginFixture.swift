@@ -4,6 +4,7 @@ import Foundation
 import Testing
 
 /// Starts an origin for one test and always shuts it down, whatever the test does.
+@discardableResult
 func withOrigin<T>(
     _ configuration: OriginConfiguration = OriginConfiguration(),
     _ body: (LiveOrigin) async throws -> T
