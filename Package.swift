@@ -26,10 +26,21 @@ let package = Package(
                 .brew(["ffmpeg"]),
             ]
         ),
+        // Interposes libc's getaddrinfo/connect/send/recv/close for FFmpeg: network events and the DNS cache.
+        .target(
+            name: "CNetworkHooks",
+            linkerSettings: [
+                .linkedLibrary("resolv", .when(platforms: [.linux])),
+                .linkedLibrary("dl", .when(platforms: [.linux])),
+                // Linking gnutls (already loaded by libavformat) exports our gnutls_handshake, so it interposes.
+                .linkedLibrary(":libgnutls.so.30", .when(platforms: [.linux])),
+            ]
+        ),
         .target(
             name: "FirstFrame",
             dependencies: [
                 "CFFmpeg",
+                "CNetworkHooks",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

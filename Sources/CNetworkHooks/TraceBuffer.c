@@ -1,0 +1,154 @@
+// A thread's trace: an event array and a byte arena, both growable, touched only by the tracing thread.
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+
+/// How many sockets a trace remembers capture state for; the oldest slot is reused after that.
+#define CNH_FD_SLOTS 32
+
+struct cnh_fd_turn {
+    int fd;          // -1: free
+    int direction;   // the kind of the last transfer: SEND or RECV
+    uint32_t captured;
+};
+
+struct cnh_trace {
+    uint64_t start_ns;
+    cnh_event *events;
+    size_t count;
+    size_t capacity;
+    uint8_t *bytes;
+    size_t byte_count;
+    size_t byte_capacity;
+    size_t dropped;
+    uint32_t capture_per_turn;
+    struct cnh_fd_turn turns[CNH_FD_SLOTS];
+    unsigned next_slot;
+    cnh_trace *outer;
+};
+
+__thread cnh_trace *cnh_current_trace __attribute__((tls_model("initial-exec"))) = NULL;
+
+uint64_t cnh_monotonic_ns(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+}
+
+cnh_trace *cnh_trace_begin(uint32_t capture_bytes_per_turn) {
+    cnh_trace *trace = calloc(1, sizeof(cnh_trace));
+    if (trace == NULL) return NULL;
+    trace->capture_per_turn = capture_bytes_per_turn;
+    for (int i = 0; i < CNH_FD_SLOTS; i++) trace->turns[i].fd = -1;
+    trace->outer = cnh_current_trace;
+    trace->start_ns = cnh_monotonic_ns();
+    cnh_current_trace = trace;
+    return trace;
+}
+
+static void append_all(cnh_trace *outer, const cnh_trace *inner) {
+    for (size_t i = 0; i < inner->count; i++) {
+        const cnh_event *event = &inner->events[i];
+        cnh_record(outer, event->time_ns, (cnh_event_kind)event->kind, event->fd, event->result, event->error, event->aux,
+                   event->data_length ? inner->bytes + event->data_offset : NULL, event->data_length);
+    }
+}
+
+void cnh_trace_end(cnh_trace *trace) {
+    if (trace == NULL) return;
+    // Unwind to the trace's own level even if an inner trace was never ended.
+    if (cnh_current_trace == trace) {
+        cnh_current_trace = trace->outer;
+        if (trace->outer != NULL) append_all(trace->outer, trace);
+    }
+}
+
+void cnh_trace_free(cnh_trace *trace) {
+    if (trace == NULL) return;
+    free(trace->events);
+    free(trace->bytes);
+    free(trace);
+}
+
+int cnh_trace_is_active(void) { return cnh_current_trace != NULL; }
+
+void cnh_trace_mark(const char *label) {
+    cnh_trace *trace = cnh_current_trace;
+    if (trace == NULL) return;
+    cnh_record(trace, cnh_monotonic_ns(), CNH_EVENT_MARK, -1, 0, 0, 0, label, label ? strlen(label) : 0);
+}
+
+uint64_t cnh_trace_start_ns(const cnh_trace *trace) { return trace->start_ns; }
+size_t cnh_trace_event_count(const cnh_trace *trace) { return trace->count; }
+const cnh_event *cnh_trace_events(const cnh_trace *trace) { return trace->events; }
+const uint8_t *cnh_trace_bytes(const cnh_trace *trace) { return trace->bytes; }
+size_t cnh_trace_dropped(const cnh_trace *trace) { return trace->dropped; }
+
+static int grow(void **buffer, size_t *capacity, size_t needed, size_t element, size_t initial) {
+    if (needed <= *capacity) return 1;
+    size_t next = *capacity ? *capacity : initial;
+    while (next < needed) next *= 2;
+    void *grown = realloc(*buffer, next * element);
+    if (grown == NULL) return 0;
+    *buffer = grown;
+    *capacity = next;
+    return 1;
+}
+
+void cnh_record(cnh_trace *trace, uint64_t time_ns, cnh_event_kind kind, int fd, int64_t result, int32_t error,
+                int32_t aux, const void *data, size_t length) {
+    if (length > UINT32_MAX) length = 0;
+    if (!grow((void **)&trace->events, &trace->capacity, trace->count + 1, sizeof(cnh_event), 256) ||
+        (length && !grow((void **)&trace->bytes, &trace->byte_capacity, trace->byte_count + length, 1, 8192))) {
+        trace->dropped++;
+        return;
+    }
+    cnh_event *event = &trace->events[trace->count++];
+    event->time_ns = time_ns;
+    event->result = result;
+    event->kind = kind;
+    event->fd = fd;
+    event->error = error;
+    event->aux = aux;
+    event->data_offset = (uint32_t)trace->byte_count;
+    event->data_length = (uint32_t)length;
+    if (length) {
+        memcpy(trace->bytes + trace->byte_count, data, length);
+        trace->byte_count += length;
+    }
+}
+
+static struct cnh_fd_turn *turn_for(cnh_trace *trace, int fd) {
+    for (int i = 0; i < CNH_FD_SLOTS; i++)
+        if (trace->turns[i].fd == fd) return &trace->turns[i];
+    struct cnh_fd_turn *slot = &trace->turns[trace->next_slot++ % CNH_FD_SLOTS];
+    slot->fd = fd;
+    slot->direction = 0;
+    slot->captured = 0;
+    return slot;
+}
+
+void cnh_forget_fd(cnh_trace *trace, int fd) {
+    for (int i = 0; i < CNH_FD_SLOTS; i++)
+        if (trace->turns[i].fd == fd) trace->turns[i].fd = -1;
+}
+
+void cnh_record_transfer(cnh_trace *trace, uint64_t time_ns, cnh_event_kind kind, int fd, int64_t result,
+                         int32_t error, const void *data) {
+    // A turn is a run of transfers in one direction: a request, then its response. Its first bytes carry
+    // what the trace needs (request line, TLS record type, status line, Location), the rest is media.
+    struct cnh_fd_turn *turn = turn_for(trace, fd);
+    if (turn->direction != (int)kind) {
+        turn->direction = (int)kind;
+        turn->captured = 0;
+    }
+    size_t copy = 0;
+    if (result > 0 && data != NULL && turn->captured < trace->capture_per_turn) {
+        copy = trace->capture_per_turn - turn->captured;
+        if ((uint64_t)result < copy) copy = (size_t)result;
+        turn->captured += (uint32_t)copy;
+    }
+    cnh_record(trace, time_ns, kind, fd, result, error, 0, data, copy);
+}

@@ -1,0 +1,144 @@
+// CNetworkHooks: the libc calls FFmpeg makes for DNS and TCP, interposed.
+//
+// A function defined in the executable wins over libc's, for libavformat too (ELF interposition), and
+// dlsym(RTLD_NEXT, ...) reaches the real one. These hooks are small and dumb: when the calling thread is not
+// tracing and no resolver is installed they cost one thread-local load and a branch; when it is tracing they
+// append a timestamped event (CLOCK_MONOTONIC ns) to that thread's trace. Every decision lives in Swift.
+//
+// Linux only for now; elsewhere (and under a sanitizer, whose own interceptors own these names) the target
+// compiles to stubs and CNH_HOOKS_ACTIVE is 0.
+#ifndef CNETWORKHOOKS_H
+#define CNETWORKHOOKS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#if defined(__linux__)
+#include <netdb.h>
+#include <sys/socket.h>
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// 1 when the hooks interpose libc in this build, 0 when they are stubs.
+int cnh_hooks_active(void);
+
+typedef enum {
+    CNH_EVENT_LOOKUP_START = 1,   ///< data: host NUL service NUL; aux: hints family
+    CNH_EVENT_LOOKUP_END = 2,     ///< result: EAI code; aux: source; error: detail; data: answers
+    CNH_EVENT_CONNECT_START = 3,  ///< data: the sockaddr, whole
+    CNH_EVENT_CONNECT_RETURN = 4, ///< result: connect's return; error: errno (EINPROGRESS: still connecting)
+    CNH_EVENT_SOCKET_ERROR = 5,   ///< getsockopt(SO_ERROR): error: the pending error it returned (0 = connected)
+    CNH_EVENT_SEND = 6,           ///< stamped before the call; result: bytes or -1; error: errno; data: first bytes of a turn
+    CNH_EVENT_RECV = 7,           ///< stamped on return; result: bytes, 0 at EOF or -1; error: errno; data: first bytes of a turn
+    CNH_EVENT_SHUTDOWN = 8,       ///< aux: how
+    CNH_EVENT_CLOSE = 9,
+    CNH_EVENT_TLS_HANDSHAKE_START = 10, ///< gnutls_handshake entered
+    CNH_EVENT_TLS_HANDSHAKE_END = 11,   ///< gnutls_handshake returned; result: its return
+    CNH_EVENT_MARK = 12,          ///< data: a label from the caller
+} cnh_event_kind;
+
+/// Where a lookup's answer came from (LOOKUP_END aux).
+typedef enum {
+    CNH_SOURCE_SYSTEM = 0,   ///< libc getaddrinfo
+    CNH_SOURCE_CACHE = 1,    ///< a fresh cache entry
+    CNH_SOURCE_STALE = 2,    ///< an expired entry served while it is refreshed
+    CNH_SOURCE_RESOLVER = 3, ///< a cache miss, resolved by the cache's resolvers
+    CNH_SOURCE_LITERAL = 4,  ///< the host was an address literal
+    CNH_SOURCE_NEGATIVE = 5, ///< a cached failure
+} cnh_lookup_source;
+
+/// Why a lookup failed, beyond its EAI code (LOOKUP_END error).
+typedef enum {
+    CNH_DETAIL_NONE = 0,
+    CNH_DETAIL_TIMED_OUT = 1,
+    CNH_DETAIL_CANCELLED = 2,
+} cnh_lookup_detail;
+
+/// One event. 40 bytes; variable data lives in the trace's byte arena.
+typedef struct {
+    uint64_t time_ns;
+    int64_t result;
+    int32_t kind;
+    int32_t fd;
+    int32_t error;
+    int32_t aux;
+    uint32_t data_offset;
+    uint32_t data_length;
+} cnh_event;
+
+typedef struct cnh_trace cnh_trace;
+
+/// Starts tracing the calling thread; events go to the returned trace until cnh_trace_end. Nests: an inner
+/// trace's events are also appended to the outer one when it ends. Returns NULL when out of memory.
+cnh_trace *cnh_trace_begin(uint32_t capture_bytes_per_turn);
+/// Stops tracing (must be called on the thread that began) and restores the enclosing trace, if any.
+void cnh_trace_end(cnh_trace *trace);
+void cnh_trace_free(cnh_trace *trace);
+/// Whether the calling thread is tracing.
+int cnh_trace_is_active(void);
+/// Appends a MARK event with a label to the calling thread's trace, if any.
+void cnh_trace_mark(const char *label);
+
+uint64_t cnh_trace_start_ns(const cnh_trace *trace);
+size_t cnh_trace_event_count(const cnh_trace *trace);
+const cnh_event *cnh_trace_events(const cnh_trace *trace);
+const uint8_t *cnh_trace_bytes(const cnh_trace *trace);
+/// Events that could not be stored (allocation failure).
+size_t cnh_trace_dropped(const cnh_trace *trace);
+
+uint64_t cnh_monotonic_ns(void);
+
+// MARK: - Resolver
+
+/// Returned by a resolver that does not answer this query: the real getaddrinfo runs instead.
+#define CNH_NOT_HANDLED (-100000)
+
+#if defined(__linux__)
+/// The process-wide resolver consulted by the getaddrinfo hook. It returns 0 with *result set (a list from
+/// cnh_addrinfo_make), an EAI_* code, or CNH_NOT_HANDLED; it may set *source and *detail.
+typedef int (*cnh_resolver_fn)(const char *node, const char *service, const struct addrinfo *hints,
+                               struct addrinfo **result, int32_t *source, int32_t *detail);
+
+/// Installs (or, with NULL, removes) the resolver. Lookups already inside the old one finish there.
+void cnh_set_resolver(cnh_resolver_fn resolver);
+
+/// Builds an addrinfo list the hooks own: freeaddrinfo recognises it and frees it here, never in libc.
+/// `addresses` holds `count` sockaddr_in / sockaddr_in6 (by family) packed in sockaddr_storage slots; every
+/// address gets one node per (socktype, protocol) pair. Returns NULL when out of memory.
+struct addrinfo *cnh_addrinfo_make(const struct sockaddr_storage *addresses, int count,
+                                   const int *socktypes, const int *protocols, int kinds,
+                                   const char *canonical_name);
+
+/// Lists from cnh_addrinfo_make not yet freed: a leak counter for tests.
+long cnh_addrinfo_live_count(void);
+
+/// The real libc getaddrinfo / freeaddrinfo, bypassing the hooks (for the system resolver).
+int cnh_real_getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+                         struct addrinfo **result);
+void cnh_real_freeaddrinfo(struct addrinfo *list);
+
+/// A DNS query through libresolv (res_nquery) for the raw answer, so the caller can read record TTLs.
+/// `server`, when not NULL, replaces the configured name servers. Returns the answer's length or -1
+/// (with *h_error set from h_errno).
+int cnh_res_query(const char *host, int type, const struct sockaddr_in *server, int timeout_seconds,
+                  int attempts, uint8_t *answer, int answer_capacity, int *h_error);
+#endif
+
+/// A per-thread pointer for the resolver (e.g. the lookup deadline of the open running on this thread).
+void cnh_set_lookup_context(void *context);
+void *cnh_lookup_context(void);
+
+// MARK: - Benchmark support
+
+#if defined(__linux__)
+/// The real recv, for measuring what the hook adds on top of it.
+ssize_t cnh_real_recv(int fd, void *buffer, size_t length, int flags);
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

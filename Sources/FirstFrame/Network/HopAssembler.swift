@@ -1,0 +1,297 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Turns a thread's raw network events into hops. A lookup starts a hop; the connects after it are its
+/// attempts; the winning socket's first send is the request and its first receive the response. A send on a
+/// socket whose hop already has a response is a new request on a kept-alive connection: a new hop.
+enum HopAssembler {
+    static func hops(from events: [NetworkEvent]) -> [NetworkHop] {
+        var assembler = State()
+        for event in events { assembler.apply(event) }
+        return assembler.finish()
+    }
+
+    private struct Connection {
+        var hop: Int
+        var lastDirection: NetworkEvent.Kind?
+        var tls = TLSProgress()
+    }
+
+    /// What the record types seen so far say about a TLS handshake that the gnutls hook did not bracket.
+    private struct TLSProgress {
+        /// The server sent an encrypted (type 23) record before the client did: TLS 1.3, whose client Finished
+        /// is itself a type-23 record.
+        var serverEncryptedFirst = false
+        var clientApplicationRecords = 0
+    }
+
+    private struct State {
+        var hops: [NetworkHop] = []
+        var connections: [Int32: Connection] = [:]
+        /// fd → (hop, attempt) for attempts not yet finished.
+        var attempts: [Int32: (hop: Int, attempt: Int)] = [:]
+        /// The hop a lookup started and no connect has yet claimed as established.
+        var openLookupHop: Int?
+        /// The hop whose socket connected last: gnutls handshakes (which carry no fd) belong to it.
+        var lastConnectedHop: Int?
+        var handshakeBracketed: Set<Int> = []
+
+        mutating func newHop(host: String?, port: Int?) -> Int {
+            hops.append(NetworkHop(
+                index: hops.count, kind: .tcp, url: nil, host: host, port: port, lookup: nil, connects: [],
+                remote: nil, reusedConnection: false, secureConnectionStart: nil, secureConnectionEnd: nil,
+                secureConnectionError: nil, requestStart: nil, responseStart: nil, statusLine: nil, status: nil,
+                redirectTo: nil, bytesSent: 0, bytesReceived: 0, closed: nil))
+            return hops.count - 1
+        }
+
+        mutating func apply(_ event: NetworkEvent) {
+            switch event.kind {
+            case .lookupStart:
+                let names = event.lookupNames
+                let hop = newHop(host: names.host, port: Int(names.service))
+                hops[hop].lookup = DomainLookup(
+                    host: names.host, service: names.service, start: event.time, end: nil, answers: [],
+                    source: IPAddress(names.host) != nil ? .literal : .system, errorCode: nil, error: nil)
+                openLookupHop = hop
+
+            case .lookupEnd:
+                guard let hop = openLookupHop, var lookup = hops[hop].lookup, lookup.end == nil else { return }
+                lookup.end = event.time
+                lookup.answers = event.socketAddresses
+                let source = DomainLookup.Source(event.aux)
+                if source != .system || lookup.source != .literal { lookup.source = source }
+                if event.result != 0 {
+                    lookup.errorCode = Int32(truncatingIfNeeded: event.result)
+                    var text = String(cString: gai_strerror(Int32(truncatingIfNeeded: event.result)))
+                    if event.error == 1 { text += " (lookup deadline passed)" }
+                    if event.error == 2 { text += " (lookup cancelled)" }
+                    lookup.error = text
+                }
+                hops[hop].lookup = lookup
+
+            case .connectStart:
+                guard let address = event.socketAddresses.first else { return }
+                let hop: Int
+                if let open = openLookupHop, hops[open].remote == nil {
+                    hop = open
+                } else {
+                    hop = newHop(host: address.address.description, port: address.port)
+                    openLookupHop = hop
+                }
+                hops[hop].connects.append(ConnectAttempt(
+                    address: address, fd: event.fd, start: event.time, end: nil, outcome: .pending,
+                    errorCode: nil, error: nil))
+                attempts[event.fd] = (hop, hops[hop].connects.count - 1)
+
+            case .connectReturn:
+                if event.result == 0 {
+                    finishAttempt(fd: event.fd, at: event.time, error: 0)
+                } else if event.error != EINPROGRESS {
+                    finishAttempt(fd: event.fd, at: event.time, error: event.error)
+                }
+
+            case .socketError:
+                finishAttempt(fd: event.fd, at: event.time, error: event.error)
+
+            case .send:
+                // A send on a socket still "connecting" means the caller learnt of the connect some other way.
+                if attempts[event.fd] != nil { finishAttempt(fd: event.fd, at: event.time, error: 0) }
+                send(event)
+
+            case .receive:
+                receive(event)
+
+            case .tlsHandshakeStart, .tlsHandshakeEnd:
+                guard let hop = lastConnectedHop else { return }
+                handshakeBracketed.insert(hop)
+                hops[hop].kind = .tls
+                if event.kind == .tlsHandshakeStart {
+                    if hops[hop].secureConnectionStart == nil { hops[hop].secureConnectionStart = event.time }
+                } else if event.result == 0 {
+                    hops[hop].secureConnectionEnd = event.time
+                } else if event.result != -28 && event.result != -52 {
+                    // Not GNUTLS_E_AGAIN / GNUTLS_E_INTERRUPTED, which FFmpeg retries: the handshake failed.
+                    hops[hop].secureConnectionError = "gnutls error \(event.result)"
+                }
+
+            case .shutdown, .close:
+                if let pending = attempts[event.fd] {
+                    attempts[event.fd] = nil
+                    hops[pending.hop].connects[pending.attempt].end = event.time
+                    hops[pending.hop].connects[pending.attempt].outcome = .abandoned
+                }
+                if let connection = connections[event.fd], hops[connection.hop].closed == nil {
+                    hops[connection.hop].closed = event.time
+                }
+                if event.kind == .close { connections[event.fd] = nil }
+
+            case .mark:
+                break
+            }
+        }
+
+        mutating func finishAttempt(fd: Int32, at time: UInt64, error: Int32) {
+            guard let pending = attempts.removeValue(forKey: fd) else { return }
+            var attempt = hops[pending.hop].connects[pending.attempt]
+            attempt.end = time
+            if error == 0 {
+                attempt.outcome = .connected
+                hops[pending.hop].remote = attempt.address
+                connections[fd] = Connection(hop: pending.hop)
+                lastConnectedHop = pending.hop
+                if openLookupHop == pending.hop { openLookupHop = nil }
+            } else {
+                attempt.outcome = .failed
+                attempt.errorCode = error
+                attempt.error = String(cString: strerror(error))
+            }
+            hops[pending.hop].connects[pending.attempt] = attempt
+        }
+
+        mutating func send(_ event: NetworkEvent) {
+            guard var connection = connections[event.fd] else { return }
+            var hop = connection.hop
+            if hops[hop].responseStart != nil, connection.lastDirection == .receive {
+                let previous = hops[hop]
+                hop = newHop(host: previous.host, port: previous.port)
+                hops[hop].kind = previous.kind
+                hops[hop].remote = previous.remote
+                hops[hop].reusedConnection = true
+                connection.hop = hop
+            }
+            connection.lastDirection = .send
+            defer { connections[event.fd] = connection }
+            if event.result > 0 { hops[hop].bytesSent += event.result }
+
+            let data = event.data
+            let isFirstSend = hops[hop].bytesSent == max(event.result, 0) && !hops[hop].reusedConnection
+            if isFirstSend {
+                if data.count >= 3, data[0] == 0x16, data[1] == 0x03 {
+                    hops[hop].kind = .tls
+                } else if data.first == 0x03, event.result == 1537 {
+                    hops[hop].kind = .rtmp
+                } else if HTTPHead.isRequest(data) {
+                    hops[hop].kind = .http
+                }
+            }
+            guard hops[hop].requestStart == nil else { return }
+
+            if hops[hop].kind != .tls {
+                hops[hop].requestStart = event.time
+                if hops[hop].kind == .http, let request = HTTPHead.request(data) {
+                    let authority = request.host ?? hops[hop].host ?? "?"
+                    hops[hop].url = "http://\(authority)\(request.target)"
+                }
+                return
+            }
+            // TLS: the handshake's records go first; the request is the first application data after it.
+            if handshakeBracketed.contains(hop) {
+                if let end = hops[hop].secureConnectionEnd, event.time >= end { hops[hop].requestStart = event.time }
+                return
+            }
+            if hops[hop].secureConnectionStart == nil { hops[hop].secureConnectionStart = event.time }
+            guard TLSRecords.types(in: data).contains(TLSRecords.applicationData) else { return }
+            connection.tls.clientApplicationRecords += 1
+            if connection.tls.serverEncryptedFirst && connection.tls.clientApplicationRecords == 1 {
+                // TLS 1.3: this is the client's Finished; the handshake is over once it is out.
+                hops[hop].secureConnectionEnd = event.time
+            } else {
+                if hops[hop].secureConnectionEnd == nil { hops[hop].secureConnectionEnd = event.time }
+                hops[hop].requestStart = event.time
+            }
+        }
+
+        mutating func receive(_ event: NetworkEvent) {
+            guard var connection = connections[event.fd] else { return }
+            let hop = connection.hop
+            defer { connections[event.fd] = connection }
+            guard event.result > 0 else { return }
+            connection.lastDirection = .receive
+            hops[hop].bytesReceived += event.result
+            if hops[hop].kind == .tls, hops[hop].requestStart == nil {
+                if connection.tls.clientApplicationRecords == 0,
+                   TLSRecords.types(in: event.data).contains(TLSRecords.applicationData) {
+                    connection.tls.serverEncryptedFirst = true
+                }
+                return
+            }
+            guard hops[hop].requestStart != nil, hops[hop].responseStart == nil else { return }
+            hops[hop].responseStart = event.time
+            if hops[hop].kind == .http, let response = HTTPHead.response(event.data) {
+                hops[hop].statusLine = response.statusLine
+                hops[hop].status = response.status
+                hops[hop].redirectTo = response.location
+            }
+        }
+
+        mutating func finish() -> [NetworkHop] {
+            hops
+        }
+    }
+}
+
+/// Just enough HTTP/1 head parsing for the trace: request line, Host, status line, Location.
+enum HTTPHead {
+    private static let methods = ["GET ", "POST ", "HEAD ", "PUT ", "OPTIONS ", "DELETE ", "PATCH "]
+
+    static func isRequest(_ data: [UInt8]) -> Bool {
+        methods.contains { data.starts(with: Array($0.utf8)) }
+    }
+
+    private static func lines(_ data: [UInt8]) -> [Substring] {
+        let text = String(decoding: data, as: UTF8.self)
+        let head = text.range(of: "\r\n\r\n").map { text[..<$0.lowerBound] } ?? text[...]
+        return head.split(separator: "\r\n", omittingEmptySubsequences: false).map { $0 }
+    }
+
+    private static func header(_ name: String, in lines: [Substring]) -> String? {
+        for line in lines.dropFirst() {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            if line[..<colon].lowercased() == name {
+                return line[line.index(after: colon)...].trimmingCharacters(in: " \t")
+            }
+        }
+        return nil
+    }
+
+    static func request(_ data: [UInt8]) -> (target: String, host: String?)? {
+        let lines = lines(data)
+        let parts = lines.first?.split(separator: " ") ?? []
+        guard parts.count >= 2 else { return nil }
+        return (String(parts[1]), header("host", in: lines))
+    }
+
+    static func response(_ data: [UInt8]) -> (statusLine: String, status: Int?, location: String?)? {
+        let lines = lines(data)
+        guard let first = lines.first, first.hasPrefix("HTTP/") else { return nil }
+        let parts = first.split(separator: " ")
+        return (String(first), parts.count > 1 ? Int(parts[1]) : nil, header("location", in: lines))
+    }
+}
+
+private extension Substring {
+    func trimmingCharacters(in set: String) -> String {
+        String(drop { set.contains($0) }.reversed().drop { set.contains($0) }.reversed())
+    }
+}
+
+/// TLS record headers: type (1), version (2), length (2), then the body.
+enum TLSRecords {
+    static let handshake: UInt8 = 0x16
+    static let applicationData: UInt8 = 0x17
+
+    /// The types of the records whose headers lie within `data`, walking record by record.
+    static func types(in data: [UInt8]) -> [UInt8] {
+        var types: [UInt8] = []
+        var offset = 0
+        while offset + 5 <= data.count, data[offset + 1] == 0x03, (0x14...0x18).contains(data[offset]) {
+            types.append(data[offset])
+            offset += 5 + Int(data[offset + 3]) << 8 + Int(data[offset + 4])
+        }
+        return types
+    }
+}
