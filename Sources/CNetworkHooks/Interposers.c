@@ -91,7 +91,8 @@ int getaddrinfo(const char *restrict node, const char *restrict service, const s
         int length = snprintf(names, sizeof(names), "%s%c%s", node ? node : "", 0, service ? service : "");
         if (length < 0) length = 0;
         if ((size_t)length >= sizeof(names)) length = sizeof(names) - 1;
-        cnh_record(trace, cnh_monotonic_ns(), CNH_EVENT_LOOKUP_START, -1, 0, 0, hints ? hints->ai_family : 0,
+        cnh_record(trace, cnh_monotonic_ns(), CNH_EVENT_LOOKUP_START, -1, 0, hints ? hints->ai_flags : 0,
+                   hints ? hints->ai_family : 0,
                    names, (size_t)length + 1);
     }
     int32_t source = CNH_SOURCE_SYSTEM;

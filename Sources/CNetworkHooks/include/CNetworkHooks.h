@@ -25,7 +25,7 @@ extern "C" {
 int cnh_hooks_active(void);
 
 typedef enum {
-    CNH_EVENT_LOOKUP_START = 1,   ///< data: host NUL service NUL; aux: hints family
+    CNH_EVENT_LOOKUP_START = 1,   ///< data: host NUL service NUL; aux: hints family; error: hints flags
     CNH_EVENT_LOOKUP_END = 2,     ///< result: EAI code; aux: source; error: detail; data: answers
     CNH_EVENT_CONNECT_START = 3,  ///< data: the sockaddr, whole
     CNH_EVENT_CONNECT_RETURN = 4, ///< result: connect's return; error: errno (EINPROGRESS: still connecting)

@@ -38,6 +38,8 @@ enum HopAssembler {
         /// The hop whose socket connected last: gnutls handshakes (which carry no fd) belong to it.
         var lastConnectedHop: Int?
         var handshakeBracketed: Set<Int> = []
+        /// A numeric-host check is between its start and end.
+        var numericCheck = false
 
         mutating func newHop(host: String?, port: Int?) -> Int {
             hops.append(NetworkHop(
@@ -51,6 +53,14 @@ enum HopAssembler {
         mutating func apply(_ event: NetworkEvent) {
             switch event.kind {
             case .lookupStart:
+                // AI_NUMERICHOST lookups only ask "is this an address literal?" (FFmpeg does, before the real
+                // lookup); they are not a hop.
+                guard event.error & AI_NUMERICHOST == 0 else {
+                    openLookupHop = nil
+                    numericCheck = true
+                    return
+                }
+                numericCheck = false
                 let names = event.lookupNames
                 let hop = newHop(host: names.host, port: Int(names.service))
                 hops[hop].lookup = DomainLookup(
@@ -59,6 +69,10 @@ enum HopAssembler {
                 openLookupHop = hop
 
             case .lookupEnd:
+                guard !numericCheck else {
+                    numericCheck = false
+                    return
+                }
                 guard let hop = openLookupHop, var lookup = hops[hop].lookup, lookup.end == nil else { return }
                 lookup.end = event.time
                 lookup.answers = event.socketAddresses

@@ -32,7 +32,8 @@ public struct NetworkEvent: Sendable, Codable, Hashable {
     public var fd: Int32
     /// The call's return value (bytes for send/receive, an `EAI_*` code for a lookup's end).
     public var result: Int64
-    /// `errno` of a failed call; the pending error for `socketError`; the failure detail of a lookup.
+    /// `errno` of a failed call; the pending error for `socketError`; the hints flags of a lookup's start and
+    /// the failure detail of its end.
     public var error: Int32
     /// The lookup's requested family (start) or answer source (end); `how` for shutdown.
     public var aux: Int32
