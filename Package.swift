@@ -73,7 +73,7 @@ let package = Package(
         ),
         .testTarget(
             name: "FirstFrameTests",
-            dependencies: ["FirstFrame", "CFFmpeg"]
+            dependencies: ["FirstFrame", "CFFmpeg", "CNetworkHooks"]
         ),
         .testTarget(
             name: "FirstFrameOriginTests",
@@ -81,6 +81,7 @@ let package = Package(
                 "FirstFrameOrigin",
                 "FirstFrame",
                 "CFFmpeg",
+                "CNetworkHooks",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]

@@ -43,3 +43,92 @@ extension OriginTests {
         }
     }
 }
+
+extension OriginTests.NetworkTraceAccuracy {
+    @Test func slowKernelConnectIsReportedAsConnectTime() async throws {
+        try await withOrigin { origin in
+            let listener = try BlockedListener()
+            let accepted = Mutex<UInt64>(0)
+            // The scenario: the queue stays full for 0.5 s, so the client's first SYN is dropped and its
+            // retry (about 1 s after the first) gets in. The test's accept marks when the connect completed.
+            let server = Thread {
+                Thread.sleep(forTimeInterval: 0.5)
+                let filler = listener.acceptFiller()
+                let connection = listener.accept()
+                accepted.withLock { $0 = connection.time }
+                close(filler)
+                relay(connection.fd, toPort: origin.port)
+            }
+            server.start()
+            let cache = DNSCache(configuration: .init(resolver: StaticResolver(["slow.test": [IPAddress("127.0.0.1")!]])))
+            let url = "http://slow.test:\(listener.port)/gop/stream.flv"
+            let open = try await withInstalledCache(cache) { try await TracedOpen.run(url) }
+            #expect(open.error == nil)
+            let hop = try #require(open.trace.hops.first)
+            let attempt = try #require(hop.connects.first)
+            let end = try #require(attempt.end)
+            let acceptedAt = accepted.withLock { $0 }
+            let reported = ms(end - attempt.start)
+            let observed = ms(acceptedAt - attempt.start)
+            report("slow connect: reported \(reported) ms, observed by the server's accept \(observed) ms")
+            #expect(hop.connects.count == 1)
+            #expect(attempt.outcome == .connected)
+            #expect(reported > 900 && reported < 2500, "the SYN retry takes about a second")
+            #expect(abs(reported - observed) <= 3)
+            #expect(hop.status == 200)
+        }
+    }
+
+    @Test func responseDelayShowsInTheResponseStage() async throws {
+        try await withOrigin { origin in
+            let plain = try await TracedOpen.run(origin.url(.gop))
+            let delayed = try await TracedOpen.run(origin.url(.gop, behaviour: Behaviour(responseDelayMilliseconds: 200)))
+            #expect(plain.error == nil && delayed.error == nil)
+            func wait(_ open: TracedOpen) throws -> Double {
+                let hop = try #require(open.trace.hops.first)
+                return ms(try #require(hop.responseStart) - (try #require(hop.requestStart)))
+            }
+            let plainWait = try wait(plain)
+            let delayedWait = try wait(delayed)
+            report("response: delay 200 ms reported as \(delayedWait) ms (no delay: \(plainWait) ms)")
+            #expect(abs(delayedWait - 200) <= 3)
+            #expect(abs((delayedWait - plainWait) - 200) <= 3)
+            #expect(delayed.trace.hops.first?.lookup?.source == .literal)
+        }
+    }
+
+    @Test func crossHostRedirectIsTwoHopsEachWithItsOwnLookupAndConnect() async throws {
+        try await withOrigin { first in
+            try await withOrigin(OriginConfiguration(host: "127.0.0.2")) { second in
+                let target = second.url(host: "b.test")
+                let cache = DNSCache(configuration: .init(resolver: StaticResolver([
+                    "a.test": [IPAddress("127.0.0.1")!], "b.test": [IPAddress("127.0.0.2")!],
+                ])))
+                let url = first.url(host: "a.test", query: "redirect=" + target.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)
+                let open = try await withInstalledCache(cache) { try await TracedOpen.run(url) }
+                #expect(open.error == nil)
+                let hops = open.trace.hops
+                try #require(hops.count == 2)
+                #expect(hops[0].lookup?.host == "a.test")
+                #expect(hops[0].remote == SocketAddress(address: IPAddress("127.0.0.1")!, port: first.port))
+                #expect(hops[0].status == 302)
+                #expect(hops[0].redirectTo == target)
+                #expect(hops[1].lookup?.host == "b.test")
+                #expect(hops[1].remote == SocketAddress(address: IPAddress("127.0.0.2")!, port: second.port))
+                #expect(hops[1].url == target)
+                #expect(hops[1].status == 200)
+                for hop in hops {
+                    #expect(hop.connects.count == 1)
+                    #expect(hop.lookup?.source == .resolver)
+                    let lookupEnd = try #require(hop.lookup?.end)
+                    let connect = try #require(hop.connects.first)
+                    #expect(lookupEnd <= connect.start)
+                    #expect(try #require(connect.end) <= (try #require(hop.requestStart)))
+                    #expect(try #require(hop.requestStart) <= (try #require(hop.responseStart)))
+                }
+                #expect(try #require(hops[0].responseStart) <= (try #require(hops[1].lookup?.start)))
+                report("redirect: hop 1 a.test dns \(ms(hops[0].lookup!.duration!)) ms, hop 2 b.test dns \(ms(hops[1].lookup!.duration!)) ms")
+            }
+        }
+    }
+}
