@@ -132,3 +132,91 @@ extension OriginTests.NetworkTraceAccuracy {
         }
     }
 }
+
+extension OriginTests.NetworkTraceAccuracy {
+    /// FFmpeg races addresses (RFC 8305): a second attempt starts 200 ms after a silent first one. The trace
+    /// shows both, and the cache, told by the trace, puts the dead address last for the next open.
+    @Test func happyEyeballsShowsEveryAttemptAndTheCacheDemotesTheDeadAddress() async throws {
+        try await withOrigin { origin in
+            // Same port as the origin, another loopback address, accept queue full: SYNs go unanswered.
+            let blackHole = try BlockedListener(address: "127.0.0.5", port: origin.port)
+            let cache = DNSCache(configuration: .init(resolver: StaticResolver([
+                "eyeballs.test": [IPAddress("127.0.0.5")!, IPAddress("127.0.0.1")!],
+            ])))
+            let url = origin.url(host: "eyeballs.test")
+            let (first, second) = try await withInstalledCache(cache) {
+                (try await TracedOpen.run(url), try await TracedOpen.run(url))
+            }
+            withExtendedLifetime(blackHole) {}
+            #expect(first.error == nil && second.error == nil)
+            let raced = try #require(first.trace.hops.first).connects
+            try #require(raced.count == 2)
+            #expect(raced[0].address.address == IPAddress("127.0.0.5"))
+            #expect(raced[0].outcome == .abandoned)
+            #expect(raced[1].address.address == IPAddress("127.0.0.1"))
+            #expect(raced[1].outcome == .connected)
+            let stagger = ms(raced[1].start - raced[0].start)
+            report("happy eyeballs: second attempt \(stagger) ms after the first; first abandoned after \(ms(raced[0].duration ?? 0)) ms")
+            #expect(stagger >= 195 && stagger < 400, "FFmpeg staggers attempts by 200 ms")
+            let after = try #require(second.trace.hops.first).connects
+            #expect(after.map(\.address.address) == [IPAddress("127.0.0.1")!])
+            #expect(cache.stats.demotions == 1)
+        }
+    }
+
+    @Test func refusedAddressFailsAtOnceAndTheNextIsTried() async throws {
+        try await withOrigin { origin in
+            let cache = DNSCache(configuration: .init(resolver: StaticResolver([
+                "refused.test": [IPAddress("127.0.0.6")!, IPAddress("127.0.0.1")!],
+            ])))
+            let open = try await withInstalledCache(cache) { try await TracedOpen.run(origin.url(host: "refused.test")) }
+            #expect(open.error == nil)
+            let attempts = try #require(open.trace.hops.first).connects
+            try #require(attempts.count == 2)
+            #expect(attempts[0].outcome == .failed)
+            #expect(attempts[0].errorCode == ECONNREFUSED)
+            #expect(attempts[1].outcome == .connected)
+            #expect(ms(attempts[1].start - attempts[0].start) < 50, "a refusal needs no 200 ms wait")
+            #expect(cache.stats.demotions == 1)
+        }
+    }
+
+    /// Tracing is per thread: 50 threads capturing at once each see only their own socket.
+    @Test func concurrentCapturesNeverMixEvents() async throws {
+        try await withOrigin { origin in
+            let threads = 50
+            let traces = Mutex<[Int: (fd: Int32, trace: NetworkTrace)]>([:])
+            let done = DispatchGroup()
+            let start = DispatchSemaphore(value: 0)
+            for index in 0..<threads {
+                done.enter()
+                Thread {
+                    start.wait()
+                    let url = origin.url(.gop, behaviour: Behaviour(responseDelayMilliseconds: index))
+                    let (fd, trace) = NetworkTrace.capture { () -> Int32 in
+                        guard let client = try? RawHTTPClient(url: url) else { return -1 }
+                        try? client.sendRequest()
+                        _ = try? client.readHead(timeout: 10)
+                        return client.fd
+                    }
+                    traces.withLock { $0[index] = (fd, trace) }
+                    done.leave()
+                }.start()
+            }
+            for _ in 0..<threads { start.signal() }
+            try await blocking { done.wait() }
+            let all = traces.withLock { $0 }
+            #expect(all.count == threads)
+            for (index, captured) in all {
+                let hops = captured.trace.hops
+                #expect(hops.count == 1)
+                #expect(captured.trace.events.allSatisfy { $0.fd == captured.fd || $0.fd == -1 })
+                #expect(hops.first?.url?.hasSuffix("delay=\(index)") == true || index == 0)
+                #expect(hops.first?.status == 200)
+                if let hop = hops.first, let request = hop.requestStart, let response = hop.responseStart {
+                    #expect(ms(response - request) >= Double(index))
+                }
+            }
+        }
+    }
+}

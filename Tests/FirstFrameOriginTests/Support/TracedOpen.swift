@@ -1,6 +1,8 @@
+import CNetworkHooks
 import FirstFrame
 import FirstFrameOrigin
 import Foundation
+import Testing
 
 /// An FFmpeg `avformat_open_input` run with the network trace on, on a thread of its own.
 struct TracedOpen: Sendable {
@@ -25,12 +27,15 @@ struct TracedOpen: Sendable {
     }
 }
 
-/// Installs `cache` for FFmpeg's lookups for the duration of `body`, and always uninstalls it.
+/// Installs `cache` for FFmpeg's lookups for the duration of `body`, and always uninstalls it. Every addrinfo
+/// list the cache handed out must have been freed by then (FFmpeg frees them through the freeaddrinfo hook).
 func withInstalledCache<T>(_ cache: DNSCache, _ body: () async throws -> T) async rethrows -> T {
+    let listsBefore = cnh_addrinfo_live_count()
     cache.install()
     defer {
         DNSCache.uninstall()
         cache.shutdown()
+        #expect(cnh_addrinfo_live_count() == listsBefore, "addrinfo lists leaked")
     }
     return try await body()
 }
