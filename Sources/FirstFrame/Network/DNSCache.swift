@@ -227,8 +227,8 @@ public final class DNSCache: Sendable {
     }
 
     private func decide(_ rawHost: String) -> Decision {
-        let host = rawHost.lowercased()
-        if let literal = IPAddress(host) {
+        let host = rawHost.utf8.contains(where: { (65...90).contains($0) }) ? rawHost.lowercased() : rawHost
+        if Self.mightBeLiteral(host), let literal = IPAddress(host) {
             return .answer(Lookup(host: host, addresses: configuration.families.allows(literal.family) ? [literal] : [], source: .literal))
         }
         let now = MonotonicClock.nanoseconds()
@@ -401,6 +401,13 @@ public final class DNSCache: Sendable {
         let demoted = entry.demotedUntil.filter { $0.value > now }
         guard !demoted.isEmpty else { return entry.addresses }
         return entry.addresses.filter { demoted[$0] == nil } + entry.addresses.filter { demoted[$0] != nil }
+    }
+
+    /// Whether `host` is worth parsing as an address: IPv4 literals start with a digit, IPv6 ones contain a colon.
+    /// (A name may start with a digit too, `1tv.example`; the parse decides.) Keeps inet_pton off the hit path.
+    private static func mightBeLiteral(_ host: String) -> Bool {
+        guard let first = host.utf8.first else { return false }
+        return (48...57).contains(first) || first == UInt8(ascii: "[") || host.utf8.contains(UInt8(ascii: ":"))
     }
 
     static func nanoseconds(_ seconds: Double) -> UInt64 {
