@@ -71,6 +71,11 @@ let package = Package(
             dependencies: ["FirstFrame"],
             path: "Examples/TimeAnOpen"
         ),
+        .executableTarget(
+            name: "trace-your-open",
+            dependencies: ["FirstFrame", "CFFmpeg"],
+            path: "Examples/TraceYourOpen"
+        ),
         .testTarget(
             name: "FirstFrameTests",
             dependencies: ["FirstFrame", "CFFmpeg", "CNetworkHooks"]
