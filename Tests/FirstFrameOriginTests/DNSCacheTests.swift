@@ -74,6 +74,7 @@ extension OriginTests {
             #expect(probe.calls.withLock { $0.map(\.families) } == [.ipv4Only, .both])
 
             // Through the getaddrinfo hook: AF_UNSPEC gets only what the policy allows, with the port applied.
+            guard NetworkTrace.isAvailable else { return }
             let families: [Int32] = try await withInstalledCache(v4) {
                 try await blocking {
                     var hints = addrinfo()

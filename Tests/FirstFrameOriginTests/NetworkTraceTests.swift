@@ -220,3 +220,46 @@ extension OriginTests.NetworkTraceAccuracy {
         }
     }
 }
+
+extension OriginTests.NetworkTraceAccuracy {
+    /// HTTPS: FFmpeg's gnutls client against OpenSSL. The gnutls hook brackets the handshake exactly; the
+    /// record-type reading (what remains without it, e.g. an OpenSSL build of FFmpeg) must agree with it.
+    @Test(.enabled(if: OpenSSLServer.isAvailable, "needs the openssl binary (make deps installs it)"),
+          arguments: ["-tls1_2", "-tls1_3"])
+    func tlsHandshakeIsItsOwnStage(_ version: String) async throws {
+        let program = try ChannelProgram.synthesized(MediaConfiguration())
+        var flv = program.header.encoded()
+        for tag in [program.metadata].compactMap({ $0 }) + program.sequenceHeaders + program.media.prefix(60) {
+            flv += tag.encoded()
+        }
+        let server = try OpenSSLServer(version: version, files: ["stream.flv": flv])
+        defer { server.stop() }
+        let cache = DNSCache(configuration: .init(resolver: StaticResolver(["tls.test": [IPAddress("127.0.0.1")!]])))
+        let open = try await withInstalledCache(cache) {
+            try await TracedOpen.run("https://tls.test:\(server.port)/stream.flv")
+        }
+        #expect(open.error == nil)
+        let hop = try #require(open.trace.hops.first)
+        #expect(hop.kind == .tls)
+        let connected = try #require(hop.establishedConnect?.end)
+        let tlsStart = try #require(hop.secureConnectionStart)
+        let tlsEnd = try #require(hop.secureConnectionEnd)
+        let request = try #require(hop.requestStart)
+        let response = try #require(hop.responseStart)
+        #expect(connected <= tlsStart && tlsStart < tlsEnd && tlsEnd <= request && request < response)
+
+        // The same events without the gnutls hook's: the record types alone.
+        let unbracketed = NetworkTrace(
+            start: open.trace.start, end: open.trace.end,
+            events: open.trace.events.filter { $0.kind != .tlsHandshakeStart && $0.kind != .tlsHandshakeEnd })
+        let inferred = try #require(unbracketed.hops.first)
+        #expect(inferred.kind == .tls)
+        let inferredStart = try #require(inferred.secureConnectionStart)
+        let inferredEnd = try #require(inferred.secureConnectionEnd)
+        report("TLS \(version): handshake \(ms(tlsEnd - tlsStart)) ms (gnutls hook), \(ms(inferredEnd - inferredStart)) ms (record types); request → response \(ms(response - request)) ms")
+        #expect(abs(ms(inferredStart) - ms(tlsStart)) < 1)
+        #expect(abs(ms(inferredEnd) - ms(tlsEnd)) < 1)
+        #expect(inferred.requestStart == request)
+        #expect(inferred.responseStart == response)
+    }
+}
