@@ -31,7 +31,7 @@ test: deps
 TSAN_TESTS := DNSCacheBehaviour
 tsan: deps
 	$(SWIFT) build --build-tests --sanitize=thread --build-path .build-tsan
-	$(SWIFT) test --skip-build --sanitize=thread --build-path .build-tsan --filter $(TSAN_TESTS)
+	TSAN_OPTIONS=halt_on_error=1 $(SWIFT) test --skip-build --sanitize=thread --build-path .build-tsan --filter $(TSAN_TESTS)
 
 demo: deps
 	$(SWIFT) build --product firstframe

@@ -257,9 +257,29 @@ extension OriginTests.NetworkTraceAccuracy {
         let inferredStart = try #require(inferred.secureConnectionStart)
         let inferredEnd = try #require(inferred.secureConnectionEnd)
         report("TLS \(version): handshake \(ms(tlsEnd - tlsStart)) ms (gnutls hook), \(ms(inferredEnd - inferredStart)) ms (record types); request → response \(ms(response - request)) ms")
-        #expect(abs(ms(inferredStart) - ms(tlsStart)) < 1)
-        #expect(abs(ms(inferredEnd) - ms(tlsEnd)) < 1)
+        // The ClientHello leaves after gnutls has generated its key share (CPU time inside the hook's bracket);
+        // the handshake's end and the request are a few calls apart.
+        #expect(inferredStart >= tlsStart && ms(inferredStart - tlsStart) < 10)
+        #expect(abs(ms(inferredEnd) - ms(tlsEnd)) < 5)
         #expect(inferred.requestStart == request)
         #expect(inferred.responseStart == response)
+    }
+}
+
+extension OriginTests.NetworkTraceAccuracy {
+    @Test func unknownHostIsReportedAndThenAnsweredFromTheNegativeCache() async throws {
+        let cache = DNSCache(configuration: .init(resolver: StaticResolver([:])))
+        let (first, second) = try await withInstalledCache(cache) {
+            (try await TracedOpen.run("http://nowhere.test:9/live/stream.flv"),
+             try await TracedOpen.run("http://nowhere.test:9/live/stream.flv"))
+        }
+        #expect(first.error != nil && second.error != nil)
+        let firstLookup = try #require(first.trace.hops.first?.lookup)
+        let secondLookup = try #require(second.trace.hops.first?.lookup)
+        #expect(firstLookup.source == .resolver)
+        #expect(secondLookup.source == .negative)
+        #expect(firstLookup.errorCode == EAI_NONAME && secondLookup.errorCode == EAI_NONAME)
+        #expect(first.trace.hops.first?.connects.isEmpty == true)
+        #expect(cache.stats.negativeHits == 1)
     }
 }

@@ -1,6 +1,5 @@
 import Dispatch
 import Logging
-import Synchronization
 
 /// The pre-resolved, TTL-refreshed DNS cache that answers FFmpeg's `getaddrinfo`.
 ///
@@ -107,7 +106,7 @@ public final class DNSCache: Sendable {
 
     public let configuration: Configuration
     private let logger: Logger
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     private struct Entry {
         var addresses: [IPAddress]
@@ -170,21 +169,29 @@ public final class DNSCache: Sendable {
     public func lookupBlocking(
         host: String, deadline: UInt64? = nil, isCancelled: () -> Bool = { false }
     ) throws(DNSError) -> Lookup {
+        try lookupReportingSource(host: host, deadline: deadline, isCancelled: isCancelled).result.get()
+    }
+
+    /// ``lookupBlocking(host:deadline:isCancelled:)`` that also says where a failure came from (a cached
+    /// failure, or the resolvers), for the trace.
+    func lookupReportingSource(
+        host: String, deadline: UInt64?, isCancelled: () -> Bool
+    ) -> (result: Result<Lookup, DNSError>, source: DomainLookup.Source) {
         let start = MonotonicClock.nanoseconds()
         switch decide(host) {
-        case .answer(let lookup): return lookup
-        case .fail(let error): throw error
+        case .answer(let lookup): return (.success(lookup), lookup.source)
+        case .fail(let error): return (.failure(error), .negative)
         case .wait(let resolution, let name):
             let limit = min(deadline ?? .max, start + Self.nanoseconds(configuration.lookupTimeout))
             switch resolution.wait(until: limit, isCancelled: isCancelled) {
             case .some(.success(let answer)):
-                return Lookup(host: name, addresses: ordered(answer.addresses, host: name), source: .resolver)
+                return (.success(Lookup(host: name, addresses: ordered(answer.addresses, host: name), source: .resolver)), .resolver)
             case .some(.failure(let error)):
-                throw error
+                return (.failure(error), .resolver)
             case .none:
                 state.withLock { $0.stats.timeouts += 1 }
-                if isCancelled() { throw .cancelled(name) }
-                throw .timedOut(name, milliseconds: MonotonicClock.milliseconds(since: start))
+                if isCancelled() { return (.failure(.cancelled(name)), .resolver) }
+                return (.failure(.timedOut(name, milliseconds: MonotonicClock.milliseconds(since: start))), .resolver)
             }
         }
     }
@@ -429,7 +436,7 @@ public enum DNSCacheConfigurationError: Error, Sendable, Hashable, CustomStringC
 final class Resolution: @unchecked Sendable {
     // DispatchGroup releases every waiter at once; `result` is written once, before `leave()`.
     private let group = DispatchGroup()
-    private let result = Mutex<Result<DNSAnswer, DNSError>?>(nil)
+    private let result = Locked<Result<DNSAnswer, DNSError>?>(nil)
 
     init() { group.enter() }
 

@@ -1,5 +1,4 @@
 import CNetworkHooks
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -7,7 +6,7 @@ import Glibc
 
 /// Installing a ``DNSCache`` as the process's answer to FFmpeg's `getaddrinfo`.
 extension DNSCache {
-    private static let current = Mutex<DNSCache?>(nil)
+    private static let current = Locked<DNSCache?>(nil)
 
     /// The cache answering FFmpeg's lookups, if one is installed.
     public static var installed: DNSCache? { current.withLock { $0 } }
@@ -80,21 +79,27 @@ private let dnsCacheResolverHook: cnh_resolver_fn = { node, service, hints, resu
     }
 
     let context = cnh_lookup_context().map { Unmanaged<Interrupter>.fromOpaque($0).takeUnretainedValue() }
+    let (outcome, from) = cache.lookupReportingSource(host: host, deadline: context?.deadline) { context?.isCancelled ?? false }
+    source?.pointee = switch from {
+    case .cache: Int32(CNH_SOURCE_CACHE.rawValue)
+    case .stale: Int32(CNH_SOURCE_STALE.rawValue)
+    case .negative: Int32(CNH_SOURCE_NEGATIVE.rawValue)
+    default: Int32(CNH_SOURCE_RESOLVER.rawValue)
+    }
     let answer: DNSCache.Lookup
-    do throws(DNSError) {
-        answer = try cache.lookupBlocking(host: host, deadline: context?.deadline) { context?.isCancelled ?? false }
-    } catch {
-        switch error {
-        case .noSuchHost: return EAI_NONAME
-        case .noAddresses: return EAI_NONAME
-        case .timedOut:
-            detail?.pointee = Int32(CNH_DETAIL_TIMED_OUT.rawValue)
-            return EAI_AGAIN
-        case .cancelled:
-            detail?.pointee = Int32(CNH_DETAIL_CANCELLED.rawValue)
-            return EAI_AGAIN
-        case .failed: return EAI_FAIL
-        }
+    switch outcome {
+    case .success(let lookup):
+        answer = lookup
+    case .failure(.noSuchHost), .failure(.noAddresses):
+        return EAI_NONAME
+    case .failure(.timedOut):
+        detail?.pointee = Int32(CNH_DETAIL_TIMED_OUT.rawValue)
+        return EAI_AGAIN
+    case .failure(.cancelled):
+        detail?.pointee = Int32(CNH_DETAIL_CANCELLED.rawValue)
+        return EAI_AGAIN
+    case .failure(.failed):
+        return EAI_FAIL
     }
     let addresses = answer.addresses.filter { wanted.allows($0.family) }
     guard !addresses.isEmpty else { return EAI_NONAME }
@@ -104,12 +109,6 @@ private let dnsCacheResolverHook: cnh_resolver_fn = { node, service, hints, resu
         request.ai_flags & AI_CANONNAME != 0 ? host : nil)
     guard let list else { return EAI_MEMORY }
     result.pointee = list
-    source?.pointee = switch answer.source {
-    case .cache: Int32(CNH_SOURCE_CACHE.rawValue)
-    case .stale: Int32(CNH_SOURCE_STALE.rawValue)
-    case .negative: Int32(CNH_SOURCE_NEGATIVE.rawValue)
-    default: Int32(CNH_SOURCE_RESOLVER.rawValue)
-    }
     return 0
 }
 #endif
