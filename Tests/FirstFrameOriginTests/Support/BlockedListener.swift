@@ -14,38 +14,22 @@ final class BlockedListener: @unchecked Sendable {
     let port: Int
     private var filler: Int32 = -1
 
-    enum Failure: Error { case system(String, Int32) }
-
     /// - Parameters:
     ///   - address: an IPv4 loopback address (127.0.0.0/8).
     ///   - port: 0 for any free port.
     init(address: String = "127.0.0.1", port: Int = 0) throws {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         self.fd = fd
-        guard fd >= 0 else { throw Failure.system("socket", errno) }
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var storage = SocketAddress(address: IPAddress(address)!, port: port).storage
-        let bound = withUnsafePointer(to: &storage) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard bound == 0 else { throw Failure.system("bind", errno) }
-        guard listen(fd, 0) == 0 else { throw Failure.system("listen", errno) }
-        var local = sockaddr_in()
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &local) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        self.port = Int(UInt16(bigEndian: local.sin_port))
+        self.port = try LoopbackSocket.bind(fd, address: address, port: port)
+        guard listen(fd, 0) == 0 else { throw LoopbackSocket.Failure(call: "listen", code: errno) }
 
         // Fill the queue: this connect completes (the kernel queues it), the next SYN is dropped.
         let filler = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         self.filler = filler
-        var target = SocketAddress(address: IPAddress(address)!, port: self.port).storage
-        let connected = withUnsafePointer(to: &target) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(filler, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else { throw Failure.system("connect filler", errno) }
+        let connected = LoopbackSocket.connect(filler, address: address, port: self.port)
+        guard connected == 0 else { throw LoopbackSocket.Failure(call: "connect filler", code: errno) }
     }
 
     /// Takes the filler out of the queue, making room for the next connection.
@@ -69,10 +53,7 @@ final class BlockedListener: @unchecked Sendable {
 /// closes: puts the origin behind a listener the test controls.
 func relay(_ client: Int32, toPort port: Int) {
     let upstream = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    var storage = SocketAddress(address: IPAddress("127.0.0.1")!, port: port).storage
-    let connected = withUnsafePointer(to: &storage) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(upstream, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
+    let connected = LoopbackSocket.connect(upstream, port: port)
     guard connected == 0 else {
         close(upstream)
         close(client)
