@@ -40,6 +40,16 @@ public struct NetworkEvent: Sendable, Codable, Hashable {
     /// Host and service (lookup start), packed answers (lookup end), the sockaddr (connect start), the first
     /// bytes of a turn (send/receive: a request or response head, a TLS record header), a label (mark).
     public var data: [UInt8]
+
+    public init(kind: Kind, time: UInt64, fd: Int32 = -1, result: Int64 = 0, error: Int32 = 0, aux: Int32 = 0, data: [UInt8] = []) {
+        self.kind = kind
+        self.time = time
+        self.fd = fd
+        self.result = result
+        self.error = error
+        self.aux = aux
+        self.data = data
+    }
 }
 
 extension NetworkEvent {
