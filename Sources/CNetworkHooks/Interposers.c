@@ -152,7 +152,7 @@ ssize_t send(int fd, const void *buffer, size_t size, int flags) {
     uint64_t start = cnh_monotonic_ns();
     ssize_t sent = real_send()(fd, buffer, size, flags);
     int saved = errno;
-    cnh_record_transfer(trace, start, CNH_EVENT_SEND, fd, sent, sent < 0 ? saved : 0, buffer);
+    cnh_record_transfer(trace, start, CNH_EVENT_SEND, fd, sent, sent < 0 ? saved : 0, buffer, size);
     errno = saved;
     return sent;
 }
@@ -162,7 +162,7 @@ ssize_t recv(int fd, void *buffer, size_t size, int flags) {
     if (__builtin_expect(trace == NULL, 1)) return real_recv()(fd, buffer, size, flags);
     ssize_t received = real_recv()(fd, buffer, size, flags);
     int saved = errno;
-    cnh_record_transfer(trace, cnh_monotonic_ns(), CNH_EVENT_RECV, fd, received, received < 0 ? saved : 0, buffer);
+    cnh_record_transfer(trace, cnh_monotonic_ns(), CNH_EVENT_RECV, fd, received, received < 0 ? saved : 0, buffer, size);
     errno = saved;
     return received;
 }
@@ -206,6 +206,40 @@ int gnutls_handshake(void *session) {
     cnh_record(trace, cnh_monotonic_ns(), CNH_EVENT_TLS_HANDSHAKE_END, -1, status, 0, 0, NULL, 0);
     errno = saved;
     return status;
+}
+
+// The plaintext side of the TLS session: the HTTP request and response heads that the socket only carries
+// encrypted, and the first application byte (a TLS 1.3 session ticket arrives before the response and is not it).
+// Recorded on pseudo-fd CNH_TLS_PLAINTEXT_FD with their own turns.
+ssize_t gnutls_record_send(void *session, const void *data, size_t size);
+ssize_t gnutls_record_recv(void *session, void *data, size_t size);
+CNH_REAL(gnutls_record_send)
+CNH_REAL(gnutls_record_recv)
+
+ssize_t gnutls_record_send(void *session, const void *data, size_t size) {
+    cnh_trace *trace = cnh_current_trace;
+    __typeof__(gnutls_record_send) *real = real_gnutls_record_send();
+    if (real == NULL) return -59;
+    if (__builtin_expect(trace == NULL, 1)) return real(session, data, size);
+    uint64_t start = cnh_monotonic_ns();
+    ssize_t sent = real(session, data, size);
+    int saved = errno;
+    cnh_record_transfer(trace, start, CNH_EVENT_TLS_SEND, CNH_TLS_PLAINTEXT_FD, sent, 0, data, size);
+    errno = saved;
+    return sent;
+}
+
+ssize_t gnutls_record_recv(void *session, void *data, size_t size) {
+    cnh_trace *trace = cnh_current_trace;
+    __typeof__(gnutls_record_recv) *real = real_gnutls_record_recv();
+    if (real == NULL) return -59;
+    if (__builtin_expect(trace == NULL, 1)) return real(session, data, size);
+    ssize_t received = real(session, data, size);
+    int saved = errno;
+    if (received != -28 /* GNUTLS_E_AGAIN: nothing happened */)
+        cnh_record_transfer(trace, cnh_monotonic_ns(), CNH_EVENT_TLS_RECV, CNH_TLS_PLAINTEXT_FD, received, 0, data, size);
+    errno = saved;
+    return received;
 }
 
 #else // !CNH_INTERPOSE: stubs; libc (or a sanitizer's interceptors) keep the names.

@@ -58,15 +58,27 @@ static void append_all(cnh_trace *outer, const cnh_trace *inner) {
 
 void cnh_trace_end(cnh_trace *trace) {
     if (trace == NULL) return;
-    // Unwind to the trace's own level even if an inner trace was never ended.
-    if (cnh_current_trace == trace) {
-        cnh_current_trace = trace->outer;
-        if (trace->outer != NULL) append_all(trace->outer, trace);
+    // Only a trace on this thread's chain can be ended here; inner traces never ended are ended with it.
+    int on_chain = 0;
+    for (cnh_trace *level = cnh_current_trace; level != NULL; level = level->outer)
+        if (level == trace) on_chain = 1;
+    if (!on_chain) return;
+    while (cnh_current_trace != NULL) {
+        cnh_trace *inner = cnh_current_trace;
+        cnh_current_trace = inner->outer;
+        if (inner->outer != NULL) {
+            append_all(inner->outer, inner);
+            // The outer trace continues each socket's turn where the inner one left it.
+            memcpy(inner->outer->turns, inner->turns, sizeof(inner->turns));
+            inner->outer->next_slot = inner->next_slot;
+        }
+        if (inner == trace) break;
     }
 }
 
 void cnh_trace_free(cnh_trace *trace) {
     if (trace == NULL) return;
+    cnh_trace_end(trace); // never leave this thread pointing at freed memory
     free(trace->events);
     free(trace->bytes);
     free(trace);
@@ -136,7 +148,7 @@ void cnh_forget_fd(cnh_trace *trace, int fd) {
 }
 
 void cnh_record_transfer(cnh_trace *trace, uint64_t time_ns, cnh_event_kind kind, int fd, int64_t result,
-                         int32_t error, const void *data) {
+                         int32_t error, const void *data, size_t size) {
     // A turn is a run of transfers in one direction: a request, then its response. Its first bytes carry
     // what the trace needs (request line, TLS record type, status line, Location), the rest is media.
     struct cnh_fd_turn *turn = turn_for(trace, fd);
@@ -148,6 +160,7 @@ void cnh_record_transfer(cnh_trace *trace, uint64_t time_ns, cnh_event_kind kind
     if (result > 0 && data != NULL && turn->captured < trace->capture_per_turn) {
         copy = trace->capture_per_turn - turn->captured;
         if ((uint64_t)result < copy) copy = (size_t)result;
+        if (size < copy) copy = size; // MSG_TRUNC returns more than the buffer holds
         turn->captured += (uint32_t)copy;
     }
     cnh_record(trace, time_ns, kind, fd, result, error, 0, data, copy);

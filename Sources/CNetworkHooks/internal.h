@@ -25,9 +25,10 @@ extern __thread cnh_trace *cnh_current_trace __attribute__((tls_model("initial-e
 void cnh_record(cnh_trace *trace, uint64_t time_ns, cnh_event_kind kind, int fd, int64_t result, int32_t error, int32_t aux,
                 const void *data, size_t length);
 
-/// Appends a SEND/RECV event, copying at most what is left of the fd's capture budget for this turn.
+/// Appends a SEND/RECV event, copying at most what is left of the fd's capture budget for this turn (and never
+/// more than `size`, the caller's buffer).
 void cnh_record_transfer(cnh_trace *trace, uint64_t time_ns, cnh_event_kind kind, int fd, int64_t result, int32_t error,
-                         const void *data);
+                         const void *data, size_t size);
 
 /// Forgets the capture state of an fd (connected anew or closed).
 void cnh_forget_fd(cnh_trace *trace, int fd);

@@ -85,4 +85,24 @@ import Testing
         #expect(hop?.status == 302 && hop?.statusLine == "HTTP/1.1 302 Found")
         #expect(hop?.redirectTo == "http://b.test/b")
     }
+
+    @Test func responseHeadSplitAcrossReadsIsStillRead() {
+        var events = connected(fd: 5, at: 0)
+        events.append(send("GET /a HTTP/1.1\r\nHost: a.test\r\n\r\n", fd: 5, at: 12))
+        events.append(receive(Array("HTTP/1.1 301 Moved".utf8), fd: 5, at: 20))
+        events.append(receive(Array(" Permanently\r\nLocation: http://b.test/\r\n\r\nbody".utf8), fd: 5, at: 22))
+        let hop = NetworkTrace(start: 0, end: 30, events: events).hops.first
+        #expect(hop?.responseStart == 20)
+        #expect(hop?.status == 301 && hop?.redirectTo == "http://b.test/")
+    }
+
+    @Test func rtmpCommandsStayOneHop() {
+        var events = connected(fd: 3, at: 0, port: 1935)
+        events.append(NetworkEvent(kind: .send, time: 20, fd: 3, result: 1537, data: [0x03] + [UInt8](repeating: 0, count: 64)))
+        events.append(receive([0x03], fd: 3, at: 45, total: 3073))
+        events.append(NetworkEvent(kind: .send, time: 50, fd: 3, result: 1536, data: [1, 2, 3]))
+        events.append(receive([2], fd: 3, at: 60, total: 200))
+        events.append(NetworkEvent(kind: .send, time: 70, fd: 3, result: 100, data: [3]))
+        #expect(NetworkTrace(start: 0, end: 80, events: events).hops.count == 1)
+    }
 }

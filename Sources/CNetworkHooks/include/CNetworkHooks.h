@@ -37,6 +37,8 @@ typedef enum {
     CNH_EVENT_TLS_HANDSHAKE_START = 10, ///< gnutls_handshake entered
     CNH_EVENT_TLS_HANDSHAKE_END = 11,   ///< gnutls_handshake returned; result: its return
     CNH_EVENT_MARK = 12,          ///< data: a label from the caller
+    CNH_EVENT_TLS_SEND = 13,      ///< gnutls_record_send (plaintext); fd: CNH_TLS_PLAINTEXT_FD; as SEND
+    CNH_EVENT_TLS_RECV = 14,      ///< gnutls_record_recv (plaintext); fd: CNH_TLS_PLAINTEXT_FD; as RECV
 } cnh_event_kind;
 
 /// Where a lookup's answer came from (LOOKUP_END aux).
@@ -67,6 +69,9 @@ typedef struct {
     uint32_t data_offset;
     uint32_t data_length;
 } cnh_event;
+
+/// The fd that plaintext TLS events carry (gnutls calls have a session, not a socket).
+#define CNH_TLS_PLAINTEXT_FD (-2)
 
 typedef struct cnh_trace cnh_trace;
 

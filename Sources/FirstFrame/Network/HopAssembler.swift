@@ -16,8 +16,12 @@ enum HopAssembler {
 
     private struct Connection {
         var hop: Int
+        /// The direction of the last application-level transfer: a send after a receive is a new request.
         var lastDirection: NetworkEvent.Kind?
         var tls = TLSProgress()
+        /// The response head so far (it may span several reads) and whether it has been read.
+        var responseHead: [UInt8] = []
+        var headRead = false
     }
 
     /// What the record types seen so far say about a TLS handshake that the gnutls hook did not bracket.
@@ -35,8 +39,9 @@ enum HopAssembler {
         var attempts: [Int32: (hop: Int, attempt: Int)] = [:]
         /// The hop a lookup started and no connect has yet claimed as established.
         var openLookupHop: Int?
-        /// The hop whose socket connected last: gnutls handshakes (which carry no fd) belong to it.
+        /// The hop and socket that connected last: gnutls calls (which carry no fd) belong to them.
         var lastConnectedHop: Int?
+        var lastConnectedFD: Int32?
         var handshakeBracketed: Set<Int> = []
         /// A numeric-host check is between its start and end.
         var numericCheck = false
@@ -119,6 +124,16 @@ enum HopAssembler {
             case .receive:
                 receive(event)
 
+            case .tlsSend, .tlsReceive:
+                // Plaintext inside the TLS session of the socket that connected last.
+                guard let fd = lastConnectedFD, var connection = connections[fd] else { return }
+                if event.kind == .tlsSend {
+                    applicationSend(event, on: &connection)
+                } else {
+                    applicationReceive(event, on: &connection)
+                }
+                connections[fd] = connection
+
             case .tlsHandshakeStart, .tlsHandshakeEnd:
                 guard let hop = lastConnectedHop else { return }
                 handshakeBracketed.insert(hop)
@@ -157,6 +172,7 @@ enum HopAssembler {
                 hops[pending.hop].remote = attempt.address
                 connections[fd] = Connection(hop: pending.hop)
                 lastConnectedHop = pending.hop
+                lastConnectedFD = fd
                 if openLookupHop == pending.hop { openLookupHop = nil }
             } else {
                 attempt.outcome = .failed
@@ -168,23 +184,11 @@ enum HopAssembler {
 
         mutating func send(_ event: NetworkEvent) {
             guard var connection = connections[event.fd] else { return }
-            var hop = connection.hop
-            if hops[hop].responseStart != nil, connection.lastDirection == .receive {
-                let previous = hops[hop]
-                hop = newHop(host: previous.host, port: previous.port)
-                hops[hop].kind = previous.kind
-                hops[hop].remote = previous.remote
-                hops[hop].reusedConnection = true
-                connection.hop = hop
-            }
-            connection.lastDirection = .send
             defer { connections[event.fd] = connection }
-            if event.result > 0 { hops[hop].bytesSent += event.result }
-
+            let hop = connection.hop
             let data = event.data
-            let isFirstSend = hops[hop].bytesSent == max(event.result, 0) && !hops[hop].reusedConnection
-            if isFirstSend {
-                if data.count >= 3, data[0] == 0x16, data[1] == 0x03 {
+            if hops[hop].bytesSent == 0, hops[hop].bytesReceived == 0, !hops[hop].reusedConnection {
+                if data.count >= 3, data[0] == TLSRecords.handshake, data[1] == 0x03 {
                     hops[hop].kind = .tls
                 } else if data.first == 0x03, event.result == 1537 {
                     hops[hop].kind = .rtmp
@@ -192,21 +196,16 @@ enum HopAssembler {
                     hops[hop].kind = .http
                 }
             }
-            guard hops[hop].requestStart == nil else { return }
-
             if hops[hop].kind != .tls {
-                hops[hop].requestStart = event.time
-                if hops[hop].kind == .http, let request = HTTPHead.request(data) {
-                    let authority = request.host ?? hops[hop].host ?? "?"
-                    hops[hop].url = "http://\(authority)\(request.target)"
-                }
+                applicationSend(event, on: &connection)
+                if event.result > 0 { hops[connection.hop].bytesSent += event.result }
                 return
             }
-            // TLS: the handshake's records go first; the request is the first application data after it.
-            if handshakeBracketed.contains(hop) {
-                if let end = hops[hop].secureConnectionEnd, event.time >= end { hops[hop].requestStart = event.time }
-                return
-            }
+            if event.result > 0 { hops[hop].bytesSent += event.result }
+            // With gnutls hooked, the handshake and the plaintext come from its own calls.
+            guard !handshakeBracketed.contains(hop), hops[hop].requestStart == nil else { return }
+            // Otherwise, the record types: the handshake's records go first; the request is the first
+            // application data after it.
             if hops[hop].secureConnectionStart == nil { hops[hop].secureConnectionStart = event.time }
             guard TLSRecords.types(in: data).contains(TLSRecords.applicationData) else { return }
             connection.tls.clientApplicationRecords += 1
@@ -221,21 +220,65 @@ enum HopAssembler {
 
         mutating func receive(_ event: NetworkEvent) {
             guard var connection = connections[event.fd] else { return }
-            let hop = connection.hop
             defer { connections[event.fd] = connection }
+            let hop = connection.hop
             guard event.result > 0 else { return }
-            connection.lastDirection = .receive
             hops[hop].bytesReceived += event.result
-            if hops[hop].kind == .tls, hops[hop].requestStart == nil {
+            guard hops[hop].kind == .tls else {
+                applicationReceive(event, on: &connection)
+                return
+            }
+            guard !handshakeBracketed.contains(hop) else { return }
+            if hops[hop].requestStart == nil {
                 if connection.tls.clientApplicationRecords == 0,
                    TLSRecords.types(in: event.data).contains(TLSRecords.applicationData) {
                     connection.tls.serverEncryptedFirst = true
                 }
-                return
+            } else if hops[hop].responseStart == nil {
+                // Without the plaintext the first encrypted byte has to do (under TLS 1.3 it may be a ticket).
+                hops[hop].responseStart = event.time
             }
-            guard hops[hop].requestStart != nil, hops[hop].responseStart == nil else { return }
-            hops[hop].responseStart = event.time
-            if hops[hop].kind == .http, let response = HTTPHead.response(event.data) {
+        }
+
+        /// A request's bytes (plain, or TLS plaintext): a send after a response on a connection that carries
+        /// HTTP is a new request on a kept-alive connection, and so a new hop.
+        mutating func applicationSend(_ event: NetworkEvent, on connection: inout Connection) {
+            var hop = connection.hop
+            let carriesHTTP = hops[hop].kind == .http || (hops[hop].kind == .tls && event.kind == .tlsSend)
+            if carriesHTTP, hops[hop].responseStart != nil, connection.lastDirection == .receive {
+                let previous = hops[hop]
+                hop = newHop(host: previous.host, port: previous.port)
+                hops[hop].kind = previous.kind
+                hops[hop].remote = previous.remote
+                hops[hop].reusedConnection = true
+                connection.hop = hop
+                connection.responseHead = []
+                connection.headRead = false
+            }
+            connection.lastDirection = .send
+            guard hops[hop].requestStart == nil else { return }
+            hops[hop].requestStart = event.time
+            if let request = HTTPHead.request(event.data) {
+                let authority = request.host ?? hops[hop].host ?? "?"
+                hops[hop].url = "\(hops[hop].kind == .tls ? "https" : "http")://\(authority)\(request.target)"
+            }
+        }
+
+        /// A response's bytes (plain, or TLS plaintext): the first marks the response; the head is read once
+        /// complete, however many reads it took.
+        mutating func applicationReceive(_ event: NetworkEvent, on connection: inout Connection) {
+            guard event.result > 0 else { return }
+            let hop = connection.hop
+            connection.lastDirection = .receive
+            guard hops[hop].requestStart != nil else { return }
+            if hops[hop].responseStart == nil { hops[hop].responseStart = event.time }
+            guard !connection.headRead, hops[hop].kind == .http || hops[hop].kind == .tls else { return }
+            connection.responseHead += event.data
+            let complete = HTTPHead.containsEnd(connection.responseHead)
+            // The capture budget ran out (a short copy) or the head is complete: read what there is.
+            guard complete || event.data.count < event.result || event.data.isEmpty else { return }
+            connection.headRead = true
+            if let response = HTTPHead.response(connection.responseHead) {
                 hops[hop].statusLine = response.statusLine
                 hops[hop].status = response.status
                 hops[hop].redirectTo = response.location
@@ -251,6 +294,10 @@ enum HopAssembler {
 /// Just enough HTTP/1 head parsing for the trace: request line, Host, status line, Location.
 enum HTTPHead {
     private static let methods = ["GET ", "POST ", "HEAD ", "PUT ", "OPTIONS ", "DELETE ", "PATCH "]
+
+    static func containsEnd(_ data: [UInt8]) -> Bool {
+        data.count >= 4 && (0...(data.count - 4)).contains { data[$0] == 13 && data[$0 + 1] == 10 && data[$0 + 2] == 13 && data[$0 + 3] == 10 }
+    }
 
     static func isRequest(_ data: [UInt8]) -> Bool {
         methods.contains { data.starts(with: Array($0.utf8)) }

@@ -5,6 +5,8 @@ public struct NetworkEvent: Sendable, Codable, Hashable {
     public enum Kind: String, Sendable, Codable {
         case lookupStart, lookupEnd, connectStart, connectReturn, socketError, send, receive, shutdown, close
         case tlsHandshakeStart, tlsHandshakeEnd, mark
+        /// gnutls_record_send / gnutls_record_recv: the plaintext of the TLS session (fd -2).
+        case tlsSend, tlsReceive
 
         init?(_ raw: Int32) {
             switch UInt32(raw) {
@@ -20,6 +22,8 @@ public struct NetworkEvent: Sendable, Codable, Hashable {
             case CNH_EVENT_TLS_HANDSHAKE_START.rawValue: self = .tlsHandshakeStart
             case CNH_EVENT_TLS_HANDSHAKE_END.rawValue: self = .tlsHandshakeEnd
             case CNH_EVENT_MARK.rawValue: self = .mark
+            case CNH_EVENT_TLS_SEND.rawValue: self = .tlsSend
+            case CNH_EVENT_TLS_RECV.rawValue: self = .tlsReceive
             default: return nil
             }
         }

@@ -3,9 +3,10 @@
 /// relative to the start of the trace.
 public struct NetworkHop: Sendable, Codable, Hashable {
     public enum Kind: String, Sendable, Codable {
-        /// Plain HTTP: the request line and response head are readable.
+        /// Plain HTTP: the request line and response head are read from the socket.
         case http
-        /// TLS (HTTPS, RTMPS): recognised from the handshake record type of the first bytes sent.
+        /// TLS (HTTPS, RTMPS): recognised from the handshake record type of the first bytes sent. Through gnutls
+        /// the handshake is bracketed by `gnutls_handshake` and the request/response come from its plaintext.
         case tls
         /// RTMP: the first bytes sent are the C0+C1 handshake.
         case rtmp
@@ -15,7 +16,8 @@ public struct NetworkHop: Sendable, Codable, Hashable {
 
     public var index: Int
     public var kind: Kind
-    /// `http://host[:port]/path` from the request line and `Host` header (plain HTTP only).
+    /// `http(s)://host[:port]/path` from the request line and `Host` header (plain HTTP, and HTTPS through
+    /// gnutls, whose plaintext the hooks see).
     public var url: String?
     /// The name looked up (or, without a lookup, the address connected to).
     public var host: String?
@@ -35,7 +37,7 @@ public struct NetworkHop: Sendable, Codable, Hashable {
     public var requestStart: UInt64?
     /// The first byte of the response arrived.
     public var responseStart: UInt64?
-    /// `HTTP/1.1 302 Found` (plain HTTP).
+    /// `HTTP/1.1 302 Found` (plain HTTP, and HTTPS through gnutls).
     public var statusLine: String?
     public var status: Int?
     /// The `Location` of a 3xx response.

@@ -107,7 +107,8 @@ final class NetworkTraceRecorder {
         }
         let result = NetworkTrace(
             start: cnh_trace_start_ns(trace), end: now, events: events, droppedEvents: Int(cnh_trace_dropped(trace)))
-        DNSCache.installed?.learnConnectFailures(from: result)
+        // Once, from the outermost capture: an inner capture's events reach the outer one too.
+        if cnh_trace_is_active() == 0 { DNSCache.installed?.learnConnectFailures(from: result) }
         return result
     }
 }
