@@ -188,6 +188,17 @@ extension OriginTests {
             }
             #expect(outcome == .cancelled("slower.test"))
             #expect(cache.stats.timeouts == 2)
+
+            // The async lookup keeps its timeout even when the resolver is stuck in a thread.
+            let stuck = DNSCache(configuration: .init(
+                resolver: ClosureResolver(name: "stuck") { host, _ throws(DNSError) in
+                    _ = try? await DedicatedThread.run(name: "stuck resolver") { Thread.sleep(forTimeInterval: 2) }
+                    throw .timedOut(host, milliseconds: 2000)
+                },
+                lookupTimeout: 0.2))
+            let asyncStart = MonotonicClock.nanoseconds()
+            await #expect(throws: DNSError.self) { try await stuck.lookup(host: "stuck.test") }
+            #expect(MonotonicClock.milliseconds(since: asyncStart) < 1000)
         }
 
         @Test(.enabled(if: NetworkTrace.isAvailable))
@@ -224,7 +235,11 @@ extension OriginTests {
             let failing = probe.resolver(name: "local") { host throws(DNSError) in
                 throw .failed(host, resolver: "local", reason: "SERVFAIL")
             }
-            let slow = probe.resolver(name: "local", delay: .seconds(3))
+            // Blocked in a thread, as res_nquery would be: it cannot be cancelled, and the answer must not wait for it.
+            let slow = ClosureResolver(name: "local") { host, _ throws(DNSError) in
+                _ = try? await DedicatedThread.run(name: "blocked resolver") { Thread.sleep(forTimeInterval: 2) }
+                throw .timedOut(host, milliseconds: 2000)
+            }
             let httpDNS = probe.resolver(name: "httpdns") { _ in [IPAddress("127.0.0.9")!] }
 
             let fallback = ResolverChain([failing, httpDNS])
@@ -234,7 +249,7 @@ extension OriginTests {
             let hedged = ResolverChain([slow, httpDNS], hedgeAfter: 0.05)
             #expect(try await hedged.resolve(host: "b.test", families: .ipv4Only).addresses == [IPAddress("127.0.0.9")!])
             let elapsed = MonotonicClock.milliseconds(since: start)
-            report("resolver chain: first resolver 3 s, hedged after 50 ms: answered in \(elapsed) ms")
+            report("resolver chain: first resolver blocked 2 s, hedged after 50 ms: answered in \(elapsed) ms")
             #expect(elapsed < 1000)
 
             let allFail = ResolverChain([failing, probe.resolver { host throws(DNSError) in throw .noSuchHost(host) }])

@@ -204,15 +204,17 @@ public final class DNSCache: Sendable {
         case .fail(let error): throw error
         case .wait(let resolution, let name):
             let timeout = configuration.lookupTimeout
-            let result: Result<DNSAnswer, DNSError>? = await withTaskGroup(of: Result<DNSAnswer, DNSError>?.self) { group in
-                group.addTask { await resolution.outcome() }
-                group.addTask {
+            let first = FirstAnswer<Result<DNSAnswer, DNSError>?>()
+            let result = await withTaskCancellationHandler {
+                Task { first.offer(await resolution.outcome()) }
+                let timer = Task {
                     try? await Task.sleep(for: .seconds(timeout))
-                    return nil
+                    first.offer(nil)
                 }
-                let first = await group.next() ?? nil
-                group.cancelAll()
-                return first
+                defer { timer.cancel() }
+                return await first.value()
+            } onCancel: {
+                first.offer(nil)
             }
             switch result {
             case .some(.success(let answer)):

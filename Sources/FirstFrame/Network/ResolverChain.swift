@@ -13,59 +13,82 @@ public struct ResolverChain: Resolver {
         self.name = resolvers.map(\.name).joined(separator: ">")
     }
 
-    private enum Step: Sendable {
-        case answered(DNSAnswer)
-        case failed(Int, DNSError)
-        /// Resolver `n` has been slow for `hedgeAfter`.
-        case slow(Int)
-    }
-
     public func resolve(host: String, families: AddressFamilyPolicy) async throws(DNSError) -> DNSAnswer {
-        let resolvers = self.resolvers
-        let hedge = hedgeAfter
-        let outcome: Result<DNSAnswer, DNSError> = await withTaskGroup(of: Step.self) { group in
-            var launched = 0
-            var running = 0
-            var errors: [Int: DNSError] = [:]
-            func launchNext() {
-                let index = launched
-                let resolver = resolvers[index]
-                launched += 1
-                running += 1
-                group.addTask {
-                    do throws(DNSError) {
-                        return .answered(try await resolver.resolve(host: host, families: families))
-                    } catch {
-                        return .failed(index, error)
-                    }
-                }
-                if launched < resolvers.count {
-                    group.addTask {
-                        try? await Task.sleep(for: .seconds(hedge))
-                        return .slow(index)
-                    }
-                }
-            }
-            launchNext()
-            while let step = await group.next() {
-                switch step {
-                case .answered(let answer):
-                    group.cancelAll()
-                    return .success(answer)
-                case .failed(let index, let error):
-                    errors[index] = error
-                    running -= 1
-                    if launched < resolvers.count, launched == index + 1 || running == 0 { launchNext() }
-                    if running == 0, launched == resolvers.count {
-                        group.cancelAll()
-                        return .failure(errors[errors.keys.min()!]!)
-                    }
-                case .slow(let index):
-                    if !Task.isCancelled, launched == index + 1, launched < resolvers.count { launchNext() }
-                }
-            }
-            return .failure(.cancelled(host))
+        let run = ChainRun(resolvers: resolvers, hedgeAfter: hedgeAfter, host: host, families: families)
+        let outcome = await withTaskCancellationHandler {
+            run.start()
+            return await run.answer.value()
+        } onCancel: {
+            run.answer.offer(.failure(.cancelled(host)))
         }
         return try outcome.get()
+    }
+}
+
+/// One resolution through a chain: who has been started, who failed, and the first answer.
+private final class ChainRun: Sendable {
+    let answer = FirstAnswer<Result<DNSAnswer, DNSError>>()
+    private let resolvers: [any Resolver]
+    private let hedgeAfter: Double
+    private let host: String
+    private let families: AddressFamilyPolicy
+
+    private struct Progress {
+        var launched = 0
+        var running = 0
+        var errors: [Int: DNSError] = [:]
+    }
+
+    private let progress = Locked(Progress())
+
+    init(resolvers: [any Resolver], hedgeAfter: Double, host: String, families: AddressFamilyPolicy) {
+        self.resolvers = resolvers
+        self.hedgeAfter = hedgeAfter
+        self.host = host
+        self.families = families
+    }
+
+    func start() { launch(after: -1) }
+
+    /// Starts the resolver after `index`, if that is the next one not yet started.
+    private func launch(after index: Int) {
+        let next: Int? = progress.withLock { progress in
+            guard progress.launched == index + 1, progress.launched < resolvers.count else { return nil }
+            progress.launched += 1
+            progress.running += 1
+            return progress.launched - 1
+        }
+        guard let next, !answer.isAnswered else { return }
+        let resolver = resolvers[next]
+        let (host, families) = (self.host, self.families)
+        Task {
+            do throws(DNSError) {
+                answer.offer(.success(try await resolver.resolve(host: host, families: families)))
+            } catch {
+                failed(next, error)
+            }
+        }
+        if next + 1 < resolvers.count {
+            let hedge = hedgeAfter
+            Task {
+                try? await Task.sleep(for: .seconds(hedge))
+                launch(after: next)
+            }
+        }
+    }
+
+    private func failed(_ index: Int, _ error: DNSError) {
+        let exhausted: DNSError? = progress.withLock { progress in
+            progress.errors[index] = error
+            progress.running -= 1
+            guard progress.running == 0, progress.launched == resolvers.count else { return nil }
+            return progress.errors[progress.errors.keys.min()!]
+        }
+        if let exhausted {
+            answer.offer(.failure(exhausted))
+        } else {
+            launch(after: index)
+            // Nothing running and the next was already started by its hedge timer: it will report.
+        }
     }
 }
