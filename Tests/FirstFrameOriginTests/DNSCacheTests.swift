@@ -141,6 +141,16 @@ extension OriginTests {
             #expect(probe.callCount == 2)
         }
 
+        @Test func entriesPastTheirStaleWindowAreEvicted() async throws {
+            let probe = ResolverProbe()
+            let cache = DNSCache(configuration: .init(
+                resolver: probe.resolver(ttl: 0.05), minimumTTL: 0.01, maximumStale: 0))
+            _ = try await cache.lookup(host: "old.test")
+            try await Task.sleep(for: .milliseconds(100)) // the scenario: TTL and stale window run out
+            _ = try await cache.lookup(host: "new.test")
+            #expect(cache.cachedHosts == ["new.test"])
+        }
+
         @Test func failedResolutionIsCachedForTheNegativeTTL() async throws {
             let probe = ResolverProbe()
             let cache = DNSCache(configuration: .init(

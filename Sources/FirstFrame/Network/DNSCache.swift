@@ -313,6 +313,7 @@ public final class DNSCache: Sendable {
         }
         let pinnedTTL: Double? = state.withLock { state in
             state.inflight[host] = nil
+            evictExpired(from: &state, now: now)
             switch outcome {
             case .success(let answer):
                 let ttl = min(max(answer.ttl ?? configuration.defaultTTL, configuration.minimumTTL), configuration.maximumTTL)
@@ -326,7 +327,9 @@ public final class DNSCache: Sendable {
                 return state.pinned.contains(host) && !state.shutDown ? ttl : nil
             case .failure(let error):
                 state.stats.failures += 1
-                if error.isAuthoritative {
+                // A failed refresh leaves a usable entry alone: it is served (stale, if need be) until it ages out.
+                let usable = state.entries[host].map { now < $0.expires + Self.nanoseconds(configuration.maximumStale) } ?? false
+                if error.isAuthoritative, !usable {
                     state.negative[host] = (error, now + Self.nanoseconds(configuration.negativeTTL))
                 }
                 // A pinned host keeps being retried, at the negative TTL's pace.
@@ -338,6 +341,14 @@ public final class DNSCache: Sendable {
         }
         if let pinnedTTL { scheduleRefresh(host, after: pinnedTTL * configuration.refreshAhead) }
         resolution.finish(outcome)
+    }
+
+    /// Drops what can no longer be served, so a long-running process does not keep every host it ever saw.
+    /// Prefetched hosts stay: they are refreshed on their timers.
+    private func evictExpired(from state: inout State, now: UInt64) {
+        let stale = Self.nanoseconds(configuration.maximumStale)
+        state.entries = state.entries.filter { now < $0.value.expires + stale || state.pinned.contains($0.key) }
+        state.negative = state.negative.filter { now < $0.value.until }
     }
 
     private func scheduleRefresh(_ host: String, after seconds: Double) {
@@ -419,8 +430,10 @@ public final class DNSCache: Sendable {
         return (48...57).contains(first) || first == UInt8(ascii: "[") || host.utf8.contains(UInt8(ascii: ":"))
     }
 
+    /// Seconds as nanoseconds, capped at a quarter of UInt64 (73 years) so sums of two never overflow.
     static func nanoseconds(_ seconds: Double) -> UInt64 {
-        seconds >= Double(UInt64.max / 2) / 1e9 ? UInt64.max / 2 : UInt64(max(0, seconds) * 1e9)
+        guard seconds.isFinite else { return seconds > 0 ? UInt64.max / 4 : 0 }
+        return seconds >= Double(UInt64.max / 4) / 1e9 ? UInt64.max / 4 : UInt64(max(0, seconds) * 1e9)
     }
 }
 
