@@ -290,3 +290,22 @@ extension OriginTests.NetworkTraceAccuracy {
         #expect(cache.stats.negativeHits == 1)
     }
 }
+
+extension OriginTests.NetworkTraceAccuracy {
+    /// Dual-stack policy: the cache hands FFmpeg IPv6 first (RFC 8305), FFmpeg tries it, and the trace keeps
+    /// each attempt's family; the origin listens on IPv4 only, so the IPv6 attempt is refused.
+    @Test func bothFamiliesAreTriedInTheCachesOrder() async throws {
+        try await withOrigin { origin in
+            let cache = DNSCache(configuration: .init(families: .both, resolver: StaticResolver([
+                "dual.test": [IPAddress("127.0.0.1")!, IPAddress("::1")!],
+            ])))
+            let open = try await withInstalledCache(cache) { try await TracedOpen.run(origin.url(host: "dual.test")) }
+            #expect(open.error == nil)
+            let hop = try #require(open.trace.hops.first)
+            #expect(hop.lookup?.answers.map(\.address.family) == [.ipv6, .ipv4])
+            #expect(hop.connects.map(\.family) == [.ipv6, .ipv4])
+            #expect(hop.connects.map(\.outcome) == [.failed, .connected])
+            #expect(hop.connects.first?.address.description == "[::1]:\(origin.port)")
+        }
+    }
+}
