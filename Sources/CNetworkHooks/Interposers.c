@@ -200,17 +200,18 @@ int gnutls_handshake(void *session) {
     __typeof__(gnutls_handshake) *real = real_gnutls_handshake();
     if (real == NULL) return -59; // GNUTLS_E_INTERNAL_ERROR: cannot happen once gnutls is loaded
     if (__builtin_expect(trace == NULL, 1)) return real(session);
-    cnh_record(trace, cnh_monotonic_ns(), CNH_EVENT_TLS_HANDSHAKE_START, -1, 0, 0, 0, NULL, 0);
+    int session_fd = cnh_session_fd(trace, session);
+    cnh_record(trace, cnh_monotonic_ns(), CNH_EVENT_TLS_HANDSHAKE_START, session_fd, 0, 0, 0, NULL, 0);
     int status = real(session);
     int saved = errno;
-    cnh_record(trace, cnh_monotonic_ns(), CNH_EVENT_TLS_HANDSHAKE_END, -1, status, 0, 0, NULL, 0);
+    cnh_record(trace, cnh_monotonic_ns(), CNH_EVENT_TLS_HANDSHAKE_END, session_fd, status, 0, 0, NULL, 0);
     errno = saved;
     return status;
 }
 
 // The plaintext side of the TLS session: the HTTP request and response heads that the socket only carries
 // encrypted, and the first application byte (a TLS 1.3 session ticket arrives before the response and is not it).
-// Recorded on pseudo-fd CNH_TLS_PLAINTEXT_FD with their own turns.
+// Recorded on the session's pseudo-fd, with turns of their own.
 ssize_t gnutls_record_send(void *session, const void *data, size_t size);
 ssize_t gnutls_record_recv(void *session, void *data, size_t size);
 CNH_REAL(gnutls_record_send)
@@ -224,7 +225,8 @@ ssize_t gnutls_record_send(void *session, const void *data, size_t size) {
     uint64_t start = cnh_monotonic_ns();
     ssize_t sent = real(session, data, size);
     int saved = errno;
-    cnh_record_transfer(trace, start, CNH_EVENT_TLS_SEND, CNH_TLS_PLAINTEXT_FD, sent, 0, data, size);
+    if (sent != -28 && sent != -52) // GNUTLS_E_AGAIN / GNUTLS_E_INTERRUPTED: nothing went out, FFmpeg retries
+        cnh_record_transfer(trace, start, CNH_EVENT_TLS_SEND, cnh_session_fd(trace, session), sent, 0, data, size);
     errno = saved;
     return sent;
 }
@@ -236,8 +238,9 @@ ssize_t gnutls_record_recv(void *session, void *data, size_t size) {
     if (__builtin_expect(trace == NULL, 1)) return real(session, data, size);
     ssize_t received = real(session, data, size);
     int saved = errno;
-    if (received != -28 /* GNUTLS_E_AGAIN: nothing happened */)
-        cnh_record_transfer(trace, cnh_monotonic_ns(), CNH_EVENT_TLS_RECV, CNH_TLS_PLAINTEXT_FD, received, 0, data, size);
+    if (received != -28 && received != -52) // GNUTLS_E_AGAIN / GNUTLS_E_INTERRUPTED: nothing happened
+        cnh_record_transfer(trace, cnh_monotonic_ns(), CNH_EVENT_TLS_RECV, cnh_session_fd(trace, session), received, 0,
+                            data, size);
     errno = saved;
     return received;
 }

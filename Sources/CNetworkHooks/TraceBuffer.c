@@ -7,6 +7,8 @@
 
 /// How many sockets a trace remembers capture state for; the oldest slot is reused after that.
 #define CNH_FD_SLOTS 32
+/// How many TLS sessions a trace tells apart at once.
+#define CNH_SESSION_SLOTS 16
 
 struct cnh_fd_turn {
     int fd;          // -1: free
@@ -26,6 +28,8 @@ struct cnh_trace {
     uint32_t capture_per_turn;
     struct cnh_fd_turn turns[CNH_FD_SLOTS];
     unsigned next_slot;
+    void *sessions[CNH_SESSION_SLOTS]; // TLS sessions seen, by pseudo-fd CNH_SESSION_FD_BASE - index
+    unsigned next_session;
     cnh_trace *outer;
 };
 
@@ -43,6 +47,13 @@ cnh_trace *cnh_trace_begin(uint32_t capture_bytes_per_turn) {
     trace->capture_per_turn = capture_bytes_per_turn;
     for (int i = 0; i < CNH_FD_SLOTS; i++) trace->turns[i].fd = -1;
     trace->outer = cnh_current_trace;
+    if (trace->outer != NULL) {
+        // Continue each socket's turn and each session's number where the enclosing trace is.
+        memcpy(trace->turns, trace->outer->turns, sizeof(trace->turns));
+        trace->next_slot = trace->outer->next_slot;
+        memcpy(trace->sessions, trace->outer->sessions, sizeof(trace->sessions));
+        trace->next_session = trace->outer->next_session;
+    }
     trace->start_ns = cnh_monotonic_ns();
     cnh_current_trace = trace;
     return trace;
@@ -71,6 +82,9 @@ void cnh_trace_end(cnh_trace *trace) {
             // The outer trace continues each socket's turn where the inner one left it.
             memcpy(inner->outer->turns, inner->turns, sizeof(inner->turns));
             inner->outer->next_slot = inner->next_slot;
+            memcpy(inner->outer->sessions, inner->sessions, sizeof(inner->sessions));
+            inner->outer->next_session = inner->next_session;
+            inner->outer->dropped += inner->dropped;
         }
         if (inner == trace) break;
     }
@@ -140,6 +154,15 @@ static struct cnh_fd_turn *turn_for(cnh_trace *trace, int fd) {
     slot->direction = 0;
     slot->captured = 0;
     return slot;
+}
+
+int cnh_session_fd(cnh_trace *trace, void *session) {
+    for (int i = 0; i < CNH_SESSION_SLOTS; i++)
+        if (trace->sessions[i] == session) return CNH_SESSION_FD_BASE - i;
+    int slot = (int)(trace->next_session++ % CNH_SESSION_SLOTS);
+    trace->sessions[slot] = session;
+    cnh_forget_fd(trace, CNH_SESSION_FD_BASE - slot);
+    return CNH_SESSION_FD_BASE - slot;
 }
 
 void cnh_forget_fd(cnh_trace *trace, int fd) {

@@ -30,6 +30,9 @@ void cnh_record(cnh_trace *trace, uint64_t time_ns, cnh_event_kind kind, int fd,
 void cnh_record_transfer(cnh_trace *trace, uint64_t time_ns, cnh_event_kind kind, int fd, int64_t result, int32_t error,
                          const void *data, size_t size);
 
+/// The pseudo-fd (CNH_SESSION_FD_BASE and below) standing for a gnutls session in this trace.
+int cnh_session_fd(cnh_trace *trace, void *session);
+
 /// Forgets the capture state of an fd (connected anew or closed).
 void cnh_forget_fd(cnh_trace *trace, int fd);
 

@@ -105,4 +105,48 @@ import Testing
         events.append(NetworkEvent(kind: .send, time: 70, fd: 3, result: 100, data: [3]))
         #expect(NetworkTrace(start: 0, end: 80, events: events).hops.count == 1)
     }
+
+    private func plaintext(_ kind: NetworkEvent.Kind, _ text: String, session: Int32, at time: UInt64) -> NetworkEvent {
+        NetworkEvent(kind: kind, time: time, fd: session, result: Int64(text.utf8.count), data: Array(text.utf8))
+    }
+
+    /// HLS over HTTPS keeps the playlist's connection open while segments come over another: each session's
+    /// plaintext belongs to its own socket, whichever connected last.
+    @Test func overlappingTLSSessionsKeepTheirOwnRequests() {
+        var events = connected(fd: 10, at: 0, port: 443)
+        events.append(NetworkEvent(kind: .tlsHandshakeStart, time: 20, fd: -100))
+        events.append(NetworkEvent(kind: .send, time: 21, fd: 10, result: 300, data: [0x16, 0x03, 0x01]))
+        events.append(NetworkEvent(kind: .tlsHandshakeEnd, time: 30, fd: -100))
+        events.append(plaintext(.tlsSend, "GET /live.m3u8 HTTP/1.1\r\nHost: cdn.test\r\n\r\n", session: -100, at: 31))
+        events.append(plaintext(.tlsReceive, "HTTP/1.1 200 OK\r\n\r\n", session: -100, at: 40))
+        events += connected(fd: 11, at: 50, port: 443)
+        events.append(NetworkEvent(kind: .tlsHandshakeStart, time: 70, fd: -101))
+        events.append(NetworkEvent(kind: .tlsHandshakeEnd, time: 80, fd: -101))
+        events.append(plaintext(.tlsSend, "GET /seg1.ts HTTP/1.1\r\nHost: cdn.test\r\n\r\n", session: -101, at: 81))
+        events.append(plaintext(.tlsSend, "GET /live.m3u8 HTTP/1.1\r\nHost: cdn.test\r\n\r\n", session: -100, at: 85))
+        events.append(plaintext(.tlsReceive, "HTTP/1.1 200 OK\r\n\r\n", session: -101, at: 90))
+        events.append(plaintext(.tlsReceive, "HTTP/1.1 404 Not Found\r\n\r\n", session: -100, at: 95))
+        let hops = NetworkTrace(start: 0, end: 100, events: events).hops
+        #expect(hops.map(\.url) == ["https://cdn.test/live.m3u8", "https://cdn.test/seg1.ts", "https://cdn.test/live.m3u8"])
+        #expect(hops.map(\.status) == [200, 200, 404])
+        #expect(hops[2].reusedConnection && hops[2].remote == hops[0].remote)
+        #expect(hops[2].requestStart == 85 && hops[2].responseStart == 95)
+        #expect(hops[1].secureConnectionStart == 70 && hops[1].secureConnectionEnd == 80)
+    }
+
+    /// RTMPS: plaintext that is not HTTP is one hop, and random handshake bytes are not read as a request line.
+    @Test func rtmpsIsOneHopWithoutAURL() {
+        var events = connected(fd: 12, at: 0, port: 443)
+        events.append(NetworkEvent(kind: .tlsHandshakeStart, time: 20, fd: -100))
+        events.append(NetworkEvent(kind: .tlsHandshakeEnd, time: 30, fd: -100))
+        events.append(plaintext(.tlsSend, "\u{3}x GET y HTTP", session: -100, at: 31))
+        events.append(plaintext(.tlsReceive, "\u{3}abc", session: -100, at: 40))
+        events.append(plaintext(.tlsSend, "\u{3}c2", session: -100, at: 41))
+        events.append(plaintext(.tlsReceive, "\u{2}x", session: -100, at: 50))
+        events.append(plaintext(.tlsSend, "\u{3}connect", session: -100, at: 51))
+        let hops = NetworkTrace(start: 0, end: 60, events: events).hops
+        #expect(hops.count == 1)
+        #expect(hops.first?.url == nil)
+        #expect(hops.first?.requestStart == 31 && hops.first?.responseStart == 40)
+    }
 }

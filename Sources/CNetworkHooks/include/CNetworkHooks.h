@@ -34,11 +34,11 @@ typedef enum {
     CNH_EVENT_RECV = 7,           ///< stamped on return; result: bytes, 0 at EOF or -1; error: errno; data: first bytes of a turn
     CNH_EVENT_SHUTDOWN = 8,       ///< aux: how
     CNH_EVENT_CLOSE = 9,
-    CNH_EVENT_TLS_HANDSHAKE_START = 10, ///< gnutls_handshake entered
-    CNH_EVENT_TLS_HANDSHAKE_END = 11,   ///< gnutls_handshake returned; result: its return
+    CNH_EVENT_TLS_HANDSHAKE_START = 10, ///< gnutls_handshake entered; fd: the session's pseudo-fd
+    CNH_EVENT_TLS_HANDSHAKE_END = 11,   ///< gnutls_handshake returned; result: its return; fd: the session's
     CNH_EVENT_MARK = 12,          ///< data: a label from the caller
-    CNH_EVENT_TLS_SEND = 13,      ///< gnutls_record_send (plaintext); fd: CNH_TLS_PLAINTEXT_FD; as SEND
-    CNH_EVENT_TLS_RECV = 14,      ///< gnutls_record_recv (plaintext); fd: CNH_TLS_PLAINTEXT_FD; as RECV
+    CNH_EVENT_TLS_SEND = 13,      ///< gnutls_record_send (plaintext); fd: the session's pseudo-fd; as SEND
+    CNH_EVENT_TLS_RECV = 14,      ///< gnutls_record_recv (plaintext); fd: the session's pseudo-fd; as RECV
 } cnh_event_kind;
 
 /// Where a lookup's answer came from (LOOKUP_END aux).
@@ -70,8 +70,9 @@ typedef struct {
     uint32_t data_length;
 } cnh_event;
 
-/// The fd that plaintext TLS events carry (gnutls calls have a session, not a socket).
-#define CNH_TLS_PLAINTEXT_FD (-2)
+/// gnutls calls carry a session, not a socket: their events carry a pseudo-fd, CNH_SESSION_FD_BASE - n, one per
+/// session in the trace.
+#define CNH_SESSION_FD_BASE (-100)
 
 typedef struct cnh_trace cnh_trace;
 

@@ -122,6 +122,8 @@ public final class DNSCache: Sendable {
         var timers: [String: Task<Void, Never>] = [:]
         /// Prefetched hosts: refreshed on a timer, whether looked up or not.
         var pinned: Set<String> = []
+        /// After a failed refresh, lookups do not start another before this time (they keep serving the entry).
+        var retryAfter: [String: UInt64] = [:]
         var stats = Stats()
         var shutDown = false
     }
@@ -252,14 +254,15 @@ public final class DNSCache: Sendable {
             }
             if let entry = state.entries[host] {
                 let ttl = entry.expires &- entry.fetched
+                let mayRetry = state.retryAfter[host].map { now >= $0 } ?? true
                 if now < entry.expires {
                     state.stats.hits += 1
-                    refresh = now >= entry.fetched + UInt64(Double(ttl) * configuration.refreshAhead)
+                    refresh = mayRetry && now >= entry.fetched + UInt64(Double(ttl) * configuration.refreshAhead)
                     return .answer(Lookup(host: host, addresses: Self.order(entry, now: now), source: .cache))
                 }
                 if now < entry.expires + Self.nanoseconds(configuration.maximumStale) {
                     state.stats.staleServes += 1
-                    refresh = true
+                    refresh = mayRetry
                     return .answer(Lookup(host: host, addresses: Self.order(entry, now: now), source: .stale))
                 }
             }
@@ -324,6 +327,7 @@ public final class DNSCache: Sendable {
                 entry.demotedUntil = entry.demotedUntil.filter { answer.addresses.contains($0.key) && $0.value > now }
                 state.entries[host] = entry
                 state.negative[host] = nil
+                state.retryAfter[host] = nil
                 return state.pinned.contains(host) && !state.shutDown ? ttl : nil
             case .failure(let error):
                 state.stats.failures += 1
@@ -332,6 +336,7 @@ public final class DNSCache: Sendable {
                 if error.isAuthoritative, !usable {
                     state.negative[host] = (error, now + Self.nanoseconds(configuration.negativeTTL))
                 }
+                if usable { state.retryAfter[host] = now + Self.nanoseconds(max(configuration.negativeTTL, 1)) }
                 // A pinned host keeps being retried, at the negative TTL's pace.
                 return state.pinned.contains(host) && !state.shutDown ? max(configuration.negativeTTL, 1) / configuration.refreshAhead : nil
             }
@@ -349,6 +354,7 @@ public final class DNSCache: Sendable {
         let stale = Self.nanoseconds(configuration.maximumStale)
         state.entries = state.entries.filter { now < $0.value.expires + stale || state.pinned.contains($0.key) }
         state.negative = state.negative.filter { now < $0.value.until }
+        state.retryAfter = state.retryAfter.filter { now < $0.value }
     }
 
     private func scheduleRefresh(_ host: String, after seconds: Double) {

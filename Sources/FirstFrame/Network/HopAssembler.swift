@@ -22,6 +22,12 @@ enum HopAssembler {
         /// The response head so far (it may span several reads) and whether it has been read.
         var responseHead: [UInt8] = []
         var headRead = false
+        /// What the connection carries once its first request is seen: HTTP (split into hops per request) or not
+        /// (RTMP and the rest: one hop).
+        var carriesHTTP: Bool?
+        /// Raw bytes sent since the last receive: under TLS they are the next request's, known only once its
+        /// plaintext is seen.
+        var sentSinceReceive: Int64 = 0
     }
 
     /// What the record types seen so far say about a TLS handshake that the gnutls hook did not bracket.
@@ -42,6 +48,8 @@ enum HopAssembler {
         /// The hop and socket that connected last: gnutls calls (which carry no fd) belong to them.
         var lastConnectedHop: Int?
         var lastConnectedFD: Int32?
+        /// gnutls session pseudo-fd → the socket it runs over (the one that connected just before its handshake).
+        var sessionSockets: [Int32: Int32] = [:]
         var handshakeBracketed: Set<Int> = []
         /// A numeric-host check is between its start and end.
         var numericCheck = false
@@ -125,8 +133,8 @@ enum HopAssembler {
                 receive(event)
 
             case .tlsSend, .tlsReceive:
-                // Plaintext inside the TLS session of the socket that connected last.
-                guard let fd = lastConnectedFD, var connection = connections[fd] else { return }
+                // Plaintext inside a TLS session, on the socket its handshake ran over.
+                guard let fd = sessionSockets[event.fd] ?? lastConnectedFD, var connection = connections[fd] else { return }
                 if event.kind == .tlsSend {
                     applicationSend(event, on: &connection)
                 } else {
@@ -135,7 +143,9 @@ enum HopAssembler {
                 connections[fd] = connection
 
             case .tlsHandshakeStart, .tlsHandshakeEnd:
-                guard let hop = lastConnectedHop else { return }
+                // A session's handshake follows its socket's connect; later events find the socket by session.
+                if sessionSockets[event.fd] == nil, let fd = lastConnectedFD { sessionSockets[event.fd] = fd }
+                guard let socket = sessionSockets[event.fd], let hop = connections[socket]?.hop ?? lastConnectedHop else { return }
                 handshakeBracketed.insert(hop)
                 hops[hop].kind = .tls
                 if event.kind == .tlsHandshakeStart {
@@ -201,7 +211,10 @@ enum HopAssembler {
                 if event.result > 0 { hops[connection.hop].bytesSent += event.result }
                 return
             }
-            if event.result > 0 { hops[hop].bytesSent += event.result }
+            if event.result > 0 {
+                hops[hop].bytesSent += event.result
+                connection.sentSinceReceive += event.result
+            }
             // With gnutls hooked, the handshake and the plaintext come from its own calls.
             guard !handshakeBracketed.contains(hop), hops[hop].requestStart == nil else { return }
             // Otherwise, the record types: the handshake's records go first; the request is the first
@@ -224,6 +237,7 @@ enum HopAssembler {
             let hop = connection.hop
             guard event.result > 0 else { return }
             hops[hop].bytesReceived += event.result
+            connection.sentSinceReceive = 0
             guard hops[hop].kind == .tls else {
                 applicationReceive(event, on: &connection)
                 return
@@ -243,14 +257,21 @@ enum HopAssembler {
         /// A request's bytes (plain, or TLS plaintext): a send after a response on a connection that carries
         /// HTTP is a new request on a kept-alive connection, and so a new hop.
         mutating func applicationSend(_ event: NetworkEvent, on connection: inout Connection) {
+            guard event.result > 0 else { return }
+            if connection.carriesHTTP == nil { connection.carriesHTTP = HTTPHead.isRequest(event.data) }
             var hop = connection.hop
-            let carriesHTTP = hops[hop].kind == .http || (hops[hop].kind == .tls && event.kind == .tlsSend)
-            if carriesHTTP, hops[hop].responseStart != nil, connection.lastDirection == .receive {
+            if connection.carriesHTTP == true, hops[hop].responseStart != nil, connection.lastDirection == .receive {
                 let previous = hops[hop]
                 hop = newHop(host: previous.host, port: previous.port)
                 hops[hop].kind = previous.kind
                 hops[hop].remote = previous.remote
                 hops[hop].reusedConnection = true
+                if handshakeBracketed.contains(connection.hop) { handshakeBracketed.insert(hop) }
+                if previous.kind == .tls {
+                    // The encrypted request went out (inside gnutls) before its plaintext event: move its bytes.
+                    hops[connection.hop].bytesSent -= connection.sentSinceReceive
+                    hops[hop].bytesSent += connection.sentSinceReceive
+                }
                 connection.hop = hop
                 connection.responseHead = []
                 connection.headRead = false
@@ -258,7 +279,7 @@ enum HopAssembler {
             connection.lastDirection = .send
             guard hops[hop].requestStart == nil else { return }
             hops[hop].requestStart = event.time
-            if let request = HTTPHead.request(event.data) {
+            if connection.carriesHTTP == true, let request = HTTPHead.request(event.data) {
                 let authority = request.host ?? hops[hop].host ?? "?"
                 hops[hop].url = "\(hops[hop].kind == .tls ? "https" : "http")://\(authority)\(request.target)"
             }
@@ -272,7 +293,7 @@ enum HopAssembler {
             connection.lastDirection = .receive
             guard hops[hop].requestStart != nil else { return }
             if hops[hop].responseStart == nil { hops[hop].responseStart = event.time }
-            guard !connection.headRead, hops[hop].kind == .http || hops[hop].kind == .tls else { return }
+            guard !connection.headRead, connection.carriesHTTP == true else { return }
             connection.responseHead += event.data
             let complete = HTTPHead.containsEnd(connection.responseHead)
             // The capture budget ran out (a short copy) or the head is complete: read what there is.

@@ -20,6 +20,7 @@ public struct ResolverChain: Resolver {
             return await run.answer.value()
         } onCancel: {
             run.answer.offer(.failure(.cancelled(host)))
+            run.cancelRemaining()
         }
         return try outcome.get()
     }
@@ -37,6 +38,8 @@ private final class ChainRun: Sendable {
         var launched = 0
         var running = 0
         var errors: [Int: DNSError] = [:]
+        /// The resolutions and hedge timers still running, cancelled once there is an answer.
+        var tasks: [Task<Void, Never>] = []
     }
 
     private let progress = Locked(Progress())
@@ -61,19 +64,30 @@ private final class ChainRun: Sendable {
         guard let next, !answer.isAnswered else { return }
         let resolver = resolvers[next]
         let (host, families) = (self.host, self.families)
-        Task {
+        var started = [Task {
             do throws(DNSError) {
                 answer.offer(.success(try await resolver.resolve(host: host, families: families)))
+                cancelRemaining()
             } catch {
                 failed(next, error)
             }
-        }
+        }]
         if next + 1 < resolvers.count {
             let hedge = hedgeAfter
-            Task {
+            started.append(Task {
                 try? await Task.sleep(for: .seconds(hedge))
-                launch(after: next)
-            }
+                if !Task.isCancelled { launch(after: next) }
+            })
+        }
+        progress.withLock { $0.tasks += started }
+        if answer.isAnswered { cancelRemaining() }
+    }
+
+    /// Losers are told to stop (a resolver blocked in a thread finishes on its own; its answer is ignored).
+    func cancelRemaining() {
+        progress.withLock { progress in
+            progress.tasks.forEach { $0.cancel() }
+            progress.tasks = []
         }
     }
 
