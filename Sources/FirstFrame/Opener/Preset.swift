@@ -1,0 +1,46 @@
+/// Named knob sets: where other players start, and ours.
+public enum Preset: String, Sendable, Codable, CaseIterable {
+    /// Stock FFmpeg: no options at all, what ffplay-like code gets. `find_stream_info` waits for 20 frames (40
+    /// on FLV) to estimate the frame rate; the decoder picks its own thread count.
+    case ffmpeg
+    /// ijkplayer's defaults (ff_ffplay_def.h): stock probing, buffering until 2 frames or 100 ms of media are
+    /// queued, checked every 50 ms before the first frame.
+    case ijkplayer
+    /// The first-screen field report's tuned set: `fpsprobesize` 0, buffering checked every 50 ms, 5 frames.
+    case fieldReport
+    /// FirstFrame's: the fastest setting that still never drops a stream. Stream parameters come from the
+    /// container's headers, the first keyframe ends buffering, one decoder thread, IPv4-only lookups.
+    case instant
+
+    public var knobs: TuningKnobs {
+        var knobs = TuningKnobs()
+        switch self {
+        case .ffmpeg:
+            break
+        case .ijkplayer:
+            knobs.minVideoFrames = 2
+            knobs.minAudioFrames = 2
+            knobs.bufferCheckIntervalMs = 50
+            knobs.firstHighWaterMarkMs = 100
+        case .fieldReport:
+            knobs.fpsprobesize = 0
+            knobs.minVideoFrames = 5
+            knobs.minAudioFrames = 5
+            knobs.bufferCheckIntervalMs = 50
+        case .instant:
+            knobs.fpsprobesize = 0
+            knobs.skipStreamInfo = true
+            knobs.minVideoFrames = 1
+            knobs.minAudioFrames = 0
+            knobs.bufferCheckIntervalMs = 0
+            knobs.decoderThreads = 1
+            knobs.ipv4Only = true
+        }
+        return knobs
+    }
+
+    public init(named name: String) throws(KnobError) {
+        guard let preset = Preset(rawValue: name) else { throw .unknownPreset(name) }
+        self = preset
+    }
+}
