@@ -100,6 +100,8 @@ void cnh_trace_free(cnh_trace *trace) {
 
 int cnh_trace_is_active(void) { return cnh_current_trace != NULL; }
 
+cnh_trace *cnh_trace_current(void) { return cnh_current_trace; }
+
 void cnh_trace_mark(const char *label) {
     cnh_trace *trace = cnh_current_trace;
     if (trace == NULL) return;

@@ -10,6 +10,7 @@ public final class Interrupter: Sendable {
     /// `MonotonicClock` nanoseconds after which FFmpeg is told to stop; `nil` for no deadline.
     public let deadline: UInt64?
     private let cancelled = Atomic<Bool>(false)
+    private let stageDeadline = Atomic<UInt64>(0)
 
     /// - Parameter timeout: seconds from now, or `nil` for no deadline.
     public init(timeout: Double? = nil) {
@@ -27,7 +28,19 @@ public final class Interrupter: Sendable {
         return MonotonicClock.nanoseconds() >= deadline
     }
 
-    var shouldInterrupt: Bool { isCancelled || hasTimedOut }
+    /// A second, movable deadline for the step in progress (`MonotonicClock` ns; nil for none): the opener
+    /// sets one per stage.
+    public func setStageDeadline(_ time: UInt64?) {
+        stageDeadline.store(time ?? 0, ordering: .relaxed)
+    }
+
+    /// Whether the current stage's deadline has passed.
+    public var stageDeadlinePassed: Bool {
+        let time = stageDeadline.load(ordering: .relaxed)
+        return time != 0 && MonotonicClock.nanoseconds() >= time
+    }
+
+    var shouldInterrupt: Bool { isCancelled || hasTimedOut || stageDeadlinePassed }
 
     /// The C callback; `opaque` is an unretained `Interrupter` kept alive by its input.
     static let callback: @convention(c) (UnsafeMutableRawPointer?) -> Int32 = { opaque in

@@ -84,6 +84,8 @@ void cnh_trace_end(cnh_trace *trace);
 void cnh_trace_free(cnh_trace *trace);
 /// Whether the calling thread is tracing.
 int cnh_trace_is_active(void);
+/// The calling thread's innermost trace (NULL when not tracing), to read what it holds so far.
+cnh_trace *cnh_trace_current(void);
 /// Appends a MARK event with a label to the calling thread's trace, if any.
 void cnh_trace_mark(const char *label);
 

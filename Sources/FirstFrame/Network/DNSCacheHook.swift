@@ -16,16 +16,11 @@ extension DNSCache {
     /// Has no effect where the hooks are unavailable (see ``NetworkTrace/isAvailable``).
     public func install() {
         Self.current.withLock { $0 = self }
-        #if os(Linux)
-        cnh_set_resolver(dnsCacheResolverHook)
-        #endif
+        Self.routeLookupsThroughSwift()
     }
 
-    /// Gives `getaddrinfo` back to libc.
+    /// Gives `getaddrinfo` back to libc (threads inside ``answeringLookups(deadline:_:)`` keep their cache).
     public static func uninstall() {
-        #if os(Linux)
-        cnh_set_resolver(nil)
-        #endif
         current.withLock { $0 = nil }
     }
 
@@ -33,10 +28,51 @@ extension DNSCache {
     /// misses the cache, and its cancel switch stops the wait. FFmpeg polls the interrupter everywhere except
     /// in getaddrinfo; this covers that gap.
     public static func withLookupDeadline<Result>(_ interrupter: Interrupter, _ body: () throws -> Result) rethrows -> Result {
+        try LookupScope(cache: nil, interrupter: interrupter, deadline: interrupter.deadline).run(body)
+    }
+
+    /// Runs `body` with this cache answering the lookups made on this thread (whatever cache is installed for
+    /// the process), bounded by `interrupter` and by `deadline` (`MonotonicClock` ns) when given. How one open
+    /// gets its own `resolve` map and family policy without touching other threads.
+    public func answeringLookups<Result>(
+        interrupter: Interrupter? = nil, deadline: UInt64? = nil, _ body: () throws -> Result
+    ) rethrows -> Result {
+        Self.routeLookupsThroughSwift()
+        let limit = [deadline, interrupter?.deadline].compactMap { $0 }.min()
+        return try LookupScope(cache: self, interrupter: interrupter, deadline: limit).run(body)
+    }
+
+    /// Once any cache is used, the C hook asks Swift about every lookup; with no cache for the thread and none
+    /// installed, Swift answers "not mine" and libc resolves.
+    private static func routeLookupsThroughSwift() {
+        #if os(Linux)
+        cnh_set_resolver(dnsCacheResolverHook)
+        #endif
+    }
+}
+
+/// What the getaddrinfo hook uses for lookups on one thread: a cache of its own (or the installed one), a
+/// deadline, a cancel switch.
+final class LookupScope: Sendable {
+    let cache: DNSCache?
+    let interrupter: Interrupter?
+    let deadline: UInt64?
+
+    init(cache: DNSCache?, interrupter: Interrupter?, deadline: UInt64?) {
+        self.cache = cache
+        self.interrupter = interrupter
+        self.deadline = deadline
+    }
+
+    func run<Result>(_ body: () throws -> Result) rethrows -> Result {
         let previous = cnh_lookup_context()
-        cnh_set_lookup_context(Unmanaged.passUnretained(interrupter).toOpaque())
+        cnh_set_lookup_context(Unmanaged.passUnretained(self).toOpaque())
         defer { cnh_set_lookup_context(previous) }
-        return try withExtendedLifetime(interrupter) { try body() }
+        return try withExtendedLifetime(self) { try body() }
+    }
+
+    static var current: LookupScope? {
+        cnh_lookup_context().map { Unmanaged<LookupScope>.fromOpaque($0).takeUnretainedValue() }
     }
 }
 
@@ -44,7 +80,8 @@ extension DNSCache {
 /// The C resolver the getaddrinfo hook calls. It answers names the installed cache can answer for the request's
 /// family and socket type; everything else is left to libc.
 private let dnsCacheResolverHook: cnh_resolver_fn = { node, service, hints, result, source, detail in
-    guard let node, let result, let cache = DNSCache.installed else { return CNH_NOT_HANDLED }
+    let scope = LookupScope.current
+    guard let node, let result, let cache = scope?.cache ?? DNSCache.installed else { return CNH_NOT_HANDLED }
     let host = String(cString: node)
     if IPAddress(host) != nil {
         source?.pointee = Int32(CNH_SOURCE_LITERAL.rawValue)
@@ -78,8 +115,9 @@ private let dnsCacheResolverHook: cnh_resolver_fn = { node, service, hints, resu
     default: [(request.ai_socktype, request.ai_protocol)]
     }
 
-    let context = cnh_lookup_context().map { Unmanaged<Interrupter>.fromOpaque($0).takeUnretainedValue() }
-    let (outcome, from) = cache.lookupReportingSource(host: host, deadline: context?.deadline) { context?.isCancelled ?? false }
+    let (outcome, from) = cache.lookupReportingSource(host: host, deadline: scope?.deadline) {
+        scope?.interrupter?.isCancelled ?? false
+    }
     source?.pointee = switch from {
     case .cache: Int32(CNH_SOURCE_CACHE.rawValue)
     case .stale: Int32(CNH_SOURCE_STALE.rawValue)

@@ -1,0 +1,196 @@
+/// Where the time to the first frame went, for one open: JSON schema 1, camelCase, milliseconds from the moment
+/// the open was asked for, all on one monotonic clock.
+public struct FirstFrameReport: Sendable, Codable, Hashable {
+    public static let schemaVersion = 1
+
+    public enum Outcome: String, Sendable, Codable { case ok, failed }
+
+    /// What went wrong, and in which stage; the rest of the report keeps what was reached.
+    public struct Failure: Sendable, Codable, Hashable {
+        public enum Kind: String, Sendable, Codable {
+            case dns, connect, tls, http, timeout, cancelled, invalidData, endOfStream, noVideo, decoder, invalidKnob, ffmpeg
+        }
+
+        public var stage: Stage
+        public var kind: Kind
+        public var message: String
+    }
+
+    /// Per-stage totals (a stage that repeats, as the network stages do on a redirect, is summed; 0 when it did
+    /// not occur) and the first frame (nil when not reached).
+    public struct Summary: Sendable, Codable, Hashable {
+        public var dnsMs: Double = 0
+        public var tcpConnectMs: Double = 0
+        public var tlsMs: Double = 0
+        public var httpResponseMs: Double = 0
+        public var formatProbeMs: Double = 0
+        public var streamInfoMs: Double = 0
+        public var bufferingMs: Double = 0
+        public var decodeMs: Double = 0
+        public var firstVideoFrameMs: Double?
+
+        public subscript(stage: Stage) -> Double {
+            get {
+                switch stage {
+                case .dns: dnsMs
+                case .tcpConnect: tcpConnectMs
+                case .tls: tlsMs
+                case .httpResponse: httpResponseMs
+                case .formatProbe: formatProbeMs
+                case .streamInfo: streamInfoMs
+                case .buffering: bufferingMs
+                case .decode: decodeMs
+                }
+            }
+            set {
+                switch stage {
+                case .dns: dnsMs = newValue
+                case .tcpConnect: tcpConnectMs = newValue
+                case .tls: tlsMs = newValue
+                case .httpResponse: httpResponseMs = newValue
+                case .formatProbe: formatProbeMs = newValue
+                case .streamInfo: streamInfoMs = newValue
+                case .buffering: bufferingMs = newValue
+                case .decode: decodeMs = newValue
+                }
+            }
+        }
+    }
+
+    public struct Milestones: Sendable, Codable, Hashable {
+        /// The first byte of the (last hop's) response.
+        public var firstByteMs: Double?
+        /// The first video keyframe packet came out of the demuxer.
+        public var firstKeyframeMs: Double?
+        public var firstVideoFrameMs: Double?
+        public var firstAudioFrameMs: Double?
+    }
+
+    /// One interval of the timeline; consecutive entries share their boundary.
+    public struct StageSpan: Sendable, Codable, Hashable {
+        public var name: Stage
+        public var startMs: Double
+        public var endMs: Double
+        /// Bytes read from the network (or file) during the stage, and demuxed packets.
+        public var bytes: Int64 = 0
+        public var packets: Int = 0
+
+        public var durationMs: Double { endMs - startMs }
+    }
+
+    public struct Hop: Sendable, Codable, Hashable {
+        public struct Lookup: Sendable, Codable, Hashable {
+            public var host: String
+            public var startMs: Double
+            public var endMs: Double?
+            public var source: DomainLookup.Source
+            public var answers: [String]
+            public var error: String?
+        }
+
+        public struct Connect: Sendable, Codable, Hashable {
+            public var address: String
+            public var port: Int
+            public var startMs: Double
+            public var endMs: Double?
+            public var outcome: ConnectAttempt.Outcome
+            public var error: String?
+        }
+
+        public struct Interval: Sendable, Codable, Hashable {
+            public var startMs: Double
+            public var endMs: Double?
+        }
+
+        public var url: String?
+        public var host: String?
+        public var dns: Lookup?
+        public var connects: [Connect]
+        public var tls: Interval?
+        public var requestStartMs: Double?
+        public var responseStartMs: Double?
+        public var status: Int?
+        public var redirectTo: String?
+    }
+
+    public struct Stream: Sendable, Codable, Hashable {
+        public var index: Int
+        public var type: StreamInfo.Kind
+        public var codec: String
+        public var width: Int?
+        public var height: Int?
+        public var sampleRate: Int?
+    }
+
+    public var schema = FirstFrameReport.schemaVersion
+    public var url: String
+    public var preset: String?
+    public var knobs: TuningKnobs
+    public var outcome: Outcome
+    public var error: Failure?
+    public var summary: Summary
+    public var milestones: Milestones
+    public var stages: [StageSpan]
+    public var hops: [Hop]
+    public var streams: [Stream]
+
+    public init(url: String, preset: String?, knobs: TuningKnobs) {
+        self.url = url
+        self.preset = preset
+        self.knobs = knobs
+        self.outcome = .failed
+        self.summary = Summary()
+        self.milestones = Milestones()
+        self.stages = []
+        self.hops = []
+        self.streams = []
+    }
+
+    // `error` is written as null when there is none, as the schema says (synthesised Codable would omit it).
+    private enum CodingKeys: String, CodingKey {
+        case schema, url, preset, knobs, outcome, error, summary, milestones, stages, hops, streams
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(schema, forKey: .schema)
+        try container.encode(url, forKey: .url)
+        try container.encode(preset, forKey: .preset)
+        try container.encode(knobs, forKey: .knobs)
+        try container.encode(outcome, forKey: .outcome)
+        try container.encode(error, forKey: .error)
+        try container.encode(summary, forKey: .summary)
+        try container.encode(milestones, forKey: .milestones)
+        try container.encode(stages, forKey: .stages)
+        try container.encode(hops, forKey: .hops)
+        try container.encode(streams, forKey: .streams)
+    }
+}
+
+extension FirstFrameReport.Summary {
+    // firstVideoFrameMs is null, not absent, when the first frame was not reached.
+    private enum CodingKeys: String, CodingKey {
+        case dnsMs, tcpConnectMs, tlsMs, httpResponseMs, formatProbeMs, streamInfoMs, bufferingMs, decodeMs, firstVideoFrameMs
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        for stage in Stage.allCases {
+            try container.encode(self[stage], forKey: CodingKeys(rawValue: stage.rawValue + "Ms")!)
+        }
+        try container.encode(firstVideoFrameMs, forKey: .firstVideoFrameMs)
+    }
+}
+
+extension FirstFrameReport.Milestones {
+    private enum CodingKeys: String, CodingKey { case firstByteMs, firstKeyframeMs, firstVideoFrameMs, firstAudioFrameMs }
+
+    // Milestones not reached are null, not absent.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(firstByteMs, forKey: .firstByteMs)
+        try container.encode(firstKeyframeMs, forKey: .firstKeyframeMs)
+        try container.encode(firstVideoFrameMs, forKey: .firstVideoFrameMs)
+        try container.encode(firstAudioFrameMs, forKey: .firstAudioFrameMs)
+    }
+}

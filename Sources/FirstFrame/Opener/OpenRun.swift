@@ -1,0 +1,370 @@
+import CFFmpeg
+import Foundation
+
+/// One open, start to first picture, on the thread that runs it: the media pipeline, the marks it reaches, and
+/// the report built from them and the network trace.
+final class OpenRun: @unchecked Sendable {
+    let url: String
+    let knobs: TuningKnobs
+    let presetName: String?
+    let dnsCache: DNSCache?
+    let interrupter: Interrupter
+
+    private var start: UInt64 = 0
+    private var marks = StageTimeline.MediaMarks()
+    /// Every packet read, in order: handed on to the player after the open.
+    private var queue: [Packet] = []
+    private var firstKeyframeIndex: Int?
+    private var firstKeyframe: UInt64?
+    private var firstAudioFrame: UInt64?
+    private var firstVideoFrame: UInt64?
+    private var input: InputFormatContext?
+    private var videoIndex: Int?
+    private var picture: (width: Int, height: Int)?
+    private var decodedVideoPackets = 0
+
+    /// A failure the pipeline recognised itself (rather than an FFmpeg error).
+    private struct PipelineFailure: Error {
+        var stage: Stage
+        var kind: FirstFrameReport.Failure.Kind
+        var message: String
+    }
+
+    init(url: String, knobs: TuningKnobs, presetName: String?, dnsCache: DNSCache?) {
+        self.url = url
+        self.knobs = knobs
+        self.presetName = presetName
+        self.dnsCache = dnsCache
+        self.interrupter = Interrupter(timeout: knobs.totalDeadline)
+    }
+
+    private func deadline(_ stage: Stage, from time: UInt64) -> UInt64? {
+        knobs.stageDeadlines[stage].map { time + UInt64($0 * 1e6) }
+    }
+
+    // MARK: Run
+
+    func run() -> Result<OpenedStream, OpenError> {
+        start = MonotonicClock.nanoseconds()
+        var outcome: Result<(Frame, CodecContext), Error> = .failure(PipelineFailure(stage: .dns, kind: .ffmpeg, message: "not run"))
+        let (_, trace) = NetworkTrace.capture {
+            let scope = LookupScope(cache: dnsCache, interrupter: interrupter,
+                                    deadline: [deadline(.dns, from: start), interrupter.deadline].compactMap { $0 }.min())
+            scope.run { outcome = Result { try pipeline() } }
+        }
+        dnsCache?.learnConnectFailures(from: trace)
+        switch outcome {
+        case .success(let (frame, decoder)):
+            let report = makeReport(trace: trace, failure: nil)
+            return .success(OpenedStream(
+                report: report, input: input!, firstPicture: frame, videoDecoder: decoder,
+                videoStreamIndex: videoIndex!, videoPacketsDecoded: decodedVideoPackets, queued: queue))
+        case .failure(let error):
+            return .failure(OpenError(report: makeReport(trace: trace, failure: error)))
+        }
+    }
+
+    /// A report for a failure outside the pipeline (the thread could not run).
+    func failedReport(kind: FirstFrameReport.Failure.Kind, message: String) -> FirstFrameReport {
+        var report = FirstFrameReport(url: url, preset: presetName, knobs: knobs)
+        report.error = .init(stage: .dns, kind: kind, message: message)
+        return report
+    }
+
+    // MARK: Pipeline
+
+    private func pipeline() throws -> (Frame, CodecContext) {
+        // Network stages and the probe: all inside avformat_open_input. A budget applies when formatProbe has a
+        // deadline: the sum of the deadlines set for the stages it spans.
+        let openStages: [Stage] = [.dns, .tcpConnect, .tls, .httpResponse, .formatProbe]
+        if knobs.stageDeadlines[.formatProbe] != nil {
+            let budget = openStages.compactMap { knobs.stageDeadlines[$0] }.reduce(0, +)
+            interrupter.setStageDeadline(start + UInt64(budget * 1e6))
+        }
+        let options = FFmpegOptions()
+        for (key, value) in knobs.formatOptions { options.set(key, value) }
+        let input = try InputFormatContext(url: url, options: options, interrupter: interrupter)
+        self.input = input
+        reach(.formatProbe, \.formatProbed)
+
+        interrupter.setStageDeadline(deadline(.streamInfo, from: MonotonicClock.nanoseconds()))
+        if knobs.skipStreamInfo, input.formatName == "flv" {
+            try readUntilStreamsKnown(input)
+        } else {
+            try input.findStreamInfo()
+        }
+        reach(.streamInfo, \.streamInfoFound)
+        guard let video = input.bestStream(AVMEDIA_TYPE_VIDEO) else {
+            throw PipelineFailure(stage: .streamInfo, kind: .noVideo, message: "the input has no video stream")
+        }
+        videoIndex = video
+
+        interrupter.setStageDeadline(deadline(.buffering, from: MonotonicClock.nanoseconds()))
+        try buffer(input, video: video)
+        reach(.buffering, \.bufferReady)
+
+        interrupter.setStageDeadline(deadline(.decode, from: MonotonicClock.nanoseconds()))
+        let decoder: CodecContext
+        do {
+            decoder = try CodecContext.decoder(for: input.stream(at: video).pointee.codecpar, threads: knobs.decoderThreads)
+        } catch {
+            throw PipelineFailure(stage: .decode, kind: .decoder, message: "\(error)")
+        }
+        let frame = try decodeFirstPicture(input, video: video, decoder: decoder)
+        reach(.decode, \.firstVideoFrame)
+        firstVideoFrame = marks.firstVideoFrame
+        picture = (frame.width, frame.height)
+        decodeFirstAudio(input)
+        interrupter.setStageDeadline(nil)
+        return (frame, decoder)
+    }
+
+    private func reach(_ stage: Stage, _ mark: WritableKeyPath<StageTimeline.MediaMarks, UInt64?>) {
+        marks[keyPath: mark] = MonotonicClock.nanoseconds()
+        marks.packetsAt[stage] = queue.count
+        marks.bytesAt[stage] = input?.bytesRead ?? 0
+    }
+
+    /// Reads one packet onto the queue; throws at the end of the input (before the first picture, that is a
+    /// failure: the stream ended).
+    @discardableResult
+    private func readPacket(_ input: InputFormatContext) throws -> Packet {
+        let packet = Packet()
+        guard try input.read(into: packet) else {
+            throw PipelineFailure(stage: .streamInfo, kind: .endOfStream, message: "the input ended before the first picture")
+        }
+        queue.append(packet)
+        if firstKeyframeIndex == nil, packet.isKeyframe,
+           input.stream(at: packet.streamIndex).pointee.codecpar.pointee.codec_type == AVMEDIA_TYPE_VIDEO {
+            firstKeyframeIndex = queue.count - 1
+            firstKeyframe = MonotonicClock.nanoseconds()
+        }
+        return packet
+    }
+
+    // MARK: Stream information without avformat_find_stream_info
+
+    /// FLV announces its streams in the header's flags but creates them only when their tags arrive. Read until
+    /// every announced stream exists with its parameters (the sequence headers carry them), never going on
+    /// without one: a stream that is announced but late is waited for `streamWaitMs` after the others are known,
+    /// and then handed on whenever it comes (it is not dropped; the player sees it appear).
+    private func readUntilStreamsKnown(_ input: InputFormatContext) throws {
+        let announced = announcedFLVStreams()
+        var othersKnownAt: UInt64?
+        while true {
+            let videoKnown = streamKnown(input, AVMEDIA_TYPE_VIDEO)
+            let audioKnown = streamKnown(input, AVMEDIA_TYPE_AUDIO)
+            let wantVideo = announced?.video ?? true
+            let wantAudio = announced?.audio ?? true
+            if (!wantVideo || videoKnown) && (!wantAudio || audioKnown) { return }
+            // Video is never given up on; a late announced audio stream is, after streamWaitMs.
+            if videoKnown {
+                let now = MonotonicClock.nanoseconds()
+                othersKnownAt = othersKnownAt ?? now
+                if now - othersKnownAt! >= UInt64(knobs.streamWaitMs) * 1_000_000 { return }
+            }
+            try readPacket(input)
+        }
+    }
+
+    private func streamKnown(_ input: InputFormatContext, _ type: AVMediaType) -> Bool {
+        for index in 0..<Int(input.pointer.pointee.nb_streams) {
+            let parameters = input.stream(at: index).pointee.codecpar.pointee
+            guard parameters.codec_type == type, parameters.codec_id != AV_CODEC_ID_NONE else { continue }
+            if parameters.extradata_size > 0 { return true }
+            if queue.contains(where: { $0.streamIndex == index && (type != AVMEDIA_TYPE_VIDEO || $0.isKeyframe) }) { return true }
+        }
+        return false
+    }
+
+    /// The FLV header's audio/video flags, from the file or from the response bytes the trace has seen.
+    private func announcedFLVStreams() -> (video: Bool, audio: Bool)? {
+        func flags(in bytes: [UInt8]) -> (video: Bool, audio: Bool)? {
+            guard bytes.count >= 9 else { return nil }
+            for offset in stride(from: bytes.count - 9, through: 0, by: -1)
+            where bytes[offset] == 0x46 && bytes[offset + 1] == 0x4C && bytes[offset + 2] == 0x56 && bytes[offset + 3] == 1
+                && bytes[offset + 5] == 0 && bytes[offset + 6] == 0 && bytes[offset + 7] == 0 && bytes[offset + 8] == 9 {
+                return (bytes[offset + 4] & 0x01 != 0, bytes[offset + 4] & 0x04 != 0)
+            }
+            return nil
+        }
+        if !url.contains("://") || url.hasPrefix("file:") {
+            let path = url.hasPrefix("file:") ? String(url.dropFirst(5)) : url
+            guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+            defer { try? handle.close() }
+            return flags(in: Array(handle.readData(ofLength: 9)))
+        }
+        for event in NetworkTraceRecorder.eventsSoFar().reversed()
+        where event.kind == .receive || event.kind == .tlsReceive {
+            if let found = flags(in: event.data) { return found }
+        }
+        return nil
+    }
+
+    // MARK: Buffering
+
+    /// Queues packets until the thresholds are met, checking them as ijkplayer does: on a packet's arrival, at
+    /// most every `bufferCheckIntervalMs`.
+    private func buffer(_ input: InputFormatContext, video: Int) throws {
+        var lastCheck: UInt64?
+        while true {
+            let now = MonotonicClock.nanoseconds()
+            if knobs.bufferCheckIntervalMs == 0 || lastCheck == nil
+                || now - lastCheck! >= UInt64(knobs.bufferCheckIntervalMs) * 1_000_000 {
+                lastCheck = now
+                if thresholdsMet(input, video: video) { return }
+            }
+            try readPacket(input)
+        }
+    }
+
+    private func thresholdsMet(_ input: InputFormatContext, video: Int) -> Bool {
+        let fromKeyframe = firstKeyframeIndex.map { queue[$0...] } ?? []
+        let videoPackets = fromKeyframe.lazy.filter { $0.streamIndex == video }
+        let audioPackets = queue.lazy.filter {
+            input.stream(at: $0.streamIndex).pointee.codecpar.pointee.codec_type == AVMEDIA_TYPE_AUDIO
+        }
+        let framesMet = videoPackets.count >= knobs.minVideoFrames && audioPackets.count >= knobs.minAudioFrames
+        guard !framesMet, knobs.firstHighWaterMarkMs > 0 else { return framesMet }
+        // ijkplayer's first high-water mark: enough media queued, counted in the video's time base.
+        let timestamps = videoPackets.compactMap { $0.pts ?? $0.dts }
+        guard let first = timestamps.min(), let last = timestamps.max() else { return false }
+        let timeBase = input.stream(at: video).pointee.time_base
+        let queuedMs = Double(last - first) * Double(timeBase.num) / Double(timeBase.den) * 1000
+        return queuedMs >= Double(knobs.firstHighWaterMarkMs)
+    }
+
+    // MARK: Decoding
+
+    private func decodeFirstPicture(_ input: InputFormatContext, video: Int, decoder: CodecContext) throws -> Frame {
+        let frame = Frame()
+        var next = 0
+        while true {
+            while next < queue.count {
+                let index = next
+                next += 1
+                // Inter frames before the first keyframe would decode to concealment garbage.
+                guard let keyframe = firstKeyframeIndex, index >= keyframe, queue[index].streamIndex == video else { continue }
+                try decoder.send(queue[index])
+                decodedVideoPackets += 1
+                if try decoder.receive(into: frame) { return frame }
+            }
+            try readPacket(input)
+        }
+    }
+
+    /// The first audio frame, decoded after the picture so it never delays it.
+    private func decodeFirstAudio(_ input: InputFormatContext) {
+        guard let audio = input.bestStream(AVMEDIA_TYPE_AUDIO),
+              let packet = queue.first(where: { $0.streamIndex == audio }),
+              let decoder = try? CodecContext.decoder(for: input.stream(at: audio).pointee.codecpar, threads: 1)
+        else { return }
+        let frame = Frame()
+        if (try? decoder.send(packet)) != nil, (try? decoder.receive(into: frame)) == true {
+            firstAudioFrame = MonotonicClock.nanoseconds()
+        }
+    }
+
+    // MARK: Report
+
+    private func makeReport(trace: NetworkTrace, failure: Error?) -> FirstFrameReport {
+        var report = FirstFrameReport(url: url, preset: presetName, knobs: knobs)
+        var timeline = StageTimeline(origin: start)
+        let probeEnd = marks.formatProbed ?? MonotonicClock.nanoseconds()
+        timeline.addNetwork(trace.hops, until: probeEnd)
+        if let time = marks.formatProbed { timeline.close(.formatProbe, at: time) }
+        if let time = marks.streamInfoFound { timeline.close(.streamInfo, at: time) }
+        if let time = marks.bufferReady { timeline.close(.buffering, at: time) }
+        if let time = marks.firstVideoFrame { timeline.close(.decode, at: time) }
+
+        if let failure {
+            let failedAt = MonotonicClock.nanoseconds()
+            var stage = StageTimeline.stageInProgress(hops: trace.hops, marks: marks)
+            let kind: FirstFrameReport.Failure.Kind
+            var message = "\(failure)"
+            let lookupError = trace.hops.last?.lookup?.error
+            if let known = failure as? PipelineFailure {
+                kind = known.kind
+                message = known.message
+                if marks.formatProbed != nil { stage = max(stage, known.stage) }
+            } else if interrupter.isCancelled || lookupError?.contains("cancelled") == true {
+                kind = .cancelled
+            } else if interrupter.hasTimedOut || interrupter.stageDeadlinePassed || lookupError?.contains("deadline") == true {
+                kind = .timeout
+                message = "\(stage.rawValue) did not finish before its deadline (\(message))"
+            } else if let ffmpeg = failure as? FFmpegError, let status = ffmpeg.httpStatus ?? trace.hops.last?.status.flatMap({ $0 >= 400 ? $0 : nil }) {
+                kind = .http
+                stage = .httpResponse
+                message = "HTTP \(status) (\(ffmpeg.message))"
+            } else if stage == .dns {
+                kind = .dns
+                message = lookupError.map { "\(trace.hops.last?.lookup?.host ?? "?"): \($0)" } ?? message
+            } else if stage == .tcpConnect {
+                kind = .connect
+                let errors = trace.hops.last?.connects.compactMap { attempt in attempt.error.map { "\(attempt.address): \($0)" } } ?? []
+                if !errors.isEmpty { message = errors.joined(separator: "; ") }
+            } else if stage == .tls {
+                kind = .tls
+            } else if let ffmpeg = failure as? FFmpegError, ffmpeg.isInvalidData {
+                kind = .invalidData
+            } else if let ffmpeg = failure as? FFmpegError, ffmpeg.isEndOfFile {
+                kind = .endOfStream
+            } else {
+                kind = .ffmpeg
+            }
+            timeline.close(stage, at: failedAt)
+            report.error = .init(stage: stage, kind: kind, message: message)
+            report.outcome = .failed
+        } else {
+            report.outcome = .ok
+        }
+
+        timeline.attribute(receives: trace.events.filter { $0.kind == .receive }, marks: marks)
+        report.stages = timeline.spans
+        report.summary = timeline.summary
+        report.summary.firstVideoFrameMs = firstVideoFrame.map(timeline.milliseconds)
+        report.milestones = .init(
+            firstByteMs: trace.hops.last?.responseStart.map(timeline.milliseconds),
+            firstKeyframeMs: firstKeyframe.map(timeline.milliseconds),
+            firstVideoFrameMs: firstVideoFrame.map(timeline.milliseconds),
+            firstAudioFrameMs: firstAudioFrame.map(timeline.milliseconds))
+        report.hops = trace.hops.map { FirstFrameReport.Hop($0, timeline: timeline) }
+        if let input {
+            report.streams = input.streams.map { stream in
+                let isVideo = stream.kind == .video
+                let width = isVideo ? (stream.width > 0 ? stream.width : (stream.index == videoIndex ? picture?.width : nil)) : nil
+                let height = isVideo ? (stream.height > 0 ? stream.height : (stream.index == videoIndex ? picture?.height : nil)) : nil
+                return .init(index: stream.index, type: stream.kind, codec: stream.codec, width: width, height: height,
+                             sampleRate: stream.kind == .audio ? stream.sampleRate : nil)
+            }
+        }
+        return report
+    }
+}
+
+extension Stage: Comparable {
+    public static func < (lhs: Stage, rhs: Stage) -> Bool {
+        allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
+    }
+}
+
+extension FirstFrameReport.Hop {
+    init(_ hop: NetworkHop, timeline: StageTimeline) {
+        let ms = timeline.milliseconds
+        url = hop.url
+        host = hop.host
+        dns = hop.lookup.map { lookup in
+            .init(host: lookup.host, startMs: ms(lookup.start), endMs: lookup.end.map(ms), source: lookup.source,
+                  answers: lookup.answers.map { $0.address.description }, error: lookup.error)
+        }
+        connects = hop.connects.map { attempt in
+            .init(address: attempt.address.address.description, port: attempt.address.port, startMs: ms(attempt.start),
+                  endMs: attempt.end.map(ms), outcome: attempt.outcome, error: attempt.error)
+        }
+        tls = hop.secureConnectionStart.map { .init(startMs: ms($0), endMs: hop.secureConnectionEnd.map(ms)) }
+        requestStartMs = hop.requestStart.map(ms)
+        responseStartMs = hop.responseStart.map(ms)
+        status = hop.status
+        redirectTo = hop.redirectTo
+    }
+}

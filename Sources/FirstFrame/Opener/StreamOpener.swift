@@ -1,0 +1,89 @@
+import Logging
+
+/// Opens a stream to its first decoded picture as fast as the knobs allow, and reports where the time went.
+///
+/// ```swift
+/// let opener = try StreamOpener(preset: .instant)
+/// let stream = try await opener.open("http://live.example.com/app/stream.flv")
+/// print(stream.report.summary.firstVideoFrameMs!)      // and keep reading: stream.readPacket()
+/// ```
+///
+/// Each open runs its blocking FFmpeg calls on a thread of its own, traced (``NetworkTrace``), with its own DNS
+/// cache when the knobs ask for one (`ipv4Only`, `resolve`, `prefetchHosts`); task cancellation and the
+/// deadlines stop it through FFmpeg's interrupt callback and the cache's lookup deadline.
+public struct StreamOpener: Sendable {
+    public let knobs: TuningKnobs
+    /// The preset the knobs came from, for reports (nil when they were built by hand).
+    public let presetName: String?
+    /// The cache answering this opener's lookups, if its knobs need one; it lives as long as the opener, so
+    /// prefetched and cached hosts serve every open.
+    public let dnsCache: DNSCache?
+    private let logger: Logger
+
+    public init(preset: Preset = .instant, logger: Logger = Logger(label: "FirstFrame.StreamOpener")) {
+        // Presets are valid by construction (a test checks each).
+        try! self.init(knobs: preset.knobs, presetName: preset.rawValue, logger: logger)
+    }
+
+    /// - Throws: ``KnobError`` naming the first invalid knob.
+    public init(
+        knobs: TuningKnobs, presetName: String? = nil, dnsCache: DNSCache? = nil,
+        logger: Logger = Logger(label: "FirstFrame.StreamOpener")
+    ) throws(KnobError) {
+        try knobs.validate()
+        self.knobs = knobs
+        self.presetName = presetName
+        self.logger = logger
+        self.dnsCache = dnsCache ?? Self.cache(for: knobs, logger: logger)
+    }
+
+    /// The cache the knobs call for; nil (libc's getaddrinfo, as stock FFmpeg) when they call for none.
+    static func cache(for knobs: TuningKnobs, logger: Logger) -> DNSCache? {
+        guard knobs.ipv4Only || !knobs.resolve.isEmpty || !knobs.prefetchHosts.isEmpty else { return nil }
+        var resolvers: [any Resolver] = []
+        if !knobs.resolve.isEmpty {
+            let table = knobs.resolve.mapValues { $0.compactMap(IPAddress.init) }
+            resolvers.append(StaticResolver(table))
+        }
+        resolvers.append(SystemResolver())
+        let resolver: any Resolver = resolvers.count == 1 ? resolvers[0] : ResolverChain(resolvers, hedgeAfter: 1)
+        return DNSCache(
+            configuration: .init(families: knobs.ipv4Only ? .ipv4Only : .both, resolver: resolver),
+            logger: logger)
+    }
+
+    /// Resolves `prefetchHosts` now (in parallel), so the first open finds them cached.
+    public func prefetch() async {
+        guard let dnsCache, !knobs.prefetchHosts.isEmpty else { return }
+        await dnsCache.prefetch(hosts: knobs.prefetchHosts)
+    }
+
+    /// Opens `url` up to its first decoded picture.
+    ///
+    /// - Throws: ``OpenError`` with the failing stage and the partial report.
+    public func open(_ url: String) async throws(OpenError) -> OpenedStream {
+        if let dnsCache, !knobs.prefetchHosts.isEmpty,
+           !Set(knobs.prefetchHosts.map { $0.lowercased() }).isSubset(of: dnsCache.cachedHosts) {
+            await prefetch()
+        }
+        let run = OpenRun(url: url, knobs: knobs, presetName: presetName, dnsCache: dnsCache)
+        let result: Result<OpenedStream, OpenError>
+        do {
+            result = try await withTaskCancellationHandler {
+                try await DedicatedThread.run(name: "FirstFrame.open") { run.run() }
+            } onCancel: {
+                run.interrupter.cancel()
+            }
+        } catch {
+            result = .failure(OpenError(report: run.failedReport(kind: .ffmpeg, message: "\(error)")))
+        }
+        switch result {
+        case .success(let stream):
+            logger.debug("opened", metadata: ["url": "\(url)", "firstVideoFrameMs": "\(stream.report.summary.firstVideoFrameMs ?? -1)"])
+            return stream
+        case .failure(let error):
+            logger.debug("open failed", metadata: ["url": "\(url)", "error": "\(error)"])
+            throw error
+        }
+    }
+}
