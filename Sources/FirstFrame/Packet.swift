@@ -20,6 +20,8 @@ public final class Packet {
     public var pts: Int64? { pointer.pointee.pts == CFFMPEG_AV_NOPTS_VALUE ? nil : pointer.pointee.pts }
     /// Decoding timestamp in the stream's time base, `nil` when FFmpeg has none.
     public var dts: Int64? { pointer.pointee.dts == CFFMPEG_AV_NOPTS_VALUE ? nil : pointer.pointee.dts }
+    /// Byte offset of the packet in the input, when the demuxer knows it.
+    public var position: Int64? { pointer.pointee.pos < 0 ? nil : pointer.pointee.pos }
     public var isKeyframe: Bool { pointer.pointee.flags & AV_PKT_FLAG_KEY != 0 }
 
     /// The payload bytes, copied.

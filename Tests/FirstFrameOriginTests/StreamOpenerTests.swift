@@ -44,5 +44,58 @@ extension OriginTests {
                 report("instant, gop: first picture \(picture) ms (keyframe \(keyframe) ms); " + opened.stages.map { "\($0.name.rawValue) \(String(format: "%.1f", $0.durationMs))" }.joined(separator: ", "))
             }
         }
+
+        /// Live join mid-GOP: stock FFmpeg waits for 40 frames to estimate the frame rate after the keyframe;
+        /// instant goes on the keyframe. Both are measured from the same random phase of the same channel.
+        @Test func instantSkipsTheFrameRateWaitThatStockFFmpegMakes() async throws {
+            try await withOrigin { origin in
+                let stock = try await StreamOpener(preset: .ffmpeg).open(origin.url(.live)).report
+                let instant = try await StreamOpener(preset: .instant).open(origin.url(.live)).report
+                expectTiling(stock)
+                expectTiling(instant)
+                let stockInfo = stock.summary.streamInfoMs + stock.summary.bufferingMs
+                let instantAfterKeyframe = try #require(instant.summary.firstVideoFrameMs) - (try #require(instant.milestones.firstKeyframeMs))
+                let stockAfterKeyframe = try #require(stock.summary.firstVideoFrameMs) - (try #require(stock.milestones.firstKeyframeMs))
+                // The keyframe milestone is when its bytes arrived (from the trace), so both wait from the same point.
+                #expect(stockAfterKeyframe > 1000)
+                report("live: stock first picture \(stock.summary.firstVideoFrameMs!) ms (stream info \(stock.summary.streamInfoMs) ms), instant \(instant.summary.firstVideoFrameMs!) ms; after the keyframe: stock \(stockAfterKeyframe) ms, instant \(instantAfterKeyframe) ms")
+                // 40 frames at 25 fps is 1.6 s of media that stock FFmpeg waits for in real time.
+                #expect(stockInfo > 1000)
+                #expect(instant.summary.streamInfoMs < 200)
+                #expect(instantAfterKeyframe < 100)
+            }
+        }
+
+        /// Nothing read while probing and buffering is lost: the handed-on packets continue each stream's
+        /// timeline without a gap, starting with what the open read.
+        @Test func packetsReadDuringTheOpenAreHandedOnInOrder() async throws {
+            try await withOrigin { origin in
+                let stream = try await StreamOpener(preset: .fieldReport).open(origin.url(.gop))
+                let queued = stream.queuedPacketCount
+                #expect(queued >= 5)
+                let packets = try await blocking { () -> [(stream: Int, dts: Int64, key: Bool)] in
+                    var packets: [(Int, Int64, Bool)] = []
+                    while packets.count < queued + 60, let packet = try stream.readPacket() {
+                        packets.append((packet.streamIndex, packet.dts ?? -1, packet.isKeyframe))
+                    }
+                    return packets
+                }
+                let video = packets.filter { $0.stream == stream.videoStreamIndex }
+                #expect(video.first?.key == true)
+                let steps = zip(video, video.dropFirst()).map { $1.dts - $0.dts }
+                #expect(steps.allSatisfy { $0 == 40 }, "25 fps in FLV's milliseconds, no frame missing: \(Set(steps))")
+                #expect(video.count > 20)
+            }
+        }
+
+        @Test func invalidKnobIsRejectedNamingIt() {
+            var knobs = TuningKnobs()
+            knobs.decoderThreads = -3
+            #expect {
+                _ = try StreamOpener(knobs: knobs)
+            } throws: { error in
+                "\(error)".contains("decoderThreads")
+            }
+        }
     }
 }

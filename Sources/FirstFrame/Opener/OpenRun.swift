@@ -16,6 +16,8 @@ final class OpenRun: @unchecked Sendable {
     private var queue: [Packet] = []
     private var firstKeyframeIndex: Int?
     private var firstKeyframe: UInt64?
+    /// Where the first keyframe's bytes end in the input, to find when they arrived.
+    private var firstKeyframeEnd: Int64?
     private var firstAudioFrame: UInt64?
     private var firstVideoFrame: UInt64?
     private var input: InputFormatContext?
@@ -138,6 +140,7 @@ final class OpenRun: @unchecked Sendable {
            input.stream(at: packet.streamIndex).pointee.codecpar.pointee.codec_type == AVMEDIA_TYPE_VIDEO {
             firstKeyframeIndex = queue.count - 1
             firstKeyframe = MonotonicClock.nanoseconds()
+            firstKeyframeEnd = packet.position.map { $0 + Int64(packet.size) }
         }
         return packet
     }
@@ -325,7 +328,7 @@ final class OpenRun: @unchecked Sendable {
         report.summary.firstVideoFrameMs = firstVideoFrame.map(timeline.milliseconds)
         report.milestones = .init(
             firstByteMs: trace.hops.last?.responseStart.map(timeline.milliseconds),
-            firstKeyframeMs: firstKeyframe.map(timeline.milliseconds),
+            firstKeyframeMs: (keyframeArrival(trace) ?? firstKeyframe).map(timeline.milliseconds),
             firstVideoFrameMs: firstVideoFrame.map(timeline.milliseconds),
             firstAudioFrameMs: firstAudioFrame.map(timeline.milliseconds))
         report.hops = trace.hops.map { FirstFrameReport.Hop($0, timeline: timeline) }
@@ -339,6 +342,31 @@ final class OpenRun: @unchecked Sendable {
             }
         }
         return report
+    }
+}
+
+extension OpenRun {
+    /// When the last byte of the first keyframe arrived: its end offset in the body, found in the media hop's
+    /// received bytes after the response head. FFmpeg may have read it long before handing it out (inside
+    /// find_stream_info), so the time it was read says little; the time it arrived is the physical floor.
+    /// Plain HTTP only (TLS sessions and files fall back to the read time).
+    private func keyframeArrival(_ trace: NetworkTrace) -> UInt64? {
+        guard let end = firstKeyframeEnd, let hop = trace.hops.last, hop.kind == .http,
+              let fd = hop.establishedConnect?.fd, let responseStart = hop.responseStart else { return nil }
+        var headLength: Int64?
+        var received: Int64 = 0
+        for event in trace.events where event.kind == .receive && event.fd == fd && event.time >= responseStart && event.result > 0 {
+            if headLength == nil {
+                let data = event.data
+                guard let index = (0..<max(0, data.count - 3)).first(where: {
+                    data[$0] == 13 && data[$0 + 1] == 10 && data[$0 + 2] == 13 && data[$0 + 3] == 10
+                }) else { return nil }
+                headLength = received + Int64(index + 4)
+            }
+            received += event.result
+            if received - headLength! >= end { return event.time }
+        }
+        return nil
     }
 }
 
