@@ -99,3 +99,115 @@ extension OriginTests {
         }
     }
 }
+
+extension OriginTests {
+    /// Bad input ends in a typed error naming the stage, within the deadline, with the partial report.
+    @Suite struct OpenFailures {
+        init() { FFmpegLog.level = .quiet }
+
+        private func failure(_ url: String, knobs: TuningKnobs = Preset.instant.knobs) async throws -> (OpenError, Double) {
+            let opener = try StreamOpener(knobs: knobs, presetName: "test")
+            let start = MonotonicClock.nanoseconds()
+            do throws(OpenError) {
+                _ = try await opener.open(url)
+            } catch {
+                return (error, MonotonicClock.milliseconds(since: start))
+            }
+            Issue.record("the open of \(url) succeeded")
+            throw CancellationError()
+        }
+
+        @Test func unreachablePortFailsInTCPConnect() async throws {
+            // Nothing listens on port 1 of loopback: the kernel refuses at once.
+            let (error, _) = try await failure("http://127.0.0.1:1/gop/stream.flv")
+            #expect(error.stage == .tcpConnect)
+            #expect(error.kind == .connect)
+            #expect(error.message.contains("refused"))
+            #expect(error.report.outcome == .failed)
+            #expect(error.report.hops.first?.connects.first?.outcome == .failed)
+            #expect(error.report.stages.last?.name == .tcpConnect)
+        }
+
+        @Test func unknownHostFailsInDNS() async throws {
+            var knobs = Preset.instant.knobs
+            knobs.resolve = ["known.test": ["127.0.0.1"]]
+            let (error, _) = try await failure("http://unknown.test:9/live/stream.flv", knobs: knobs)
+            #expect(error.stage == .dns)
+            #expect(error.kind == .dns)
+            #expect(error.message.contains("unknown.test"))
+            #expect(error.report.stages.map(\.name) == [.dns])
+        }
+
+        @Test func notFoundFailsInTheHTTPResponse() async throws {
+            try await withOrigin { origin in
+                let (error, _) = try await failure(origin.url(.gop, behaviour: Behaviour(status: 404)))
+                #expect(error.stage == .httpResponse)
+                #expect(error.kind == .http)
+                #expect(error.message.contains("404"))
+                #expect(error.report.hops.first?.status == 404)
+            }
+        }
+
+        @Test func somethingThatIsNotAStreamFailsInTheProbe() async throws {
+            try await withOrigin { origin in
+                let (error, _) = try await failure(origin.baseURL + "/stats")
+                #expect(error.stage == .formatProbe)
+                #expect(error.kind == .invalidData)
+                #expect(error.report.hops.first?.status == 200)
+            }
+        }
+
+        @Test func truncatedStreamFailsWithEndOfStream() async throws {
+            try await withOrigin { origin in
+                // The preamble and a little media, then the origin closes: no keyframe ever arrives.
+                let (error, _) = try await failure(origin.url(.live, behaviour: Behaviour(closeAfterBytes: 1500)))
+                #expect([.endOfStream, .invalidData].contains(error.kind), "\(error)")
+                #expect(error.report.milestones.firstVideoFrameMs == nil)
+                #expect(error.report.summary.firstVideoFrameMs == nil)
+            }
+        }
+
+        @Test func stalledStreamFailsAtTheDeadlineNamingTheStage() async throws {
+            try await withOrigin { origin in
+                var knobs = Preset.instant.knobs
+                knobs.totalDeadline = 1
+                let (error, elapsed) = try await failure(origin.url(.gop, behaviour: Behaviour(stallAfterBytes: 3000)), knobs: knobs)
+                report("stalled origin, 1 s deadline: failed after \(elapsed) ms in \(error.stage.rawValue)")
+                #expect(error.kind == .timeout)
+                #expect(elapsed >= 1000 && elapsed < 1500)
+                #expect(error.report.stages.last?.endMs ?? 0 >= 990)
+            }
+        }
+
+        @Test func stageDeadlineStopsTheStageThatOverruns() async throws {
+            try await withOrigin { origin in
+                var knobs = Preset.fieldReport.knobs
+                knobs.stageDeadlines = [.buffering: 50]
+                knobs.minVideoFrames = 10_000 // never met
+                let (error, elapsed) = try await failure(origin.url(.live), knobs: knobs)
+                #expect(error.stage == .buffering)
+                #expect(error.kind == .timeout)
+                #expect(elapsed < 5000)
+            }
+        }
+
+        @Test func cancellingTheTaskStopsTheOpen() async throws {
+            try await withOrigin { origin in
+                let url = origin.url(.gop, behaviour: Behaviour(responseDelayMilliseconds: 5000))
+                let task = Task { try await StreamOpener(preset: .instant).open(url) }
+                try await Task.sleep(for: .milliseconds(200)) // the scenario: the caller gives up while it waits
+                let start = MonotonicClock.nanoseconds()
+                task.cancel()
+                let result = await task.result
+                let elapsed = MonotonicClock.milliseconds(since: start)
+                guard case .failure(let error as OpenError) = result else {
+                    Issue.record("expected an OpenError, got \(result)")
+                    return
+                }
+                #expect(error.kind == .cancelled)
+                #expect(error.stage == .httpResponse)
+                #expect(elapsed < 500, "FFmpeg polls the interrupt callback every 100 ms")
+            }
+        }
+    }
+}

@@ -310,8 +310,10 @@ final class OpenRun: @unchecked Sendable {
                 kind = .tls
             } else if let ffmpeg = failure as? FFmpegError, ffmpeg.isInvalidData {
                 kind = .invalidData
-            } else if let ffmpeg = failure as? FFmpegError, ffmpeg.isEndOfFile {
+            } else if let ffmpeg = failure as? FFmpegError, ffmpeg.isEndOfFile || peerClosed(trace) {
+                // FFmpeg's http reports a body cut short as EIO; the trace shows the peer's EOF.
                 kind = .endOfStream
+                message = "the input ended before the first picture (\(ffmpeg.message))"
             } else {
                 kind = .ffmpeg
             }
@@ -346,6 +348,12 @@ final class OpenRun: @unchecked Sendable {
 }
 
 extension OpenRun {
+    /// Whether the media hop's socket read an end of stream (the server closed it).
+    private func peerClosed(_ trace: NetworkTrace) -> Bool {
+        guard let fd = trace.hops.last?.establishedConnect?.fd else { return false }
+        return trace.events.contains { $0.kind == .receive && $0.fd == fd && $0.result == 0 }
+    }
+
     /// When the last byte of the first keyframe arrived: its end offset in the body, found in the media hop's
     /// received bytes after the response head. FFmpeg may have read it long before handing it out (inside
     /// find_stream_info), so the time it was read says little; the time it arrived is the physical floor.

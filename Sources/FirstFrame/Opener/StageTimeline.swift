@@ -28,7 +28,12 @@ struct StageTimeline {
     /// Ends `stage` at `time` (clamped so time never runs backwards).
     mutating func close(_ stage: Stage, at time: UInt64) {
         let end = max(time, cursor)
-        spans.append(.init(name: stage, startMs: milliseconds(cursor), endMs: milliseconds(end)))
+        if spans.last?.name == stage {
+            // The same stage again (a failure inside the stage just closed): it runs on.
+            spans[spans.count - 1].endMs = milliseconds(end)
+        } else {
+            spans.append(.init(name: stage, startMs: milliseconds(cursor), endMs: milliseconds(end)))
+        }
         cursor = end
     }
 
