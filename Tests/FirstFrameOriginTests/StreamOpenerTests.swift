@@ -211,3 +211,21 @@ extension OriginTests {
         }
     }
 }
+
+extension OriginTests.StreamOpening {
+    /// The `resolve` knob answers the open's lookups through a cache of its own (no process-wide install).
+    @Test(.enabled(if: NetworkTrace.isAvailable))
+    func resolveKnobAnswersTheOpensLookups() async throws {
+        try await withOrigin { origin in
+            var knobs = Preset.instant.knobs
+            try knobs.set("resolve", "stream.test=127.0.0.1")
+            let opener = try StreamOpener(knobs: knobs)
+            #expect(DNSCache.installed == nil)
+            let report = try await opener.open(origin.url(host: "stream.test")).report
+            #expect(report.hops.first?.dns?.source == .resolver)
+            #expect(report.hops.first?.dns?.answers == ["127.0.0.1"])
+            let again = try await opener.open(origin.url(host: "stream.test")).report
+            #expect(again.hops.first?.dns?.source == .cache)
+        }
+    }
+}

@@ -37,14 +37,13 @@ extension DNSCache {
     public func answeringLookups<Result>(
         interrupter: Interrupter? = nil, deadline: UInt64? = nil, _ body: () throws -> Result
     ) rethrows -> Result {
-        Self.routeLookupsThroughSwift()
         let limit = [deadline, interrupter?.deadline].compactMap { $0 }.min()
         return try LookupScope(cache: self, interrupter: interrupter, deadline: limit).run(body)
     }
 
     /// Once any cache is used, the C hook asks Swift about every lookup; with no cache for the thread and none
     /// installed, Swift answers "not mine" and libc resolves.
-    private static func routeLookupsThroughSwift() {
+    static func routeLookupsThroughSwift() {
         #if os(Linux)
         cnh_set_resolver(dnsCacheResolverHook)
         #endif
@@ -65,6 +64,7 @@ final class LookupScope: Sendable {
     }
 
     func run<Result>(_ body: () throws -> Result) rethrows -> Result {
+        if cache != nil { DNSCache.routeLookupsThroughSwift() }
         let previous = cnh_lookup_context()
         cnh_set_lookup_context(Unmanaged.passUnretained(self).toOpaque())
         defer { cnh_set_lookup_context(previous) }
