@@ -101,6 +101,14 @@ public final class LiveOrigin: Sendable {
         "http://\(host.contains(":") ? "[\(host)]" : host):\(port)"
     }
 
+    /// Milliseconds until the channel's next keyframe is due: benchmarks start live opens at the same GOP phase
+    /// so that every contender waits for its keyframe equally long.
+    public var millisecondsToNextKeyframe: Double {
+        let media = program.configuration
+        let gop = UInt64(media.gopFrames) * 1000 / UInt64(media.framesPerSecond)
+        return Double(gop - core.channel.channelTime % gop)
+    }
+
     /// Viewers, bytes and drops so far.
     public func stats() -> OriginStats { core.stats() }
 
