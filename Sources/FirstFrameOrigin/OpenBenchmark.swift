@@ -84,7 +84,7 @@ public enum OpenBenchmark {
     }
 
     /// Sleeps until the next keyframe is `lead` ms away (the scenario's phase, not synchronisation).
-    private static func waitForPhase(_ origin: LiveOrigin, millisecondsBeforeKeyframe lead: Double) async throws {
+    public static func waitForPhase(_ origin: LiveOrigin, millisecondsBeforeKeyframe lead: Double) async throws {
         let gop = Double(origin.program.configuration.gopFrames) * 1000 / Double(origin.program.configuration.framesPerSecond)
         var wait = origin.millisecondsToNextKeyframe - lead
         if wait < 0 { wait += gop }
