@@ -1,0 +1,108 @@
+import ArgumentParser
+import FirstFrame
+import Foundation
+
+/// `firstframe sweep URL --set knob=v1,v2 …`: every combination, fastest first — the A/B tool for tuning.
+struct SweepCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sweep",
+        abstract: "Open a stream with every combination of knob values and rank them by first picture.",
+        discussion: """
+            Alternatives are separated by commas; for the list-valued knobs (resolve, prefetchHosts, \
+            stageDeadlines) by '|'. Rounds go through the combinations in turn, so every combination sees the \
+            same conditions.
+            """
+    )
+
+    @Argument(help: "The stream to open.")
+    var url: String
+
+    @Option(help: "Preset the combinations start from.")
+    var preset = Preset.instant.rawValue
+
+    @Option(name: .customLong("set"), help: ArgumentHelp("Values to try for a knob (repeatable).", valueName: "knob=v1,v2,..."))
+    var sweeps: [String] = []
+
+    @Option(name: .customLong("repeat"), help: "Opens per combination.")
+    var repeats = 3
+
+    @Option(help: "Seconds before an open fails.")
+    var timeout: Double = 15
+
+    @Flag(help: "Print every report as a JSON line instead of the table.")
+    var json = false
+
+    private static let listKnobs: Set<String> = ["resolve", "prefetchHosts", "stageDeadlines"]
+
+    /// knob → its alternatives, in the order given.
+    private func axes() throws -> [(knob: String, values: [String])] {
+        try sweeps.map { sweep in
+            let parts = sweep.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2 else { throw ValidationError("--set expects knob=v1,v2,..., got \"\(sweep)\"") }
+            let knob = String(parts[0])
+            let separator: Character = Self.listKnobs.contains(knob) ? "|" : ","
+            return (knob, parts[1].split(separator: separator).map(String.init))
+        }
+    }
+
+    func validate() throws {
+        guard repeats >= 1 else { throw ValidationError("--repeat must be at least 1") }
+        guard !sweeps.isEmpty else { throw ValidationError("give at least one --set knob=v1,v2,...") }
+    }
+
+    func run() async throws {
+        FFmpegLog.level = .quiet
+        let axes = try axes()
+        // Every combination, each a list of (knob, value); built and validated before anything is opened.
+        var combinations: [[(String, String)]] = [[]]
+        for axis in axes {
+            combinations = combinations.flatMap { combination in axis.values.map { combination + [(axis.knob, $0)] } }
+        }
+        var openers: [(label: String, opener: StreamOpener)] = []
+        for combination in combinations {
+            do throws(KnobError) {
+                var knobs = try Preset(named: preset).knobs
+                for (knob, value) in combination { try knobs.set(knob, value) }
+                knobs.totalDeadline = timeout
+                let label = combination.map { "\($0.0)=\($0.1)" }.joined(separator: " ")
+                openers.append((label, try StreamOpener(knobs: knobs, presetName: preset + "+")))
+            } catch {
+                throw ValidationError(error.description)
+            }
+        }
+        var reports = Array(repeating: [FirstFrameReport](), count: openers.count)
+        for round in 1...repeats {
+            for index in openers.indices {
+                let opener = openers[index].opener
+                let url = self.url
+                let report = await Progress.run("round \(round)/\(repeats): \(openers[index].label)") { () -> FirstFrameReport in
+                    do throws(OpenError) {
+                        return try await opener.open(url).report
+                    } catch {
+                        return error.report
+                    }
+                }
+                reports[index].append(report)
+                if json { print(try ReportRendering.jsonLine(report)) }
+            }
+        }
+        guard !json else { return }
+        let ranked = zip(openers.map(\.label), reports.map(ReportAggregate.init))
+            .sorted { ($0.1.firstVideoFrame?.p50 ?? .infinity) < ($1.1.firstVideoFrame?.p50 ?? .infinity) }
+        let stages: [Stage] = [.dns, .tcpConnect, .httpResponse, .formatProbe, .streamInfo, .buffering, .decode]
+        let width = max(12, ranked.map(\.0.count).max() ?? 0) + 2
+        print("first picture (ms) over \(repeats) opens each, fastest first; stage columns are medians")
+        print("combination".padding(toLength: width, withPad: " ", startingAt: 0)
+              + "    p50      p95  fail " + stages.map { $0.rawValue.prefix(8).padding(toLength: 9, withPad: " ", startingAt: 0) }.joined())
+        for (label, aggregate) in ranked {
+            let first = aggregate.firstVideoFrame
+            var line = label.padding(toLength: width, withPad: " ", startingAt: 0)
+            line += first.map { String(format: "%7.1f  %7.1f", $0.p50, $0.p95) } ?? "      -        -"
+            line += String(format: "  %3d  ", aggregate.failures)
+            line += stages.map { stage in
+                aggregate.stages[stage].map { String(format: "%-9.1f", $0.p50) } ?? "-        "
+            }.joined()
+            print(line)
+        }
+    }
+}
