@@ -14,6 +14,12 @@ public struct FirstFrameReport: Sendable, Codable, Hashable {
         public var stage: Stage
         public var kind: Kind
         public var message: String
+
+        public init(stage: Stage, kind: Kind, message: String) {
+            self.stage = stage
+            self.kind = kind
+            self.message = message
+        }
     }
 
     /// Per-stage totals (a stage that repeats, as the network stages do on a redirect, is summed; 0 when it did
@@ -74,6 +80,14 @@ public struct FirstFrameReport: Sendable, Codable, Hashable {
         /// Bytes read from the network (or file) during the stage, and demuxed packets.
         public var bytes: Int64 = 0
         public var packets: Int = 0
+
+        public init(name: Stage, startMs: Double, endMs: Double, bytes: Int64 = 0, packets: Int = 0) {
+            self.name = name
+            self.startMs = startMs
+            self.endMs = endMs
+            self.bytes = bytes
+            self.packets = packets
+        }
 
         public var durationMs: Double { endMs - startMs }
     }

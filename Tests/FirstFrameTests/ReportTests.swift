@@ -1,0 +1,55 @@
+import FirstFrame
+import Foundation
+import Testing
+
+@Suite struct ReportShapes {
+    private func report(firstPicture: Double?, stages: [(Stage, Double)]) -> FirstFrameReport {
+        var report = FirstFrameReport(url: "http://a.test/x.flv", preset: "instant", knobs: Preset.instant.knobs)
+        var cursor = 0.0
+        for (stage, duration) in stages {
+            report.stages.append(.init(name: stage, startMs: cursor, endMs: cursor + duration))
+            report.summary[stage] += duration
+            cursor += duration
+        }
+        report.summary.firstVideoFrameMs = firstPicture
+        report.outcome = firstPicture == nil ? .failed : .ok
+        return report
+    }
+
+    @Test func jsonFollowsSchemaOneWithNullsForWhatWasNotReached() throws {
+        var failed = report(firstPicture: nil, stages: [(.dns, 5)])
+        failed.error = .init(stage: .dns, kind: .dns, message: "a.test: Name or service not known")
+        let json = try ReportRendering.jsonLine(failed)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        #expect(object["schema"] as? Int == 1)
+        #expect(object["outcome"] as? String == "failed")
+        let summary = try #require(object["summary"] as? [String: Any])
+        #expect(summary["firstVideoFrameMs"] is NSNull)
+        #expect(summary["dnsMs"] as? Double == 5 && summary["tlsMs"] as? Double == 0)
+        let milestones = try #require(object["milestones"] as? [String: Any])
+        #expect(milestones.keys.sorted() == ["firstAudioFrameMs", "firstByteMs", "firstKeyframeMs", "firstVideoFrameMs"])
+        #expect((object["error"] as? [String: Any])?["stage"] as? String == "dns")
+        let ok = try ReportRendering.jsonLine(report(firstPicture: 10, stages: [(.dns, 4), (.decode, 6)]))
+        #expect(ok.contains("\"error\":null"))
+        #expect(!json.contains("\n"))
+    }
+
+    @Test func waterfallShowsEveryStageWithItsTime() {
+        let text = ReportRendering.waterfall(report(firstPicture: 30, stages: [(.dns, 10), (.httpResponse, 5), (.decode, 15)]))
+        #expect(text.contains("first picture 30.0 ms"))
+        for name in ["dns", "httpResponse", "decode"] { #expect(text.contains(name)) }
+        #expect(text.contains("15.0 ms"))
+    }
+
+    @Test func aggregateTakesNearestRankPercentilesOfSuccessfulOpens() {
+        let reports = (1...20).map { report(firstPicture: Double($0), stages: [(.decode, Double($0))]) }
+            + [report(firstPicture: nil, stages: [(.dns, 1000)])]
+        let aggregate = ReportAggregate(reports)
+        #expect(aggregate.opens == 21 && aggregate.failures == 1)
+        #expect(aggregate.firstVideoFrame?.p50 == 10)
+        #expect(aggregate.firstVideoFrame?.p95 == 19)
+        #expect(aggregate.firstVideoFrame?.max == 20)
+        #expect(aggregate.stages[.dns]?.max == 0, "failed opens are left out")
+        #expect(aggregate.render().contains("first picture"))
+    }
+}
