@@ -35,19 +35,11 @@ struct OpenBench: AsyncParsableCommand {
 
     func run() async throws {
         FFmpegLog.level = .quiet
-        var logger = Logger(label: "firstframe.bench")
-        logger.logLevel = .warning
-        let server = try await LiveOrigin.start(try origin.configuration(host: "127.0.0.1", port: 0), logger: logger)
-        let rows: [OpenBenchmark.Row]
-        do {
-            rows = try await Progress.run("benchmarking") {
+        let rows = try await origin.withEmbeddedOrigin(label: "firstframe.bench") { server in
+            try await Progress.run("benchmarking") {
                 try await OpenBenchmark.run(origin: server, repeats: repeats)
             }
-        } catch {
-            try? await server.shutdown()
-            throw error
         }
-        try await server.shutdown()
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]

@@ -30,9 +30,14 @@ struct DemoCommand: AsyncParsableCommand {
 
     func run() async throws {
         FFmpegLog.level = .quiet
-        var logger = Logger(label: "firstframe.demo")
-        logger.logLevel = .warning
-        let server = try await LiveOrigin.start(try origin.configuration(host: "127.0.0.1", port: 0), logger: logger)
+        let failed = try await origin.withEmbeddedOrigin(label: "firstframe.demo") { server in
+            try await compare(on: server)
+        }
+        if failed { throw ExitCode(1) }
+    }
+
+    /// Every round, each join mode: ffmpeg then instant at one GOP phase. Returns whether any open failed.
+    private func compare(on server: LiveOrigin) async throws -> Bool {
         let program = server.program
         let media = program.configuration
         if !json {
@@ -41,48 +46,42 @@ struct DemoCommand: AsyncParsableCommand {
                   + (media.audio ? ", aac \(media.audioSampleRate) Hz" : "") + ", \(Int(program.bitsPerSecond / 1000)) kbit/s")
         }
         var failed = false
-        do {
-            for round in 1...runs {
-                for mode in [JoinMode.live, .gop] {
-                    let lead = Double.random(in: 100...1900)
-                    var reports: [FirstFrameReport] = []
-                    for preset in [Preset.ffmpeg, .instant] {
-                        try await OpenBenchmark.waitForPhase(server, millisecondsBeforeKeyframe: lead)
-                        var knobs = preset.knobs
-                        knobs.totalDeadline = timeout
-                        let opener = try StreamOpener(knobs: knobs, presetName: preset.rawValue)
-                        let report = await Progress.run("\(mode.rawValue): opening with \(preset.rawValue)") { () -> FirstFrameReport in
-                            do throws(OpenError) {
-                                return try await opener.open(server.url(mode)).report
-                            } catch {
-                                return error.report
-                            }
+        for round in 1...runs {
+            for mode in [JoinMode.live, .gop] {
+                let lead = Double.random(in: 100...1900)
+                var reports: [FirstFrameReport] = []
+                for preset in [Preset.ffmpeg, .instant] {
+                    try await OpenBenchmark.waitForPhase(server, millisecondsBeforeKeyframe: lead)
+                    var knobs = preset.knobs
+                    knobs.totalDeadline = timeout
+                    let opener = try StreamOpener(knobs: knobs, presetName: preset.rawValue)
+                    let report = await Progress.run("\(mode.rawValue): opening with \(preset.rawValue)") { () -> FirstFrameReport in
+                        do throws(OpenError) {
+                            return try await opener.open(server.url(mode)).report
+                        } catch {
+                            return error.report
                         }
-                        reports.append(report)
-                        failed = failed || report.outcome == .failed
                     }
-                    if json {
-                        for report in reports { print(try ReportRendering.jsonLine(report)) }
-                        continue
-                    }
+                    reports.append(report)
+                    failed = failed || report.outcome == .failed
+                }
+                if json {
+                    for report in reports { print(try ReportRendering.jsonLine(report)) }
+                    continue
+                }
+                print("")
+                print("— \(mode.rawValue) join, round \(round), \(Int(lead)) ms before the next keyframe —")
+                for report in reports {
+                    print(ReportRendering.waterfall(report))
                     print("")
-                    print("— \(mode.rawValue) join, round \(round), \(Int(lead)) ms before the next keyframe —")
-                    for report in reports {
-                        print(ReportRendering.waterfall(report))
-                        print("")
-                    }
-                    if let stock = reports[0].summary.firstVideoFrameMs, let instant = reports[1].summary.firstVideoFrameMs {
-                        print(String(format: "saving: %.1f ms → %.1f ms, %.0f ms less (%.0f%%)", stock, instant,
-                                     stock - instant, (stock - instant) / stock * 100))
-                    }
+                }
+                if let stock = reports[0].summary.firstVideoFrameMs, let instant = reports[1].summary.firstVideoFrameMs {
+                    print(String(format: "saving: %.1f ms → %.1f ms, %.0f ms less (%.0f%%)", stock, instant,
+                                 stock - instant, (stock - instant) / stock * 100))
                 }
             }
-        } catch {
-            try? await server.shutdown()
-            throw error
         }
-        try await server.shutdown()
-        if failed { throw ExitCode(1) }
+        return failed
     }
 
     private static func version(_ packed: UInt32) -> String {

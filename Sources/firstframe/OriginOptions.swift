@@ -1,5 +1,6 @@
 import ArgumentParser
 import FirstFrameOrigin
+import Logging
 
 /// The origin's media options, shared by the commands that start one.
 struct OriginOptions: ParsableArguments {
@@ -41,6 +42,23 @@ struct OriginOptions: ParsableArguments {
             host: host, port: port, media: media, defaultMode: mode,
             defaultBehaviour: Behaviour(responseDelayMilliseconds: responseDelayMs),
             burstSpeed: burstSpeed)
+    }
+}
+
+extension OriginOptions {
+    /// Runs `body` against an origin of its own on 127.0.0.1 (any free port), quiet, shut down whatever happens.
+    func withEmbeddedOrigin<Result>(label: String, _ body: (LiveOrigin) async throws -> Result) async throws -> Result {
+        var logger = Logger(label: label)
+        logger.logLevel = .warning
+        let server = try await LiveOrigin.start(try configuration(host: "127.0.0.1", port: 0), logger: logger)
+        do {
+            let result = try await body(server)
+            try await server.shutdown()
+            return result
+        } catch {
+            try? await server.shutdown()
+            throw error
+        }
     }
 }
 
