@@ -14,7 +14,10 @@ public final class InputFormatContext {
     /// - Parameters:
     ///   - options: format and protocol options (`fpsprobesize`, `timeout`, …); FFmpeg removes what it consumed.
     ///   - interrupter: deadline and cancel switch polled by FFmpeg while it blocks.
-    public init(url: String, options: FFmpegOptions? = nil, interrupter: Interrupter = Interrupter()) throws(FFmpegError) {
+    ///   - format: a demuxer name (`flv`, `hls`, …) to skip the format probe; nil probes.
+    public init(
+        url: String, options: FFmpegOptions? = nil, interrupter: Interrupter = Interrupter(), format: String? = nil
+    ) throws(FFmpegError) {
         guard let allocated = avformat_alloc_context() else {
             throw FFmpegError(code: cffmpeg_averror(ENOMEM), operation: "avformat_alloc_context")
         }
@@ -25,11 +28,19 @@ public final class InputFormatContext {
         )
         var context: UnsafeMutablePointer<AVFormatContext>? = allocated
         // On failure avformat_open_input frees the context and sets it to NULL.
+        var inputFormat: UnsafePointer<AVInputFormat>?
+        if let format {
+            guard let found = av_find_input_format(format) else {
+                avformat_free_context(allocated)
+                throw FFmpegError(code: CFFMPEG_AVERROR_DEMUXER_NOT_FOUND, operation: "av_find_input_format(\(format))")
+            }
+            inputFormat = found
+        }
         let result: Int32
         if let options {
-            result = avformat_open_input(&context, url, nil, &options.pointer)
+            result = avformat_open_input(&context, url, inputFormat, &options.pointer)
         } else {
-            result = avformat_open_input(&context, url, nil, nil)
+            result = avformat_open_input(&context, url, inputFormat, nil)
         }
         try FFmpegError.check(result, "avformat_open_input")
         pointer = context!

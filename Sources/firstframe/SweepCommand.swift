@@ -41,7 +41,7 @@ struct SweepCommand: AsyncParsableCommand {
             guard parts.count == 2 else { throw ValidationError("--set expects knob=v1,v2,..., got \"\(sweep)\"") }
             let knob = String(parts[0])
             let separator: Character = Self.listKnobs.contains(knob) ? "|" : ","
-            return (knob, parts[1].split(separator: separator).map(String.init))
+            return (knob, parts[1].split(separator: separator, omittingEmptySubsequences: false).map(String.init))
         }
     }
 

@@ -61,7 +61,9 @@ extension OriginTests {
                 report("live: stock first picture \(stock.summary.firstVideoFrameMs!) ms (stream info \(stock.summary.streamInfoMs) ms), instant \(instant.summary.firstVideoFrameMs!) ms; after the keyframe: stock \(stockAfterKeyframe) ms, instant \(instantAfterKeyframe) ms")
                 // 40 frames at 25 fps is 1.6 s of media that stock FFmpeg waits for in real time.
                 #expect(stockInfo > 1000)
-                #expect(instant.summary.streamInfoMs < 200)
+                // (Where instant waits for the keyframe depends on the probe: with `format=auto` on a .flv URL there is
+                // none, so FFmpeg blocks in its first read, during stream info.)
+                #expect(instant.summary.bufferingMs + instant.summary.decodeMs < 100)
                 #expect(instantAfterKeyframe < 100)
             }
         }

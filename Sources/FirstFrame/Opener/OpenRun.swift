@@ -85,7 +85,8 @@ final class OpenRun: @unchecked Sendable {
         }
         let options = FFmpegOptions()
         for (key, value) in knobs.formatOptions { options.set(key, value) }
-        let input = try InputFormatContext(url: url, options: options, interrupter: interrupter)
+        let input = try InputFormatContext(
+            url: url, options: options, interrupter: interrupter, format: knobs.demuxer(for: url))
         self.input = input
         reach(.formatProbe, \.formatProbed)
 

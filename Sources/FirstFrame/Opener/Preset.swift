@@ -8,8 +8,9 @@ public enum Preset: String, Sendable, Codable, CaseIterable {
     case ijkplayer
     /// The first-screen field report's tuned set: `fpsprobesize` 0, buffering checked every 50 ms, 5 frames.
     case fieldReport
-    /// FirstFrame's: the fastest setting that still never drops a stream. Stream parameters come from the
-    /// container's headers, the first keyframe ends buffering, one decoder thread, IPv4-only lookups.
+    /// FirstFrame's: the fastest setting that still never drops a stream. No format probe for `.flv` URLs,
+    /// stream parameters from the container's headers, the first keyframe ends buffering, one decoder thread,
+    /// IPv4-only lookups.
     case instant
 
     public var knobs: TuningKnobs {
@@ -29,6 +30,7 @@ public enum Preset: String, Sendable, Codable, CaseIterable {
             knobs.bufferCheckIntervalMs = 50
         case .instant:
             knobs.fpsprobesize = 0
+            knobs.format = "auto"
             knobs.skipStreamInfo = true
             knobs.minVideoFrames = 1
             knobs.minAudioFrames = 0

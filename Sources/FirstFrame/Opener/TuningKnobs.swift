@@ -1,3 +1,6 @@
+import CFFmpeg
+import Foundation
+
 /// Every setting that changes how fast an open reaches its first frame, settable by name as a string for the
 /// CLI (`--set knob=value`) and for sweeps. Start from a ``Preset`` and change what you are measuring.
 ///
@@ -13,6 +16,21 @@ public struct TuningKnobs: Sendable, Hashable, Codable {
     public var analyzeduration: Int = 0
     /// `formatprobesize`: bytes the format probe may read (FFmpeg: 1 048 576; at least 2048 are always read).
     public var formatprobesize: Int = 1_048_576
+    /// The demuxer to use (`flv`, `hls`, `mpegts`, …), skipping the format probe (FFmpeg's `-f`); empty probes;
+    /// `auto` uses `flv` when the URL's path ends in `.flv` and probes otherwise (a mismatch fails as invalid data,
+    /// it is never silent).
+    public var format: String = ""
+
+    /// The demuxer `format` names for `url`, nil to probe.
+    public func demuxer(for url: String) -> String? {
+        switch format {
+        case "": return nil
+        case "auto":
+            let path = URL(string: url)?.path ?? url
+            return path.lowercased().hasSuffix(".flv") ? "flv" : nil
+        default: return format
+        }
+    }
     /// Skip `avformat_find_stream_info`: the parameters come from the container's own headers (FLV sequence
     /// headers, MPEG-TS PMT) as packets are read, and every stream the container announces is waited for.
     public var skipStreamInfo = false
@@ -44,7 +62,7 @@ public struct TuningKnobs: Sendable, Hashable, Codable {
 
     /// The names ``set(_:_:)`` accepts, in declaration order.
     public static let names = [
-        "fpsprobesize", "probesize", "analyzeduration", "formatprobesize", "skipStreamInfo", "streamWaitMs",
+        "fpsprobesize", "probesize", "analyzeduration", "formatprobesize", "format", "skipStreamInfo", "streamWaitMs",
         "minVideoFrames", "minAudioFrames", "bufferCheckIntervalMs", "firstHighWaterMarkMs", "decoderThreads",
         "ipv4Only", "prefetchHosts", "resolve", "stageDeadlines", "totalDeadline",
     ]
@@ -70,6 +88,11 @@ public struct TuningKnobs: Sendable, Hashable, Codable {
         case "probesize": probesize = try integer(32...Int(Int32.max))
         case "analyzeduration": analyzeduration = try integer(0...Int(Int32.max))
         case "formatprobesize": formatprobesize = try integer(2048...Int(Int32.max))
+        case "format":
+            guard text.isEmpty || text == "auto" || av_find_input_format(text) != nil else {
+                throw .invalid(knob: name, value: text, expected: "a demuxer FFmpeg knows (ffmpeg -demuxers), auto, or empty to probe")
+            }
+            format = text
         case "skipStreamInfo": skipStreamInfo = try boolean()
         case "streamWaitMs": streamWaitMs = try integer(0...600_000)
         case "minVideoFrames": minVideoFrames = try integer(0...10_000)
@@ -123,7 +146,7 @@ public struct TuningKnobs: Sendable, Hashable, Codable {
         var values: [(name: String, value: String)] = [
             ("fpsprobesize", String(fpsprobesize)), ("probesize", String(probesize)),
             ("analyzeduration", String(analyzeduration)), ("formatprobesize", String(formatprobesize)),
-            ("skipStreamInfo", String(skipStreamInfo)), ("streamWaitMs", String(streamWaitMs)),
+            ("format", format), ("skipStreamInfo", String(skipStreamInfo)), ("streamWaitMs", String(streamWaitMs)),
             ("minVideoFrames", String(minVideoFrames)), ("minAudioFrames", String(minAudioFrames)),
             ("bufferCheckIntervalMs", String(bufferCheckIntervalMs)),
             ("firstHighWaterMarkMs", String(firstHighWaterMarkMs)),
