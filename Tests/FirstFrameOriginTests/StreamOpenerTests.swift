@@ -231,3 +231,71 @@ extension OriginTests.StreamOpening {
         }
     }
 }
+
+extension OriginTests {
+    /// Protocols besides HTTP-FLV: a local file (no network stages) and HLS over HTTPS (a hop per request).
+    @Suite struct OpenProtocols {
+        init() { FFmpegLog.level = .quiet }
+
+        /// A few seconds of the origin's channel as an FLV file.
+        private static func flvFile() throws -> URL {
+            let program = try ChannelProgram.synthesized(MediaConfiguration())
+            var bytes = program.header.encoded()
+            for tag in [program.metadata].compactMap({ $0 }) + program.sequenceHeaders + program.media.prefix(300) {
+                bytes += tag.encoded()
+            }
+            let url = FileManager.default.temporaryDirectory.appendingPathComponent("firstframe-\(UUID().uuidString).flv")
+            try Data(bytes).write(to: url)
+            return url
+        }
+
+        @Test(arguments: [Preset.instant, .ffmpeg])
+        func localFileHasNoNetworkStages(_ preset: Preset) async throws {
+            let file = try Self.flvFile()
+            defer { try? FileManager.default.removeItem(at: file) }
+            let report = try await StreamOpener(preset: preset).open(file.path).report
+            #expect(report.outcome == .ok)
+            #expect(report.hops.isEmpty)
+            #expect(report.stages.map(\.name) == [.formatProbe, .streamInfo, .buffering, .decode])
+            #expect(report.stages.first?.startMs == 0)
+            #expect(report.stages.last?.endMs == report.summary.firstVideoFrameMs)
+            #expect(Set(report.streams.map(\.codec)) == ["h264", "aac"])
+            #expect(report.stages.reduce(0) { $0 + $1.bytes } > 0, "bytes come from the input's counter for files")
+        }
+
+        /// HLS from a keep-alive HTTP server: every playlist and segment request is a hop (the first with its
+        /// lookup and connect, later ones reusing the connection), and the first picture comes from the first segment.
+        @Test(.enabled(if: NetworkTrace.isAvailable))
+        func hlsIsAHopPerRequest() async throws {
+            let file = try Self.flvFile()
+            defer { try? FileManager.default.removeItem(at: file) }
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("firstframe-hls-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let segmenter = Process()
+            segmenter.executableURL = URL(fileURLWithPath: "/usr/bin/ffmpeg")
+            segmenter.arguments = ["-loglevel", "error", "-i", file.path, "-c", "copy", "-f", "hls", "-hls_time", "2",
+                                   "-hls_list_size", "0", directory.appendingPathComponent("live.m3u8").path]
+            try segmenter.run()
+            segmenter.waitUntilExit()
+            try #require(segmenter.terminationStatus == 0)
+            var files: [String: [UInt8]] = [:]
+            for name in try FileManager.default.contentsOfDirectory(atPath: directory.path) {
+                files[name] = Array(try Data(contentsOf: directory.appendingPathComponent(name)))
+            }
+            let server = try StaticFileServer(files: files)
+            defer { server.stop() }
+            var knobs = Preset.instant.knobs
+            try knobs.set("resolve", "hls.test=127.0.0.1")
+            let opened = try await StreamOpener(knobs: knobs, presetName: "instant+").open("http://hls.test:\(server.port)/live.m3u8").report
+            #expect(opened.outcome == .ok, "\(String(describing: opened.error))")
+            let urls = opened.hops.compactMap(\.url)
+            report("HLS: \(opened.hops.count) hops (\(urls.map { URL(string: $0)?.lastPathComponent ?? $0 }.joined(separator: ", "))), first picture \(opened.summary.firstVideoFrameMs ?? -1) ms")
+            #expect(urls.first?.hasSuffix("/live.m3u8") == true)
+            #expect(urls.contains { $0.hasSuffix(".ts") })
+            #expect(opened.hops.allSatisfy { $0.status == 200 })
+            #expect(opened.hops.first?.dns?.source == .resolver)
+            #expect(opened.hops.count >= 2)
+        }
+    }
+}

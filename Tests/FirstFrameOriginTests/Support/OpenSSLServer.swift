@@ -36,7 +36,7 @@ final class OpenSSLServer: @unchecked Sendable {
         process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
         process.arguments = ["s_server", "-accept", "127.0.0.1:\(port)", "-cert", "cert.pem", "-key", "key.pem",
-                             "-WWW", version, "-naccept", "8"]
+                             "-WWW", version, "-naccept", "64"]
         process.currentDirectoryURL = directory
         let output = Pipe()
         process.standardOutput = output
