@@ -238,7 +238,7 @@ extension OriginTests {
         init() { FFmpegLog.level = .quiet }
 
         /// A few seconds of the origin's channel as an FLV file.
-        private static func flvFile() throws -> URL {
+        static func flvFile() throws -> URL {
             let program = try ChannelProgram.synthesized(MediaConfiguration())
             var bytes = program.header.encoded()
             for tag in [program.metadata].compactMap({ $0 }) + program.sequenceHeaders + program.media.prefix(300) {
@@ -297,5 +297,65 @@ extension OriginTests {
             #expect(opened.hops.first?.dns?.source == .resolver)
             #expect(opened.hops.count >= 2)
         }
+    }
+}
+
+extension OriginTests.OpenProtocols {
+    /// Whether something listens on 127.0.0.1:`port` (read from /proc/net/tcp, which does not take the one
+    /// connection an `ffmpeg -listen 1` server accepts).
+    private static func listening(on port: Int) -> Bool {
+        guard let table = try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8) else { return false }
+        let local = String(format: "0100007F:%04X", port)
+        return table.split(separator: "\n").contains { line in
+            let fields = line.split(separator: " ")
+            return fields.count > 3 && fields[1] == local && fields[3] == "0A"
+        }
+    }
+
+    /// RTMP from `ffmpeg -listen 1` (FFmpeg as a one-client RTMP server): one hop, recognised from the C0+C1
+    /// handshake, whose first round trip is the response stage.
+    @Test(.enabled(if: NetworkTrace.isAvailable && FileManager.default.isExecutableFile(atPath: "/usr/bin/ffmpeg")))
+    func rtmpIsOneHopWithTheHandshakeAsTheResponse() async throws {
+        let port = Int.random(in: 20000...40000)
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "/usr/bin/ffmpeg")
+        server.arguments = ["-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25",
+                            "-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-g", "25",
+                            "-f", "flv", "-listen", "1", "rtmp://127.0.0.1:\(port)/live/stream"]
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer {
+            if server.isRunning { kill(server.processIdentifier, SIGKILL) }
+            server.waitUntilExit()
+        }
+        // Readiness, not a timing assumption: wait until the kernel shows the listening socket.
+        let ready = try await eventually(timeout: 10) { Self.listening(on: port) }
+        try #require(ready)
+        var knobs = Preset.instant.knobs
+        try knobs.set("resolve", "rtmp.test=127.0.0.1")
+        let opened = try await StreamOpener(knobs: knobs, presetName: "instant+").open("rtmp://rtmp.test:\(port)/live/stream").report
+        report("RTMP: first picture \(opened.summary.firstVideoFrameMs ?? -1) ms; handshake round trip \(opened.summary.httpResponseMs) ms")
+        #expect(opened.outcome == .ok, "\(String(describing: opened.error))")
+        #expect(opened.hops.count == 1)
+        #expect(opened.stages.map(\.name) == [.dns, .tcpConnect, .httpResponse, .formatProbe, .streamInfo, .buffering, .decode])
+        #expect(opened.streams.first { $0.type == .video }?.width == 320)
+    }
+}
+
+extension OriginTests.OpenProtocols {
+    /// HTTPS (gnutls against `openssl s_server`): the TLS handshake is a stage of its own.
+    @Test(.enabled(if: OpenSSLServer.isAvailable && NetworkTrace.isAvailable))
+    func httpsHasATLSStage() async throws {
+        let file = try Self.flvFile()
+        defer { try? FileManager.default.removeItem(at: file) }
+        let server = try OpenSSLServer(version: "-tls1_3", files: ["stream.flv": Array(try Data(contentsOf: file))])
+        defer { server.stop() }
+        var knobs = Preset.instant.knobs
+        try knobs.set("resolve", "tls.test=127.0.0.1")
+        let opened = try await StreamOpener(knobs: knobs).open("https://tls.test:\(server.port)/stream.flv").report
+        #expect(opened.outcome == .ok, "\(String(describing: opened.error))")
+        #expect(opened.stages.map(\.name) == [.dns, .tcpConnect, .tls, .httpResponse, .formatProbe, .streamInfo, .buffering, .decode])
+        #expect(opened.hops.first?.status == 200)
+        #expect(opened.summary.tlsMs > 0)
     }
 }
