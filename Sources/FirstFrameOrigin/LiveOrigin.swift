@@ -109,6 +109,23 @@ public final class LiveOrigin: Sendable {
         return Double(gop - core.channel.channelTime % gop)
     }
 
+    /// Starts an origin, runs `body` with it, and shuts it down whatever `body` does.
+    public static func serving<Result>(
+        _ configuration: OriginConfiguration = OriginConfiguration(),
+        logger: Logger = Logger(label: "firstframe.origin"),
+        _ body: (LiveOrigin) async throws -> Result
+    ) async throws -> Result {
+        let origin = try await start(configuration, logger: logger)
+        do {
+            let result = try await body(origin)
+            try await origin.shutdown()
+            return result
+        } catch {
+            try? await origin.shutdown()
+            throw error
+        }
+    }
+
     /// Viewers, bytes and drops so far.
     public func stats() -> OriginStats { core.stats() }
 

@@ -61,26 +61,19 @@ public enum OpenBenchmark {
                     }
                 }
             }
-            let floor = samples[.floor] ?? []
-            let floorP50 = percentile(floor, 0.5), floorP95 = percentile(floor, 0.95)
+            let floor = ReportAggregate.Distribution(samples[.floor] ?? [])
             for contender in Contender.all {
                 let values = samples[contender] ?? []
-                let p50 = percentile(values, 0.5), p95 = percentile(values, 0.95)
+                let distribution = ReportAggregate.Distribution(values)
+                let p50 = distribution?.p50, p95 = distribution?.p95
                 rows.append(Row(
                     mode: mode.rawValue, contender: contender.description, samplesMs: values,
                     failures: failures[contender] ?? 0, p50Ms: p50, p95Ms: p95,
-                    ratioP50: p50.flatMap { value in floorP50.map { value / $0 } },
-                    ratioP95: p95.flatMap { value in floorP95.map { value / $0 } }))
+                    ratioP50: p50.flatMap { value in floor.map { value / $0.p50 } },
+                    ratioP95: p95.flatMap { value in floor.map { value / $0.p95 } }))
             }
         }
         return rows
-    }
-
-    /// Nearest-rank percentile; nil without samples.
-    static func percentile(_ values: [Double], _ p: Double) -> Double? {
-        guard !values.isEmpty else { return nil }
-        let sorted = values.sorted()
-        return sorted[max(0, Int((p * Double(sorted.count)).rounded(.up)) - 1)]
     }
 
     /// Sleeps until the next keyframe is `lead` ms away (the scenario's phase, not synchronisation).
@@ -104,11 +97,7 @@ public enum OpenBenchmark {
             var knobs = preset.knobs
             knobs.totalDeadline = timeout
             guard let opener = try? StreamOpener(knobs: knobs, presetName: preset.rawValue) else { return nil }
-            do throws(OpenError) {
-                return try await opener.open(url).report.summary.firstVideoFrameMs
-            } catch {
-                return nil
-            }
+            return await opener.report(opening: url).summary.firstVideoFrameMs
         }
     }
 

@@ -55,12 +55,8 @@ struct DemoCommand: AsyncParsableCommand {
                     var knobs = preset.knobs
                     knobs.totalDeadline = timeout
                     let opener = try StreamOpener(knobs: knobs, presetName: preset.rawValue)
-                    let report = await Progress.run("\(mode.rawValue): opening with \(preset.rawValue)") { () -> FirstFrameReport in
-                        do throws(OpenError) {
-                            return try await opener.open(server.url(mode)).report
-                        } catch {
-                            return error.report
-                        }
+                    let report = await Progress.run("\(mode.rawValue): opening with \(preset.rawValue)") {
+                        await opener.report(opening: server.url(mode))
                     }
                     reports.append(report)
                     failed = failed || report.outcome == .failed

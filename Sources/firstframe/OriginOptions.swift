@@ -50,15 +50,7 @@ extension OriginOptions {
     func withEmbeddedOrigin<Result>(label: String, _ body: (LiveOrigin) async throws -> Result) async throws -> Result {
         var logger = Logger(label: label)
         logger.logLevel = .warning
-        let server = try await LiveOrigin.start(try configuration(host: "127.0.0.1", port: 0), logger: logger)
-        do {
-            let result = try await body(server)
-            try await server.shutdown()
-            return result
-        } catch {
-            try? await server.shutdown()
-            throw error
-        }
+        return try await LiveOrigin.serving(try configuration(host: "127.0.0.1", port: 0), logger: logger, body)
     }
 }
 

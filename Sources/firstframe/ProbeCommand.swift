@@ -74,13 +74,7 @@ struct ProbeCommand: AsyncParsableCommand {
         let opener = try StreamOpener(knobs: try knobOptions.knobs(), presetName: knobOptions.label)
         var reports: [FirstFrameReport] = []
         for index in 0..<repeats {
-            let report = await Progress.run("opening (\(index + 1)/\(repeats))") {
-                do throws(OpenError) {
-                    return try await opener.open(url).report
-                } catch {
-                    return error.report
-                }
-            }
+            let report = await Progress.run("opening (\(index + 1)/\(repeats))") { await opener.report(opening: url) }
             reports.append(report)
             if json {
                 print(try ReportRendering.jsonLine(report))

@@ -75,12 +75,8 @@ struct SweepCommand: AsyncParsableCommand {
             for index in openers.indices {
                 let opener = openers[index].opener
                 let url = self.url
-                let report = await Progress.run("round \(round)/\(repeats): \(openers[index].label)") { () -> FirstFrameReport in
-                    do throws(OpenError) {
-                        return try await opener.open(url).report
-                    } catch {
-                        return error.report
-                    }
+                let report = await Progress.run("round \(round)/\(repeats): \(openers[index].label)") {
+                    await opener.report(opening: url)
                 }
                 reports[index].append(report)
                 if json { print(try ReportRendering.jsonLine(report)) }

@@ -185,16 +185,24 @@ public final class DNSCache: Sendable {
         case .fail(let error): return (.failure(error), .negative)
         case .wait(let resolution, let name):
             let limit = min(deadline ?? .max, start + Self.nanoseconds(configuration.lookupTimeout))
-            switch resolution.wait(until: limit, isCancelled: isCancelled) {
-            case .some(.success(let answer)):
-                return (.success(Lookup(host: name, addresses: ordered(answer.addresses, host: name), source: .resolver)), .resolver)
-            case .some(.failure(let error)):
-                return (.failure(error), .resolver)
-            case .none:
-                state.withLock { $0.stats.timeouts += 1 }
-                if isCancelled() { return (.failure(.cancelled(name)), .resolver) }
-                return (.failure(.timedOut(name, milliseconds: MonotonicClock.milliseconds(since: start))), .resolver)
-            }
+            let outcome = resolution.wait(until: limit, isCancelled: isCancelled)
+            return (settle(outcome, host: name, since: start, cancelled: isCancelled()), .resolver)
+        }
+    }
+
+    /// What a lookup that waited for a resolution answers: its addresses in order, its error, or (nil: the wait
+    /// ended first) a timeout or cancellation, counted.
+    private func settle(
+        _ outcome: Result<DNSAnswer, DNSError>?, host: String, since start: UInt64, cancelled: Bool
+    ) -> Result<Lookup, DNSError> {
+        switch outcome {
+        case .some(.success(let answer)):
+            return .success(Lookup(host: host, addresses: ordered(answer.addresses, host: host), source: .resolver))
+        case .some(.failure(let error)):
+            return .failure(error)
+        case .none:
+            state.withLock { $0.stats.timeouts += 1 }
+            return .failure(cancelled ? .cancelled(host) : .timedOut(host, milliseconds: MonotonicClock.milliseconds(since: start)))
         }
     }
 
@@ -218,16 +226,7 @@ public final class DNSCache: Sendable {
             } onCancel: {
                 first.offer(nil)
             }
-            switch result {
-            case .some(.success(let answer)):
-                return Lookup(host: name, addresses: ordered(answer.addresses, host: name), source: .resolver)
-            case .some(.failure(let error)):
-                throw error
-            case .none:
-                state.withLock { $0.stats.timeouts += 1 }
-                if Task.isCancelled { throw .cancelled(name) }
-                throw .timedOut(name, milliseconds: MonotonicClock.milliseconds(since: start))
-            }
+            return try settle(result, host: name, since: start, cancelled: Task.isCancelled).get()
         }
     }
 

@@ -1,3 +1,4 @@
+import CNetworkHooks
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -11,7 +12,7 @@ enum HopAssembler {
     static func hops(from events: [NetworkEvent]) -> [NetworkHop] {
         var assembler = State()
         for event in events { assembler.apply(event) }
-        return assembler.finish()
+        return assembler.hops
     }
 
     private struct Connection {
@@ -45,8 +46,7 @@ enum HopAssembler {
         var attempts: [Int32: (hop: Int, attempt: Int)] = [:]
         /// The hop a lookup started and no connect has yet claimed as established.
         var openLookupHop: Int?
-        /// The hop and socket that connected last: gnutls calls (which carry no fd) belong to them.
-        var lastConnectedHop: Int?
+        /// The socket that connected last: gnutls calls (which carry no fd) belong to it.
         var lastConnectedFD: Int32?
         /// gnutls session pseudo-fd → the socket it runs over (the one that connected just before its handshake).
         var sessionSockets: [Int32: Int32] = [:]
@@ -94,8 +94,8 @@ enum HopAssembler {
                 if event.result != 0 {
                     lookup.errorCode = Int32(truncatingIfNeeded: event.result)
                     var text = String(cString: gai_strerror(Int32(truncatingIfNeeded: event.result)))
-                    if event.error == 1 { text += " (lookup deadline passed)" }
-                    if event.error == 2 { text += " (lookup cancelled)" }
+                    if event.error == Int32(CNH_DETAIL_TIMED_OUT.rawValue) { text += " (lookup deadline passed)" }
+                    if event.error == Int32(CNH_DETAIL_CANCELLED.rawValue) { text += " (lookup cancelled)" }
                     lookup.error = text
                 }
                 hops[hop].lookup = lookup
@@ -145,7 +145,7 @@ enum HopAssembler {
             case .tlsHandshakeStart, .tlsHandshakeEnd:
                 // A session's handshake follows its socket's connect; later events find the socket by session.
                 if sessionSockets[event.fd] == nil, let fd = lastConnectedFD { sessionSockets[event.fd] = fd }
-                guard let socket = sessionSockets[event.fd], let hop = connections[socket]?.hop ?? lastConnectedHop else { return }
+                guard let socket = sessionSockets[event.fd], let hop = connections[socket]?.hop else { return }
                 handshakeBracketed.insert(hop)
                 hops[hop].kind = .tls
                 if event.kind == .tlsHandshakeStart {
@@ -181,7 +181,6 @@ enum HopAssembler {
                 attempt.outcome = .connected
                 hops[pending.hop].remote = attempt.address
                 connections[fd] = Connection(hop: pending.hop)
-                lastConnectedHop = pending.hop
                 lastConnectedFD = fd
                 if openLookupHop == pending.hop { openLookupHop = nil }
             } else {
@@ -295,7 +294,7 @@ enum HopAssembler {
             if hops[hop].responseStart == nil { hops[hop].responseStart = event.time }
             guard !connection.headRead, connection.carriesHTTP == true else { return }
             connection.responseHead += event.data
-            let complete = HTTPHead.containsEnd(connection.responseHead)
+            let complete = HTTPHead.headLength(connection.responseHead) != nil
             // The capture budget ran out (a short copy) or the head is complete: read what there is.
             guard complete || event.data.count < event.result || event.data.isEmpty else { return }
             connection.headRead = true
@@ -306,9 +305,6 @@ enum HopAssembler {
             }
         }
 
-        mutating func finish() -> [NetworkHop] {
-            hops
-        }
     }
 }
 
@@ -316,8 +312,11 @@ enum HopAssembler {
 enum HTTPHead {
     private static let methods = ["GET ", "POST ", "HEAD ", "PUT ", "OPTIONS ", "DELETE ", "PATCH "]
 
-    static func containsEnd(_ data: [UInt8]) -> Bool {
-        data.count >= 4 && (0...(data.count - 4)).contains { data[$0] == 13 && data[$0 + 1] == 10 && data[$0 + 2] == 13 && data[$0 + 3] == 10 }
+    /// The length of the head (through its blank line) at the start of `data`, nil if the blank line is not in it.
+    static func headLength(_ data: [UInt8]) -> Int? {
+        guard data.count >= 4 else { return nil }
+        return (0...(data.count - 4)).first { data[$0] == 13 && data[$0 + 1] == 10 && data[$0 + 2] == 13 && data[$0 + 3] == 10 }
+            .map { $0 + 4 }
     }
 
     static func isRequest(_ data: [UInt8]) -> Bool {

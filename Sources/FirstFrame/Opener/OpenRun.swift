@@ -19,7 +19,6 @@ final class OpenRun: @unchecked Sendable {
     /// Where the first keyframe's bytes end in the input, to find when they arrived.
     private var firstKeyframeEnd: Int64?
     private var firstAudioFrame: UInt64?
-    private var firstVideoFrame: UInt64?
     private var input: InputFormatContext?
     private var videoIndex: Int?
     private var picture: (width: Int, height: Int)?
@@ -115,7 +114,6 @@ final class OpenRun: @unchecked Sendable {
         }
         let frame = try decodeFirstPicture(input, video: video, decoder: decoder)
         reach(.decode, \.firstVideoFrame)
-        firstVideoFrame = marks.firstVideoFrame
         picture = (frame.width, frame.height)
         decodeFirstAudio(input)
         interrupter.setStageDeadline(nil)
@@ -328,11 +326,11 @@ final class OpenRun: @unchecked Sendable {
         timeline.attribute(receives: trace.events.filter { $0.kind == .receive }, marks: marks)
         report.stages = timeline.spans
         report.summary = timeline.summary
-        report.summary.firstVideoFrameMs = firstVideoFrame.map(timeline.milliseconds)
+        report.summary.firstVideoFrameMs = marks.firstVideoFrame.map(timeline.milliseconds)
         report.milestones = .init(
             firstByteMs: trace.hops.last?.responseStart.map(timeline.milliseconds),
             firstKeyframeMs: (keyframeArrival(trace) ?? firstKeyframe).map(timeline.milliseconds),
-            firstVideoFrameMs: firstVideoFrame.map(timeline.milliseconds),
+            firstVideoFrameMs: marks.firstVideoFrame.map(timeline.milliseconds),
             firstAudioFrameMs: firstAudioFrame.map(timeline.milliseconds))
         report.hops = trace.hops.map { FirstFrameReport.Hop($0, timeline: timeline) }
         if let input {
@@ -366,11 +364,8 @@ extension OpenRun {
         var received: Int64 = 0
         for event in trace.events where event.kind == .receive && event.fd == fd && event.time >= responseStart && event.result > 0 {
             if headLength == nil {
-                let data = event.data
-                guard let index = (0..<max(0, data.count - 3)).first(where: {
-                    data[$0] == 13 && data[$0 + 1] == 10 && data[$0 + 2] == 13 && data[$0 + 3] == 10
-                }) else { return nil }
-                headLength = received + Int64(index + 4)
+                guard let length = HTTPHead.headLength(event.data) else { return nil }
+                headLength = received + Int64(length)
             }
             received += event.result
             if received - headLength! >= end { return event.time }

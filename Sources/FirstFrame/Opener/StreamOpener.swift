@@ -58,6 +58,16 @@ public struct StreamOpener: Sendable {
         await dnsCache.prefetch(hosts: knobs.prefetchHosts)
     }
 
+    /// Opens `url` to its first picture, closes it, and returns the report whether the open succeeded or not:
+    /// what measuring tools (probe, sweep, bench) want.
+    public func report(opening url: String) async -> FirstFrameReport {
+        do throws(OpenError) {
+            return try await open(url).report
+        } catch {
+            return error.report
+        }
+    }
+
     /// Opens `url` up to its first decoded picture.
     ///
     /// - Throws: ``OpenError`` with the failing stage and the partial report.

@@ -9,15 +9,7 @@ func withOrigin<T>(
     _ configuration: OriginConfiguration = OriginConfiguration(),
     _ body: (LiveOrigin) async throws -> T
 ) async throws -> T {
-    let origin = try await LiveOrigin.start(configuration)
-    do {
-        let result = try await body(origin)
-        try await origin.shutdown()
-        return result
-    } catch {
-        try? await origin.shutdown()
-        throw error
-    }
+    try await LiveOrigin.serving(configuration, body)
 }
 
 /// Runs blocking client work on its own thread (never on the cooperative pool).
