@@ -1,95 +1,131 @@
 // swift-tools-version:6.0
+import Foundation
 import PackageDescription
+
+// The layers, bottom up (each only sees the ones below it):
+//
+//   CFFmpeg, CNetworkHooks (+ CGnuTLS)   C: FFmpeg's headers; the interposed libc/gnutls calls
+//   FirstFrameCore                       the clock, the deadline/cancel switch, dedicated threads
+//   FirstFrameFFmpeg                     Swift over FFmpeg               (Core, CFFmpeg)
+//   FirstFrameNetwork                    Swift over the hooks: trace, DNS (Core, CNetworkHooks) — no FFmpeg
+//   FirstFrame                           the opener, knobs, reports      (FFmpeg + Network, re-exported)
+//   FirstFrameOrigin                     the loopback origin             (FFmpeg + SwiftNIO) — not the opener
+//   firstframe                           the CLI, and every benchmark
+//
+// FIRSTFRAME_NETWORK_ONLY=1 declares only the network layer and its tests: what `make tsan` builds under
+// ThreadSanitizer without compiling FFmpeg wrappers or SwiftNIO.
+let networkOnly = ProcessInfo.processInfo.environment["FIRSTFRAME_NETWORK_ONLY"] == "1"
+
+let lowerLayers: [Target] = [
+    .systemLibrary(
+        name: "CFFmpeg",
+        pkgConfig: "libavformat",
+        providers: [.apt(["libavformat-dev", "libavcodec-dev", "libavutil-dev", "pkg-config"])]
+    ),
+    // gnutls on the link line makes the executable export CNetworkHooks' gnutls_* definitions, so they
+    // interpose the ones libavformat calls.
+    .systemLibrary(name: "CGnuTLS", pkgConfig: "gnutls", providers: [.apt(["libgnutls28-dev"])]),
+    // Interposes libc's getaddrinfo/connect/send/recv/close and gnutls' handshake/record calls for FFmpeg.
+    .target(
+        name: "CNetworkHooks",
+        dependencies: ["CGnuTLS"],
+        linkerSettings: [
+            .linkedLibrary("resolv", .when(platforms: [.linux])),
+            .linkedLibrary("dl", .when(platforms: [.linux])),
+        ]
+    ),
+    // The hooks' symbols only tests and benchmarks call (leak counter, the real recv).
+    .target(name: "CNetworkHooksTesting", dependencies: ["CNetworkHooks"]),
+    .target(name: "FirstFrameCore"),
+    .target(
+        name: "FirstFrameNetwork",
+        dependencies: ["FirstFrameCore", "CNetworkHooks", .product(name: "Logging", package: "swift-log")]
+    ),
+    .target(
+        name: "FirstFrameTestSupport",
+        dependencies: ["FirstFrameCore", "FirstFrameNetwork", "CNetworkHooksTesting"],
+        path: "Tests/Support/FirstFrameTestSupport"
+    ),
+    .testTarget(
+        name: "FirstFrameNetworkTests",
+        dependencies: ["FirstFrameNetwork", "FirstFrameTestSupport", "CNetworkHooks", "CNetworkHooksTesting"]
+    ),
+]
+
+let upperLayers: [Target] = [
+    .target(name: "FirstFrameFFmpeg", dependencies: ["FirstFrameCore", "CFFmpeg"]),
+    .target(
+        name: "FirstFrame",
+        dependencies: [
+            "FirstFrameCore", "FirstFrameFFmpeg", "FirstFrameNetwork", "CFFmpeg",
+            .product(name: "Logging", package: "swift-log"),
+        ]
+    ),
+    .target(
+        name: "FirstFrameOrigin",
+        dependencies: [
+            "FirstFrameCore", "FirstFrameFFmpeg", "CFFmpeg",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]
+    ),
+    .executableTarget(
+        name: "firstframe",
+        dependencies: [
+            "FirstFrame", "FirstFrameOrigin", "CFFmpeg", "CNetworkHooks", "CNetworkHooksTesting",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]
+    ),
+    .executableTarget(name: "time-an-open", dependencies: ["FirstFrame"], path: "Examples/TimeAnOpen"),
+    .executableTarget(name: "trace-your-open", dependencies: ["FirstFrame", "CFFmpeg"], path: "Examples/TraceYourOpen"),
+    .target(
+        name: "OriginTestSupport",
+        dependencies: ["FirstFrameOrigin", "FirstFrameTestSupport"],
+        path: "Tests/Support/OriginTestSupport"
+    ),
+    .testTarget(name: "FirstFrameFFmpegTests", dependencies: ["FirstFrameFFmpeg", "CFFmpeg"]),
+    .testTarget(
+        name: "FirstFrameOriginTests",
+        dependencies: [
+            "FirstFrameOrigin", "FirstFrameFFmpeg", "OriginTestSupport", "FirstFrameTestSupport",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]
+    ),
+    .testTarget(
+        name: "FirstFrameTests",
+        dependencies: [
+            "FirstFrame", "FirstFrameOrigin", "OriginTestSupport", "FirstFrameTestSupport", "CFFmpeg",
+            "CNetworkHooks", "CNetworkHooksTesting",
+        ]
+    ),
+]
 
 let package = Package(
     name: "FirstFrame",
-    platforms: [.macOS(.v15)],
-    products: [
-        .library(name: "FirstFrame", targets: ["FirstFrame"]),
-        .library(name: "FirstFrameOrigin", targets: ["FirstFrameOrigin"]),
-        .executable(name: "firstframe", targets: ["firstframe"]),
-    ],
-    dependencies: [
-        // The loopback origin's HTTP server.
-        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
-        // The CLI.
-        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
-        // Libraries accept a Logger and never bootstrap the logging system.
-        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
-    ],
-    targets: [
-        .systemLibrary(
-            name: "CFFmpeg",
-            pkgConfig: "libavformat",
-            providers: [
-                .apt(["libavformat-dev", "libavcodec-dev", "libavutil-dev", "pkg-config"]),
-                .brew(["ffmpeg"]),
-            ]
-        ),
-        // Interposes libc's getaddrinfo/connect/send/recv/close for FFmpeg: network events and the DNS cache.
-        .target(
-            name: "CNetworkHooks",
-            linkerSettings: [
-                .linkedLibrary("resolv", .when(platforms: [.linux])),
-                .linkedLibrary("dl", .when(platforms: [.linux])),
-                // Linking gnutls (already loaded by libavformat) exports our gnutls_handshake, so it interposes.
-                .linkedLibrary(":libgnutls.so.30", .when(platforms: [.linux])),
-            ]
-        ),
-        .target(
-            name: "FirstFrame",
-            dependencies: [
-                "CFFmpeg",
-                "CNetworkHooks",
-                .product(name: "Logging", package: "swift-log"),
-            ]
-        ),
-        .target(
-            name: "FirstFrameOrigin",
-            dependencies: [
-                "CFFmpeg",
-                "FirstFrame",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-            ]
-        ),
-        .executableTarget(
-            name: "firstframe",
-            dependencies: [
-                "FirstFrame",
-                "FirstFrameOrigin",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-            ]
-        ),
-        .executableTarget(
-            name: "time-an-open",
-            dependencies: ["FirstFrame"],
-            path: "Examples/TimeAnOpen"
-        ),
-        .executableTarget(
-            name: "trace-your-open",
-            dependencies: ["FirstFrame", "CFFmpeg"],
-            path: "Examples/TraceYourOpen"
-        ),
-        .testTarget(
-            name: "FirstFrameTests",
-            dependencies: ["FirstFrame", "CFFmpeg", "CNetworkHooks"]
-        ),
-        .testTarget(
-            name: "FirstFrameOriginTests",
-            dependencies: [
-                "FirstFrameOrigin",
-                "FirstFrame",
-                "CFFmpeg",
-                "CNetworkHooks",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-            ]
-        ),
-    ]
+    products: networkOnly
+        ? [.library(name: "FirstFrameNetwork", targets: ["FirstFrameNetwork"])]
+        : [
+            .library(name: "FirstFrame", targets: ["FirstFrame"]),
+            .library(name: "FirstFrameOrigin", targets: ["FirstFrameOrigin"]),
+            .executable(name: "firstframe", targets: ["firstframe"]),
+        ],
+    dependencies: networkOnly
+        ? [.package(url: "https://github.com/apple/swift-log.git", from: "1.16.2")]
+        : [
+            // The loopback origin's HTTP server.
+            .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+            // The CLI.
+            .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+            // Libraries accept a Logger and never bootstrap the logging system.
+            .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+            // `make docs`: swift package generate-documentation.
+            .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
+        ],
+    targets: networkOnly ? lowerLayers : lowerLayers + upperLayers
 )

@@ -1,4 +1,7 @@
-import FirstFrame
+import FirstFrameFFmpeg
+import FirstFrameCore
+import FirstFrameTestSupport
+import OriginTestSupport
 import FirstFrameOrigin
 import Testing
 

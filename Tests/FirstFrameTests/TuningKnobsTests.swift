@@ -1,4 +1,6 @@
 import FirstFrame
+import FirstFrameTestSupport
+import OriginTestSupport
 import Foundation
 import Testing
 

@@ -119,9 +119,6 @@ struct addrinfo *cnh_addrinfo_make(const struct sockaddr_storage *addresses, int
                                    const int *socktypes, const int *protocols, int kinds,
                                    const char *canonical_name);
 
-/// Lists from cnh_addrinfo_make not yet freed: a leak counter for tests.
-long cnh_addrinfo_live_count(void);
-
 /// The real libc getaddrinfo / freeaddrinfo, bypassing the hooks (for the system resolver).
 int cnh_real_getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
                          struct addrinfo **result);
@@ -137,13 +134,6 @@ int cnh_res_query(const char *host, int type, const struct sockaddr_in *server, 
 /// A per-thread pointer for the resolver (e.g. the lookup deadline of the open running on this thread).
 void cnh_set_lookup_context(void *context);
 void *cnh_lookup_context(void);
-
-// MARK: - Benchmark support
-
-#if defined(__linux__)
-/// The real recv, for measuring what the hook adds on top of it.
-ssize_t cnh_real_recv(int fd, void *buffer, size_t length, int flags);
-#endif
 
 #ifdef __cplusplus
 }

@@ -24,13 +24,6 @@ final class OpenRun: @unchecked Sendable {
     private var picture: (width: Int, height: Int)?
     private var decodedVideoPackets = 0
 
-    /// A failure the pipeline recognised itself (rather than an FFmpeg error).
-    private struct PipelineFailure: Error {
-        var stage: Stage
-        var kind: FirstFrameReport.Failure.Kind
-        var message: String
-    }
-
     init(url: String, knobs: TuningKnobs, presetName: String?, dnsCache: DNSCache?) {
         self.url = url
         self.knobs = knobs
@@ -280,44 +273,12 @@ final class OpenRun: @unchecked Sendable {
         if let time = marks.firstVideoFrame { timeline.close(.decode, at: time) }
 
         if let failure {
-            let failedAt = MonotonicClock.nanoseconds()
-            var stage = StageTimeline.stageInProgress(hops: trace.hops, marks: marks)
-            let kind: FirstFrameReport.Failure.Kind
-            var message = "\(failure)"
-            let lookupError = trace.hops.last?.lookup?.error
-            if let known = failure as? PipelineFailure {
-                kind = known.kind
-                message = known.message
-                if marks.formatProbed != nil { stage = max(stage, known.stage) }
-            } else if interrupter.isCancelled || lookupError?.contains("cancelled") == true {
-                kind = .cancelled
-            } else if interrupter.hasTimedOut || interrupter.stageDeadlinePassed || lookupError?.contains("deadline") == true {
-                kind = .timeout
-                message = "\(stage.rawValue) did not finish before its deadline (\(message))"
-            } else if let ffmpeg = failure as? FFmpegError, let status = ffmpeg.httpStatus ?? trace.hops.last?.status.flatMap({ $0 >= 400 ? $0 : nil }) {
-                kind = .http
-                stage = .httpResponse
-                message = "HTTP \(status) (\(ffmpeg.message))"
-            } else if stage == .dns {
-                kind = .dns
-                message = lookupError.map { "\(trace.hops.last?.lookup?.host ?? "?"): \($0)" } ?? message
-            } else if stage == .tcpConnect {
-                kind = .connect
-                let errors = trace.hops.last?.connects.compactMap { attempt in attempt.error.map { "\(attempt.address): \($0)" } } ?? []
-                if !errors.isEmpty { message = errors.joined(separator: "; ") }
-            } else if stage == .tls {
-                kind = .tls
-            } else if let ffmpeg = failure as? FFmpegError, ffmpeg.isInvalidData {
-                kind = .invalidData
-            } else if let ffmpeg = failure as? FFmpegError, ffmpeg.isEndOfFile || peerClosed(trace) {
-                // FFmpeg's http reports a body cut short as EIO; the trace shows the peer's EOF.
-                kind = .endOfStream
-                message = "the input ended before the first picture (\(ffmpeg.message))"
-            } else {
-                kind = .ffmpeg
-            }
-            timeline.close(stage, at: failedAt)
-            report.error = .init(stage: stage, kind: kind, message: message)
+            let classified = FailureClassification.classify(
+                trace: trace, marks: marks, error: failure,
+                interruption: .init(cancelled: interrupter.isCancelled,
+                                    deadlinePassed: interrupter.hasTimedOut || interrupter.stageDeadlinePassed))
+            timeline.close(classified.stage, at: MonotonicClock.nanoseconds())
+            report.error = classified
             report.outcome = .failed
         } else {
             report.outcome = .ok
@@ -347,12 +308,6 @@ final class OpenRun: @unchecked Sendable {
 }
 
 extension OpenRun {
-    /// Whether the media hop's socket read an end of stream (the server closed it).
-    private func peerClosed(_ trace: NetworkTrace) -> Bool {
-        guard let fd = trace.hops.last?.establishedConnect?.fd else { return false }
-        return trace.events.contains { $0.kind == .receive && $0.fd == fd && $0.result == 0 }
-    }
-
     /// When the last byte of the first keyframe arrived: its end offset in the body, found in the media hop's
     /// received bytes after the response head. FFmpeg may have read it long before handing it out (inside
     /// find_stream_info), so the time it was read says little; the time it arrived is the physical floor.
@@ -371,32 +326,5 @@ extension OpenRun {
             if received - headLength! >= end { return event.time }
         }
         return nil
-    }
-}
-
-extension Stage: Comparable {
-    public static func < (lhs: Stage, rhs: Stage) -> Bool {
-        allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
-    }
-}
-
-extension FirstFrameReport.Hop {
-    init(_ hop: NetworkHop, timeline: StageTimeline) {
-        let ms = timeline.milliseconds
-        url = hop.url
-        host = hop.host
-        dns = hop.lookup.map { lookup in
-            .init(host: lookup.host, startMs: ms(lookup.start), endMs: lookup.end.map(ms), source: lookup.source,
-                  answers: lookup.answers.map { $0.address.description }, error: lookup.error)
-        }
-        connects = hop.connects.map { attempt in
-            .init(address: attempt.address.address.description, port: attempt.address.port, startMs: ms(attempt.start),
-                  endMs: attempt.end.map(ms), outcome: attempt.outcome, error: attempt.error)
-        }
-        tls = hop.secureConnectionStart.map { .init(startMs: ms($0), endMs: hop.secureConnectionEnd.map(ms)) }
-        requestStartMs = hop.requestStart.map(ms)
-        responseStartMs = hop.responseStart.map(ms)
-        status = hop.status
-        redirectTo = hop.redirectTo
     }
 }

@@ -21,3 +21,10 @@ public enum Stage: String, Sendable, Codable, CaseIterable, CodingKeyRepresentab
     /// The stages the network trace measures; the rest come from the media pipeline.
     public var isNetwork: Bool { [.dns, .tcpConnect, .tls, .httpResponse].contains(self) }
 }
+
+/// Stages compare in the order they happen.
+extension Stage: Comparable {
+    public static func < (lhs: Stage, rhs: Stage) -> Bool {
+        allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
+    }
+}

@@ -1,17 +1,19 @@
 /// Lays the stages of one open end to end on [open asked for, first picture]: each stage starts where the one
 /// before ended and ends at its own event, so the stages tile the time with no gap and no overlap, and time
 /// between events (FFmpeg's own work between two calls) counts towards the stage it leads into.
-struct StageTimeline {
+package struct StageTimeline {
     /// `MonotonicClock` times the media pipeline reached, nil when it did not.
-    struct MediaMarks {
-        var formatProbed: UInt64?
-        var streamInfoFound: UInt64?
-        var bufferReady: UInt64?
-        var firstVideoFrame: UInt64?
+    package struct MediaMarks {
+        package var formatProbed: UInt64?
+        package var streamInfoFound: UInt64?
+        package var bufferReady: UInt64?
+        package var firstVideoFrame: UInt64?
         /// Demuxed packets counted at each mark (for packets per stage).
-        var packetsAt: [Stage: Int] = [:]
+        package var packetsAt: [Stage: Int] = [:]
         /// Bytes the input had read at each mark (used when there is no network trace: files).
         var bytesAt: [Stage: Int64] = [:]
+
+        package init() {}
     }
 
     private(set) var spans: [FirstFrameReport.StageSpan] = []
@@ -51,7 +53,7 @@ struct StageTimeline {
     }
 
     /// The stage that was running at `time` when nothing closed it: where a failure happened.
-    static func stageInProgress(hops: [NetworkHop], marks: MediaMarks) -> Stage {
+    package static func stageInProgress(hops: [NetworkHop], marks: MediaMarks) -> Stage {
         if marks.bufferReady != nil { return .decode }
         if marks.streamInfoFound != nil { return .buffering }
         if marks.formatProbed != nil { return .streamInfo }

@@ -1,0 +1,2 @@
+// Nothing to define: CNetworkHooks defines what CNetworkHooksTesting.h declares. SwiftPM wants a source file.
+#include "CNetworkHooksTesting.h"

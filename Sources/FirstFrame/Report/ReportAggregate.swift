@@ -1,0 +1,51 @@
+import Foundation
+
+/// p50 / p95 / max of each stage and of the first picture over repeated opens.
+public struct ReportAggregate: Sendable, Codable {
+    public struct Distribution: Sendable, Codable, Hashable {
+        public var p50: Double
+        public var p95: Double
+        public var max: Double
+
+        public init?(_ values: [Double]) {
+            guard !values.isEmpty else { return nil }
+            let sorted = values.sorted()
+            func percentile(_ p: Double) -> Double {
+                // Nearest rank: the smallest value with at least p of the samples at or below it.
+                sorted[Swift.max(0, Int((p * Double(sorted.count)).rounded(.up)) - 1)]
+            }
+            p50 = percentile(0.5)
+            p95 = percentile(0.95)
+            max = sorted.last!
+        }
+    }
+
+    public var opens: Int
+    public var failures: Int
+    public var firstVideoFrame: Distribution?
+    public var stages: [Stage: Distribution]
+
+    public init(_ reports: [FirstFrameReport]) {
+        opens = reports.count
+        let succeeded = reports.filter { $0.outcome == .ok }
+        failures = reports.count - succeeded.count
+        firstVideoFrame = Distribution(succeeded.compactMap(\.summary.firstVideoFrameMs))
+        var stages: [Stage: Distribution] = [:]
+        for stage in Stage.allCases {
+            stages[stage] = Distribution(succeeded.map { $0.summary[stage] })
+        }
+        self.stages = stages
+    }
+
+    public func render() -> String {
+        func row(_ name: String, _ distribution: Distribution?) -> String {
+            guard let distribution else { return name.padding(toLength: 16, withPad: " ", startingAt: 0) + "       -" }
+            return name.padding(toLength: 16, withPad: " ", startingAt: 0)
+                + String(format: "%9.1f %9.1f %9.1f", distribution.p50, distribution.p95, distribution.max)
+        }
+        var lines = ["\(opens) opens, \(failures) failed", "stage (ms)             p50       p95       max"]
+        for stage in Stage.allCases { lines.append(row(stage.rawValue, stages[stage])) }
+        lines.append(row("first picture", firstVideoFrame))
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,45 @@
+import Synchronization
+
+/// A deadline plus a cancel switch for one operation's blocking calls: what FFmpeg's interrupt callback polls
+/// (`FirstFrameFFmpeg` binds it to `AVIOInterruptCB`) and what bounds the DNS cache's lookups on the operation's
+/// thread (`FirstFrameNetwork`), which FFmpeg's own `getaddrinfo` never polls.
+///
+/// FFmpeg polls it before each 100 ms `poll()` while connecting and reading, and once per packet in
+/// `avformat_find_stream_info`; a `true` ``shouldInterrupt`` makes the blocking call fail with `AVERROR_EXIT`.
+public final class Interrupter: Sendable {
+    /// `MonotonicClock` nanoseconds after which FFmpeg is told to stop; `nil` for no deadline.
+    public let deadline: UInt64?
+    private let cancelled = Atomic<Bool>(false)
+    private let stageDeadline = Atomic<UInt64>(0)
+
+    /// - Parameter timeout: seconds from now, or `nil` for no deadline.
+    public init(timeout: Double? = nil) {
+        deadline = timeout.map { MonotonicClock.nanoseconds() + UInt64(max(0, $0) * 1e9) }
+    }
+
+    /// Makes every blocking FFmpeg call on the input return `AVERROR_EXIT` at its next poll.
+    public func cancel() { cancelled.store(true, ordering: .relaxed) }
+
+    public var isCancelled: Bool { cancelled.load(ordering: .relaxed) }
+
+    /// Whether the deadline has passed (and the call was not cancelled).
+    public var hasTimedOut: Bool {
+        guard let deadline else { return false }
+        return MonotonicClock.nanoseconds() >= deadline
+    }
+
+    /// A second, movable deadline for the step in progress (`MonotonicClock` ns; nil for none): the opener
+    /// sets one per stage.
+    public func setStageDeadline(_ time: UInt64?) {
+        stageDeadline.store(time ?? 0, ordering: .relaxed)
+    }
+
+    /// Whether the current stage's deadline has passed.
+    public var stageDeadlinePassed: Bool {
+        let time = stageDeadline.load(ordering: .relaxed)
+        return time != 0 && MonotonicClock.nanoseconds() >= time
+    }
+
+    /// Whether a blocking call should stop now: cancelled, or past either deadline.
+    public var shouldInterrupt: Bool { isCancelled || hasTimedOut || stageDeadlinePassed }
+}

@@ -1,0 +1,90 @@
+import FirstFrameCore
+import CFFmpeg
+
+/// An opened input (`avformat_open_input`), owned: closed with the object.
+///
+/// Every call blocks; run them on a thread of their own (``DedicatedThread``), never on Swift's
+/// cooperative pool.
+public final class InputFormatContext {
+    public let pointer: UnsafeMutablePointer<AVFormatContext>
+    /// The interrupt callback's state; cancel it from any thread to stop a blocking call.
+    public let interrupter: Interrupter
+
+    /// Opens `url` (`avformat_open_input`): connects, reads the response and probes the format.
+    ///
+    /// - Parameters:
+    ///   - options: format and protocol options (`fpsprobesize`, `timeout`, …); FFmpeg removes what it consumed.
+    ///   - interrupter: deadline and cancel switch polled by FFmpeg while it blocks.
+    ///   - format: a demuxer name (`flv`, `hls`, …) to skip the format probe; nil probes.
+    public init(
+        url: String, options: FFmpegOptions? = nil, interrupter: Interrupter = Interrupter(), format: String? = nil
+    ) throws(FFmpegError) {
+        guard let allocated = avformat_alloc_context() else {
+            throw FFmpegError(code: cffmpeg_averror(ENOMEM), operation: "avformat_alloc_context")
+        }
+        self.interrupter = interrupter
+        allocated.pointee.interrupt_callback = InterruptCallback.make(for: interrupter)
+        var context: UnsafeMutablePointer<AVFormatContext>? = allocated
+        // On failure avformat_open_input frees the context and sets it to NULL.
+        var inputFormat: UnsafePointer<AVInputFormat>?
+        if let format {
+            guard let found = av_find_input_format(format) else {
+                avformat_free_context(allocated)
+                throw FFmpegError(code: CFFMPEG_AVERROR_DEMUXER_NOT_FOUND, operation: "av_find_input_format(\(format))")
+            }
+            inputFormat = found
+        }
+        let result: Int32
+        if let options {
+            result = avformat_open_input(&context, url, inputFormat, &options.pointer)
+        } else {
+            result = avformat_open_input(&context, url, inputFormat, nil)
+        }
+        try FFmpegError.check(result, "avformat_open_input")
+        pointer = context!
+    }
+
+    deinit {
+        var context: UnsafeMutablePointer<AVFormatContext>? = pointer
+        avformat_close_input(&context)
+    }
+
+    /// Reads packets until every stream has its parameters (`avformat_find_stream_info`).
+    public func findStreamInfo() throws(FFmpegError) {
+        try FFmpegError.check(avformat_find_stream_info(pointer, nil), "avformat_find_stream_info")
+    }
+
+    /// The demuxer's short name (`flv`, `mpegts`, …).
+    public var formatName: String { String(cString: pointer.pointee.iformat.pointee.name) }
+
+    public var streams: [StreamInfo] {
+        (0..<Int(pointer.pointee.nb_streams)).map { StreamInfo(pointer.pointee.streams[$0]!) }
+    }
+
+    /// The `AVStream` at `index`, for codec parameters.
+    public func stream(at index: Int) -> UnsafeMutablePointer<AVStream> {
+        precondition(index >= 0 && index < Int(pointer.pointee.nb_streams), "stream index out of range")
+        return pointer.pointee.streams[index]!
+    }
+
+    /// The best stream of `kind` (`av_find_best_stream`), if any.
+    public func bestStream(_ type: AVMediaType) -> Int? {
+        let index = av_find_best_stream(pointer, type, -1, -1, nil, 0)
+        return index < 0 ? nil : Int(index)
+    }
+
+    /// Reads the next packet into `packet`; `false` at the end of the input.
+    public func read(into packet: Packet) throws(FFmpegError) -> Bool {
+        packet.unref()
+        let result = av_read_frame(pointer, packet.pointer)
+        if result == CFFMPEG_AVERROR_EOF { return false }
+        try FFmpegError.check(result, "av_read_frame")
+        return true
+    }
+
+    /// Bytes read from the input so far (`avio_tell` on the I/O context).
+    public var bytesRead: Int64 {
+        guard let io = pointer.pointee.pb else { return 0 }
+        return avio_tell(io)
+    }
+}

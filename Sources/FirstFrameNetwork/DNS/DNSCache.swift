@@ -1,0 +1,444 @@
+import FirstFrameCore
+import Dispatch
+import Logging
+
+/// The pre-resolved, TTL-refreshed DNS cache that answers FFmpeg's `getaddrinfo`.
+///
+/// ```swift
+/// let cache = DNSCache(configuration: .init(resolver: SystemResolver()))
+/// await cache.prefetch(hosts: ["live.example.com"])   // at start-up, in parallel
+/// cache.install()                                     // FFmpeg's lookups now come from the cache
+/// ```
+///
+/// - A lookup of a cached host returns at once. An entry is refreshed in the background once `refreshAhead` of
+///   its TTL has passed (prefetched hosts on a timer, others when looked up), and an expired entry is served
+///   for up to `maximumStale` seconds while it is refreshed. Failures to resolve are cached for `negativeTTL`.
+/// - Misses are resolved with the same family policy, so an `AF_UNSPEC` lookup never waits for AAAA under
+///   `.ipv4Only`. They wait at most `lookupTimeout`, or less under ``withLookupDeadline(_:_:)``, and can be
+///   cancelled: FFmpeg's own getaddrinfo can be neither.
+/// - An address that failed to connect (seen in a ``NetworkTrace``) is demoted: it goes last for
+///   `demotionPeriod` seconds and the host is re-resolved.
+public final class DNSCache: Sendable {
+    public struct Configuration: Sendable {
+        public var families: AddressFamilyPolicy
+        public var resolver: any Resolver
+        /// TTL (seconds) for answers that carry none, such as getaddrinfo's.
+        public var defaultTTL: Double
+        /// Record TTLs are clamped to this range.
+        public var minimumTTL: Double
+        public var maximumTTL: Double
+        /// The fraction of the TTL after which an entry is refreshed in the background.
+        public var refreshAhead: Double
+        /// Seconds past expiry that an entry may still be served while a refresh runs.
+        public var maximumStale: Double
+        /// Seconds a failed resolution is remembered.
+        public var negativeTTL: Double
+        /// Seconds a lookup that misses waits for its resolver.
+        public var lookupTimeout: Double
+        /// Seconds an address that failed to connect stays last.
+        public var demotionPeriod: Double
+
+        public init(
+            families: AddressFamilyPolicy = .ipv4Only,
+            resolver: any Resolver = SystemResolver(),
+            defaultTTL: Double = 60,
+            minimumTTL: Double = 1,
+            maximumTTL: Double = 3600,
+            refreshAhead: Double = 0.8,
+            maximumStale: Double = 30,
+            negativeTTL: Double = 5,
+            lookupTimeout: Double = 5,
+            demotionPeriod: Double = 60
+        ) {
+            self.families = families
+            self.resolver = resolver
+            self.defaultTTL = defaultTTL
+            self.minimumTTL = minimumTTL
+            self.maximumTTL = maximumTTL
+            self.refreshAhead = refreshAhead
+            self.maximumStale = maximumStale
+            self.negativeTTL = negativeTTL
+            self.lookupTimeout = lookupTimeout
+            self.demotionPeriod = demotionPeriod
+        }
+
+        /// Throws a message naming the first setting that is out of range.
+        public func validate() throws(DNSCacheConfigurationError) {
+            func check(_ ok: Bool, _ name: String, _ rule: String) throws(DNSCacheConfigurationError) {
+                if !ok { throw .invalid(name, rule) }
+            }
+            try check(defaultTTL > 0, "defaultTTL", "must be > 0 s")
+            try check(minimumTTL >= 0, "minimumTTL", "must be ≥ 0 s")
+            try check(maximumTTL >= minimumTTL, "maximumTTL", "must be ≥ minimumTTL")
+            try check(refreshAhead > 0 && refreshAhead <= 1, "refreshAhead", "must be in (0, 1]")
+            try check(maximumStale >= 0, "maximumStale", "must be ≥ 0 s")
+            try check(negativeTTL >= 0, "negativeTTL", "must be ≥ 0 s")
+            try check(lookupTimeout > 0, "lookupTimeout", "must be > 0 s")
+            try check(demotionPeriod >= 0, "demotionPeriod", "must be ≥ 0 s")
+        }
+    }
+
+    /// Counters since the cache was made.
+    public struct Stats: Sendable, Hashable, Codable {
+        /// Lookups answered from a fresh entry.
+        public var hits = 0
+        /// Lookups that found nothing usable and waited for a resolver.
+        public var misses = 0
+        /// Lookups answered from an expired entry while it was refreshed.
+        public var staleServes = 0
+        /// Lookups answered from a cached failure.
+        public var negativeHits = 0
+        /// Background resolutions of a host already cached (refresh-ahead, expiry, demotion).
+        public var refreshes = 0
+        /// Resolutions that failed.
+        public var failures = 0
+        /// Lookups that gave up at their deadline, or were cancelled.
+        public var timeouts = 0
+        public var demotions = 0
+    }
+
+    /// The answer to one lookup.
+    public struct Lookup: Sendable, Hashable {
+        public var host: String
+        /// In the order to try them: healthy before demoted, IPv6/IPv4 interleaved under `.both`.
+        public var addresses: [IPAddress]
+        public var source: DomainLookup.Source
+    }
+
+    public let configuration: Configuration
+    private let logger: Logger
+    private let state = Locked(State())
+
+    private struct Entry {
+        var addresses: [IPAddress]
+        var fetched: UInt64
+        var expires: UInt64
+        var demotedUntil: [IPAddress: UInt64] = [:]
+    }
+
+    private struct State {
+        var entries: [String: Entry] = [:]
+        var negative: [String: (error: DNSError, until: UInt64)] = [:]
+        var inflight: [String: Resolution] = [:]
+        var timers: [String: Task<Void, Never>] = [:]
+        /// Prefetched hosts: refreshed on a timer, whether looked up or not.
+        var pinned: Set<String> = []
+        /// After a failed refresh, lookups do not start another before this time (they keep serving the entry).
+        var retryAfter: [String: UInt64] = [:]
+        var stats = Stats()
+        var shutDown = false
+    }
+
+    public init(configuration: Configuration = Configuration(), logger: Logger = Logger(label: "FirstFrame.DNSCache")) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    public var stats: Stats { state.withLock { $0.stats } }
+
+    /// The hosts with an entry (fresh or stale), for inspection.
+    public var cachedHosts: [String] { state.withLock { Array($0.entries.keys).sorted() } }
+
+    // MARK: Prefetch
+
+    /// Resolves `hosts` in parallel and keeps them fresh from now on. Returns each host's outcome.
+    @discardableResult
+    public func prefetch(hosts: [String]) async -> [String: Result<[IPAddress], DNSError>] {
+        await withTaskGroup(of: (String, Result<[IPAddress], DNSError>).self) { group in
+            for host in Set(hosts.map { $0.lowercased() }) where IPAddress(host) == nil {
+                state.withLock { state in
+                    state.pinned.insert(host)
+                    state.negative[host] = nil
+                }
+                group.addTask {
+                    let resolution = self.resolution(for: host, pin: true)
+                    return (host, await resolution.outcome().map(\.addresses))
+                }
+            }
+            var results: [String: Result<[IPAddress], DNSError>] = [:]
+            for await (host, result) in group { results[host] = result }
+            return results
+        }
+    }
+
+    // MARK: Lookup
+
+    /// Looks `host` up, blocking the calling thread on a miss: for FFmpeg's threads (through the hook) and other
+    /// dedicated threads. Never call it on Swift's cooperative pool; use ``lookup(host:)`` there.
+    ///
+    /// - Parameters:
+    ///   - deadline: `MonotonicClock` nanoseconds; the configured `lookupTimeout` applies when it is later or nil.
+    ///   - isCancelled: polled every few milliseconds while waiting.
+    public func lookupBlocking(
+        host: String, deadline: UInt64? = nil, isCancelled: () -> Bool = { false }
+    ) throws(DNSError) -> Lookup {
+        try lookupReportingSource(host: host, deadline: deadline, isCancelled: isCancelled).result.get()
+    }
+
+    /// ``lookupBlocking(host:deadline:isCancelled:)`` that also says where a failure came from (a cached
+    /// failure, or the resolvers), for the trace.
+    func lookupReportingSource(
+        host: String, deadline: UInt64?, isCancelled: () -> Bool
+    ) -> (result: Result<Lookup, DNSError>, source: DomainLookup.Source) {
+        let start = MonotonicClock.nanoseconds()
+        switch decide(host) {
+        case .answer(let lookup): return (.success(lookup), lookup.source)
+        case .fail(let error): return (.failure(error), .negative)
+        case .wait(let resolution, let name):
+            let limit = min(deadline ?? .max, start + Self.nanoseconds(configuration.lookupTimeout))
+            let outcome = resolution.wait(until: limit, isCancelled: isCancelled)
+            return (settle(outcome, host: name, since: start, cancelled: isCancelled()), .resolver)
+        }
+    }
+
+    /// What a lookup that waited for a resolution answers: its addresses in order, its error, or (nil: the wait
+    /// ended first) a timeout or cancellation, counted.
+    private func settle(
+        _ outcome: Result<DNSAnswer, DNSError>?, host: String, since start: UInt64, cancelled: Bool
+    ) -> Result<Lookup, DNSError> {
+        switch outcome {
+        case .some(.success(let answer)):
+            return .success(Lookup(host: host, addresses: ordered(answer.addresses, host: host), source: .resolver))
+        case .some(.failure(let error)):
+            return .failure(error)
+        case .none:
+            state.withLock { $0.stats.timeouts += 1 }
+            return .failure(cancelled ? .cancelled(host) : .timedOut(host, milliseconds: MonotonicClock.milliseconds(since: start)))
+        }
+    }
+
+    /// Looks `host` up without blocking a thread; a miss waits at most `lookupTimeout`.
+    public func lookup(host: String) async throws(DNSError) -> Lookup {
+        let start = MonotonicClock.nanoseconds()
+        switch decide(host) {
+        case .answer(let lookup): return lookup
+        case .fail(let error): throw error
+        case .wait(let resolution, let name):
+            let timeout = configuration.lookupTimeout
+            let first = FirstAnswer<Result<DNSAnswer, DNSError>?>()
+            let result = await withTaskCancellationHandler {
+                Task { first.offer(await resolution.outcome()) }
+                let timer = Task {
+                    try? await Task.sleep(for: .seconds(timeout))
+                    first.offer(nil)
+                }
+                defer { timer.cancel() }
+                return await first.value()
+            } onCancel: {
+                first.offer(nil)
+            }
+            return try settle(result, host: name, since: start, cancelled: Task.isCancelled).get()
+        }
+    }
+
+    private enum Decision {
+        case answer(Lookup)
+        case fail(DNSError)
+        case wait(Resolution, String)
+    }
+
+    private func decide(_ rawHost: String) -> Decision {
+        let host = rawHost.utf8.contains(where: { (65...90).contains($0) }) ? rawHost.lowercased() : rawHost
+        if Self.mightBeLiteral(host), let literal = IPAddress(host) {
+            return .answer(Lookup(host: host, addresses: configuration.families.allows(literal.family) ? [literal] : [], source: .literal))
+        }
+        let now = MonotonicClock.nanoseconds()
+        var refresh = false
+        let decision: Decision = state.withLock { state in
+            if let negative = state.negative[host] {
+                if now < negative.until {
+                    state.stats.negativeHits += 1
+                    return .fail(negative.error)
+                }
+                state.negative[host] = nil
+            }
+            if let entry = state.entries[host] {
+                let ttl = entry.expires &- entry.fetched
+                let mayRetry = state.retryAfter[host].map { now >= $0 } ?? true
+                if now < entry.expires {
+                    state.stats.hits += 1
+                    refresh = mayRetry && now >= entry.fetched + UInt64(Double(ttl) * configuration.refreshAhead)
+                    return .answer(Lookup(host: host, addresses: Self.order(entry, now: now), source: .cache))
+                }
+                if now < entry.expires + Self.nanoseconds(configuration.maximumStale) {
+                    state.stats.staleServes += 1
+                    refresh = mayRetry
+                    return .answer(Lookup(host: host, addresses: Self.order(entry, now: now), source: .stale))
+                }
+            }
+            state.stats.misses += 1
+            return .wait(startResolution(host, in: &state), host)
+        }
+        if refresh { _ = resolution(for: host, pin: false) }
+        return decision
+    }
+
+    // MARK: Resolution
+
+    /// The in-flight resolution of `host`, started if there is none.
+    private func resolution(for host: String, pin: Bool) -> Resolution {
+        state.withLock { state in
+            if pin { state.pinned.insert(host) }
+            return startResolution(host, in: &state)
+        }
+    }
+
+    private func startResolution(_ host: String, in state: inout State) -> Resolution {
+        if let running = state.inflight[host] { return running }
+        let resolution = Resolution()
+        state.inflight[host] = resolution
+        if state.entries[host] != nil { state.stats.refreshes += 1 }
+        let resolver = configuration.resolver
+        let families = configuration.families
+        Task.detached { [self] in
+            let result: Result<DNSAnswer, DNSError>
+            do throws(DNSError) {
+                result = .success(try await resolver.resolve(host: host, families: families))
+            } catch {
+                result = .failure(error)
+            }
+            complete(host, resolution: resolution, with: result)
+        }
+        return resolution
+    }
+
+    private func complete(_ host: String, resolution: Resolution, with result: Result<DNSAnswer, DNSError>) {
+        let now = MonotonicClock.nanoseconds()
+        let outcome: Result<DNSAnswer, DNSError>
+        switch result {
+        case .success(let answer):
+            let addresses = configuration.families.arrange(answer.addresses)
+            outcome = addresses.isEmpty
+                ? .failure(.noAddresses(host, configuration.families))
+                : .success(DNSAnswer(addresses: addresses, ttl: answer.ttl))
+        case .failure(let error):
+            outcome = .failure(error)
+        }
+        let pinnedTTL: Double? = state.withLock { state in
+            state.inflight[host] = nil
+            evictExpired(from: &state, now: now)
+            switch outcome {
+            case .success(let answer):
+                let ttl = min(max(answer.ttl ?? configuration.defaultTTL, configuration.minimumTTL), configuration.maximumTTL)
+                var entry = state.entries[host] ?? Entry(addresses: [], fetched: now, expires: now)
+                entry.addresses = answer.addresses
+                entry.fetched = now
+                entry.expires = now + Self.nanoseconds(ttl)
+                entry.demotedUntil = entry.demotedUntil.filter { answer.addresses.contains($0.key) && $0.value > now }
+                state.entries[host] = entry
+                state.negative[host] = nil
+                state.retryAfter[host] = nil
+                return state.pinned.contains(host) && !state.shutDown ? ttl : nil
+            case .failure(let error):
+                state.stats.failures += 1
+                // A failed refresh leaves a usable entry alone: it is served (stale, if need be) until it ages out.
+                let usable = state.entries[host].map { now < $0.expires + Self.nanoseconds(configuration.maximumStale) } ?? false
+                if error.isAuthoritative, !usable {
+                    state.negative[host] = (error, now + Self.nanoseconds(configuration.negativeTTL))
+                }
+                if usable { state.retryAfter[host] = now + Self.nanoseconds(max(configuration.negativeTTL, 1)) }
+                // A pinned host keeps being retried, at the negative TTL's pace.
+                return state.pinned.contains(host) && !state.shutDown ? max(configuration.negativeTTL, 1) / configuration.refreshAhead : nil
+            }
+        }
+        if case .failure(let error) = outcome {
+            logger.debug("resolution failed", metadata: ["host": "\(host)", "error": "\(error)"])
+        }
+        if let pinnedTTL { scheduleRefresh(host, after: pinnedTTL * configuration.refreshAhead) }
+        resolution.finish(outcome)
+    }
+
+    /// Drops what can no longer be served, so a long-running process does not keep every host it ever saw.
+    /// Prefetched hosts stay: they are refreshed on their timers.
+    private func evictExpired(from state: inout State, now: UInt64) {
+        let stale = Self.nanoseconds(configuration.maximumStale)
+        state.entries = state.entries.filter { now < $0.value.expires + stale || state.pinned.contains($0.key) }
+        state.negative = state.negative.filter { now < $0.value.until }
+        state.retryAfter = state.retryAfter.filter { now < $0.value }
+    }
+
+    private func scheduleRefresh(_ host: String, after seconds: Double) {
+        let timer = Task.detached { [weak self] in
+            try? await Task.sleep(for: .seconds(seconds))
+            guard !Task.isCancelled, let self else { return }
+            _ = self.resolution(for: host, pin: true)
+        }
+        state.withLock { state in
+            state.timers[host]?.cancel()
+            if state.shutDown { timer.cancel() } else { state.timers[host] = timer }
+        }
+    }
+
+    /// Stops the background refresh timers. Lookups still work; entries just age.
+    public func shutdown() {
+        let timers = state.withLock { state in
+            state.shutDown = true
+            defer { state.timers = [:] }
+            return Array(state.timers.values)
+        }
+        timers.forEach { $0.cancel() }
+    }
+
+    deinit {
+        state.withLock { $0.timers.values.forEach { $0.cancel() } }
+    }
+
+    // MARK: Failover
+
+    /// Puts `address` last for `host` for `demotionPeriod` seconds and re-resolves the host.
+    public func demote(_ address: IPAddress, host rawHost: String) {
+        let host = rawHost.lowercased()
+        let known = state.withLock { state -> Bool in
+            guard state.entries[host]?.addresses.contains(address) == true else { return false }
+            state.entries[host]!.demotedUntil[address] = MonotonicClock.nanoseconds() + Self.nanoseconds(configuration.demotionPeriod)
+            state.stats.demotions += 1
+            return true
+        }
+        guard known else { return }
+        logger.debug("address demoted", metadata: ["host": "\(host)", "address": "\(address)"])
+        _ = resolution(for: host, pin: false)
+    }
+
+    /// Demotes the addresses a trace shows failing: refused or unreachable, or abandoned while a later attempt
+    /// connected (a black hole that happy eyeballs raced past).
+    public func learnConnectFailures(from trace: NetworkTrace) {
+        for hop in trace.hops {
+            guard let lookup = hop.lookup, [.cache, .stale, .resolver].contains(lookup.source) else { continue }
+            let winner = hop.establishedConnect
+            for attempt in hop.connects {
+                let failed = attempt.outcome == .failed
+                    || (attempt.outcome == .abandoned && winner.map { $0.start > attempt.start } == true)
+                if failed { demote(attempt.address.address, host: lookup.host) }
+            }
+        }
+    }
+
+    // MARK: Ordering
+
+    private func ordered(_ addresses: [IPAddress], host: String) -> [IPAddress] {
+        let now = MonotonicClock.nanoseconds()
+        return state.withLock { state in
+            guard let entry = state.entries[host] else { return addresses }
+            return Self.order(entry, now: now)
+        }
+    }
+
+    private static func order(_ entry: Entry, now: UInt64) -> [IPAddress] {
+        let demoted = entry.demotedUntil.filter { $0.value > now }
+        guard !demoted.isEmpty else { return entry.addresses }
+        return entry.addresses.filter { demoted[$0] == nil } + entry.addresses.filter { demoted[$0] != nil }
+    }
+
+    /// Whether `host` is worth parsing as an address: IPv4 literals start with a digit, IPv6 ones contain a colon.
+    /// (A name may start with a digit too, `1tv.example`; the parse decides.) Keeps inet_pton off the hit path.
+    private static func mightBeLiteral(_ host: String) -> Bool {
+        guard let first = host.utf8.first else { return false }
+        return (48...57).contains(first) || first == UInt8(ascii: "[") || host.utf8.contains(UInt8(ascii: ":"))
+    }
+
+    /// Seconds as nanoseconds, capped at a quarter of UInt64 (73 years) so sums of two never overflow.
+    static func nanoseconds(_ seconds: Double) -> UInt64 {
+        guard seconds.isFinite else { return seconds > 0 ? UInt64.max / 4 : 0 }
+        return seconds >= Double(UInt64.max / 4) / 1e9 ? UInt64.max / 4 : UInt64(max(0, seconds) * 1e9)
+    }
+}

@@ -1,0 +1,127 @@
+import FirstFrameCore
+import CNetworkHooks
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Installing a ``DNSCache`` as the process's answer to FFmpeg's `getaddrinfo`.
+extension DNSCache {
+    private static let current = Locked<DNSCache?>(nil)
+
+    /// The cache answering FFmpeg's lookups, if one is installed.
+    public static var installed: DNSCache? { current.withLock { $0 } }
+
+    /// Makes this cache answer every `getaddrinfo` in the process (FFmpeg's included) for names; address
+    /// literals, named services and numeric-only lookups still go to libc. Replaces any installed cache.
+    /// Has no effect where the hooks are unavailable (see ``NetworkTrace/isAvailable``).
+    public func install() {
+        Self.current.withLock { $0 = self }
+        Self.routeLookupsThroughSwift()
+    }
+
+    /// Gives `getaddrinfo` back to libc (threads inside ``answeringLookups(deadline:_:)`` keep their cache).
+    public static func uninstall() {
+        current.withLock { $0 = nil }
+    }
+
+    /// Runs `body` with lookups on this thread bounded by `interrupter`: its deadline ends a lookup that
+    /// misses the cache, and its cancel switch stops the wait. FFmpeg polls the interrupter everywhere except
+    /// in getaddrinfo; this covers that gap.
+    public static func withLookupDeadline<Result>(_ interrupter: Interrupter, _ body: () throws -> Result) rethrows -> Result {
+        try LookupScope(cache: nil, interrupter: interrupter, deadline: interrupter.deadline).run(body)
+    }
+
+    /// Runs `body` with this cache answering the lookups made on this thread (whatever cache is installed for
+    /// the process), bounded by `interrupter` and by `deadline` (`MonotonicClock` ns) when given. How one open
+    /// gets its own `resolve` map and family policy without touching other threads.
+    public func answeringLookups<Result>(
+        interrupter: Interrupter? = nil, deadline: UInt64? = nil, _ body: () throws -> Result
+    ) rethrows -> Result {
+        let limit = [deadline, interrupter?.deadline].compactMap { $0 }.min()
+        return try LookupScope(cache: self, interrupter: interrupter, deadline: limit).run(body)
+    }
+
+    /// Once any cache is used, the C hook asks Swift about every lookup; with no cache for the thread and none
+    /// installed, Swift answers "not mine" and libc resolves.
+    static func routeLookupsThroughSwift() {
+        #if os(Linux)
+        cnh_set_resolver(dnsCacheResolverHook)
+        #endif
+    }
+}
+
+#if os(Linux)
+/// The C resolver the getaddrinfo hook calls. It answers names the installed cache can answer for the request's
+/// family and socket type; everything else is left to libc.
+private let dnsCacheResolverHook: cnh_resolver_fn = { node, service, hints, result, source, detail in
+    let scope = LookupScope.current
+    guard let node, let result, let cache = scope?.cache ?? DNSCache.installed else { return CNH_NOT_HANDLED }
+    let host = String(cString: node)
+    if IPAddress(host) != nil {
+        source?.pointee = Int32(CNH_SOURCE_LITERAL.rawValue)
+        return CNH_NOT_HANDLED
+    }
+    let request = hints?.pointee ?? addrinfo()
+    if request.ai_flags & AI_NUMERICHOST != 0 || host.isEmpty { return CNH_NOT_HANDLED }
+
+    let policy = cache.configuration.families
+    let wanted: AddressFamilyPolicy
+    switch request.ai_family {
+    case AF_UNSPEC: wanted = policy
+    case AF_INET where policy != .ipv6Only: wanted = .ipv4Only
+    case AF_INET6 where policy != .ipv4Only: wanted = .ipv6Only
+    default: return CNH_NOT_HANDLED
+    }
+
+    var port = 0
+    if let service {
+        guard let number = Int(String(cString: service)), (0...65535).contains(number) else { return CNH_NOT_HANDLED }
+        port = number
+    }
+
+    // The node list getaddrinfo would give: one per socket type asked for (all three when none was).
+    let tcp = Int32(IPPROTO_TCP), udp = Int32(IPPROTO_UDP)
+    let stream = Int32(SOCK_STREAM.rawValue), datagram = Int32(SOCK_DGRAM.rawValue)
+    let kinds: [(Int32, Int32)] = switch request.ai_socktype {
+    case 0: [(stream, tcp), (datagram, udp), (Int32(SOCK_RAW.rawValue), 0)]
+    case stream: [(stream, request.ai_protocol == 0 ? tcp : request.ai_protocol)]
+    case datagram: [(datagram, request.ai_protocol == 0 ? udp : request.ai_protocol)]
+    default: [(request.ai_socktype, request.ai_protocol)]
+    }
+
+    let (outcome, from) = cache.lookupReportingSource(host: host, deadline: scope?.deadline) {
+        scope?.interrupter?.isCancelled ?? false
+    }
+    source?.pointee = switch from {
+    case .cache: Int32(CNH_SOURCE_CACHE.rawValue)
+    case .stale: Int32(CNH_SOURCE_STALE.rawValue)
+    case .negative: Int32(CNH_SOURCE_NEGATIVE.rawValue)
+    default: Int32(CNH_SOURCE_RESOLVER.rawValue)
+    }
+    let answer: DNSCache.Lookup
+    switch outcome {
+    case .success(let lookup):
+        answer = lookup
+    case .failure(.noSuchHost), .failure(.noAddresses):
+        return EAI_NONAME
+    case .failure(.timedOut):
+        detail?.pointee = Int32(CNH_DETAIL_TIMED_OUT.rawValue)
+        return EAI_AGAIN
+    case .failure(.cancelled):
+        detail?.pointee = Int32(CNH_DETAIL_CANCELLED.rawValue)
+        return EAI_AGAIN
+    case .failure(.failed):
+        return EAI_FAIL
+    }
+    let addresses = answer.addresses.filter { wanted.allows($0.family) }
+    guard !addresses.isEmpty else { return EAI_NONAME }
+    let storage = addresses.map { SocketAddress(address: $0, port: port).storage }
+    let list = cnh_addrinfo_make(
+        storage, Int32(storage.count), kinds.map(\.0), kinds.map(\.1), Int32(kinds.count),
+        request.ai_flags & AI_CANONNAME != 0 ? host : nil)
+    guard let list else { return EAI_MEMORY }
+    result.pointee = list
+    return 0
+}
+#endif

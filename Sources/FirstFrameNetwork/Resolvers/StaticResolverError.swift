@@ -1,0 +1,11 @@
+import FirstFrameCore
+
+public enum StaticResolverError: Error, Sendable, Hashable, CustomStringConvertible {
+    case malformed(String)
+
+    public var description: String {
+        switch self {
+        case .malformed(let entry): "expected host=ip[,ip...], got \"\(entry)\""
+        }
+    }
+}

@@ -1,0 +1,66 @@
+import FirstFrameCore
+import CNetworkHooks
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Just enough HTTP/1 head parsing for the trace: request line, Host, status line, Location.
+package enum HTTPHead {
+    private static let methods = ["GET ", "POST ", "HEAD ", "PUT ", "OPTIONS ", "DELETE ", "PATCH "]
+
+    /// The length of the head (through its blank line) at the start of `data`, nil if the blank line is not in it.
+    package static func headLength(_ data: [UInt8]) -> Int? {
+        guard data.count >= 4 else { return nil }
+        return (0...(data.count - 4)).first { data[$0] == 13 && data[$0 + 1] == 10 && data[$0 + 2] == 13 && data[$0 + 3] == 10 }
+            .map { $0 + 4 }
+    }
+
+    static func isRequest(_ data: [UInt8]) -> Bool {
+        methods.contains { data.starts(with: Array($0.utf8)) }
+    }
+
+    private static func lines(_ data: [UInt8]) -> [Substring] {
+        let text = String(decoding: data, as: UTF8.self)
+        let head = text.range(of: "\r\n\r\n").map { text[..<$0.lowerBound] } ?? text[...]
+        return head.split(separator: "\r\n", omittingEmptySubsequences: false).map { $0 }
+    }
+
+    private static func header(_ name: String, in lines: [Substring]) -> String? {
+        for line in lines.dropFirst() {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            if line[..<colon].lowercased() == name {
+                return line[line.index(after: colon)...].trimmingCharacters(in: " \t")
+            }
+        }
+        return nil
+    }
+
+    static func request(_ data: [UInt8]) -> (target: String, host: String?)? {
+        let lines = lines(data)
+        let parts = lines.first?.split(separator: " ") ?? []
+        guard parts.count >= 2 else { return nil }
+        return (String(parts[1]), header("host", in: lines))
+    }
+
+    static func response(_ data: [UInt8]) -> (statusLine: String, status: Int?, location: String?)? {
+        let lines = lines(data)
+        guard let first = lines.first, first.hasPrefix("HTTP/") else { return nil }
+        let parts = first.split(separator: " ")
+        return (String(first), parts.count > 1 ? Int(parts[1]) : nil, header("location", in: lines))
+    }
+}
+
+import CNetworkHooks
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+private extension Substring {
+    func trimmingCharacters(in set: String) -> String {
+        String(drop { set.contains($0) }.reversed().drop { set.contains($0) }.reversed())
+    }
+}

@@ -1,0 +1,87 @@
+import FirstFrameCore
+import CNetworkHooks
+
+/// One call the network hooks saw on a tracing thread, as recorded: the raw material of ``NetworkTrace``.
+public struct NetworkEvent: Sendable, Codable, Hashable {
+    public enum Kind: String, Sendable, Codable {
+        case lookupStart, lookupEnd, connectStart, connectReturn, socketError, send, receive, shutdown, close
+        case tlsHandshakeStart, tlsHandshakeEnd, mark
+        /// gnutls_record_send / gnutls_record_recv: the plaintext of the TLS session (fd -2).
+        case tlsSend, tlsReceive
+
+        init?(_ raw: Int32) {
+            switch UInt32(raw) {
+            case CNH_EVENT_LOOKUP_START.rawValue: self = .lookupStart
+            case CNH_EVENT_LOOKUP_END.rawValue: self = .lookupEnd
+            case CNH_EVENT_CONNECT_START.rawValue: self = .connectStart
+            case CNH_EVENT_CONNECT_RETURN.rawValue: self = .connectReturn
+            case CNH_EVENT_SOCKET_ERROR.rawValue: self = .socketError
+            case CNH_EVENT_SEND.rawValue: self = .send
+            case CNH_EVENT_RECV.rawValue: self = .receive
+            case CNH_EVENT_SHUTDOWN.rawValue: self = .shutdown
+            case CNH_EVENT_CLOSE.rawValue: self = .close
+            case CNH_EVENT_TLS_HANDSHAKE_START.rawValue: self = .tlsHandshakeStart
+            case CNH_EVENT_TLS_HANDSHAKE_END.rawValue: self = .tlsHandshakeEnd
+            case CNH_EVENT_MARK.rawValue: self = .mark
+            case CNH_EVENT_TLS_SEND.rawValue: self = .tlsSend
+            case CNH_EVENT_TLS_RECV.rawValue: self = .tlsReceive
+            default: return nil
+            }
+        }
+    }
+
+    public var kind: Kind
+    /// `CLOCK_MONOTONIC` nanoseconds (``MonotonicClock``). Sends are stamped before the call, receives on return.
+    public var time: UInt64
+    /// The socket, or -1 (lookups, TLS handshakes, marks).
+    public var fd: Int32
+    /// The call's return value (bytes for send/receive, an `EAI_*` code for a lookup's end).
+    public var result: Int64
+    /// `errno` of a failed call; the pending error for `socketError`; the hints flags of a lookup's start and
+    /// the failure detail of its end.
+    public var error: Int32
+    /// The lookup's requested family (start) or answer source (end); `how` for shutdown.
+    public var aux: Int32
+    /// Host and service (lookup start), packed answers (lookup end), the sockaddr (connect start), the first
+    /// bytes of a turn (send/receive: a request or response head, a TLS record header), a label (mark).
+    public var data: [UInt8]
+
+    public init(kind: Kind, time: UInt64, fd: Int32 = -1, result: Int64 = 0, error: Int32 = 0, aux: Int32 = 0, data: [UInt8] = []) {
+        self.kind = kind
+        self.time = time
+        self.fd = fd
+        self.result = result
+        self.error = error
+        self.aux = aux
+        self.data = data
+    }
+}
+
+extension NetworkEvent {
+    /// Host and service of a `lookupStart`.
+    var lookupNames: (host: String, service: String) {
+        let parts = data.split(separator: 0, omittingEmptySubsequences: false)
+        let host = parts.first.map { String(decoding: $0, as: UTF8.self) } ?? ""
+        let service = parts.count > 1 ? String(decoding: parts[1], as: UTF8.self) : ""
+        return (host, service)
+    }
+
+    /// The sockaddr of a `connectStart`, or the answers of a `lookupEnd`.
+    var socketAddresses: [SocketAddress] {
+        data.withUnsafeBytes { raw in
+            if kind == .connectStart { return SocketAddress(sockaddrBytes: raw).map { [$0] } ?? [] }
+            var result: [SocketAddress] = []
+            var offset = 0
+            while offset + 4 <= raw.count {
+                let length = Int(raw.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
+                offset += 4
+                guard offset + length <= raw.count else { break }
+                if let address = SocketAddress(sockaddrBytes: UnsafeRawBufferPointer(rebasing: raw[offset..<offset + length])) {
+                    result.append(address)
+                }
+                offset += length
+            }
+            return result
+        }
+    }
+}

@@ -1,0 +1,75 @@
+import FirstFrameCore
+import CNetworkHooks
+
+/// What FFmpeg (or any code on the thread) did on the network while a trace was on: every lookup, every
+/// connect attempt, the TLS handshake, requests and responses, organised as ``hops``.
+///
+/// ```swift
+/// let (status, trace) = NetworkTrace.capture {
+///     avformat_open_input(&context, url, nil, nil)   // your own call, on this thread
+/// }
+/// for hop in trace.hops { print(hop.host ?? "?", hop.lookup?.duration, hop.status) }
+/// ```
+///
+/// Tracing is per thread: the hooks record only calls made on the thread that runs the closure, so the
+/// blocking FFmpeg call must run on it (not hop to another thread). Threads that are not tracing pay one
+/// thread-local load and a branch per hooked call.
+public struct NetworkTrace: Sendable, Codable {
+    /// `MonotonicClock` nanoseconds when tracing started and stopped.
+    public var start: UInt64
+    public var end: UInt64
+    public var events: [NetworkEvent]
+    /// Events lost because memory could not be allocated (normally 0).
+    public var droppedEvents: Int
+    /// The events grouped by request: each HTTP request, redirect, playlist or segment, or RTMP connection.
+    public var hops: [NetworkHop]
+
+    /// Whether the hooks interpose libc in this build (Linux, not under a sanitizer). Elsewhere traces are empty
+    /// and the DNS cache cannot answer FFmpeg's lookups.
+    public static var isAvailable: Bool { cnh_hooks_active() != 0 }
+
+    /// How many bytes of each request and response head are kept (enough for a status line and `Location`).
+    public static let defaultCaptureBytesPerTurn = 4096
+
+    public init(start: UInt64, end: UInt64, events: [NetworkEvent], droppedEvents: Int = 0) {
+        self.start = start
+        self.end = end
+        self.events = events
+        self.droppedEvents = droppedEvents
+        self.hops = HopAssembler.hops(from: events)
+    }
+
+    /// Runs `body` on the current thread with tracing on, and returns its result with the trace.
+    ///
+    /// Captures nest: an inner capture's events also appear in the enclosing one. When a ``DNSCache`` is
+    /// installed, connect attempts that failed are reported to it, so the next lookup puts that address last.
+    public static func capture<Result>(
+        captureBytesPerTurn: Int = defaultCaptureBytesPerTurn,
+        _ body: () throws -> Result
+    ) rethrows -> (result: Result, trace: NetworkTrace) {
+        let recorder = NetworkTraceRecorder(captureBytesPerTurn: captureBytesPerTurn)
+        let result: Result
+        do {
+            result = try body()
+        } catch {
+            _ = recorder.stop()
+            throw error
+        }
+        return (result, recorder.stop())
+    }
+
+    /// Adds a labelled instant to the current thread's trace (e.g. "open requested"), if it is tracing.
+    public static func mark(_ label: String) {
+        cnh_trace_mark(label)
+    }
+
+    /// Milliseconds from the start of the trace to `time` (a `MonotonicClock` value).
+    public func milliseconds(at time: UInt64) -> Double {
+        Double(Int64(bitPattern: time &- start)) / 1_000_000
+    }
+
+    /// The marks recorded with ``mark(_:)``, in order.
+    public var marks: [(label: String, time: UInt64)] {
+        events.filter { $0.kind == .mark }.map { (String(decoding: $0.data, as: UTF8.self), $0.time) }
+    }
+}

@@ -1,0 +1,175 @@
+/// A request to the origin, parsed from (and rendered to) its path and query string.
+///
+/// Streams are any path ending in `.flv`. The join mode comes from a leading `/live/`, `/gop/` or
+/// `/burst/` path component, or from `mode=`; otherwise the origin's default applies.
+public struct OriginRequest: Sendable, Equatable {
+    public enum Route: Sendable, Equatable {
+        case stream
+        case index
+        case stats
+        case notFound
+    }
+
+    public var path: String
+    public var route: Route
+    public var mode: JoinMode?
+    public var behaviour: Behaviour
+    /// The query as sent, decoded, in order: a `redirects=N` hop repeats it with only `redirects` changed.
+    private var queryItems: [(name: String, value: String)] = []
+
+    public enum ParseError: Error, Equatable, Sendable, CustomStringConvertible {
+        case invalidValue(name: String, value: String)
+        case unknownParameter(String)
+
+        public var description: String {
+            switch self {
+            case .invalidValue(let name, let value): "invalid value '\(value)' for '\(name)'"
+            case .unknownParameter(let name): "unknown parameter '\(name)'"
+            }
+        }
+    }
+
+    /// Parses a request target such as `/gop/stream.flv?delay=200`, starting from `defaults`.
+    public init(uri: String, defaults: Behaviour = Behaviour()) throws(ParseError) {
+        let parts = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+        path = parts.first.map(String.init) ?? "/"
+        behaviour = defaults
+        let components = path.split(separator: "/")
+        if path.hasSuffix(".flv") {
+            route = .stream
+            if components.count >= 2, let pathMode = JoinMode(rawValue: String(components[0])) { mode = pathMode }
+        } else if path == "/" || path.isEmpty {
+            route = .index
+        } else if path == "/stats" {
+            route = .stats
+        } else {
+            route = .notFound
+        }
+        guard parts.count == 2 else { return }
+        for item in parts[1].split(separator: "&") where !item.isEmpty {
+            let pair = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let name = Self.percentDecoded(pair[0])
+            let value = pair.count == 2 ? Self.percentDecoded(pair[1]) : ""
+            try apply(name: name, value: value)
+            queryItems.append((name, value))
+        }
+    }
+
+    private mutating func apply(name: String, value: String) throws(ParseError) {
+        func integer(_ range: ClosedRange<Int>) throws(ParseError) -> Int {
+            guard let number = Int(value), range.contains(number) else { throw .invalidValue(name: name, value: value) }
+            return number
+        }
+        switch name {
+        case "mode":
+            guard let parsed = JoinMode(rawValue: value) else { throw .invalidValue(name: name, value: value) }
+            mode = parsed
+        case "delay": behaviour.responseDelayMilliseconds = try integer(0...600_000)
+        case "status": behaviour.status = try integer(100...599)
+        case "redirect":
+            // It becomes a Location header: no control characters (CR/LF would split the response).
+            guard !value.isEmpty, !value.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+                throw .invalidValue(name: name, value: value)
+            }
+            behaviour.redirectTarget = value
+        case "redirects": behaviour.redirectHops = try integer(0...100)
+        case "redirect_status":
+            let status = try integer(300...399)
+            guard [301, 302, 303, 307, 308].contains(status) else { throw .invalidValue(name: name, value: value) }
+            behaviour.redirectStatus = status
+        case "stall_after": behaviour.stallAfterBytes = try integer(0...Int(Int32.max))
+        case "close_after": behaviour.closeAfterBytes = try integer(0...Int(Int32.max))
+        case "corrupt_at": behaviour.corruptAtByte = try integer(0...Int(Int32.max))
+        case "corrupt_len": behaviour.corruptLength = try integer(1...Int(Int32.max))
+        case "waitkey":
+            guard value == "0" || value == "1" else { throw .invalidValue(name: name, value: value) }
+            behaviour.waitForKeyframe = value == "1"
+        case "chunked":
+            guard value == "0" || value == "1" else { throw .invalidValue(name: name, value: value) }
+            behaviour.chunked = value == "1"
+        case "speed":
+            // A client at 1× (or slower) would never reach the live edge.
+            guard let speed = Double(value), speed > 1, speed <= 1000 else { throw .invalidValue(name: name, value: value) }
+            behaviour.burstSpeed = speed
+        default:
+            throw .unknownParameter(name)
+        }
+    }
+
+    /// Every query parameter the origin takes, in one line: for its index page and `firstframe serve`.
+    public static let parameterSummary = "mode=live|gop|burst speed=N waitkey=0|1 delay=MS status=CODE redirect=URL "
+        + "redirects=N redirect_status=CODE stall_after=BYTES close_after=BYTES corrupt_at=BYTES corrupt_len=BYTES chunked=0|1"
+
+    /// The query string that asks for `behaviour` (only what differs from the defaults), without `?`.
+    public static func query(mode: JoinMode? = nil, behaviour: Behaviour) -> String {
+        var items: [(String, String)] = []
+        if let mode { items.append(("mode", mode.rawValue)) }
+        let plain = Behaviour()
+        if behaviour.responseDelayMilliseconds != plain.responseDelayMilliseconds {
+            items.append(("delay", String(behaviour.responseDelayMilliseconds)))
+        }
+        if let status = behaviour.status { items.append(("status", String(status))) }
+        if let target = behaviour.redirectTarget { items.append(("redirect", target)) }
+        if behaviour.redirectHops != 0 { items.append(("redirects", String(behaviour.redirectHops))) }
+        if behaviour.redirectStatus != plain.redirectStatus { items.append(("redirect_status", String(behaviour.redirectStatus))) }
+        if let bytes = behaviour.stallAfterBytes { items.append(("stall_after", String(bytes))) }
+        if let bytes = behaviour.closeAfterBytes { items.append(("close_after", String(bytes))) }
+        if let offset = behaviour.corruptAtByte { items.append(("corrupt_at", String(offset))) }
+        if behaviour.corruptLength != plain.corruptLength { items.append(("corrupt_len", String(behaviour.corruptLength))) }
+        if !behaviour.waitForKeyframe { items.append(("waitkey", "0")) }
+        if behaviour.chunked { items.append(("chunked", "1")) }
+        if let speed = behaviour.burstSpeed { items.append(("speed", String(speed))) }
+        return items.map { "\($0.0)=\(percentEncoded($0.1))" }.joined(separator: "&")
+    }
+
+    /// The same request with one redirect hop fewer: the target of a `redirects=N` response. Everything else
+    /// in the query is repeated as sent, so server-wide defaults and per-request overrides apply alike on every hop.
+    public var redirectTargetForNextHop: String {
+        var items = queryItems.filter { $0.name != "redirects" }
+        items.append(("redirects", String(behaviour.redirectHops - 1)))
+        return path + "?" + items.map { "\($0.name)=\(Self.percentEncoded($0.value))" }.joined(separator: "&")
+    }
+
+    public static func == (lhs: OriginRequest, rhs: OriginRequest) -> Bool {
+        lhs.path == rhs.path && lhs.route == rhs.route && lhs.mode == rhs.mode && lhs.behaviour == rhs.behaviour
+    }
+
+    private static let unreserved = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~/:".utf8)
+
+    static func percentEncoded(_ value: String) -> String {
+        var result = ""
+        for byte in value.utf8 {
+            if unreserved.contains(byte) {
+                result.unicodeScalars.append(Unicode.Scalar(byte))
+            } else {
+                result += "%" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2)
+            }
+        }
+        return result
+    }
+
+    static func percentDecoded<S: StringProtocol>(_ value: S) -> String {
+        let input = Array(value.utf8)
+        var bytes: [UInt8] = []
+        var index = 0
+        while index < input.count {
+            let byte = input[index]
+            if byte == UInt8(ascii: "%"), index + 2 < input.count,
+               let decoded = UInt8(String(decoding: input[(index + 1)...(index + 2)], as: UTF8.self), radix: 16) {
+                bytes.append(decoded)
+                index += 3
+                continue
+            }
+            // A malformed escape is kept as it is.
+            bytes.append(byte == UInt8(ascii: "+") ? UInt8(ascii: " ") : byte)
+            index += 1
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+private extension String {
+    func leftPadded(to length: Int) -> String {
+        count >= length ? self : String(repeating: "0", count: length - count) + self
+    }
+}

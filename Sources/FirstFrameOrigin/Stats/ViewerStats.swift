@@ -1,0 +1,11 @@
+import Synchronization
+
+/// One connected client.
+public struct ViewerStats: Sendable, Codable, Equatable {
+    public var id: Int
+    public var path: String
+    public var mode: JoinMode
+    public var bytesSent: Int
+    public var tagsDropped: Int
+    public var dropEvents: Int
+}

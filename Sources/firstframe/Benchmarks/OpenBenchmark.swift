@@ -1,0 +1,228 @@
+import CFFmpeg
+// In this target the socket constants come through CNetworkHooks' header (it includes <sys/socket.h>).
+import CNetworkHooks
+import FirstFrame
+import FirstFrameOrigin
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `firstframe bench`: the floor, stock FFmpeg and each preset, side by side in one run on the embedded origin,
+/// every contender of a round started at the same phase of the channel's GOP.
+public enum OpenBenchmark {
+    public enum Contender: Hashable, Sendable, CustomStringConvertible {
+        /// A raw socket reader: until the first keyframe's bytes have arrived, plus one decode of it.
+        case floor
+        /// Plain libavformat calls with no options (``PlainOpen``).
+        case stock
+        case preset(Preset)
+
+        public var description: String {
+            switch self {
+            case .floor: "floor"
+            case .stock: "stock ffmpeg"
+            case .preset(let preset): "preset \(preset.rawValue)"
+            }
+        }
+
+        public static let all: [Contender] = [.floor, .stock] + Preset.allCases.map { .preset($0) }
+    }
+
+    /// One contender's first pictures in one join mode.
+    public struct Row: Sendable, Codable {
+        public var mode: String
+        public var contender: String
+        public var samplesMs: [Double]
+        public var failures: Int
+        public var p50Ms: Double?
+        public var p95Ms: Double?
+        /// p50 and p95 over the floor's p50 and p95 in the same run.
+        public var ratioP50: Double?
+        public var ratioP95: Double?
+    }
+
+    /// Runs `repeats` rounds per mode. A round picks a random GOP phase and starts every contender at it.
+    public static func run(
+        origin: LiveOrigin, modes: [JoinMode] = [.gop, .live], repeats: Int, timeout: Double = 15,
+        progress: @Sendable (String) -> Void = { _ in }
+    ) async throws -> [Row] {
+        var rows: [Row] = []
+        for mode in modes {
+            var samples: [Contender: [Double]] = [:]
+            var failures: [Contender: Int] = [:]
+            for round in 0..<repeats {
+                let lead = Double.random(in: 100...1900)
+                for contender in Contender.all {
+                    progress("\(mode.rawValue) round \(round + 1)/\(repeats): \(contender)")
+                    try await waitForPhase(origin, millisecondsBeforeKeyframe: lead)
+                    let url = origin.url(mode)
+                    if let ms = await measure(contender, url: url, timeout: timeout) {
+                        samples[contender, default: []].append(ms)
+                    } else {
+                        failures[contender, default: 0] += 1
+                    }
+                }
+            }
+            let floor = ReportAggregate.Distribution(samples[.floor] ?? [])
+            for contender in Contender.all {
+                let values = samples[contender] ?? []
+                let distribution = ReportAggregate.Distribution(values)
+                let p50 = distribution?.p50, p95 = distribution?.p95
+                rows.append(Row(
+                    mode: mode.rawValue, contender: contender.description, samplesMs: values,
+                    failures: failures[contender] ?? 0, p50Ms: p50, p95Ms: p95,
+                    ratioP50: p50.flatMap { value in floor.map { value / $0.p50 } },
+                    ratioP95: p95.flatMap { value in floor.map { value / $0.p95 } }))
+            }
+        }
+        return rows
+    }
+
+    /// Sleeps until the next keyframe is `lead` ms away (the scenario's phase, not synchronisation).
+    public static func waitForPhase(_ origin: LiveOrigin, millisecondsBeforeKeyframe lead: Double) async throws {
+        let gop = Double(origin.program.configuration.gopFrames) * 1000 / Double(origin.program.configuration.framesPerSecond)
+        var wait = origin.millisecondsToNextKeyframe - lead
+        if wait < 0 { wait += gop }
+        try await Task.sleep(for: .milliseconds(Int(wait)))
+    }
+
+    private static func measure(_ contender: Contender, url: String, timeout: Double) async -> Double? {
+        switch contender {
+        case .floor:
+            return try? await DedicatedThread.run(name: "bench.floor") { try floor(url: url, timeout: timeout) }
+        case .stock:
+            let result = try? await DedicatedThread.run(name: "bench.stock") {
+                PlainOpen.run(url: url, timeout: timeout)
+            }
+            return result?.milestones[.firstVideoFrame]
+        case .preset(let preset):
+            var knobs = preset.knobs
+            knobs.totalDeadline = timeout
+            guard let opener = try? StreamOpener(knobs: knobs, presetName: preset.rawValue) else { return nil }
+            return await opener.report(opening: url).summary.firstVideoFrameMs
+        }
+    }
+
+    // MARK: The floor
+
+    public enum FloorError: Error, CustomStringConvertible {
+        case unsupported(String)
+        case network(String)
+        case decode(String)
+
+        public var description: String {
+            switch self {
+            case .unsupported(let why), .network(let why), .decode(let why): why
+            }
+        }
+    }
+
+    /// Milliseconds from the request to the first picture if nothing but the bytes and one decode took time: a raw
+    /// socket reads until the first video keyframe tag is complete, then that keyframe (H.264) is decoded once.
+    /// Blocking.
+    public static func floor(url: String, timeout: Double = 15) throws -> Double {
+        guard let parsed = URL(string: url), let host = parsed.host, let address = IPAddress(host),
+              address.family == .ipv4, let port = parsed.port else {
+            throw FloorError.unsupported("the floor reader takes http://IPv4:port/ URLs, got \(url)")
+        }
+        let start = MonotonicClock.nanoseconds()
+        let deadline = start + UInt64(timeout * 1e9)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var storage = SocketAddress(address: address, port: port).storage
+        let connected = withUnsafePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw FloorError.network("connect: \(String(cString: strerror(errno)))") }
+        let path = parsed.path + (parsed.query.map { "?" + $0 } ?? "")
+        let request = Array("GET \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nConnection: close\r\n\r\n".utf8)
+        guard send(fd, request, request.count, Int32(MSG_NOSIGNAL)) == request.count else {
+            throw FloorError.network("send: \(String(cString: strerror(errno)))")
+        }
+
+        var head: [UInt8] = []
+        var inBody = false
+        var parser = FLVStreamParser()
+        var sequenceHeader: FLVTag?
+        var keyframe: FLVTag?
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while keyframe == nil {
+            let now = MonotonicClock.nanoseconds()
+            guard now < deadline else { throw FloorError.network("no keyframe before the deadline") }
+            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&poller, 1, Int32(min(100, (deadline - now) / 1_000_000 + 1))) >= 0 else {
+                throw FloorError.network("poll: \(String(cString: strerror(errno)))")
+            }
+            guard poller.revents != 0 else { continue }
+            let count = recv(fd, &buffer, buffer.count, 0)
+            guard count > 0 else { throw FloorError.network("the connection closed before a keyframe") }
+            var bytes = buffer[0..<count]
+            if !inBody {
+                head += bytes
+                guard let end = HeadEnd.find(head) else { continue }
+                inBody = true
+                bytes = head[end...]
+            }
+            let tags: [FLVTag]
+            do { tags = try parser.append(bytes) } catch { throw FloorError.network("not FLV: \(error)") }
+            for tag in tags where tag.kind == .video {
+                if tag.isSequenceHeader { sequenceHeader = tag } else if tag.isKeyframe { keyframe = tag; break }
+            }
+        }
+        let arrival = MonotonicClock.nanoseconds()
+        guard let sequenceHeader, let keyframe, keyframe.payload.first.map({ $0 & 0x0F == 7 }) == true else {
+            throw FloorError.unsupported("the floor decodes H.264 in FLV only")
+        }
+        let decodeTime = try decodeOnce(configuration: Array(sequenceHeader.payload.dropFirst(5)),
+                                        keyframe: Array(keyframe.payload.dropFirst(5)))
+        return Double(arrival - start) / 1e6 + decodeTime
+    }
+
+    /// Milliseconds one H.264 decode of `keyframe` takes (decoder opened beforehand, one thread).
+    private static func decodeOnce(configuration: [UInt8], keyframe: [UInt8]) throws -> Double {
+        guard let parameters = avcodec_parameters_alloc() else { throw FloorError.decode("out of memory") }
+        var owned: UnsafeMutablePointer<AVCodecParameters>? = parameters
+        defer { avcodec_parameters_free(&owned) }
+        parameters.pointee.codec_type = AVMEDIA_TYPE_VIDEO
+        parameters.pointee.codec_id = AV_CODEC_ID_H264
+        let padding = Int(AV_INPUT_BUFFER_PADDING_SIZE)
+        guard let extradata = av_mallocz(configuration.count + padding)?.assumingMemoryBound(to: UInt8.self) else {
+            throw FloorError.decode("out of memory")
+        }
+        extradata.update(from: configuration, count: configuration.count)
+        parameters.pointee.extradata = extradata
+        parameters.pointee.extradata_size = Int32(configuration.count)
+        let decoder: CodecContext
+        do { decoder = try CodecContext.decoder(for: parameters, threads: 1) } catch { throw FloorError.decode("\(error)") }
+        let packet = Packet()
+        guard av_new_packet(packet.pointer, Int32(keyframe.count)) == 0 else { throw FloorError.decode("out of memory") }
+        packet.pointer.pointee.data.update(from: keyframe, count: keyframe.count)
+        packet.pointer.pointee.flags |= AV_PKT_FLAG_KEY
+        let frame = Frame()
+        let start = MonotonicClock.nanoseconds()
+        do {
+            try decoder.send(packet)
+            if try !decoder.receive(into: frame) {
+                try decoder.send(nil as Packet?)
+                guard try decoder.receive(into: frame) else { throw FloorError.decode("no picture from the keyframe") }
+            }
+        } catch let error as FloorError {
+            throw error
+        } catch {
+            throw FloorError.decode("\(error)")
+        }
+        return Double(MonotonicClock.nanoseconds() - start) / 1e6
+    }
+
+    private enum HeadEnd {
+        static func find(_ bytes: [UInt8]) -> Int? {
+            guard bytes.count >= 4 else { return nil }
+            for index in 0...(bytes.count - 4)
+            where bytes[index] == 13 && bytes[index + 1] == 10 && bytes[index + 2] == 13 && bytes[index + 3] == 10 {
+                return index + 4
+            }
+            return nil
+        }
+    }
+}

@@ -1,0 +1,48 @@
+import ArgumentParser
+import FirstFrame
+import Foundation
+
+/// Knob options shared by `probe` and `sweep`: a preset, then changes to it.
+struct KnobOptions: ParsableArguments {
+    @Option(help: "Preset to start from: \(Preset.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var preset = Preset.instant.rawValue
+
+    @Option(name: .customLong("set"), help: ArgumentHelp("Change a knob: knob=value (repeatable).", valueName: "knob=value"))
+    var settings: [String] = []
+
+    @Option(help: ArgumentHelp("Answer lookups of host with these addresses, like curl (repeatable).", valueName: "host=ip[,ip]"))
+    var resolve: [String] = []
+
+    @Option(help: ArgumentHelp("Resolve host before the first open and keep it fresh (repeatable).", valueName: "host"))
+    var prefetch: [String] = []
+
+    @Option(help: "Seconds before an open fails (the totalDeadline knob).")
+    var timeout: Double?
+
+    /// The preset with every change applied; errors name the knob.
+    func knobs() throws -> TuningKnobs {
+        do {
+            var knobs = try Preset(named: preset).knobs
+            for setting in settings {
+                let parts = setting.split(separator: "=", maxSplits: 1)
+                guard parts.count == 2 else { throw ValidationError("--set expects knob=value, got \"\(setting)\"") }
+                try knobs.set(String(parts[0]), String(parts[1]))
+            }
+            if !resolve.isEmpty {
+                var table = knobs.resolve
+                var probe = TuningKnobs()
+                try probe.set("resolve", resolve.joined(separator: ";"))
+                table.merge(probe.resolve) { $0 + $1 }
+                knobs.resolve = table
+            }
+            knobs.prefetchHosts += prefetch
+            if let timeout { try knobs.set("totalDeadline", String(timeout)) }
+            return knobs
+        } catch let error as KnobError {
+            throw ValidationError(error.description)
+        }
+    }
+
+    /// "instant", or "instant+" when knobs were changed.
+    var label: String { settings.isEmpty && resolve.isEmpty && prefetch.isEmpty && timeout == nil ? preset : preset + "+" }
+}
