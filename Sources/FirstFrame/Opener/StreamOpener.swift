@@ -3,7 +3,7 @@ import Logging
 /// Opens a stream to its first decoded picture as fast as the knobs allow, and reports where the time went.
 ///
 /// ```swift
-/// let opener = try StreamOpener(preset: .instant)
+/// let opener = StreamOpener(preset: .instant)
 /// let stream = try await opener.open("http://live.example.com/app/stream.flv")
 /// print(stream.report.summary.firstVideoFrameMs!)      // and keep reading: stream.readPacket()
 /// ```

@@ -66,7 +66,8 @@ public struct FirstFrameReport: Sendable, Codable, Hashable {
     public struct Milestones: Sendable, Codable, Hashable {
         /// The first byte of the (last hop's) response.
         public var firstByteMs: Double?
-        /// The first video keyframe packet came out of the demuxer.
+        /// When the first video keyframe's last byte arrived (from the network trace, plain HTTP), which can be long
+        /// before FFmpeg hands the packet out; over TLS and for files, when the demuxer handed it out.
         public var firstKeyframeMs: Double?
         public var firstVideoFrameMs: Double?
         public var firstAudioFrameMs: Double?

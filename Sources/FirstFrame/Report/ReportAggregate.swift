@@ -10,13 +10,15 @@ public struct ReportAggregate: Sendable, Codable {
         public init?(_ values: [Double]) {
             guard !values.isEmpty else { return nil }
             let sorted = values.sorted()
-            func percentile(_ p: Double) -> Double {
-                // Nearest rank: the smallest value with at least p of the samples at or below it.
-                sorted[Swift.max(0, Int((p * Double(sorted.count)).rounded(.up)) - 1)]
-            }
-            p50 = percentile(0.5)
-            p95 = percentile(0.95)
+            p50 = Self.percentile(0.5, ofSorted: sorted)
+            p95 = Self.percentile(0.95, ofSorted: sorted)
             max = sorted.last!
+        }
+
+        /// The one percentile definition of FirstFrame (probe, sweep, bench, load): nearest rank, the smallest
+        /// value with at least `p` of the samples at or below it. `sorted` must be ascending and not empty.
+        public static func percentile(_ p: Double, ofSorted sorted: [Double]) -> Double {
+            sorted[Swift.min(sorted.count - 1, Swift.max(0, Int((p * Double(sorted.count)).rounded(.up)) - 1))]
         }
     }
 

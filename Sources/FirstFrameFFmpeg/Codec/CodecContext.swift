@@ -3,7 +3,7 @@ import CFFmpeg
 
 /// An owned `AVCodecContext`, opened as a decoder or an encoder.
 public final class CodecContext {
-    public let pointer: UnsafeMutablePointer<AVCodecContext>
+    package let pointer: UnsafeMutablePointer<AVCodecContext>
 
     private init(codec: UnsafePointer<AVCodec>) throws(FFmpegError) {
         guard let context = avcodec_alloc_context3(codec) else {
@@ -24,7 +24,7 @@ public final class CodecContext {
     ///   - threads: decoder threads; 1 avoids the (threads − 1)-frame delay frame threading adds
     ///     before the first picture, 0 lets FFmpeg choose.
     ///   - options: codec options; FFmpeg removes the ones it consumed.
-    public static func decoder(
+    package static func decoder(
         for parameters: UnsafePointer<AVCodecParameters>,
         threads: Int = 1,
         options: FFmpegOptions? = nil
@@ -40,7 +40,7 @@ public final class CodecContext {
     }
 
     /// Opens the encoder `name` (e.g. `libx264`, `aac`) after `configure` has set its parameters.
-    public static func encoder(
+    package static func encoder(
         named name: String,
         options: FFmpegOptions? = nil,
         configure: (UnsafeMutablePointer<AVCodecContext>) throws(FFmpegError) -> Void
@@ -55,7 +55,7 @@ public final class CodecContext {
     }
 
     /// Whether this FFmpeg build has an encoder called `name`.
-    public static func hasEncoder(named name: String) -> Bool {
+    package static func hasEncoder(named name: String) -> Bool {
         avcodec_find_encoder_by_name(name) != nil
     }
 
@@ -68,6 +68,15 @@ public final class CodecContext {
         }
     }
 
+    /// Opens a decoder for stream `index` of `input` (its codec parameters as the demuxer knows them).
+    ///
+    /// - Parameters:
+    ///   - threads: decoder threads; 1 avoids the (threads − 1)-frame delay frame threading adds before the
+    ///     first picture, 0 lets FFmpeg choose.
+    public static func decoder(for input: InputFormatContext, streamIndex index: Int, threads: Int = 1) throws(FFmpegError) -> CodecContext {
+        try decoder(for: input.stream(at: index).pointee.codecpar, threads: threads)
+    }
+
     /// The codec's short name (`h264`, `aac`, …).
     public var codecName: String { String(cString: avcodec_get_name(pointer.pointee.codec_id)) }
 
@@ -77,7 +86,7 @@ public final class CodecContext {
     }
 
     /// Sends a frame to an encoder; `nil` starts draining.
-    public func send(_ frame: Frame?) throws(FFmpegError) {
+    package func send(_ frame: Frame?) throws(FFmpegError) {
         try FFmpegError.check(avcodec_send_frame(pointer, frame?.pointer), "avcodec_send_frame")
     }
 
@@ -90,7 +99,7 @@ public final class CodecContext {
     }
 
     /// Receives the next encoded packet; `false` when the encoder needs more input or is drained.
-    public func receive(into packet: Packet) throws(FFmpegError) -> Bool {
+    package func receive(into packet: Packet) throws(FFmpegError) -> Bool {
         let result = avcodec_receive_packet(pointer, packet.pointer)
         if result == cffmpeg_averror_eagain() || result == CFFMPEG_AVERROR_EOF { return false }
         try FFmpegError.check(result, "avcodec_receive_packet")

@@ -3,7 +3,7 @@ import CFFmpeg
 
 /// An owned `AVFrame`: a decoded picture or block of samples, or one to be encoded.
 public final class Frame {
-    public let pointer: UnsafeMutablePointer<AVFrame>
+    package let pointer: UnsafeMutablePointer<AVFrame>
 
     public init() {
         guard let frame = av_frame_alloc() else { fatalError("av_frame_alloc: out of memory") }
@@ -23,7 +23,7 @@ public final class Frame {
     public var isKeyframe: Bool { pointer.pointee.key_frame != 0 }
 
     /// Allocates picture planes for `format` at `width`×`height` (for frames we fill and encode).
-    public func allocatePicture(format: AVPixelFormat, width: Int, height: Int) throws(FFmpegError) {
+    package func allocatePicture(format: AVPixelFormat, width: Int, height: Int) throws(FFmpegError) {
         pointer.pointee.format = format.rawValue
         pointer.pointee.width = Int32(width)
         pointer.pointee.height = Int32(height)
@@ -31,7 +31,7 @@ public final class Frame {
     }
 
     /// Allocates sample buffers for `format` with the channel layout of `channels` default channels.
-    public func allocateSamples(format: AVSampleFormat, sampleRate: Int, channels: Int, count: Int) throws(FFmpegError) {
+    package func allocateSamples(format: AVSampleFormat, sampleRate: Int, channels: Int, count: Int) throws(FFmpegError) {
         pointer.pointee.format = format.rawValue
         pointer.pointee.sample_rate = Int32(sampleRate)
         pointer.pointee.nb_samples = Int32(count)
@@ -40,7 +40,7 @@ public final class Frame {
     }
 
     /// Makes the buffers writable (copying them if an encoder still holds a reference).
-    public func makeWritable() throws(FFmpegError) {
+    package func makeWritable() throws(FFmpegError) {
         try FFmpegError.check(av_frame_make_writable(pointer), "av_frame_make_writable")
     }
 

@@ -6,7 +6,7 @@ import CFFmpeg
 /// Every call blocks; run them on a thread of their own (``DedicatedThread``), never on Swift's
 /// cooperative pool.
 public final class InputFormatContext {
-    public let pointer: UnsafeMutablePointer<AVFormatContext>
+    package let pointer: UnsafeMutablePointer<AVFormatContext>
     /// The interrupt callback's state; cancel it from any thread to stop a blocking call.
     public let interrupter: Interrupter
 
@@ -57,18 +57,30 @@ public final class InputFormatContext {
     /// The demuxer's short name (`flv`, `mpegts`, …).
     public var formatName: String { String(cString: pointer.pointee.iformat.pointee.name) }
 
+    /// The index of the best stream of `kind` (FFmpeg's `av_find_best_stream`: the one a player would pick).
+    public func bestStream(_ kind: StreamInfo.Kind) -> Int? {
+        switch kind {
+        case .video: bestStream(AVMEDIA_TYPE_VIDEO)
+        case .audio: bestStream(AVMEDIA_TYPE_AUDIO)
+        case .subtitle: bestStream(AVMEDIA_TYPE_SUBTITLE)
+        case .data: bestStream(AVMEDIA_TYPE_DATA)
+        case .other: nil
+        }
+    }
+
+    /// What the demuxer knows of each stream so far, as values (codec, size, sample rate, frame rate, time base).
     public var streams: [StreamInfo] {
         (0..<Int(pointer.pointee.nb_streams)).map { StreamInfo(pointer.pointee.streams[$0]!) }
     }
 
     /// The `AVStream` at `index`, for codec parameters.
-    public func stream(at index: Int) -> UnsafeMutablePointer<AVStream> {
+    package func stream(at index: Int) -> UnsafeMutablePointer<AVStream> {
         precondition(index >= 0 && index < Int(pointer.pointee.nb_streams), "stream index out of range")
         return pointer.pointee.streams[index]!
     }
 
-    /// The best stream of `kind` (`av_find_best_stream`), if any.
-    public func bestStream(_ type: AVMediaType) -> Int? {
+    /// The best stream of `type` (`av_find_best_stream`), if any.
+    package func bestStream(_ type: AVMediaType) -> Int? {
         let index = av_find_best_stream(pointer, type, -1, -1, nil, 0)
         return index < 0 ? nil : Int(index)
     }

@@ -3,8 +3,8 @@ import CFFmpeg
 
 /// An output muxed into memory through a custom `AVIOContext`: what the origin uses to turn encoded
 /// packets into FLV bytes without touching the file system.
-public final class MemoryOutputFormatContext {
-    public let pointer: UnsafeMutablePointer<AVFormatContext>
+package final class MemoryOutputFormatContext {
+    package let pointer: UnsafeMutablePointer<AVFormatContext>
     private let sink: Sink
 
     /// Collects what the muxer writes. A class so the C callback can reach it through `opaque`.
@@ -23,7 +23,7 @@ public final class MemoryOutputFormatContext {
     }
 
     /// Creates a muxer for `format` (e.g. `flv`) writing to memory.
-    public init(format: String) throws(FFmpegError) {
+    package init(format: String) throws(FFmpegError) {
         var context: UnsafeMutablePointer<AVFormatContext>? = nil
         try FFmpegError.check(avformat_alloc_output_context2(&context, nil, format, nil), "avformat_alloc_output_context2(\(format))")
         guard let context else { throw FFmpegError(code: CFFMPEG_AVERROR_MUXER_NOT_FOUND, operation: "avformat_alloc_output_context2") }
@@ -57,7 +57,7 @@ public final class MemoryOutputFormatContext {
 
     /// Adds a stream carrying what `encoder` produces; returns its index.
     @discardableResult
-    public func addStream(from encoder: CodecContext) throws(FFmpegError) -> Int {
+    package func addStream(from encoder: CodecContext) throws(FFmpegError) -> Int {
         guard let stream = avformat_new_stream(pointer, nil) else {
             throw FFmpegError(code: cffmpeg_averror(ENOMEM), operation: "avformat_new_stream")
         }
@@ -66,7 +66,7 @@ public final class MemoryOutputFormatContext {
         return Int(stream.pointee.index)
     }
 
-    public func writeHeader(options: FFmpegOptions? = nil) throws(FFmpegError) {
+    package func writeHeader(options: FFmpegOptions? = nil) throws(FFmpegError) {
         if let options {
             try FFmpegError.check(avformat_write_header(pointer, &options.pointer), "avformat_write_header")
         } else {
@@ -75,7 +75,7 @@ public final class MemoryOutputFormatContext {
     }
 
     /// Writes `packet` (timestamps in `timeBase`) to stream `streamIndex`, interleaving by dts.
-    public func write(_ packet: Packet, streamIndex: Int, timeBase: AVRational) throws(FFmpegError) {
+    package func write(_ packet: Packet, streamIndex: Int, timeBase: AVRational) throws(FFmpegError) {
         precondition(streamIndex >= 0 && streamIndex < Int(pointer.pointee.nb_streams), "stream index out of range")
         packet.pointer.pointee.stream_index = Int32(streamIndex)
         av_packet_rescale_ts(packet.pointer, timeBase, pointer.pointee.streams[streamIndex]!.pointee.time_base)
@@ -83,7 +83,7 @@ public final class MemoryOutputFormatContext {
     }
 
     /// Writes the trailer and returns everything muxed.
-    public func finish() throws(FFmpegError) -> [UInt8] {
+    package func finish() throws(FFmpegError) -> [UInt8] {
         try FFmpegError.check(av_write_trailer(pointer), "av_write_trailer")
         avio_flush(pointer.pointee.pb)
         return sink.bytes

@@ -7,7 +7,7 @@ import CFFmpeg
 /// tells which options nobody took, which is how a misspelt knob is caught instead of silently ignored.
 public final class FFmpegOptions {
     /// The underlying dictionary; FFmpeg may replace it (the address of this property is passed in).
-    public var pointer: OpaquePointer?
+    package var pointer: OpaquePointer?
 
     public init() {}
 

@@ -37,7 +37,7 @@ public struct SocketAddress: Sendable, Hashable, Codable, CustomStringConvertibl
     }
 
     /// The address as a `sockaddr_storage` holding a `sockaddr_in` or a whole `sockaddr_in6`.
-    public var storage: sockaddr_storage {
+    package var storage: sockaddr_storage {
         var storage = sockaddr_storage()
         withUnsafeMutableBytes(of: &storage) { raw in
             if address.family == .ipv4 {

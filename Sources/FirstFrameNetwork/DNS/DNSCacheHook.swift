@@ -20,7 +20,7 @@ extension DNSCache {
         Self.routeLookupsThroughSwift()
     }
 
-    /// Gives `getaddrinfo` back to libc (threads inside ``answeringLookups(deadline:_:)`` keep their cache).
+    /// Gives `getaddrinfo` back to libc (threads inside ``answeringLookups(interrupter:deadline:_:)`` keep their cache).
     public static func uninstall() {
         current.withLock { $0 = nil }
     }

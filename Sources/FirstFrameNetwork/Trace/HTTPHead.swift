@@ -6,7 +6,8 @@ import Glibc
 import Darwin
 #endif
 
-/// Just enough HTTP/1 head parsing for the trace: request line, Host, status line, Location.
+/// Just enough HTTP/1 head parsing for the trace, and the one head-end scan every reader of raw HTTP in this
+/// package uses (the trace, the opener's keyframe arrival, the bench's floor reader, the load client).
 package enum HTTPHead {
     private static let methods = ["GET ", "POST ", "HEAD ", "PUT ", "OPTIONS ", "DELETE ", "PATCH "]
 
@@ -44,7 +45,7 @@ package enum HTTPHead {
         return (String(parts[1]), header("host", in: lines))
     }
 
-    static func response(_ data: [UInt8]) -> (statusLine: String, status: Int?, location: String?)? {
+    package static func response(_ data: [UInt8]) -> (statusLine: String, status: Int?, location: String?)? {
         let lines = lines(data)
         guard let first = lines.first, first.hasPrefix("HTTP/") else { return nil }
         let parts = first.split(separator: " ")

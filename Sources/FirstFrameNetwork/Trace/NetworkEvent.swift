@@ -6,7 +6,7 @@ public struct NetworkEvent: Sendable, Codable, Hashable {
     public enum Kind: String, Sendable, Codable {
         case lookupStart, lookupEnd, connectStart, connectReturn, socketError, send, receive, shutdown, close
         case tlsHandshakeStart, tlsHandshakeEnd, mark
-        /// gnutls_record_send / gnutls_record_recv: the plaintext of the TLS session (fd -2).
+        /// gnutls_record_send / gnutls_record_recv: the plaintext of a TLS session (fd: the session's pseudo-fd).
         case tlsSend, tlsReceive
 
         init?(_ raw: Int32) {
@@ -33,7 +33,9 @@ public struct NetworkEvent: Sendable, Codable, Hashable {
     public var kind: Kind
     /// `CLOCK_MONOTONIC` nanoseconds (``MonotonicClock``). Sends are stamped before the call, receives on return.
     public var time: UInt64
-    /// The socket, or -1 (lookups, TLS handshakes, marks).
+    /// The socket; for gnutls events (handshake, plaintext) the session's pseudo-fd, `CNH_SESSION_FD_BASE − n`
+    /// (−100, −101, …: one per session in the trace, mapped to the socket its handshake followed); -1 for lookups
+    /// and marks.
     public var fd: Int32
     /// The call's return value (bytes for send/receive, an `EAI_*` code for a lookup's end).
     public var result: Int64
@@ -46,7 +48,7 @@ public struct NetworkEvent: Sendable, Codable, Hashable {
     /// bytes of a turn (send/receive: a request or response head, a TLS record header), a label (mark).
     public var data: [UInt8]
 
-    public init(kind: Kind, time: UInt64, fd: Int32 = -1, result: Int64 = 0, error: Int32 = 0, aux: Int32 = 0, data: [UInt8] = []) {
+    package init(kind: Kind, time: UInt64, fd: Int32 = -1, result: Int64 = 0, error: Int32 = 0, aux: Int32 = 0, data: [UInt8] = []) {
         self.kind = kind
         self.time = time
         self.fd = fd

@@ -31,7 +31,7 @@ public struct NetworkTrace: Sendable, Codable {
     /// How many bytes of each request and response head are kept (enough for a status line and `Location`).
     public static let defaultCaptureBytesPerTurn = 4096
 
-    public init(start: UInt64, end: UInt64, events: [NetworkEvent], droppedEvents: Int = 0) {
+    package init(start: UInt64, end: UInt64, events: [NetworkEvent], droppedEvents: Int = 0) {
         self.start = start
         self.end = end
         self.events = events

@@ -2,18 +2,18 @@ import Synchronization
 
 /// One pass of the channel's media, split into FLV tags: what every client of the origin is served,
 /// restamped for each pass of the loop.
-public struct ChannelProgram: Sendable {
-    public let configuration: MediaConfiguration
+package struct ChannelProgram: Sendable {
+    package let configuration: MediaConfiguration
     /// FFmpeg's name for the video codec (`h264`, or `flv1` without libx264).
-    public let videoCodec: String
-    public let header: FLVHeader
+    package let videoCodec: String
+    package let header: FLVHeader
     /// The `onMetaData` script tag (width, height, framerate, codec ids).
-    public let metadata: FLVTag?
+    package let metadata: FLVTag?
     /// AVC and AAC decoder configuration, sent before any frame.
-    public let sequenceHeaders: [FLVTag]
+    package let sequenceHeaders: [FLVTag]
     /// Audio and video frames of one pass, timestamps in `0..<loopMilliseconds`, video starting on a keyframe.
-    public let media: [FLVTag]
-    public let loopMilliseconds: UInt32
+    package let media: [FLVTag]
+    package let loopMilliseconds: UInt32
 
     init(flv bytes: [UInt8], configuration: MediaConfiguration, videoCodec: String) throws(OriginError) {
         var parser = FLVStreamParser()
@@ -45,16 +45,16 @@ public struct ChannelProgram: Sendable {
     }
 
     /// Bytes of media tags on the wire in one pass.
-    public var mediaBytesPerLoop: Int { media.reduce(0) { $0 + $1.encodedSize } }
+    package var mediaBytesPerLoop: Int { media.reduce(0) { $0 + $1.encodedSize } }
 
     /// Average bits per second of media tags on the wire (what a real-time client receives).
-    public var bitsPerSecond: Double {
+    package var bitsPerSecond: Double {
         Double(mediaBytesPerLoop * 8) / (Double(loopMilliseconds) / 1000)
     }
 
     /// Media tag bytes whose loop-relative timestamps fall in `[start, end)` (milliseconds, any number of
     /// passes): what a client paced in real time should receive over that span.
-    public func mediaBytes(from start: UInt64, to end: UInt64) -> Int {
+    package func mediaBytes(from start: UInt64, to end: UInt64) -> Int {
         guard end > start else { return 0 }
         let loop = UInt64(loopMilliseconds)
         var total = 0
@@ -71,7 +71,7 @@ public struct ChannelProgram: Sendable {
 
     /// Synthesises (or returns the already synthesised) program for `configuration`. Encoding takes about
     /// a second for the default channel; tests and benchmarks start many origins, so results are kept.
-    public static func synthesized(_ configuration: MediaConfiguration) throws(OriginError) -> ChannelProgram {
+    package static func synthesized(_ configuration: MediaConfiguration) throws(OriginError) -> ChannelProgram {
         if let cached = cache.withLock({ $0[configuration] }) { return cached }
         let program = try MediaSynthesizer.synthesize(configuration)
         cache.withLock { $0[configuration] = program }

@@ -2,17 +2,17 @@
 ///
 /// Used by the origin to split what the muxer wrote, and by tests and load clients to check, tag by
 /// tag, what a client received and when.
-public struct FLVStreamParser: Sendable {
-    public private(set) var header: FLVHeader?
+package struct FLVStreamParser: Sendable {
+    package private(set) var header: FLVHeader?
     private var buffer: [UInt8] = []
     private var consumed = 0
     /// Bytes fed so far.
-    public private(set) var totalBytes = 0
+    package private(set) var totalBytes = 0
 
-    public init() {}
+    package init() {}
 
     /// Appends bytes and returns the tags they completed.
-    public mutating func append<Bytes: Sequence>(_ bytes: Bytes) throws(FLVParseError) -> [FLVTag] where Bytes.Element == UInt8 {
+    package mutating func append<Bytes: Sequence>(_ bytes: Bytes) throws(FLVParseError) -> [FLVTag] where Bytes.Element == UInt8 {
         let before = buffer.count
         buffer.append(contentsOf: bytes)
         totalBytes += buffer.count - before

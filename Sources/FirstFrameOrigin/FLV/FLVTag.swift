@@ -2,32 +2,32 @@
 ///
 /// Layout (FLV 10.1 spec, E.4.1): type (1) · data size (3) · timestamp (3, low 24 bits) · timestamp
 /// extended (1, high 8 bits) · stream id (3, always 0) · data · previous tag size (4).
-public struct FLVTag: Sendable, Equatable {
-    public enum Kind: UInt8, Sendable {
+package struct FLVTag: Sendable, Equatable {
+    package enum Kind: UInt8, Sendable {
         case audio = 8
         case video = 9
         case script = 18
     }
 
-    public var kind: Kind
+    package var kind: Kind
     /// Milliseconds.
-    public var timestamp: UInt32
+    package var timestamp: UInt32
     /// The tag's data (what follows the 11-byte header).
-    public var payload: [UInt8]
+    package var payload: [UInt8]
 
-    public init(kind: Kind, timestamp: UInt32, payload: [UInt8]) {
+    package init(kind: Kind, timestamp: UInt32, payload: [UInt8]) {
         self.kind = kind
         self.timestamp = timestamp
         self.payload = payload
     }
 
     /// A video tag whose frame type is 1 (key frame) and that carries a picture.
-    public var isKeyframe: Bool {
+    package var isKeyframe: Bool {
         kind == .video && !payload.isEmpty && payload[0] >> 4 == 1 && !isSequenceHeader && !isEndOfSequence
     }
 
     /// An AVC or AAC sequence header (decoder configuration), not a frame.
-    public var isSequenceHeader: Bool {
+    package var isSequenceHeader: Bool {
         guard payload.count >= 2 else { return false }
         switch kind {
         case .video: return payload[0] & 0x0F == 7 && payload[1] == 0
@@ -38,18 +38,18 @@ public struct FLVTag: Sendable, Equatable {
 
     /// An AVC end-of-sequence marker (what FFmpeg's muxer writes at the end of a file): flagged as a key
     /// frame, but it carries no picture.
-    public var isEndOfSequence: Bool {
+    package var isEndOfSequence: Bool {
         kind == .video && payload.count >= 2 && payload[0] & 0x0F == 7 && payload[1] == 2
     }
 
     /// A frame of media (not metadata, not a sequence header, not an end-of-sequence marker).
-    public var isMedia: Bool { kind != .script && !isSequenceHeader && !isEndOfSequence }
+    package var isMedia: Bool { kind != .script && !isSequenceHeader && !isEndOfSequence }
 
     /// Size on the wire: header, data and the trailing previous-tag-size field.
-    public var encodedSize: Int { 11 + payload.count + 4 }
+    package var encodedSize: Int { 11 + payload.count + 4 }
 
     /// The tag as it goes on the wire, stamped with `timestamp` (or its own).
-    public func encoded(timestamp: UInt32? = nil) -> [UInt8] {
+    package func encoded(timestamp: UInt32? = nil) -> [UInt8] {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(encodedSize)
         let size = UInt32(payload.count)

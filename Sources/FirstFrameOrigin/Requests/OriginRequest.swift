@@ -2,26 +2,26 @@
 ///
 /// Streams are any path ending in `.flv`. The join mode comes from a leading `/live/`, `/gop/` or
 /// `/burst/` path component, or from `mode=`; otherwise the origin's default applies.
-public struct OriginRequest: Sendable, Equatable {
-    public enum Route: Sendable, Equatable {
+package struct OriginRequest: Sendable, Equatable {
+    package enum Route: Sendable, Equatable {
         case stream
         case index
         case stats
         case notFound
     }
 
-    public var path: String
-    public var route: Route
-    public var mode: JoinMode?
-    public var behaviour: Behaviour
+    package var path: String
+    package var route: Route
+    package var mode: JoinMode?
+    package var behaviour: Behaviour
     /// The query as sent, decoded, in order: a `redirects=N` hop repeats it with only `redirects` changed.
     private var queryItems: [(name: String, value: String)] = []
 
-    public enum ParseError: Error, Equatable, Sendable, CustomStringConvertible {
+    package enum ParseError: Error, Equatable, Sendable, CustomStringConvertible {
         case invalidValue(name: String, value: String)
         case unknownParameter(String)
 
-        public var description: String {
+        package var description: String {
             switch self {
             case .invalidValue(let name, let value): "invalid value '\(value)' for '\(name)'"
             case .unknownParameter(let name): "unknown parameter '\(name)'"
@@ -30,7 +30,7 @@ public struct OriginRequest: Sendable, Equatable {
     }
 
     /// Parses a request target such as `/gop/stream.flv?delay=200`, starting from `defaults`.
-    public init(uri: String, defaults: Behaviour = Behaviour()) throws(ParseError) {
+    package init(uri: String, defaults: Behaviour = Behaviour()) throws(ParseError) {
         let parts = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
         path = parts.first.map(String.init) ?? "/"
         behaviour = defaults
@@ -97,11 +97,11 @@ public struct OriginRequest: Sendable, Equatable {
     }
 
     /// Every query parameter the origin takes, in one line: for its index page and `firstframe serve`.
-    public static let parameterSummary = "mode=live|gop|burst speed=N waitkey=0|1 delay=MS status=CODE redirect=URL "
+    package static let parameterSummary = "mode=live|gop|burst speed=N waitkey=0|1 delay=MS status=CODE redirect=URL "
         + "redirects=N redirect_status=CODE stall_after=BYTES close_after=BYTES corrupt_at=BYTES corrupt_len=BYTES chunked=0|1"
 
     /// The query string that asks for `behaviour` (only what differs from the defaults), without `?`.
-    public static func query(mode: JoinMode? = nil, behaviour: Behaviour) -> String {
+    package static func query(mode: JoinMode? = nil, behaviour: Behaviour) -> String {
         var items: [(String, String)] = []
         if let mode { items.append(("mode", mode.rawValue)) }
         let plain = Behaviour()
@@ -124,13 +124,13 @@ public struct OriginRequest: Sendable, Equatable {
 
     /// The same request with one redirect hop fewer: the target of a `redirects=N` response. Everything else
     /// in the query is repeated as sent, so server-wide defaults and per-request overrides apply alike on every hop.
-    public var redirectTargetForNextHop: String {
+    package var redirectTargetForNextHop: String {
         var items = queryItems.filter { $0.name != "redirects" }
         items.append(("redirects", String(behaviour.redirectHops - 1)))
         return path + "?" + items.map { "\($0.name)=\(Self.percentEncoded($0.value))" }.joined(separator: "&")
     }
 
-    public static func == (lhs: OriginRequest, rhs: OriginRequest) -> Bool {
+    package static func == (lhs: OriginRequest, rhs: OriginRequest) -> Bool {
         lhs.path == rhs.path && lhs.route == rhs.route && lhs.mode == rhs.mode && lhs.behaviour == rhs.behaviour
     }
 

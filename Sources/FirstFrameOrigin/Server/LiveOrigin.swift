@@ -18,7 +18,7 @@ import NIOPosix
 public final class LiveOrigin: Sendable {
     public let configuration: OriginConfiguration
     /// The media every client is served.
-    public let program: ChannelProgram
+    package let program: ChannelProgram
     /// The bound port (the chosen one when the configuration asked for 0).
     public let port: Int
     public let host: String

@@ -7,32 +7,32 @@ import Glibc
 
 /// Measures what the hooks cost: per hooked call with tracing off and on, and a cached lookup next to libc's
 /// `getaddrinfo("localhost")`. Behind `firstframe bench hooks`; figures come from one run, side by side.
-public enum HookBenchmark {
-    public struct CallCost: Sendable, Codable {
+enum HookBenchmark {
+    struct CallCost: Sendable, Codable {
         /// `recv` on an empty non-blocking socket, straight to libc (nanoseconds per call, best batch).
-        public var realCall: Double
+        var realCall: Double
         /// The same call through the hook on a thread that is not tracing.
-        public var untraced: Double
+        var untraced: Double
         /// The same call through the hook while tracing (one event appended per call).
-        public var traced: Double
-        public var untracedOverhead: Double { untraced - realCall }
-        public var tracedOverhead: Double { traced - realCall }
+        var traced: Double
+        var untracedOverhead: Double { untraced - realCall }
+        var tracedOverhead: Double { traced - realCall }
     }
 
-    public struct LookupCost: Sendable, Codable {
+    struct LookupCost: Sendable, Codable {
         /// `DNSCache.lookupBlocking` on a cached host (nanoseconds).
-        public var cacheHit: Double
+        var cacheHit: Double
         /// `getaddrinfo` through the hook, answered by the installed cache, plus `freeaddrinfo`.
-        public var hookedGetaddrinfo: Double
+        var hookedGetaddrinfo: Double
         /// libc's `getaddrinfo("localhost")` plus `freeaddrinfo` (files backend, no network).
-        public var systemLocalhost: Double
+        var systemLocalhost: Double
         /// Whether the hooked lookups really went through the hook (false where hooks are unavailable).
-        public var hooked: Bool
+        var hooked: Bool
     }
 
     /// Blocking; runs on the calling thread. Batches alternate between the three variants and the best batch of
     /// each counts, which removes most scheduling noise from a ~100 ns syscall.
-    public static func measureCalls(iterations: Int = 400_000, batches: Int = 40) -> CallCost {
+    static func measureCalls(iterations: Int = 400_000, batches: Int = 40) -> CallCost {
         var pair: [Int32] = [-1, -1]
         guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &pair) == 0 else {
             return CallCost(realCall: .nan, untraced: .nan, traced: .nan)
@@ -64,7 +64,7 @@ public enum HookBenchmark {
 
     /// Blocking. Installs a cache of its own for the duration (and uninstalls it): do not run it while
     /// another cache is installed.
-    public static func measureLookups(iterations: Int = 100_000) async -> LookupCost {
+    static func measureLookups(iterations: Int = 100_000) async -> LookupCost {
         let cache = DNSCache(configuration: .init(resolver: StaticResolver(["bench.test": [IPAddress("127.0.0.1")!]])))
         await cache.prefetch(hosts: ["bench.test"])
         defer { cache.shutdown() }

@@ -10,15 +10,15 @@ import Glibc
 
 /// `firstframe bench`: the floor, stock FFmpeg and each preset, side by side in one run on the embedded origin,
 /// every contender of a round started at the same phase of the channel's GOP.
-public enum OpenBenchmark {
-    public enum Contender: Hashable, Sendable, CustomStringConvertible {
+enum OpenBenchmark {
+    enum Contender: Hashable, Sendable, CustomStringConvertible {
         /// A raw socket reader: until the first keyframe's bytes have arrived, plus one decode of it.
         case floor
         /// Plain libavformat calls with no options (``PlainOpen``).
         case stock
         case preset(Preset)
 
-        public var description: String {
+        var description: String {
             switch self {
             case .floor: "floor"
             case .stock: "stock ffmpeg"
@@ -26,24 +26,24 @@ public enum OpenBenchmark {
             }
         }
 
-        public static let all: [Contender] = [.floor, .stock] + Preset.allCases.map { .preset($0) }
+        static let all: [Contender] = [.floor, .stock] + Preset.allCases.map { .preset($0) }
     }
 
     /// One contender's first pictures in one join mode.
-    public struct Row: Sendable, Codable {
-        public var mode: String
-        public var contender: String
-        public var samplesMs: [Double]
-        public var failures: Int
-        public var p50Ms: Double?
-        public var p95Ms: Double?
+    struct Row: Sendable, Codable {
+        var mode: String
+        var contender: String
+        var samplesMs: [Double]
+        var failures: Int
+        var p50Ms: Double?
+        var p95Ms: Double?
         /// p50 and p95 over the floor's p50 and p95 in the same run.
-        public var ratioP50: Double?
-        public var ratioP95: Double?
+        var ratioP50: Double?
+        var ratioP95: Double?
     }
 
     /// Runs `repeats` rounds per mode. A round picks a random GOP phase and starts every contender at it.
-    public static func run(
+    static func run(
         origin: LiveOrigin, modes: [JoinMode] = [.gop, .live], repeats: Int, timeout: Double = 15,
         progress: @Sendable (String) -> Void = { _ in }
     ) async throws -> [Row] {
@@ -80,7 +80,7 @@ public enum OpenBenchmark {
     }
 
     /// Sleeps until the next keyframe is `lead` ms away (the scenario's phase, not synchronisation).
-    public static func waitForPhase(_ origin: LiveOrigin, millisecondsBeforeKeyframe lead: Double) async throws {
+    static func waitForPhase(_ origin: LiveOrigin, millisecondsBeforeKeyframe lead: Double) async throws {
         let gop = Double(origin.program.configuration.gopFrames) * 1000 / Double(origin.program.configuration.framesPerSecond)
         var wait = origin.millisecondsToNextKeyframe - lead
         if wait < 0 { wait += gop }
@@ -106,12 +106,12 @@ public enum OpenBenchmark {
 
     // MARK: The floor
 
-    public enum FloorError: Error, CustomStringConvertible {
+    enum FloorError: Error, CustomStringConvertible {
         case unsupported(String)
         case network(String)
         case decode(String)
 
-        public var description: String {
+        var description: String {
             switch self {
             case .unsupported(let why), .network(let why), .decode(let why): why
             }
@@ -121,7 +121,7 @@ public enum OpenBenchmark {
     /// Milliseconds from the request to the first picture if nothing but the bytes and one decode took time: a raw
     /// socket reads until the first video keyframe tag is complete, then that keyframe (H.264) is decoded once.
     /// Blocking.
-    public static func floor(url: String, timeout: Double = 15) throws -> Double {
+    static func floor(url: String, timeout: Double = 15) throws -> Double {
         guard let parsed = URL(string: url), let host = parsed.host, let address = IPAddress(host),
               address.family == .ipv4, let port = parsed.port else {
             throw FloorError.unsupported("the floor reader takes http://IPv4:port/ URLs, got \(url)")
@@ -160,7 +160,7 @@ public enum OpenBenchmark {
             var bytes = buffer[0..<count]
             if !inBody {
                 head += bytes
-                guard let end = HeadEnd.find(head) else { continue }
+                guard let end = HTTPHead.headLength(head) else { continue }
                 inBody = true
                 bytes = head[end...]
             }
@@ -213,16 +213,5 @@ public enum OpenBenchmark {
             throw FloorError.decode("\(error)")
         }
         return Double(MonotonicClock.nanoseconds() - start) / 1e6
-    }
-
-    private enum HeadEnd {
-        static func find(_ bytes: [UInt8]) -> Int? {
-            guard bytes.count >= 4 else { return nil }
-            for index in 0...(bytes.count - 4)
-            where bytes[index] == 13 && bytes[index + 1] == 10 && bytes[index + 2] == 13 && bytes[index + 3] == 10 {
-                return index + 4
-            }
-            return nil
-        }
     }
 }

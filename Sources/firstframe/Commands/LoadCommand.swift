@@ -77,7 +77,7 @@ struct LoadCommand: AsyncParsableCommand {
         let keyframes = all.compactMap(\.firstKeyframeAfter).sorted()
         let bytes = all.reduce(0) { $0 + $1.bodyBytes }
         func percentile(_ p: Double) -> String {
-            keyframes.isEmpty ? "-" : String(format: "%.1f", keyframes[min(keyframes.count - 1, Int(Double(keyframes.count) * p))])
+            keyframes.isEmpty ? "-" : String(format: "%.1f", ReportAggregate.Distribution.percentile(p, ofSorted: keyframes))
         }
         print("clients: \(clients) asked, \(channels.count) connected in \(String(format: "%.0f", connectedAfter)) ms, "
               + "\(connectFailures) failed to connect, \(all.filter { $0.status == 200 }.count) got 200, "

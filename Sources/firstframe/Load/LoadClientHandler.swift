@@ -31,11 +31,10 @@ final class LoadClientHandler: ChannelInboundHandler {
         let bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
         if result.status == nil {
             headBuffer += bytes
-            guard let end = headBuffer.firstRange(of: [13, 10, 13, 10]) else { return }
-            let statusLine = String(decoding: headBuffer[..<end.lowerBound], as: UTF8.self).prefix { $0 != "\r" }
-            result.status = statusLine.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
+            guard let headLength = HTTPHead.headLength(headBuffer) else { return }
+            result.status = HTTPHead.response(Array(headBuffer[..<headLength]))?.status ?? 0
             result.headAfter = MonotonicClock.milliseconds(since: startedAt)
-            consume(Array(headBuffer[end.upperBound...]))
+            consume(Array(headBuffer[headLength...]))
             headBuffer = []
         } else {
             consume(bytes)
