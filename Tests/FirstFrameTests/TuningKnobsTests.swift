@@ -16,6 +16,116 @@ import Testing
         #expect(Set(knobs.textValues.map(\.name)) == Set(TuningKnobs.names))
     }
 
+    /// A value of every knob that differs from its default.
+    static let changedKnobs: TuningKnobs = {
+        var knobs = Preset.instant.knobs
+        knobs.fpsprobesize = 7
+        knobs.probesize = 4096
+        knobs.analyzeduration = 250_000
+        knobs.formatprobesize = 4096
+        knobs.format = "flv"
+        knobs.streamWaitMs = 300
+        knobs.minVideoFrames = 2
+        knobs.minAudioFrames = 3
+        knobs.bufferCheckIntervalMs = 20
+        knobs.firstHighWaterMarkMs = 80
+        knobs.prefetchHosts = ["a.test", "b.test"]
+        knobs.resolve = ["a.test": ["127.0.0.1", "::1"], "b.test": ["10.0.0.1"]]
+        knobs.stageDeadlines = [.dns: 250, .decode: 100.5]
+        knobs.totalDeadline = 2.5
+        return knobs
+    }()
+
+    @Test func everyDescriptorRoundTripsItsDefault() throws {
+        let stock = TuningKnobs()
+        let changed = Self.changedKnobs
+        for descriptor in TuningKnobs.descriptors {
+            #expect(descriptor.isDefault(in: stock), "\(descriptor.name)")
+            #expect(!descriptor.isDefault(in: changed), "\(descriptor.name): the fixture changes every knob")
+            // The default's text, parsed over a changed value, gives back the default (and touches nothing else).
+            var knobs = changed
+            try descriptor.parse(descriptor.format(stock), into: &knobs)
+            #expect(descriptor.isDefault(in: knobs), "\(descriptor.name)")
+            var expected = changed
+            try expected.set(descriptor.name, descriptor.format(stock))
+            #expect(knobs == expected, "\(descriptor.name)")
+            // And the changed value's text, parsed over the default, gives back the changed value.
+            var rebuilt = stock
+            try descriptor.parse(descriptor.format(changed), into: &rebuilt)
+            #expect(descriptor.format(rebuilt) == descriptor.format(changed), "\(descriptor.name)")
+        }
+        // Every knob's default text, over every changed knob, rebuilds the stock knobs.
+        var rebuilt = changed
+        for descriptor in TuningKnobs.descriptors { try descriptor.parse(descriptor.format(stock), into: &rebuilt) }
+        #expect(rebuilt == stock)
+        rebuilt = stock
+        for descriptor in TuningKnobs.descriptors { try descriptor.parse(descriptor.format(changed), into: &rebuilt) }
+        #expect(rebuilt == changed)
+    }
+
+    @Test func namesComeFromTheDescriptorTable() {
+        #expect(TuningKnobs.names == TuningKnobs.descriptors.map(\.name))
+        #expect(TuningKnobs.names == [
+            "fpsprobesize", "probesize", "analyzeduration", "formatprobesize", "format", "skipStreamInfo", "streamWaitMs",
+            "minVideoFrames", "minAudioFrames", "bufferCheckIntervalMs", "firstHighWaterMarkMs", "decoderThreads",
+            "ipv4Only", "prefetchHosts", "resolve", "stageDeadlines", "totalDeadline",
+        ])
+        #expect(Set(TuningKnobs.names).count == TuningKnobs.names.count, "no name twice")
+        #expect(TuningKnobs.descriptors.filter(\.omittedAtDefault).map(\.name) == ["prefetchHosts", "resolve", "stageDeadlines"])
+    }
+
+    @Test func everyDescriptorHasADocLineAndARule() {
+        for descriptor in TuningKnobs.descriptors {
+            #expect(!descriptor.doc.trimmingCharacters(in: .whitespaces).isEmpty, "\(descriptor.name)")
+            #expect(!descriptor.doc.contains("\n"), "\(descriptor.name): one line")
+            #expect(!descriptor.rule.trimmingCharacters(in: .whitespaces).isEmpty, "\(descriptor.name)")
+        }
+    }
+
+    @Test func textValuesMatchTheirFormerOutput() {
+        let stock = TuningKnobs().textValues
+        #expect(stock.map(\.name) == TuningKnobs.names.filter { !["prefetchHosts", "resolve", "stageDeadlines"].contains($0) })
+        #expect(stock.map { "\($0.name)=\($0.value)" }.joined(separator: " ") == [
+            "fpsprobesize=-1", "probesize=5000000", "analyzeduration=0", "formatprobesize=1048576", "format=",
+            "skipStreamInfo=false", "streamWaitMs=1000", "minVideoFrames=0", "minAudioFrames=0", "bufferCheckIntervalMs=0",
+            "firstHighWaterMarkMs=0", "decoderThreads=0", "ipv4Only=false", "totalDeadline=15.0",
+        ].joined(separator: " "))
+        let changed = Dictionary(uniqueKeysWithValues: Self.changedKnobs.textValues.map { ($0.name, $0.value) })
+        #expect(changed["prefetchHosts"] == "a.test,b.test")
+        #expect(changed["resolve"] == "a.test=127.0.0.1,::1;b.test=10.0.0.1")
+        #expect(changed["stageDeadlines"] == "decode=100.5,dns=250.0")
+        #expect(changed["totalDeadline"] == "2.5")
+    }
+
+    @Test(arguments: [
+        ("probesize", "16", "an integer in 32...2147483647"), ("fpsprobesize", "10001", "an integer in -1...10000"),
+        ("skipStreamInfo", "maybe", "true or false"), ("totalDeadline", "3601", "seconds in (0, 3600]"),
+        ("format", "no-such-demuxer", "a demuxer FFmpeg knows (ffmpeg -demuxers), auto, or empty to probe"),
+        ("resolve", "a.test", "host=ip[,ip][;host=ip...]"),
+        ("stageDeadlines", "dns=-1", "stage=ms[,stage=ms] with stages \(Stage.allCases.map(\.rawValue).joined(separator: "|"))"),
+    ])
+    func rejectionsSayWhatIsExpected(_ name: String, _ value: String, _ expected: String) {
+        var knobs = TuningKnobs()
+        #expect(throws: KnobError.invalid(knob: name, value: value, expected: expected)) { try knobs.set(name, value) }
+        #expect(knobs == TuningKnobs(), "a rejected value changes nothing")
+    }
+
+    @Test func acceptedTextsAreUnchanged() throws {
+        var knobs = TuningKnobs()
+        try knobs.set("probesize", " 4096 ")
+        try knobs.set("skipStreamInfo", "ON")
+        try knobs.set("ipv4Only", "yes")
+        try knobs.set("format", "auto")
+        try knobs.set("prefetchHosts", " a.test, ,b.test ")
+        try knobs.set("resolve", "a.test=127.0.0.1;a.test=::1")
+        try knobs.set("totalDeadline", "3600")
+        #expect(knobs.probesize == 4096 && knobs.skipStreamInfo && knobs.ipv4Only && knobs.format == "auto")
+        #expect(knobs.prefetchHosts == ["a.test", "b.test"])
+        #expect(knobs.resolve == ["a.test": ["127.0.0.1", "::1"]])
+        #expect(knobs.totalDeadline == 3600)
+        #expect(throws: KnobError.unknown(knob: "fastmode", known: TuningKnobs.names)) { try knobs.set("fastmode", "1") }
+    }
+
     @Test(arguments: [
         ("fpsprobesize", "-2"), ("probesize", "16"), ("formatprobesize", "100"), ("decoderThreads", "x"),
         ("skipStreamInfo", "maybe"), ("minVideoFrames", "-1"), ("resolve", "a.test=not-an-ip"),

@@ -31,8 +31,9 @@ public struct TuningKnobs: Sendable, Hashable, Codable {
         default: return format
         }
     }
-    /// Skip `avformat_find_stream_info`: the parameters come from the container's own headers (FLV sequence
-    /// headers, MPEG-TS PMT) as packets are read, and every stream the container announces is waited for.
+    /// Skip `avformat_find_stream_info` on FLV inputs: the parameters come from the FLV sequence headers as packets
+    /// are read, and every stream the FLV header announces is waited for. Other containers still run
+    /// `avformat_find_stream_info`.
     public var skipStreamInfo = false
     /// How long (ms) a skipped stream-info stage waits for an announced stream that has not appeared yet.
     public var streamWaitMs: Int = 1000
@@ -60,109 +61,111 @@ public struct TuningKnobs: Sendable, Hashable, Codable {
 
     public init() {}
 
-    /// The names ``set(_:_:)`` accepts, in declaration order.
-    public static let names = [
-        "fpsprobesize", "probesize", "analyzeduration", "formatprobesize", "format", "skipStreamInfo", "streamWaitMs",
-        "minVideoFrames", "minAudioFrames", "bufferCheckIntervalMs", "firstHighWaterMarkMs", "decoderThreads",
-        "ipv4Only", "prefetchHosts", "resolve", "stageDeadlines", "totalDeadline",
+    /// Every knob, in declaration order: the one table that ``names``, ``set(_:_:)``, ``textValues``,
+    /// ``validate()`` and the CLI's `--set` help read.
+    package static let descriptors: [KnobDescriptor] = [
+        .integer("fpsprobesize", \.fpsprobesize, -1...10_000,
+                 doc: "Frames find_stream_info reads to estimate a frame rate; -1 = FFmpeg's default, 0 = none."),
+        .integer("probesize", \.probesize, 32...Int(Int32.max), doc: "Bytes find_stream_info may read."),
+        .integer("analyzeduration", \.analyzeduration, 0...Int(Int32.max),
+                 doc: "Microseconds find_stream_info may analyze; 0 = FFmpeg's default (5 s)."),
+        .integer("formatprobesize", \.formatprobesize, 2048...Int(Int32.max), doc: "Bytes the format probe may read."),
+        KnobDescriptor(
+            "format", \.format, rule: "a demuxer FFmpeg knows (ffmpeg -demuxers), auto, or empty to probe",
+            doc: "The demuxer to use, skipping the format probe; auto = flv for .flv paths.",
+            parse: { text in text.isEmpty || text == "auto" || av_find_input_format(text) != nil ? text : nil },
+            format: { $0 }
+        ),
+        .boolean("skipStreamInfo", \.skipStreamInfo,
+                 doc: "Skip find_stream_info: take parameters from the container's headers, waiting for every stream."),
+        .integer("streamWaitMs", \.streamWaitMs, 0...600_000,
+                 doc: "Milliseconds a skipped stream-info stage waits for an announced stream."),
+        .integer("minVideoFrames", \.minVideoFrames, 0...10_000,
+                 doc: "Video packets (from the first keyframe) buffered before playback; 0 = no requirement."),
+        .integer("minAudioFrames", \.minAudioFrames, 0...10_000,
+                 doc: "Audio packets buffered before playback; 0 = no requirement."),
+        .integer("bufferCheckIntervalMs", \.bufferCheckIntervalMs, 0...60_000,
+                 doc: "Milliseconds between buffering checks; 0 = on every packet."),
+        .integer("firstHighWaterMarkMs", \.firstHighWaterMarkMs, 0...600_000,
+                 doc: "Buffered milliseconds that also end buffering (ijkplayer's first high-water mark); 0 = off."),
+        .integer("decoderThreads", \.decoderThreads, 0...64,
+                 doc: "Decoder threads for the first frame: 1 decodes it at once; 0 = one per core."),
+        .boolean("ipv4Only", \.ipv4Only, doc: "Resolve IPv4 only (no AAAA query to wait for)."),
+        KnobDescriptor(
+            "prefetchHosts", \.prefetchHosts, rule: "comma-separated hosts", omittedAtDefault: true,
+            doc: "Hosts resolved in parallel before the open, kept fresh by their TTL.",
+            parse: { text in
+                text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            },
+            format: { $0.joined(separator: ",") }
+        ),
+        KnobDescriptor(
+            "resolve", \.resolve, rule: "host=ip[,ip][;host=ip...]", omittedAtDefault: true,
+            doc: "Fixed answers for host lookups, like curl's --resolve.",
+            parse: { text in
+                var table: [String: [String]] = [:]
+                for entry in text.split(separator: ";") {
+                    guard let parsed = try? StaticResolver(entries: [String(entry)]) else { return nil }
+                    for (host, addresses) in parsed.table { table[host, default: []] += addresses.map(\.description) }
+                }
+                return table
+            },
+            format: { table in table.keys.sorted().map { host in "\(host)=\(table[host]!.joined(separator: ","))" }.joined(separator: ";") }
+        ),
+        KnobDescriptor(
+            "stageDeadlines", \.stageDeadlines,
+            rule: "stage=ms[,stage=ms] with stages \(Stage.allCases.map(\.rawValue).joined(separator: "|"))",
+            omittedAtDefault: true,
+            doc: "Per-stage deadlines in milliseconds: a stage still running after its deadline fails the open.",
+            parse: { text in
+                var deadlines: [Stage: Double] = [:]
+                for entry in text.split(separator: ",") {
+                    let parts = entry.split(separator: "=", maxSplits: 1)
+                    guard parts.count == 2, let stage = Stage(rawValue: String(parts[0])),
+                          let ms = Double(parts[1]), ms > 0, ms.isFinite else { return nil }
+                    deadlines[stage] = ms
+                }
+                return deadlines
+            },
+            format: { deadlines in
+                deadlines.keys.sorted { $0.rawValue < $1.rawValue }.map { "\($0.rawValue)=\(deadlines[$0]!)" }.joined(separator: ",")
+            }
+        ),
+        KnobDescriptor(
+            "totalDeadline", \.totalDeadline, rule: "seconds in (0, 3600]",
+            doc: "Seconds before the whole open fails; it bounds the DNS lookup too.",
+            parse: { text in
+                guard let seconds = Double(text), seconds > 0, seconds <= 3600 else { return nil }
+                return seconds
+            },
+            format: { String($0) }
+        ),
     ]
+
+    /// The names ``set(_:_:)`` accepts, in declaration order.
+    public static let names: [String] = descriptors.map(\.name)
 
     /// Sets a knob from text: integers, `true`/`false`/`1`/`0`, comma-separated hosts, `host=ip[,ip];host=ip`
     /// for `resolve`, `stage=ms[,stage=ms]` for `stageDeadlines`. Checks the value's range too.
     public mutating func set(_ name: String, _ text: String) throws(KnobError) {
-        func integer(_ range: ClosedRange<Int>) throws(KnobError) -> Int {
-            guard let value = Int(text.trimmingCharacters(in: .whitespaces)), range.contains(value) else {
-                throw .invalid(knob: name, value: text, expected: "an integer in \(range.lowerBound)...\(range.upperBound)")
-            }
-            return value
-        }
-        func boolean() throws(KnobError) -> Bool {
-            switch text.lowercased() {
-            case "1", "true", "yes", "on": return true
-            case "0", "false", "no", "off": return false
-            default: throw .invalid(knob: name, value: text, expected: "true or false")
-            }
-        }
-        switch name {
-        case "fpsprobesize": fpsprobesize = try integer(-1...10_000)
-        case "probesize": probesize = try integer(32...Int(Int32.max))
-        case "analyzeduration": analyzeduration = try integer(0...Int(Int32.max))
-        case "formatprobesize": formatprobesize = try integer(2048...Int(Int32.max))
-        case "format":
-            guard text.isEmpty || text == "auto" || av_find_input_format(text) != nil else {
-                throw .invalid(knob: name, value: text, expected: "a demuxer FFmpeg knows (ffmpeg -demuxers), auto, or empty to probe")
-            }
-            format = text
-        case "skipStreamInfo": skipStreamInfo = try boolean()
-        case "streamWaitMs": streamWaitMs = try integer(0...600_000)
-        case "minVideoFrames": minVideoFrames = try integer(0...10_000)
-        case "minAudioFrames": minAudioFrames = try integer(0...10_000)
-        case "bufferCheckIntervalMs": bufferCheckIntervalMs = try integer(0...60_000)
-        case "firstHighWaterMarkMs": firstHighWaterMarkMs = try integer(0...600_000)
-        case "decoderThreads": decoderThreads = try integer(0...64)
-        case "ipv4Only": ipv4Only = try boolean()
-        case "prefetchHosts":
-            prefetchHosts = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        case "resolve":
-            var table: [String: [String]] = [:]
-            for entry in text.split(separator: ";") {
-                do {
-                    let parsed = try StaticResolver(entries: [String(entry)])
-                    for (host, addresses) in parsed.table { table[host, default: []] += addresses.map(\.description) }
-                } catch {
-                    throw .invalid(knob: name, value: text, expected: "host=ip[,ip][;host=ip...]")
-                }
-            }
-            resolve = table
-        case "stageDeadlines":
-            var deadlines: [Stage: Double] = [:]
-            for entry in text.split(separator: ",") {
-                let parts = entry.split(separator: "=", maxSplits: 1)
-                guard parts.count == 2, let stage = Stage(rawValue: String(parts[0])),
-                      let ms = Double(parts[1]), ms > 0, ms.isFinite else {
-                    throw .invalid(knob: name, value: text, expected: "stage=ms[,stage=ms] with stages \(Stage.allCases.map(\.rawValue).joined(separator: "|"))")
-                }
-                deadlines[stage] = ms
-            }
-            stageDeadlines = deadlines
-        case "totalDeadline":
-            guard let seconds = Double(text), seconds > 0, seconds <= 3600 else {
-                throw .invalid(knob: name, value: text, expected: "seconds in (0, 3600]")
-            }
-            totalDeadline = seconds
-        default:
+        guard let descriptor = Self.descriptors.first(where: { $0.name == name }) else {
             throw .unknown(knob: name, known: Self.names)
         }
+        try descriptor.parse(text, into: &self)
     }
 
     /// Checks every knob's range (values set in code bypass ``set(_:_:)``).
     public func validate() throws(KnobError) {
         var copy = self
-        for (name, text) in textValues { try copy.set(name, text) }
+        for descriptor in Self.descriptors { try descriptor.parse(descriptor.format(self), into: &copy) }
     }
 
-    /// Every knob as the text ``set(_:_:)`` takes, for reports and tables.
+    /// Every knob as the text ``set(_:_:)`` takes, for reports and tables (`prefetchHosts`, `resolve` and
+    /// `stageDeadlines` only when they are not empty).
     public var textValues: [(name: String, value: String)] {
-        var values: [(name: String, value: String)] = [
-            ("fpsprobesize", String(fpsprobesize)), ("probesize", String(probesize)),
-            ("analyzeduration", String(analyzeduration)), ("formatprobesize", String(formatprobesize)),
-            ("format", format), ("skipStreamInfo", String(skipStreamInfo)), ("streamWaitMs", String(streamWaitMs)),
-            ("minVideoFrames", String(minVideoFrames)), ("minAudioFrames", String(minAudioFrames)),
-            ("bufferCheckIntervalMs", String(bufferCheckIntervalMs)),
-            ("firstHighWaterMarkMs", String(firstHighWaterMarkMs)),
-            ("decoderThreads", String(decoderThreads)), ("ipv4Only", String(ipv4Only)),
-        ]
-        if !prefetchHosts.isEmpty { values.append(("prefetchHosts", prefetchHosts.joined(separator: ","))) }
-        if !resolve.isEmpty {
-            let entries: [String] = resolve.keys.sorted().map { host in "\(host)=\(resolve[host]!.joined(separator: ","))" }
-            values.append(("resolve", entries.joined(separator: ";")))
+        Self.descriptors.compactMap { descriptor in
+            descriptor.omittedAtDefault && descriptor.isDefault(in: self) ? nil : (descriptor.name, descriptor.format(self))
         }
-        if !stageDeadlines.isEmpty {
-            let entries: [String] = stageDeadlines.keys.sorted { $0.rawValue < $1.rawValue }.map { "\($0.rawValue)=\(stageDeadlines[$0]!)" }
-            values.append(("stageDeadlines", entries.joined(separator: ",")))
-        }
-        values.append(("totalDeadline", String(totalDeadline)))
-        return values
     }
 
     /// The format options these knobs give `avformat_open_input` (stock values are left out, so the `ffmpeg`

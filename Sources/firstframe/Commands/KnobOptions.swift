@@ -7,8 +7,16 @@ struct KnobOptions: ParsableArguments {
     @Option(help: "Preset to start from: \(Preset.allCases.map(\.rawValue).joined(separator: ", ")).")
     var preset = Preset.instant.rawValue
 
-    @Option(name: .customLong("set"), help: ArgumentHelp("Change a knob: knob=value (repeatable).", valueName: "knob=value"))
+    @Option(
+        name: .customLong("set"),
+        help: ArgumentHelp("Change a knob: knob=value (repeatable).", discussion: knobList, valueName: "knob=value")
+    )
     var settings: [String] = []
+
+    /// One line per knob, read from ``TuningKnobs/descriptors``: its name, the values it takes, and what it does.
+    static var knobList: String {
+        TuningKnobs.descriptors.map { "\($0.name): \($0.rule) — \($0.doc)" }.joined(separator: "\n")
+    }
 
     @Option(help: ArgumentHelp("Answer lookups of host with these addresses, like curl (repeatable).", valueName: "host=ip[,ip]"))
     var resolve: [String] = []
