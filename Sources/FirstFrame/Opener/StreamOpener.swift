@@ -8,7 +8,7 @@ import Logging
 /// print(stream.report.summary.firstVideoFrameMs!)      // and keep reading: stream.readPacket()
 /// ```
 ///
-/// Each open runs its blocking FFmpeg calls on a thread of its own, traced (``NetworkTrace``), with its own DNS
+/// Each open runs its blocking FFmpeg calls on a thread of its own, traced (`NetworkTrace`), with its own DNS
 /// cache when the knobs ask for one (`ipv4Only`, `resolve`, `prefetchHosts`); task cancellation and the
 /// deadlines stop it through FFmpeg's interrupt callback and the cache's lookup deadline.
 public struct StreamOpener: Sendable {
