@@ -22,7 +22,7 @@ public final class Interrupter: Sendable {
 
     public var isCancelled: Bool { cancelled.load(ordering: .relaxed) }
 
-    /// Whether the deadline has passed (and the call was not cancelled).
+    /// Whether the deadline has passed, whether or not the operation was also cancelled.
     public var hasTimedOut: Bool {
         guard let deadline else { return false }
         return MonotonicClock.nanoseconds() >= deadline

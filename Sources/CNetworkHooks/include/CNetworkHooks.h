@@ -6,7 +6,7 @@
 // append a timestamped event (CLOCK_MONOTONIC ns) to that thread's trace. Every decision lives in Swift.
 //
 // Linux only for now; elsewhere (and under a sanitizer, whose own interceptors own these names) the target
-// compiles to stubs and CNH_HOOKS_ACTIVE is 0.
+// compiles to stubs and cnh_hooks_active() returns 0.
 #ifndef CNETWORKHOOKS_H
 #define CNETWORKHOOKS_H
 

@@ -52,7 +52,8 @@ package struct StageTimeline {
         }
     }
 
-    /// The stage that was running at `time` when nothing closed it: where a failure happened.
+    /// The stage that was running when the open stopped, judged from the last hop and the media marks reached:
+    /// where a failure happened.
     package static func stageInProgress(hops: [NetworkHop], marks: MediaMarks) -> Stage {
         if marks.bufferReady != nil { return .decode }
         if marks.streamInfoFound != nil { return .buffering }

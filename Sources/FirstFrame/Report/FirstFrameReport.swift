@@ -3,10 +3,12 @@
 public struct FirstFrameReport: Sendable, Codable, Hashable {
     public static let schemaVersion = 1
 
+    /// Whether the open reached its first picture (`ok`) or not (`failed`).
     public enum Outcome: String, Sendable, Codable { case ok, failed }
 
     /// What went wrong, and in which stage; the rest of the report keeps what was reached.
     public struct Failure: Sendable, Codable, Hashable {
+        /// What kind of failure it was.
         public enum Kind: String, Sendable, Codable {
             case dns, connect, tls, http, timeout, cancelled, invalidData, endOfStream, noVideo, decoder, invalidKnob, ffmpeg
         }
@@ -63,6 +65,7 @@ public struct FirstFrameReport: Sendable, Codable, Hashable {
         }
     }
 
+    /// When the first byte, first keyframe, first picture and first audio frame came (nil when not reached).
     public struct Milestones: Sendable, Codable, Hashable {
         /// The first byte of the (last hop's) response.
         public var firstByteMs: Double?
@@ -93,7 +96,9 @@ public struct FirstFrameReport: Sendable, Codable, Hashable {
         public var durationMs: Double { endMs - startMs }
     }
 
+    /// One request on the network (a redirect is a new hop), in the report's milliseconds.
     public struct Hop: Sendable, Codable, Hashable {
+        /// The hop's DNS lookup: host, timing, what answered and with which addresses.
         public struct Lookup: Sendable, Codable, Hashable {
             public var host: String
             public var startMs: Double
@@ -103,6 +108,7 @@ public struct FirstFrameReport: Sendable, Codable, Hashable {
             public var error: String?
         }
 
+        /// One connect attempt of the hop.
         public struct Connect: Sendable, Codable, Hashable {
             public var address: String
             public var port: Int
@@ -112,6 +118,7 @@ public struct FirstFrameReport: Sendable, Codable, Hashable {
             public var error: String?
         }
 
+        /// A start and (when it came) an end, such as the TLS handshake's.
         public struct Interval: Sendable, Codable, Hashable {
             public var startMs: Double
             public var endMs: Double?
@@ -128,6 +135,7 @@ public struct FirstFrameReport: Sendable, Codable, Hashable {
         public var redirectTo: String?
     }
 
+    /// One stream of the input as the open left it: codec, and picture size or sample rate.
     public struct Stream: Sendable, Codable, Hashable {
         public var index: Int
         public var type: StreamInfo.Kind

@@ -2,6 +2,7 @@ import Foundation
 
 /// p50 / p95 / max of each stage and of the first picture over repeated opens.
 public struct ReportAggregate: Sendable, Codable {
+    /// p50, p95 and max of a set of millisecond values.
     public struct Distribution: Sendable, Codable, Hashable {
         public var p50: Double
         public var p95: Double

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Ways to show reports: a terminal waterfall, JSON Lines, and an aggregate over repeats.
+/// Ways to show reports: a terminal waterfall and JSON Lines (``ReportAggregate`` renders the aggregate over repeats).
 public enum ReportRendering {
     /// One bar per stage, placed and scaled on the open's timeline, with its milliseconds.
     ///

@@ -5,7 +5,7 @@ import CFFmpeg
 /// times each call up to the first decoded picture.
 ///
 /// This is the baseline every FirstFrame figure is compared with, measured in the same run; it is also
-/// what the demo shows before the opener exists. Blocking: call it from a ``DedicatedThread``.
+/// what the demo shows before the opener exists. Blocking: call it from a `DedicatedThread`.
 public enum PlainOpen {
     /// The milestones a plain open can see from outside FFmpeg's calls, in order.
     public enum Milestone: String, Sendable, Codable, CodingKeyRepresentable, CaseIterable {
@@ -19,7 +19,7 @@ public enum PlainOpen {
         case firstVideoFrame
     }
 
-    /// What an open reached, and when (milliseconds since the open was asked for, on ``MonotonicClock``).
+    /// What an open reached, and when (milliseconds since the open was asked for, on `MonotonicClock`).
     public struct Result: Sendable, Codable {
         public var url: String
         public var milestones: [Milestone: Double] = [:]

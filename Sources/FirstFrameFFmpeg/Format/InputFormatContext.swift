@@ -3,7 +3,7 @@ import CFFmpeg
 
 /// An opened input (`avformat_open_input`), owned: closed with the object.
 ///
-/// Every call blocks; run them on a thread of their own (``DedicatedThread``), never on Swift's
+/// Every call blocks; run them on a thread of their own (`DedicatedThread`), never on Swift's
 /// cooperative pool.
 public final class InputFormatContext {
     package let pointer: UnsafeMutablePointer<AVFormatContext>

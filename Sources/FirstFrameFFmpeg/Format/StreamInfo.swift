@@ -3,6 +3,7 @@ import CFFmpeg
 
 /// What FFmpeg knows about one stream of an input, copied out as a value.
 public struct StreamInfo: Sendable, Equatable, Codable {
+    /// The stream's media type (`AVMEDIA_TYPE_*`); attachments and unknown types are `other`.
     public enum Kind: String, Sendable, Codable { case video, audio, data, subtitle, other }
 
     public var index: Int

@@ -4,7 +4,7 @@ import CFFmpeg
 /// Options handed to FFmpeg as an `AVDictionary` (`avformat_open_input`, `avcodec_open2`, …).
 ///
 /// FFmpeg consumes the entries it recognises and leaves the rest in the dictionary; ``unconsumedKeys``
-/// tells which options nobody took, which is how a misspelt knob is caught instead of silently ignored.
+/// tells which options nobody took, so a caller can catch a misspelt option instead of it being silently ignored.
 public final class FFmpegOptions {
     /// The underlying dictionary; FFmpeg may replace it (the address of this property is passed in).
     package var pointer: OpaquePointer?

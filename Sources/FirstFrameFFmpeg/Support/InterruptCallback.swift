@@ -1,7 +1,7 @@
 import CFFmpeg
 import FirstFrameCore
 
-/// The `AVIOInterruptCB` that binds an ``Interrupter`` to an FFmpeg context.
+/// The `AVIOInterruptCB` that binds an `Interrupter` to an FFmpeg context.
 enum InterruptCallback {
     /// A callback for `interrupter`; the context that holds it must keep the interrupter alive (it is passed
     /// unretained).

@@ -7,6 +7,7 @@ import Darwin
 
 /// An IPv4 or IPv6 address, as the DNS cache stores it and the network trace reports it.
 public struct IPAddress: Sendable, Hashable, Codable, CustomStringConvertible {
+    /// IPv4 or IPv6.
     public enum Family: String, Sendable, Codable {
         case ipv4, ipv6
 

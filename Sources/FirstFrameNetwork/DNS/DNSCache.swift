@@ -12,13 +12,15 @@ import Logging
 ///
 /// - A lookup of a cached host returns at once. An entry is refreshed in the background once `refreshAhead` of
 ///   its TTL has passed (prefetched hosts on a timer, others when looked up), and an expired entry is served
-///   for up to `maximumStale` seconds while it is refreshed. Failures to resolve are cached for `negativeTTL`.
+///   for up to `maximumStale` seconds while it is refreshed. A name that does not exist or has no allowed address
+///   is cached as a failure for `negativeTTL`; other failures (timeouts, resolver errors) are not cached.
 /// - Misses are resolved with the same family policy, so an `AF_UNSPEC` lookup never waits for AAAA under
 ///   `.ipv4Only`. They wait at most `lookupTimeout`, or less under ``withLookupDeadline(_:_:)``, and can be
 ///   cancelled: FFmpeg's own getaddrinfo can be neither.
 /// - An address that failed to connect (seen in a ``NetworkTrace``) is demoted: it goes last for
 ///   `demotionPeriod` seconds and the host is re-resolved.
 public final class DNSCache: Sendable {
+    /// The cache's family policy, resolver, TTL rules and timeouts.
     public struct Configuration: Sendable {
         public var families: AddressFamilyPolicy
         public var resolver: any Resolver
@@ -31,7 +33,7 @@ public final class DNSCache: Sendable {
         public var refreshAhead: Double
         /// Seconds past expiry that an entry may still be served while a refresh runs.
         public var maximumStale: Double
-        /// Seconds a failed resolution is remembered.
+        /// Seconds a name that does not exist or has no allowed address is remembered as such.
         public var negativeTTL: Double
         /// Seconds a lookup that misses waits for its resolver.
         public var lookupTimeout: Double
@@ -169,7 +171,7 @@ public final class DNSCache: Sendable {
     /// - Parameters:
     ///   - deadline: `MonotonicClock` nanoseconds; the configured `lookupTimeout` applies when it is later or nil.
     ///   - isCancelled: polled every few milliseconds while waiting.
-    public func lookupBlocking(
+    package func lookupBlocking(
         host: String, deadline: UInt64? = nil, isCancelled: () -> Bool = { false }
     ) throws(DNSError) -> Lookup {
         try lookupReportingSource(host: host, deadline: deadline, isCancelled: isCancelled).result.get()
@@ -401,7 +403,7 @@ public final class DNSCache: Sendable {
 
     /// Demotes the addresses a trace shows failing: refused or unreachable, or abandoned while a later attempt
     /// connected (a black hole that happy eyeballs raced past).
-    public func learnConnectFailures(from trace: NetworkTrace) {
+    package func learnConnectFailures(from trace: NetworkTrace) {
         for hop in trace.hops {
             guard let lookup = hop.lookup, [.cache, .stale, .resolver].contains(lookup.source) else { continue }
             let winner = hop.establishedConnect
@@ -436,7 +438,7 @@ public final class DNSCache: Sendable {
         return (48...57).contains(first) || first == UInt8(ascii: "[") || host.utf8.contains(UInt8(ascii: ":"))
     }
 
-    /// Seconds as nanoseconds, capped at a quarter of UInt64 (73 years) so sums of two never overflow.
+    /// Seconds as nanoseconds, capped at a quarter of UInt64 (146 years) so sums of two never overflow.
     static func nanoseconds(_ seconds: Double) -> UInt64 {
         guard seconds.isFinite else { return seconds > 0 ? UInt64.max / 4 : 0 }
         return seconds >= Double(UInt64.max / 4) / 1e9 ? UInt64.max / 4 : UInt64(max(0, seconds) * 1e9)

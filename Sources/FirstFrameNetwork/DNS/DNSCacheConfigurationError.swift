@@ -2,6 +2,7 @@ import FirstFrameCore
 import Dispatch
 import Logging
 
+/// A ``DNSCache/Configuration`` setting out of range: the setting's name and the rule it breaks.
 public enum DNSCacheConfigurationError: Error, Sendable, Hashable, CustomStringConvertible {
     case invalid(String, String)
 

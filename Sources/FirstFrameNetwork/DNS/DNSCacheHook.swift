@@ -52,8 +52,8 @@ extension DNSCache {
 }
 
 #if os(Linux)
-/// The C resolver the getaddrinfo hook calls. It answers names the installed cache can answer for the request's
-/// family and socket type; everything else is left to libc.
+/// The C resolver the getaddrinfo hook calls. It answers names for the request's family and socket type from the
+/// calling thread's cache (`answeringLookups`), else the installed one; everything else is left to libc.
 private let dnsCacheResolverHook: cnh_resolver_fn = { node, service, hints, result, source, detail in
     let scope = LookupScope.current
     guard let node, let result, let cache = scope?.cache ?? DNSCache.installed else { return CNH_NOT_HANDLED }

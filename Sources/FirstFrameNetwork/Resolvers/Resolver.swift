@@ -3,7 +3,7 @@ import FirstFrameCore
 /// A source of addresses for the ``DNSCache``: the system resolver, a static map, HTTP-DNS, a test double.
 ///
 /// `resolve` is called from the cache's own tasks, never on the FFmpeg thread that is waiting; blocking work
-/// belongs on a thread of its own (see ``DedicatedThread``), not on the cooperative pool.
+/// belongs on a thread of its own (see `DedicatedThread`), not on the cooperative pool.
 ///
 /// An installed cache answers every `getaddrinfo` in the process, including the resolver's own: an HTTP-DNS
 /// resolver must reach its server by address (or look its name up with `cnh_real_getaddrinfo`), or its lookup

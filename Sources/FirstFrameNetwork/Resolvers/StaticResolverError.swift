@@ -1,5 +1,6 @@
 import FirstFrameCore
 
+/// A ``StaticResolver`` entry that is not `host=ip[,ip...]`.
 public enum StaticResolverError: Error, Sendable, Hashable, CustomStringConvertible {
     case malformed(String)
 

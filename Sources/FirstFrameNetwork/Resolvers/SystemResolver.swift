@@ -5,10 +5,11 @@ import Foundation
 /// The system's resolver, with the records' real TTL where DNS can tell it.
 ///
 /// With `readsRecordTTL`, a name goes to the configured DNS servers through libresolv (`res_nquery`), whose raw
-/// answer carries the TTL; names in `/etc/hosts` and special-use names (`localhost`, `.test`, `.local`…, which
-/// must never leave the machine) go to libc's `getaddrinfo` instead, as does a name DNS has no address for. The
-/// getaddrinfo answer has no TTL, so the cache applies its configured one. Each call runs on a thread of its
-/// own: both calls block, and neither can be interrupted.
+/// answer carries the TTL. Unless `nameserver` is set (then every name goes to it, and its answer is final), names
+/// in `/etc/hosts` and special-use names (`localhost`, `.test`, `.local`…, which must never leave the machine) go
+/// to libc's `getaddrinfo` instead, as does a name DNS has no address for. The getaddrinfo answer has no TTL, so
+/// the cache applies its configured one. Each call runs on a thread of its own: both calls block, and neither can
+/// be interrupted.
 public struct SystemResolver: Resolver {
     public let name = "system"
     public var readsRecordTTL: Bool

@@ -2,6 +2,7 @@ import FirstFrameCore
 
 /// One `connect()` to one address.
 public struct ConnectAttempt: Sendable, Codable, Hashable {
+    /// How the attempt ended.
     public enum Outcome: String, Sendable, Codable {
         case connected
         /// The kernel reported an error (refused, unreachable, timed out).

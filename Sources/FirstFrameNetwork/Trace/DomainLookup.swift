@@ -6,6 +6,7 @@ import Glibc
 
 /// A `getaddrinfo` call: the host asked for and what answered it.
 public struct DomainLookup: Sendable, Codable, Hashable {
+    /// What answered the lookup.
     public enum Source: String, Sendable, Codable {
         /// libc's getaddrinfo.
         case system

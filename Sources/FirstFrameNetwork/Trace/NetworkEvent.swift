@@ -2,8 +2,9 @@ import FirstFrameCore
 import CNetworkHooks
 
 /// One call the network hooks saw on a tracing thread, as recorded: the raw material of ``NetworkTrace``.
-public struct NetworkEvent: Sendable, Codable, Hashable {
-    public enum Kind: String, Sendable, Codable {
+package struct NetworkEvent: Sendable, Codable, Hashable {
+    /// Which hooked call (or caller's mark) the event records, one per `CNH_EVENT_*` kind.
+    package enum Kind: String, Sendable, Codable {
         case lookupStart, lookupEnd, connectStart, connectReturn, socketError, send, receive, shutdown, close
         case tlsHandshakeStart, tlsHandshakeEnd, mark
         /// gnutls_record_send / gnutls_record_recv: the plaintext of a TLS session (fd: the session's pseudo-fd).
@@ -30,23 +31,23 @@ public struct NetworkEvent: Sendable, Codable, Hashable {
         }
     }
 
-    public var kind: Kind
-    /// `CLOCK_MONOTONIC` nanoseconds (``MonotonicClock``). Sends are stamped before the call, receives on return.
-    public var time: UInt64
+    package var kind: Kind
+    /// `CLOCK_MONOTONIC` nanoseconds (`MonotonicClock`). Sends are stamped before the call, receives on return.
+    package var time: UInt64
     /// The socket; for gnutls events (handshake, plaintext) the session's pseudo-fd, `CNH_SESSION_FD_BASE − n`
     /// (−100, −101, …: one per session in the trace, mapped to the socket its handshake followed); -1 for lookups
     /// and marks.
-    public var fd: Int32
+    package var fd: Int32
     /// The call's return value (bytes for send/receive, an `EAI_*` code for a lookup's end).
-    public var result: Int64
+    package var result: Int64
     /// `errno` of a failed call; the pending error for `socketError`; the hints flags of a lookup's start and
     /// the failure detail of its end.
-    public var error: Int32
+    package var error: Int32
     /// The lookup's requested family (start) or answer source (end); `how` for shutdown.
-    public var aux: Int32
+    package var aux: Int32
     /// Host and service (lookup start), packed answers (lookup end), the sockaddr (connect start), the first
     /// bytes of a turn (send/receive: a request or response head, a TLS record header), a label (mark).
-    public var data: [UInt8]
+    package var data: [UInt8]
 
     package init(kind: Kind, time: UInt64, fd: Int32 = -1, result: Int64 = 0, error: Int32 = 0, aux: Int32 = 0, data: [UInt8] = []) {
         self.kind = kind

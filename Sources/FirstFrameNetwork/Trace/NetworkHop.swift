@@ -4,6 +4,7 @@ import FirstFrameCore
 /// an RTMP connection. Times are `MonotonicClock` nanoseconds; ``NetworkTrace/milliseconds(at:)`` makes them
 /// relative to the start of the trace.
 public struct NetworkHop: Sendable, Codable, Hashable {
+    /// The protocol the hop's connection carried, recognised from its first bytes or its gnutls calls.
     public enum Kind: String, Sendable, Codable {
         /// Plain HTTP: the request line and response head are read from the socket.
         case http

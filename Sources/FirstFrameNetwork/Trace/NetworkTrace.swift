@@ -18,7 +18,7 @@ public struct NetworkTrace: Sendable, Codable {
     /// `MonotonicClock` nanoseconds when tracing started and stopped.
     public var start: UInt64
     public var end: UInt64
-    public var events: [NetworkEvent]
+    package var events: [NetworkEvent]
     /// Events lost because memory could not be allocated (normally 0).
     public var droppedEvents: Int
     /// The events grouped by request: each HTTP request, redirect, playlist or segment, or RTMP connection.

@@ -11,7 +11,6 @@ package final class NetworkTraceRecorder {
         trace = cnh_trace_begin(UInt32(clamping: max(0, captureBytesPerTurn)))
     }
 
-    /// Stops tracing and returns what was recorded. A second call returns an empty trace.
     /// The events recorded so far on the calling thread's innermost trace (empty when it is not tracing).
     package static func eventsSoFar() -> [NetworkEvent] {
         guard let trace = cnh_trace_current() else { return [] }
@@ -36,6 +35,7 @@ package final class NetworkTraceRecorder {
         return events
     }
 
+    /// Stops tracing and returns what was recorded. A second call returns an empty trace.
     func stop() -> NetworkTrace {
         let now = MonotonicClock.nanoseconds()
         guard let trace else { return NetworkTrace(start: now, end: now, events: []) }

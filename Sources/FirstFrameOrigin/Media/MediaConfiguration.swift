@@ -15,6 +15,7 @@ public struct MediaConfiguration: Sendable, Hashable, Codable {
     /// `libx264` when this FFmpeg has it, else FFmpeg's own `flv` (Sorenson H.263) encoder.
     public var videoEncoder: VideoEncoder
 
+    /// Which encoder synthesises the video.
     public enum VideoEncoder: String, Sendable, Hashable, Codable {
         /// Use libx264 when present, else Sorenson H.263.
         case automatic

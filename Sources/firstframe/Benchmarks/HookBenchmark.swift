@@ -62,8 +62,8 @@ enum HookBenchmark {
         return CallCost(realCall: best.real, untraced: best.untraced, traced: best.traced)
     }
 
-    /// Blocking. Installs a cache of its own for the duration (and uninstalls it): do not run it while
-    /// another cache is installed.
+    /// Measures on a thread of its own (the caller awaits it). Installs a cache of its own for the duration (and
+    /// uninstalls it): do not run it while another cache is installed.
     static func measureLookups(iterations: Int = 100_000) async -> LookupCost {
         let cache = DNSCache(configuration: .init(resolver: StaticResolver(["bench.test": [IPAddress("127.0.0.1")!]])))
         await cache.prefetch(hosts: ["bench.test"])

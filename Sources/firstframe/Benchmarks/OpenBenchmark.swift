@@ -14,7 +14,7 @@ enum OpenBenchmark {
     enum Contender: Hashable, Sendable, CustomStringConvertible {
         /// A raw socket reader: until the first keyframe's bytes have arrived, plus one decode of it.
         case floor
-        /// Plain libavformat calls with no options (``PlainOpen``).
+        /// Plain libavformat calls with no options (`PlainOpen`).
         case stock
         case preset(Preset)
 
