@@ -16,6 +16,15 @@ import PackageDescription
 // ThreadSanitizer without compiling FFmpeg wrappers or SwiftNIO.
 let networkOnly = ProcessInfo.processInfo.environment["FIRSTFRAME_NETWORK_ONLY"] == "1"
 
+// Libraries accept a Logger and never bootstrap the logging system.
+let swiftLog = Package.Dependency.package(url: "https://github.com/apple/swift-log.git", from: "1.16.2")
+let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
+// The loopback origin's HTTP server, and the CLI's load client.
+let nio: [Target.Dependency] = [
+    .product(name: "NIOCore", package: "swift-nio"),
+    .product(name: "NIOPosix", package: "swift-nio"),
+]
+
 let lowerLayers: [Target] = [
     .systemLibrary(
         name: "CFFmpeg",
@@ -39,7 +48,7 @@ let lowerLayers: [Target] = [
     .target(name: "FirstFrameCore"),
     .target(
         name: "FirstFrameNetwork",
-        dependencies: ["FirstFrameCore", "CNetworkHooks", .product(name: "Logging", package: "swift-log")]
+        dependencies: ["FirstFrameCore", "CNetworkHooks", logging]
     ),
     .target(
         name: "FirstFrameTestSupport",
@@ -57,29 +66,22 @@ let upperLayers: [Target] = [
     .target(
         name: "FirstFrame",
         dependencies: [
-            "FirstFrameCore", "FirstFrameFFmpeg", "FirstFrameNetwork", "CFFmpeg",
-            .product(name: "Logging", package: "swift-log"),
+            "FirstFrameCore", "FirstFrameFFmpeg", "FirstFrameNetwork", "CFFmpeg", logging,
         ]
     ),
     .target(
         name: "FirstFrameOrigin",
         dependencies: [
-            "FirstFrameCore", "FirstFrameFFmpeg", "CFFmpeg",
-            .product(name: "NIOCore", package: "swift-nio"),
-            .product(name: "NIOPosix", package: "swift-nio"),
+            "FirstFrameCore", "FirstFrameFFmpeg", "CFFmpeg", logging,
             .product(name: "NIOHTTP1", package: "swift-nio"),
-            .product(name: "Logging", package: "swift-log"),
-        ]
+        ] + nio
     ),
     .executableTarget(
         name: "firstframe",
         dependencies: [
-            "FirstFrame", "FirstFrameOrigin", "CFFmpeg", "CNetworkHooks", "CNetworkHooksTesting",
+            "FirstFrame", "FirstFrameOrigin", "CFFmpeg", "CNetworkHooks", "CNetworkHooksTesting", logging,
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            .product(name: "NIOCore", package: "swift-nio"),
-            .product(name: "NIOPosix", package: "swift-nio"),
-            .product(name: "Logging", package: "swift-log"),
-        ]
+        ] + nio
     ),
     .executableTarget(name: "time-an-open", dependencies: ["FirstFrame"], path: "Examples/TimeAnOpen"),
     .executableTarget(name: "trace-your-open", dependencies: ["FirstFrame", "CFFmpeg"], path: "Examples/TraceYourOpen"),
@@ -93,9 +95,7 @@ let upperLayers: [Target] = [
         name: "FirstFrameOriginTests",
         dependencies: [
             "FirstFrameOrigin", "FirstFrameFFmpeg", "OriginTestSupport", "FirstFrameTestSupport",
-            .product(name: "NIOCore", package: "swift-nio"),
-            .product(name: "NIOPosix", package: "swift-nio"),
-        ]
+        ] + nio
     ),
     .testTarget(
         name: "FirstFrameTests",
@@ -116,14 +116,12 @@ let package = Package(
             .executable(name: "firstframe", targets: ["firstframe"]),
         ],
     dependencies: networkOnly
-        ? [.package(url: "https://github.com/apple/swift-log.git", from: "1.16.2")]
+        ? [swiftLog]
         : [
-            // The loopback origin's HTTP server.
+            swiftLog,
             .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
             // The CLI.
             .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
-            // Libraries accept a Logger and never bootstrap the logging system.
-            .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
             // `make docs`: swift package generate-documentation.
             .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
         ],

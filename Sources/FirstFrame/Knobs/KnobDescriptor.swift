@@ -17,6 +17,9 @@ package struct KnobDescriptor: Sendable {
     package let doc: String
     /// Whether ``TuningKnobs/textValues`` leaves the knob out while it holds its default (an empty list or table).
     package let omittedAtDefault: Bool
+    /// Whether the knob is also an `avformat_open_input` option of the same name (given to FFmpeg only when it
+    /// differs from the default, so that stock settings pass nothing at all).
+    package let isFormatOption: Bool
 
     private let assign: @Sendable (inout TuningKnobs, String) -> Bool
     private let render: @Sendable (TuningKnobs) -> String
@@ -29,6 +32,7 @@ package struct KnobDescriptor: Sendable {
     ///   - keyPath: Where the value lives in ``TuningKnobs``.
     ///   - rule: The values accepted, as a phrase (the `expected` text of a rejection, and the help's range).
     ///   - omittedAtDefault: Leave the knob out of ``TuningKnobs/textValues`` while it holds its default.
+    ///   - isFormatOption: The knob is an `avformat_open_input` option of the same name.
     ///   - doc: One line of help.
     ///   - parse: The value the text stands for, nil when the text breaks `rule`.
     ///   - format: Text that `parse` turns back into the same value.
@@ -37,6 +41,7 @@ package struct KnobDescriptor: Sendable {
         _ keyPath: WritableKeyPath<TuningKnobs, Value> & Sendable,
         rule: String,
         omittedAtDefault: Bool = false,
+        isFormatOption: Bool = false,
         doc: String,
         parse: @escaping @Sendable (String) -> Value?,
         format: @escaping @Sendable (Value) -> String
@@ -45,6 +50,7 @@ package struct KnobDescriptor: Sendable {
         self.rule = rule
         self.doc = doc
         self.omittedAtDefault = omittedAtDefault
+        self.isFormatOption = isFormatOption
         let defaultValue = TuningKnobs()[keyPath: keyPath]
         assign = { knobs, text in
             guard let value = parse(text) else { return false }
@@ -57,10 +63,12 @@ package struct KnobDescriptor: Sendable {
 
     /// An integer knob: the text, trimmed of spaces, must be a whole number in `range`.
     package static func integer(
-        _ name: String, _ keyPath: WritableKeyPath<TuningKnobs, Int> & Sendable, _ range: ClosedRange<Int>, doc: String
+        _ name: String, _ keyPath: WritableKeyPath<TuningKnobs, Int> & Sendable, _ range: ClosedRange<Int>,
+        isFormatOption: Bool = false, doc: String
     ) -> KnobDescriptor {
         KnobDescriptor(
-            name, keyPath, rule: "an integer in \(range.lowerBound)...\(range.upperBound)", doc: doc,
+            name, keyPath, rule: "an integer in \(range.lowerBound)...\(range.upperBound)",
+            isFormatOption: isFormatOption, doc: doc,
             parse: { text in
                 guard let value = Int(text.trimmingCharacters(in: .whitespaces)), range.contains(value) else { return nil }
                 return value

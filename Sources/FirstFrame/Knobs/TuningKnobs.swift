@@ -64,12 +64,14 @@ public struct TuningKnobs: Sendable, Hashable, Codable {
     /// Every knob, in declaration order: the one table that ``names``, ``set(_:_:)``, ``textValues``,
     /// ``validate()`` and the CLI's `--set` help read.
     package static let descriptors: [KnobDescriptor] = [
-        .integer("fpsprobesize", \.fpsprobesize, -1...10_000,
+        .integer("fpsprobesize", \.fpsprobesize, -1...10_000, isFormatOption: true,
                  doc: "Frames find_stream_info reads to estimate a frame rate; -1 = FFmpeg's default, 0 = none."),
-        .integer("probesize", \.probesize, 32...Int(Int32.max), doc: "Bytes find_stream_info may read."),
-        .integer("analyzeduration", \.analyzeduration, 0...Int(Int32.max),
+        .integer("probesize", \.probesize, 32...Int(Int32.max), isFormatOption: true,
+                 doc: "Bytes find_stream_info may read."),
+        .integer("analyzeduration", \.analyzeduration, 0...Int(Int32.max), isFormatOption: true,
                  doc: "Microseconds find_stream_info may analyze; 0 = FFmpeg's default (5 s)."),
-        .integer("formatprobesize", \.formatprobesize, 2048...Int(Int32.max), doc: "Bytes the format probe may read."),
+        .integer("formatprobesize", \.formatprobesize, 2048...Int(Int32.max), isFormatOption: true,
+                 doc: "Bytes the format probe may read."),
         KnobDescriptor(
             "format", \.format, rule: "a demuxer FFmpeg knows (ffmpeg -demuxers), auto, or empty to probe",
             doc: "The demuxer to use, skipping the format probe; auto = flv for .flv paths.",
@@ -171,12 +173,8 @@ public struct TuningKnobs: Sendable, Hashable, Codable {
     /// The format options these knobs give `avformat_open_input` (stock values are left out, so the `ffmpeg`
     /// preset passes nothing at all).
     public var formatOptions: [(key: String, value: String)] {
-        let stock = TuningKnobs()
-        var options: [(String, String)] = []
-        if fpsprobesize != stock.fpsprobesize { options.append(("fpsprobesize", String(fpsprobesize))) }
-        if probesize != stock.probesize { options.append(("probesize", String(probesize))) }
-        if analyzeduration != stock.analyzeduration { options.append(("analyzeduration", String(analyzeduration))) }
-        if formatprobesize != stock.formatprobesize { options.append(("formatprobesize", String(formatprobesize))) }
-        return options
+        Self.descriptors.compactMap { descriptor in
+            descriptor.isFormatOption && !descriptor.isDefault(in: self) ? (descriptor.name, descriptor.format(self)) : nil
+        }
     }
 }

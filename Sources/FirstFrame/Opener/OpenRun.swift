@@ -89,7 +89,7 @@ final class OpenRun: @unchecked Sendable {
             try input.findStreamInfo()
         }
         reach(.streamInfo, \.streamInfoFound)
-        guard let video = input.bestStream(AVMEDIA_TYPE_VIDEO) else {
+        guard let video = input.bestStream(.video) else {
             throw PipelineFailure(stage: .streamInfo, kind: .noVideo, message: "the input has no video stream")
         }
         videoIndex = video
@@ -101,7 +101,7 @@ final class OpenRun: @unchecked Sendable {
         interrupter.setStageDeadline(deadline(.decode, from: MonotonicClock.nanoseconds()))
         let decoder: CodecContext
         do {
-            decoder = try CodecContext.decoder(for: input.stream(at: video).pointee.codecpar, threads: knobs.decoderThreads)
+            decoder = try CodecContext.decoder(for: input, streamIndex: video, threads: knobs.decoderThreads)
         } catch {
             throw PipelineFailure(stage: .decode, kind: .decoder, message: "\(error)")
         }
@@ -250,9 +250,9 @@ final class OpenRun: @unchecked Sendable {
 
     /// The first audio frame, decoded after the picture so it never delays it.
     private func decodeFirstAudio(_ input: InputFormatContext) {
-        guard let audio = input.bestStream(AVMEDIA_TYPE_AUDIO),
+        guard let audio = input.bestStream(.audio),
               let packet = queue.first(where: { $0.streamIndex == audio }),
-              let decoder = try? CodecContext.decoder(for: input.stream(at: audio).pointee.codecpar, threads: 1)
+              let decoder = try? CodecContext.decoder(for: input, streamIndex: audio, threads: 1)
         else { return }
         let frame = Frame()
         if (try? decoder.send(packet)) != nil, (try? decoder.receive(into: frame)) == true {

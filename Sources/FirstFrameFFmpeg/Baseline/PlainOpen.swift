@@ -60,10 +60,10 @@ public enum PlainOpen {
             result.streams = input.streams
 
             stage = .firstKeyframe
-            guard let videoIndex = input.bestStream(AVMEDIA_TYPE_VIDEO) else {
+            guard let videoIndex = input.bestStream(.video) else {
                 throw FFmpegError(code: CFFMPEG_AVERROR_STREAM_NOT_FOUND, operation: "av_find_best_stream(video)")
             }
-            let decoder = try CodecContext.decoder(for: input.stream(at: videoIndex).pointee.codecpar, threads: decoderThreads)
+            let decoder = try CodecContext.decoder(for: input, streamIndex: videoIndex, threads: decoderThreads)
             let packet = Packet()
             let frame = Frame()
             var sawKeyframe = false
