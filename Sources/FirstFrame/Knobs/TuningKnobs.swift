@@ -59,6 +59,22 @@ public struct TuningKnobs: Sendable, Hashable, Codable {
     /// Seconds before the whole open fails; it bounds the DNS lookup too.
     public var totalDeadline: Double = 15
 
+    /// The protocols an open may use, FFmpeg's names (its `protocol_whitelist`): the URL's own and every one it
+    /// leads to (redirects, playlist entries, the TCP and TLS under HTTP). `file` counts only for a local input:
+    /// a network URL never reaches local files. Widen it for `concat`, `subfile`, `data`, `pipe` and the rest.
+    public var allowedProtocols: [String] = TuningKnobs.defaultAllowedProtocols
+    /// What ``allowedProtocols`` holds unless widened: HTTP(S), TLS and TCP under them, RTMP(S), HLS (with its
+    /// `crypto` segments) and local files.
+    public static let defaultAllowedProtocols = ["http", "https", "tls", "tcp", "rtmp", "rtmps", "hls", "crypto", "file"]
+    /// Verify TLS peers (certificate chain against ``caFile`` or the system's CA bundle, and the host name).
+    public var verifyTLS = true
+    /// A PEM file of trusted CAs for ``verifyTLS``; empty = the system's bundle.
+    public var caFile = ""
+    /// Bytes of packets the open may queue before its first picture (ijkplayer's 15 MiB by default).
+    public var maxBufferBytes = 15 * 1024 * 1024
+    /// Requests (connections and HTTP requests, redirects and playlist entries included) one open may make.
+    public var maxRequests = 64
+
     public init() {}
 
     /// Every knob, in declaration order: the one table that ``names``, ``set(_:_:)``, ``textValues``,
@@ -116,7 +132,7 @@ public struct TuningKnobs: Sendable, Hashable, Codable {
         ),
         KnobDescriptor(
             "stageDeadlines", \.stageDeadlines,
-            rule: "stage=ms[,stage=ms] with stages \(Stage.allCases.map(\.rawValue).joined(separator: "|"))",
+            rule: "stage=ms[,stage=ms] with stages \(Stage.allCases.map(\.rawValue).joined(separator: "|")) and ms in (0, 3600000]",
             omittedAtDefault: true,
             doc: "Per-stage deadlines in milliseconds: a stage still running after its deadline fails the open.",
             parse: { text in
@@ -124,7 +140,7 @@ public struct TuningKnobs: Sendable, Hashable, Codable {
                 for entry in text.split(separator: ",") {
                     let parts = entry.split(separator: "=", maxSplits: 1)
                     guard parts.count == 2, let stage = Stage(rawValue: String(parts[0])),
-                          let ms = Double(parts[1]), ms > 0, ms.isFinite else { return nil }
+                          let ms = Double(parts[1]), ms > 0, ms <= 3_600_000 else { return nil }
                     deadlines[stage] = ms
                 }
                 return deadlines
@@ -133,6 +149,28 @@ public struct TuningKnobs: Sendable, Hashable, Codable {
                 deadlines.keys.sorted { $0.rawValue < $1.rawValue }.map { "\($0.rawValue)=\(deadlines[$0]!)" }.joined(separator: ",")
             }
         ),
+        KnobDescriptor(
+            "allowedProtocols", \.allowedProtocols, rule: "comma-separated FFmpeg protocol names",
+            doc: "Protocols an open may use (FFmpeg's protocol_whitelist); file only for local inputs.",
+            parse: { text in
+                let names = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+                guard !names.isEmpty, names.allSatisfy({ !$0.isEmpty && $0.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" } })
+                else { return nil }
+                return names
+            },
+            format: { $0.joined(separator: ",") }
+        ),
+        .boolean("verifyTLS", \.verifyTLS, doc: "Verify TLS peers against caFile or the system's CA bundle."),
+        KnobDescriptor(
+            "caFile", \.caFile, rule: "a path to a PEM file, or empty for the system's bundle", omittedAtDefault: true,
+            doc: "Trusted CAs for verifyTLS; empty = the system's bundle.",
+            parse: { text in text.isEmpty || FileManager.default.isReadableFile(atPath: text) ? text : nil },
+            format: { $0 }
+        ),
+        .integer("maxBufferBytes", \.maxBufferBytes, 65_536...(1 << 31),
+                 doc: "Bytes of packets queued before the first picture; beyond it the open fails."),
+        .integer("maxRequests", \.maxRequests, 1...100_000,
+                 doc: "Requests one open may make (redirects and playlist entries included)."),
         KnobDescriptor(
             "totalDeadline", \.totalDeadline, rule: "seconds in (0, 3600]",
             doc: "Seconds before the whole open fails; it bounds the DNS lookup too.",

@@ -11,6 +11,18 @@ public struct FirstFrameReport: Sendable, Codable, Hashable {
         /// What kind of failure it was.
         public enum Kind: String, Sendable, Codable {
             case dns, connect, tls, http, timeout, cancelled, invalidData, endOfStream, noVideo, decoder, invalidKnob, ffmpeg
+            /// The URL was refused before any I/O: empty host, bad port, unknown scheme, longer than FFmpeg keeps.
+            case invalidURL
+            /// The URL, or a URL the input led to (a redirect, a playlist entry), uses a protocol outside
+            /// ``TuningKnobs/allowedProtocols``; or a local input that would block (a FIFO, a device).
+            case protocolNotAllowed
+            /// A redirect loop, more redirects than FFmpeg follows, or a redirect without a usable `Location`.
+            case redirect
+            /// The open made more requests than ``TuningKnobs/maxRequests`` (a playlist that refers to itself).
+            case requestLimit
+            /// The packets queued before the first picture reached ``TuningKnobs/maxBufferBytes`` without a
+            /// decodable picture (an announced stream that never arrives is ``noVideo`` instead).
+            case bufferLimit
         }
 
         public var stage: Stage
@@ -156,6 +168,9 @@ public struct FirstFrameReport: Sendable, Codable, Hashable {
     public var stages: [StageSpan]
     public var hops: [Hop]
     public var streams: [Stream]
+    /// Whether the TLS peer's certificate chain and name were verified against the trusted CAs: nil when the open
+    /// made no TLS connection (or did not get as far), false when ``TuningKnobs/verifyTLS`` was off.
+    public var tlsPeerVerified: Bool?
 
     public init(url: String, preset: String?, knobs: TuningKnobs) {
         self.url = url
@@ -171,7 +186,7 @@ public struct FirstFrameReport: Sendable, Codable, Hashable {
 
     // `error` is written as null when there is none, as the schema says (synthesised Codable would omit it).
     private enum CodingKeys: String, CodingKey {
-        case schema, url, preset, knobs, outcome, error, summary, milestones, stages, hops, streams
+        case schema, url, preset, knobs, outcome, error, summary, milestones, stages, hops, streams, tlsPeerVerified
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -187,6 +202,7 @@ public struct FirstFrameReport: Sendable, Codable, Hashable {
         try container.encode(stages, forKey: .stages)
         try container.encode(hops, forKey: .hops)
         try container.encode(streams, forKey: .streams)
+        try container.encode(tlsPeerVerified, forKey: .tlsPeerVerified)
     }
 }
 
