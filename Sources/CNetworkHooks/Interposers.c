@@ -123,6 +123,7 @@ int connect(int fd, const struct sockaddr *address, socklen_t length) {
     cnh_trace *trace = cnh_current_trace;
     if (__builtin_expect(trace == NULL, 1)) return real_connect()(fd, address, length);
     cnh_forget_fd(trace, fd);
+    cnh_trace_count_connect(trace);
     cnh_record(trace, cnh_monotonic_ns(), CNH_EVENT_CONNECT_START, fd, 0, 0, 0, address, address ? length : 0);
     int status = real_connect()(fd, address, length);
     int saved = errno;
@@ -207,6 +208,18 @@ int gnutls_handshake(void *session) {
     cnh_record(trace, cnh_monotonic_ns(), CNH_EVENT_TLS_HANDSHAKE_END, session_fd, status, 0, 0, NULL, 0);
     errno = saved;
     return status;
+}
+
+// A session freed here may be followed by another at the same address: it must not inherit the old one's
+// pseudo-fd (an HTTPS redirect to HTTPS would lose the second hop's plaintext).
+void gnutls_deinit(void *session);
+CNH_REAL(gnutls_deinit)
+
+void gnutls_deinit(void *session) {
+    cnh_trace *trace = cnh_current_trace;
+    __typeof__(gnutls_deinit) *real = real_gnutls_deinit();
+    if (trace) cnh_forget_session(trace, session);
+    if (real) real(session);
 }
 
 // The plaintext side of the TLS session: the HTTP request and response heads that the socket only carries

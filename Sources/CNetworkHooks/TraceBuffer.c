@@ -5,15 +5,22 @@
 
 #include "internal.h"
 
-/// How many sockets a trace remembers capture state for; the oldest slot is reused after that.
+/// How many sockets a trace remembers capture state for; beyond that, a free slot (its socket closed) is taken
+/// first, else the least recently used one.
 #define CNH_FD_SLOTS 32
-/// How many TLS sessions a trace tells apart at once.
+/// How many live TLS sessions a trace tells apart at once (a session leaves its slot at gnutls_deinit).
 #define CNH_SESSION_SLOTS 16
 
 struct cnh_fd_turn {
     int fd;          // -1: free
     int direction;   // the kind of the last transfer: SEND or RECV
     uint32_t captured;
+    uint64_t used;   // the trace's use counter when the slot was last touched
+};
+
+struct cnh_session_slot {
+    void *session;   // NULL: free
+    int pseudo_fd;
 };
 
 struct cnh_trace {
@@ -27,9 +34,11 @@ struct cnh_trace {
     size_t dropped;
     uint32_t capture_per_turn;
     struct cnh_fd_turn turns[CNH_FD_SLOTS];
-    unsigned next_slot;
-    void *sessions[CNH_SESSION_SLOTS]; // TLS sessions seen, by pseudo-fd CNH_SESSION_FD_BASE - index
-    unsigned next_session;
+    uint64_t uses;
+    struct cnh_session_slot sessions[CNH_SESSION_SLOTS];
+    unsigned next_session; // sessions seen: the next one is CNH_SESSION_FD_BASE - next_session (never reused)
+    uint32_t connects;      // connect() calls
+    uint32_t http_requests; // request heads sent, in the clear or through TLS
     cnh_trace *outer;
 };
 
@@ -50,7 +59,7 @@ cnh_trace *cnh_trace_begin(uint32_t capture_bytes_per_turn) {
     if (trace->outer != NULL) {
         // Continue each socket's turn and each session's number where the enclosing trace is.
         memcpy(trace->turns, trace->outer->turns, sizeof(trace->turns));
-        trace->next_slot = trace->outer->next_slot;
+        trace->uses = trace->outer->uses;
         memcpy(trace->sessions, trace->outer->sessions, sizeof(trace->sessions));
         trace->next_session = trace->outer->next_session;
     }
@@ -81,7 +90,9 @@ void cnh_trace_end(cnh_trace *trace) {
             append_all(inner->outer, inner);
             // The outer trace continues each socket's turn where the inner one left it.
             memcpy(inner->outer->turns, inner->turns, sizeof(inner->turns));
-            inner->outer->next_slot = inner->next_slot;
+            inner->outer->uses = inner->uses;
+            inner->outer->connects += inner->connects;
+            inner->outer->http_requests += inner->http_requests;
             memcpy(inner->outer->sessions, inner->sessions, sizeof(inner->sessions));
             inner->outer->next_session = inner->next_session;
             inner->outer->dropped += inner->dropped;
@@ -149,22 +160,63 @@ void cnh_record(cnh_trace *trace, uint64_t time_ns, cnh_event_kind kind, int fd,
 }
 
 static struct cnh_fd_turn *turn_for(cnh_trace *trace, int fd) {
-    for (int i = 0; i < CNH_FD_SLOTS; i++)
-        if (trace->turns[i].fd == fd) return &trace->turns[i];
-    struct cnh_fd_turn *slot = &trace->turns[trace->next_slot++ % CNH_FD_SLOTS];
-    slot->fd = fd;
-    slot->direction = 0;
-    slot->captured = 0;
-    return slot;
+    struct cnh_fd_turn *victim = &trace->turns[0];
+    for (int i = 0; i < CNH_FD_SLOTS; i++) {
+        struct cnh_fd_turn *turn = &trace->turns[i];
+        if (turn->fd == fd) {
+            turn->used = ++trace->uses;
+            return turn;
+        }
+        // A free slot beats any taken one; among taken ones, the least recently used.
+        if (victim->fd != -1 && (turn->fd == -1 || turn->used < victim->used)) victim = turn;
+    }
+    victim->fd = fd;
+    victim->direction = 0;
+    victim->captured = 0;
+    victim->used = ++trace->uses;
+    return victim;
 }
 
 int cnh_session_fd(cnh_trace *trace, void *session) {
+    struct cnh_session_slot *free_slot = NULL;
+    for (int i = 0; i < CNH_SESSION_SLOTS; i++) {
+        if (trace->sessions[i].session == session) return trace->sessions[i].pseudo_fd;
+        if (free_slot == NULL && trace->sessions[i].session == NULL) free_slot = &trace->sessions[i];
+    }
+    // Each session gets a pseudo-fd of its own, never reused within the trace (a session allocated where a
+    // closed one was must not inherit its hop); wrapping after a million sessions keeps it an int.
+    int pseudo_fd = CNH_SESSION_FD_BASE - (int)(trace->next_session++ % 1000000);
+    // More live sessions than slots: the oldest slot's session loses its name (it keeps its events).
+    if (free_slot == NULL) free_slot = &trace->sessions[trace->next_session % CNH_SESSION_SLOTS];
+    free_slot->session = session;
+    free_slot->pseudo_fd = pseudo_fd;
+    cnh_forget_fd(trace, pseudo_fd);
+    return pseudo_fd;
+}
+
+void cnh_forget_session(cnh_trace *trace, void *session) {
     for (int i = 0; i < CNH_SESSION_SLOTS; i++)
-        if (trace->sessions[i] == session) return CNH_SESSION_FD_BASE - i;
-    int slot = (int)(trace->next_session++ % CNH_SESSION_SLOTS);
-    trace->sessions[slot] = session;
-    cnh_forget_fd(trace, CNH_SESSION_FD_BASE - slot);
-    return CNH_SESSION_FD_BASE - slot;
+        if (trace->sessions[i].session == session) {
+            cnh_forget_fd(trace, trace->sessions[i].pseudo_fd);
+            trace->sessions[i].session = NULL;
+        }
+}
+
+void cnh_trace_count_connect(cnh_trace *trace) { trace->connects++; }
+
+void cnh_trace_counts(const cnh_trace *trace, uint32_t *connects, uint32_t *http_requests) {
+    if (connects) *connects = trace ? trace->connects : 0;
+    if (http_requests) *http_requests = trace ? trace->http_requests : 0;
+}
+
+/// Whether `data` starts with an HTTP/1 request line's method and a space.
+static int starts_request(const uint8_t *data, size_t length) {
+    static const char *methods[] = {"GET ", "POST ", "HEAD ", "PUT ", "OPTIONS ", "DELETE "};
+    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+        size_t n = strlen(methods[i]);
+        if (length >= n && memcmp(data, methods[i], n) == 0) return 1;
+    }
+    return 0;
 }
 
 void cnh_forget_fd(cnh_trace *trace, int fd) {
@@ -180,6 +232,9 @@ void cnh_record_transfer(cnh_trace *trace, uint64_t time_ns, cnh_event_kind kind
     if (turn->direction != (int)kind) {
         turn->direction = (int)kind;
         turn->captured = 0;
+        if ((kind == CNH_EVENT_SEND || kind == CNH_EVENT_TLS_SEND) && result > 0 && data != NULL &&
+            starts_request(data, (size_t)result < size ? (size_t)result : size))
+            trace->http_requests++;
     }
     size_t copy = 0;
     if (result > 0 && data != NULL && turn->captured < trace->capture_per_turn) {

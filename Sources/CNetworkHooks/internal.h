@@ -33,6 +33,12 @@ void cnh_record_transfer(cnh_trace *trace, uint64_t time_ns, cnh_event_kind kind
 /// The pseudo-fd (CNH_SESSION_FD_BASE and below) standing for a gnutls session in this trace.
 int cnh_session_fd(cnh_trace *trace, void *session);
 
+/// Frees the session's slot (gnutls_deinit): a later session at the same address gets a pseudo-fd of its own.
+void cnh_forget_session(cnh_trace *trace, void *session);
+
+/// Counts a connect() for cnh_trace_counts.
+void cnh_trace_count_connect(cnh_trace *trace);
+
 /// Forgets the capture state of an fd (connected anew or closed).
 void cnh_forget_fd(cnh_trace *trace, int fd);
 

@@ -11,11 +11,20 @@ public final class Interrupter: Sendable {
     public let deadline: UInt64?
     private let cancelled = Atomic<Bool>(false)
     private let stageDeadline = Atomic<UInt64>(0)
+    private let limit: (@Sendable () -> Bool)?
+    private let limitReached = Atomic<Bool>(false)
 
-    /// - Parameter timeout: seconds from now, or `nil` for no deadline.
-    public init(timeout: Double? = nil) {
-        deadline = timeout.map { MonotonicClock.nanoseconds() + UInt64(max(0, $0) * 1e9) }
+    /// - Parameters:
+    ///   - timeout: seconds from now, or `nil` for no deadline.
+    ///   - limit: a condition of the caller's checked on every poll (a cap on requests, a stage's deadline that
+    ///     needs the trace to tell); once it holds, the interrupter stops everything, like a cancel.
+    public init(timeout: Double? = nil, limit: (@Sendable () -> Bool)? = nil) {
+        deadline = timeout.map { MonotonicClock.nanoseconds() + UInt64(min(max(0, $0), 1e9) * 1e9) }
+        self.limit = limit
     }
+
+    /// Whether the `limit` given at init has held (it is checked on each ``shouldInterrupt``).
+    public var hasReachedLimit: Bool { limitReached.load(ordering: .relaxed) }
 
     /// Makes every blocking FFmpeg call on the input return `AVERROR_EXIT` at its next poll.
     public func cancel() { cancelled.store(true, ordering: .relaxed) }
@@ -41,5 +50,10 @@ public final class Interrupter: Sendable {
     }
 
     /// Whether a blocking call should stop now: cancelled, or past either deadline.
-    public var shouldInterrupt: Bool { isCancelled || hasTimedOut || stageDeadlinePassed }
+    public var shouldInterrupt: Bool {
+        if isCancelled || hasTimedOut || stageDeadlinePassed || hasReachedLimit { return true }
+        guard let limit, limit() else { return false }
+        limitReached.store(true, ordering: .relaxed)
+        return true
+    }
 }

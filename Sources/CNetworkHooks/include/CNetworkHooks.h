@@ -95,6 +95,9 @@ const cnh_event *cnh_trace_events(const cnh_trace *trace);
 const uint8_t *cnh_trace_bytes(const cnh_trace *trace);
 /// Events that could not be stored (allocation failure).
 size_t cnh_trace_dropped(const cnh_trace *trace);
+/// How many connect() calls and HTTP request heads (plain or through TLS) the trace has seen so far: cheap
+/// enough to read on every interrupt poll (a cap on requests per open). A NULL trace counts zero.
+void cnh_trace_counts(const cnh_trace *trace, uint32_t *connects, uint32_t *http_requests);
 
 uint64_t cnh_monotonic_ns(void);
 

@@ -1,4 +1,5 @@
 import CFFmpeg
+import CNetworkHooks
 import Foundation
 
 /// One open, start to first picture, on the thread that runs it: the media pipeline, the marks it reaches, and
@@ -10,7 +11,9 @@ final class OpenRun: @unchecked Sendable {
     let dnsCache: DNSCache?
     let interrupter: Interrupter
 
-    private var start: UInt64 = 0
+    private let start: UInt64
+    /// Bytes of the packets on ``queue``: capped by `maxBufferBytes` until the first picture.
+    private var queuedBytes = 0
     private var marks = StageTimeline.MediaMarks()
     /// Every packet read, in order: handed on to the player after the open.
     private var queue: [Packet] = []
@@ -29,24 +32,67 @@ final class OpenRun: @unchecked Sendable {
         self.knobs = knobs
         self.presetName = presetName
         self.dnsCache = dnsCache
-        self.interrupter = Interrupter(timeout: knobs.totalDeadline)
+        let origin = MonotonicClock.nanoseconds()
+        self.start = origin
+        self.interrupter = Interrupter(timeout: knobs.totalDeadline, limit: Self.limit(knobs: knobs, origin: origin))
     }
 
     private func deadline(_ stage: Stage, from time: UInt64) -> UInt64? {
         knobs.stageDeadlines[stage].map { time + UInt64($0 * 1e6) }
     }
 
+    /// What the interrupter checks on every FFmpeg poll besides the deadlines it holds: the cap on requests
+    /// (counted by the hooks as they happen), and the deadlines of the stages inside `avformat_open_input`, which
+    /// only the trace can tell apart. Runs on the open's thread, whose trace it reads.
+    private static func limit(knobs: TuningKnobs, origin: UInt64) -> @Sendable () -> Bool {
+        let networkDeadlines = knobs.stageDeadlines.filter { [.tcpConnect, .tls, .httpResponse, .formatProbe].contains($0.key) }
+        let maxRequests = UInt32(clamping: knobs.maxRequests)
+        return {
+            var connects: UInt32 = 0, requests: UInt32 = 0
+            cnh_trace_counts(cnh_trace_current(), &connects, &requests)
+            if max(connects, requests) > maxRequests { return true }
+            guard !networkDeadlines.isEmpty, cnh_trace_current() != nil else { return false }
+            let now = MonotonicClock.nanoseconds()
+            let hops = NetworkTrace(start: origin, end: now, events: NetworkTraceRecorder.eventsSoFar()).hops
+            let (stage, since) = StageTimeline.networkStageInProgress(hops: hops, origin: origin, now: now)
+            guard let limit = networkDeadlines[stage] else { return false }
+            return now >= since + UInt64(limit * 1e6)
+        }
+    }
+
+    /// Whether the open stopped on its request cap (rather than on a stage deadline, which the limit also checks).
+    private var requestCapReached: Bool {
+        var connects: UInt32 = 0, requests: UInt32 = 0
+        cnh_trace_counts(cnh_trace_current(), &connects, &requests)
+        return max(connects, requests) > UInt32(clamping: knobs.maxRequests)
+    }
+
     // MARK: Run
 
     func run() -> Result<OpenedStream, OpenError> {
-        start = MonotonicClock.nanoseconds()
+        let policy: InputPolicy
+        do throws(PipelineFailure) {
+            policy = try InputPolicy(url: url, knobs: knobs)
+        } catch {
+            // Refused before any I/O: the report names the stage the input would have started with.
+            var report = FirstFrameReport(url: InputPolicy.redacted(url), preset: presetName, knobs: knobs)
+            report.error = .init(stage: error.stage, kind: error.kind, message: error.message)
+            return .failure(OpenError(report: report))
+        }
         var outcome: Result<(Frame, CodecContext), Error> = .failure(PipelineFailure(stage: .dns, kind: .ffmpeg, message: "not run"))
+        var stoppedByRequestCap = false
         let (_, trace) = NetworkTrace.capture {
-            let scope = LookupScope(cache: dnsCache, interrupter: interrupter,
-                                    deadline: [deadline(.dns, from: start), interrupter.deadline].compactMap { $0 }.min())
-            scope.run { outcome = Result { try pipeline() } }
+            let scope = LookupScope(cache: dnsCache, interrupter: interrupter, deadline: interrupter.deadline,
+                                    lookupBudget: knobs.stageDeadlines[.dns].map { UInt64($0 * 1e6) })
+            scope.run { outcome = Result { try pipeline(policy) } }
+            stoppedByRequestCap = requestCapReached
         }
         dnsCache?.learnConnectFailures(from: trace)
+        if case .failure = outcome, stoppedByRequestCap {
+            outcome = .failure(PipelineFailure(
+                stage: .formatProbe, kind: .requestLimit,
+                message: "the open made more than \(knobs.maxRequests) requests (maxRequests); a playlist that refers to itself?"))
+        }
         switch outcome {
         case .success(let (frame, decoder)):
             let report = makeReport(trace: trace, failure: nil)
@@ -60,23 +106,22 @@ final class OpenRun: @unchecked Sendable {
 
     /// A report for a failure outside the pipeline (the thread could not run).
     func failedReport(kind: FirstFrameReport.Failure.Kind, message: String) -> FirstFrameReport {
-        var report = FirstFrameReport(url: url, preset: presetName, knobs: knobs)
+        var report = FirstFrameReport(url: InputPolicy.redacted(url), preset: presetName, knobs: knobs)
         report.error = .init(stage: .dns, kind: kind, message: message)
         return report
     }
 
     // MARK: Pipeline
 
-    private func pipeline() throws -> (Frame, CodecContext) {
-        // Network stages and the probe: all inside avformat_open_input. A budget applies when formatProbe has a
-        // deadline: the sum of the deadlines set for the stages it spans.
-        let openStages: [Stage] = [.dns, .tcpConnect, .tls, .httpResponse, .formatProbe]
-        if knobs.stageDeadlines[.formatProbe] != nil {
-            let budget = openStages.compactMap { knobs.stageDeadlines[$0] }.reduce(0, +)
-            interrupter.setStageDeadline(start + UInt64(budget * 1e6))
-        }
+    private func pipeline(_ policy: InputPolicy) throws -> (Frame, CodecContext) {
+        // Network stages and the probe are all inside avformat_open_input: their deadlines are checked by the
+        // interrupter's limit, from the trace (`limit(knobs:origin:)`), and the dns deadline by the lookup scope.
         let options = FFmpegOptions()
         for (key, value) in knobs.formatOptions { options.set(key, value) }
+        // The protocol list applies to everything the input opens (redirects, playlist entries, TCP and TLS).
+        options.set("protocol_whitelist", policy.protocols.joined(separator: ","))
+        options.set("tls_verify", knobs.verifyTLS ? "1" : "0")
+        if !knobs.caFile.isEmpty { options.set("ca_file", knobs.caFile) }
         let input = try InputFormatContext(
             url: url, options: options, interrupter: interrupter, format: knobs.demuxer(for: url))
         self.input = input
@@ -87,6 +132,9 @@ final class OpenRun: @unchecked Sendable {
             try readUntilStreamsKnown(input)
         } else {
             try input.findStreamInfo()
+            // avformat_find_stream_info treats an interrupted read as the end of its input and returns what it
+            // has: past a deadline or on cancel, that is the stage failing, not finishing.
+            try failIfInterrupted(.streamInfo)
         }
         reach(.streamInfo, \.streamInfoFound)
         guard let video = input.bestStream(.video) else {
@@ -106,11 +154,23 @@ final class OpenRun: @unchecked Sendable {
             throw PipelineFailure(stage: .decode, kind: .decoder, message: "\(error)")
         }
         let frame = try decodeFirstPicture(input, video: video, decoder: decoder)
+        // Decoding is CPU work FFmpeg never interrupts: a decode that overran its deadline fails when it returns.
+        try failIfInterrupted(.decode)
         reach(.decode, \.firstVideoFrame)
         picture = (frame.width, frame.height)
         decodeFirstAudio(input)
         interrupter.setStageDeadline(nil)
         return (frame, decoder)
+    }
+
+    /// Throws `stage`'s timeout (or the cancel) when the interrupter says stop: for calls that return normally
+    /// when interrupted, or that never poll.
+    private func failIfInterrupted(_ stage: Stage) throws {
+        if interrupter.isCancelled { throw PipelineFailure(stage: stage, kind: .cancelled, message: "cancelled during \(stage.rawValue)") }
+        if interrupter.hasTimedOut || interrupter.stageDeadlinePassed {
+            let limit = interrupter.stageDeadlinePassed ? knobs.stageDeadlines[stage].map { "\($0) ms" } ?? "its deadline" : "totalDeadline \(knobs.totalDeadline) s"
+            throw PipelineFailure(stage: stage, kind: .timeout, message: "\(stage.rawValue) did not finish within \(limit)")
+        }
     }
 
     private func reach(_ stage: Stage, _ mark: WritableKeyPath<StageTimeline.MediaMarks, UInt64?>) {
@@ -128,6 +188,8 @@ final class OpenRun: @unchecked Sendable {
             throw PipelineFailure(stage: .streamInfo, kind: .endOfStream, message: "the input ended before the first picture")
         }
         queue.append(packet)
+        queuedBytes += packet.size
+        if queuedBytes > knobs.maxBufferBytes { throw bufferLimitFailure(input) }
         if firstKeyframeIndex == nil, packet.isKeyframe,
            input.stream(at: packet.streamIndex).pointee.codecpar.pointee.codec_type == AVMEDIA_TYPE_VIDEO {
             firstKeyframeIndex = queue.count - 1
@@ -135,6 +197,19 @@ final class OpenRun: @unchecked Sendable {
             firstKeyframeEnd = packet.position.map { $0 + Int64(packet.size) }
         }
         return packet
+    }
+
+    /// The failure for a queue that reached `maxBufferBytes`: no video (a stream that was announced but never
+    /// came, or none at all) when no video packet is queued, else the cap itself.
+    private func bufferLimitFailure(_ input: InputFormatContext) -> PipelineFailure {
+        let videoQueued = queue.contains {
+            input.stream(at: $0.streamIndex).pointee.codecpar.pointee.codec_type == AVMEDIA_TYPE_VIDEO
+        }
+        let held = "\(queuedBytes) bytes in \(queue.count) packets (maxBufferBytes \(knobs.maxBufferBytes))"
+        return videoQueued
+            ? PipelineFailure(stage: marks.streamInfoFound == nil ? .streamInfo : .buffering, kind: .bufferLimit,
+                              message: "no decodable picture in \(held)")
+            : PipelineFailure(stage: .streamInfo, kind: .noVideo, message: "no video packet in \(held)")
     }
 
     // MARK: Stream information without avformat_find_stream_info
@@ -152,11 +227,16 @@ final class OpenRun: @unchecked Sendable {
             let wantVideo = announced?.video ?? true
             let wantAudio = announced?.audio ?? true
             if (!wantVideo || videoKnown) && (!wantAudio || audioKnown) { return }
-            // Video is never given up on; a late announced audio stream is, after streamWaitMs.
-            if videoKnown {
+            // One stream known, the other announced but missing: wait streamWaitMs for it. A late audio stream is
+            // then handed on whenever it comes; missing video ends the open (there is no first picture without it).
+            if videoKnown || audioKnown {
                 let now = MonotonicClock.nanoseconds()
                 othersKnownAt = othersKnownAt ?? now
-                if now - othersKnownAt! >= UInt64(knobs.streamWaitMs) * 1_000_000 { return }
+                if now - othersKnownAt! >= UInt64(knobs.streamWaitMs) * 1_000_000 {
+                    if videoKnown { return }
+                    throw PipelineFailure(stage: .streamInfo, kind: .noVideo,
+                                          message: "the header announces video but none came within streamWaitMs (\(knobs.streamWaitMs) ms)")
+                }
             }
             try readPacket(input)
         }
@@ -263,7 +343,7 @@ final class OpenRun: @unchecked Sendable {
     // MARK: Report
 
     private func makeReport(trace: NetworkTrace, failure: Error?) -> FirstFrameReport {
-        var report = FirstFrameReport(url: url, preset: presetName, knobs: knobs)
+        var report = FirstFrameReport(url: InputPolicy.redacted(url), preset: presetName, knobs: knobs)
         var timeline = StageTimeline(origin: start)
         let probeEnd = marks.formatProbed ?? MonotonicClock.nanoseconds()
         timeline.addNetwork(trace.hops, until: probeEnd)
@@ -294,6 +374,10 @@ final class OpenRun: @unchecked Sendable {
             firstVideoFrameMs: marks.firstVideoFrame.map(timeline.milliseconds),
             firstAudioFrameMs: firstAudioFrame.map(timeline.milliseconds))
         report.hops = trace.hops.map { FirstFrameReport.Hop($0, timeline: timeline) }
+        // A TLS hop that got as far as sending its request passed verification (FFmpeg fails the open otherwise).
+        if trace.hops.contains(where: { $0.secureConnectionEnd != nil && $0.requestStart != nil }) {
+            report.tlsPeerVerified = knobs.verifyTLS
+        }
         if let input {
             report.streams = input.streams.map { stream in
                 let isVideo = stream.kind == .video

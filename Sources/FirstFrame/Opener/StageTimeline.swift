@@ -52,6 +52,14 @@ package struct StageTimeline {
         }
     }
 
+    /// The network stage (or the format probe after the last response) in progress at `now` in an open that
+    /// started at `origin`, and when it started: for stage deadlines checked while `avformat_open_input` blocks.
+    package static func networkStageInProgress(hops: [NetworkHop], origin: UInt64, now: UInt64) -> (stage: Stage, since: UInt64) {
+        var timeline = StageTimeline(origin: origin)
+        timeline.addNetwork(hops, until: now)
+        return (stageInProgress(hops: hops, marks: MediaMarks()), timeline.cursor)
+    }
+
     /// The stage that was running when the open stopped, judged from the last hop and the media marks reached:
     /// where a failure happened.
     package static func stageInProgress(hops: [NetworkHop], marks: MediaMarks) -> Stage {

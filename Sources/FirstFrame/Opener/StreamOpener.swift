@@ -47,9 +47,13 @@ public struct StreamOpener: Sendable {
         }
         resolvers.append(SystemResolver())
         let resolver: any Resolver = resolvers.count == 1 ? resolvers[0] : ResolverChain(resolvers, hedgeAfter: 1)
-        return DNSCache(
+        let cache = DNSCache(
             configuration: .init(families: knobs.ipv4Only ? .ipv4Only : .both, resolver: resolver),
             logger: logger)
+        // As curl's --resolve: the fixed answers are cached before the first open (the chain still answers them
+        // should the cache ever re-resolve, after a failed connect).
+        cache.seed(knobs.resolve.mapValues { $0.compactMap(IPAddress.init) })
+        return cache
     }
 
     /// Resolves `prefetchHosts` now (in parallel), so the first open finds them cached.
@@ -70,12 +74,13 @@ public struct StreamOpener: Sendable {
 
     /// Opens `url` up to its first decoded picture.
     ///
+    /// `prefetchHosts` not cached yet start resolving here without holding the open: if the open needs one of
+    /// them, its lookup joins the resolution in flight, inside the open's clock and deadline (the wait shows as
+    /// its `dns` stage).
+    ///
     /// - Throws: ``OpenError`` with the failing stage and the partial report.
     public func open(_ url: String) async throws(OpenError) -> OpenedStream {
-        if let dnsCache, !knobs.prefetchHosts.isEmpty,
-           !Set(knobs.prefetchHosts.map { $0.lowercased() }).isSubset(of: dnsCache.cachedHosts) {
-            await prefetch()
-        }
+        if let dnsCache, !knobs.prefetchHosts.isEmpty { dnsCache.startPrefetch(hosts: knobs.prefetchHosts) }
         let run = OpenRun(url: url, knobs: knobs, presetName: presetName, dnsCache: dnsCache)
         let result: Result<OpenedStream, OpenError>
         do {

@@ -4,7 +4,7 @@ import Foundation
 extension FirstFrameReport.Hop {
     init(_ hop: NetworkHop, timeline: StageTimeline) {
         let ms = timeline.milliseconds
-        url = hop.url
+        url = hop.url.map(InputPolicy.redacted)
         host = hop.host
         dns = hop.lookup.map { lookup in
             .init(host: lookup.host, startMs: ms(lookup.start), endMs: lookup.end.map(ms), source: lookup.source,
@@ -18,6 +18,6 @@ extension FirstFrameReport.Hop {
         requestStartMs = hop.requestStart.map(ms)
         responseStartMs = hop.responseStart.map(ms)
         status = hop.status
-        redirectTo = hop.redirectTo
+        redirectTo = hop.redirectTo.map(InputPolicy.redacted)
     }
 }

@@ -163,6 +163,33 @@ public final class DNSCache: Sendable {
         }
     }
 
+    /// Starts resolving `hosts` (kept fresh from then on, as ``prefetch(hosts:)`` does) without waiting: a lookup
+    /// made meanwhile joins the resolution in flight, under its own deadline. Hosts already cached are left alone.
+    public func startPrefetch(hosts: [String]) {
+        for host in Set(hosts.map { $0.lowercased() }) where IPAddress(host) == nil {
+            state.withLock { state in
+                state.pinned.insert(host)
+                guard state.entries[host] == nil, state.inflight[host] == nil else { return }
+                state.negative[host] = nil
+                _ = startResolution(host, in: &state)
+            }
+        }
+    }
+
+    /// Fixed answers (curl's `--resolve`), in the cache before the first lookup: served as `cache`, never
+    /// expiring, never refreshed.
+    public func seed(_ table: [String: [IPAddress]]) {
+        let now = MonotonicClock.nanoseconds()
+        state.withLock { state in
+            for (host, addresses) in table where !addresses.isEmpty {
+                let arranged = configuration.families.arrange(addresses)
+                guard !arranged.isEmpty else { continue }
+                state.entries[host.lowercased()] = Entry(addresses: arranged, fetched: now, expires: UInt64.max / 2)
+                state.pinned.insert(host.lowercased())
+            }
+        }
+    }
+
     // MARK: Lookup
 
     /// Looks `host` up, blocking the calling thread on a miss: for FFmpeg's threads (through the hook) and other
@@ -292,6 +319,20 @@ public final class DNSCache: Sendable {
         if state.entries[host] != nil { state.stats.refreshes += 1 }
         let resolver = configuration.resolver
         let families = configuration.families
+        // A resolver that only blocks runs straight on the resolver pool: no task, no thread start, so a miss
+        // costs the resolver's own time plus a hand-off.
+        if let blocking = resolver as? any BlockingResolver {
+            BlockingPool.resolvers.submit { [self] in
+                let result: Result<DNSAnswer, DNSError>
+                do throws(DNSError) {
+                    result = .success(try blocking.resolveBlocking(host: host, families: families))
+                } catch {
+                    result = .failure(error)
+                }
+                complete(host, resolution: resolution, with: result)
+            }
+            return resolution
+        }
         Task.detached { [self] in
             let result: Result<DNSAnswer, DNSError>
             do throws(DNSError) {

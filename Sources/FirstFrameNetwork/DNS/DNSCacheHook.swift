@@ -56,7 +56,7 @@ extension DNSCache {
 /// calling thread's cache (`answeringLookups`), else the installed one; everything else is left to libc.
 private let dnsCacheResolverHook: cnh_resolver_fn = { node, service, hints, result, source, detail in
     let scope = LookupScope.current
-    guard let node, let result, let cache = scope?.cache ?? DNSCache.installed else { return CNH_NOT_HANDLED }
+    guard let node, let result, scope != nil || DNSCache.installed != nil else { return CNH_NOT_HANDLED }
     let host = String(cString: node)
     if IPAddress(host) != nil {
         source?.pointee = Int32(CNH_SOURCE_LITERAL.rawValue)
@@ -64,6 +64,11 @@ private let dnsCacheResolverHook: cnh_resolver_fn = { node, service, hints, resu
     }
     let request = hints?.pointee ?? addrinfo()
     if request.ai_flags & AI_NUMERICHOST != 0 || host.isEmpty { return CNH_NOT_HANDLED }
+    guard let cache = scope?.cache ?? DNSCache.installed else {
+        guard let scope, scope.bounds else { return CNH_NOT_HANDLED }
+        return boundedSystemLookup(host: host, service: service.map { String(cString: $0) }, hints: hints?.pointee,
+                                   result: result, scope: scope, detail: detail)
+    }
 
     let policy = cache.configuration.families
     let wanted: AddressFamilyPolicy
@@ -90,7 +95,7 @@ private let dnsCacheResolverHook: cnh_resolver_fn = { node, service, hints, resu
     default: [(request.ai_socktype, request.ai_protocol)]
     }
 
-    let (outcome, from) = cache.lookupReportingSource(host: host, deadline: scope?.deadline) {
+    let (outcome, from) = cache.lookupReportingSource(host: host, deadline: scope?.deadlineForLookup) {
         scope?.interrupter?.isCancelled ?? false
     }
     source?.pointee = switch from {
@@ -123,5 +128,48 @@ private let dnsCacheResolverHook: cnh_resolver_fn = { node, service, hints, resu
     guard let list else { return EAI_MEMORY }
     result.pointee = list
     return 0
+}
+#endif
+
+#if os(Linux)
+/// libc's own answer, computed on the resolver pool while the caller waits at most until the scope's deadline or
+/// its cancel: the answer is exactly what getaddrinfo gives (the `ffmpeg` preset keeps `AF_UNSPEC` and libc's
+/// order), only the wait is bounded. An abandoned lookup finishes on the pool, which frees its list.
+private func boundedSystemLookup(
+    host: String, service: String?, hints: addrinfo?, result: UnsafeMutablePointer<UnsafeMutablePointer<addrinfo>?>,
+    scope: LookupScope, detail: UnsafeMutablePointer<Int32>?
+) -> Int32 {
+    // The list crosses threads as an address: it belongs to whichever side ends up with it.
+    struct Answer: Sendable {
+        var status: Int32
+        var list: UInt
+    }
+    let flags = hints?.ai_flags ?? 0, family = hints?.ai_family ?? 0
+    let socketType = hints?.ai_socktype ?? 0, socketProtocol = hints?.ai_protocol ?? 0
+    let hasHints = hints != nil
+    let answer = BlockingPool.resolvers.run(
+        until: scope.deadlineForLookup, isCancelled: { scope.interrupter?.isCancelled ?? false },
+        discard: { late in
+            if late.list != 0 { cnh_real_freeaddrinfo(UnsafeMutablePointer(bitPattern: late.list)) }
+        }
+    ) { () -> Answer in
+        var request = addrinfo()
+        request.ai_flags = flags
+        request.ai_family = family
+        request.ai_socktype = socketType
+        request.ai_protocol = socketProtocol
+        var list: UnsafeMutablePointer<addrinfo>?
+        let status = hasHints
+            ? cnh_real_getaddrinfo(host, service, &request, &list)
+            : cnh_real_getaddrinfo(host, service, nil, &list)
+        return Answer(status: status, list: UInt(bitPattern: list))
+    }
+    guard let answer else {
+        let cancelled = scope.interrupter?.isCancelled ?? false
+        detail?.pointee = Int32(cancelled ? CNH_DETAIL_CANCELLED.rawValue : CNH_DETAIL_TIMED_OUT.rawValue)
+        return EAI_AGAIN
+    }
+    result.pointee = UnsafeMutablePointer(bitPattern: answer.list)
+    return answer.status
 }
 #endif

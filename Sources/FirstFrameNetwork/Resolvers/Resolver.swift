@@ -13,3 +13,9 @@ public protocol Resolver: Sendable {
     var name: String { get }
     func resolve(host: String, families: AddressFamilyPolicy) async throws(DNSError) -> DNSAnswer
 }
+
+/// A resolver whose work is a blocking call: the cache runs it straight on ``BlockingPool/resolvers`` (a bounded
+/// pool, so a hung resolver holds a few threads, not one per lookup).
+package protocol BlockingResolver: Resolver {
+    func resolveBlocking(host: String, families: AddressFamilyPolicy) throws(DNSError) -> DNSAnswer
+}

@@ -8,9 +8,9 @@ import Foundation
 /// answer carries the TTL. Unless `nameserver` is set (then every name goes to it, and its answer is final), names
 /// in `/etc/hosts` and special-use names (`localhost`, `.test`, `.local`…, which must never leave the machine) go
 /// to libc's `getaddrinfo` instead, as does a name DNS has no address for. The getaddrinfo answer has no TTL, so
-/// the cache applies its configured one. Each call runs on a thread of its own: both calls block, and neither can
-/// be interrupted.
-public struct SystemResolver: Resolver {
+/// the cache applies its configured one. Both calls block and neither can be interrupted, so they run on the
+/// bounded ``BlockingPool/resolvers`` pool: a caller stops waiting at its deadline while the call runs on.
+public struct SystemResolver: Resolver, BlockingResolver {
     public let name = "system"
     public var readsRecordTTL: Bool
     /// Replaces the name servers of `/etc/resolv.conf` (IPv4 only): a test server on loopback, a local cache.
@@ -29,18 +29,13 @@ public struct SystemResolver: Resolver {
 
     public func resolve(host: String, families: AddressFamilyPolicy) async throws(DNSError) -> DNSAnswer {
         let resolver = self
-        do {
-            return try await DedicatedThread.run(name: "FirstFrame.SystemResolver") {
-                try resolver.resolveBlocking(host: host, families: families)
-            }
-        } catch let error as DNSError {
-            throw error
-        } catch {
-            throw .failed(host, resolver: name, reason: "\(error)")
+        let result: Result<DNSAnswer, DNSError> = await BlockingPool.resolvers.run {
+            do throws(DNSError) { return .success(try resolver.resolveBlocking(host: host, families: families)) } catch { return .failure(error) }
         }
+        return try result.get()
     }
 
-    func resolveBlocking(host: String, families: AddressFamilyPolicy) throws(DNSError) -> DNSAnswer {
+    package func resolveBlocking(host: String, families: AddressFamilyPolicy) throws(DNSError) -> DNSAnswer {
         if readsRecordTTL, nameserver != nil || (!Self.isSpecialUse(host) && !HostsFile.lists(host)) {
             if let answer = try queryDNS(host: host, families: families) { return answer }
         }

@@ -1,0 +1,106 @@
+import CFFmpeg
+import Foundation
+
+/// What one open may touch, decided from its URL and knobs before any I/O: the URL is well formed, its protocol
+/// is allowed, a local input is a regular file; and the protocol list FFmpeg enforces on everything the input
+/// leads to (redirects, playlist entries, the TCP and TLS under HTTP).
+///
+/// URLs may come from strangers, so the defaults are narrow (``TuningKnobs/allowedProtocols``) and `file` is
+/// never allowed below a network URL: an HLS playlist from a CDN cannot make the open read `/etc/passwd`.
+package struct InputPolicy: Sendable, Hashable {
+    /// The protocol FFmpeg would pick for the URL (`http`, `hls`, `file`, `concat`, …).
+    package let scheme: String
+    /// Whether the input is a local file (a path or a `file:` URL).
+    package let isLocal: Bool
+    /// FFmpeg's `protocol_whitelist` for the open: the allowed protocols, less `file` for a network input.
+    package let protocols: [String]
+
+    /// FFmpeg keeps at most this many bytes of a URL (`MAX_URL_SIZE` less its NUL) and silently truncates the rest.
+    package static let maximumURLLength = 4095
+
+    /// Checks `url` against `knobs`.
+    ///
+    /// - Throws: ``PipelineFailure`` of kind `invalidURL` or `protocolNotAllowed`, at the first stage the input
+    ///   would have run (`dns` for a network URL, `formatProbe` for a local file).
+    package init(url: String, knobs: TuningKnobs) throws(PipelineFailure) {
+        let allowed = Set(knobs.allowedProtocols.map { $0.lowercased() })
+        let shown = Self.redacted(url)
+        func refuse(_ kind: FirstFrameReport.Failure.Kind, _ stage: Stage, _ why: String) -> PipelineFailure {
+            PipelineFailure(stage: stage, kind: kind, message: "\(why): \(shown.prefix(200))")
+        }
+        guard !url.isEmpty else { throw refuse(.invalidURL, .dns, "empty URL") }
+        guard url.utf8.count <= Self.maximumURLLength else {
+            throw refuse(.invalidURL, .dns, "URL of \(url.utf8.count) bytes; FFmpeg keeps \(Self.maximumURLLength) and would request another resource")
+        }
+        guard !url.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else {
+            throw refuse(.invalidURL, .dns, "control characters in the URL")
+        }
+
+        let scheme = Self.scheme(of: url)
+        self.scheme = scheme
+        isLocal = scheme == "file"
+        if isLocal {
+            let path = url.hasPrefix("file:") ? String(url.dropFirst(5)) : url
+            guard allowed.contains("file") else { throw refuse(.protocolNotAllowed, .formatProbe, "local files are not allowed") }
+            var status = stat()
+            guard stat(path, &status) == 0 else {
+                throw refuse(.invalidURL, .formatProbe, "no such file (\(String(cString: strerror(errno))))")
+            }
+            // A FIFO without a writer, a terminal or a device would block the open (or never end): regular files only.
+            guard status.st_mode & S_IFMT == S_IFREG else {
+                throw refuse(.protocolNotAllowed, .formatProbe, "not a regular file (FIFOs, devices and directories block or never end)")
+            }
+            protocols = knobs.allowedProtocols
+            return
+        }
+
+        let nested = scheme.split(separator: "+").map(String.init)
+        guard nested.allSatisfy(Self.ffmpegProtocols.contains) || Self.ffmpegProtocols.contains(scheme) else {
+            throw refuse(.invalidURL, .dns, "unknown scheme '\(scheme)'")
+        }
+        guard let outer = nested.first, allowed.contains(outer), nested.dropFirst().allSatisfy(allowed.contains) else {
+            throw refuse(.protocolNotAllowed, .dns, "protocol '\(scheme)' is not in allowedProtocols (\(knobs.allowedProtocols.joined(separator: ",")))")
+        }
+        if url.dropFirst(scheme.count).hasPrefix("://") {
+            let withoutNesting = nested.count > 1 ? String(url.dropFirst(nested[0].count + 1)) : url
+            guard let components = URLComponents(string: withoutNesting) else { throw refuse(.invalidURL, .dns, "malformed URL") }
+            guard let host = components.host, !host.isEmpty else { throw refuse(.invalidURL, .dns, "no host") }
+            if let port = components.port, !(1...65535).contains(port) { throw refuse(.invalidURL, .dns, "port \(port) out of range") }
+            // URLComponents accepts "host:abc" as a host with an empty port; FFmpeg would quietly use port 80.
+            let authority = withoutNesting.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: false)
+            if authority.count > 2, let last = authority[2].split(separator: "@").last,
+               let colon = last.lastIndex(of: ":"), !last.hasSuffix("]") {
+                let portText = last[last.index(after: colon)...]
+                guard !portText.isEmpty, portText.allSatisfy(\.isNumber) else { throw refuse(.invalidURL, .dns, "bad port '\(portText)'") }
+            }
+        }
+        protocols = knobs.allowedProtocols.filter { $0 != "file" }
+    }
+
+    /// The protocol FFmpeg picks for `url`, as its `url_find_protocol` does: the leading run of scheme characters
+    /// when a `:` follows it (`subfile,` options included), else `file`.
+    package static func scheme(of url: String) -> String {
+        let schemeCharacters = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.")
+        let name = url.prefix { schemeCharacters.contains($0) }
+        let rest = url.dropFirst(name.count)
+        if rest.hasPrefix(":"), !name.isEmpty { return name.lowercased() }
+        if url.hasPrefix("subfile,"), url.contains(":") { return "subfile" }
+        return "file"
+    }
+
+    /// The input protocols this FFmpeg was built with.
+    package static let ffmpegProtocols: Set<String> = {
+        var names: Set<String> = []
+        var opaque: UnsafeMutableRawPointer?
+        while let name = avio_enum_protocols(&opaque, 0) { names.insert(String(cString: name)) }
+        return names
+    }()
+
+    /// `url` with its userinfo (`user:password@`) replaced by `***@`: what reports, logs and traces show.
+    package static func redacted(_ url: String) -> String {
+        guard let start = url.range(of: "://") else { return url }
+        let authorityEnd = url[start.upperBound...].firstIndex { "/?#".contains($0) } ?? url.endIndex
+        guard let at = url[start.upperBound..<authorityEnd].lastIndex(of: "@") else { return url }
+        return String(url[..<start.upperBound]) + "***" + String(url[at...])
+    }
+}
