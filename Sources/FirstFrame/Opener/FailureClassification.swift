@@ -21,7 +21,8 @@ package enum FailureClassification {
 
     /// The failure for `error`, thrown by the pipeline after it reached `marks`, with `trace` recorded so far.
     package static func classify(
-        trace: NetworkTrace, marks: StageTimeline.MediaMarks, error: any Error, interruption: Interruption
+        trace: NetworkTrace, marks: StageTimeline.MediaMarks, error: any Error, interruption: Interruption,
+        allowedProtocols: [String] = TuningKnobs.defaultAllowedProtocols
     ) -> FirstFrameReport.Failure {
         var stage = StageTimeline.stageInProgress(hops: trace.hops, marks: marks)
         let lastHop = trace.hops.last
@@ -40,6 +41,26 @@ package enum FailureClassification {
         } else if interruption.deadlinePassed || lookup?.failure == .timedOut {
             kind = .timeout
             message = "\(stage.rawValue) did not finish before its deadline (\(message))"
+        } else if let refused = disallowedRedirect(trace, allowed: allowedProtocols) {
+            kind = .protocolNotAllowed
+            stage = .httpResponse
+            message = "a redirect to '\(InputPolicy.redacted(refused))', whose protocol is not in allowedProtocols"
+        } else if let lastHop, lastHop.kind == .http, let why = redirectFailure(trace.hops) {
+            kind = .redirect
+            stage = .httpResponse
+            message = why
+        } else if let lastHop, lastHop.kind == .http, lastHop.responseStart != nil,
+                  lastHop.status.map({ !(100...599).contains($0) }) ?? true {
+            // FFmpeg reads any number as a status and passes what is not 4xx/5xx as success; the stream that follows
+            // is nonsense. An unparsable or out-of-range status line is the server's error.
+            kind = .http
+            stage = .httpResponse
+            message = "invalid HTTP status line" + (lastHop.status.map { " (status \($0))" } ?? "")
+        } else if stage == .httpResponse, let lastHop, lastHop.secureConnectionEnd != nil, lastHop.requestStart == nil {
+            // The handshake completed but no request followed: FFmpeg checks the peer after the handshake.
+            kind = .tls
+            stage = .tls
+            message = "the TLS peer could not be verified (certificate chain or host name; verifyTLS, caFile): \(message)"
         } else if let ffmpeg, let status = lastHop?.status.flatMap({ $0 >= 400 ? $0 : nil }) ?? ffmpeg.httpStatus {
             // The trace has the exact status; FFmpeg names only a few (others are "4xx"/"5xx").
             kind = .http
@@ -54,6 +75,11 @@ package enum FailureClassification {
             if !errors.isEmpty { message = errors.joined(separator: "; ") }
         } else if stage == .tls {
             kind = .tls
+        } else if let ffmpeg, ffmpeg.isInvalidData, marks.formatProbed != nil, peerClosed(trace) {
+            // The container was recognised and the server then closed mid-packet: a body cut short, whatever
+            // FFmpeg makes of the half packet.
+            kind = .endOfStream
+            message = "the input ended inside a packet, before the first picture (\(ffmpeg.message))"
         } else if let ffmpeg, ffmpeg.isInvalidData {
             kind = .invalidData
         } else if let ffmpeg, ffmpeg.isEndOfFile || peerClosed(trace) {
@@ -64,6 +90,36 @@ package enum FailureClassification {
             kind = .ffmpeg
         }
         return FirstFrameReport.Failure(stage: stage, kind: kind, message: message)
+    }
+
+    /// FFmpeg's http follows at most this many redirects.
+    static let maximumRedirects = 8
+
+    /// Why the chain of hops ended on a redirect, if it did: a loop, more hops than FFmpeg follows, or a 3xx
+    /// without a usable `Location`.
+    static func redirectFailure(_ hops: [NetworkHop]) -> String? {
+        let http = hops.filter { $0.kind == .http }
+        guard let last = http.last, let status = last.status, (300...399).contains(status) else { return nil }
+        let redirects = http.filter { $0.status.map { (300...399).contains($0) } ?? false }
+        let targets = redirects.compactMap(\.redirectTo)
+        if Set(targets).count < targets.count || targets.contains(where: { target in http.contains { $0.url == target } }) {
+            return "redirect loop after \(redirects.count) redirects (HTTP \(status))"
+        }
+        if redirects.count > maximumRedirects { return "more than \(maximumRedirects) redirects (FFmpeg's limit)" }
+        guard let location = last.redirectTo, !location.isEmpty else { return "HTTP \(status) without a Location" }
+        return "HTTP \(status) to \(InputPolicy.redacted(location)) could not be followed"
+    }
+
+    /// A redirect whose target's protocol is outside `allowed` (FFmpeg refuses it, or would misread it as HTTP).
+    static func disallowedRedirect(_ trace: NetworkTrace, allowed: [String]) -> String? {
+        for hop in trace.hops {
+            guard let target = hop.redirectTo else { continue }
+            let scheme = InputPolicy.scheme(of: target)
+            // A relative Location (no scheme of its own) stays on the same protocol.
+            guard target.lowercased().hasPrefix(scheme + ":") else { continue }
+            if scheme == "file" || !allowed.contains(scheme) { return target }
+        }
+        return nil
     }
 
     /// Whether the media hop's socket read an end of stream (the server closed it).

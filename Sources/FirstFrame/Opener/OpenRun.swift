@@ -194,7 +194,7 @@ final class OpenRun: @unchecked Sendable {
            input.stream(at: packet.streamIndex).pointee.codecpar.pointee.codec_type == AVMEDIA_TYPE_VIDEO {
             firstKeyframeIndex = queue.count - 1
             firstKeyframe = MonotonicClock.nanoseconds()
-            firstKeyframeEnd = packet.position.map { $0 + Int64(packet.size) }
+            firstKeyframeEnd = packet.position.map { $0 + containerOverhead(input, packet) + Int64(packet.size) }
         }
         return packet
     }
@@ -210,6 +210,15 @@ final class OpenRun: @unchecked Sendable {
             ? PipelineFailure(stage: marks.streamInfoFound == nil ? .streamInfo : .buffering, kind: .bufferLimit,
                               message: "no decodable picture in \(held)")
             : PipelineFailure(stage: .streamInfo, kind: .noVideo, message: "no video packet in \(held)")
+    }
+
+    /// Bytes the container adds around a packet's data, from its position to its last byte: FLV's position is
+    /// the tag's start, before the 11-byte tag header and the video tag's own header (1 byte, 5 for AVC). Other
+    /// containers' positions point at the data (MPEG-TS: at the packet that starts it, a lower bound).
+    private func containerOverhead(_ input: InputFormatContext, _ packet: Packet) -> Int64 {
+        guard input.formatName == "flv" else { return 0 }
+        let codec = input.stream(at: packet.streamIndex).pointee.codecpar.pointee.codec_id
+        return 11 + (codec == AV_CODEC_ID_H264 ? 5 : 1)
     }
 
     // MARK: Stream information without avformat_find_stream_info
@@ -356,7 +365,9 @@ final class OpenRun: @unchecked Sendable {
             let classified = FailureClassification.classify(
                 trace: trace, marks: marks, error: failure,
                 interruption: .init(cancelled: interrupter.isCancelled,
-                                    deadlinePassed: interrupter.hasTimedOut || interrupter.stageDeadlinePassed))
+                                    deadlinePassed: interrupter.hasTimedOut || interrupter.stageDeadlinePassed
+                                        || interrupter.hasReachedLimit),
+                allowedProtocols: knobs.allowedProtocols)
             timeline.close(classified.stage, at: MonotonicClock.nanoseconds())
             report.error = classified
             report.outcome = .failed
@@ -399,15 +410,28 @@ extension OpenRun {
     private func keyframeArrival(_ trace: NetworkTrace) -> UInt64? {
         guard let end = firstKeyframeEnd, let hop = trace.hops.last, hop.kind == .http,
               let fd = hop.establishedConnect?.fd, let responseStart = hop.responseStart else { return nil }
-        var headLength: Int64?
+        // The head may span several reads: gather their captured bytes until its blank line.
+        var head: [UInt8] = []
+        var bodyStart: Int64?
         var received: Int64 = 0
         for event in trace.events where event.kind == .receive && event.fd == fd && event.time >= responseStart && event.result > 0 {
-            if headLength == nil {
-                guard let length = HTTPHead.headLength(event.data) else { return nil }
-                headLength = received + Int64(length)
+            if bodyStart == nil {
+                head += event.data
+                guard let length = HTTPHead.headLength(head) else {
+                    // Bytes past what the trace captured cannot be searched for the head's end.
+                    if event.data.count < Int(event.result) { return nil }
+                    received += event.result
+                    continue
+                }
+                // Chunked framing adds bytes between the media's own that the trace cannot see past the first
+                // read: the arrival would come out early, so the read time stands instead.
+                if String(decoding: head.prefix(length), as: UTF8.self).lowercased().contains("transfer-encoding: chunked") {
+                    return nil
+                }
+                bodyStart = received + Int64(length)
             }
             received += event.result
-            if received - headLength! >= end { return event.time }
+            if received - bodyStart! >= end { return event.time }
         }
         return nil
     }
