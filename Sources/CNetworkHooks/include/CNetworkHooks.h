@@ -128,9 +128,10 @@ int cnh_real_getaddrinfo(const char *node, const char *service, const struct add
 void cnh_real_freeaddrinfo(struct addrinfo *list);
 
 /// A DNS query through libresolv (res_nquery) for the raw answer, so the caller can read record TTLs.
-/// `server`, when not NULL, replaces the configured name servers. Returns the answer's length or -1
+/// `server` (a sockaddr_in or sockaddr_in6), when not NULL, replaces every configured name server. Returns the
+/// answer's length or -1
 /// (with *h_error set from h_errno).
-int cnh_res_query(const char *host, int type, const struct sockaddr_in *server, int timeout_seconds,
+int cnh_res_query(const char *host, int type, const struct sockaddr *server, int timeout_seconds,
                   int attempts, uint8_t *answer, int answer_capacity, int *h_error);
 #endif
 

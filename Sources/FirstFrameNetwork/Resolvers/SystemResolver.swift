@@ -13,7 +13,7 @@ import Foundation
 public struct SystemResolver: Resolver, BlockingResolver {
     public let name = "system"
     public var readsRecordTTL: Bool
-    /// Replaces the name servers of `/etc/resolv.conf` (IPv4 only): a test server on loopback, a local cache.
+    /// Replaces every name server of `/etc/resolv.conf` (IPv4 or IPv6): a test server on loopback, a local cache.
     public var nameserver: SocketAddress?
     /// libresolv's per-try timeout (seconds) and tries per server.
     public var queryTimeoutSeconds: Int
@@ -89,11 +89,11 @@ public struct SystemResolver: Resolver, BlockingResolver {
         throw .noAddresses(host, families)
     }
 
-    private func withServer<T>(_ body: (UnsafePointer<sockaddr_in>?) -> T) -> T {
-        guard let nameserver, nameserver.address.family == .ipv4 else { return body(nil) }
+    private func withServer<T>(_ body: (UnsafePointer<sockaddr>?) -> T) -> T {
+        guard let nameserver else { return body(nil) }
         var storage = nameserver.storage
         return withUnsafePointer(to: &storage) {
-            $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { body($0) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0) }
         }
     }
 
