@@ -102,6 +102,7 @@ let upperLayers: [Target] = [
         dependencies: [
             "FirstFrame", "FirstFrameOrigin", "OriginTestSupport", "FirstFrameTestSupport", "CFFmpeg",
             "CNetworkHooks", "CNetworkHooksTesting",
+            .product(name: "PropertyBased", package: "swift-property-based"),
         ]
     ),
 ]
@@ -124,6 +125,8 @@ let package = Package(
             .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
             // `make docs`: swift package generate-documentation.
             .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
+            // Tests: random knob strings and URLs thrown at parsing and validation.
+            .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
         ],
     targets: networkOnly ? lowerLayers : lowerLayers + upperLayers
 )

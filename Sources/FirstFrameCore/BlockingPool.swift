@@ -54,6 +54,8 @@ package final class BlockingPool: Sendable {
         discard: @escaping @Sendable (Value) -> Void = { _ in },
         _ job: @escaping @Sendable () -> Value
     ) -> Value? {
+        // Already stopped: the job is not worth starting.
+        if isCancelled() || deadline.map({ MonotonicClock.nanoseconds() >= $0 }) == true { return nil }
         let handOff = HandOff<Value>(discard: discard)
         submit { handOff.deliver(job()) }
         return handOff.wait(until: deadline ?? .max, isCancelled: isCancelled)
