@@ -226,7 +226,8 @@ extension OriginTests.StreamOpening {
             let opener = try StreamOpener(knobs: knobs)
             #expect(DNSCache.installed == nil)
             let report = try await opener.open(origin.url(host: "stream.test")).report
-            #expect(report.hops.first?.dns?.source == .resolver)
+            // As curl's --resolve: the fixed answer is in the cache before the first open.
+            #expect(report.hops.first?.dns?.source == .cache)
             #expect(report.hops.first?.dns?.answers == ["127.0.0.1"])
             let again = try await opener.open(origin.url(host: "stream.test")).report
             #expect(again.hops.first?.dns?.source == .cache)
@@ -296,7 +297,7 @@ extension OriginTests {
             #expect(urls.first?.hasSuffix("/live.m3u8") == true)
             #expect(urls.contains { $0.hasSuffix(".ts") })
             #expect(opened.hops.allSatisfy { $0.status == 200 })
-            #expect(opened.hops.first?.dns?.source == .resolver)
+            #expect(opened.hops.first?.dns?.source == .cache, "resolve entries are cached before the first open")
             #expect(opened.hops.count >= 2)
         }
     }
@@ -354,8 +355,13 @@ extension OriginTests.OpenProtocols {
         defer { server.stop() }
         var knobs = Preset.instant.knobs
         try knobs.set("resolve", "tls.test=127.0.0.1")
+        // The server's certificate is self-signed: verified by default, it is refused as TLS.
+        let refused = await (try StreamOpener(knobs: knobs)).report(opening: "https://tls.test:\(server.port)/stream.flv")
+        #expect(refused.error?.stage == .tls && refused.error?.kind == .tls, "\(String(describing: refused.error))")
+        knobs.verifyTLS = false
         let opened = try await StreamOpener(knobs: knobs).open("https://tls.test:\(server.port)/stream.flv").report
         #expect(opened.outcome == .ok, "\(String(describing: opened.error))")
+        #expect(opened.tlsPeerVerified == false)
         #expect(opened.stages.map(\.name) == [.dns, .tcpConnect, .tls, .httpResponse, .formatProbe, .streamInfo, .buffering, .decode])
         #expect(opened.hops.first?.status == 200)
         #expect(opened.summary.tlsMs > 0)

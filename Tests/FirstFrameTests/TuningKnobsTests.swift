@@ -10,6 +10,7 @@ import Testing
         knobs.prefetchHosts = ["a.test", "b.test"]
         knobs.resolve = ["a.test": ["127.0.0.1", "::1"]]
         knobs.stageDeadlines = [.dns: 250, .decode: 100]
+        knobs.caFile = "/etc/hosts"
         var rebuilt = TuningKnobs()
         for (name, value) in knobs.textValues { try rebuilt.set(name, value) }
         #expect(rebuilt == knobs)
@@ -33,6 +34,11 @@ import Testing
         knobs.resolve = ["a.test": ["127.0.0.1", "::1"], "b.test": ["10.0.0.1"]]
         knobs.stageDeadlines = [.dns: 250, .decode: 100.5]
         knobs.totalDeadline = 2.5
+        knobs.allowedProtocols = ["http", "concat", "file"]
+        knobs.verifyTLS = false
+        knobs.caFile = "/etc/hosts"
+        knobs.maxBufferBytes = 1 << 20
+        knobs.maxRequests = 5
         return knobs
     }()
 
@@ -68,10 +74,11 @@ import Testing
         #expect(TuningKnobs.names == [
             "fpsprobesize", "probesize", "analyzeduration", "formatprobesize", "format", "skipStreamInfo", "streamWaitMs",
             "minVideoFrames", "minAudioFrames", "bufferCheckIntervalMs", "firstHighWaterMarkMs", "decoderThreads",
-            "ipv4Only", "prefetchHosts", "resolve", "stageDeadlines", "totalDeadline",
+            "ipv4Only", "prefetchHosts", "resolve", "stageDeadlines", "allowedProtocols", "verifyTLS", "caFile",
+            "maxBufferBytes", "maxRequests", "totalDeadline",
         ])
         #expect(Set(TuningKnobs.names).count == TuningKnobs.names.count, "no name twice")
-        #expect(TuningKnobs.descriptors.filter(\.omittedAtDefault).map(\.name) == ["prefetchHosts", "resolve", "stageDeadlines"])
+        #expect(TuningKnobs.descriptors.filter(\.omittedAtDefault).map(\.name) == ["prefetchHosts", "resolve", "stageDeadlines", "caFile"])
     }
 
     @Test func everyDescriptorHasADocLineAndARule() {
@@ -84,11 +91,13 @@ import Testing
 
     @Test func textValuesMatchTheirFormerOutput() {
         let stock = TuningKnobs().textValues
-        #expect(stock.map(\.name) == TuningKnobs.names.filter { !["prefetchHosts", "resolve", "stageDeadlines"].contains($0) })
+        #expect(stock.map(\.name) == TuningKnobs.names.filter { !["prefetchHosts", "resolve", "stageDeadlines", "caFile"].contains($0) })
         #expect(stock.map { "\($0.name)=\($0.value)" }.joined(separator: " ") == [
             "fpsprobesize=-1", "probesize=5000000", "analyzeduration=0", "formatprobesize=1048576", "format=",
             "skipStreamInfo=false", "streamWaitMs=1000", "minVideoFrames=0", "minAudioFrames=0", "bufferCheckIntervalMs=0",
-            "firstHighWaterMarkMs=0", "decoderThreads=0", "ipv4Only=false", "totalDeadline=15.0",
+            "firstHighWaterMarkMs=0", "decoderThreads=0", "ipv4Only=false",
+            "allowedProtocols=http,https,tls,tcp,rtmp,rtmps,hls,crypto,file", "verifyTLS=true", "maxBufferBytes=15728640",
+            "maxRequests=64", "totalDeadline=15.0",
         ].joined(separator: " "))
         let changed = Dictionary(uniqueKeysWithValues: Self.changedKnobs.textValues.map { ($0.name, $0.value) })
         #expect(changed["prefetchHosts"] == "a.test,b.test")
@@ -102,7 +111,9 @@ import Testing
         ("skipStreamInfo", "maybe", "true or false"), ("totalDeadline", "3601", "seconds in (0, 3600]"),
         ("format", "no-such-demuxer", "a demuxer FFmpeg knows (ffmpeg -demuxers), auto, or empty to probe"),
         ("resolve", "a.test", "host=ip[,ip][;host=ip...]"),
-        ("stageDeadlines", "dns=-1", "stage=ms[,stage=ms] with stages \(Stage.allCases.map(\.rawValue).joined(separator: "|"))"),
+        ("stageDeadlines", "dns=-1", "stage=ms[,stage=ms] with stages \(Stage.allCases.map(\.rawValue).joined(separator: "|")) and ms in (0, 3600000]"),
+        ("stageDeadlines", "streamInfo=1e30", "stage=ms[,stage=ms] with stages \(Stage.allCases.map(\.rawValue).joined(separator: "|")) and ms in (0, 3600000]"),
+        ("maxBufferBytes", "1", "an integer in 65536...2147483648"), ("maxRequests", "0", "an integer in 1...100000"),
     ])
     func rejectionsSayWhatIsExpected(_ name: String, _ value: String, _ expected: String) {
         var knobs = TuningKnobs()
