@@ -31,17 +31,7 @@ package enum FailureClassification {
         var message = "\(error)"
         let kind: FirstFrameReport.Failure.Kind
 
-        if let known = error as? PipelineFailure {
-            kind = known.kind
-            message = known.message
-            // Before the probe returned, the stage in progress comes from the trace; after it, the pipeline knows.
-            if marks.formatProbed != nil { stage = max(stage, known.stage) }
-        } else if interruption.cancelled || lookup?.failure == .cancelled {
-            kind = .cancelled
-        } else if interruption.deadlinePassed || lookup?.failure == .timedOut {
-            kind = .timeout
-            message = "\(stage.rawValue) did not finish before its deadline (\(message))"
-        } else if let refused = disallowedRedirect(trace, allowed: allowedProtocols) {
+        if let refused = disallowedRedirect(trace, allowed: allowedProtocols) {
             kind = .protocolNotAllowed
             stage = .httpResponse
             message = "a redirect to '\(InputPolicy.redacted(refused))', whose protocol is not in allowedProtocols"
@@ -56,6 +46,16 @@ package enum FailureClassification {
             kind = .http
             stage = .httpResponse
             message = "invalid HTTP status line" + (lastHop.status.map { " (status \($0))" } ?? "")
+        } else if let known = error as? PipelineFailure {
+            kind = known.kind
+            message = known.message
+            // Before the probe returned, the stage in progress comes from the trace; after it, the pipeline knows.
+            if marks.formatProbed != nil { stage = max(stage, known.stage) }
+        } else if interruption.cancelled || lookup?.failure == .cancelled {
+            kind = .cancelled
+        } else if interruption.deadlinePassed || lookup?.failure == .timedOut {
+            kind = .timeout
+            message = "\(stage.rawValue) did not finish before its deadline (\(message))"
         } else if stage == .httpResponse, let lastHop, lastHop.secureConnectionEnd != nil, lastHop.requestStart == nil {
             // The handshake completed but no request followed: FFmpeg checks the peer after the handshake.
             kind = .tls

@@ -38,8 +38,8 @@ package struct InputPolicy: Sendable, Hashable {
 
         let scheme = Self.scheme(of: url)
         self.scheme = scheme
-        isLocal = scheme == "file"
-        if isLocal {
+        isLocal = Self.localSchemes.contains(scheme)
+        if scheme == "file" {
             let path = url.hasPrefix("file:") ? String(url.dropFirst(5)) : url
             guard allowed.contains("file") else { throw refuse(.protocolNotAllowed, .formatProbe, "local files are not allowed") }
             var status = stat()
@@ -54,6 +54,9 @@ package struct InputPolicy: Sendable, Hashable {
             return
         }
 
+        guard !Self.carrierSchemes.contains(scheme) else {
+            throw refuse(.protocolNotAllowed, .dns, "'\(scheme)' only carries other protocols (HTTP, RTMP) and is not an input of its own")
+        }
         let nested = scheme.split(separator: "+").map(String.init)
         guard nested.allSatisfy(Self.ffmpegProtocols.contains) || Self.ffmpegProtocols.contains(scheme) else {
             throw refuse(.invalidURL, .dns, "unknown scheme '\(scheme)'")
@@ -74,8 +77,13 @@ package struct InputPolicy: Sendable, Hashable {
                 guard !portText.isEmpty, portText.allSatisfy(\.isNumber) else { throw refuse(.invalidURL, .dns, "bad port '\(portText)'") }
             }
         }
-        protocols = knobs.allowedProtocols.filter { $0 != "file" }
+        protocols = isLocal ? knobs.allowedProtocols : knobs.allowedProtocols.filter { $0 != "file" }
     }
+
+    /// Protocols whose inputs are local files (`concat:a.flv|b.flv`, `subfile:`): `file` stays allowed under them.
+    static let localSchemes: Set<String> = ["file", "concat", "subfile", "pipe", "fd"]
+    /// Protocols that carry others and are never an input of their own, whatever the allow-list says.
+    static let carrierSchemes: Set<String> = ["tcp", "tls", "udp", "crypto"]
 
     /// The protocol FFmpeg picks for `url`, as its `url_find_protocol` does: the leading run of scheme characters
     /// when a `:` follows it (`subfile,` options included), else `file`.

@@ -125,6 +125,8 @@ final class OpenRun: @unchecked Sendable {
         let input = try InputFormatContext(
             url: url, options: options, interrupter: interrupter, format: knobs.demuxer(for: url))
         self.input = input
+        // (Files and network inputs; a concat or subfile input's first bytes are not where the trace or the path shows.)
+        if knobs.demuxer(for: url) == "flv", ["file", "http", "https"].contains(policy.scheme) { try checkFLVSignature(input) }
         reach(.formatProbe, \.formatProbed)
 
         interrupter.setStageDeadline(deadline(.streamInfo, from: MonotonicClock.nanoseconds()))
@@ -136,10 +138,11 @@ final class OpenRun: @unchecked Sendable {
             // has: past a deadline or on cancel, that is the stage failing, not finishing.
             try failIfInterrupted(.streamInfo)
         }
-        reach(.streamInfo, \.streamInfoFound)
+        // No video is the stream information's verdict: the stage fails, it does not end.
         guard let video = input.bestStream(.video) else {
             throw PipelineFailure(stage: .streamInfo, kind: .noVideo, message: "the input has no video stream")
         }
+        reach(.streamInfo, \.streamInfoFound)
         videoIndex = video
 
         interrupter.setStageDeadline(deadline(.buffering, from: MonotonicClock.nanoseconds()))
@@ -259,6 +262,19 @@ final class OpenRun: @unchecked Sendable {
             if queue.contains(where: { $0.streamIndex == index && (type != AVMEDIA_TYPE_VIDEO || $0.isKeyframe) }) { return true }
         }
         return false
+    }
+
+    /// With the demuxer named rather than probed (`format` `auto` or `flv`), FFmpeg's FLV demuxer reads any
+    /// bytes as FLV and fails later, somewhere, or reads on for gigabytes. The probe stage checks what the probe
+    /// would have: an FLV signature at the start of the input.
+    private func checkFLVSignature(_ input: InputFormatContext) throws {
+        guard announcedFLVStreams() == nil else { return }
+        if input.bytesRead < 9 {
+            throw PipelineFailure(stage: .formatProbe, kind: .endOfStream,
+                                  message: "the input ended before an FLV header (\(input.bytesRead) bytes)")
+        }
+        throw PipelineFailure(stage: .formatProbe, kind: .invalidData,
+                              message: "not FLV: the input does not start with an FLV header (format \(knobs.format))")
     }
 
     /// The FLV header's audio/video flags, from the file or from the response bytes the trace has seen.
