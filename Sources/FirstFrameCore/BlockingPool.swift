@@ -105,13 +105,7 @@ private final class HandOff<Value: Sendable>: Sendable {
     }
 
     func wait(until deadline: UInt64, isCancelled: () -> Bool) -> Value? {
-        while true {
-            let now = MonotonicClock.nanoseconds()
-            if now >= deadline || isCancelled() { break }
-            // Slices of at most 5 ms so a cancel is noticed promptly; the result itself wakes us at once.
-            let slice = min(deadline - now, 5_000_000)
-            if done.wait(timeout: .now() + .nanoseconds(Int(slice))) == .success { break }
-        }
+        _ = SlicedWait.wait(until: deadline, isCancelled: isCancelled) { done.wait(timeout: $0) }
         return slot.withLock { slot -> Value? in
             if case .delivered(let value) = slot { return value }
             slot = .abandoned

@@ -12,20 +12,13 @@ extension NetworkTests {
     /// Resolver work runs on a bounded pool: a resolver that never answers holds at most the pool's threads, however
     /// many lookups give up on it, and a miss costs the resolver's own time plus a hand-off.
     @Suite struct ResolverPool {
-        /// A name server that never answers: a bound UDP socket nobody reads.
-        private static func silentNameServer() throws -> (fd: Int32, address: SocketAddress) {
-            let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-            let port = try LoopbackSocket.bind(fd)
-            return (fd, SocketAddress(address: IPAddress("127.0.0.1")!, port: port))
-        }
-
         private static var threadCount: Int {
             (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count) ?? 0
         }
 
         @Test func hundredLookupsAgainstAHungResolverHoldAtMostThePoolsThreads() async throws {
-            let server = try Self.silentNameServer()
-            defer { close(server.fd) }
+            let server = try SilentUDPSocket()
+            defer { server.close() }
             let resolver = SystemResolver(nameserver: server.address, queryTimeoutSeconds: 3, queryAttempts: 1)
             let cache = DNSCache(configuration: .init(resolver: resolver, lookupTimeout: 0.2))
             defer { cache.shutdown() }

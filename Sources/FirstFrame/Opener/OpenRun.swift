@@ -22,6 +22,8 @@ final class OpenRun: @unchecked Sendable {
     /// Where the first keyframe's bytes end in the input, to find when they arrived.
     private var firstKeyframeEnd: Int64?
     private var firstAudioFrame: UInt64?
+    /// The FLV header's audio/video flags, once found (``announcedFLVStreams()``).
+    private var flvHeaderFlags: (video: Bool, audio: Bool)?
     private var input: InputFormatContext?
     private var videoIndex: Int?
     private var picture: (width: Int, height: Int)?
@@ -46,11 +48,9 @@ final class OpenRun: @unchecked Sendable {
     /// only the trace can tell apart. Runs on the open's thread, whose trace it reads.
     private static func limit(knobs: TuningKnobs, origin: UInt64) -> @Sendable () -> Bool {
         let networkDeadlines = knobs.stageDeadlines.filter { [.tcpConnect, .tls, .httpResponse, .formatProbe].contains($0.key) }
-        let maxRequests = UInt32(clamping: knobs.maxRequests)
+        let maxRequests = knobs.maxRequests
         return {
-            var connects: UInt32 = 0, requests: UInt32 = 0
-            cnh_trace_counts(cnh_trace_current(), &connects, &requests)
-            if max(connects, requests) > maxRequests { return true }
+            if requestCapExceeded(maxRequests) { return true }
             guard !networkDeadlines.isEmpty, cnh_trace_current() != nil else { return false }
             let now = MonotonicClock.nanoseconds()
             let hops = NetworkTrace(start: origin, end: now, events: NetworkTraceRecorder.eventsSoFar()).hops
@@ -60,11 +60,12 @@ final class OpenRun: @unchecked Sendable {
         }
     }
 
-    /// Whether the open stopped on its request cap (rather than on a stage deadline, which the limit also checks).
-    private var requestCapReached: Bool {
+    /// Whether the calling thread's trace has seen more than `maxRequests` connects or HTTP request heads: read by
+    /// the limit on every poll, and after the run to tell the cap from a stage deadline (the limit checks both).
+    private static func requestCapExceeded(_ maxRequests: Int) -> Bool {
         var connects: UInt32 = 0, requests: UInt32 = 0
         cnh_trace_counts(cnh_trace_current(), &connects, &requests)
-        return max(connects, requests) > UInt32(clamping: knobs.maxRequests)
+        return Int(max(connects, requests)) > maxRequests
     }
 
     // MARK: Run
@@ -85,7 +86,7 @@ final class OpenRun: @unchecked Sendable {
             let scope = LookupScope(cache: dnsCache, interrupter: interrupter, deadline: interrupter.deadline,
                                     lookupBudget: knobs.stageDeadlines[.dns].map { UInt64($0 * 1e6) })
             scope.run { outcome = Result { try pipeline(policy) } }
-            stoppedByRequestCap = requestCapReached
+            stoppedByRequestCap = Self.requestCapExceeded(knobs.maxRequests)
         }
         dnsCache?.learnConnectFailures(from: trace)
         if case .failure = outcome, stoppedByRequestCap {
@@ -279,6 +280,13 @@ final class OpenRun: @unchecked Sendable {
 
     /// The FLV header's audio/video flags, from the file or from the response bytes the trace has seen.
     private func announcedFLVStreams() -> (video: Bool, audio: Bool)? {
+        // The probe's signature check and the stream-info stage both ask: read the file or the trace once.
+        if let flvHeaderFlags { return flvHeaderFlags }
+        flvHeaderFlags = scanForFLVHeader()
+        return flvHeaderFlags
+    }
+
+    private func scanForFLVHeader() -> (video: Bool, audio: Bool)? {
         func flags(in bytes: [UInt8]) -> (video: Bool, audio: Bool)? {
             guard bytes.count >= 9 else { return nil }
             for offset in stride(from: bytes.count - 9, through: 0, by: -1)

@@ -323,13 +323,9 @@ public final class DNSCache: Sendable {
         // costs the resolver's own time plus a hand-off.
         if let blocking = resolver as? any BlockingResolver {
             BlockingPool.resolvers.submit { [self] in
-                let result: Result<DNSAnswer, DNSError>
-                do throws(DNSError) {
-                    result = .success(try blocking.resolveBlocking(host: host, families: families))
-                } catch {
-                    result = .failure(error)
-                }
-                complete(host, resolution: resolution, with: result)
+                complete(host, resolution: resolution, with: Result { () throws(DNSError) in
+                    try blocking.resolveBlocking(host: host, families: families)
+                })
             }
             return resolution
         }

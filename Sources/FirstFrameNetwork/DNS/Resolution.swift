@@ -17,13 +17,8 @@ final class Resolution: @unchecked Sendable {
 
     /// Waits until the answer, `deadline` (MonotonicClock ns) or cancellation; `nil` for the latter two.
     func wait(until deadline: UInt64, isCancelled: () -> Bool) -> Result<DNSAnswer, DNSError>? {
-        while true {
-            let now = MonotonicClock.nanoseconds()
-            if now >= deadline || isCancelled() { return result.withLock { $0 } }
-            // Slices of at most 5 ms so a cancel is noticed promptly; the answer itself wakes us at once.
-            let slice = min(deadline - now, 5_000_000)
-            if group.wait(timeout: .now() + .nanoseconds(Int(slice))) == .success { return result.withLock { $0 } }
-        }
+        _ = SlicedWait.wait(until: deadline, isCancelled: isCancelled) { group.wait(timeout: $0) }
+        return result.withLock { $0 }
     }
 
     func outcome() async -> Result<DNSAnswer, DNSError> {

@@ -29,10 +29,9 @@ public struct SystemResolver: Resolver, BlockingResolver {
 
     public func resolve(host: String, families: AddressFamilyPolicy) async throws(DNSError) -> DNSAnswer {
         let resolver = self
-        let result: Result<DNSAnswer, DNSError> = await BlockingPool.resolvers.run {
-            do throws(DNSError) { return .success(try resolver.resolveBlocking(host: host, families: families)) } catch { return .failure(error) }
-        }
-        return try result.get()
+        return try await BlockingPool.resolvers.run {
+            Result { () throws(DNSError) in try resolver.resolveBlocking(host: host, families: families) }
+        }.get()
     }
 
     package func resolveBlocking(host: String, families: AddressFamilyPolicy) throws(DNSError) -> DNSAnswer {

@@ -256,14 +256,14 @@ package final class ScriptedHTTPServer: @unchecked Sendable {
     }
 }
 
-/// A TCP port on 127.0.0.1 where a connect is refused at once: the socket is bound (so no one else gets the
-/// port while the test runs) but never listens. Close it with ``close()`` (or let it go).
-package final class ClosedPort: @unchecked Sendable {
+/// A socket bound to 127.0.0.1 and owned until ``close()`` (or deinit): what ``ClosedPort`` and
+/// ``SilentUDPSocket`` both are.
+package class BoundLoopbackSocket: @unchecked Sendable {
     package let port: Int
-    private let fd = Mutex<Int32>(-1)
+    fileprivate let fd = Mutex<Int32>(-1)
 
-    package init() throws {
-        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    fileprivate init(type: Int32) throws {
+        let socket = Glibc.socket(AF_INET, type | Int32(SOCK_CLOEXEC.rawValue), 0)
         do {
             port = try LoopbackSocket.bind(socket)
         } catch {
@@ -283,22 +283,16 @@ package final class ClosedPort: @unchecked Sendable {
     deinit { close() }
 }
 
+/// A TCP port on 127.0.0.1 where a connect is refused at once: the socket is bound (so no one else gets the
+/// port while the test runs) but never listens. Close it with ``close()`` (or let it go).
+package final class ClosedPort: BoundLoopbackSocket, @unchecked Sendable {
+    package init() throws { try super.init(type: Int32(SOCK_STREAM.rawValue)) }
+}
+
 /// A UDP socket on 127.0.0.1 that receives DNS queries and never answers them: a resolver that hangs. No
 /// thread: queries stay queued in the socket, and ``waitForQuery(timeout:)`` polls for the first one.
-package final class SilentUDPSocket: @unchecked Sendable {
-    package let port: Int
-    private let fd = Mutex<Int32>(-1)
-
-    package init() throws {
-        let socket = Glibc.socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        do {
-            port = try LoopbackSocket.bind(socket)
-        } catch {
-            if socket >= 0 { Glibc.close(socket) }
-            throw error
-        }
-        fd.withLock { $0 = socket }
-    }
+package final class SilentUDPSocket: BoundLoopbackSocket, @unchecked Sendable {
+    package init() throws { try super.init(type: Int32(SOCK_DGRAM.rawValue)) }
 
     package var address: SocketAddress { SocketAddress(address: IPAddress("127.0.0.1")!, port: port) }
 
@@ -309,13 +303,4 @@ package final class SilentUDPSocket: @unchecked Sendable {
         var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
         return poll(&descriptor, 1, Int32(timeout * 1000)) > 0
     }
-
-    package func close() {
-        fd.withLock { fd in
-            if fd >= 0 { Glibc.close(fd) }
-            fd = -1
-        }
-    }
-
-    deinit { close() }
 }
