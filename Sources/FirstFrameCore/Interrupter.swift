@@ -8,19 +8,33 @@ import Synchronization
 /// `avformat_find_stream_info`; a `true` ``shouldInterrupt`` makes the blocking call fail with `AVERROR_EXIT`.
 public final class Interrupter: Sendable {
     /// `MonotonicClock` nanoseconds after which FFmpeg is told to stop; `nil` for no deadline.
-    public let deadline: UInt64?
+    public var deadline: UInt64? {
+        let time = overallDeadline.load(ordering: .relaxed)
+        return time == 0 ? nil : time
+    }
+    private let overallDeadline: Atomic<UInt64>
     private let cancelled = Atomic<Bool>(false)
     private let stageDeadline = Atomic<UInt64>(0)
     private let limit: (@Sendable () -> Bool)?
     private let limitReached = Atomic<Bool>(false)
+    private let limitDisarmed = Atomic<Bool>(false)
 
     /// - Parameters:
     ///   - timeout: seconds from now, or `nil` for no deadline.
     ///   - limit: a condition of the caller's checked on every poll (a cap on requests, a stage's deadline that
     ///     needs the trace to tell); once it holds, the interrupter stops everything, like a cancel.
     public init(timeout: Double? = nil, limit: (@Sendable () -> Bool)? = nil) {
-        deadline = timeout.map { MonotonicClock.nanoseconds() + UInt64(min(max(0, $0), 1e9) * 1e9) }
+        overallDeadline = Atomic(timeout.map { MonotonicClock.nanoseconds() + UInt64(min(max(0, $0), 1e9) * 1e9) } ?? 0)
         self.limit = limit
+    }
+
+    /// Ends what the deadline and the limit guarded (an open, up to its first picture): from now on only
+    /// ``cancel()`` and the stage deadline (a kept stream's read timeout) stop a call. A limit that has already
+    /// held keeps holding.
+    public func disarm() {
+        limitDisarmed.store(true, ordering: .relaxed)
+        overallDeadline.store(0, ordering: .relaxed)
+        stageDeadline.store(0, ordering: .relaxed)
     }
 
     /// Whether the `limit` given at init has held (it is checked on each ``shouldInterrupt``).
@@ -52,7 +66,7 @@ public final class Interrupter: Sendable {
     /// Whether a blocking call should stop now: cancelled, or past either deadline.
     public var shouldInterrupt: Bool {
         if isCancelled || hasTimedOut || stageDeadlinePassed || hasReachedLimit { return true }
-        guard let limit, limit() else { return false }
+        guard let limit, !limitDisarmed.load(ordering: .relaxed), limit() else { return false }
         limitReached.store(true, ordering: .relaxed)
         return true
     }

@@ -42,7 +42,7 @@ extension OriginTests {
                 let keyframe = try #require(opened.milestones.firstKeyframeMs)
                 let picture = try #require(opened.milestones.firstVideoFrameMs)
                 #expect(keyframe <= picture)
-                #expect(stream.firstPicture.width == 640)
+                #expect(stream.takeVideoDecoder()?.firstPicture.width == 640)
                 report("instant, gop: first picture \(picture) ms (keyframe \(keyframe) ms); " + opened.stages.map { "\($0.name.rawValue) \(String(format: "%.1f", $0.durationMs))" }.joined(separator: ", "))
             }
         }

@@ -56,8 +56,12 @@ public struct TuningKnobs: Sendable, Hashable, Codable {
     public var resolve: [String: [String]] = [:]
     /// Per-stage deadlines (ms): a stage still running after this long fails the open, naming the stage.
     public var stageDeadlines: [Stage: Double] = [:]
-    /// Seconds before the whole open fails; it bounds the DNS lookup too.
+    /// Seconds before the whole open fails; it bounds the DNS lookup too. It ends at the first picture: a kept
+    /// stream is bounded by ``readTimeoutMs`` instead.
     public var totalDeadline: Double = 15
+    /// After the open: milliseconds a read of the kept stream may wait for its next packet before the stream ends
+    /// as stalled (``StreamEnd/Reason/stalled``); 0 = no limit.
+    public var readTimeoutMs = 10_000
 
     /// The protocols an open may use, FFmpeg's names (its `protocol_whitelist`): the URL's own and every one it
     /// leads to (redirects, playlist entries, the TCP and TLS under HTTP). `file` counts only for a local input:
@@ -171,6 +175,8 @@ public struct TuningKnobs: Sendable, Hashable, Codable {
                  doc: "Bytes of packets queued before the first picture; beyond it the open fails."),
         .integer("maxRequests", \.maxRequests, 1...100_000,
                  doc: "Requests one open may make (redirects and playlist entries included)."),
+        .integer("readTimeoutMs", \.readTimeoutMs, 0...3_600_000,
+                 doc: "After the open: milliseconds a read may wait for a packet before the stream ends as stalled; 0 = none."),
         KnobDescriptor(
             "totalDeadline", \.totalDeadline, rule: "seconds in (0, 3600]",
             doc: "Seconds before the whole open fails; it bounds the DNS lookup too.",

@@ -97,9 +97,10 @@ final class OpenRun: @unchecked Sendable {
         switch outcome {
         case .success(let (frame, decoder)):
             let report = makeReport(trace: trace, failure: nil)
+            let handOff = VideoDecoderHandOff(decoder: decoder, firstPicture: frame, packetsAlreadyDecoded: decodedVideoPackets)
             return .success(OpenedStream(
-                report: report, input: input!, firstPicture: frame, videoDecoder: decoder,
-                videoStreamIndex: videoIndex!, videoPacketsDecoded: decodedVideoPackets, queued: queue))
+                report: report, input: input!, interrupter: interrupter, handOff: handOff, videoStreamIndex: videoIndex!,
+                queued: queue, readTimeout: knobs.readTimeoutMs == 0 ? nil : Double(knobs.readTimeoutMs) / 1000))
         case .failure(let error):
             return .failure(OpenError(report: makeReport(trace: trace, failure: error)))
         }
@@ -164,6 +165,7 @@ final class OpenRun: @unchecked Sendable {
         picture = (frame.width, frame.height)
         decodeFirstAudio(input)
         interrupter.setStageDeadline(nil)
+        completeParameters(input, video: video, decoder: decoder)
         return (frame, decoder)
     }
 
@@ -370,7 +372,16 @@ final class OpenRun: @unchecked Sendable {
         let frame = Frame()
         if (try? decoder.send(packet)) != nil, (try? decoder.receive(into: frame)) == true {
             firstAudioFrame = MonotonicClock.nanoseconds()
+            input.completeParameters(ofStream: audio, from: decoder)
         }
+    }
+
+    /// What a preset that skipped `avformat_find_stream_info` left unset (picture size, pixel format, profile,
+    /// frame rate) comes from the primed decoder and the queued timestamps, so that a muxer can take the input
+    /// as it is handed over.
+    private func completeParameters(_ input: InputFormatContext, video: Int, decoder: CodecContext) {
+        input.completeParameters(ofStream: video, from: decoder)
+        input.estimateFrameRate(ofStream: video, dts: queue.filter { $0.streamIndex == video }.compactMap(\.dts))
     }
 
     // MARK: Report

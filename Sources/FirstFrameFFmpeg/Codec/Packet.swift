@@ -2,8 +2,29 @@ import FirstFrameCore
 import CFFmpeg
 
 /// An owned `AVPacket`; the packet and its buffer are freed with the object.
+///
+/// Not `Sendable`: a packet has one owner at a time. Hand it to another task with `sending` (what
+/// `OpenedStream`'s reads return), and do not touch it after.
 public final class Packet {
     package let pointer: UnsafeMutablePointer<AVPacket>
+    /// The time base of ``pts``, ``dts`` and ``duration``: the stream's, set when the packet is read.
+    public package(set) var timeBase = Rational(0, 1)
+    /// The kind of stream the packet belongs to, set when the packet is read.
+    public package(set) var mediaKind: StreamInfo.Kind = .other
+
+    /// `AV_PKT_FLAG_*`: what the demuxer says about a packet.
+    public struct Flags: OptionSet, Sendable, Hashable {
+        public let rawValue: Int32
+        public init(rawValue: Int32) { self.rawValue = rawValue }
+        /// A keyframe: decoding can start here.
+        public static let key = Flags(rawValue: AV_PKT_FLAG_KEY)
+        /// Damaged: cut short by a dropped connection, or a container's continuity check failed.
+        public static let corrupt = Flags(rawValue: AV_PKT_FLAG_CORRUPT)
+        /// Needed by the decoder to go on, but not to be shown.
+        public static let discard = Flags(rawValue: AV_PKT_FLAG_DISCARD)
+        /// No other frame refers to it: droppable without harm.
+        public static let disposable = Flags(rawValue: AV_PKT_FLAG_DISPOSABLE)
+    }
 
     public init() {
         guard let packet = av_packet_alloc() else { fatalError("av_packet_alloc: out of memory") }
@@ -29,6 +50,30 @@ public final class Packet {
     public var isCorrupt: Bool { pointer.pointee.flags & AV_PKT_FLAG_CORRUPT != 0 }
     /// Duration in the stream's time base, `nil` when the demuxer does not know it.
     public var duration: Int64? { pointer.pointee.duration > 0 ? pointer.pointee.duration : nil }
+    /// The demuxer's flags.
+    public var flags: Flags { Flags(rawValue: pointer.pointee.flags) }
+
+    /// ``pts`` in seconds.
+    public var ptsSeconds: Double? { pts.map(timeBase.seconds) }
+    /// ``dts`` in seconds.
+    public var dtsSeconds: Double? { dts.map(timeBase.seconds) }
+    /// ``duration`` in seconds.
+    public var durationSeconds: Double? { duration.map(timeBase.seconds) }
+
+    /// Moves the timestamps by `offset` ticks of ``timeBase`` (a recorder splicing connections together).
+    package func shiftTimestamps(by offset: Int64) {
+        if pointer.pointee.pts != CFFMPEG_AV_NOPTS_VALUE { pointer.pointee.pts += offset }
+        if pointer.pointee.dts != CFFMPEG_AV_NOPTS_VALUE { pointer.pointee.dts += offset }
+    }
+
+    /// A new reference to the same payload (`av_packet_ref`), with the same time base and kind.
+    package func reference() -> Packet {
+        let copy = Packet()
+        av_packet_ref(copy.pointer, pointer)
+        copy.timeBase = timeBase
+        copy.mediaKind = mediaKind
+        return copy
+    }
 
     /// The payload bytes, copied.
     public var bytes: [UInt8] {

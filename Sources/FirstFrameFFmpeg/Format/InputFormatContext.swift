@@ -91,6 +91,9 @@ public final class InputFormatContext {
         let result = av_read_frame(pointer, packet.pointer)
         if result == CFFMPEG_AVERROR_EOF { return false }
         try FFmpegError.check(result, "av_read_frame")
+        let stream = stream(at: packet.streamIndex)
+        packet.timeBase = Rational(stream.pointee.time_base)
+        packet.mediaKind = StreamInfo.Kind(stream.pointee.codecpar.pointee.codec_type)
         return true
     }
 

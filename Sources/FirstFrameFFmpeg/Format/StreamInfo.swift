@@ -4,7 +4,19 @@ import CFFmpeg
 /// What FFmpeg knows about one stream of an input, copied out as a value.
 public struct StreamInfo: Sendable, Equatable, Codable {
     /// The stream's media type (`AVMEDIA_TYPE_*`); attachments and unknown types are `other`.
-    public enum Kind: String, Sendable, Codable { case video, audio, data, subtitle, other }
+    public enum Kind: String, Sendable, Codable {
+        case video, audio, data, subtitle, other
+
+        package init(_ type: AVMediaType) {
+            switch type {
+            case AVMEDIA_TYPE_VIDEO: self = .video
+            case AVMEDIA_TYPE_AUDIO: self = .audio
+            case AVMEDIA_TYPE_DATA: self = .data
+            case AVMEDIA_TYPE_SUBTITLE: self = .subtitle
+            default: self = .other
+            }
+        }
+    }
 
     public var index: Int
     public var kind: Kind
@@ -18,17 +30,23 @@ public struct StreamInfo: Sendable, Equatable, Codable {
     public var frameRate: Double
     public var timeBaseNumerator: Int
     public var timeBaseDenominator: Int
+    /// The pixel format (`yuv420p`, …) or sample format (`fltp`, …); `none` while unknown.
+    public var format: String
+    /// The codec profile and level (`High`, 30), when the stream has them.
+    public var profile: String?
+    public var level: Int?
+    /// The channel layout (`stereo`, `mono`, …) of an audio stream.
+    public var channelLayout: String?
+    /// Bytes of codec configuration (AVC/HEVC parameter sets, AAC AudioSpecificConfig): a muxer needs them.
+    public var extradataSize: Int
+
+    /// The time base of the stream's timestamps.
+    public var timeBase: Rational { Rational(Int32(timeBaseNumerator), Int32(timeBaseDenominator)) }
 
     init(_ stream: UnsafeMutablePointer<AVStream>) {
         let parameters = stream.pointee.codecpar.pointee
         index = Int(stream.pointee.index)
-        switch parameters.codec_type {
-        case AVMEDIA_TYPE_VIDEO: kind = .video
-        case AVMEDIA_TYPE_AUDIO: kind = .audio
-        case AVMEDIA_TYPE_DATA: kind = .data
-        case AVMEDIA_TYPE_SUBTITLE: kind = .subtitle
-        default: kind = .other
-        }
+        kind = Kind(parameters.codec_type)
         codec = String(cString: avcodec_get_name(parameters.codec_id))
         width = Int(parameters.width)
         height = Int(parameters.height)
@@ -38,6 +56,34 @@ public struct StreamInfo: Sendable, Equatable, Codable {
         frameRate = rate.den == 0 ? 0 : Double(rate.num) / Double(rate.den)
         timeBaseNumerator = Int(stream.pointee.time_base.num)
         timeBaseDenominator = Int(stream.pointee.time_base.den)
+        switch kind {
+        case .video: format = av_get_pix_fmt_name(AVPixelFormat(parameters.format)).map { String(cString: $0) } ?? "none"
+        case .audio: format = av_get_sample_fmt_name(AVSampleFormat(parameters.format)).map { String(cString: $0) } ?? "none"
+        default: format = "none"
+        }
+        profile = avcodec_profile_name(parameters.codec_id, parameters.profile).map { String(cString: $0) }
+        level = parameters.level > 0 ? Int(parameters.level) : nil
+        if kind == .audio, parameters.ch_layout.nb_channels > 0 {
+            var buffer = [CChar](repeating: 0, count: 64)
+            var layout = parameters.ch_layout
+            channelLayout = av_channel_layout_describe(&layout, &buffer, buffer.count) > 0
+                ? String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : nil
+        } else {
+            channelLayout = nil
+        }
+        extradataSize = Int(parameters.extradata_size)
+    }
+
+    /// Whether a muxer can take the stream as it is: a video stream with its size and pixel format, an audio
+    /// stream with its sample rate, channels and sample format, and codec configuration for codecs that carry
+    /// it out of band (H.264, HEVC, AAC).
+    public var isCompleteForMuxing: Bool {
+        let needsExtradata = ["h264", "hevc", "aac"].contains(codec)
+        switch kind {
+        case .video: return isUsable && format != "none" && (!needsExtradata || extradataSize > 0)
+        case .audio: return isUsable && channels > 0 && format != "none" && (!needsExtradata || extradataSize > 0)
+        default: return true
+        }
     }
 
     /// A video stream without a size cannot be decoded into pictures: the case the

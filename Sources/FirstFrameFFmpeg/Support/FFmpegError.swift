@@ -50,7 +50,7 @@ public struct FFmpegError: Error, Sendable, Equatable, Codable, CustomStringConv
 
     /// Throws when an FFmpeg return value is negative; returns it otherwise.
     @discardableResult
-    static func check(_ result: Int32, _ operation: @autoclosure () -> String) throws(FFmpegError) -> Int32 {
+    public static func check(_ result: Int32, _ operation: @autoclosure () -> String) throws(FFmpegError) -> Int32 {
         if result < 0 { throw FFmpegError(code: result, operation: operation()) }
         return result
     }

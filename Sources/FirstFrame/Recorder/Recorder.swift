@@ -1,0 +1,162 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// Records one live stream to a file by remuxing (no re-encoding), reconnecting when it drops.
+///
+/// The container follows the file's extension: `.flv`, `.ts`, `.mkv`, or `.mp4` (written as fragmented MP4, so a
+/// file cut short by a crash still plays). With `segmentSeconds` the recording is split at keyframes into
+/// `name-00001.ext`, `name-00002.ext`, ….
+///
+/// Across reconnects the file's timestamps keep increasing, packets an edge re-sends from its GOP cache are not
+/// written twice, video resumes at a keyframe after a real gap, and each gap is recorded. Every attempt's
+/// ``FirstFrameReport``, every gap and file, and the summary go to the session log (JSON Lines, next to the
+/// recording unless `sessionLogPath` says otherwise), flushed in batches and when the recorder stops.
+///
+/// ```swift
+/// let recorder = try Recorder(url: "http://edge.example.com/live/room.flv", path: "/var/rec/room.ts")
+/// let summary = await recorder.run()            // until stop(), cancellation, or maxAttempts failed opens
+/// ```
+///
+/// The blocking reads and writes run on a thread per recording (never Swift's cooperative pool); `stop()` may be
+/// called from anywhere (a SIGTERM handler's task) and returns once the file is finalised.
+public final class Recorder: Sendable {
+    public let url: String
+    /// The recording's path (the first file's, or the pattern of the segments').
+    public let path: String
+    public let segmentSeconds: Double?
+    public let reconnect: ReconnectPolicy
+    /// The session log's path.
+    public let sessionLogPath: String
+    private let opener: StreamOpener
+    private let log: SessionLog
+    private let logger: Logger
+    private let state = Mutex(SharedState())
+    private let stopped = Atomic<Bool>(false)
+
+    private struct SharedState: ~Copyable {
+        var progress = RecorderProgress()
+        var current: OpenedStream?
+    }
+
+    /// - Parameters:
+    ///   - knobs: the opener's knobs; `totalDeadline` bounds each open, `readTimeoutMs` each read after it.
+    ///   - sessionLogPath: where the JSON Lines log goes; nil puts it next to the recording (`path.session.jsonl`).
+    /// - Throws: ``KnobError`` for invalid knobs, or the error opening the session log.
+    public init(
+        url: String, path: String, segmentSeconds: Double? = nil, knobs: TuningKnobs = Preset.instant.knobs,
+        reconnect: ReconnectPolicy = ReconnectPolicy(), sessionLogPath: String? = nil,
+        logger: Logger = Logger(label: "FirstFrame.Recorder")
+    ) throws {
+        self.url = url
+        self.path = path
+        self.segmentSeconds = segmentSeconds.flatMap { $0 > 0 ? $0 : nil }
+        self.reconnect = reconnect
+        self.sessionLogPath = sessionLogPath ?? path + ".session.jsonl"
+        self.opener = try StreamOpener(knobs: knobs, logger: logger)
+        self.log = try SessionLog(path: self.sessionLogPath)
+        self.logger = logger
+    }
+
+    /// The recorder's state now.
+    public var progress: RecorderProgress { state.withLock { $0.progress } }
+
+    /// Stops recording: the current read returns, the file is finalised and the session log flushed by
+    /// ``run()``, which then returns. Idempotent.
+    public func stop() {
+        stopped.store(true, ordering: .relaxed)
+        state.withLock { $0.current }?.close()
+    }
+
+    private var isStopped: Bool { stopped.load(ordering: .relaxed) }
+
+    /// Records until ``stop()``, task cancellation, `maxAttempts` failed opens in a row, or a file that cannot be
+    /// written; returns what was recorded. Call it once.
+    public func run() async -> RecordingSummary {
+        let started = MonotonicClock.nanoseconds()
+        let writer = RecordingWriter(path: path, segmentSeconds: segmentSeconds, log: log)
+        var summary = RecordingSummary(
+            outcome: .stopped, attempts: 0, successfulOpens: 0, files: [], gaps: [], packetsWritten: 0, bytesWritten: 0,
+            duplicatesDropped: 0, mediaSeconds: 0, wallSeconds: 0)
+        var failures = 0
+        await withTaskCancellationHandler {
+            while !isStopped {
+                let wait = reconnect.delay(afterFailures: failures)
+                if wait > 0 {
+                    updateProgress { $0.state = .waiting }
+                    await pause(seconds: wait)
+                    if isStopped { break }
+                }
+                summary.attempts += 1
+                updateProgress { $0.state = .opening; $0.attempts = summary.attempts }
+                let stream: OpenedStream
+                do throws(OpenError) {
+                    stream = try await opener.open(url)
+                } catch {
+                    log.append(.attempt(number: summary.attempts, at: Date(), report: error.report))
+                    failures += 1
+                    summary.message = error.report.error.map { "\($0.stage.rawValue)/\($0.kind.rawValue): \($0.message)" }
+                    updateProgress { $0.lastProblem = summary.message }
+                    logger.info("open failed", metadata: ["url": "\(error.report.url)", "attempt": "\(summary.attempts)"])
+                    guard reconnect.allowsAttempt(afterFailures: failures) else {
+                        summary.outcome = .attemptsExhausted
+                        break
+                    }
+                    continue
+                }
+                failures = 0
+                summary.successfulOpens += 1
+                log.append(.attempt(number: summary.attempts, at: Date(), report: stream.report))
+                let attempt = summary.attempts
+                state.withLock { $0.current = stream }
+                updateProgress {
+                    $0.state = .recording
+                    $0.reconnects = summary.successfulOpens - 1
+                    $0.lastFirstPictureMs = stream.report.summary.firstVideoFrameMs
+                }
+                // A stop that came while the open ran missed this stream.
+                if isStopped { stream.close() }
+                let outcome = await writer.record(stream, attempt: attempt) { written in
+                    self.updateProgress { progress in
+                        progress.packetsWritten = written.packets
+                        progress.bytesWritten = written.bytes
+                        progress.mediaSeconds = written.seconds
+                    }
+                }
+                state.withLock { $0.current = nil }
+                stream.close()
+                switch outcome {
+                case .ended(let end):
+                    updateProgress { $0.lastProblem = end.description }
+                    logger.info("stream ended", metadata: ["reason": "\(end.reason.rawValue)", "attempt": "\(attempt)"])
+                case .writeFailed(let error):
+                    summary.outcome = .writeFailed
+                    summary.message = error.description
+                    stopped.store(true, ordering: .relaxed)
+                }
+                log.flush()
+            }
+        } onCancel: {
+            stop()
+        }
+        await writer.finish(into: &summary)
+        summary.wallSeconds = Double(MonotonicClock.nanoseconds() - started) / 1e9
+        log.append(.summary(summary, at: Date()))
+        log.flush()
+        updateProgress { $0.state = .stopped; $0.gaps = summary.gaps.count }
+        return summary
+    }
+
+    private func updateProgress(_ change: (inout RecorderProgress) -> Void) {
+        state.withLock { change(&$0.progress) }
+    }
+
+    /// Waits `seconds`, returning early when the recorder is stopped.
+    private func pause(seconds: Double) async {
+        let end = MonotonicClock.nanoseconds() + UInt64(seconds * 1e9)
+        while !isStopped, MonotonicClock.nanoseconds() < end {
+            let left = Double(end - min(end, MonotonicClock.nanoseconds())) / 1e9
+            try? await Task.sleep(for: .milliseconds(Int(min(left, 0.05) * 1000) + 1))
+        }
+    }
+}

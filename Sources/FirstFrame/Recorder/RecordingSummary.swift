@@ -1,0 +1,27 @@
+/// What a recorder did, when it stopped.
+public struct RecordingSummary: Sendable, Codable, Equatable {
+    public enum Outcome: String, Sendable, Codable {
+        /// Stopped by ``Recorder/stop()`` or task cancellation.
+        case stopped
+        /// `maxAttempts` opens in a row failed.
+        case attemptsExhausted
+        /// The file could not be written.
+        case writeFailed
+    }
+
+    public var outcome: Outcome
+    /// The last error (an open's, or the muxer's), when the outcome is not `stopped`.
+    public var message: String?
+    /// Opens tried, and how many reached a first picture.
+    public var attempts: Int
+    public var successfulOpens: Int
+    /// Every file written, in order.
+    public var files: [String]
+    public var gaps: [RecordingGap]
+    public var packetsWritten: Int
+    public var bytesWritten: Int64
+    public var duplicatesDropped: Int
+    /// The file time of the last packet, seconds.
+    public var mediaSeconds: Double
+    public var wallSeconds: Double
+}

@@ -1,0 +1,170 @@
+import Foundation
+import Synchronization
+
+/// The writing half of a ``Recorder``: for each connection, reads its packets on a thread of their own and writes
+/// them through the ``TimelineSplicer`` into the ``RecordingFile``, recording the gap between connections.
+///
+/// One connection at a time; the state sits behind a lock only so that the recorder's task can hand it to each
+/// connection's thread.
+final class RecordingWriter: Sendable {
+    enum Outcome: Sendable {
+        case ended(StreamEnd)
+        case writeFailed(FFmpegError)
+    }
+
+    /// What has been written so far, for progress.
+    struct Written: Sendable {
+        var packets: Int
+        var bytes: Int64
+        var seconds: Double
+    }
+
+    private struct Inner: ~Copyable {
+        var file: RecordingFile
+        var splicer = TimelineSplicer()
+        var gaps: [RecordingGap] = []
+        /// The gap since the last connection ended, until the next one writes.
+        var openGap: RecordingGap?
+        var gapStart: UInt64?
+        var packets = 0
+        var duplicates = 0
+    }
+
+    private let inner: Mutex<Inner>
+    private let log: SessionLog
+
+    init(path: String, segmentSeconds: Double?, log: SessionLog) {
+        let file = RecordingFile(path: path, segmentSeconds: segmentSeconds)
+        file.onNewFile = { path, start in log.append(.file(path: path, startSeconds: start, at: Date())) }
+        self.inner = Mutex(Inner(file: file))
+        self.log = log
+    }
+
+    /// Writes `stream` until it ends (or a write fails), on a thread of its own.
+    func record(_ stream: OpenedStream, attempt: Int, progress: @escaping @Sendable (Written) -> Void) async -> Outcome {
+        do {
+            return try await DedicatedThread.run(name: "FirstFrame.record") {
+                self.inner.withLock { inner in self.write(stream, attempt: attempt, into: &inner, progress: progress) }
+            }
+        } catch {
+            return .writeFailed(FFmpegError(code: -1, operation: "thread: \(error)"))
+        }
+    }
+
+    private func write(_ stream: OpenedStream, attempt: Int, into inner: inout Inner,
+                       progress: @Sendable (Written) -> Void) -> Outcome {
+        inner.splicer.startConnection()
+        var streams: [StreamInfo.Kind: CodecParameters] = [:]
+        var indices: [Int: StreamInfo.Kind] = [videoIndex(stream): .video]
+        if let audio = stream.audioStreamIndex { indices[audio] = .audio }
+        for (index, kind) in indices { streams[kind] = stream.codecParameters(ofStream: index) }
+        do throws(FFmpegError) {
+            try inner.file.use(streams, at: inner.splicer.lastWrittenSeconds)
+        } catch {
+            return .writeFailed(error)
+        }
+        var lastProgress: UInt64 = 0
+        while true {
+            let packet: Packet
+            do throws(StreamEnd) {
+                guard let read = try stream.readPacket() else { return finishConnection(stream.end, attempt: attempt, &inner) }
+                packet = read
+            } catch {
+                return finishConnection(error, attempt: attempt, &inner)
+            }
+            guard indices[packet.streamIndex] != nil else { continue }
+            let now = MonotonicClock.nanoseconds()
+            let decision = inner.splicer.decide(
+                kind: packet.mediaKind, dts: packet.dts, pts: packet.pts, timeBase: packet.timeBase,
+                isKeyframe: packet.flags.contains(.key), now: now)
+            switch decision {
+            case .write(let shift):
+                packet.shiftTimestamps(by: shift)
+                let seconds = packet.dtsSeconds ?? packet.ptsSeconds ?? 0
+                closeGap(at: seconds, now: now, &inner)
+                do throws(FFmpegError) {
+                    try inner.file.write(packet, seconds: seconds)
+                } catch {
+                    return .writeFailed(error)
+                }
+                inner.packets += 1
+            case .duplicate:
+                inner.duplicates += 1
+                inner.openGap?.duplicatesDropped += 1
+            case .waitingForKeyframe:
+                if packet.mediaKind == .video { inner.openGap?.droppedUntilKeyframe += 1 }
+            case .untimed:
+                break
+            }
+            if now - lastProgress > 250_000_000 {
+                lastProgress = now
+                progress(Written(packets: inner.packets, bytes: inner.file.bytesWritten, seconds: inner.splicer.lastWrittenSeconds))
+            }
+        }
+    }
+
+    private func videoIndex(_ stream: OpenedStream) -> Int { stream.videoStreamIndex }
+
+    /// The connection ended: a gap opens (unless the recorder closed it).
+    private func finishConnection(_ end: StreamEnd?, attempt: Int, _ inner: inout Inner) -> Outcome {
+        let end = end ?? StreamEnd(reason: .closed, message: "closed", packets: 0, bytesRead: 0, discardedBytes: 0,
+                                   secondsSinceFirstPicture: 0, secondsSinceLastPacket: 0)
+        if end.reason != .closed, inner.splicer.hasWritten {
+            inner.openGap = RecordingGap(
+                afterAttempt: attempt, end: end, fromSeconds: inner.splicer.lastWrittenSeconds, toSeconds: nil,
+                wallSeconds: nil, duplicatesDropped: 0, droppedUntilKeyframe: 0, sameClock: nil)
+            inner.gapStart = MonotonicClock.nanoseconds()
+        }
+        return .ended(end)
+    }
+
+    /// The first packet after a gap is written: the gap is complete, and logged.
+    private func closeGap(at seconds: Double, now: UInt64, _ inner: inout Inner) {
+        guard var gap = inner.openGap else { return }
+        gap.toSeconds = seconds
+        gap.wallSeconds = inner.gapStart.map { Double(now - min(now, $0)) / 1e9 }
+        gap.sameClock = inner.splicer.sameClock
+        inner.gaps.append(gap)
+        inner.openGap = nil
+        log.append(.gap(gap, at: Date()))
+    }
+
+    /// Finalises the file and fills the summary's counts.
+    func finish(into summary: inout RecordingSummary) async {
+        let result = try? await DedicatedThread.run(name: "FirstFrame.record.finish") { () -> FinishResult in
+            self.inner.withLock { inner in
+                if let gap = inner.openGap {
+                    inner.gaps.append(gap)
+                    self.log.append(.gap(gap, at: Date()))
+                    inner.openGap = nil
+                }
+                var failure: String?
+                do throws(FFmpegError) { try inner.file.finish() } catch { failure = error.description }
+                return FinishResult(
+                    files: inner.file.paths, gaps: inner.gaps, packets: inner.packets, bytes: inner.file.bytesWritten,
+                    duplicates: inner.duplicates, seconds: inner.splicer.lastWrittenSeconds, failure: failure)
+            }
+        }
+        guard let result else { return }
+        summary.files = result.files
+        summary.gaps = result.gaps
+        summary.packetsWritten = result.packets
+        summary.bytesWritten = result.bytes
+        summary.duplicatesDropped = result.duplicates
+        summary.mediaSeconds = result.seconds
+        if let failure = result.failure, summary.outcome == .stopped {
+            summary.outcome = .writeFailed
+            summary.message = failure
+        }
+    }
+
+    private struct FinishResult: Sendable {
+        var files: [String]
+        var gaps: [RecordingGap]
+        var packets: Int
+        var bytes: Int64
+        var duplicates: Int
+        var seconds: Double
+        var failure: String?
+    }
+}

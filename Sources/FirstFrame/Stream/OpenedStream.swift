@@ -1,0 +1,248 @@
+import CFFmpeg
+import Foundation
+import Synchronization
+
+/// An input opened up to its first picture and kept open: a player or recorder reads on from here.
+///
+/// The packets read while probing and buffering come first, in the order they were read, then the input's own.
+/// The open's deadline ends at the first picture; after it a read fails only when no packet comes within the
+/// read timeout (`readTimeoutMs`), when the input ends or breaks, or when the stream is closed.
+///
+/// Read with ``packets(bufferCapacity:)`` (an `AsyncSequence` that reads on the stream's own thread), or with
+/// ``readPacket()`` from a thread of your own (it blocks). Either way each packet is yours alone (`sending`):
+/// move it to another task, write it, drop it. ``close()`` may be called from anywhere, any number of times: it
+/// stops a read blocked on another thread within FFmpeg's 100 ms poll, and frees the input.
+public final class OpenedStream: Sendable {
+    /// The open's report: every stage to the first picture.
+    public let report: FirstFrameReport
+    /// The streams as handed over, codec parameters complete (size, pixel format, profile and level, frame rate,
+    /// sample rate, channel layout, codec configuration) whatever the preset skipped: a muxer can start at once.
+    public let streams: [StreamInfo]
+    /// The video stream the first picture came from.
+    public let videoStreamIndex: Int
+    /// The audio stream a player would pick, if any.
+    public let audioStreamIndex: Int?
+    /// Seconds a read may wait for the next packet before the stream ends as ``StreamEnd/Reason/stalled``; nil
+    /// for no limit.
+    public let readTimeout: Double?
+
+    private let interrupter: Interrupter
+    /// When the first picture was decoded (`MonotonicClock`).
+    private let firstPictureTime: UInt64
+    private let reader: Mutex<Reader>
+    /// The read-ahead of ``packets(bufferCapacity:)``, held weakly: it holds the stream (its thread reads it), and
+    /// lives as long as the sequence's iterator or its thread.
+    private let pump = Mutex(WeakPump())
+
+    struct WeakPump: ~Copyable { weak var pump: PacketPump? }
+
+    /// What reads need, behind the lock: the input and the packets not handed on yet.
+    struct Reader: ~Copyable {
+        var input: InputFormatContext?
+        /// Packets read and not handed on yet, from ``queuedStart``.
+        var queued: [Packet]
+        var queuedStart = 0
+        /// A corrupt packet held back until the next read tells whether the input broke inside it.
+        var held: Packet?
+        var handOff: VideoDecoderHandOff?
+        var end: StreamEnd?
+        var packetsHandedOn = 0
+        var bytesRead: Int64 = 0
+        var lastPacketTime: UInt64
+    }
+
+    init(report: FirstFrameReport, input: sending InputFormatContext, interrupter: Interrupter,
+         handOff: sending VideoDecoderHandOff, videoStreamIndex: Int, queued: sending [Packet], readTimeout: Double?) {
+        self.report = report
+        self.streams = input.streams
+        self.videoStreamIndex = videoStreamIndex
+        self.audioStreamIndex = input.bestStream(.audio)
+        self.readTimeout = readTimeout
+        self.interrupter = interrupter
+        let now = MonotonicClock.nanoseconds()
+        self.firstPictureTime = now
+        let bytesRead = input.bytesRead
+        self.reader = Mutex(Reader(input: input, queued: queued, handOff: handOff, bytesRead: bytesRead,
+                                   lastPacketTime: now))
+        // The open's deadline and request cap guarded the open; a kept stream lives on.
+        interrupter.disarm()
+    }
+
+    deinit { close() }
+
+    // MARK: Reading
+
+    /// The next packet: those read during the open first, then the input's. Blocks; call it from a thread of your
+    /// own, one reader at a time.
+    ///
+    /// - Returns: the packet, or `nil` when the stream ended cleanly (``StreamEnd/isClean``; ``end`` says how).
+    /// - Throws: ``StreamEnd`` when it ended otherwise: dropped, stalled or failed.
+    public func readPacket() throws(StreamEnd) -> sending Packet? {
+        let transfer = reader.withLock { reader in OwnershipTransfer(unique: self.next(&reader)) }
+        switch transfer.take() {
+        case .success(let packet): return packet
+        case .failure(let end):
+            if end.isClean { return nil }
+            throw end
+        }
+    }
+
+    /// Packets as an `AsyncSequence`, read ahead on the stream's own thread (never Swift's cooperative pool) up to
+    /// `bufferCapacity` packets: the reader waits while that many are unconsumed (back-pressure).
+    ///
+    /// One consumer per stream. The sequence finishes at a clean end and throws ``StreamEnd`` at any other; when
+    /// its iterator is dropped early, the read-ahead stops and unconsumed packets go back to ``readPacket()``.
+    public func packets(bufferCapacity: Int = 64) -> PacketSequence {
+        let pump = pump.withLock { weak -> PacketPump in
+            if let pump = weak.pump, !pump.isStopped { return pump }
+            let pump = PacketPump(stream: self, capacity: max(1, bufferCapacity))
+            weak.pump = pump
+            return pump
+        }
+        return PacketSequence(pump: pump)
+    }
+
+    /// How the stream ended; nil while it is still going.
+    public var end: StreamEnd? { reader.withLock { $0.end } }
+
+    /// Packets read during the open and not handed on yet.
+    public var queuedPacketCount: Int { reader.withLock { $0.queued.count - $0.queuedStart } }
+
+    /// Bytes the input has read so far (the open's included).
+    public var bytesRead: Int64 { reader.withLock { $0.bytesRead } }
+
+    /// Takes the open's primed video decoder and its first picture, once; nil after the first call.
+    public func takeVideoDecoder() -> sending VideoDecoderHandOff? {
+        reader.withLock { reader in
+            defer { reader.handOff = nil }
+            return OwnershipTransfer(unique: reader.handOff)
+        }.take()
+    }
+
+    /// A copy of stream `index`'s codec parameters (for a muxer of your own), nil once the stream is closed.
+    public func codecParameters(ofStream index: Int) -> sending CodecParameters? {
+        reader.withLock { reader -> OwnershipTransfer<CodecParameters?> in
+            guard let input = reader.input, index >= 0, index < streams.count else { return OwnershipTransfer(unique: nil) }
+            return OwnershipTransfer(unique: CodecParameters(of: input, streamIndex: index))
+        }.take()
+    }
+
+    /// Stops the stream: a read blocked on another thread returns within FFmpeg's 100 ms poll, the read-ahead
+    /// thread ends, and the input is closed. Idempotent; the stream's ``end`` becomes ``StreamEnd/Reason/closed``
+    /// unless it had ended before.
+    public func close() {
+        interrupter.cancel()
+        pump.withLock { $0.pump }?.stop()
+        let input = reader.withLock { reader -> InputFormatContext? in
+            if reader.end == nil { reader.end = makeEnd(&reader, .closed, "closed by the application") }
+            let input = reader.input
+            reader.input = nil
+            reader.queued = []
+            reader.queuedStart = 0
+            reader.held = nil
+            return input
+        }
+        // avformat_close_input, outside the lock.
+        _ = consume input
+    }
+
+    /// Packets the read-ahead took but nobody consumed: they go back in front of the queue.
+    func giveBack(_ packets: OwnershipTransfer<[Packet]>) {
+        reader.withLock { reader in
+            let packets = packets.take()
+            guard reader.input != nil else { return }
+            reader.queued = packets + reader.queued[reader.queuedStart...]
+            reader.queuedStart = 0
+        }
+    }
+
+    // MARK: One read
+
+    /// The next packet, removed from the queue (the caller gets the only reference), or the end.
+    private func next(_ reader: inout Reader) -> Result<Packet, StreamEnd> {
+        while true {
+            if let end = reader.end { return .failure(end) }
+            if reader.queuedStart < reader.queued.count {
+                let packet = reader.queued[reader.queuedStart]
+                reader.queuedStart += 1
+                if reader.queuedStart == reader.queued.count {
+                    reader.queued = []
+                    reader.queuedStart = 0
+                }
+                reader.packetsHandedOn += 1
+                return .success(packet)
+            }
+            guard let input = reader.input else {
+                reader.end = makeEnd(&reader, .closed, "closed by the application")
+                continue
+            }
+            readFromInput(input, &reader)
+        }
+    }
+
+    /// One `av_read_frame`, under the read timeout: queues what it read (a corrupt packet is held back until the
+    /// read after it), or sets the end.
+    private func readFromInput(_ input: InputFormatContext, _ reader: inout Reader) {
+        interrupter.setStageDeadline(readTimeout.map { MonotonicClock.nanoseconds() + UInt64($0 * 1e9) })
+        let packet = Packet()
+        let outcome: Result<Bool, FFmpegError>
+        do throws(FFmpegError) {
+            outcome = .success(try input.read(into: packet))
+        } catch {
+            outcome = .failure(error)
+        }
+        interrupter.setStageDeadline(nil)
+        reader.bytesRead = input.bytesRead
+        switch outcome {
+        case .success(true):
+            reader.lastPacketTime = MonotonicClock.nanoseconds()
+            // The held packet was not the last: the input went on after it. Hand it on, flagged corrupt.
+            if let held = reader.held { reader.queued.append(held) }
+            reader.held = nil
+            if packet.flags.contains(.corrupt) {
+                reader.held = packet
+            } else {
+                reader.queued.append(packet)
+            }
+        case .success(false):
+            if let held = reader.held {
+                reader.end = makeEnd(&reader, .connectionDropped, "the input ended inside a packet of \(held.size) bytes (not handed on)",
+                                     discarded: held.size)
+            } else {
+                reader.end = makeEnd(&reader, .endOfInput, "the input ended")
+            }
+        case .failure(let error):
+            reader.end = classify(error, &reader)
+        }
+    }
+
+    private func classify(_ error: FFmpegError, _ reader: inout Reader) -> StreamEnd {
+        let discarded = reader.held?.size ?? 0
+        if error.isInterrupted, interrupter.isCancelled {
+            return makeEnd(&reader, .closed, "closed by the application", error: error, discarded: discarded)
+        }
+        if error.isInterrupted {
+            let timeout = readTimeout.map { String(format: "%.0f ms", $0 * 1000) } ?? "the read timeout"
+            return makeEnd(&reader, .stalled, "no packet within \(timeout)", error: error, discarded: discarded)
+        }
+        let connectionErrors = [EIO, ECONNRESET, EPIPE, ETIMEDOUT, ECONNABORTED, ENETDOWN, ENETUNREACH, EHOSTUNREACH]
+        if reader.held != nil || connectionErrors.contains(where: { cffmpeg_averror($0) == error.code }) {
+            let inside = reader.held.map { " inside a packet of \($0.size) bytes (not handed on)" } ?? ""
+            return makeEnd(&reader, .connectionDropped, "the connection broke\(inside): \(error.message)", error: error,
+                           discarded: discarded)
+        }
+        return makeEnd(&reader, .failed, error.description, error: error, discarded: discarded)
+    }
+
+    private func makeEnd(
+        _ reader: inout Reader, _ reason: StreamEnd.Reason, _ message: String, error: FFmpegError? = nil, discarded: Int = 0
+    ) -> StreamEnd {
+        reader.held = nil
+        let now = MonotonicClock.nanoseconds()
+        return StreamEnd(
+            reason: reason, message: message, error: error, packets: reader.packetsHandedOn, bytesRead: reader.bytesRead,
+            discardedBytes: discarded,
+            secondsSinceFirstPicture: Double(now - firstPictureTime) / 1e9,
+            secondsSinceLastPacket: Double(now - min(now, reader.lastPacketTime)) / 1e9)
+    }
+}

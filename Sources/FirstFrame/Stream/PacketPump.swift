@@ -1,0 +1,121 @@
+import Dispatch
+import Foundation
+import Synchronization
+
+/// The read-ahead behind a ``PacketSequence``: a thread of the stream's own reads packets into a bounded buffer
+/// (blocking FFmpeg calls never run on Swift's cooperative pool), and the consumer's `next()` takes them or
+/// waits for one. The thread waits while the buffer is full: back-pressure.
+final class PacketPump: Sendable {
+    private let stream: OpenedStream
+    /// One permit per free slot in the buffer: the thread takes one before each read, a consumer gives it back.
+    private let space: DispatchSemaphore
+    private let state = Mutex(State())
+    private let stopped = Atomic<Bool>(false)
+
+    private struct State: ~Copyable {
+        var buffer: [Packet] = []
+        var end: StreamEnd?
+        var waiter: CheckedContinuation<Result<Packet, StreamEnd>?, Never>?
+        var started = false
+    }
+
+    init(stream: OpenedStream, capacity: Int) {
+        self.stream = stream
+        self.space = DispatchSemaphore(value: capacity)
+    }
+
+    var isStopped: Bool { stopped.load(ordering: .relaxed) }
+
+    /// Starts the thread on the first `next()`, so that a sequence never iterated reads nothing.
+    private func startIfNeeded() {
+        let start = state.withLock { state in
+            defer { state.started = true }
+            return !state.started
+        }
+        guard start else { return }
+        let thread = Thread { [self] in run() }
+        thread.name = "FirstFrame.packets"
+        thread.start()
+    }
+
+    private func run() {
+        while true {
+            space.wait()
+            if isStopped { break }
+            let result = readOne()
+            let isEnd = if case .failure = result { true } else { false }
+            deliver(result)
+            if isEnd { return }
+        }
+        // Stopped: what was read ahead and not consumed goes back to the stream.
+        let unconsumed = state.withLock { state in
+            defer { state.buffer = [] }
+            return OwnershipTransfer(unique: state.buffer)
+        }
+        stream.giveBack(unconsumed)
+        let waiter = state.withLock { state in
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume(returning: nil)
+    }
+
+    private func readOne() -> sending Result<Packet, StreamEnd> {
+        do throws(StreamEnd) {
+            guard let packet = try stream.readPacket() else {
+                return .failure(stream.end ?? StreamEnd(
+                    reason: .closed, message: "closed", packets: 0, bytesRead: 0, discardedBytes: 0,
+                    secondsSinceFirstPicture: 0, secondsSinceLastPacket: 0))
+            }
+            return .success(packet)
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    /// Hands `result` to a waiting consumer, or buffers it.
+    private func deliver(_ result: sending Result<Packet, StreamEnd>) {
+        let transfer = OwnershipTransfer(unique: result)
+        let waiter = state.withLock { state -> CheckedContinuation<Result<Packet, StreamEnd>?, Never>? in
+            if let waiter = state.waiter {
+                state.waiter = nil
+                return waiter
+            }
+            switch transfer.take() {
+            case .success(let packet): state.buffer.append(packet)
+            case .failure(let end): state.end = end
+            }
+            return nil
+        }
+        guard let waiter else { return }
+        let result = transfer.take()
+        if case .success = result { space.signal() }
+        waiter.resume(returning: result)
+    }
+
+    /// The next packet, or the end; nil once the pump has been stopped.
+    func next() async -> sending Result<Packet, StreamEnd>? {
+        startIfNeeded()
+        return await withCheckedContinuation { (continuation: CheckedContinuation<Result<Packet, StreamEnd>?, Never>) in
+            let ready = state.withLock { state -> OwnershipTransfer<Result<Packet, StreamEnd>?>? in
+                if !state.buffer.isEmpty { return OwnershipTransfer(unique: .success(state.buffer.removeFirst())) }
+                if let end = state.end { return OwnershipTransfer(unique: .failure(end)) }
+                if isStopped { return OwnershipTransfer(unique: nil) }
+                state.waiter = continuation
+                return nil
+            }
+            guard let ready else { return }
+            let result = ready.take()
+            if case .success = result { space.signal() }
+            continuation.resume(returning: result)
+        }
+    }
+
+    /// Ends the read-ahead after its current read (the iterator was dropped, or the stream closed).
+    func stop() {
+        guard !stopped.exchange(true, ordering: .relaxed) else { return }
+        let started = state.withLock { $0.started }
+        // Wake the thread if it waits for space; a pump that never started has nothing to give back.
+        if started { space.signal() }
+    }
+}
