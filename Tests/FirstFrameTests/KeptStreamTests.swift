@@ -112,7 +112,7 @@ extension OriginTests {
             // A video tag a second in, cut in the middle of its data.
             let cutTag = try #require(tags.first { $0.type == 9 && $0.timestamp >= 1000 && $0.dataSize > 200 })
             let cut = cutTag.offset + 16 + (cutTag.dataSize - 5) / 2
-            let server = try StaticFileServer(files: ["/cut.flv": Array(file[0..<cut])])
+            let server = try StaticFileServer(files: ["cut.flv": Array(file[0..<cut])])
             defer { server.stop() }
             let stream = try await StreamOpener(preset: .instant).open("http://127.0.0.1:\(server.port)/cut.flv")
             let handOff = try #require(stream.takeVideoDecoder())
@@ -147,7 +147,7 @@ extension OriginTests {
         /// every packet ffprobe finds in it handed on.
         @Test func aCompleteInputEndsCleanlyWithEveryPacket() async throws {
             let files = try MediaFixtures.files()
-            let server = try StaticFileServer(files: ["/av.flv": try [UInt8](Data(contentsOf: files.audioVideoFLV))])
+            let server = try StaticFileServer(files: ["av.flv": try [UInt8](Data(contentsOf: files.audioVideoFLV))])
             defer { server.stop() }
             let expected = try MediaProbe.packets(files.audioVideoFLV.path)
             for preset in Preset.allCases {

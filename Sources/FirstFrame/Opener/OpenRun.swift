@@ -324,7 +324,13 @@ final class OpenRun: @unchecked Sendable {
                 lastCheck = now
                 if thresholdsMet(input, video: video) { return }
             }
-            try readPacket(input)
+            do {
+                try readPacket(input)
+            } catch let failure as PipelineFailure where failure.kind == .endOfStream && firstKeyframeIndex != nil {
+                // The input ended with a keyframe queued (a short file, a live edge that closed): a player plays
+                // what it has, as ijkplayer does at the end of its input.
+                return
+            }
         }
     }
 

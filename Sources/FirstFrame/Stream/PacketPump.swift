@@ -7,8 +7,10 @@ import Synchronization
 /// waits for one. The thread waits while the buffer is full: back-pressure.
 final class PacketPump: Sendable {
     private let stream: OpenedStream
-    /// One permit per free slot in the buffer: the thread takes one before each read, a consumer gives it back.
-    private let space: DispatchSemaphore
+    private let capacity: Int
+    /// Wakes the thread when it waits for room in the buffer (or for the stop). It starts at 0 and is only ever
+    /// signalled, never left below its start: libdispatch traps on a semaphore freed below its initial value.
+    private let wake = DispatchSemaphore(value: 0)
     private let state = Mutex(State())
     private let stopped = Atomic<Bool>(false)
 
@@ -17,11 +19,13 @@ final class PacketPump: Sendable {
         var end: StreamEnd?
         var waiter: CheckedContinuation<Result<Packet, StreamEnd>?, Never>?
         var started = false
+        /// The thread found the buffer full and waits on `wake`.
+        var producerWaiting = false
     }
 
     init(stream: OpenedStream, capacity: Int) {
         self.stream = stream
-        self.space = DispatchSemaphore(value: capacity)
+        self.capacity = capacity
     }
 
     var isStopped: Bool { stopped.load(ordering: .relaxed) }
@@ -40,8 +44,15 @@ final class PacketPump: Sendable {
 
     private func run() {
         while true {
-            space.wait()
             if isStopped { break }
+            let full = state.withLock { state in
+                state.producerWaiting = state.buffer.count >= capacity
+                return state.producerWaiting
+            }
+            if full {
+                wake.wait()
+                continue
+            }
             let result = readOne()
             let isEnd = if case .failure = result { true } else { false }
             deliver(result)
@@ -88,34 +99,35 @@ final class PacketPump: Sendable {
             return nil
         }
         guard let waiter else { return }
-        let result = transfer.take()
-        if case .success = result { space.signal() }
-        waiter.resume(returning: result)
+        waiter.resume(returning: transfer.take())
     }
 
     /// The next packet, or the end; nil once the pump has been stopped.
     func next() async -> sending Result<Packet, StreamEnd>? {
         startIfNeeded()
         return await withCheckedContinuation { (continuation: CheckedContinuation<Result<Packet, StreamEnd>?, Never>) in
+            var wakeProducer = false
             let ready = state.withLock { state -> OwnershipTransfer<Result<Packet, StreamEnd>?>? in
-                if !state.buffer.isEmpty { return OwnershipTransfer(unique: .success(state.buffer.removeFirst())) }
+                if !state.buffer.isEmpty {
+                    wakeProducer = state.producerWaiting
+                    state.producerWaiting = false
+                    return OwnershipTransfer(unique: .success(state.buffer.removeFirst()))
+                }
                 if let end = state.end { return OwnershipTransfer(unique: .failure(end)) }
                 if isStopped { return OwnershipTransfer(unique: nil) }
                 state.waiter = continuation
                 return nil
             }
+            if wakeProducer { wake.signal() }
             guard let ready else { return }
-            let result = ready.take()
-            if case .success = result { space.signal() }
-            continuation.resume(returning: result)
+            continuation.resume(returning: ready.take())
         }
     }
 
     /// Ends the read-ahead after its current read (the iterator was dropped, or the stream closed).
     func stop() {
         guard !stopped.exchange(true, ordering: .relaxed) else { return }
-        let started = state.withLock { $0.started }
-        // Wake the thread if it waits for space; a pump that never started has nothing to give back.
-        if started { space.signal() }
+        // Wake the thread if it waits for room.
+        wake.signal()
     }
 }
