@@ -370,15 +370,17 @@ final class OpenRun: @unchecked Sendable {
     }
 
     /// The first audio frame, decoded after the picture so it never delays it.
+    /// Its decoder, opened from the codec configuration even when no audio packet has come yet, completes the
+    /// audio stream's parameters (sample format, layout) for a muxer.
     private func decodeFirstAudio(_ input: InputFormatContext) {
         guard let audio = input.bestStream(.audio),
-              let packet = queue.first(where: { $0.streamIndex == audio }),
               let decoder = try? CodecContext.decoder(for: input, streamIndex: audio, threads: 1)
         else { return }
+        defer { input.completeParameters(ofStream: audio, from: decoder) }
+        guard let packet = queue.first(where: { $0.streamIndex == audio }) else { return }
         let frame = Frame()
         if (try? decoder.send(packet)) != nil, (try? decoder.receive(into: frame)) == true {
             firstAudioFrame = MonotonicClock.nanoseconds()
-            input.completeParameters(ofStream: audio, from: decoder)
         }
     }
 

@@ -66,8 +66,9 @@ public final class Packet {
         if pointer.pointee.dts != CFFMPEG_AV_NOPTS_VALUE { pointer.pointee.dts += offset }
     }
 
-    /// A new reference to the same payload (`av_packet_ref`), with the same time base and kind.
-    package func reference() -> Packet {
+    /// A new packet sharing this one's payload (`av_packet_ref`, no copy), with the same timestamps, time base and
+    /// kind: to write one packet to several files (a muxer takes the payload of the packet it is given).
+    public func sharedReference() -> Packet {
         let copy = Packet()
         av_packet_ref(copy.pointer, pointer)
         copy.timeBase = timeBase
