@@ -5,6 +5,6 @@ struct FirstFrameCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "firstframe",
         abstract: "Measure and shorten the time a live stream takes to show its first frame.",
-        subcommands: [ProbeCommand.self, SweepCommand.self, ServeCommand.self, DemoCommand.self, LoadCommand.self, BenchCommand.self]
+        subcommands: [ProbeCommand.self, SweepCommand.self, ServeCommand.self, DemoCommand.self, LoadCommand.self, BenchCommand.self, RecordCommand.self]
     )
 }

@@ -1,0 +1,128 @@
+import ArgumentParser
+import Dispatch
+import FirstFrame
+import Foundation
+import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `firstframe record URL... --out DIR`: records many live channels at once by remuxing, reconnecting each when it
+/// drops, with a session log per channel; stops cleanly on SIGINT/SIGTERM with every file finalised.
+struct RecordCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "record",
+        abstract: "Record live channels to files (remux, reconnect, session logs).",
+        discussion: """
+            Each URL is recorded to DIR/NAME.EXT (NAME from the URL's last path component) with its session log \
+            DIR/NAME.EXT.session.jsonl: every attempt's first-frame report, every gap, every file. SIGINT or SIGTERM \
+            stops every channel, finalises its file and flushes its log. The exit status is 0 when every channel \
+            recorded and stopped cleanly, 1 when one gave up (it is named on standard error).
+            """
+    )
+
+    @Argument(help: "Stream URLs to record.")
+    var urls: [String]
+
+    @Option(help: "Directory for the recordings and their session logs (created if missing).")
+    var out: String
+
+    @Option(help: "Container: ts, flv, mkv, or mp4 (fragmented).")
+    var container = "ts"
+
+    @Option(help: "Split each recording into segments of about this many seconds (at keyframes).")
+    var segment: Double?
+
+    @Option(help: "Failed opens in a row before a channel gives up (default: never).")
+    var maxAttempts: Int?
+
+    @Option(help: "Milliseconds a read may wait for a packet before the stream counts as stalled and is reopened.")
+    var readTimeoutMs: Int?
+
+    @Option(help: "Stop after this many seconds (default: until SIGINT or SIGTERM).")
+    var duration: Double?
+
+    @Option(help: "Seconds between progress lines when standard error is not a terminal.")
+    var statusInterval = 10.0
+
+    @OptionGroup var knobOptions: KnobOptions
+
+    func validate() throws {
+        guard ["ts", "flv", "mkv", "mp4"].contains(container) else { throw ValidationError("--container: ts, flv, mkv or mp4") }
+        guard !urls.isEmpty else { throw ValidationError("give at least one URL") }
+        if let segment, segment <= 0 { throw ValidationError("--segment must be > 0") }
+        if let maxAttempts, maxAttempts < 1 { throw ValidationError("--max-attempts must be ≥ 1") }
+    }
+
+    func run() async throws {
+        FFmpegLog.level = .quiet
+        var knobs = try knobOptions.knobs()
+        if let readTimeoutMs {
+            do { try knobs.set("readTimeoutMs", String(readTimeoutMs)) } catch { throw ValidationError(error.description) }
+        }
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        var logger = Logger(label: "firstframe.record")
+        logger.logLevel = .warning
+        let names = Self.fileNames(for: urls)
+        let recorders = try zip(urls, names).map { url, name in
+            try Recorder(
+                url: url, path: (out as NSString).appendingPathComponent("\(name).\(container)"), segmentSeconds: segment,
+                knobs: knobs, reconnect: ReconnectPolicy(maxAttempts: maxAttempts), logger: logger)
+        }
+        let stopAll: @Sendable () -> Void = { recorders.forEach { $0.stop() } }
+        let signals = [SIGINT, SIGTERM].map { number -> any DispatchSourceSignal in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number)
+            source.setEventHandler(handler: stopAll)
+            source.resume()
+            return source
+        }
+        defer { signals.forEach { $0.cancel() } }
+        let status = StatusBoard(names: names, recorders: recorders, interval: statusInterval)
+        let timer = duration.map { seconds in
+            Task {
+                try await Task.sleep(for: .seconds(seconds))
+                stopAll()
+            }
+        }
+        let summaries = await withTaskGroup(of: (Int, RecordingSummary).self) { group in
+            for (index, recorder) in recorders.enumerated() { group.addTask { (index, await recorder.run()) } }
+            let board = Task { await status.run() }
+            var summaries = [RecordingSummary?](repeating: nil, count: recorders.count)
+            for await (index, summary) in group { summaries[index] = summary }
+            board.cancel()
+            await board.value
+            return summaries.map { $0! }
+        }
+        timer?.cancel()
+        var failed: [String] = []
+        for (name, summary) in zip(names, summaries) {
+            let gaps = summary.gaps.count
+            print("\(name): \(summary.outcome.rawValue), \(summary.successfulOpens)/\(summary.attempts) opens, \(gaps) gaps, "
+                + "\(summary.packetsWritten) packets, \(Self.megabytes(summary.bytesWritten)), "
+                + String(format: "%.1f s of media", summary.mediaSeconds) + " → \(summary.files.joined(separator: ", "))")
+            if summary.outcome != .stopped || summary.successfulOpens == 0 {
+                failed.append("\(name) (\(summary.outcome.rawValue)\(summary.message.map { ": \($0)" } ?? ""))")
+            }
+        }
+        fflush(nil)  // every output stream: stdout is block-buffered into a file or pipe
+        if !failed.isEmpty {
+            FileHandle.standardError.write(Data("record: \(failed.count) of \(names.count) channels failed: \(failed.joined(separator: "; "))\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+
+    /// A file name per URL: its last path component without the extension, made safe, unique among the channels.
+    static func fileNames(for urls: [String]) -> [String] {
+        var used: [String: Int] = [:]
+        return urls.map { url in
+            let last = URL(string: url)?.deletingPathExtension().lastPathComponent ?? "channel"
+            var name = String(last.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "_" })
+            if name.isEmpty || name == "_" { name = "channel" }
+            used[name, default: 0] += 1
+            return used[name]! == 1 ? name : "\(name)-\(used[name]!)"
+        }
+    }
+
+    static func megabytes(_ bytes: Int64) -> String { String(format: "%.1f MB", Double(bytes) / 1e6) }
+}
