@@ -52,12 +52,17 @@ extension OriginTests {
                     return (index, stats)
                 }
                 #expect(index.head.status == 200)
-                #expect(String(decoding: index.body, as: UTF8.self).contains("/gop/stream.flv"))
+                let text = String(decoding: index.body, as: UTF8.self)
+                #expect(text.contains("/gop/stream.flv"))
+                #expect(text.contains("/live/NAME.flv") && text.contains(OriginRequest.parameterSummary))
+                #expect(text.contains("stream: program 0, from GOP 0, 1 viewers"))
                 #expect(stats.head.status == 200)
                 #expect(stats.head.headers["content-type"] == "application/json")
                 let decoded = try JSONDecoder().decode(OriginStats.self, from: Data(stats.body))
                 #expect(decoded.activeViewers == 1)
                 #expect(decoded.viewers.first?.mode == .gop)
+                #expect(decoded.viewers.first?.channel == "stream")
+                #expect(decoded.channels.map(\.name) == ["stream"])
                 #expect(decoded.tagsEmitted > 0)
             }
         }

@@ -121,15 +121,41 @@ extension OriginTests {
             #expect(try OriginRequest(uri: "/favicon.ico").route == .notFound)
         }
 
+        @Test func theLastPathComponentNamesTheChannel() throws {
+            #expect(try OriginRequest(uri: "/live/room7.flv").channel == ChannelName("room7"))
+            #expect(try OriginRequest(uri: "/gop/room7.flv?delay=5").channel == ChannelName("room7"))
+            let bare = try OriginRequest(uri: "/room7.flv")
+            #expect(bare.channel == ChannelName("room7") && bare.mode == nil && bare.route == .stream)
+            #expect(try OriginRequest(uri: "/app/x/stream.flv").channel == .standard)
+            #expect(try OriginRequest(uri: "/stats").channel == nil)
+            for path in ["/.flv", "/live/a%20b.flv", "/live/a+b.flv", "/" + String(repeating: "x", count: 101) + ".flv"] {
+                let request = try OriginRequest(uri: path)
+                #expect(request.route == .notFound && request.channel == nil, "\(path)")
+            }
+        }
+
         @Test func behaviourRoundTripsThroughTheQueryString() throws {
             let behaviour = Behaviour(
                 responseDelayMilliseconds: 250, status: nil, redirectTarget: "http://127.0.0.1:9/gop/stream.flv?a=1&b=2",
                 redirectHops: 2, redirectStatus: 307, stallAfterBytes: 1000, closeAfterBytes: 5000,
-                corruptAtByte: 13, corruptLength: 7, waitForKeyframe: false, burstSpeed: 2.5, chunked: true)
+                corruptAtByte: 13, corruptLength: 7, waitForKeyframe: false, burstSpeed: 2.5, chunked: true,
+                closeAfterMilliseconds: 1200, endAfterMilliseconds: 3000, endsChannel: true, channelEnded: true)
             let query = OriginRequest.query(mode: .burst, behaviour: behaviour)
             let parsed = try OriginRequest(uri: "/s.flv?" + query)
             #expect(parsed.behaviour == behaviour)
             #expect(parsed.mode == .burst)
+            // The one-line summary (index page, `firstframe serve`) names every parameter the query renders.
+            for item in query.split(separator: "&") {
+                let name = item.split(separator: "=")[0]
+                #expect(OriginRequest.parameterSummary.contains(" \(name)=") || OriginRequest.parameterSummary.hasPrefix("\(name)="), "\(name)")
+            }
+        }
+
+        @Test func endChannelNeedsAnEnd() throws {
+            #expect(throws: OriginRequest.ParseError.requires(name: "end_channel", other: "end_after_ms")) {
+                try OriginRequest(uri: "/live/x.flv?end_channel=1")
+            }
+            #expect(try OriginRequest(uri: "/live/x.flv?end_channel=1&end_after_ms=0").behaviour.endsChannel)
         }
 
         @Test func queryOverridesServerDefaults() throws {
@@ -155,7 +181,8 @@ extension OriginTests {
         }
 
         @Test(arguments: ["mode=fast", "delay=-1", "status=99", "redirect_status=305", "waitkey=yes", "speed=0.5", "speed=1",
-                          "bogus=1", "redirect=%0D%0ASet-Cookie:%20x"])
+                          "bogus=1", "redirect=%0D%0ASet-Cookie:%20x", "close_after_ms=-5", "end_after_ms=soon", "ended=2",
+                          "end_channel=yes"])
         func badParametersAreRejected(_ query: String) {
             #expect(throws: OriginRequest.ParseError.self) { try OriginRequest(uri: "/s.flv?" + query) }
         }

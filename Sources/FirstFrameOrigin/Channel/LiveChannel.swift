@@ -4,10 +4,12 @@ import Synchronization
 /// The one clock of a live channel: emits the program's tags at their times, loops it with growing
 /// timestamps, keeps the current GOP, and fans each batch out to every joined viewer.
 ///
-/// Every client sees the same tags at the same moment (a live channel, not a file per client). The clock
-/// runs on one event loop; viewers are grouped by their own loops so a batch costs one hop per loop, not
-/// one per client.
+/// Every client of the channel sees the same tags at the same moment (a live channel, not a file per client).
+/// Each named channel has a clock, a GOP cache and viewers of its own, even when it shares its program with
+/// other names. The clock runs on one event loop; viewers are grouped by their own loops so a batch costs one
+/// hop per loop, not one per client.
 final class LiveChannel: Sendable {
+    let name: ChannelName
     let program: ChannelProgram
     private let clockLoop: any EventLoop
     private let startTime: NIODeadline
@@ -36,14 +38,16 @@ final class LiveChannel: Sendable {
         var tagsEmitted = 0
         var scheduled: Scheduled<Void>?
         var stopped = false
+        /// Ended by ``end()``: the clock is stopped and nobody may join any more.
+        var ended = false
     }
 
-    init(program: ChannelProgram, clockLoop: any EventLoop) {
-        self.program = program
+    init(name: ChannelName, prepared: PreparedProgram, clockLoop: any EventLoop) {
+        self.name = name
+        self.program = prepared.program
         self.clockLoop = clockLoop
         self.startTime = .now()
-        let allocator = ByteBufferAllocator()
-        self.loopTags = program.media.map { tag in (tag, allocator.buffer(bytes: tag.encoded())) }
+        self.loopTags = prepared.loopTags
         self.state = Mutex(State())
     }
 
@@ -67,11 +71,34 @@ final class LiveChannel: Sendable {
 
     var tagsEmitted: Int { state.withLock { $0.tagsEmitted } }
 
+    var hasEnded: Bool { state.withLock { $0.ended } }
+
+    /// Ends the channel, as when its broadcaster stops: the clock stops, every viewer is told on its own loop
+    /// (``ChannelViewer/channelEnded()``, between two tags, so each response can end on a tag boundary), and
+    /// nobody can join any more. Call while the viewers' event loops run (not during shutdown: see ``stop()``).
+    func end() {
+        let (groups, scheduled) = state.withLock { state in
+            state.stopped = true
+            state.ended = true
+            defer { state.groups = [] }
+            return (state.groups, state.scheduled)
+        }
+        scheduled?.cancel()
+        for group in groups {
+            let viewers = group.viewers
+            group.loop.execute {
+                for entry in viewers { entry.viewer.value.channelEnded() }
+            }
+        }
+    }
+
     /// Joins `viewer` (call on its event loop): returns the cached GOP and the live edge at the moment of
-    /// joining. Every tag emitted later is delivered to the viewer; none is both in the snapshot and delivered.
-    func join(id: Int, viewer: NIOLoopBound<any ChannelViewer>) -> (gop: [EmittedTag], liveEdge: UInt32) {
+    /// joining, or `nil` when the channel has ended. Every tag emitted later is delivered to the viewer; none
+    /// is both in the snapshot and delivered.
+    func join(id: Int, viewer: NIOLoopBound<any ChannelViewer>) -> (gop: [EmittedTag], liveEdge: UInt32)? {
         let loop = viewer.eventLoop
         return state.withLock { state in
+            guard !state.ended else { return nil }
             let entry = ViewerEntry(id: id, viewer: viewer)
             if let index = state.groups.firstIndex(where: { $0.loop === loop }) {
                 state.groups[index].viewers.append(entry)

@@ -42,6 +42,12 @@ package struct FLVTag: Sendable, Equatable {
         kind == .video && payload.count >= 2 && payload[0] & 0x0F == 7 && payload[1] == 2
     }
 
+    /// The AVC end-of-sequence marker FFmpeg's FLV muxer writes in its trailer (a publisher that stops): the last
+    /// tag of a stream that ended cleanly. FFmpeg's demuxer reads past it (it carries no data).
+    package static func avcEndOfSequence(timestamp: UInt32) -> FLVTag {
+        FLVTag(kind: .video, timestamp: timestamp, payload: [0x17, 2, 0, 0, 0])
+    }
+
     /// A frame of media (not metadata, not a sequence header, not an end-of-sequence marker).
     package var isMedia: Bool { kind != .script && !isSequenceHeader && !isEndOfSequence }
 

@@ -8,25 +8,27 @@ import Glibc
 import Darwin
 #endif
 
-/// Renders the channel's picture and tone and encodes them to FLV, once, when the origin starts.
+/// Renders a channel's picture and tone and encodes them to FLV: once when the origin starts (the original
+/// look), and once per further look the first time a named channel needs it.
 ///
 /// The picture moves everywhere (scrolling diagonal stripes, a bouncing box, drifting chroma) so that the
 /// encoder spends its bitrate evenly and decoders do real work on every frame; the tone has a short
-/// higher pip at the start of every second, which makes A/V alignment audible.
+/// higher pip at the start of every second, which makes A/V alignment audible. ``ChannelLook`` shifts
+/// both per look.
 enum MediaSynthesizer {
-    static func synthesize(_ configuration: MediaConfiguration) throws(OriginError) -> ChannelProgram {
+    static func synthesize(_ configuration: MediaConfiguration, look: ChannelLook = .original) throws(OriginError) -> ChannelProgram {
         try configuration.validate()
         let bytes: [UInt8]
         let videoCodec: String
         do {
-            (bytes, videoCodec) = try encode(configuration)
+            (bytes, videoCodec) = try encode(configuration, look: look)
         } catch {
             throw .mediaSynthesis(error)
         }
-        return try ChannelProgram(flv: bytes, configuration: configuration, videoCodec: videoCodec)
+        return try ChannelProgram(flv: bytes, configuration: configuration, look: look, videoCodec: videoCodec)
     }
 
-    private static func encode(_ configuration: MediaConfiguration) throws(FFmpegError) -> ([UInt8], String) {
+    private static func encode(_ configuration: MediaConfiguration, look: ChannelLook) throws(FFmpegError) -> ([UInt8], String) {
         let video = try makeVideoEncoder(configuration)
         let audio = configuration.audio ? try makeAudioEncoder(configuration) : nil
 
@@ -36,8 +38,8 @@ enum MediaSynthesizer {
         // A live muxer cannot seek back to fill in duration and file size; don't pretend it can.
         try muxer.writeHeader(options: FFmpegOptions(["flvflags": "no_duration_filesize"]))
 
-        var videoPackets = try encodeVideo(configuration, with: video)
-        var audioPackets = try audio.map { encoder throws(FFmpegError) in try encodeAudio(configuration, with: encoder) } ?? []
+        var videoPackets = try encodeVideo(configuration, look: look, with: video)
+        var audioPackets = try audio.map { encoder throws(FFmpegError) in try encodeAudio(configuration, look: look, with: encoder) } ?? []
 
         // Hand the muxer packets in presentation order across both streams.
         let videoBase = video.pointer.pointee.time_base
@@ -107,13 +109,13 @@ enum MediaSynthesizer {
         }
     }
 
-    private static func encodeVideo(_ configuration: MediaConfiguration, with encoder: CodecContext) throws(FFmpegError) -> [Packet] {
+    private static func encodeVideo(_ configuration: MediaConfiguration, look: ChannelLook, with encoder: CodecContext) throws(FFmpegError) -> [Packet] {
         let frame = Frame()
         try frame.allocatePicture(format: AV_PIX_FMT_YUV420P, width: configuration.width, height: configuration.height)
         var packets: [Packet] = []
         for index in 0..<configuration.loopFrames {
             try frame.makeWritable()
-            paint(frame, index: index, configuration: configuration)
+            paint(frame, index: index, configuration: configuration, look: look)
             frame.pointer.pointee.pts = Int64(index)
             try encoder.send(frame)
             try collect(from: encoder, into: &packets)
@@ -123,7 +125,7 @@ enum MediaSynthesizer {
         return packets
     }
 
-    private static func encodeAudio(_ configuration: MediaConfiguration, with encoder: CodecContext) throws(FFmpegError) -> [Packet] {
+    private static func encodeAudio(_ configuration: MediaConfiguration, look: ChannelLook, with encoder: CodecContext) throws(FFmpegError) -> [Packet] {
         let samplesPerFrame = Int(encoder.pointer.pointee.frame_size)
         let rate = configuration.audioSampleRate
         // One frame more than the loop needs; the channel trims what falls past the loop's end.
@@ -131,14 +133,15 @@ enum MediaSynthesizer {
         let frame = Frame()
         var packets: [Packet] = []
         var sample = 0
+        let tone = look.toneHertz
         while sample < totalSamples {
             try frame.allocateSamples(format: AV_SAMPLE_FMT_FLTP, sampleRate: rate, channels: 1, count: samplesPerFrame)
             let output = UnsafeMutableRawPointer(frame.pointer.pointee.data.0!).assumingMemoryBound(to: Float.self)
             for offset in 0..<samplesPerFrame {
                 let position = sample + offset
                 let secondPhase = position % rate
-                // 440 Hz tone; 880 Hz for the first 100 ms of every second.
-                let frequency: Double = secondPhase < rate / 10 ? 880 : 440
+                // The look's tone (440 Hz for the original); twice that for the first 100 ms of every second.
+                let frequency = secondPhase < rate / 10 ? 2 * tone : tone
                 output[offset] = Float(0.25 * sin(2 * Double.pi * frequency * Double(position) / Double(rate)))
             }
             frame.pointer.pointee.pts = Int64(sample)
@@ -160,8 +163,9 @@ enum MediaSynthesizer {
         }
     }
 
-    /// Paints frame `index` with `memset` runs only, so that synthesis stays fast in debug builds too.
-    private static func paint(_ frame: Frame, index: Int, configuration: MediaConfiguration) {
+    /// Paints frame `index` with `memset` runs only, so that synthesis stays fast in debug builds too. Every
+    /// offset of the original look is zero, so it paints what the origin always painted.
+    private static func paint(_ frame: Frame, index: Int, configuration: MediaConfiguration, look: ChannelLook) {
         let width = configuration.width
         let height = configuration.height
         let picture = frame.pointer.pointee
@@ -170,17 +174,17 @@ enum MediaSynthesizer {
         let stripe = 32
         let levels: [Int32] = [40, 110, 180]
         let box = min(64, width, height)
-        let boxX = triangle(index * 7, span: width - box)
-        let boxY = triangle(index * 5, span: height - box)
+        let boxX = triangle((index + look.boxOffset) * 7, span: width - box)
+        let boxY = triangle((index + look.boxOffset) * 5, span: height - box)
         for row in 0..<height {
             let line = luma + row * lumaStride
-            let shift = (index * 6 + row / 2) % (stripe * levels.count)
+            let shift = (index * 6 + row / 2 + look.stripeOffset) % (stripe * levels.count)
             var x = -shift
             var segment = 0
             while x < width {
                 let start = max(0, x)
                 let end = min(width, x + stripe)
-                if end > start { memset(line + start, levels[segment % levels.count], end - start) }
+                if end > start { memset(line + start, levels[(segment + look.levelRotation) % levels.count], end - start) }
                 x += stripe
                 segment += 1
             }
@@ -189,8 +193,8 @@ enum MediaSynthesizer {
         let phase = Double(index) / Double(configuration.framesPerSecond)
         let chromaWidth = width / 2
         for (plane, stride, offset) in [(picture.data.1!, Int(picture.linesize.1), 0.0), (picture.data.2!, Int(picture.linesize.2), 2.0)] {
-            let left = Int32(128 + 50 * sin(phase + offset))
-            let right = Int32(128 + 50 * cos(phase * 1.7 + offset))
+            let left = Int32(128 + 50 * sin(phase + look.hue + offset))
+            let right = Int32(128 + 50 * cos(phase * 1.7 + look.hue + offset))
             for row in 0..<(height / 2) {
                 let line = plane + row * stride
                 memset(line, left, chromaWidth / 2)

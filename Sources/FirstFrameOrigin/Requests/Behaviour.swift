@@ -27,6 +27,21 @@ public struct Behaviour: Sendable, Equatable, Codable {
     /// Send the body with `Transfer-Encoding: chunked` (`chunked=1`), as many HTTP/1.1 edges do, instead of
     /// close-delimited. Byte offsets of the other behaviours still count FLV bytes, not chunk framing.
     public var chunked: Bool = false
+    /// Drop the connection this many milliseconds after the response head went out (`close_after_ms=`): a
+    /// dropped connection, not an end. It is closed wherever the stream is at that moment, with no final chunk
+    /// and nothing flushed: bytes the connection had not taken yet are lost, which can cut a tag.
+    public var closeAfterMilliseconds: Int?
+    /// End the response cleanly after this many milliseconds of media (`end_after_ms=`), counted in tag
+    /// timestamps from its first frame: every frame before that point is sent whole, then (H.264) the AVC
+    /// end-of-sequence tag FFmpeg's FLV muxer writes when a publisher stops, then the final chunk (`chunked=1`)
+    /// and the close. The body always ends on a tag boundary.
+    public var endAfterMilliseconds: Int?
+    /// When ``endAfterMilliseconds`` ends this response, end the whole channel with it (`end_channel=1`): every
+    /// viewer's response ends the same clean way and every later request for the channel is answered 404, as
+    /// for a broadcast that has stopped. Needs ``endAfterMilliseconds``.
+    public var endsChannel: Bool = false
+    /// Answer 404 as for a channel that has ended (`ended=1`), without ending it.
+    public var channelEnded: Bool = false
 
     public init(
         responseDelayMilliseconds: Int = 0,
@@ -40,7 +55,11 @@ public struct Behaviour: Sendable, Equatable, Codable {
         corruptLength: Int = 64,
         waitForKeyframe: Bool = true,
         burstSpeed: Double? = nil,
-        chunked: Bool = false
+        chunked: Bool = false,
+        closeAfterMilliseconds: Int? = nil,
+        endAfterMilliseconds: Int? = nil,
+        endsChannel: Bool = false,
+        channelEnded: Bool = false
     ) {
         self.responseDelayMilliseconds = responseDelayMilliseconds
         self.status = status
@@ -54,5 +73,9 @@ public struct Behaviour: Sendable, Equatable, Codable {
         self.waitForKeyframe = waitForKeyframe
         self.burstSpeed = burstSpeed
         self.chunked = chunked
+        self.closeAfterMilliseconds = closeAfterMilliseconds
+        self.endAfterMilliseconds = endAfterMilliseconds
+        self.endsChannel = endsChannel
+        self.channelEnded = channelEnded
     }
 }

@@ -1,7 +1,9 @@
 /// A request to the origin, parsed from (and rendered to) its path and query string.
 ///
-/// Streams are any path ending in `.flv`. The join mode comes from a leading `/live/`, `/gop/` or
-/// `/burst/` path component, or from `mode=`; otherwise the origin's default applies.
+/// Streams are any path ending in `.flv`; the last path component without `.flv` names the channel
+/// (`/live/room7.flv`, `/gop/room7.flv`, `/room7.flv` and `/app/room7.flv` all play `room7`; see ``ChannelName``
+/// for the characters allowed). The join mode comes from a leading `/live/`, `/gop/` or `/burst/` path
+/// component, or from `mode=`; otherwise the origin's default applies.
 package struct OriginRequest: Sendable, Equatable {
     package enum Route: Sendable, Equatable {
         case stream
@@ -12,6 +14,8 @@ package struct OriginRequest: Sendable, Equatable {
 
     package var path: String
     package var route: Route
+    /// The channel a stream request names; `nil` for other routes.
+    package var channel: ChannelName?
     package var mode: JoinMode?
     package var behaviour: Behaviour
     /// The query as sent, decoded, in order: a `redirects=N` hop repeats it with only `redirects` changed.
@@ -20,11 +24,14 @@ package struct OriginRequest: Sendable, Equatable {
     package enum ParseError: Error, Equatable, Sendable, CustomStringConvertible {
         case invalidValue(name: String, value: String)
         case unknownParameter(String)
+        /// `name` only makes sense together with `other`.
+        case requires(name: String, other: String)
 
         package var description: String {
             switch self {
             case .invalidValue(let name, let value): "invalid value '\(value)' for '\(name)'"
             case .unknownParameter(let name): "unknown parameter '\(name)'"
+            case .requires(let name, let other): "'\(name)' needs '\(other)'"
             }
         }
     }
@@ -36,7 +43,9 @@ package struct OriginRequest: Sendable, Equatable {
         behaviour = defaults
         let components = path.split(separator: "/")
         if path.hasSuffix(".flv") {
-            route = .stream
+            // A name the origin cannot serve is a path it does not have.
+            channel = components.last.flatMap { ChannelName(String($0.dropLast(".flv".count))) }
+            route = channel == nil ? .notFound : .stream
             if components.count >= 2, let pathMode = JoinMode(rawValue: String(components[0])) { mode = pathMode }
         } else if path == "/" || path.isEmpty {
             route = .index
@@ -45,14 +54,17 @@ package struct OriginRequest: Sendable, Equatable {
         } else {
             route = .notFound
         }
-        guard parts.count == 2 else { return }
-        for item in parts[1].split(separator: "&") where !item.isEmpty {
-            let pair = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            let name = Self.percentDecoded(pair[0])
-            let value = pair.count == 2 ? Self.percentDecoded(pair[1]) : ""
-            try apply(name: name, value: value)
-            queryItems.append((name, value))
+        if parts.count == 2 {
+            for item in parts[1].split(separator: "&") where !item.isEmpty {
+                let pair = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                let name = Self.percentDecoded(pair[0])
+                let value = pair.count == 2 ? Self.percentDecoded(pair[1]) : ""
+                try apply(name: name, value: value)
+                queryItems.append((name, value))
+            }
         }
+        // Ending the channel happens when this response ends; without an end there is no moment to do it.
+        if behaviour.endsChannel && behaviour.endAfterMilliseconds == nil { throw .requires(name: "end_channel", other: "end_after_ms") }
     }
 
     private mutating func apply(name: String, value: String) throws(ParseError) {
@@ -87,6 +99,14 @@ package struct OriginRequest: Sendable, Equatable {
         case "chunked":
             guard value == "0" || value == "1" else { throw .invalidValue(name: name, value: value) }
             behaviour.chunked = value == "1"
+        case "close_after_ms": behaviour.closeAfterMilliseconds = try integer(0...86_400_000)
+        case "end_after_ms": behaviour.endAfterMilliseconds = try integer(0...86_400_000)
+        case "end_channel":
+            guard value == "0" || value == "1" else { throw .invalidValue(name: name, value: value) }
+            behaviour.endsChannel = value == "1"
+        case "ended":
+            guard value == "0" || value == "1" else { throw .invalidValue(name: name, value: value) }
+            behaviour.channelEnded = value == "1"
         case "speed":
             // A client at 1× (or slower) would never reach the live edge.
             guard let speed = Double(value), speed > 1, speed <= 1000 else { throw .invalidValue(name: name, value: value) }
@@ -98,7 +118,8 @@ package struct OriginRequest: Sendable, Equatable {
 
     /// Every query parameter the origin takes, in one line: for its index page and `firstframe serve`.
     package static let parameterSummary = "mode=live|gop|burst speed=N waitkey=0|1 delay=MS status=CODE redirect=URL "
-        + "redirects=N redirect_status=CODE stall_after=BYTES close_after=BYTES corrupt_at=BYTES corrupt_len=BYTES chunked=0|1"
+        + "redirects=N redirect_status=CODE stall_after=BYTES close_after=BYTES close_after_ms=MS corrupt_at=BYTES "
+        + "corrupt_len=BYTES chunked=0|1 end_after_ms=MS end_channel=0|1 ended=0|1"
 
     /// The query string that asks for `behaviour` (only what differs from the defaults), without `?`.
     package static func query(mode: JoinMode? = nil, behaviour: Behaviour) -> String {
@@ -119,6 +140,10 @@ package struct OriginRequest: Sendable, Equatable {
         if !behaviour.waitForKeyframe { items.append(("waitkey", "0")) }
         if behaviour.chunked { items.append(("chunked", "1")) }
         if let speed = behaviour.burstSpeed { items.append(("speed", String(speed))) }
+        if let milliseconds = behaviour.closeAfterMilliseconds { items.append(("close_after_ms", String(milliseconds))) }
+        if let milliseconds = behaviour.endAfterMilliseconds { items.append(("end_after_ms", String(milliseconds))) }
+        if behaviour.endsChannel { items.append(("end_channel", "1")) }
+        if behaviour.channelEnded { items.append(("ended", "1")) }
         return items.map { "\($0.0)=\(percentEncoded($0.1))" }.joined(separator: "&")
     }
 
@@ -131,7 +156,8 @@ package struct OriginRequest: Sendable, Equatable {
     }
 
     package static func == (lhs: OriginRequest, rhs: OriginRequest) -> Bool {
-        lhs.path == rhs.path && lhs.route == rhs.route && lhs.mode == rhs.mode && lhs.behaviour == rhs.behaviour
+        lhs.path == rhs.path && lhs.route == rhs.route && lhs.channel == rhs.channel && lhs.mode == rhs.mode
+            && lhs.behaviour == rhs.behaviour
     }
 
     private static let unreserved = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~/:".utf8)

@@ -5,19 +5,25 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 
-/// A live HTTP-FLV origin on loopback: one synthetic channel, many clients, with the join modes and
+/// A live HTTP-FLV origin on loopback: synthetic channels by name, many clients each, with the join modes and
 /// injectable faults of a CDN edge. Used by FirstFrame's tests, benchmarks and demo, and on its own
 /// (`firstframe serve`) to reproduce edge behaviour against any player.
 ///
+/// `stream` (`/live/stream.flv`) runs from the start. Any other name (`/live/room7.flv`, `/gop/room7.flv`,
+/// `/room7.flv`) is a channel of its own, created on its first request with its own clock, GOP cache and
+/// viewers, playing one of ``OriginConfiguration/distinctPrograms`` synthesised pictures and tones chosen by
+/// a stable hash of the name (see ``OriginConfiguration/distinctPrograms`` for what that costs).
+///
 /// ```swift
 /// let origin = try await LiveOrigin.start()
-/// let url = origin.url(.gop)            // http://127.0.0.1:PORT/gop/stream.flv
+/// let url = origin.url(.gop)                   // http://127.0.0.1:PORT/gop/stream.flv
+/// let room = origin.url(.live, channel: "room7") // http://127.0.0.1:PORT/live/room7.flv
 /// …
 /// try await origin.shutdown()
 /// ```
 public final class LiveOrigin: Sendable {
     public let configuration: OriginConfiguration
-    /// The media every client is served.
+    /// The media the `stream` channel plays.
     package let program: ChannelProgram
     /// The bound port (the chosen one when the configuration asked for 0).
     public let port: Int
@@ -40,8 +46,9 @@ public final class LiveOrigin: Sendable {
         self.ownedGroup = ownedGroup
     }
 
-    /// Synthesises the channel's media (about a second of encoding, once per media configuration per
-    /// process, on a thread of its own), starts the channel clock and binds the listener.
+    /// Synthesises the `stream` channel's media (about 0.6 s of encoding, once per media configuration per
+    /// process, on a thread of its own), starts its clock and binds the listener. Other channels are made on
+    /// their first request, or by ``prepareChannels(_:)``.
     public static func start(
         _ configuration: OriginConfiguration = OriginConfiguration(),
         logger: Logger = Logger(label: "firstframe.origin")
@@ -53,8 +60,8 @@ public final class LiveOrigin: Sendable {
         }
         let ownedGroup = configuration.eventLoopGroup == nil ? MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount) : nil
         let group: any EventLoopGroup = configuration.eventLoopGroup ?? ownedGroup!
-        let channel = LiveChannel(program: program, clockLoop: group.next())
-        let core = OriginCore(configuration: configuration, channel: channel, registry: ViewerRegistry(), logger: logger)
+        let channels = ChannelDirectory(configuration: configuration, group: group, standardProgram: program)
+        let core = OriginCore(configuration: configuration, channels: channels, registry: ViewerRegistry(), logger: logger)
         let connections = OpenConnections()
         let backlog = configuration.clientBacklogBytes
         let bootstrap = ServerBootstrap(group: group)
@@ -78,7 +85,7 @@ public final class LiveOrigin: Sendable {
             try? await ownedGroup?.shutdownGracefully()
             throw error
         }
-        channel.start()
+        channels.standard.start()
         let port = server.localAddress?.port ?? configuration.port
         logger.info("origin listening", metadata: [
             "address": "\(configuration.host):\(port)",
@@ -90,11 +97,37 @@ public final class LiveOrigin: Sendable {
     }
 
     /// The URL of the channel in `mode` with `behaviour` injected (only the parts that differ from the defaults
-    /// go into the query string).
+    /// go into the query string). `stream` is the last path component: `room7.flv` plays the channel `room7`.
     public func url(_ mode: JoinMode? = nil, stream: String = "stream.flv", behaviour: Behaviour = Behaviour()) -> String {
         let prefix = mode.map { "/\($0.rawValue)" } ?? ""
         let query = OriginRequest.query(behaviour: behaviour)
         return "\(baseURL)\(prefix)/\(stream)" + (query.isEmpty ? "" : "?" + query)
+    }
+
+    /// The URL of the channel named `channel` (`/live/room7.flv` for `url(.live, channel: "room7")`): names are
+    /// 1…100 characters from `A–Z a–z 0–9 - _ . ~`; any other name is answered 404.
+    public func url(_ mode: JoinMode? = nil, channel: String, behaviour: Behaviour = Behaviour()) -> String {
+        url(mode, stream: channel + ".flv", behaviour: behaviour)
+    }
+
+    /// Creates the channels `names` now and returns once every one is ready (its program synthesised, its clock
+    /// running), so that the first requests for them do not wait for an encode: for tests that time those
+    /// requests. Names already created cost nothing.
+    public func prepareChannels(_ names: [String]) async throws {
+        var valid: [ChannelName] = []
+        for name in names {
+            guard let channelName = ChannelName(name) else { throw OriginError.invalidConfiguration("channel name \"\(name)\"") }
+            valid.append(channelName)
+        }
+        try await core.channels.prepare(valid)
+    }
+
+    /// Ends the channel `name`, as when its broadcaster stops: every response playing it ends cleanly on a tag
+    /// boundary (as with `end_after_ms`), and every later request for it, reconnects included, is answered 404
+    /// for the rest of the origin's life. A name never requested yet ends too.
+    public func endChannel(_ name: String) throws(OriginError) {
+        guard let channelName = ChannelName(name) else { throw .invalidConfiguration("channel name \"\(name)\"") }
+        core.channels.end(channelName)
     }
 
     /// `http://HOST:PORT`, with an IPv6 host in brackets: the root that `/stats`, `/` and stream paths hang from.
@@ -102,12 +135,12 @@ public final class LiveOrigin: Sendable {
         "http://\(host.contains(":") ? "[\(host)]" : host):\(port)"
     }
 
-    /// Milliseconds until the channel's next keyframe is due: benchmarks start live opens at the same GOP phase
-    /// so that every contender waits for its keyframe equally long.
+    /// Milliseconds until the `stream` channel's next keyframe is due: benchmarks start live opens at the same
+    /// GOP phase so that every contender waits for its keyframe equally long.
     public var millisecondsToNextKeyframe: Double {
         let media = program.configuration
         let gop = UInt64(media.gopFrames) * 1000 / UInt64(media.framesPerSecond)
-        return Double(gop - core.channel.channelTime % gop)
+        return Double(gop - core.channels.standard.channelTime % gop)
     }
 
     /// Starts an origin, runs `body` with it, and shuts it down whatever `body` does.
@@ -133,9 +166,10 @@ public final class LiveOrigin: Sendable {
     /// Client connections currently open (stream requests and others).
     public var openConnections: Int { connections.count }
 
-    /// Stops the clock, closes the listener and every client connection, and releases an owned event loop group.
+    /// Stops every channel clock (waiting for a synthesis still running), closes the listener and every client
+    /// connection, and releases an owned event loop group.
     public func shutdown() async throws {
-        core.channel.stop()
+        await core.channels.stop()
         try? await serverChannel.close()
         await connections.closeAll()
         if let ownedGroup {

@@ -3,11 +3,13 @@ import Logging
 import NIOCore
 import NIOHTTP1
 
-/// One client connection: reads the request, applies the injected behaviours and streams the channel.
+/// One client connection: reads the request, applies the injected behaviours and streams the channel it names.
 ///
 /// Everything here runs on the connection's event loop. Body bytes are written raw after a hand-written
 /// response head: the body is close-delimited like most HTTP-FLV edges (chunked only when asked), so byte
-/// offsets for stalls, closes and corruption are offsets into the FLV stream itself.
+/// offsets for stalls, closes and corruption are offsets into the FLV stream itself. Every tag is written
+/// whole, so between two writes the body is on a tag boundary: where a clean end (`end_after_ms`, an ended
+/// channel) closes it. Only the byte limits and a drop (`close_after_ms`) cut elsewhere.
 final class ViewerHandler: ChannelInboundHandler, ChannelViewer {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = ByteBuffer
@@ -16,6 +18,8 @@ final class ViewerHandler: ChannelInboundHandler, ChannelViewer {
         case awaitingRequest
         /// Request read; the response is held back by an injected delay.
         case delaying
+        /// Waiting for the requested channel to be created (its program is being synthesised).
+        case awaitingChannel
         case streaming
         /// `stall_after` reached: the connection stays open, silent.
         case stalled
@@ -26,9 +30,16 @@ final class ViewerHandler: ChannelInboundHandler, ChannelViewer {
     private var context: ChannelHandlerContext?
     private var phase = Phase.awaitingRequest
     private var request: OriginRequest?
+    /// The channel being played, once joined.
+    private var channel: LiveChannel?
     private var counters: ViewerCounters?
     private var joined = false
     private var bodyBytes = 0
+    /// Timestamp of the first media tag written: `end_after_ms` counts from it.
+    private var mediaStart: UInt32?
+    /// Timestamp of the latest tag written (the sequence headers' before any frame): the end-of-sequence
+    /// marker of a clean end carries it.
+    private var lastTimestamp: UInt32 = 0
     /// Set while tags are held back until a keyframe: at a `live` join, or after the client fell behind.
     private var awaitingKeyframe = false
     /// Whether the current wait for a keyframe is because the client fell behind (its tags count as dropped).
@@ -41,6 +52,8 @@ final class ViewerHandler: ChannelInboundHandler, ChannelViewer {
     /// and both are cancelled when the client goes.
     private var pumpTimer: Scheduled<Void>?
     private var delayTimer: Scheduled<Void>?
+    /// The pending `close_after_ms` drop.
+    private var dropTimer: Scheduled<Void>?
 
     init(core: OriginCore) {
         self.core = core
@@ -119,8 +132,41 @@ final class ViewerHandler: ChannelInboundHandler, ChannelViewer {
             redirect(to: request.redirectTargetForNextHop, status: behaviour.redirectStatus)
         } else if let target = behaviour.redirectTarget {
             redirect(to: target, status: behaviour.redirectStatus)
+        } else if behaviour.channelEnded {
+            respondChannelEnded(request)
         } else {
-            stream(request)
+            openChannel(request)
+        }
+    }
+
+    private func respondChannelEnded(_ request: OriginRequest) {
+        respond(status: 404, body: "channel ended: \(request.channel?.value ?? request.path)\n")
+    }
+
+    /// Finds (or has the directory create) the requested channel, then streams it.
+    private func openChannel(_ request: OriginRequest) {
+        guard let name = request.channel, let context else { return }
+        switch core.channels.channel(named: name) {
+        case .ready(let channel):
+            stream(request, on: channel)
+        case .ended:
+            respondChannelEnded(request)
+        case .full:
+            respond(status: 503, body: "the origin has its maximum of \(core.configuration.maximumChannels) channels\n")
+        case .pending(let future):
+            phase = .awaitingChannel
+            future.hop(to: context.eventLoop).assumeIsolated().whenComplete { result in
+                // The client may have gone while the channel was being made.
+                guard case .awaitingChannel = self.phase else { return }
+                switch result {
+                case .success(let channel):
+                    self.stream(request, on: channel)
+                case .failure(let error) where error is ChannelDirectory.Ended:
+                    self.respondChannelEnded(request)
+                case .failure(let error):
+                    self.respond(status: 500, body: "channel \(name) could not be made: \(error)\n")
+                }
+            }
         }
     }
 
@@ -154,10 +200,18 @@ final class ViewerHandler: ChannelInboundHandler, ChannelViewer {
 
     // MARK: Streaming
 
-    private func stream(_ request: OriginRequest) {
+    private func stream(_ request: OriginRequest, on channel: LiveChannel) {
         guard let context else { return }
         let mode = request.mode ?? core.configuration.defaultMode
-        let counters = ViewerCounters(id: core.registry.makeID(), path: request.path, mode: mode)
+        let counters = ViewerCounters(id: core.registry.makeID(), path: request.path, channel: channel.name.value, mode: mode)
+        // Joined before the head goes out: a channel that ended since it was looked up is a 404, not an empty 200.
+        guard let (gop, liveEdge) = channel.join(
+            id: counters.id, viewer: NIOLoopBound(self as any ChannelViewer, eventLoop: context.eventLoop)) else {
+            respondChannelEnded(request)
+            return
+        }
+        joined = true
+        self.channel = channel
         self.counters = counters
         core.registry.add(counters)
         phase = .streaming
@@ -166,16 +220,21 @@ final class ViewerHandler: ChannelInboundHandler, ChannelViewer {
         let head = "HTTP/1.1 200 OK\r\nServer: FirstFrameOrigin\r\nContent-Type: video/x-flv\r\n"
             + "Cache-Control: no-cache\r\n\(framing)Connection: close\r\n\r\n"
         context.write(wrapOutboundOut(context.channel.allocator.buffer(string: head)), promise: nil)
+        if let milliseconds = request.behaviour.closeAfterMilliseconds {
+            dropTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(milliseconds))) {
+                self.dropTimer = nil
+                self.drop()
+            }
+        }
 
-        let (gop, liveEdge) = core.channel.join(
-            id: counters.id, viewer: NIOLoopBound(self as any ChannelViewer, eventLoop: context.eventLoop))
-        joined = true
         switch mode {
         case .live:
             awaitingKeyframe = request.behaviour.waitForKeyframe
-            writeBody(core.channel.preamble(timestamp: liveEdge))
+            lastTimestamp = liveEdge
+            writeBody(channel.preamble(timestamp: liveEdge))
         case .gop, .burst:
-            writeBody(core.channel.preamble(timestamp: gop.first?.timestamp ?? liveEdge))
+            lastTimestamp = gop.first?.timestamp ?? liveEdge
+            writeBody(channel.preamble(timestamp: lastTimestamp))
             // An injected stall or close inside the preamble has already ended the stream.
             guard phase == .streaming else { break }
             // Nothing cached yet (the channel has not reached its first keyframe): wait for it, as live does.
@@ -226,7 +285,7 @@ final class ViewerHandler: ChannelInboundHandler, ChannelViewer {
             allowed = Double(catchUp.startTimestamp) + elapsed * catchUp.speed
         }
         while let next = catchUpQueue.first, Double(next.timestamp) <= allowed, phase == .streaming, context.channel.isWritable {
-            writeBody(catchUpQueue.removeFirst().bytes)
+            writeTag(catchUpQueue.removeFirst())
         }
         context.flush()
         guard let next = catchUpQueue.first else {
@@ -245,8 +304,8 @@ final class ViewerHandler: ChannelInboundHandler, ChannelViewer {
     /// Keeps a catching-up client that cannot keep up from queueing without bound: once its queue spans more
     /// than two GOPs, it skips to the latest queued keyframe and catches up from there.
     private func trimCatchUpQueue() {
-        guard let counters, let first = catchUpQueue.first, let last = catchUpQueue.last, var catchUp else { return }
-        let limit = UInt32(2 * core.channel.program.configuration.gopSeconds * 1000)
+        guard let counters, let channel, let first = catchUpQueue.first, let last = catchUpQueue.last, var catchUp else { return }
+        let limit = UInt32(2 * channel.program.configuration.gopSeconds * 1000)
         guard last.timestamp - first.timestamp > limit,
               let keyframe = catchUpQueue.lastIndex(where: { $0.isKeyframe }), keyframe > catchUpQueue.startIndex else { return }
         let dropped = catchUpQueue.distance(from: catchUpQueue.startIndex, to: keyframe)
@@ -277,7 +336,59 @@ final class ViewerHandler: ChannelInboundHandler, ChannelViewer {
             counters.tagsDropped.wrappingAdd(1, ordering: .relaxed)
             return
         }
+        writeTag(tag)
+    }
+
+    /// Writes one media tag, or ends the response cleanly instead once `end_after_ms` of media has been sent:
+    /// the tag that reaches the limit is not sent, so the body ends after the last whole tag before it.
+    private func writeTag(_ tag: EmittedTag) {
+        if let limit = request?.behaviour.endAfterMilliseconds,
+           Int64(tag.timestamp) - Int64(mediaStart ?? tag.timestamp) >= Int64(limit) {
+            endCleanly()
+            return
+        }
+        if mediaStart == nil { mediaStart = tag.timestamp }
+        lastTimestamp = tag.timestamp
         writeBody(tag.bytes)
+    }
+
+    /// A clean end of the stream, as when the broadcast stops: after the last whole tag, the AVC end-of-sequence
+    /// tag that FFmpeg's FLV muxer writes in its trailer (H.264 only), the final chunk when chunked, then the
+    /// close once all of it has gone out. With `end_channel=1` the channel ends with it, for every viewer.
+    private func endCleanly() {
+        guard let context, case .streaming = phase else { return }
+        let behaviour = request?.behaviour ?? Behaviour()
+        if channel?.program.videoCodec == "h264" {
+            writeBody(context.channel.allocator.buffer(bytes: FLVTag.avcEndOfSequence(timestamp: lastTimestamp).encoded()))
+            // A byte limit inside the marker has already cut the stream there.
+            guard case .streaming = phase else { return }
+        }
+        if behaviour.chunked {
+            context.write(wrapOutboundOut(context.channel.allocator.buffer(string: "0\r\n\r\n")), promise: nil)
+        }
+        let ended = behaviour.endsChannel ? channel?.name : nil
+        leaveChannel()
+        phase = .finished
+        flushAndClose(context)
+        if let ended { core.channels.end(ended) }
+    }
+
+    /// `close_after_ms`: the connection goes now, wherever the stream is. Nothing more is flushed: what the socket
+    /// had not taken yet is lost, as on a connection that really dropped.
+    private func drop() {
+        guard let context else { return }
+        switch phase {
+        case .streaming, .stalled: break
+        case .awaitingRequest, .delaying, .awaitingChannel, .finished: return
+        }
+        leaveChannel()
+        phase = .finished
+        context.close(promise: nil)
+    }
+
+    func channelEnded() {
+        guard case .streaming = phase else { return }
+        endCleanly()
     }
 
     /// Writes body bytes through the injected stall, close and corruption rules.
@@ -335,7 +446,7 @@ final class ViewerHandler: ChannelInboundHandler, ChannelViewer {
     private func leaveChannel() {
         guard joined, let counters else { return }
         joined = false
-        core.channel.leave(id: counters.id)
+        channel?.leave(id: counters.id)
         stopCatchUp()
     }
 
@@ -352,6 +463,8 @@ final class ViewerHandler: ChannelInboundHandler, ChannelViewer {
         stopCatchUp()
         delayTimer?.cancel()
         delayTimer = nil
+        dropTimer?.cancel()
+        dropTimer = nil
         phase = .finished
         if let counters {
             core.registry.remove(counters)
@@ -361,11 +474,26 @@ final class ViewerHandler: ChannelInboundHandler, ChannelViewer {
 
     private func indexText() -> String {
         let paths = JoinMode.allCases.map { "/\($0.rawValue)/stream.flv" }.joined(separator: "\n")
+        let programs = core.configuration.distinctPrograms
+        let channels = core.stats().channels.map { channel in
+            "  \(channel.name): program \(channel.program), from GOP \(channel.firstGOP), \(channel.viewers) viewers"
+                + (channel.ended ? ", ended" : "")
+        }.joined(separator: "\n")
         return """
-            FirstFrame loopback origin: a live HTTP-FLV channel.
+            FirstFrame loopback origin: live HTTP-FLV channels.
             \(paths)
             /stats
+            Any /live/NAME.flv, /gop/NAME.flv, /burst/NAME.flv or /NAME.flv plays the channel NAME (1-100 of A-Z a-z 0-9 - _ . ~),
+            made on its first request with a clock, GOP cache and viewers of its own. Names share \(programs) synthesised
+            programs (picture and tone; each one an encode the first time a name needs it), picked by a stable hash of the
+            name, and start the loop at a GOP picked by the same hash; `stream` is program 0 from its first GOP.
             Query parameters: \(OriginRequest.parameterSummary)
+              close_after_ms=MS  drop the connection MS ms after the response head, wherever the stream is (can cut a tag)
+              end_after_ms=MS    end cleanly after MS ms of media: whole tags, an AVC end-of-sequence tag, then close
+              end_channel=1      with end_after_ms: the channel ends with this response; later requests for it get 404
+              ended=1            answer 404, as for a channel that has ended
+            Channels:
+            \(channels)
 
             """
     }

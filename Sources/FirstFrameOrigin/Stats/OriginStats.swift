@@ -14,9 +14,11 @@ public struct OriginStats: Sendable, Codable, Equatable {
     public var tagsDropped: Int
     /// Times a client fell behind and was moved on to the next keyframe.
     public var dropEvents: Int
-    /// Tags the channel clock has emitted.
+    /// Tags the `stream` channel's clock has emitted.
     public var tagsEmitted: Int
-    /// Milliseconds since the channel started.
+    /// Milliseconds since the `stream` channel started.
     public var channelTimeMilliseconds: UInt64
     public var viewers: [ViewerStats]
+    /// Every channel created so far (`stream` and each name requested), ended ones included, by name.
+    public var channels: [ChannelStats]
 }

@@ -4,20 +4,22 @@ import Synchronization
 final class ViewerCounters: Sendable {
     let id: Int
     let path: String
+    let channel: String
     let mode: JoinMode
     let bytesSent = Atomic<Int>(0)
     let tagsDropped = Atomic<Int>(0)
     let dropEvents = Atomic<Int>(0)
 
-    init(id: Int, path: String, mode: JoinMode) {
+    init(id: Int, path: String, channel: String, mode: JoinMode) {
         self.id = id
         self.path = path
+        self.channel = channel
         self.mode = mode
     }
 
     var snapshot: ViewerStats {
         ViewerStats(
-            id: id, path: path, mode: mode,
+            id: id, path: path, channel: channel, mode: mode,
             bytesSent: bytesSent.load(ordering: .relaxed),
             tagsDropped: tagsDropped.load(ordering: .relaxed),
             dropEvents: dropEvents.load(ordering: .relaxed))

@@ -34,8 +34,12 @@ final class ViewerRegistry: Sendable {
         }
     }
 
-    func stats(tagsEmitted: Int, channelTime: UInt64) -> OriginStats {
-        state.withLock { state in
+    func stats(standard: LiveChannel, channels: [LiveChannel]) -> OriginStats {
+        // Read the channels outside the registry's lock: each takes its own.
+        let channelStats = channels.map { ChannelStats($0, viewers: 0) }
+        let tagsEmitted = standard.tagsEmitted
+        let channelTime = standard.channelTime
+        return state.withLock { state in
             let viewers = state.active.values.map(\.snapshot).sorted { $0.id < $1.id }
             return OriginStats(
                 activeViewers: viewers.count,
@@ -46,7 +50,12 @@ final class ViewerRegistry: Sendable {
                 dropEvents: state.retiredDropEvents + viewers.reduce(0) { $0 + $1.dropEvents },
                 tagsEmitted: tagsEmitted,
                 channelTimeMilliseconds: channelTime,
-                viewers: viewers)
+                viewers: viewers,
+                channels: channelStats.map { channel in
+                    var channel = channel
+                    channel.viewers = viewers.count { $0.channel == channel.name }
+                    return channel
+                })
         }
     }
 }

@@ -42,19 +42,24 @@ enum OpenBenchmark {
         var ratioP95: Double?
     }
 
+    /// Opens one ``run(origin:modes:repeats:timeout:measured:)`` makes: every contender, every round, every mode.
+    static func opens(modes: [JoinMode] = [.gop, .live], repeats: Int) -> Int {
+        modes.count * repeats * Contender.all.count
+    }
+
     /// Runs `repeats` rounds per mode. A round picks a random GOP phase and starts every contender at it.
+    /// `measured` is called after each open (of ``opens(modes:repeats:)``), whatever its outcome.
     static func run(
         origin: LiveOrigin, modes: [JoinMode] = [.gop, .live], repeats: Int, timeout: Double = 15,
-        progress: @Sendable (String) -> Void = { _ in }
+        measured: @Sendable () -> Void = {}
     ) async throws -> [Row] {
         var rows: [Row] = []
         for mode in modes {
             var samples: [Contender: [Double]] = [:]
             var failures: [Contender: Int] = [:]
-            for round in 0..<repeats {
+            for _ in 0..<repeats {
                 let lead = Double.random(in: 100...1900)
                 for contender in Contender.all {
-                    progress("\(mode.rawValue) round \(round + 1)/\(repeats): \(contender)")
                     try await waitForPhase(origin, millisecondsBeforeKeyframe: lead)
                     let url = origin.url(mode)
                     if let ms = await measure(contender, url: url, timeout: timeout) {
@@ -62,6 +67,7 @@ enum OpenBenchmark {
                     } else {
                         failures[contender, default: 0] += 1
                     }
+                    measured()
                 }
             }
             let floor = ReportAggregate.Distribution(samples[.floor] ?? [])

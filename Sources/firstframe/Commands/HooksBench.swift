@@ -21,10 +21,16 @@ struct HooksBench: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let calls = try await DedicatedThread.run(name: "bench.hooks") { [iterations] in
-            HookBenchmark.measureCalls(iterations: iterations)
+        let (iterations, lookupIterations) = (self.iterations, self.lookups)
+        let (calls, lookups) = try await Progress.run("bench hooks", total: 2, unit: "measurements") { progress in
+            let calls = try await progress.step("hooked calls") {
+                try await DedicatedThread.run(name: "bench.hooks") { HookBenchmark.measureCalls(iterations: iterations) }
+            }
+            progress.advance()
+            let lookups = await progress.step("lookups") { await HookBenchmark.measureLookups(iterations: lookupIterations) }
+            progress.advance()
+            return (calls, lookups)
         }
-        let lookups = await HookBenchmark.measureLookups(iterations: lookups)
         if json {
             struct Output: Encodable {
                 var hooksActive: Bool

@@ -49,25 +49,35 @@ struct LoadCommand: AsyncParsableCommand {
 
         var channels: [any Channel] = []
         var connectFailures = 0
-        for _ in 0..<clients {
-            let clientStart = MonotonicClock.nanoseconds()
-            let bootstrap = ClientBootstrap(group: group)
-                .channelOption(.socketOption(.tcp_nodelay), value: 1)
-                .channelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(LoadClientHandler(
-                            host: host, port: port, target: target, startedAt: clientStart,
-                            finish: { result in results.withLock { $0.append(result) } }))
+        var connectedAfter = 0.0
+        let (clients, seconds) = (self.clients, self.seconds)
+        try await Progress.run("load", total: clients, unit: "clients connected") { progress in
+            await progress.step("connecting \(clients) clients") {
+                for _ in 0..<clients {
+                    let clientStart = MonotonicClock.nanoseconds()
+                    let bootstrap = ClientBootstrap(group: group)
+                        .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                        .channelInitializer { channel in
+                            channel.eventLoop.makeCompletedFuture {
+                                try channel.pipeline.syncOperations.addHandler(LoadClientHandler(
+                                    host: host, port: port, target: target, startedAt: clientStart,
+                                    finish: { result in results.withLock { $0.append(result) } }))
+                            }
+                        }
+                    do {
+                        channels.append(try await bootstrap.connect(host: host, port: port).get())
+                        progress.advance()
+                    } catch {
+                        connectFailures += 1
                     }
                 }
-            do {
-                channels.append(try await bootstrap.connect(host: host, port: port).get())
-            } catch {
-                connectFailures += 1
+            }
+            connectedAfter = MonotonicClock.milliseconds(since: started)
+            // The load itself: clients stay connected for the duration asked for.
+            try await progress.step("holding \(channels.count) clients for \(seconds) s") {
+                try await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
             }
         }
-        let connectedAfter = MonotonicClock.milliseconds(since: started)
-        try await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
         for channel in channels { try? await channel.close() }
         try await group.shutdownGracefully()
         let wall = MonotonicClock.milliseconds(since: started) / 1000

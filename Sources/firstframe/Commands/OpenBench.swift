@@ -25,9 +25,12 @@ struct OpenBench: AsyncParsableCommand {
 
     func run() async throws {
         FFmpegLog.level = .quiet
-        let rows = try await origin.withEmbeddedOrigin(label: "firstframe.bench") { server in
-            try await Progress.run("benchmarking") {
-                try await OpenBenchmark.run(origin: server, repeats: repeats)
+        let repeats = self.repeats
+        let rows = try await Progress.run("bench", total: OpenBenchmark.opens(repeats: repeats)) { progress in
+            try await origin.withEmbeddedOrigin(label: "firstframe.bench") { server in
+                try await progress.step("benchmarking") {
+                    try await OpenBenchmark.run(origin: server, repeats: repeats, measured: { progress.advance() })
+                }
             }
         }
         if json {

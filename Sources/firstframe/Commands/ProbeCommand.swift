@@ -17,7 +17,7 @@ struct ProbeCommand: AsyncParsableCommand {
     @Option(name: .customLong("repeat"), help: "Opens in a row; more than one prints the p50/p95/max aggregate.")
     var repeats = 1
 
-    @Flag(help: "One JSON report per line instead of waterfalls.")
+    @Flag(help: "One JSON report per line instead of waterfalls; with --repeat, then one aggregate line.")
     var json = false
 
     func validate() throws {
@@ -28,20 +28,94 @@ struct ProbeCommand: AsyncParsableCommand {
         FFmpegLog.level = .quiet
         let opener = try StreamOpener(knobs: try knobOptions.knobs(), presetName: knobOptions.label)
         var reports: [FirstFrameReport] = []
-        for index in 0..<repeats {
-            let report = await Progress.run("opening (\(index + 1)/\(repeats))") { await opener.report(opening: url) }
-            reports.append(report)
-            if json {
-                print(try ReportRendering.jsonLine(report))
-            } else {
-                print(ReportRendering.waterfall(report))
-                if index + 1 < repeats { print("") }
+        try await Progress.run("probe", total: repeats) { progress in
+            for index in 0..<repeats {
+                let report = await progress.step("opening (\(index + 1)/\(repeats))") { await opener.report(opening: url) }
+                progress.advance()
+                reports.append(report)
+                if json {
+                    Self.emit(try ReportRendering.jsonLine(report))
+                } else {
+                    print(ReportRendering.waterfall(report))
+                    if index + 1 < repeats { print("") }
+                }
             }
         }
-        if repeats > 1, !json {
-            print("")
-            print(ReportAggregate(reports).render())
+        if repeats > 1 {
+            if json {
+                Self.emit(try Aggregate(reports).jsonLine())
+            } else {
+                print("")
+                print(ReportAggregate(reports).render())
+            }
         }
         if reports.allSatisfy({ $0.outcome == .failed }) { throw ExitCode(1) }
+    }
+
+    /// Prints one JSON line and flushes it: a consumer of the pipe sees each open as it ends, not at exit.
+    private static func emit(_ line: String) {
+        print(line)
+        fflush(nil)  // every stream; naming `stdout` is not concurrency-safe in Swift 6
+    }
+
+    /// The line that ends `probe --json --repeat N`, after the N reports: `{"type":"aggregate","count":N,"ok":…,
+    /// "failed":…,"firstPictureMs":{"p50":…,"p95":…,"min":…,"max":…},"stagesMs":{"dns":{…},…}}`. Percentiles are
+    /// ``ReportAggregate``'s (nearest rank, over the opens that reached a picture, as the text aggregate);
+    /// `firstPictureMs` is null when none did.
+    struct Aggregate: Encodable {
+        struct Distribution: Encodable {
+            var p50: Double
+            var p95: Double
+            var min: Double
+            var max: Double
+
+            /// `ReportAggregate.Distribution` has no minimum; it is taken from the same samples.
+            init?(_ distribution: ReportAggregate.Distribution?, samples: [Double]) {
+                guard let distribution, let min = samples.min() else { return nil }
+                self.p50 = distribution.p50
+                self.p95 = distribution.p95
+                self.min = min
+                self.max = distribution.max
+            }
+        }
+
+        var count: Int
+        var ok: Int
+        var failed: Int
+        var firstPictureMs: Distribution?
+        var stagesMs: [String: Distribution]
+
+        init(_ reports: [FirstFrameReport]) {
+            let aggregate = ReportAggregate(reports)
+            let succeeded = reports.filter { $0.outcome == .ok }
+            count = aggregate.opens
+            failed = aggregate.failures
+            ok = count - failed
+            firstPictureMs = Distribution(aggregate.firstVideoFrame, samples: succeeded.compactMap(\.summary.firstVideoFrameMs))
+            var stages: [String: Distribution] = [:]
+            for stage in Stage.allCases {
+                stages[stage.rawValue] = Distribution(aggregate.stages[stage], samples: succeeded.map { $0.summary[stage] })
+            }
+            stagesMs = stages
+        }
+
+        private enum CodingKeys: String, CodingKey { case type, count, ok, failed, firstPictureMs, stagesMs }
+
+        // `type` tells the line from the report lines (which carry `schema`); a missing picture is null, not absent.
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode("aggregate", forKey: .type)
+            try container.encode(count, forKey: .count)
+            try container.encode(ok, forKey: .ok)
+            try container.encode(failed, forKey: .failed)
+            try container.encode(firstPictureMs, forKey: .firstPictureMs)
+            try container.encode(stagesMs, forKey: .stagesMs)
+        }
+
+        func jsonLine() throws -> String {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            return String(decoding: try encoder.encode(self), as: UTF8.self)
+        }
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import FirstFrame
+import Foundation
 import FirstFrameOrigin
 import Logging
 
@@ -22,23 +23,32 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup var origin: OriginOptions
 
+    @Option(help: "Distinct synthesised programs (picture and tone) that named channels share; each is an encode the first time a name needs it.")
+    var programs: Int = 4
+
     func run() async throws {
         // x264 and the AAC encoder report their statistics at info level; keep the terminal for the URLs.
         FFmpegLog.level = .warning
         var logger = Logger(label: "firstframe.serve")
         logger.logLevel = .info
-        let server = try await LiveOrigin.start(try origin.configuration(host: host, port: port), logger: logger)
+        var configuration = try origin.configuration(host: host, port: port)
+        configuration.distinctPrograms = programs
+        let server = try await LiveOrigin.start(configuration, logger: logger)
         let program = server.program
         let media = program.configuration
-        print("FirstFrame origin: \(program.videoCodec) \(media.width)x\(media.height)@\(media.framesPerSecond)"
-              + (media.audio ? " + aac" : "") + ", GOP \(media.gopSeconds) s, loop \(Double(program.loopMilliseconds) / 1000) s, "
-              + "\(Int(program.bitsPerSecond / 1000)) kbit/s on the wire")
+        var lines = ["FirstFrame origin: \(program.videoCodec) \(media.width)x\(media.height)@\(media.framesPerSecond)"
+                     + (media.audio ? " + aac" : "") + ", GOP \(media.gopSeconds) s, loop \(Double(program.loopMilliseconds) / 1000) s, "
+                     + "\(Int(program.bitsPerSecond / 1000)) kbit/s on the wire"]
         for mode in JoinMode.allCases {
-            print("  \(mode.rawValue.padding(toLength: 6, withPad: " ", startingAt: 0)) \(server.url(mode))")
+            lines.append("  \(mode.rawValue.padding(toLength: 6, withPad: " ", startingAt: 0)) \(server.url(mode))")
         }
-        print("  stats  \(server.baseURL)/stats")
-        print("  query  \(OriginRequest.parameterSummary)")
-        print("Ctrl-C to stop.")
+        lines.append("  named  \(server.url(.live, channel: "NAME")) (any NAME: a channel of its own on \(programs) programs)")
+        lines.append("  stats  \(server.baseURL)/stats")
+        lines.append("  query  \(OriginRequest.parameterSummary)")
+        lines.append("Ctrl-C to stop.")
+        // Whoever started the origin reads its port here, often through a pipe or a file: stdout is block-buffered
+        // there, so print() alone would keep the URLs back until exit. One unbuffered write instead.
+        FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
         await Self.waitForInterrupt()
         try await server.shutdown()
     }

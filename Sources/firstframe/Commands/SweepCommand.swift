@@ -71,15 +71,18 @@ struct SweepCommand: AsyncParsableCommand {
             }
         }
         var reports = Array(repeating: [FirstFrameReport](), count: openers.count)
-        for round in 1...repeats {
-            for index in openers.indices {
-                let opener = openers[index].opener
-                let url = self.url
-                let report = await Progress.run("round \(round)/\(repeats): \(openers[index].label)") {
-                    await opener.report(opening: url)
+        try await Progress.run("sweep", total: repeats * openers.count) { progress in
+            for round in 1...repeats {
+                for index in openers.indices {
+                    let opener = openers[index].opener
+                    let url = self.url
+                    let report = await progress.step("round \(round)/\(repeats): \(openers[index].label)") {
+                        await opener.report(opening: url)
+                    }
+                    progress.advance()
+                    reports[index].append(report)
+                    if json { print(try ReportRendering.jsonLine(report)) }
                 }
-                reports[index].append(report)
-                if json { print(try ReportRendering.jsonLine(report)) }
             }
         }
         guard !json else { return }

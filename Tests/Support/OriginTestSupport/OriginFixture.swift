@@ -16,7 +16,7 @@ package func withOrigin<T>(
 
 package extension LiveOrigin {
     /// This origin's URL with the host replaced by a name (resolved through the DNS cache in tests).
-    package func url(host name: String, _ mode: JoinMode = .gop, query: String = "") -> String {
+    func url(host name: String, _ mode: JoinMode = .gop, query: String = "") -> String {
         "http://\(name):\(port)/\(mode.rawValue)/stream.flv\(query.isEmpty ? "" : "?" + query)"
     }
 }

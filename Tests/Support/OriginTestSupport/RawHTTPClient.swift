@@ -136,38 +136,26 @@ package struct ReceivedStream {
     package var body: [UInt8] = []
     package var tags: [Arrival] = []
     package var closedByOrigin = false
+    /// Milliseconds from the request to the moment the origin's close was read.
+    package var closedAfter: Double?
 
     package var media: [Arrival] { tags.filter { $0.tag.isMedia } }
     package var firstMedia: Arrival? { tags.first { $0.tag.isMedia } }
     package var firstKeyframe: Arrival? { tags.first { $0.tag.isKeyframe } }
+
+    /// Whether the FLV body ends exactly after a whole tag: the header and the parsed tags account for every
+    /// body byte.
+    package var endsOnTagBoundary: Bool {
+        FLVHeader.encodedSize + tags.reduce(0) { $0 + $1.tag.encodedSize } == body.count
+    }
 
     /// Requests `url` and reads FLV tags until `done` says so, the origin closes, or `timeout` seconds pass.
     package static func receive(
         _ url: String, timeout: Double = 10, receiveBuffer: Int? = nil,
         until done: (ReceivedStream) -> Bool = { _ in false }
     ) throws -> ReceivedStream {
-        let client = try RawHTTPClient(url: url, receiveBuffer: receiveBuffer)
-        try client.sendRequest()
-        var stream = ReceivedStream(head: try client.readHead(timeout: timeout))
-        var parser = FLVStreamParser()
-        let deadline = client.requestSentAt + UInt64(timeout * 1e9)
-        while !done(stream) {
-            let remaining = Double(Int64(deadline) - Int64(MonotonicClock.nanoseconds())) / 1e9
-            guard remaining > 0 else { break }
-            switch client.read(timeout: remaining) {
-            case .bytes(let bytes):
-                let now = MonotonicClock.milliseconds(since: client.requestSentAt)
-                stream.body += bytes
-                if stream.head.headers["content-type"] == "video/x-flv", stream.head.headers["transfer-encoding"] == nil {
-                    for tag in try parser.append(bytes) { stream.tags.append(Arrival(tag: tag, arrivedAfter: now)) }
-                }
-            case .timedOut:
-                break
-            case .closed:
-                stream.closedByOrigin = true
-                return stream
-            }
-        }
-        return stream
+        let reader = try StreamReader(url, timeout: timeout, receiveBuffer: receiveBuffer)
+        let remaining = timeout - MonotonicClock.milliseconds(since: reader.requestSentAt) / 1000
+        return try reader.read(timeout: remaining, until: done)
     }
 }

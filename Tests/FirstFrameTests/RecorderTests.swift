@@ -1,0 +1,121 @@
+import FirstFrame
+import FirstFrameOrigin
+import FirstFrameTestSupport
+import Foundation
+import OriginTestSupport
+import Testing
+
+extension OriginTests {
+    /// The recorder against the origin's drops: files that ffprobe and a full decode accept, timestamps that keep
+    /// increasing across reconnects, no packet written twice, every gap and attempt in the session log.
+    @Suite struct Recording {
+        init() { FFmpegLog.level = .quiet }
+
+        private func directory() throws -> URL {
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("record-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            return directory
+        }
+
+        private var quickReconnect: ReconnectPolicy { ReconnectPolicy(initialDelay: 0.05, maximumDelay: 0.2, jitter: 0) }
+
+        /// Records until `mediaSeconds` of media are written, then stops it.
+        private func record(_ recorder: Recorder, mediaSeconds: Double) async throws -> RecordingSummary {
+            let running = Task { await recorder.run() }
+            let reached = try await eventually(timeout: mediaSeconds * 3 + 10) { recorder.progress.mediaSeconds >= mediaSeconds }
+            #expect(reached, "progress: \(recorder.progress)")
+            recorder.stop()
+            return await running.value
+        }
+
+        private func logLines(_ path: String) throws -> [[String: Any]] {
+            try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map {
+                try #require(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+            }
+        }
+
+        /// A `gop` edge that drops every connection after 2.5 s: each reconnect re-sends the cached GOP, which the
+        /// recorder recognises and drops; the file's timeline has holes only where the log says.
+        @Test(arguments: ["ts", "mp4"])
+        func reconnectsAcrossDropsWithoutDuplicates(_ container: String) async throws {
+            let directory = try directory()
+            defer { try? FileManager.default.removeItem(at: directory) }
+            try await withOrigin { origin in
+                let url = origin.url(.gop, behaviour: Behaviour(closeAfterMilliseconds: 2500))
+                let path = directory.appendingPathComponent("room.\(container)").path
+                let recorder = try Recorder(url: url, path: path, reconnect: quickReconnect)
+                let summary = try await record(recorder, mediaSeconds: 8)
+                #expect(summary.outcome == .stopped)
+                #expect(summary.successfulOpens >= 3)
+                #expect(summary.gaps.count == summary.successfulOpens - 1)
+                #expect(summary.gaps.allSatisfy { $0.end.reason == .connectionDropped || $0.end.reason == .endOfInput })
+                #expect(summary.duplicatesDropped > 0, "a gop edge re-sends what was written")
+                #expect(summary.files == [path])
+
+                try Remuxing.judge(path, width: 640, height: 360, label: "recording")
+                // Video steps are one frame except across a logged gap.
+                let packets = try MediaProbe.packets(path)
+                let video = packets.filter { $0.codec_type == "video" }.compactMap(\.dts)
+                for (previous, next) in zip(video, video.dropFirst()) where next - previous > 0.041 {
+                    let logged = summary.gaps.contains { gap in
+                        abs(gap.fromSeconds - previous) < 0.05 && gap.toSeconds.map { abs($0 - next) < 0.05 } == true
+                    }
+                    #expect(logged, "a hole from \(previous) to \(next) s that the session log does not name")
+                }
+
+                let lines = try logLines(recorder.sessionLogPath)
+                #expect(lines.filter { $0["event"] as? String == "attempt" }.count == summary.attempts)
+                #expect(lines.filter { $0["event"] as? String == "gap" }.count == summary.gaps.count)
+                #expect(lines.last?["event"] as? String == "summary")
+                let reports = lines.compactMap { $0["report"] as? [String: Any] }
+                #expect(reports.allSatisfy { $0["outcome"] as? String == "ok" })
+                report("recorder (\(container)): \(summary.successfulOpens) connections, \(summary.gaps.count) gaps, "
+                    + "\(summary.duplicatesDropped) re-sent packets dropped, \(summary.packetsWritten) packets, "
+                    + String(format: "%.1f s of media", summary.mediaSeconds))
+            }
+        }
+
+        /// Segments by duration: each file starts on a keyframe and plays on its own.
+        @Test func segmentsStartOnKeyframes() async throws {
+            let directory = try directory()
+            defer { try? FileManager.default.removeItem(at: directory) }
+            try await withOrigin { origin in
+                let path = directory.appendingPathComponent("room.mkv").path
+                let recorder = try Recorder(url: origin.url(.burst), path: path, segmentSeconds: 2, reconnect: quickReconnect)
+                let summary = try await record(recorder, mediaSeconds: 7)
+                #expect(summary.files.count >= 3)
+                #expect(summary.files.first?.hasSuffix("room-00001.mkv") == true)
+                for file in summary.files { try Remuxing.judge(file, width: 640, height: 360, label: "segment") }
+            }
+        }
+
+        /// Opens that keep failing stop the recorder after `maxAttempts`, each attempt's report in the log.
+        @Test func failedOpensStopAfterMaxAttempts() async throws {
+            let directory = try directory()
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let closed = try ClosedPort()
+            let path = directory.appendingPathComponent("room.ts").path
+            var policy = quickReconnect
+            policy.maxAttempts = 3
+            let recorder = try Recorder(url: "http://127.0.0.1:\(closed.port)/live/room.flv", path: path, reconnect: policy)
+            let summary = await recorder.run()
+            #expect(summary.outcome == .attemptsExhausted)
+            #expect(summary.attempts == 3 && summary.successfulOpens == 0)
+            #expect(summary.message?.contains("tcpConnect") == true, "\(summary.message ?? "")")
+            let lines = try logLines(recorder.sessionLogPath)
+            #expect(lines.filter { $0["event"] as? String == "attempt" }.count == 3)
+            #expect(!FileManager.default.fileExists(atPath: path), "no file without media")
+        }
+
+        @Test func backoffGrowsToItsCapWithJitterInsideItsBounds() {
+            let policy = ReconnectPolicy(initialDelay: 0.5, multiplier: 2, maximumDelay: 4, jitter: 0.25)
+            #expect(policy.delay(afterFailures: 0) == 0)
+            #expect(policy.delay(afterFailures: 1, random: 0) == 0.5)
+            #expect(policy.delay(afterFailures: 3, random: 0) == 2)
+            #expect(policy.delay(afterFailures: 10, random: 0) == 4)
+            #expect(policy.delay(afterFailures: 10, random: 1) == 5)
+            #expect(policy.delay(afterFailures: 10, random: -1) == 3)
+            for _ in 0..<100 { #expect((0.375...0.625).contains(policy.delay(afterFailures: 1))) }
+        }
+    }
+}
