@@ -53,9 +53,11 @@ final class RecordingWriter: Sendable {
 
     private func write(_ stream: OpenedStream, attempt: Int, into inner: inout Inner,
                        progress: @Sendable (Written) -> Void) -> Outcome {
+        // A recorder decodes nothing: the open's primed decoder and its picture buffers go now, not with the stream.
+        _ = stream.takeVideoDecoder()
         inner.splicer.startConnection()
         var streams: [StreamInfo.Kind: CodecParameters] = [:]
-        var indices: [Int: StreamInfo.Kind] = [videoIndex(stream): .video]
+        var indices: [Int: StreamInfo.Kind] = [stream.videoStreamIndex: .video]
         if let audio = stream.audioStreamIndex { indices[audio] = .audio }
         for (index, kind) in indices { streams[kind] = stream.codecParameters(ofStream: index) }
         do throws(FFmpegError) {
@@ -102,8 +104,6 @@ final class RecordingWriter: Sendable {
             }
         }
     }
-
-    private func videoIndex(_ stream: OpenedStream) -> Int { stream.videoStreamIndex }
 
     /// The connection ended: a gap opens (unless the recorder closed it).
     private func finishConnection(_ end: StreamEnd?, attempt: Int, _ inner: inout Inner) -> Outcome {

@@ -1,0 +1,204 @@
+import ArgumentParser
+import FirstFrame
+import Foundation
+import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `firstframe bench record`: many channels recorded at once from an origin in its own process, each connection
+/// dropped every `--drop-every` seconds; the recorder's CPU per channel-second and memory per channel, then every
+/// file judged by ffprobe and a full decode.
+struct RecordBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "record",
+        abstract: "Recorder cost per channel, and ffprobe checks of every file, with drops injected."
+    )
+
+    @Option(help: "Channels recorded at once.")
+    var channels = 100
+
+    @Option(help: "Seconds to record.")
+    var seconds = 60.0
+
+    @Option(help: "The origin drops each connection after this many seconds (0: never).")
+    var dropEvery = 15.0
+
+    @Option(help: "Join mode of the channels: gop (the edge re-sends its GOP on reconnect) or live.")
+    var mode = "gop"
+
+    @Option(help: "Container: ts, flv, mkv or mp4.")
+    var container = "ts"
+
+    @Option(help: "Files checked by ffprobe and a full decode at once.")
+    var checkers = 2
+
+    @Flag(help: "Print one JSON object instead of a table.")
+    var json = false
+
+    struct Result: Codable {
+        var channels: Int
+        var seconds: Double
+        var wallSeconds: Double
+        var cpuSeconds: Double
+        /// CPU of the recording process per channel-second of recording, as a percentage of one core.
+        var cpuPercentPerChannel: Double
+        var kbitPerChannel: Double
+        var rssGrowthMiB: Double
+        var rssPerChannelMiB: Double
+        var threadsDuring: Int
+        var reconnects: Int
+        var gaps: Int
+        var duplicatesDropped: Int
+        var files: Int
+        var filesPassed: Int
+        var failures: [RecordingCheck]
+    }
+
+    func run() async throws {
+        FFmpegLog.level = .quiet
+        let origin = try OriginProcess.start()
+        defer { origin.stop() }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("firstframe-record-bench-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let query = dropEvery > 0 ? "?close_after_ms=\(Int(dropEvery * 1000))" : ""
+        var logger = Logger(label: "firstframe.bench.record")
+        logger.logLevel = .warning
+        let recorders = try (1...channels).map { index in
+            try Recorder(url: "http://127.0.0.1:\(origin.port)/\(mode)/ch\(index).flv\(query)",
+                         path: directory.appendingPathComponent("ch\(index).\(container)").path,
+                         reconnect: ReconnectPolicy(initialDelay: 0.2, maximumDelay: 2), logger: logger)
+        }
+        // Every channel's program is encoded by the origin before the clock starts.
+        for index in 1...channels { _ = try? await origin.warm(channel: "ch\(index)") }
+
+        let rssBefore = Self.residentMiB()
+        let cpuBefore = Self.cpuSeconds()
+        let start = MonotonicClock.nanoseconds()
+        let stopper = Task {
+            try await Task.sleep(for: .seconds(seconds))
+            recorders.forEach { $0.stop() }
+        }
+        // Halfway through: how many threads the recorders run on.
+        let threadSample = Task { () -> Int in
+            try? await Task.sleep(for: .seconds(seconds / 2))
+            return Self.threadCount()
+        }
+        let summaries = await Progress.run("bench record", total: nil) { _ in
+            await withTaskGroup(of: RecordingSummary.self) { group in
+                for recorder in recorders { group.addTask { await recorder.run() } }
+                var summaries: [RecordingSummary] = []
+                for await summary in group { summaries.append(summary) }
+                return summaries
+            }
+        }
+        let threadsDuring = await threadSample.value
+        stopper.cancel()
+        let wall = Double(MonotonicClock.nanoseconds() - start) / 1e9
+        let cpu = Self.cpuSeconds() - cpuBefore
+        let rssGrowth = Self.residentMiB() - rssBefore
+
+        let jobs = summaries.flatMap { summary in summary.files.map { ($0, summary.gaps) } }
+        let checks = await Self.check(jobs, concurrency: max(1, checkers))
+        let bytes = summaries.reduce(Int64(0)) { $0 + $1.bytesWritten }
+        let result = Result(
+            channels: channels, seconds: seconds, wallSeconds: wall, cpuSeconds: cpu,
+            cpuPercentPerChannel: cpu / (Double(channels) * wall) * 100,
+            kbitPerChannel: Double(bytes) * 8 / 1000 / wall / Double(channels),
+            rssGrowthMiB: rssGrowth, rssPerChannelMiB: rssGrowth / Double(channels), threadsDuring: threadsDuring,
+            reconnects: summaries.reduce(0) { $0 + max(0, $1.successfulOpens - 1) },
+            gaps: summaries.reduce(0) { $0 + $1.gaps.count },
+            duplicatesDropped: summaries.reduce(0) { $0 + $1.duplicatesDropped },
+            files: checks.count, filesPassed: checks.filter(\.passed).count, failures: checks.filter { !$0.passed })
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            print(String(decoding: try encoder.encode(result), as: UTF8.self))
+        } else {
+            print(String(format: "%d channels × %.0f s (%@ join, drop every %.0f s, .%@): %.1f kbit/s per channel",
+                         channels, wall, mode, dropEvery, container, result.kbitPerChannel))
+            print(String(format: "CPU %.2f s = %.3f %% of one core per channel; RSS +%.1f MiB (%.2f MiB per channel); %d threads",
+                         cpu, result.cpuPercentPerChannel, rssGrowth, result.rssPerChannelMiB, threadsDuring))
+            print("\(result.reconnects) reconnects, \(result.gaps) gaps, \(result.duplicatesDropped) re-sent packets dropped")
+            print("ffprobe: \(result.filesPassed)/\(result.files) files pass (keyframe first, dts increasing, no duplicates, "
+                + "holes only at logged gaps, full decode without errors)")
+            for failure in result.failures.prefix(10) { print("  FAIL \(failure)") }
+        }
+        if result.filesPassed != result.files { throw ExitCode(1) }
+    }
+
+    private static func check(_ jobs: [(String, [RecordingGap])], concurrency: Int) async -> [RecordingCheck] {
+        await withTaskGroup(of: RecordingCheck?.self) { group in
+            var results: [RecordingCheck] = []
+            var next = 0
+            func add() {
+                guard next < jobs.count else { return }
+                let (path, gaps) = jobs[next]
+                next += 1
+                group.addTask { try? await DedicatedThread.run(name: "bench.check") { RecordingCheck.run(path: path, gaps: gaps) } }
+            }
+            for _ in 0..<concurrency { add() }
+            for await result in group {
+                if let result { results.append(result) }
+                add()
+            }
+            return results
+        }
+    }
+
+    static func cpuSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+    }
+
+    static func residentMiB() -> Double {
+        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8),
+              let pages = text.split(separator: " ").dropFirst().first.flatMap({ Double($0) }) else { return 0 }
+        return pages * Double(sysconf(Int32(_SC_PAGESIZE))) / 1_048_576
+    }
+
+    static func threadCount() -> Int {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count) ?? 0
+    }
+}
+
+/// `firstframe serve` in a process of its own: the recorder's CPU is measured without the origin's.
+struct OriginProcess: Sendable {
+    let process: Process
+    let port: Int
+
+    static func start() throws -> OriginProcess {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        process.arguments = ["serve", "--port", "0"]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // `serve` prints its URLs, with the port it got, as soon as it listens.
+        var text = ""
+        while !text.contains("\n  gop") {
+            let data = output.fileHandleForReading.availableData
+            guard !data.isEmpty else { throw ValidationError("the origin process ended before listening") }
+            text += String(decoding: data, as: UTF8.self)
+        }
+        guard let range = text.range(of: #"127\.0\.0\.1:(\d+)"#, options: .regularExpression),
+              let port = Int(text[range].split(separator: ":").last!) else {
+            throw ValidationError("no port in the origin's output: \(text)")
+        }
+        return OriginProcess(process: process, port: port)
+    }
+
+    /// Asks for a channel once (its first request makes the origin encode its program), reading only the head.
+    func warm(channel: String) async throws {
+        let url = URL(string: "http://127.0.0.1:\(port)/gop/\(channel).flv?close_after=1")!
+        _ = try await DedicatedThread.run(name: "bench.warm") { try Data(contentsOf: url) }
+    }
+
+    func stop() {
+        process.terminate()
+        process.waitUntilExit()
+    }
+}
