@@ -39,6 +39,7 @@ import Testing
         knobs.caFile = "/etc/hosts"
         knobs.maxBufferBytes = 1 << 20
         knobs.maxRequests = 5
+        knobs.readTimeoutMs = 2500
         return knobs
     }()
 
@@ -75,7 +76,7 @@ import Testing
             "fpsprobesize", "probesize", "analyzeduration", "formatprobesize", "format", "skipStreamInfo", "streamWaitMs",
             "minVideoFrames", "minAudioFrames", "bufferCheckIntervalMs", "firstHighWaterMarkMs", "decoderThreads",
             "ipv4Only", "prefetchHosts", "resolve", "stageDeadlines", "allowedProtocols", "verifyTLS", "caFile",
-            "maxBufferBytes", "maxRequests", "totalDeadline",
+            "maxBufferBytes", "maxRequests", "readTimeoutMs", "totalDeadline",
         ])
         #expect(Set(TuningKnobs.names).count == TuningKnobs.names.count, "no name twice")
         #expect(TuningKnobs.descriptors.filter(\.omittedAtDefault).map(\.name) == ["prefetchHosts", "resolve", "stageDeadlines", "caFile"])
@@ -97,7 +98,7 @@ import Testing
             "skipStreamInfo=false", "streamWaitMs=1000", "minVideoFrames=0", "minAudioFrames=0", "bufferCheckIntervalMs=0",
             "firstHighWaterMarkMs=0", "decoderThreads=0", "ipv4Only=false",
             "allowedProtocols=http,https,tls,tcp,rtmp,rtmps,hls,crypto,file", "verifyTLS=true", "maxBufferBytes=15728640",
-            "maxRequests=64", "totalDeadline=15.0",
+            "maxRequests=64", "readTimeoutMs=10000", "totalDeadline=15.0",
         ].joined(separator: " "))
         let changed = Dictionary(uniqueKeysWithValues: Self.changedKnobs.textValues.map { ($0.name, $0.value) })
         #expect(changed["prefetchHosts"] == "a.test,b.test")

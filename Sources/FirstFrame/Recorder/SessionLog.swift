@@ -2,8 +2,9 @@ import Foundation
 import Synchronization
 
 /// A recording's session log: one JSON object per line — every attempt's ``FirstFrameReport``, every gap, every
-/// file, the summary — appended in batches and flushed on ``flush()`` and ``close()``, so a stopped recorder
-/// loses nothing. Lines are written with `write(2)` on an `O_APPEND` descriptor: each batch lands whole.
+/// file, the summary — appended in batches and written out on ``flush()``, so a stopped recorder
+/// loses nothing. Lines are written with `write(2)` on an `O_APPEND` descriptor: each batch lands whole. The last
+/// batch is written when the log is released.
 public final class SessionLog: Sendable {
     /// One line of the log.
     public enum Entry: Sendable, Encodable {
