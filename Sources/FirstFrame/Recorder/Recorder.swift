@@ -40,8 +40,13 @@ public final class Recorder: Sendable {
     }
 
     /// - Parameters:
+    ///   - url: the stream to record.
+    ///   - path: the file to write; its extension picks the container (`.flv`, `.ts`, `.mkv`, `.mp4`).
+    ///   - segmentSeconds: split the recording at keyframes into files of about this many seconds; nil for one file.
     ///   - knobs: the opener's knobs; `totalDeadline` bounds each open, `readTimeoutMs` each read after it.
+    ///   - reconnect: when to open again after a drop or a failed open, and when to give up.
     ///   - sessionLogPath: where the JSON Lines log goes; nil puts it next to the recording (`path.session.jsonl`).
+    ///   - logger: where the recorder logs its attempts and ends (it never bootstraps logging).
     /// - Throws: ``KnobError`` for invalid knobs, or the error opening the session log.
     public init(
         url: String, path: String, segmentSeconds: Double? = nil, knobs: TuningKnobs = Preset.instant.knobs,
