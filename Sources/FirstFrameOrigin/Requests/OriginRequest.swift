@@ -72,6 +72,10 @@ package struct OriginRequest: Sendable, Equatable {
             guard let number = Int(value), range.contains(number) else { throw .invalidValue(name: name, value: value) }
             return number
         }
+        func flag() throws(ParseError) -> Bool {
+            guard value == "0" || value == "1" else { throw .invalidValue(name: name, value: value) }
+            return value == "1"
+        }
         switch name {
         case "mode":
             guard let parsed = JoinMode(rawValue: value) else { throw .invalidValue(name: name, value: value) }
@@ -93,20 +97,12 @@ package struct OriginRequest: Sendable, Equatable {
         case "close_after": behaviour.closeAfterBytes = try integer(0...Int(Int32.max))
         case "corrupt_at": behaviour.corruptAtByte = try integer(0...Int(Int32.max))
         case "corrupt_len": behaviour.corruptLength = try integer(1...Int(Int32.max))
-        case "waitkey":
-            guard value == "0" || value == "1" else { throw .invalidValue(name: name, value: value) }
-            behaviour.waitForKeyframe = value == "1"
-        case "chunked":
-            guard value == "0" || value == "1" else { throw .invalidValue(name: name, value: value) }
-            behaviour.chunked = value == "1"
+        case "waitkey": behaviour.waitForKeyframe = try flag()
+        case "chunked": behaviour.chunked = try flag()
         case "close_after_ms": behaviour.closeAfterMilliseconds = try integer(0...86_400_000)
         case "end_after_ms": behaviour.endAfterMilliseconds = try integer(0...86_400_000)
-        case "end_channel":
-            guard value == "0" || value == "1" else { throw .invalidValue(name: name, value: value) }
-            behaviour.endsChannel = value == "1"
-        case "ended":
-            guard value == "0" || value == "1" else { throw .invalidValue(name: name, value: value) }
-            behaviour.channelEnded = value == "1"
+        case "end_channel": behaviour.endsChannel = try flag()
+        case "ended": behaviour.channelEnded = try flag()
         case "speed":
             // A client at 1× (or slower) would never reach the live edge.
             guard let speed = Double(value), speed > 1, speed <= 1000 else { throw .invalidValue(name: name, value: value) }
