@@ -84,6 +84,35 @@ extension OriginTests {
             }
         }
 
+        /// Cancelling the task that iterates a stalled stream (no read timeout) ends its read and the sequence.
+        @Test func cancellingTheConsumingTaskEndsAStalledRead() async throws {
+            try await withOrigin { origin in
+                let knobs = knobs { $0.readTimeoutMs = 0 }
+                let stream = try await StreamOpener(knobs: knobs).open(origin.url(.gop, behaviour: Behaviour(stallAfterBytes: 120_000)))
+                let lastPacket = Atomic<UInt64>(MonotonicClock.nanoseconds())
+                let consuming = Task {
+                    var count = 0
+                    for try await _ in stream.packets() {
+                        count += 1
+                        lastPacket.store(MonotonicClock.nanoseconds(), ordering: .relaxed)
+                    }
+                    return count
+                }
+                // Media flows at 25 fps: nothing for 500 ms means the read-ahead is blocked in the stalled read.
+                #expect(try await eventually(timeout: 15) {
+                    MonotonicClock.nanoseconds() - lastPacket.load(ordering: .relaxed) > 500_000_000
+                })
+                let cancelled = MonotonicClock.nanoseconds()
+                consuming.cancel()
+                let count = try await consuming.value
+                let endedMs = Double(MonotonicClock.nanoseconds() - cancelled) / 1e6
+                #expect(count > 0)
+                #expect(endedMs < 1000)
+                stream.close()
+                #expect(stream.end?.reason == .closed)
+            }
+        }
+
         /// A server that stalls ends the stream as stalled after the read timeout, with the stall's length.
         @Test func aStallPastTheReadTimeoutEndsTheStream() async throws {
             try await withOrigin { origin in

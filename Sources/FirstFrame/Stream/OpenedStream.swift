@@ -146,6 +146,12 @@ public final class OpenedStream: Sendable {
         _ = consume input
     }
 
+    /// Makes every read return at FFmpeg's next poll, ending the stream as closed, without waiting for a read in
+    /// progress (the input is freed by ``close()`` or when the stream goes away): what a cancellation handler may do.
+    func interruptReads() {
+        interrupter.cancel()
+    }
+
     /// Packets the read-ahead took but nobody consumed: they go back in front of the queue.
     func giveBack(_ packets: OwnershipTransfer<[Packet]>) {
         reader.withLock { reader in

@@ -124,6 +124,13 @@ final class PacketPump: Sendable {
         }
     }
 
+    /// The consuming task was cancelled: the stream's reads stop (a blocked one within FFmpeg's poll) and the
+    /// read-ahead ends.
+    func cancelReads() {
+        stream.interruptReads()
+        stop()
+    }
+
     /// Ends the read-ahead after its current read (the iterator was dropped, or the stream closed).
     func stop() {
         guard !stopped.exchange(true, ordering: .relaxed) else { return }

@@ -1,5 +1,6 @@
 /// A kept stream's packets as an `AsyncSequence` (``OpenedStream/packets(bufferCapacity:)``): read ahead on the
 /// stream's own thread, handed to the consumer one by one (`sending`: each packet is the consumer's alone).
+/// Cancelling the task that iterates ends the stream's reads, as ``OpenedStream/close()`` does.
 ///
 /// ```swift
 /// do {
@@ -27,7 +28,15 @@ public struct PacketSequence: AsyncSequence {
 
         public mutating func next(isolation actor: isolated (any Actor)? = #isolation) async throws(StreamEnd) -> Packet? {
             guard !finished else { return nil }
-            switch await pump.next() {
+            let pump = pump
+            // Cancelling the consuming task stops the stream's reads: the blocked one returns within FFmpeg's poll,
+            // and the sequence finishes (the stream's end is `closed`).
+            let next = await withTaskCancellationHandler {
+                await pump.next()
+            } onCancel: {
+                pump.cancelReads()
+            }
+            switch next {
             case .success(let packet):
                 return packet
             case .failure(let end):
