@@ -113,6 +113,23 @@ extension OriginTests {
             }
         }
 
+        /// Batched reads (SO_RCVLOWAT on the media connection) still hand on every frame, in order; a closed stream
+        /// has no socket to batch.
+        @Test func batchedReadsHandOnEveryFrame() async throws {
+            try await withOrigin { origin in
+                let stream = try await StreamOpener(preset: .instant).open(origin.url(.live))
+                #expect(stream.batchReads(bytes: 16_384))
+                var video: [Int64] = []
+                for try await packet in stream.packets() where packet.mediaKind == .video {
+                    video.append(try #require(packet.dts))
+                    if video.count == 75 { break }
+                }
+                #expect(Set(zip(video, video.dropFirst()).map { $1 - $0 }) == [40])
+                stream.close()
+                #expect(!stream.batchReads(bytes: 16_384))
+            }
+        }
+
         /// A server that stalls ends the stream as stalled after the read timeout, with the stall's length.
         @Test func aStallPastTheReadTimeoutEndsTheStream() async throws {
             try await withOrigin { origin in

@@ -100,10 +100,20 @@ final class OpenRun: @unchecked Sendable {
             let handOff = VideoDecoderHandOff(decoder: decoder, firstPicture: frame, packetsAlreadyDecoded: decodedVideoPackets)
             return .success(OpenedStream(
                 report: report, input: input!, interrupter: interrupter, handOff: handOff, videoStreamIndex: videoIndex!,
-                queued: queue, readTimeout: knobs.readTimeoutMs == 0 ? nil : Double(knobs.readTimeoutMs) / 1000))
+                queued: queue, readTimeout: knobs.readTimeoutMs == 0 ? nil : Double(knobs.readTimeoutMs) / 1000,
+                mediaSocket: mediaSocket(trace)))
         case .failure(let error):
             return .failure(OpenError(report: makeReport(trace: trace, failure: error)))
         }
+    }
+
+    /// The socket the kept stream reads its media from: the last hop's connection, still open, when the input is a
+    /// single connection's stream (FLV or MPEG-TS over HTTP(S) or RTMP). HLS opens a connection per segment, so
+    /// it has none.
+    private func mediaSocket(_ trace: NetworkTrace) -> Int32? {
+        guard let input, ["flv", "live_flv", "mpegts"].contains(input.formatName),
+              let hop = trace.hops.last, hop.closed == nil, let fd = hop.establishedConnect?.fd else { return nil }
+        return fd
     }
 
     /// A report for a failure outside the pipeline (the thread could not run).

@@ -26,6 +26,8 @@ public final class Recorder: Sendable {
     public let path: String
     public let segmentSeconds: Double?
     public let reconnect: ReconnectPolicy
+    /// Seconds of the stream's bytes the kernel gathers before it wakes the reading thread (0: every tag).
+    public let readBatchSeconds: Double
     /// The session log's path.
     public let sessionLogPath: String
     private let opener: StreamOpener
@@ -45,18 +47,23 @@ public final class Recorder: Sendable {
     ///   - segmentSeconds: split the recording at keyframes into files of about this many seconds; nil for one file.
     ///   - knobs: the opener's knobs; `totalDeadline` bounds each open, `readTimeoutMs` each read after it.
     ///   - reconnect: when to open again after a drop or a failed open, and when to give up.
+    ///   - readBatchSeconds: once a connection's byte rate is known (after 2 s), its reads wake the thread only
+    ///     when this many seconds of bytes have arrived (``OpenedStream/batchReads(bytes:)``): half the CPU of a
+    ///     recorder of many channels. When the server stalls, up to this much media before the stall stays unread
+    ///     (it falls in the recorded gap). 0 reads every tag as it comes.
     ///   - sessionLogPath: where the JSON Lines log goes; nil puts it next to the recording (`path.session.jsonl`).
     ///   - logger: where the recorder logs its attempts and ends (it never bootstraps logging).
     /// - Throws: ``KnobError`` for invalid knobs, or the error opening the session log.
     public init(
         url: String, path: String, segmentSeconds: Double? = nil, knobs: TuningKnobs = Preset.instant.knobs,
-        reconnect: ReconnectPolicy = ReconnectPolicy(), sessionLogPath: String? = nil,
+        reconnect: ReconnectPolicy = ReconnectPolicy(), readBatchSeconds: Double = 0.2, sessionLogPath: String? = nil,
         logger: Logger = Logger(label: "FirstFrame.Recorder")
     ) throws {
         self.url = url
         self.path = path
         self.segmentSeconds = segmentSeconds.flatMap { $0 > 0 ? $0 : nil }
         self.reconnect = reconnect
+        self.readBatchSeconds = max(0, readBatchSeconds)
         self.sessionLogPath = sessionLogPath ?? path + ".session.jsonl"
         self.opener = try StreamOpener(knobs: knobs, logger: logger)
         self.log = try SessionLog(path: self.sessionLogPath)
@@ -79,7 +86,7 @@ public final class Recorder: Sendable {
     /// written; returns what was recorded. Call it once.
     public func run() async -> RecordingSummary {
         let started = MonotonicClock.nanoseconds()
-        let writer = RecordingWriter(path: path, segmentSeconds: segmentSeconds, log: log)
+        let writer = RecordingWriter(path: path, segmentSeconds: segmentSeconds, readBatchSeconds: readBatchSeconds, log: log)
         var summary = RecordingSummary(
             outcome: .stopped, attempts: 0, successfulOpens: 0, files: [], gaps: [], packetsWritten: 0, bytesWritten: 0,
             duplicatesDropped: 0, mediaSeconds: 0, wallSeconds: 0)

@@ -32,8 +32,10 @@ final class RecordingWriter: Sendable {
 
     private let inner: Mutex<Inner>
     private let log: SessionLog
+    private let readBatchSeconds: Double
 
-    init(path: String, segmentSeconds: Double?, log: SessionLog) {
+    init(path: String, segmentSeconds: Double?, readBatchSeconds: Double, log: SessionLog) {
+        self.readBatchSeconds = readBatchSeconds
         let file = RecordingFile(path: path, segmentSeconds: segmentSeconds)
         file.onNewFile = { path, start in log.append(.file(path: path, startSeconds: start, at: Date())) }
         self.inner = Mutex(Inner(file: file))
@@ -66,6 +68,7 @@ final class RecordingWriter: Sendable {
             return .writeFailed(error)
         }
         var lastProgress: UInt64 = 0
+        var batching = BatchingPlan(stream: stream, seconds: readBatchSeconds)
         while true {
             let packet: Packet
             do throws(StreamEnd) {
@@ -100,8 +103,34 @@ final class RecordingWriter: Sendable {
             }
             if now - lastProgress > 250_000_000 {
                 lastProgress = now
+                batching.apply(at: now)
                 progress(Written(packets: inner.packets, bytes: inner.file.bytesWritten, seconds: inner.splicer.lastWrittenSeconds))
             }
+        }
+    }
+
+    /// When to batch a connection's reads (``OpenedStream/batchReads(bytes:)``): once two seconds have shown its
+    /// byte rate, a wake-up per `seconds` of it, between 1 KiB and 64 KiB.
+    private struct BatchingPlan {
+        let stream: OpenedStream
+        let seconds: Double
+        let start = MonotonicClock.nanoseconds()
+        let startBytes: Int64
+        var done: Bool
+
+        init(stream: OpenedStream, seconds: Double) {
+            self.stream = stream
+            self.seconds = seconds
+            self.startBytes = stream.bytesRead
+            self.done = seconds <= 0
+        }
+
+        mutating func apply(at now: UInt64) {
+            let elapsed = Double(now - min(now, start)) / 1e9
+            guard !done, elapsed >= 2 else { return }
+            done = true
+            let rate = Double(stream.bytesRead - startBytes) / elapsed
+            stream.batchReads(bytes: Int(min(65_536, max(1024, rate * seconds))))
         }
     }
 

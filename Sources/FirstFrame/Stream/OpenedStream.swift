@@ -27,6 +27,8 @@ public final class OpenedStream: Sendable {
     public let readTimeout: Double?
 
     private let interrupter: Interrupter
+    /// The media connection's socket, while the input holds it open (see ``batchReads(bytes:)``).
+    private let mediaSocket: Int32?
     /// When the first picture was decoded (`MonotonicClock`).
     private let firstPictureTime: UInt64
     private let reader: Mutex<Reader>
@@ -52,13 +54,15 @@ public final class OpenedStream: Sendable {
     }
 
     init(report: FirstFrameReport, input: sending InputFormatContext, interrupter: Interrupter,
-         handOff: sending VideoDecoderHandOff, videoStreamIndex: Int, queued: sending [Packet], readTimeout: Double?) {
+         handOff: sending VideoDecoderHandOff, videoStreamIndex: Int, queued: sending [Packet], readTimeout: Double?,
+         mediaSocket: Int32?) {
         self.report = report
         self.streams = input.streams
         self.videoStreamIndex = videoStreamIndex
         self.audioStreamIndex = input.bestStream(.audio)
         self.readTimeout = readTimeout
         self.interrupter = interrupter
+        self.mediaSocket = mediaSocket
         let now = MonotonicClock.nanoseconds()
         self.firstPictureTime = now
         let bytesRead = input.bytesRead
@@ -125,6 +129,25 @@ public final class OpenedStream: Sendable {
             guard let input = reader.input, index >= 0, index < streams.count else { return OwnershipTransfer(unique: nil) }
             return OwnershipTransfer(unique: CodecParameters(of: input, streamIndex: index))
         }.take()
+    }
+
+    /// Lets the kernel wake the reading thread only once `bytes` have arrived on the media connection
+    /// (`SO_RCVLOWAT`), instead of for every tag: a recorder of many channels spends most of its CPU on those
+    /// wake-ups (measured: 0.25 % → 0.12 % of a core per 800 kbit/s channel at 16 KiB). Not for players: each read
+    /// may wait up to `bytes` ÷ bitrate longer, and when the server stalls, the last bytes below the mark stay unread
+    /// until the read timeout ends the stream. An end of stream, an error or `close()` still wake the read at once.
+    ///
+    /// - Returns: whether it applied (a single-connection input, FLV or MPEG-TS, still open); `1` restores the
+    ///   default.
+    @discardableResult
+    public func batchReads(bytes: Int) -> Bool {
+        guard let mediaSocket else { return false }
+        return reader.withLock { reader in
+            // The input holds the socket open, so the descriptor is still this connection's.
+            guard reader.input != nil else { return false }
+            var mark = Int32(clamping: max(1, bytes))
+            return setsockopt(mediaSocket, SOL_SOCKET, SO_RCVLOWAT, &mark, socklen_t(MemoryLayout<Int32>.size)) == 0
+        }
     }
 
     /// Stops the stream: a read blocked on another thread returns within FFmpeg's 100 ms poll, the read-ahead
