@@ -107,6 +107,29 @@ extension OriginTests {
             #expect(!FileManager.default.fileExists(atPath: path), "no file without media")
         }
 
+        /// A stop while an open waits for a slow server returns at once: the open is cancelled, no file is made,
+        /// and the outcome is a clean stop.
+        @Test func stopDuringAnOpenEndsAtOnce() async throws {
+            let directory = try directory()
+            defer { try? FileManager.default.removeItem(at: directory) }
+            try await withOrigin { origin in
+                let path = directory.appendingPathComponent("room.ts").path
+                let url = origin.url(.gop, behaviour: Behaviour(responseDelayMilliseconds: 10_000))
+                let recorder = try Recorder(url: url, path: path, reconnect: quickReconnect)
+                let running = Task { await recorder.run() }
+                #expect(try await eventually(timeout: 5) { recorder.progress.state == .opening && recorder.progress.attempts == 1 })
+                let stopping = MonotonicClock.nanoseconds()
+                recorder.stop()
+                let summary = await running.value
+                let stoppedMs = Double(MonotonicClock.nanoseconds() - stopping) / 1e6
+                #expect(summary.outcome == .stopped)
+                #expect(stoppedMs < 2000, "the 10 s response delay was not waited out")
+                #expect(summary.files.isEmpty && !FileManager.default.fileExists(atPath: path))
+                let lines = try logLines(recorder.sessionLogPath)
+                #expect(lines.last?["event"] as? String == "summary")
+            }
+        }
+
         @Test func backoffGrowsToItsCapWithJitterInsideItsBounds() {
             let policy = ReconnectPolicy(initialDelay: 0.5, multiplier: 2, maximumDelay: 4, jitter: 0.25)
             #expect(policy.delay(afterFailures: 0) == 0)

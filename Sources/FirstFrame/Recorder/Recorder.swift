@@ -18,8 +18,9 @@ import Synchronization
 /// let summary = await recorder.run()            // until stop(), cancellation, or maxAttempts failed opens
 /// ```
 ///
-/// The blocking reads and writes run on a thread per recording (never Swift's cooperative pool); `stop()` may be
-/// called from anywhere (a SIGTERM handler's task) and returns once the file is finalised.
+/// The blocking reads and writes run on a thread per recording (never Swift's cooperative pool). ``stop()`` may be
+/// called from anywhere (a SIGTERM handler) and returns at once: it interrupts the open or the read in progress,
+/// and ``run()`` returns once the file is finalised and the log flushed.
 public final class Recorder: Sendable {
     public let url: String
     /// The recording's path (the first file's, or the pattern of the segments').
@@ -39,6 +40,9 @@ public final class Recorder: Sendable {
     private struct SharedState: ~Copyable {
         var progress = RecorderProgress()
         var current: OpenedStream?
+        /// The open in progress, to cancel on stop.
+        var opening: Task<Result<OpenedStream, OpenError>, Never>?
+        var running = false
     }
 
     /// - Parameters:
@@ -73,18 +77,25 @@ public final class Recorder: Sendable {
     /// The recorder's state now.
     public var progress: RecorderProgress { state.withLock { $0.progress } }
 
-    /// Stops recording: the current read returns, the file is finalised and the session log flushed by
-    /// ``run()``, which then returns. Idempotent.
+    /// Stops recording: the open or the read in progress is interrupted (within FFmpeg's 100 ms poll), then
+    /// ``run()`` finalises the file, flushes the session log and returns. Returns at once; idempotent.
     public func stop() {
         stopped.store(true, ordering: .relaxed)
-        state.withLock { $0.current }?.close()
+        let (stream, opening) = state.withLock { ($0.current, $0.opening) }
+        stream?.interruptReads()
+        opening?.cancel()
     }
 
     private var isStopped: Bool { stopped.load(ordering: .relaxed) }
 
     /// Records until ``stop()``, task cancellation, `maxAttempts` failed opens in a row, or a file that cannot be
-    /// written; returns what was recorded. Call it once.
+    /// written; returns what was recorded. Call it once: a recorder owns its file.
     public func run() async -> RecordingSummary {
+        let alreadyRunning = state.withLock { state in
+            defer { state.running = true }
+            return state.running
+        }
+        precondition(!alreadyRunning, "Recorder.run() called twice: a recorder owns its file")
         let started = MonotonicClock.nanoseconds()
         let writer = RecordingWriter(path: path, segmentSeconds: segmentSeconds, readBatchSeconds: readBatchSeconds, log: log)
         var summary = RecordingSummary(
@@ -92,7 +103,7 @@ public final class Recorder: Sendable {
             duplicatesDropped: 0, mediaSeconds: 0, wallSeconds: 0)
         var failures = 0
         await withTaskCancellationHandler {
-            while !isStopped {
+            attempts: while !isStopped {
                 let wait = reconnect.delay(afterFailures: failures)
                 if wait > 0 {
                     updateProgress { $0.state = .waiting }
@@ -103,9 +114,19 @@ public final class Recorder: Sendable {
                 updateProgress { $0.state = .opening; $0.attempts = summary.attempts }
                 let stream: OpenedStream
                 do throws(OpenError) {
-                    stream = try await opener.open(url)
+                    // A task of its own, so that stop() can cancel the open (the opener stops at FFmpeg's next poll).
+                    let opener = opener, url = url
+                    let opening = Task { () async -> Result<OpenedStream, OpenError> in
+                        do throws(OpenError) { return .success(try await opener.open(url)) } catch { return .failure(error) }
+                    }
+                    state.withLock { $0.opening = opening }
+                    if isStopped { opening.cancel() }
+                    defer { state.withLock { $0.opening = nil } }
+                    stream = try await opening.value.get()
                 } catch {
                     log.append(.attempt(number: summary.attempts, at: Date(), report: error.report))
+                    log.flush()
+                    if isStopped { break }
                     failures += 1
                     summary.message = error.report.error.map { "\($0.stage.rawValue)/\($0.kind.rawValue): \($0.message)" }
                     updateProgress { $0.lastProblem = summary.message }
@@ -116,7 +137,6 @@ public final class Recorder: Sendable {
                     }
                     continue
                 }
-                failures = 0
                 summary.successfulOpens += 1
                 log.append(.attempt(number: summary.attempts, at: Date(), report: stream.report))
                 let attempt = summary.attempts
@@ -127,7 +147,7 @@ public final class Recorder: Sendable {
                     $0.lastFirstPictureMs = stream.report.summary.firstVideoFrameMs
                 }
                 // A stop that came while the open ran missed this stream.
-                if isStopped { stream.close() }
+                if isStopped { stream.interruptReads() }
                 let outcome = await writer.record(stream, attempt: attempt) { written in
                     self.updateProgress { progress in
                         progress.packetsWritten = written.packets
@@ -138,7 +158,20 @@ public final class Recorder: Sendable {
                 state.withLock { $0.current = nil }
                 stream.close()
                 switch outcome {
-                case .ended(let end):
+                case .ended(let end, let wroteMedia):
+                    // Only a connection that added media resets the count: an edge that opens, re-sends what was
+                    // written and closes again is backed off like a failed open, and counts towards maxAttempts.
+                    if wroteMedia {
+                        failures = 0
+                    } else if !isStopped {
+                        failures += 1
+                        guard reconnect.allowsAttempt(afterFailures: failures) else {
+                            summary.outcome = .attemptsExhausted
+                            summary.message = end.description
+                            log.flush()
+                            break attempts
+                        }
+                    }
                     updateProgress { $0.lastProblem = end.description }
                     logger.info("stream ended", metadata: ["reason": "\(end.reason.rawValue)", "attempt": "\(attempt)"])
                 case .writeFailed(let error):

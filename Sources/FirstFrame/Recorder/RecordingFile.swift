@@ -9,7 +9,11 @@ final class RecordingFile {
     private let basePath: String
     private let segmentSeconds: Double?
     private var output: OutputFormatContext?
+    /// The parameters the next file will have, and those of the current one.
     private var parameters: [StreamInfo.Kind: CodecParameters] = [:]
+    private var fileParameters: [StreamInfo.Kind: CodecParameters] = [:]
+    /// New parameters wait for a video keyframe to start their file.
+    private var switchPending = false
     private var outputIndex: [StreamInfo.Kind: Int] = [:]
     private var segmentStart: Double = 0
     private var segmentNumber = 0
@@ -34,20 +38,21 @@ final class RecordingFile {
         return url.deletingLastPathComponent().appendingPathComponent(file).path
     }
 
-    /// Uses `streams` (per kind) for what follows: a new file when they differ from the current file's.
+    /// Uses `streams` (per kind) for what follows: when they differ from the current file's, a new file starts at the
+    /// next video keyframe (so that every file starts with one).
     func use(_ streams: [StreamInfo.Kind: CodecParameters], at seconds: Double) throws(FFmpegError) {
-        let same = output != nil && streams.keys.sorted(by: { $0.rawValue < $1.rawValue }) == parameters.keys.sorted(by: { $0.rawValue < $1.rawValue })
-            && streams.allSatisfy { kind, value in parameters[kind].map { $0.isCompatible(with: value) } ?? false }
+        let same = Set(streams.keys) == Set(fileParameters.keys)
+            && streams.allSatisfy { kind, value in fileParameters[kind].map { $0.isCompatible(with: value) } ?? false }
         parameters = streams
-        if !same, output != nil { try startFile(at: seconds) }
+        if !same, output != nil { switchPending = true }
     }
 
     /// Writes `packet` (already placed on the recording's timeline) to the stream of its kind.
     func write(_ packet: Packet, seconds: Double) throws(FFmpegError) {
+        let keyframe = packet.mediaKind == .video && packet.flags.contains(.key)
         if output == nil {
             try startFile(at: seconds)
-        } else if let segmentSeconds, packet.mediaKind == .video, packet.flags.contains(.key),
-                  seconds - segmentStart >= segmentSeconds {
+        } else if keyframe, switchPending || segmentSeconds.map({ seconds - segmentStart >= $0 }) == true {
             try startFile(at: seconds)
         }
         guard let output, let index = outputIndex[packet.mediaKind] else { return }
@@ -73,6 +78,8 @@ final class RecordingFile {
         }
         try file.writeHeader()
         output = file
+        fileParameters = parameters
+        switchPending = false
         segmentStart = seconds
         paths.append(path)
         onNewFile(path, seconds)

@@ -8,7 +8,8 @@ import Synchronization
 /// connection's thread.
 final class RecordingWriter: Sendable {
     enum Outcome: Sendable {
-        case ended(StreamEnd)
+        /// The connection ended; `wroteMedia` says whether it added anything to the file.
+        case ended(StreamEnd, wroteMedia: Bool)
         case writeFailed(FFmpegError)
     }
 
@@ -61,7 +62,14 @@ final class RecordingWriter: Sendable {
         var streams: [StreamInfo.Kind: CodecParameters] = [:]
         var indices: [Int: StreamInfo.Kind] = [stream.videoStreamIndex: .video]
         if let audio = stream.audioStreamIndex { indices[audio] = .audio }
-        for (index, kind) in indices { streams[kind] = stream.codecParameters(ofStream: index) }
+        for (index, kind) in indices {
+            // Nil once the stream is closed (a stop during the open): nothing to write, and no file to start.
+            guard let parameters = stream.codecParameters(ofStream: index) else {
+                return finishConnection(stream.end, attempt: attempt, packetsBefore: inner.packets, &inner)
+            }
+            streams[kind] = parameters
+        }
+        let packetsBefore = inner.packets
         do throws(FFmpegError) {
             try inner.file.use(streams, at: inner.splicer.lastWrittenSeconds)
         } catch {
@@ -72,12 +80,26 @@ final class RecordingWriter: Sendable {
         while true {
             let packet: Packet
             do throws(StreamEnd) {
-                guard let read = try stream.readPacket() else { return finishConnection(stream.end, attempt: attempt, &inner) }
+                guard let read = try stream.readPacket() else {
+                    return finishConnection(stream.end, attempt: attempt, packetsBefore: packetsBefore, &inner)
+                }
                 packet = read
             } catch {
-                return finishConnection(error, attempt: attempt, &inner)
+                return finishConnection(error, attempt: attempt, packetsBefore: packetsBefore, &inner)
             }
-            guard indices[packet.streamIndex] != nil else { continue }
+            if indices[packet.streamIndex] == nil {
+                // FLV creates a stream when its first tag comes: audio that starts after the first picture joins
+                // the recording (in a new file: a muxer's streams are fixed by its header).
+                guard packet.mediaKind == .audio, !indices.values.contains(.audio),
+                      let parameters = stream.codecParameters(ofStream: packet.streamIndex) else { continue }
+                indices[packet.streamIndex] = .audio
+                streams[.audio] = parameters
+                do throws(FFmpegError) {
+                    try inner.file.use(streams, at: inner.splicer.lastWrittenSeconds)
+                } catch {
+                    return .writeFailed(error)
+                }
+            }
             let now = MonotonicClock.nanoseconds()
             let decision = inner.splicer.decide(
                 kind: packet.mediaKind, dts: packet.dts, pts: packet.pts, timeBase: packet.timeBase,
@@ -86,7 +108,8 @@ final class RecordingWriter: Sendable {
             case .write(let shift):
                 packet.shiftTimestamps(by: shift)
                 let seconds = packet.dtsSeconds ?? packet.ptsSeconds ?? 0
-                closeGap(at: seconds, now: now, &inner)
+                // The gap ends when the picture comes back (audio may resume before the next keyframe).
+                if packet.mediaKind == .video { closeGap(at: seconds, now: now, &inner) }
                 do throws(FFmpegError) {
                     try inner.file.write(packet, seconds: seconds)
                 } catch {
@@ -134,17 +157,19 @@ final class RecordingWriter: Sendable {
         }
     }
 
-    /// The connection ended: a gap opens (unless the recorder closed it).
-    private func finishConnection(_ end: StreamEnd?, attempt: Int, _ inner: inout Inner) -> Outcome {
+    /// The connection ended: a gap opens (unless the recorder closed it, or a gap is still open from an earlier
+    /// connection that wrote nothing: the gap goes on, from where the picture stopped).
+    private func finishConnection(_ end: StreamEnd?, attempt: Int, packetsBefore: Int, _ inner: inout Inner) -> Outcome {
         let end = end ?? StreamEnd(reason: .closed, message: "closed", packets: 0, bytesRead: 0, discardedBytes: 0,
                                    secondsSinceFirstPicture: 0, secondsSinceLastPacket: 0)
-        if end.reason != .closed, inner.splicer.hasWritten {
+        let wroteMedia = inner.packets > packetsBefore
+        if end.reason != .closed, inner.splicer.hasWritten, inner.openGap == nil {
             inner.openGap = RecordingGap(
                 afterAttempt: attempt, end: end, fromSeconds: inner.splicer.lastWrittenSeconds, toSeconds: nil,
                 wallSeconds: nil, duplicatesDropped: 0, droppedUntilKeyframe: 0, sameClock: nil)
             inner.gapStart = MonotonicClock.nanoseconds()
         }
-        return .ended(end)
+        return .ended(end, wroteMedia: wroteMedia)
     }
 
     /// The first packet after a gap is written: the gap is complete, and logged.

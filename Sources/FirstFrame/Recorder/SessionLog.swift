@@ -76,17 +76,22 @@ public final class SessionLog: Sendable {
         if full { flush() }
     }
 
-    /// Writes every pending entry now.
+    /// Writes every pending entry now. Batches are taken and written under one lock, so two flushes cannot
+    /// reorder them.
     public func flush() {
-        let batch = pending.withLock { pending in
-            defer { pending = [] }
-            return pending.reduce(into: Data()) { $0.append($1) }
+        pending.withLock { pending in
+            let batch = pending.reduce(into: Data()) { $0.append($1) }
+            pending = []
+            write(batch)
         }
+    }
+
+    private func write(_ batch: Data) {
         guard !batch.isEmpty else { return }
         batch.withUnsafeBytes { buffer in
             var offset = 0
             while offset < buffer.count {
-                let written = write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+                let written = Foundation.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
                 if written < 0 {
                     if errno == EINTR { continue }
                     return

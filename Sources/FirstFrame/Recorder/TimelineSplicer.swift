@@ -6,9 +6,11 @@ import CFFmpeg
 ///
 /// Timestamps are handled in microseconds, one offset for all streams (audio and video stay in sync). At the first
 /// packet of a new connection the splicer decides whether its clock continues the old one: a first timestamp
-/// within [last − 60 s, last + wall-clock gap + 10 s] is the same channel clock (the offset stays, and what was
-/// already written is recognised by its timestamps); anything else is a new clock (a restarted publisher), and the
-/// file's timeline advances by the wall-clock gap.
+/// within [last − 10 s, last + wall-clock gap + 10 s] is the same channel clock (the offset stays, and what was
+/// already written is recognised by its timestamps: an edge's GOP cache re-sends a few seconds at most); anything
+/// else is a new clock (a restarted publisher, an edge that starts each client at 0), and the file's timeline
+/// advances by the wall-clock gap. Inside a connection, video that jumps back more than a second or ahead more than
+/// ten (an MPEG-TS discontinuity, a relay across a publisher restart) is placed again as a new clock.
 struct TimelineSplicer {
     enum Decision: Equatable {
         /// Write it, its timestamps moved by this many ticks of the packet's time base.
@@ -54,9 +56,15 @@ struct TimelineSplicer {
             // Placed by the first video keyframe (or any video packet after the first connection): audio alone
             // does not start a file.
             guard kind == .video else { return hasWritten ? placeLater(kind: kind, source: source) : .waitingForKeyframe }
+            // The recording's first packet is a keyframe at time 0: inter frames before it do not place it.
+            guard offset != nil || isKeyframe else { return .waitingForKeyframe }
             place(source: source, now: now)
         }
-        guard let offset else { return .waitingForKeyframe }
+        guard var offset else { return .waitingForKeyframe }
+        if kind == .video, let last = lastWritten[.video], source + offset < last - 1_000_000 || source + offset > last + 10_000_000 {
+            place(source: source, now: now, newClock: true)
+            offset = self.offset!
+        }
         let output = source + offset
         if let last = lastWritten[kind], output <= last { return .duplicate }
         if kind == .video, videoNeedsKeyframe {
@@ -68,7 +76,7 @@ struct TimelineSplicer {
         if output < 0 { return .waitingForKeyframe }
         if kind == .video, let last = lastWritten[.video] { videoStep = output - last }
         lastWritten[kind] = output
-        lastSource = max(lastSource ?? source, source)
+        lastSource = source
         lastWriteTime = now
         let shift = Rational(1, 1_000_000).rescale(offset, to: timeBase)
         return .write(shift: shift)
@@ -81,7 +89,7 @@ struct TimelineSplicer {
         return source + offset <= last ? .duplicate : .waitingForKeyframe
     }
 
-    private mutating func place(source: Int64, now: UInt64) {
+    private mutating func place(source: Int64, now: UInt64, newClock: Bool = false) {
         connectionPlaced = true
         videoNeedsKeyframe = true
         guard let currentOffset = offset, let lastSource, let lastWriteTime else {
@@ -90,7 +98,7 @@ struct TimelineSplicer {
             return
         }
         let wallGap = Int64((now - min(now, lastWriteTime)) / 1000)
-        let continues = source >= lastSource - 60_000_000 && source <= lastSource + wallGap + 10_000_000
+        let continues = !newClock && source >= lastSource - 10_000_000 && source <= lastSource + wallGap + 10_000_000
         sameClock = continues
         if !continues {
             let lastOutput = lastWritten.values.max() ?? 0

@@ -32,6 +32,15 @@ public final class OpenedStream: Sendable {
     /// When the first picture was decoded (`MonotonicClock`).
     private let firstPictureTime: UInt64
     private let reader: Mutex<Reader>
+    /// What the getters read, copied from the reader after each read: they never wait for a read in progress.
+    private let status: Mutex<Status>
+
+    struct Status: ~Copyable {
+        var end: StreamEnd?
+        var bytesRead: Int64
+        var queued: Int
+        var handOff: VideoDecoderHandOff?
+    }
     /// The read-ahead of ``packets(bufferCapacity:)``, held weakly: it holds the stream (its thread reads it), and
     /// lives as long as the sequence's iterator or its thread.
     private let pump = Mutex(WeakPump())
@@ -46,7 +55,6 @@ public final class OpenedStream: Sendable {
         var queuedStart = 0
         /// A corrupt packet held back until the next read tells whether the input broke inside it.
         var held: Packet?
-        var handOff: VideoDecoderHandOff?
         var end: StreamEnd?
         var packetsHandedOn = 0
         var bytesRead: Int64 = 0
@@ -66,8 +74,9 @@ public final class OpenedStream: Sendable {
         let now = MonotonicClock.nanoseconds()
         self.firstPictureTime = now
         let bytesRead = input.bytesRead
-        self.reader = Mutex(Reader(input: input, queued: queued, handOff: handOff, bytesRead: bytesRead,
-                                   lastPacketTime: now))
+        let queuedCount = queued.count
+        self.reader = Mutex(Reader(input: input, queued: queued, bytesRead: bytesRead, lastPacketTime: now))
+        self.status = Mutex(Status(end: nil, bytesRead: bytesRead, queued: queuedCount, handOff: handOff))
         // The open's deadline and request cap guarded the open; a kept stream lives on.
         interrupter.disarm()
     }
@@ -82,7 +91,11 @@ public final class OpenedStream: Sendable {
     /// - Returns: the packet, or `nil` when the stream ended cleanly (``StreamEnd/isClean``; ``end`` says how).
     /// - Throws: ``StreamEnd`` when it ended otherwise: dropped, stalled or failed.
     public func readPacket() throws(StreamEnd) -> sending Packet? {
-        let transfer = reader.withLock { reader in OwnershipTransfer(unique: self.next(&reader)) }
+        let transfer = reader.withLock { reader in
+            let next = OwnershipTransfer(unique: self.next(&reader))
+            publish(reader)
+            return next
+        }
         switch transfer.take() {
         case .success(let packet): return packet
         case .failure(let end):
@@ -94,8 +107,10 @@ public final class OpenedStream: Sendable {
     /// Packets as an `AsyncSequence`, read ahead on the stream's own thread (never Swift's cooperative pool) up to
     /// `bufferCapacity` packets: the reader waits while that many are unconsumed (back-pressure).
     ///
-    /// One consumer per stream. The sequence finishes at a clean end and throws ``StreamEnd`` at any other; when
-    /// its iterator is dropped early, the read-ahead stops and unconsumed packets go back to ``readPacket()``.
+    /// One consumer per stream (a second one waiting at the same time gets the end of the sequence at once). The
+    /// sequence finishes at a clean end and throws ``StreamEnd`` at any other. When its iterator is dropped early,
+    /// the read-ahead stops after its current read and gives the packets it read ahead back to ``readPacket()``;
+    /// a read started before that returns the packet after them.
     public func packets(bufferCapacity: Int = 64) -> PacketSequence {
         let pump = pump.withLock { weak -> PacketPump in
             if let pump = weak.pump, !pump.isStopped { return pump }
@@ -106,24 +121,35 @@ public final class OpenedStream: Sendable {
         return PacketSequence(pump: pump)
     }
 
-    /// How the stream ended; nil while it is still going.
-    public var end: StreamEnd? { reader.withLock { $0.end } }
+    /// How the stream ended; nil while it is still going. (Like the other getters, it never waits for a read.)
+    public var end: StreamEnd? { status.withLock { $0.end } }
 
-    /// Packets read during the open and not handed on yet.
-    public var queuedPacketCount: Int { reader.withLock { $0.queued.count - $0.queuedStart } }
+    /// Packets read (during the open, or ahead) and not handed on yet.
+    public var queuedPacketCount: Int { status.withLock { $0.queued } }
 
-    /// Bytes the input has read so far (the open's included).
-    public var bytesRead: Int64 { reader.withLock { $0.bytesRead } }
+    /// Bytes the input had read by the end of the last read (the open's included).
+    public var bytesRead: Int64 { status.withLock { $0.bytesRead } }
 
     /// Takes the open's primed video decoder and its first picture, once; nil after the first call.
     public func takeVideoDecoder() -> sending VideoDecoderHandOff? {
-        reader.withLock { reader in
-            defer { reader.handOff = nil }
-            return OwnershipTransfer(unique: reader.handOff)
+        status.withLock { status in
+            defer { status.handOff = nil }
+            return OwnershipTransfer(unique: status.handOff)
         }.take()
     }
 
-    /// A copy of stream `index`'s codec parameters (for a muxer of your own), nil once the stream is closed.
+    /// Copies the reader's state for the getters; called with the reader lock held (reader, then status).
+    private func publish(_ reader: borrowing Reader) {
+        let end = reader.end, bytes = reader.bytesRead, queued = reader.queued.count - reader.queuedStart
+        status.withLock { status in
+            status.end = end
+            status.bytesRead = bytes
+            status.queued = queued
+        }
+    }
+
+    /// A copy of stream `index`'s codec parameters (for a muxer of your own), nil once the stream is closed. It
+    /// waits for a read in progress on another thread.
     public func codecParameters(ofStream index: Int) -> sending CodecParameters? {
         reader.withLock { reader -> OwnershipTransfer<CodecParameters?> in
             guard let input = reader.input, index >= 0, index < streams.count else { return OwnershipTransfer(unique: nil) }
@@ -138,7 +164,7 @@ public final class OpenedStream: Sendable {
     /// until the read timeout ends the stream. An end of stream, an error or `close()` still wake the read at once.
     ///
     /// - Returns: whether it applied (a single-connection input, FLV or MPEG-TS, still open); `1` restores the
-    ///   default.
+    ///   default. It waits for a read in progress on another thread: call it from the reading thread.
     @discardableResult
     public func batchReads(bytes: Int) -> Bool {
         guard let mediaSocket else { return false }
@@ -163,8 +189,11 @@ public final class OpenedStream: Sendable {
             reader.queued = []
             reader.queuedStart = 0
             reader.held = nil
+            publish(reader)
             return input
         }
+        // The primed decoder nobody took goes with the input.
+        status.withLock { $0.handOff = nil }
         // avformat_close_input, outside the lock.
         _ = consume input
     }
@@ -182,6 +211,7 @@ public final class OpenedStream: Sendable {
             guard reader.input != nil else { return }
             reader.queued = packets + reader.queued[reader.queuedStart...]
             reader.queuedStart = 0
+            publish(reader)
         }
     }
 

@@ -114,7 +114,8 @@ final class PacketPump: Sendable {
                     return OwnershipTransfer(unique: .success(state.buffer.removeFirst()))
                 }
                 if let end = state.end { return OwnershipTransfer(unique: .failure(end)) }
-                if isStopped { return OwnershipTransfer(unique: nil) }
+                // A second consumer waiting at the same time would take the first one's place: it ends instead.
+                if isStopped || state.waiter != nil { return OwnershipTransfer(unique: nil) }
                 state.waiter = continuation
                 return nil
             }

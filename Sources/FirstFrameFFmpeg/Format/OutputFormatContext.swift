@@ -67,6 +67,7 @@ public final class OutputFormatContext {
     private func addStream(
         parameters: UnsafePointer<AVCodecParameters>, timeBase: Rational, frameRate: Rational
     ) throws(FFmpegError) -> Int {
+        precondition(!headerWritten, "streams are added before writeHeader()")
         guard let stream = avformat_new_stream(pointer, nil) else {
             throw FFmpegError(code: cffmpeg_averror(ENOMEM), operation: "avformat_new_stream")
         }
@@ -91,6 +92,7 @@ public final class OutputFormatContext {
     /// is written fragmented unless `options` say otherwise (`frag_keyframe+empty_moov+default_base_moof`), so
     /// that a file cut short by a crash or a kill still plays up to its last fragment.
     public func writeHeader(options: [String: String] = [:]) throws(FFmpegError) {
+        precondition(!headerWritten, "writeHeader() is called once")
         let dictionary = FFmpegOptions()
         if ["mp4", "mov", "ipod", "ismv"].contains(formatName), options["movflags"] == nil {
             dictionary.set("movflags", "frag_keyframe+empty_moov+default_base_moof")
@@ -105,6 +107,9 @@ public final class OutputFormatContext {
     /// left empty).
     public func write(_ packet: Packet, toStream index: Int) throws(FFmpegError) {
         precondition(index >= 0 && index < streamCount, "stream index out of range")
+        precondition(headerWritten && !finished, "write() between writeHeader() and finish()")
+        precondition(packet.timeBase.denominator > 0 && packet.timeBase.numerator > 0,
+                     "the packet has no time base (set when it is read): its timestamps cannot be placed")
         packet.pointer.pointee.stream_index = Int32(index)
         packet.pointer.pointee.pos = -1
         av_packet_rescale_ts(packet.pointer, packet.timeBase.avRational, pointer.pointee.streams[index]!.pointee.time_base)
@@ -113,6 +118,7 @@ public final class OutputFormatContext {
 
     /// Pushes what the muxer holds to the file (what has been written survives a crash).
     public func flush() {
+        guard headerWritten, !finished else { return }
         av_interleaved_write_frame(pointer, nil)
         if let io = pointer.pointee.pb { avio_flush(io) }
     }
