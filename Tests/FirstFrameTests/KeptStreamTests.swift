@@ -47,12 +47,17 @@ extension OriginTests {
             }
         }
 
+        /// A stream whose server stops sending after 120 kB, with no read timeout: its reads block.
+        private func stalledStream(_ origin: LiveOrigin) async throws -> OpenedStream {
+            let knobs = knobs { $0.readTimeoutMs = 0 }
+            return try await StreamOpener(knobs: knobs).open(origin.url(.gop, behaviour: Behaviour(stallAfterBytes: 120_000)))
+        }
+
         /// A read blocked on another thread (the server stalls; no read timeout) returns when the stream is
         /// closed, as a clean end; closing again changes nothing.
         @Test func closeUnblocksAReadBlockedOnAnotherThread() async throws {
             try await withOrigin { origin in
-                let knobs = knobs { $0.readTimeoutMs = 0 }
-                let stream = try await StreamOpener(knobs: knobs).open(origin.url(.gop, behaviour: Behaviour(stallAfterBytes: 120_000)))
+                let stream = try await stalledStream(origin)
                 let lastReturn = Atomic<UInt64>(MonotonicClock.nanoseconds())
                 let finished = Atomic<Bool>(false)
                 let reading = Task.detached {
@@ -87,8 +92,7 @@ extension OriginTests {
         /// Cancelling the task that iterates a stalled stream (no read timeout) ends its read and the sequence.
         @Test func cancellingTheConsumingTaskEndsAStalledRead() async throws {
             try await withOrigin { origin in
-                let knobs = knobs { $0.readTimeoutMs = 0 }
-                let stream = try await StreamOpener(knobs: knobs).open(origin.url(.gop, behaviour: Behaviour(stallAfterBytes: 120_000)))
+                let stream = try await stalledStream(origin)
                 let lastPacket = Atomic<UInt64>(MonotonicClock.nanoseconds())
                 let consuming = Task {
                     var count = 0
