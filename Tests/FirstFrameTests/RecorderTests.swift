@@ -130,6 +130,26 @@ extension OriginTests {
             }
         }
 
+        /// A channel that ends cleanly ends the recording with `stopAtEndOfInput`, the file whole.
+        @Test func aChannelThatEndsEndsTheRecording() async throws {
+            let directory = try directory()
+            defer { try? FileManager.default.removeItem(at: directory) }
+            try await withOrigin { origin in
+                let path = directory.appendingPathComponent("room.mkv").path
+                // Chunked: FFmpeg 5.1 reports the end of a close-delimited body of unknown length as EIO ("Stream
+                // ends prematurely"), the same as a drop; only a final chunk is a clean end it can tell.
+                let url = origin.url(.gop, behaviour: Behaviour(chunked: true, endAfterMilliseconds: 3000))
+                let recorder = try Recorder(url: url, path: path, reconnect: quickReconnect, stopAtEndOfInput: true)
+                let summary = await recorder.run()
+                #expect(summary.outcome == .inputEnded)
+                #expect(summary.successfulOpens == 1)
+                // The end is logged as a gap that nothing closed (toSeconds nil): the recording ended there.
+                #expect(summary.gaps.count == 1 && summary.gaps.first?.toSeconds == nil && summary.gaps.first?.end.reason == .endOfInput)
+                #expect(summary.mediaSeconds > 1)
+                try Remuxing.judge(path, width: 640, height: 360, label: "ended channel")
+            }
+        }
+
         @Test func backoffGrowsToItsCapWithJitterInsideItsBounds() {
             let policy = ReconnectPolicy(initialDelay: 0.5, multiplier: 2, maximumDelay: 4, jitter: 0.25)
             #expect(policy.delay(afterFailures: 0) == 0)

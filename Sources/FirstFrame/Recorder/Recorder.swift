@@ -29,6 +29,8 @@ public final class Recorder: Sendable {
     public let reconnect: ReconnectPolicy
     /// Seconds of the stream's bytes the kernel gathers before it wakes the reading thread (0: every tag).
     public let readBatchSeconds: Double
+    /// Whether a clean end of the input (``StreamEnd/Reason/endOfInput``) ends the recording instead of reopening.
+    public let stopAtEndOfInput: Bool
     /// The session log's path.
     public let sessionLogPath: String
     private let opener: StreamOpener
@@ -55,12 +57,16 @@ public final class Recorder: Sendable {
     ///     when this many seconds of bytes have arrived (``OpenedStream/batchReads(bytes:)``): half the CPU of a
     ///     recorder of many channels. When the server stalls, up to this much media before the stall stays unread
     ///     (it falls in the recorded gap). 0 reads every tag as it comes.
+    ///   - stopAtEndOfInput: end the recording when the input ends cleanly (a file, an ended HLS event, a channel
+    ///     that ended) instead of opening it again; a live edge that closes at a tag boundary ends cleanly too, so
+    ///     leave it off for live channels.
     ///   - sessionLogPath: where the JSON Lines log goes; nil puts it next to the recording (`path.session.jsonl`).
     ///   - logger: where the recorder logs its attempts and ends (it never bootstraps logging).
     /// - Throws: ``KnobError`` for invalid knobs, or the error opening the session log.
     public init(
         url: String, path: String, segmentSeconds: Double? = nil, knobs: TuningKnobs = Preset.instant.knobs,
-        reconnect: ReconnectPolicy = ReconnectPolicy(), readBatchSeconds: Double = 0.2, sessionLogPath: String? = nil,
+        reconnect: ReconnectPolicy = ReconnectPolicy(), readBatchSeconds: Double = 0.2, stopAtEndOfInput: Bool = false,
+        sessionLogPath: String? = nil,
         logger: Logger = Logger(label: "FirstFrame.Recorder")
     ) throws {
         self.url = url
@@ -68,6 +74,7 @@ public final class Recorder: Sendable {
         self.segmentSeconds = segmentSeconds.flatMap { $0 > 0 ? $0 : nil }
         self.reconnect = reconnect
         self.readBatchSeconds = max(0, readBatchSeconds)
+        self.stopAtEndOfInput = stopAtEndOfInput
         self.sessionLogPath = sessionLogPath ?? path + ".session.jsonl"
         self.opener = try StreamOpener(knobs: knobs, logger: logger)
         self.log = try SessionLog(path: self.sessionLogPath)
@@ -173,6 +180,12 @@ public final class Recorder: Sendable {
                         }
                     }
                     updateProgress { $0.lastProblem = end.description }
+                    if stopAtEndOfInput, end.reason == .endOfInput {
+                        summary.outcome = .inputEnded
+                        summary.message = end.description
+                        log.flush()
+                        break attempts
+                    }
                     logger.info("stream ended", metadata: ["reason": "\(end.reason.rawValue)", "attempt": "\(attempt)"])
                 case .writeFailed(let error):
                     summary.outcome = .writeFailed

@@ -1,4 +1,5 @@
-/// Where a recording has no media: a stream that ended and the attempt that picked it up again.
+/// Where a recording has no media: a stream that ended and the attempt that picked it up again. A stream that ended
+/// and was never picked up again (the recording stopped, or its input ended) is a gap without ``toSeconds``.
 public struct RecordingGap: Sendable, Codable, Equatable {
     /// The attempt (1-based) whose stream ended.
     public var afterAttempt: Int

@@ -7,6 +7,8 @@ public struct RecordingSummary: Sendable, Codable, Equatable {
         case attemptsExhausted
         /// The file could not be written.
         case writeFailed
+        /// The input ended cleanly and the recorder was asked to stop there (`stopAtEndOfInput`).
+        case inputEnded
     }
 
     public var outcome: Outcome

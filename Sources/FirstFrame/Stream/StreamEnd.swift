@@ -11,7 +11,9 @@ public struct StreamEnd: Error, Sendable, Equatable, Codable, CustomStringConver
         /// file ended.
         case endOfInput
         /// The connection broke: it ended inside a packet (that truncated packet is not handed on; see
-        /// ``StreamEnd/discardedBytes``), or a read failed with a connection error.
+        /// ``StreamEnd/discardedBytes``), or a read failed with a connection error. FFmpeg 5.1 reports the end of
+        /// a close-delimited HTTP body of unknown length as such an error ("Stream ends prematurely"), so an
+        /// HTTP-FLV edge that ends without chunked framing lands here too: only a final chunk is an end it can tell.
         case connectionDropped
         /// No packet came within the read timeout (the `readTimeoutMs` knob).
         case stalled

@@ -39,6 +39,9 @@ struct RecordCommand: AsyncParsableCommand {
     @Option(help: "Milliseconds a read may wait for a packet before the stream counts as stalled and is reopened.")
     var readTimeoutMs: Int?
 
+    @Flag(help: "End a channel's recording when its input ends cleanly (files, ended events) instead of reopening it.")
+    var stopAtEnd = false
+
     @Option(help: "Stop after this many seconds (default: until SIGINT or SIGTERM).")
     var duration: Double?
 
@@ -67,7 +70,8 @@ struct RecordCommand: AsyncParsableCommand {
         let recorders = try zip(urls, names).map { url, name in
             try Recorder(
                 url: url, path: (out as NSString).appendingPathComponent("\(name).\(container)"), segmentSeconds: segment,
-                knobs: knobs, reconnect: ReconnectPolicy(maxAttempts: maxAttempts), logger: logger)
+                knobs: knobs, reconnect: ReconnectPolicy(maxAttempts: maxAttempts), stopAtEndOfInput: stopAtEnd,
+                logger: logger)
         }
         let stopAll: @Sendable () -> Void = { recorders.forEach { $0.stop() } }
         let signals = [SIGINT, SIGTERM].map { number -> any DispatchSourceSignal in
@@ -101,7 +105,7 @@ struct RecordCommand: AsyncParsableCommand {
             print("\(name): \(summary.outcome.rawValue), \(summary.successfulOpens)/\(summary.attempts) opens, \(gaps) gaps, "
                 + "\(summary.packetsWritten) packets, \(Self.megabytes(summary.bytesWritten)), "
                 + String(format: "%.1f s of media", summary.mediaSeconds) + " → \(summary.files.joined(separator: ", "))")
-            if summary.outcome != .stopped || summary.successfulOpens == 0 {
+            if ![.stopped, .inputEnded].contains(summary.outcome) || summary.successfulOpens == 0 {
                 failed.append("\(name) (\(summary.outcome.rawValue)\(summary.message.map { ": \($0)" } ?? ""))")
             }
         }
