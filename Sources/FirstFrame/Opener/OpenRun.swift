@@ -205,9 +205,8 @@ final class OpenRun: @unchecked Sendable {
         }
         queue.append(packet)
         queuedBytes += packet.size
-        if queuedBytes > knobs.maxBufferBytes { throw bufferLimitFailure(input) }
-        if firstKeyframeIndex == nil, packet.isKeyframe,
-           input.stream(at: packet.streamIndex).pointee.codecpar.pointee.codec_type == AVMEDIA_TYPE_VIDEO {
+        if queuedBytes > knobs.maxBufferBytes { throw bufferLimitFailure() }
+        if firstKeyframeIndex == nil, packet.isKeyframe, packet.mediaKind == .video {
             firstKeyframeIndex = queue.count - 1
             firstKeyframe = MonotonicClock.nanoseconds()
             firstKeyframeEnd = packet.position.map { $0 + containerOverhead(input, packet) + Int64(packet.size) }
@@ -217,10 +216,8 @@ final class OpenRun: @unchecked Sendable {
 
     /// The failure for a queue that reached `maxBufferBytes`: no video (a stream that was announced but never
     /// came, or none at all) when no video packet is queued, else the cap itself.
-    private func bufferLimitFailure(_ input: InputFormatContext) -> PipelineFailure {
-        let videoQueued = queue.contains {
-            input.stream(at: $0.streamIndex).pointee.codecpar.pointee.codec_type == AVMEDIA_TYPE_VIDEO
-        }
+    private func bufferLimitFailure() -> PipelineFailure {
+        let videoQueued = queue.contains { $0.mediaKind == .video }
         let held = "\(queuedBytes) bytes in \(queue.count) packets (maxBufferBytes \(knobs.maxBufferBytes))"
         return videoQueued
             ? PipelineFailure(stage: marks.streamInfoFound == nil ? .streamInfo : .buffering, kind: .bufferLimit,
@@ -347,9 +344,7 @@ final class OpenRun: @unchecked Sendable {
     private func thresholdsMet(_ input: InputFormatContext, video: Int) -> Bool {
         let fromKeyframe = firstKeyframeIndex.map { queue[$0...] } ?? []
         let videoPackets = fromKeyframe.lazy.filter { $0.streamIndex == video }
-        let audioPackets = queue.lazy.filter {
-            input.stream(at: $0.streamIndex).pointee.codecpar.pointee.codec_type == AVMEDIA_TYPE_AUDIO
-        }
+        let audioPackets = queue.lazy.filter { $0.mediaKind == .audio }
         let framesMet = videoPackets.count >= knobs.minVideoFrames && audioPackets.count >= knobs.minAudioFrames
         guard !framesMet, knobs.firstHighWaterMarkMs > 0 else { return framesMet }
         // ijkplayer's first high-water mark: enough media queued, counted in the video's time base.

@@ -65,7 +65,9 @@ final class RecordingWriter: Sendable {
         for (index, kind) in indices {
             // Nil once the stream is closed (a stop during the open): nothing to write, and no file to start.
             guard let parameters = stream.codecParameters(ofStream: index) else {
-                return finishConnection(stream.end, attempt: attempt, packetsBefore: inner.packets, &inner)
+                // The stream is closed: its next result is its end, at once.
+                guard case .failure(let end) = stream.nextResult() else { continue }
+                return finishConnection(end, attempt: attempt, packetsBefore: inner.packets, &inner)
             }
             streams[kind] = parameters
         }
@@ -79,13 +81,9 @@ final class RecordingWriter: Sendable {
         var batching = BatchingPlan(stream: stream, seconds: readBatchSeconds)
         while true {
             let packet: Packet
-            do throws(StreamEnd) {
-                guard let read = try stream.readPacket() else {
-                    return finishConnection(stream.end, attempt: attempt, packetsBefore: packetsBefore, &inner)
-                }
-                packet = read
-            } catch {
-                return finishConnection(error, attempt: attempt, packetsBefore: packetsBefore, &inner)
+            switch stream.nextResult() {
+            case .success(let read): packet = read
+            case .failure(let end): return finishConnection(end, attempt: attempt, packetsBefore: packetsBefore, &inner)
             }
             if indices[packet.streamIndex] == nil {
                 // FLV creates a stream when its first tag comes: audio that starts after the first picture joins
@@ -159,9 +157,7 @@ final class RecordingWriter: Sendable {
 
     /// The connection ended: a gap opens (unless the recorder closed it, or a gap is still open from an earlier
     /// connection that wrote nothing: the gap goes on, from where the picture stopped).
-    private func finishConnection(_ end: StreamEnd?, attempt: Int, packetsBefore: Int, _ inner: inout Inner) -> Outcome {
-        let end = end ?? StreamEnd(reason: .closed, message: "closed", packets: 0, bytesRead: 0, discardedBytes: 0,
-                                   secondsSinceFirstPicture: 0, secondsSinceLastPacket: 0)
+    private func finishConnection(_ end: StreamEnd, attempt: Int, packetsBefore: Int, _ inner: inout Inner) -> Outcome {
         let wroteMedia = inner.packets > packetsBefore
         if end.reason != .closed, inner.splicer.hasWritten, inner.openGap == nil {
             inner.openGap = RecordingGap(

@@ -91,17 +91,22 @@ public final class OpenedStream: Sendable {
     /// - Returns: the packet, or `nil` when the stream ended cleanly (``StreamEnd/isClean``; ``end`` says how).
     /// - Throws: ``StreamEnd`` when it ended otherwise: dropped, stalled or failed.
     public func readPacket() throws(StreamEnd) -> sending Packet? {
-        let transfer = reader.withLock { reader in
-            let next = OwnershipTransfer(unique: self.next(&reader))
-            publish(reader)
-            return next
-        }
-        switch transfer.take() {
+        switch nextResult() {
         case .success(let packet): return packet
         case .failure(let end):
             if end.isClean { return nil }
             throw end
         }
+    }
+
+    /// The next packet or the end, whatever the end: what the read-ahead and the recorder take, which handle every
+    /// end alike.
+    package func nextResult() -> sending Result<Packet, StreamEnd> {
+        reader.withLock { reader in
+            let next = OwnershipTransfer(unique: self.next(&reader))
+            publish(reader)
+            return next
+        }.take()
     }
 
     /// Packets as an `AsyncSequence`, read ahead on the stream's own thread (never Swift's cooperative pool) up to

@@ -53,7 +53,7 @@ final class PacketPump: Sendable {
                 wake.wait()
                 continue
             }
-            let result = readOne()
+            let result = stream.nextResult()
             let isEnd = if case .failure = result { true } else { false }
             deliver(result)
             if isEnd { return }
@@ -69,19 +69,6 @@ final class PacketPump: Sendable {
             return state.waiter
         }
         waiter?.resume(returning: nil)
-    }
-
-    private func readOne() -> sending Result<Packet, StreamEnd> {
-        do throws(StreamEnd) {
-            guard let packet = try stream.readPacket() else {
-                return .failure(stream.end ?? StreamEnd(
-                    reason: .closed, message: "closed", packets: 0, bytesRead: 0, discardedBytes: 0,
-                    secondsSinceFirstPicture: 0, secondsSinceLastPacket: 0))
-            }
-            return .success(packet)
-        } catch {
-            return .failure(error)
-        }
     }
 
     /// Hands `result` to a waiting consumer, or buffers it.

@@ -67,25 +67,13 @@ package enum MediaFixtures {
 
     /// Runs a tool to its end; throws with its standard error when it fails.
     package static func run(_ tool: String, _ arguments: [String], in directory: URL? = nil) throws(Failure) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tool)
-        process.arguments = arguments
-        if let directory { process.currentDirectoryURL = directory }
-        let errors = Pipe()
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = errors
+        let errors: String, status: Int32
         do {
-            try process.run()
+            (_, errors, status) = try MediaProbe.run(tool, arguments, in: directory)
         } catch {
             throw Failure(description: "\(tool): \(error)")
         }
-        let message = errors.fileHandleForReading.readDataToEndOfFile()
-        try? errors.fileHandleForReading.close()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw Failure(description: "\(tool) \(arguments.joined(separator: " ")): \(String(decoding: message, as: UTF8.self))")
-        }
+        guard status == 0 else { throw Failure(description: "\(tool) \(arguments.joined(separator: " ")): \(errors)") }
     }
 
     // MARK: FLV

@@ -54,11 +54,12 @@ package enum MediaProbe {
         return try JSONDecoder().decode(Output.self, from: Data(output.utf8))
     }
 
-    /// Runs `tool` to its end: standard output, standard error, exit status.
-    package static func run(_ tool: String, _ arguments: [String]) throws -> (String, String, Int32) {
+    /// Runs `tool` to its end (in `directory`, if given): standard output, standard error, exit status.
+    package static func run(_ tool: String, _ arguments: [String], in directory: URL? = nil) throws -> (String, String, Int32) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: tool)
         process.arguments = arguments
+        if let directory { process.currentDirectoryURL = directory }
         let output = Pipe(), errors = Pipe()
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = output
