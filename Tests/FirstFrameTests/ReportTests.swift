@@ -18,12 +18,13 @@ import Testing
         return report
     }
 
-    @Test func jsonFollowsSchemaOneWithNullsForWhatWasNotReached() throws {
+    @Test func jsonFollowsSchemaTwoWithNullsForWhatWasNotReached() throws {
         var failed = report(firstPicture: nil, stages: [(.dns, 5)])
         failed.error = .init(stage: .dns, kind: .dns, message: "a.test: Name or service not known")
         let json = try ReportRendering.jsonLine(failed)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
-        #expect(object["schema"] as? Int == 1)
+        #expect(object["schema"] as? Int == 2)
+        #expect(object["causes"] is NSNull && (object["advice"] as? [Any])?.isEmpty == true)
         #expect(object["outcome"] as? String == "failed")
         let summary = try #require(object["summary"] as? [String: Any])
         #expect(summary["firstVideoFrameMs"] is NSNull)
@@ -34,6 +35,8 @@ import Testing
         let ok = try ReportRendering.jsonLine(report(firstPicture: 10, stages: [(.dns, 4), (.decode, 6)]))
         #expect(ok.contains("\"error\":null"))
         #expect(!json.contains("\n"))
+        // A report decodes from its own JSON, and a schema 1 report (no causes, no advice) still decodes.
+        #expect(try JSONDecoder().decode(FirstFrameReport.self, from: Data(ok.utf8)) == report(firstPicture: 10, stages: [(.dns, 4), (.decode, 6)]))
     }
 
     @Test func waterfallShowsEveryStageWithItsTime() {

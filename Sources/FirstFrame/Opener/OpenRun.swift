@@ -19,8 +19,8 @@ final class OpenRun: @unchecked Sendable {
     private var queue: [Packet] = []
     private var firstKeyframeIndex: Int?
     private var firstKeyframe: UInt64?
-    /// Where the first keyframe's bytes end in the input, to find when they arrived.
-    private var firstKeyframeEnd: Int64?
+    /// Where the first keyframe's bytes start and end in the input, to find when they arrived.
+    private var firstKeyframeBytes: Range<Int64>?
     private var firstAudioFrame: UInt64?
     /// The FLV header's audio/video flags, once found (``announcedFLVStreams()``).
     private var flvHeaderFlags: (video: Bool, audio: Bool)?
@@ -68,6 +68,10 @@ final class OpenRun: @unchecked Sendable {
         return Int(max(connects, requests)) > maxRequests
     }
 
+    /// Bytes of each turn (a request, a response) the trace keeps: enough for the media up to the first keyframe
+    /// on a live join, which the causes need when the framing (chunked, RTMP chunks) must be read to find it.
+    static let captureBytesPerTurn = 256 * 1024
+
     // MARK: Run
 
     func run() -> Result<OpenedStream, OpenError> {
@@ -82,7 +86,7 @@ final class OpenRun: @unchecked Sendable {
         }
         var outcome: Result<(Frame, CodecContext), Error> = .failure(PipelineFailure(stage: .dns, kind: .ffmpeg, message: "not run"))
         var stoppedByRequestCap = false
-        let (_, trace) = NetworkTrace.capture {
+        let (_, trace) = NetworkTrace.capture(captureBytesPerTurn: Self.captureBytesPerTurn) {
             let scope = LookupScope(cache: dnsCache, interrupter: interrupter, deadline: interrupter.deadline,
                                     lookupBudget: knobs.stageDeadlines[.dns].map { UInt64($0 * 1e6) })
             scope.run { outcome = Result { try pipeline(policy) } }
@@ -209,7 +213,7 @@ final class OpenRun: @unchecked Sendable {
         if firstKeyframeIndex == nil, packet.isKeyframe, packet.mediaKind == .video {
             firstKeyframeIndex = queue.count - 1
             firstKeyframe = MonotonicClock.nanoseconds()
-            firstKeyframeEnd = packet.position.map { $0 + containerOverhead(input, packet) + Int64(packet.size) }
+            firstKeyframeBytes = packet.position.map { $0..<($0 + containerBytes(input, packet)) }
         }
         return packet
     }
@@ -225,13 +229,20 @@ final class OpenRun: @unchecked Sendable {
             : PipelineFailure(stage: .streamInfo, kind: .noVideo, message: "no video packet in \(held)")
     }
 
-    /// Bytes the container adds around a packet's data, from its position to its last byte: FLV's position is
-    /// the tag's start, before the 11-byte tag header and the video tag's own header (1 byte, 5 for AVC). Other
-    /// containers' positions point at the data (MPEG-TS: at the packet that starts it, a lower bound).
-    private func containerOverhead(_ input: InputFormatContext, _ packet: Packet) -> Int64 {
-        guard input.formatName == "flv" else { return 0 }
-        let codec = input.stream(at: packet.streamIndex).pointee.codecpar.pointee.codec_id
-        return 11 + (codec == AV_CODEC_ID_H264 ? 5 : 1)
+    /// The bytes a packet spans in the input from its position: FLV's position is the tag's start, before the
+    /// 11-byte tag header and the video tag's own header (1 byte, 5 for AVC). MPEG-TS's is the transport packet
+    /// that starts it, and every 188-byte packet carries at most 184 bytes of it. Other containers' positions
+    /// point at the data.
+    private func containerBytes(_ input: InputFormatContext, _ packet: Packet) -> Int64 {
+        switch input.formatName {
+        case "flv", "live_flv":
+            let codec = input.stream(at: packet.streamIndex).pointee.codecpar.pointee.codec_id
+            return 11 + (codec == AV_CODEC_ID_H264 ? 5 : 1) + Int64(packet.size)
+        case "mpegts":
+            return (Int64(packet.size) + 183) / 184 * 188
+        default:
+            return Int64(packet.size)
+        }
     }
 
     // MARK: Stream information without avformat_find_stream_info
@@ -427,9 +438,18 @@ final class OpenRun: @unchecked Sendable {
         report.stages = timeline.spans
         report.summary = timeline.summary
         report.summary.firstVideoFrameMs = marks.firstVideoFrame.map(timeline.milliseconds)
+        let arrival = mediaArrival(trace)
+        let end = marks.firstVideoFrame ?? MonotonicClock.nanoseconds()
+        report.causes = FirstFrameReport.CauseBreakdown(
+            spans: CauseTimeline.spans(
+                origin: start, end: end, hops: trace.hops, media: arrival,
+                instants: .init(keyframeRead: firstKeyframe, decodeStart: marks.bufferReady, firstPicture: marks.firstVideoFrame),
+                stages: timeline.spans),
+            keyframeArrival: arrival?.keyframeLastByte != nil ? .network : .demuxer,
+            firstPictureMs: report.summary.firstVideoFrameMs)
         report.milestones = .init(
             firstByteMs: trace.hops.last?.responseStart.map(timeline.milliseconds),
-            firstKeyframeMs: (keyframeArrival(trace) ?? firstKeyframe).map(timeline.milliseconds),
+            firstKeyframeMs: (arrival?.keyframeLastByte ?? firstKeyframe).map(timeline.milliseconds),
             firstVideoFrameMs: marks.firstVideoFrame.map(timeline.milliseconds),
             firstAudioFrameMs: firstAudioFrame.map(timeline.milliseconds))
         report.hops = trace.hops.map { FirstFrameReport.Hop($0, timeline: timeline) }
@@ -446,41 +466,30 @@ final class OpenRun: @unchecked Sendable {
                              sampleRate: stream.kind == .audio ? stream.sampleRate : nil)
             }
         }
+        report.advice = AdviceRules.advice(for: report)
         return report
     }
 }
 
 extension OpenRun {
-    /// When the last byte of the first keyframe arrived: its end offset in the body, found in the media hop's
-    /// received bytes after the response head. FFmpeg may have read it long before handing it out (inside
-    /// find_stream_info), so the time it was read says little; the time it arrived is the physical floor.
-    /// Plain HTTP only (TLS sessions and files fall back to the read time).
-    private func keyframeArrival(_ trace: NetworkTrace) -> UInt64? {
-        guard let end = firstKeyframeEnd, let hop = trace.hops.last, hop.kind == .http,
-              let fd = hop.establishedConnect?.fd, let responseStart = hop.responseStart else { return nil }
-        // The head may span several reads: gather their captured bytes until its blank line.
-        var head: [UInt8] = []
-        var bodyStart: Int64?
-        var received: Int64 = 0
-        for event in trace.events where event.kind == .receive && event.fd == fd && event.time >= responseStart && event.result > 0 {
-            if bodyStart == nil {
-                head += event.data
-                guard let length = HTTPHead.headLength(head) else {
-                    // Bytes past what the trace captured cannot be searched for the head's end.
-                    if event.data.count < Int(event.result) { return nil }
-                    received += event.result
-                    continue
-                }
-                // Chunked framing adds bytes between the media's own that the trace cannot see past the first
-                // read: the arrival would come out early, so the read time stands instead.
-                if String(decoding: head.prefix(length), as: UTF8.self).lowercased().contains("transfer-encoding: chunked") {
-                    return nil
-                }
-                bodyStart = received + Int64(length)
-            }
-            received += event.result
-            if received - bodyStart! >= end { return event.time }
+    /// When the media hop's bytes arrived: its first media byte, and the first keyframe's first and last bytes,
+    /// found in the reads that delivered them whichever FFmpeg call was reading. FFmpeg may have read the
+    /// keyframe long before handing it out (inside find_stream_info), so the time it was read says little; the
+    /// time it arrived is the physical floor. HTTP and HTTPS (chunked or not); HLS segments and files fall back to
+    /// the read time.
+    private func mediaArrival(_ trace: NetworkTrace) -> CauseTimeline.MediaArrival? {
+        guard let input, input.formatName != "hls",
+              let index = trace.hops.lastIndex(where: { $0.responseStart != nil && ($0.status.map { $0 < 300 } ?? true) })
+        else { return nil }
+        var arrival = CauseTimeline.MediaArrival(hop: index)
+        let hop = trace.hops[index]
+        guard let body = BodyArrival(hop: hop, events: trace.events) else { return arrival }
+        arrival.firstMediaByte = body.firstByte
+        if let bytes = firstKeyframeBytes, let first = body.arrival(ofOffset: bytes.lowerBound),
+           let last = body.arrival(ofOffset: bytes.upperBound - 1) {
+            arrival.keyframeFirstByte = first
+            arrival.keyframeLastByte = last
         }
-        return nil
+        return arrival
     }
 }

@@ -19,5 +19,6 @@ extension FirstFrameReport.Hop {
         responseStartMs = hop.responseStart.map(ms)
         status = hop.status
         redirectTo = hop.redirectTo.map(InputPolicy.redacted)
+        reusedConnection = hop.reusedConnection
     }
 }

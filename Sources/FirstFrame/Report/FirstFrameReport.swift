@@ -1,7 +1,7 @@
 /// Where the time to the first frame went, for one open: JSON schema 1, camelCase, milliseconds from the moment
 /// the open was asked for, all on one monotonic clock.
 public struct FirstFrameReport: Sendable, Codable, Hashable {
-    public static let schemaVersion = 1
+    public static let schemaVersion = 2
 
     /// Whether the open reached its first picture (`ok`) or not (`failed`).
     public enum Outcome: String, Sendable, Codable { case ok, failed }
@@ -145,6 +145,10 @@ public struct FirstFrameReport: Sendable, Codable, Hashable {
         public var responseStartMs: Double?
         public var status: Int?
         public var redirectTo: String?
+        /// The request went out on a connection an earlier hop opened (keep-alive): no lookup, no connect.
+        public var reusedConnection: Bool = false
+        /// RTMP: the hop's handshake and command exchange read from its chunk stream, with the stalls in them.
+        public var rtmp: RTMPTimeline?
     }
 
     /// One stream of the input as the open left it: codec, and picture size or sample rate.
@@ -171,6 +175,10 @@ public struct FirstFrameReport: Sendable, Codable, Hashable {
     /// Whether the TLS peer's certificate chain and name were verified against the trusted CAs: nil when the open
     /// made no TLS connection (or did not get as far), false when ``TuningKnobs/verifyTLS`` was off.
     public var tlsPeerVerified: Bool?
+    /// The time to the first picture (or to the failure) split by why it passed, on every server the same way.
+    public var causes: CauseBreakdown?
+    /// What would remove the causes that cost most, one line each.
+    public var advice: [Advice] = []
 
     public init(url: String, preset: String?, knobs: TuningKnobs) {
         self.url = url
@@ -186,7 +194,7 @@ public struct FirstFrameReport: Sendable, Codable, Hashable {
 
     // `error` is written as null when there is none, as the schema says (synthesised Codable would omit it).
     private enum CodingKeys: String, CodingKey {
-        case schema, url, preset, knobs, outcome, error, summary, milestones, stages, hops, streams, tlsPeerVerified
+        case schema, url, preset, knobs, outcome, error, summary, milestones, stages, hops, streams, tlsPeerVerified, causes, advice
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -203,6 +211,27 @@ public struct FirstFrameReport: Sendable, Codable, Hashable {
         try container.encode(hops, forKey: .hops)
         try container.encode(streams, forKey: .streams)
         try container.encode(tlsPeerVerified, forKey: .tlsPeerVerified)
+        try container.encode(causes, forKey: .causes)
+        try container.encode(advice, forKey: .advice)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        schema = try container.decode(Int.self, forKey: .schema)
+        url = try container.decode(String.self, forKey: .url)
+        preset = try container.decodeIfPresent(String.self, forKey: .preset)
+        knobs = try container.decode(TuningKnobs.self, forKey: .knobs)
+        outcome = try container.decode(Outcome.self, forKey: .outcome)
+        error = try container.decodeIfPresent(Failure.self, forKey: .error)
+        summary = try container.decode(Summary.self, forKey: .summary)
+        milestones = try container.decode(Milestones.self, forKey: .milestones)
+        stages = try container.decode([StageSpan].self, forKey: .stages)
+        hops = try container.decode([Hop].self, forKey: .hops)
+        streams = try container.decode([Stream].self, forKey: .streams)
+        tlsPeerVerified = try container.decodeIfPresent(Bool.self, forKey: .tlsPeerVerified)
+        // Schema 1 reports have neither.
+        causes = try container.decodeIfPresent(CauseBreakdown.self, forKey: .causes)
+        advice = try container.decodeIfPresent([Advice].self, forKey: .advice) ?? []
     }
 }
 

@@ -349,6 +349,7 @@ final class ViewerHandler: ChannelInboundHandler, ChannelViewer {
         }
         if mediaStart == nil { mediaStart = tag.timestamp }
         lastTimestamp = tag.timestamp
+        if tag.isKeyframe { counters?.keyframeWritten() }
         writeBody(tag.bytes)
     }
 
@@ -397,6 +398,7 @@ final class ViewerHandler: ChannelInboundHandler, ChannelViewer {
         let behaviour = request?.behaviour ?? Behaviour()
         var buffer = bytes
         let start = bodyBytes
+        if start == 0 { counters?.bodyWritten() }
         var limit: (bytes: Int, close: Bool)?
         if let stall = behaviour.stallAfterBytes { limit = (stall, false) }
         if let close = behaviour.closeAfterBytes, close < (limit?.bytes ?? .max) { limit = (close, true) }

@@ -1,0 +1,145 @@
+import Foundation
+
+/// Turns an open's causes into advice: each cause above its threshold gives one line naming what removes it.
+/// The thresholds are where a person would act on a live join; below them the time is noise on any network.
+package enum AdviceRules {
+    /// Milliseconds a cause must exceed before it is worth a line.
+    package static let thresholdsMs: [Cause: Double] = [
+        .networkSetup: 50, .serverResponse: 100, .protocolExchange: 50, .keyframeWait: 100,
+        .keyframeTransfer: 100, .clientWait: 30, .decode: 50,
+    ]
+    /// A lookup slower than this, not answered from a cache, is worth prefetching.
+    package static let slowLookupMs = 20.0
+
+    package static func advice(for report: FirstFrameReport) -> [FirstFrameReport.Advice] {
+        guard let causes = report.causes else { return [] }
+        var advice: [FirstFrameReport.Advice] = []
+        func over(_ cause: Cause) -> Double? {
+            let total = causes[cause]
+            return total > thresholdsMs[cause, default: 0] ? total : nil
+        }
+        if over(.networkSetup) != nil { advice += networkAdvice(report) }
+        if let ms = over(.serverResponse) {
+            let redirects = report.hops.filter { $0.redirectTo != nil }.count
+            if redirects > 0 {
+                advice.append(.init(cause: .serverResponse, remedy: .avoidRedirects, ms: ms, message: String(
+                    format: "%.0f ms waiting for servers, over %d redirect%@: open the final URL", ms, redirects, redirects == 1 ? "" : "s")))
+            } else {
+                advice.append(.init(cause: .serverResponse, remedy: .warmEdge, ms: ms, message: String(
+                    format: "the server took %.0f ms to send the first media byte: a stream cold at this edge; pre-warm it or try another edge", ms)))
+            }
+        }
+        if let ms = over(.protocolExchange) {
+            let stalls = report.hops.compactMap(\.rtmp).reduce(0) { $0 + $1.stallMs }
+            advice.append(.init(
+                cause: .protocolExchange, remedy: .rtmpExchange, ms: ms,
+                message: String(format: "RTMP's command exchange took %.0f ms (%.0f ms of it in stalls): try tcp_nodelay=1, or HTTP-FLV from the same server", ms, stalls),
+                knobs: ["tcp_nodelay=1"], sweep: sweep(report, "tcp_nodelay=0,1")))
+        }
+        if let ms = over(.keyframeWait) {
+            advice.append(.init(cause: .keyframeWait, remedy: .gopCache, ms: ms, message: String(
+                format: "waited %.0f ms for the edge's next keyframe: the edge has no GOP cache (turn it on, or a CDN that sends the cached GOP at once); a shorter GOP at the encoder halves it on average", ms)))
+        }
+        if let ms = over(.keyframeTransfer) {
+            advice.append(.init(cause: .keyframeTransfer, remedy: .fastStart, ms: ms, message: String(
+                format: "the first keyframe took %.0f ms to arrive once it started: bandwidth; a lower first rendition or a CDN's fast start", ms)))
+        }
+        if let ms = over(.clientWait) { advice.append(clientWaitAdvice(report, causes, ms)) }
+        if let ms = over(.decode) {
+            let threads = report.knobs.decoderThreads
+            advice.append(.init(
+                cause: .decode, remedy: .decoder, ms: ms,
+                message: threads == 1
+                    ? String(format: "the decoder took %.0f ms to its first picture: B-frame reorder holds it (the stream's encoder sends B-frames) or the picture is large", ms)
+                    : String(format: "the decoder took %.0f ms to its first picture: frame threads hold it back (decoderThreads=1 avoids that) and B-frame reorder", ms),
+                knobs: threads == 1 ? [] : ["decoderThreads=1"],
+                sweep: threads == 1 ? nil : sweep(report, "decoderThreads=0,1")))
+        }
+        return advice
+    }
+
+    private static func networkAdvice(_ report: FirstFrameReport) -> [FirstFrameReport.Advice] {
+        var advice: [FirstFrameReport.Advice] = []
+        let lookups = report.hops.compactMap(\.dns)
+        let coldLookups = lookups.filter { [.system, .resolver].contains($0.source) }
+        let lookupMs = coldLookups.reduce(0) { $0 + (($1.endMs ?? $1.startMs) - $1.startMs) }
+        if lookupMs > slowLookupMs {
+            let hosts = Set(coldLookups.map(\.host)).sorted().joined(separator: ", ")
+            advice.append(.init(
+                cause: .networkSetup, remedy: .dnsPrefetch, ms: lookupMs,
+                message: String(format: "%.0f ms in cold DNS lookups (%@): prefetch the hosts into the DNS cache at start-up", lookupMs, hosts),
+                knobs: ["prefetchHosts=" + hosts.replacingOccurrences(of: ", ", with: "|")]))
+            if !report.knobs.ipv4Only {
+                advice.append(.init(
+                    cause: .networkSetup, remedy: .ipv4Only, ms: lookupMs,
+                    message: "lookups asked for A and AAAA: ipv4Only=true asks for A only, with nothing to wait for on hosts without IPv6",
+                    knobs: ["ipv4Only=true"], sweep: sweep(report, "ipv4Only=false,true")))
+            }
+        }
+        let failed = report.hops.flatMap(\.connects).filter { $0.outcome != .connected }
+        let connectMs = report.hops.reduce(0.0) { total, hop in
+            guard let first = hop.connects.map(\.startMs).min(), let end = hop.connects.first(where: { $0.outcome == .connected })?.endMs
+            else { return total }
+            return total + end - first
+        }
+        if !failed.isEmpty || connectMs > thresholdsMs[.networkSetup]! {
+            let addresses = Set(failed.map { "\($0.address):\($0.port)" }).sorted().joined(separator: ", ")
+            advice.append(.init(
+                cause: .networkSetup, remedy: .anotherEdge, ms: connectMs,
+                message: failed.isEmpty
+                    ? String(format: "%.0f ms connecting: a far or loaded edge; choose a nearer one", connectMs)
+                    : String(format: "%.0f ms connecting, %d failed attempt%@ (%@): the DNS cache now tries %@ last; drop that edge", connectMs,
+                             failed.count, failed.count == 1 ? "" : "s", addresses, failed.count == 1 ? "it" : "them")))
+        }
+        let tlsMs = report.hops.compactMap(\.tls).reduce(0) { $0 + (($1.endMs ?? $1.startMs) - $1.startMs) }
+        if tlsMs > thresholdsMs[.networkSetup]! {
+            advice.append(.init(cause: .networkSetup, remedy: .warmConnection, ms: tlsMs, message: String(
+                format: "%.0f ms in TLS handshakes: keep connections alive, resume sessions, or play plain HTTP where the stream is not secret", tlsMs)))
+        }
+        return advice
+    }
+
+    /// Client wait names the knob for the stage it sat in.
+    private static func clientWaitAdvice(_ report: FirstFrameReport, _ causes: FirstFrameReport.CauseBreakdown, _ ms: Double) -> FirstFrameReport.Advice {
+        var byStage: [Stage: Double] = [:]
+        for span in causes.spans where span.cause == .clientWait {
+            for stage in report.stages where span.stages.contains(stage.name) {
+                byStage[stage.name, default: 0] += max(0, min(stage.endMs, span.endMs) - max(stage.startMs, span.startMs))
+            }
+        }
+        let stage = byStage.max { $0.value < $1.value }?.key ?? .streamInfo
+        let knobs: [String]
+        let why: String
+        switch stage {
+        case .streamInfo:
+            knobs = report.knobs.fpsprobesize != 0 ? ["fpsprobesize=0"] : ["skipStreamInfo=true"]
+            why = report.knobs.fpsprobesize != 0 ? "avformat_find_stream_info counting frames to estimate the frame rate"
+                : "avformat_find_stream_info reading on"
+        case .buffering:
+            knobs = ["minVideoFrames=1", "bufferCheckIntervalMs=0"]
+            why = String(format: "the buffering thresholds (%d video frames, checked every %d ms)",
+                         report.knobs.minVideoFrames, report.knobs.bufferCheckIntervalMs)
+        case .formatProbe:
+            knobs = ["format=auto"]
+            why = "probing the container"
+        default:
+            knobs = []
+            why = "reading past the keyframe"
+        }
+        let first = knobs.first.map { $0.split(separator: "=", maxSplits: 1) }
+        let sweepArgument = first.map { parts in "\(parts[0])=\(currentValue(report, String(parts[0]))),\(parts[1])" }
+        return .init(
+            cause: .clientWait, remedy: .tuneKnobs, ms: ms,
+            message: String(format: "the keyframe had arrived; %.0f ms more went to %@ (in %@): %@", ms, why, stage.rawValue,
+                            knobs.joined(separator: " ")),
+            knobs: knobs, sweep: sweepArgument.flatMap { sweep(report, $0) })
+    }
+
+    private static func currentValue(_ report: FirstFrameReport, _ knob: String) -> String {
+        report.knobs.textValues.first { $0.name == knob }?.value ?? TuningKnobs().textValues.first { $0.name == knob }?.value ?? "default"
+    }
+
+    private static func sweep(_ report: FirstFrameReport, _ axis: String) -> String {
+        "firstframe sweep '\(report.url)' --preset \(report.preset.map { $0.hasSuffix("+") ? String($0.dropLast()) : $0 } ?? "instant") --set \(axis)"
+    }
+}

@@ -1,0 +1,37 @@
+/// Why time passed before the first picture, whichever FFmpeg call was blocked at the time.
+///
+/// Stages (``Stage``) are FFmpeg's calls: the same physical wait lands in `streamInfo` on one server and in
+/// `buffering` on another. Causes are computed from when the bytes arrived (the network trace) and what the
+/// media pipeline did with them, so one situation gets one name on every server. Like stages, the causes of an
+/// open tile the time from the open being asked for to the first picture.
+public enum Cause: String, Sendable, Codable, CaseIterable, CodingKeyRepresentable {
+    /// Lookups, connect attempts and TLS handshakes, of every hop (redirects and playlists included).
+    case networkSetup
+    /// Request sent → the first byte of the response's media: the server's time (a stream that is cold at the
+    /// edge, a slow origin), and for a redirect or playlist hop, its whole response.
+    case serverResponse
+    /// RTMP's command exchange after its handshake (`connect`, `createStream`, `play`) up to the first media
+    /// message: round trips, and on a fast network the stalls of small writes meeting delayed ACKs.
+    case protocolExchange
+    /// The first media byte → the first byte of a keyframe the server had not yet sent: the edge's GOP phase.
+    /// An edge with a GOP cache sends the current GOP at once and makes this ~0.
+    case keyframeWait
+    /// The first keyframe's bytes in flight, its first byte to its last: bandwidth and the keyframe's size.
+    case keyframeTransfer
+    /// The first keyframe had arrived whole, and the client went on reading: probing the format, estimating the
+    /// frame rate, waiting for buffering thresholds.
+    case clientWait
+    /// Decoder open, decoding, and the frames a decoder holds back before its first picture (B-frame reorder,
+    /// frame threads), including waiting for the bytes of those frames.
+    case decode
+
+    /// Whether the client (its knobs, its protocol choice) can take this time away. Network set-up, the server's
+    /// response and the keyframe wait belong to the network and the server: a sweep on a URL it does not control
+    /// ranks settings without them.
+    public var isClientAttributable: Bool {
+        switch self {
+        case .networkSetup, .serverResponse, .keyframeWait: false
+        case .protocolExchange, .keyframeTransfer, .clientWait, .decode: true
+        }
+    }
+}

@@ -1,0 +1,44 @@
+extension FirstFrameReport {
+    /// An RTMP hop in its own terms, read from its chunk stream: the handshake, the `connect`, `createStream` and
+    /// `play` commands with their answers, the first media messages, and the stalls inside them (milliseconds
+    /// on the report's clock).
+    public struct RTMPTimeline: Sendable, Codable, Hashable {
+        /// A gap on the connection with nothing sent or received.
+        public struct Stall: Sendable, Codable, Hashable {
+            public var startMs: Double
+            public var endMs: Double
+            /// Who the connection was waiting for: `server` or `client`.
+            public var awaiting: String
+            /// What came before it ("after sending connect").
+            public var after: String
+
+            public var durationMs: Double { endMs - startMs }
+        }
+
+        /// `handshake`, `connect`, `createStream` or `play`: its request's first byte to its answer's last.
+        public struct Phase: Sendable, Codable, Hashable {
+            public var name: String
+            public var startMs: Double
+            public var endMs: Double?
+            public var stalls: [Stall]
+
+            public var stallMs: Double { stalls.reduce(0) { $0 + $1.durationMs } }
+        }
+
+        public var phases: [Phase]
+        /// The first byte of the first media message after `play`.
+        public var firstMediaByteMs: Double?
+        /// The last byte of the first audio and the first video message.
+        public var firstAudioMs: Double?
+        public var firstVideoMs: Double?
+        /// The first video keyframe message's first and last byte.
+        public var firstKeyframeStartMs: Double?
+        public var firstKeyframeEndMs: Double?
+        /// Stalls from the handshake to the first keyframe, inside or between phases.
+        public var stalls: [Stall]
+        /// False when the trace did not capture the chunk stream as far as the first keyframe.
+        public var isComplete: Bool
+
+        public var stallMs: Double { stalls.reduce(0) { $0 + $1.durationMs } }
+    }
+}
