@@ -484,7 +484,10 @@ extension OpenRun {
         var arrival = CauseTimeline.MediaArrival(hop: index)
         let hop = trace.hops[index]
         guard let body = BodyArrival(hop: hop, events: trace.events) else { return arrival }
-        arrival.firstMediaByte = body.firstByte
+        // The first media byte is the first packet's (a container's header and metadata come before it); a
+        // server that sends its head and header at once and the media later is slow to send media.
+        let firstPacket = queue.compactMap(\.position).min()
+        arrival.firstMediaByte = firstPacket.flatMap(body.arrival(ofOffset:)) ?? body.firstByte
         if let bytes = firstKeyframeBytes, let first = body.arrival(ofOffset: bytes.lowerBound),
            let last = body.arrival(ofOffset: bytes.upperBound - 1) {
             arrival.keyframeFirstByte = first
