@@ -4,7 +4,10 @@
 # openssl: the TLS accuracy test runs `openssl s_server` as FFmpeg's HTTPS peer.
 # libgnutls28-dev: gnutls is linked through pkg-config (the hooks interpose its handshake and record calls).
 # iproute2: the hung-resolver test runs the CLI in a network namespace (`ip` brings its loopback up).
-DEBIAN_PACKAGES := libavformat-dev libavcodec-dev libavutil-dev libgnutls28-dev pkg-config ffmpeg openssl iproute2
+# nginx-light, libnginx-mod-rtmp: nginx-rtmp is the RTMP (and live HLS) server the project did not write.
+# chromium: renders the HTML report page headless, to check the picture is drawn.
+DEBIAN_PACKAGES := libavformat-dev libavcodec-dev libavutil-dev libgnutls28-dev pkg-config ffmpeg openssl iproute2 \
+	nginx-light libnginx-mod-rtmp chromium
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 SWIFT ?= swift
 

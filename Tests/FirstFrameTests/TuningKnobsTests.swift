@@ -75,7 +75,7 @@ import Testing
         #expect(TuningKnobs.names == [
             "fpsprobesize", "probesize", "analyzeduration", "formatprobesize", "format", "skipStreamInfo", "streamWaitMs",
             "minVideoFrames", "minAudioFrames", "bufferCheckIntervalMs", "firstHighWaterMarkMs", "decoderThreads",
-            "ipv4Only", "prefetchHosts", "resolve", "stageDeadlines", "allowedProtocols", "verifyTLS", "caFile",
+            "ipv4Only", "tcp_nodelay", "prefetchHosts", "resolve", "stageDeadlines", "allowedProtocols", "verifyTLS", "caFile",
             "maxBufferBytes", "maxRequests", "readTimeoutMs", "totalDeadline",
         ])
         #expect(Set(TuningKnobs.names).count == TuningKnobs.names.count, "no name twice")
@@ -96,7 +96,7 @@ import Testing
         #expect(stock.map { "\($0.name)=\($0.value)" }.joined(separator: " ") == [
             "fpsprobesize=-1", "probesize=5000000", "analyzeduration=0", "formatprobesize=1048576", "format=",
             "skipStreamInfo=false", "streamWaitMs=1000", "minVideoFrames=0", "minAudioFrames=0", "bufferCheckIntervalMs=0",
-            "firstHighWaterMarkMs=0", "decoderThreads=0", "ipv4Only=false",
+            "firstHighWaterMarkMs=0", "decoderThreads=0", "ipv4Only=false", "tcp_nodelay=false",
             "allowedProtocols=http,https,tls,tcp,rtmp,rtmps,hls,crypto,file", "verifyTLS=true", "maxBufferBytes=15728640",
             "maxRequests=64", "readTimeoutMs=10000", "totalDeadline=15.0",
         ].joined(separator: " "))

@@ -33,8 +33,8 @@ package enum AdviceRules {
             let stalls = report.hops.compactMap(\.rtmp).reduce(0) { $0 + $1.stallMs }
             advice.append(.init(
                 cause: .protocolExchange, remedy: .rtmpExchange, ms: ms,
-                message: String(format: "RTMP's command exchange took %.0f ms (%.0f ms of it in stalls): try tcp_nodelay=1, or HTTP-FLV from the same server", ms, stalls),
-                knobs: ["tcp_nodelay=1"], sweep: sweep(report, "tcp_nodelay=0,1")))
+                message: String(format: "RTMP's command exchange took %.0f ms (%.0f ms of it in stalls): try tcp_nodelay=true, or HTTP-FLV from the same server", ms, stalls),
+                knobs: ["tcp_nodelay=true"], sweep: sweep(report, "tcp_nodelay=false,true")))
         }
         if let ms = over(.keyframeWait) {
             advice.append(.init(cause: .keyframeWait, remedy: .gopCache, ms: ms, message: String(
@@ -68,7 +68,7 @@ package enum AdviceRules {
             advice.append(.init(
                 cause: .networkSetup, remedy: .dnsPrefetch, ms: lookupMs,
                 message: String(format: "%.0f ms in cold DNS lookups (%@): prefetch the hosts into the DNS cache at start-up", lookupMs, hosts),
-                knobs: ["prefetchHosts=" + hosts.replacingOccurrences(of: ", ", with: "|")]))
+                knobs: ["prefetchHosts=" + hosts.replacingOccurrences(of: ", ", with: ",")]))
             if !report.knobs.ipv4Only {
                 advice.append(.init(
                     cause: .networkSetup, remedy: .ipv4Only, ms: lookupMs,

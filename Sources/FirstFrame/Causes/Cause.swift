@@ -7,14 +7,16 @@
 public enum Cause: String, Sendable, Codable, CaseIterable, CodingKeyRepresentable {
     /// Lookups, connect attempts and TLS handshakes, of every hop (redirects and playlists included).
     case networkSetup
-    /// Request sent → the first byte of the response's media: the server's time (a stream that is cold at the
-    /// edge, a slow origin), and for a redirect or playlist hop, its whole response.
+    /// Request sent → the first byte of the stream (for FLV, the first tag after the fixed file header: metadata,
+    /// sequence headers or media): the server's time (a stream that is cold at the edge, a slow origin), and for
+    /// a redirect or playlist hop, its whole response.
     case serverResponse
     /// RTMP's command exchange after its handshake (`connect`, `createStream`, `play`) up to the first media
     /// message: round trips, and on a fast network the stalls of small writes meeting delayed ACKs.
     case protocolExchange
-    /// The first media byte → the first byte of a keyframe the server had not yet sent: the edge's GOP phase.
-    /// An edge with a GOP cache sends the current GOP at once and makes this ~0.
+    /// The first byte of the stream → the first byte of a keyframe the server had not yet sent: the edge's GOP
+    /// phase, whether the edge sent audio meanwhile or held everything back for the keyframe. An edge with a GOP
+    /// cache sends the current GOP at once and makes this ~0.
     case keyframeWait
     /// The first keyframe's bytes in flight, its first byte to its last: bandwidth and the keyframe's size.
     case keyframeTransfer

@@ -7,7 +7,8 @@ package struct CauseTimeline {
     package struct MediaArrival: Sendable, Hashable {
         /// The hop's index in the trace.
         package var hop: Int
-        /// The first byte of the media: the body's first byte (HTTP), the first media message's (RTMP).
+        /// The first byte only a server holding the stream can send: the first FLV tag after the file header
+        /// (HTTP-FLV), the body's first byte (other containers), the first message after `play` (RTMP).
         package var firstMediaByte: UInt64?
         /// The first keyframe's first and last bytes' arrival.
         package var keyframeFirstByte: UInt64?

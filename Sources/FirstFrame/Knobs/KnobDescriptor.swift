@@ -79,10 +79,10 @@ package struct KnobDescriptor: Sendable {
 
     /// A switch: `1`/`true`/`yes`/`on` or `0`/`false`/`no`/`off`, in any case; printed as `true` or `false`.
     package static func boolean(
-        _ name: String, _ keyPath: WritableKeyPath<TuningKnobs, Bool> & Sendable, doc: String
+        _ name: String, _ keyPath: WritableKeyPath<TuningKnobs, Bool> & Sendable, isFormatOption: Bool = false, doc: String
     ) -> KnobDescriptor {
         KnobDescriptor(
-            name, keyPath, rule: "true or false", doc: doc,
+            name, keyPath, rule: "true or false", isFormatOption: isFormatOption, doc: doc,
             parse: { text in
                 switch text.lowercased() {
                 case "1", "true", "yes", "on": true

@@ -50,6 +50,9 @@ public struct TuningKnobs: Sendable, Hashable, Codable {
     public var decoderThreads: Int = 0
     /// Resolve IPv4 only (no AAAA query to wait for).
     public var ipv4Only = false
+    /// FFmpeg's TCP option of the same name: `TCP_NODELAY` on the open's sockets, so that small writes (RTMP's
+    /// commands, written in pieces) go out at once instead of waiting for the peer's delayed ACK (Nagle).
+    public var tcpNoDelay = false
     /// Hosts resolved in parallel before the open, kept fresh by their TTL.
     public var prefetchHosts: [String] = []
     /// Fixed answers, `host → addresses`, like curl's `--resolve`.
@@ -113,6 +116,8 @@ public struct TuningKnobs: Sendable, Hashable, Codable {
         .integer("decoderThreads", \.decoderThreads, 0...64,
                  doc: "Decoder threads for the first frame: 1 decodes it at once; 0 = one per core."),
         .boolean("ipv4Only", \.ipv4Only, doc: "Resolve IPv4 only (no AAAA query to wait for)."),
+        .boolean("tcp_nodelay", \.tcpNoDelay, isFormatOption: true,
+                 doc: "TCP_NODELAY on the open's sockets: RTMP's small command writes go out without waiting for an ACK."),
         KnobDescriptor(
             "prefetchHosts", \.prefetchHosts, rule: "comma-separated hosts", omittedAtDefault: true,
             doc: "Hosts resolved in parallel before the open, kept fresh by their TTL.",

@@ -484,10 +484,12 @@ extension OpenRun {
         var arrival = CauseTimeline.MediaArrival(hop: index)
         let hop = trace.hops[index]
         guard let body = BodyArrival(hop: hop, events: trace.events) else { return arrival }
-        // The first media byte is the first packet's (a container's header and metadata come before it); a
-        // server that sends its head and header at once and the media later is slow to send media.
-        let firstPacket = queue.compactMap(\.position).min()
-        arrival.firstMediaByte = firstPacket.flatMap(body.arrival(ofOffset:)) ?? body.firstByte
+        // The server's time ends with the first byte that only a server holding the stream can send: after FLV's
+        // fixed 13-byte file header (which a cold edge may send before it has anything), the first tag — the
+        // metadata, a sequence header or media. Whatever the edge then holds back until its next keyframe
+        // (audio, with `wait_key`-style edges) is keyframe wait.
+        let streamStart: Int64 = ["flv", "live_flv"].contains(input.formatName) ? 13 : 0
+        arrival.firstMediaByte = body.arrival(ofOffset: streamStart) ?? body.firstByte
         if let bytes = firstKeyframeBytes, let first = body.arrival(ofOffset: bytes.lowerBound),
            let last = body.arrival(ofOffset: bytes.upperBound - 1) {
             arrival.keyframeFirstByte = first

@@ -2,11 +2,16 @@ import Foundation
 
 /// Ways to show reports: a terminal waterfall and JSON Lines (``ReportAggregate`` renders the aggregate over repeats).
 public enum ReportRendering {
-    /// One bar per stage, placed and scaled on the open's timeline, with its milliseconds.
+    /// One bar per stage, placed and scaled on the open's timeline, with its milliseconds; then one bar per cause
+    /// (why the time passed) and the advice.
     ///
     /// ```
     /// dns           ▏                                          0.2 ms
     /// httpResponse  ▕█                                         1.3 ms
+    /// …
+    /// why:
+    /// keyframeWait       ███████████████████████████       1991.7 ms  in formatProbe+streamInfo
+    /// → waited 1992 ms for the edge's next keyframe: …
     /// ```
     public static func waterfall(_ report: FirstFrameReport, width: Int = 48) -> String {
         let total = max(report.stages.last?.endMs ?? 0, 0.001)
@@ -15,14 +20,16 @@ public enum ReportRendering {
             ? String(format: "%@  first picture %.1f ms", report.url, report.summary.firstVideoFrameMs ?? 0)
             : "\(report.url)  FAILED in \(report.error?.stage.rawValue ?? "?"): \(report.error?.kind.rawValue ?? "?"): \(report.error?.message ?? "")"
         lines.append(title + (report.preset.map { "  [\($0)]" } ?? ""))
-        for span in report.stages {
-            let from = Int((span.startMs / total * Double(width)).rounded(.down))
-            let length = max(1, Int((span.durationMs / total * Double(width)).rounded()))
+        func bar(_ name: String, startMs: Double, durationMs: Double, nameWidth: Int) -> String {
+            let from = Int((startMs / total * Double(width)).rounded(.down))
+            let length = max(1, Int((durationMs / total * Double(width)).rounded()))
             let bar = String(repeating: " ", count: min(from, width - 1))
                 + String(repeating: "█", count: min(length, width - min(from, width - 1)))
-            let name = span.name.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0)
-            lines.append("\(name) \(bar.padding(toLength: width, withPad: " ", startingAt: 0)) "
-                + String(format: "%8.1f ms", span.durationMs))
+            return "\(name.padding(toLength: nameWidth, withPad: " ", startingAt: 0)) \(bar.padding(toLength: width, withPad: " ", startingAt: 0)) "
+                + String(format: "%8.1f ms", durationMs)
+        }
+        for span in report.stages {
+            lines.append(bar(span.name.rawValue, startMs: span.startMs, durationMs: span.durationMs, nameWidth: 13))
         }
         let milestones = report.milestones
         let marks = [("first byte", milestones.firstByteMs), ("keyframe", milestones.firstKeyframeMs),
@@ -32,6 +39,27 @@ public enum ReportRendering {
         for (index, hop) in report.hops.enumerated() where report.hops.count > 1 || hop.redirectTo != nil {
             lines.append("hop \(index): \(hop.url ?? hop.host ?? "?") → \(hop.status.map(String.init) ?? "-")"
                 + (hop.redirectTo.map { " → \($0)" } ?? ""))
+        }
+        for hop in report.hops {
+            guard let rtmp = hop.rtmp else { continue }
+            lines.append("rtmp: " + rtmp.phases.map { phase in
+                String(format: "%@ %.1f ms", phase.name, (phase.endMs ?? phase.startMs) - phase.startMs)
+                    + (phase.stalls.isEmpty ? "" : String(format: " (%d stall%@ %.1f ms)", phase.stalls.count, phase.stalls.count == 1 ? "" : "s", phase.stallMs))
+            }.joined(separator: ", "))
+        }
+        if let causes = report.causes, !causes.spans.isEmpty {
+            lines.append("why (\(causes.keyframeArrival == .network ? "keyframe arrival from the network" : "keyframe arrival from the demuxer: an upper bound")):")
+            for span in causes.spans where span.durationMs >= 0.05 {
+                let stages = span.stages.map(\.rawValue).joined(separator: "+")
+                lines.append(bar(span.cause.rawValue, startMs: span.startMs, durationMs: span.durationMs, nameWidth: 16)
+                             + (stages.isEmpty ? "" : "  in \(stages)"))
+            }
+            if let client = causes.clientAttributableMs {
+                lines.append(String(format: "client-attributable %.1f ms (first picture without network set-up, server response, keyframe wait)", client))
+            }
+        }
+        for advice in report.advice {
+            lines.append("→ " + advice.message + (advice.sweep.map { "\n  confirm: \($0)" } ?? ""))
         }
         return lines.joined(separator: "\n")
     }
