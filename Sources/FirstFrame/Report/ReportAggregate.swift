@@ -1,6 +1,7 @@
 import Foundation
 
-/// p50 / p95 / max of each stage and of the first picture over repeated opens.
+/// p50 / p95 / max of each stage, each cause, the first picture and its client-attributable part over repeated
+/// opens.
 public struct ReportAggregate: Sendable, Codable {
     /// p50, p95 and max of a set of millisecond values.
     public struct Distribution: Sendable, Codable, Hashable {
@@ -27,6 +28,11 @@ public struct ReportAggregate: Sendable, Codable {
     public var failures: Int
     public var firstVideoFrame: Distribution?
     public var stages: [Stage: Distribution]
+    /// Per cause (``Cause``), over the successful opens that have causes.
+    public var causes: [Cause: Distribution]
+    /// First picture minus network set-up, server response and keyframe wait: what a sweep on a URL it does
+    /// not control ranks by.
+    public var clientAttributable: Distribution?
 
     public init(_ reports: [FirstFrameReport]) {
         opens = reports.count
@@ -38,6 +44,11 @@ public struct ReportAggregate: Sendable, Codable {
             stages[stage] = Distribution(succeeded.map { $0.summary[stage] })
         }
         self.stages = stages
+        let withCauses = succeeded.compactMap(\.causes)
+        var causes: [Cause: Distribution] = [:]
+        for cause in Cause.allCases { causes[cause] = Distribution(withCauses.map { $0[cause] }) }
+        self.causes = causes
+        clientAttributable = Distribution(withCauses.compactMap(\.clientAttributableMs))
     }
 
     public func render() -> String {
@@ -49,6 +60,11 @@ public struct ReportAggregate: Sendable, Codable {
         var lines = ["\(opens) opens, \(failures) failed", "stage (ms)             p50       p95       max"]
         for stage in Stage.allCases { lines.append(row(stage.rawValue, stages[stage])) }
         lines.append(row("first picture", firstVideoFrame))
+        if !causes.isEmpty {
+            lines.append("cause (ms)")
+            for cause in Cause.allCases { lines.append(row(cause.rawValue, causes[cause])) }
+            lines.append(row("client part", clientAttributable))
+        }
         return lines.joined(separator: "\n")
     }
 }
