@@ -195,6 +195,9 @@ int close(int fd) {
 
 int gnutls_handshake(void *session);
 CNH_REAL(gnutls_handshake)
+// Not interposed, only called: whether the handshake that just succeeded resumed an earlier session.
+int gnutls_session_is_resumed(void *session);
+CNH_REAL(gnutls_session_is_resumed)
 
 int gnutls_handshake(void *session) {
     cnh_trace *trace = cnh_current_trace;
@@ -204,8 +207,15 @@ int gnutls_handshake(void *session) {
     int session_fd = cnh_session_fd(trace, session);
     cnh_record(trace, cnh_monotonic_ns(), CNH_EVENT_TLS_HANDSHAKE_START, session_fd, 0, 0, 0, NULL, 0);
     int status = real(session);
+    uint64_t end = cnh_monotonic_ns();
     int saved = errno;
-    cnh_record(trace, cnh_monotonic_ns(), CNH_EVENT_TLS_HANDSHAKE_END, session_fd, status, 0, 0, NULL, 0);
+    // After the stamp: the resumption check is bookkeeping, not handshake time.
+    int32_t resumed = -1;
+    if (status == 0) {
+        __typeof__(gnutls_session_is_resumed) *is_resumed = real_gnutls_session_is_resumed();
+        if (is_resumed != NULL) resumed = is_resumed(session) != 0;
+    }
+    cnh_record(trace, end, CNH_EVENT_TLS_HANDSHAKE_END, session_fd, status, 0, resumed, NULL, 0);
     errno = saved;
     return status;
 }

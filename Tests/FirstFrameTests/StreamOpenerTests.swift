@@ -301,22 +301,14 @@ extension OriginTests {
             #expect(opened.hops.allSatisfy { $0.status == 200 })
             #expect(opened.hops.first?.dns?.source == .cache, "resolve entries are cached before the first open")
             #expect(opened.hops.count >= 2)
+            // Each hop says what it fetched and where the first segment sat (ffmpeg wrote a finished playlist).
+            #expect(opened.hops.first?.role == .mediaPlaylist && opened.hops.first?.playlist?.isLive == false)
+            #expect(opened.hops.contains { $0.role == .segment && $0.segment?.durationSeconds ?? 0 > 0 })
         }
     }
 }
 
 extension OriginTests.OpenProtocols {
-    /// Whether something listens on 127.0.0.1:`port` (read from /proc/net/tcp, which does not take the one
-    /// connection an `ffmpeg -listen 1` server accepts).
-    private static func listening(on port: Int) -> Bool {
-        guard let table = try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8) else { return false }
-        let local = String(format: "0100007F:%04X", port)
-        return table.split(separator: "\n").contains { line in
-            let fields = line.split(separator: " ")
-            return fields.count > 3 && fields[1] == local && fields[3] == "0A"
-        }
-    }
-
     /// RTMP from `ffmpeg -listen 1` (FFmpeg as a one-client RTMP server): one hop, recognised from the C0+C1
     /// handshake, whose first round trip is the response stage.
     @Test(.enabled(if: NetworkTrace.isAvailable && FileManager.default.isExecutableFile(atPath: "/usr/bin/ffmpeg")))
@@ -334,7 +326,7 @@ extension OriginTests.OpenProtocols {
             server.waitUntilExit()
         }
         // Readiness, not a timing assumption: wait until the kernel shows the listening socket.
-        let ready = try await eventually(timeout: 10) { Self.listening(on: port) }
+        let ready = try await eventually(timeout: 10) { LoopbackSocket.isListening(port: port) }
         try #require(ready)
         var knobs = Preset.instant.knobs
         try knobs.set("resolve", "rtmp.test=127.0.0.1")

@@ -35,7 +35,10 @@ typedef enum {
     CNH_EVENT_SHUTDOWN = 8,       ///< aux: how
     CNH_EVENT_CLOSE = 9,
     CNH_EVENT_TLS_HANDSHAKE_START = 10, ///< gnutls_handshake entered; fd: the session's pseudo-fd
-    CNH_EVENT_TLS_HANDSHAKE_END = 11,   ///< gnutls_handshake returned; result: its return; fd: the session's
+    CNH_EVENT_TLS_HANDSHAKE_END = 11,   ///< gnutls_handshake returned; result: its return; fd: the session's;
+                                        ///< aux: after a successful handshake, 1 if gnutls_session_is_resumed
+                                        ///< (an earlier session's ticket or ID was accepted), 0 if it was a full
+                                        ///< handshake; -1 when the handshake did not succeed (yet)
     CNH_EVENT_MARK = 12,          ///< data: a label from the caller
     CNH_EVENT_TLS_SEND = 13,      ///< gnutls_record_send (plaintext); fd: the session's pseudo-fd; as SEND
     CNH_EVENT_TLS_RECV = 14,      ///< gnutls_record_recv (plaintext); fd: the session's pseudo-fd; as RECV

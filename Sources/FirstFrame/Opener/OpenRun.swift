@@ -452,7 +452,12 @@ final class OpenRun: @unchecked Sendable {
             firstKeyframeMs: (arrival?.keyframeLastByte ?? firstKeyframe).map(timeline.milliseconds),
             firstVideoFrameMs: marks.firstVideoFrame.map(timeline.milliseconds),
             firstAudioFrameMs: firstAudioFrame.map(timeline.milliseconds))
-        report.hops = trace.hops.map { FirstFrameReport.Hop($0, timeline: timeline) }
+        report.hops = trace.hops.map { hop in
+            var reported = FirstFrameReport.Hop(hop, timeline: timeline)
+            reported.rtmp = trace.rtmpExchange(of: hop).map { FirstFrameReport.RTMPTimeline($0, milliseconds: timeline.milliseconds) }
+            return reported
+        }
+        report.describePlaylists(HLSPlaylistReading(trace: trace))
         // A TLS hop that got as far as sending its request passed verification (FFmpeg fails the open otherwise).
         if trace.hops.contains(where: { $0.secureConnectionEnd != nil && $0.requestStart != nil }) {
             report.tlsPeerVerified = knobs.verifyTLS
@@ -483,6 +488,15 @@ extension OpenRun {
         else { return nil }
         var arrival = CauseTimeline.MediaArrival(hop: index)
         let hop = trace.hops[index]
+        if hop.kind == .rtmp {
+            // RTMP's media comes in chunks of messages, not at the demuxer's positions: its own reader finds them.
+            guard let exchange = trace.rtmpExchange(of: hop) else { return arrival }
+            arrival.isRTMP = true
+            arrival.firstMediaByte = exchange.firstMediaByte
+            arrival.keyframeFirstByte = exchange.firstKeyframeStart
+            arrival.keyframeLastByte = exchange.firstKeyframeEnd
+            return arrival
+        }
         guard let body = BodyArrival(hop: hop, events: trace.events) else { return arrival }
         // The server's time ends with the first byte that only a server holding the stream can send: after FLV's
         // fixed 13-byte file header (which a cold edge may send before it has anything), the first tag — the

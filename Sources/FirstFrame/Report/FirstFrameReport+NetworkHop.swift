@@ -20,5 +20,28 @@ extension FirstFrameReport.Hop {
         status = hop.status
         redirectTo = hop.redirectTo.map(InputPolicy.redacted)
         reusedConnection = hop.reusedConnection
+        tlsResumed = hop.tlsResumed
+        role = hop.role
+    }
+}
+
+extension FirstFrameReport {
+    /// Adds what the playlists say to the HLS hops: each playlist's reading, each segment's place.
+    mutating func describePlaylists(_ reading: HLSPlaylistReading) {
+        guard reading.isHLS else { return }
+        for master in reading.masterPlaylists where hops.indices.contains(master.hop) {
+            hops[master.hop].playlist = .init(
+                variants: master.variants.map { .init(bandwidth: $0.bandwidth, resolution: $0.resolution, uri: $0.uri, playlistHop: $0.playlistHop) },
+                targetDurationSeconds: nil, segmentCount: 0, durationSeconds: 0, isLive: false, isComplete: master.complete)
+        }
+        for media in reading.mediaPlaylists where hops.indices.contains(media.hop) {
+            hops[media.hop].playlist = .init(
+                variants: [], targetDurationSeconds: media.targetDuration, segmentCount: media.segments.count,
+                durationSeconds: media.totalDuration, isLive: media.isLive, isComplete: media.complete)
+        }
+        for fetch in reading.segments where hops.indices.contains(fetch.hop) {
+            hops[fetch.hop].segment = .init(sequence: fetch.sequence, durationSeconds: fetch.duration,
+                                            indexFromEnd: fetch.indexFromEnd, secondsFromLiveEdge: fetch.secondsFromLiveEdge)
+        }
     }
 }

@@ -42,3 +42,22 @@ extension FirstFrameReport {
         public var stallMs: Double { stalls.reduce(0) { $0 + $1.durationMs } }
     }
 }
+
+extension FirstFrameReport.RTMPTimeline {
+    /// The exchange read from the trace, on the report's clock.
+    init(_ exchange: RTMPExchange, milliseconds ms: (UInt64) -> Double) {
+        func stall(_ stall: RTMPStall) -> Stall {
+            .init(startMs: ms(stall.start), endMs: ms(stall.end), awaiting: stall.awaited.rawValue, after: stall.after)
+        }
+        phases = exchange.phases.map { phase in
+            .init(name: phase.name.rawValue, startMs: ms(phase.start), endMs: phase.end.map(ms), stalls: phase.stalls.map(stall))
+        }
+        firstMediaByteMs = exchange.firstMediaByte.map(ms)
+        firstAudioMs = exchange.firstAudioMessage.map(ms)
+        firstVideoMs = exchange.firstVideoMessage.map(ms)
+        firstKeyframeStartMs = exchange.firstKeyframeStart.map(ms)
+        firstKeyframeEndMs = exchange.firstKeyframeEnd.map(ms)
+        stalls = exchange.stalls.map(stall)
+        isComplete = exchange.isComplete
+    }
+}

@@ -147,8 +147,48 @@ public struct FirstFrameReport: Sendable, Codable, Hashable {
         public var redirectTo: String?
         /// The request went out on a connection an earlier hop opened (keep-alive): no lookup, no connect.
         public var reusedConnection: Bool = false
+        /// Whether the TLS handshake resumed an earlier session (nil: no handshake on this hop). FFmpeg 5.1 keeps
+        /// no sessions between connections, so through it this is always false: every HTTPS connection pays a
+        /// full handshake.
+        public var tlsResumed: Bool?
+        /// HLS: what the hop fetched (master or media playlist, segment), nil for other inputs.
+        public var role: NetworkHop.Role?
+        /// A media playlist's reading: target duration, segments, live or not.
+        public var playlist: Playlist?
+        /// A segment's place: its duration, and how far behind the live edge it was when the player took it.
+        public var segment: Segment?
         /// RTMP: the hop's handshake and command exchange read from its chunk stream, with the stalls in them.
         public var rtmp: RTMPTimeline?
+    }
+
+    /// An HLS media or master playlist as the hop's response had it.
+    public struct Playlist: Sendable, Codable, Hashable {
+        /// A master playlist's variant and the hop that fetched its media playlist (nil: never fetched).
+        public struct Variant: Sendable, Codable, Hashable {
+            public var bandwidth: Int?
+            public var resolution: String?
+            public var uri: String
+            public var playlistHop: Int?
+        }
+
+        public var variants: [Variant]
+        public var targetDurationSeconds: Double?
+        public var segmentCount: Int
+        public var durationSeconds: Double
+        /// No `#EXT-X-ENDLIST`: a live playlist.
+        public var isLive: Bool
+        /// False when the trace did not capture the whole playlist.
+        public var isComplete: Bool
+    }
+
+    /// An HLS segment fetched by the hop.
+    public struct Segment: Sendable, Codable, Hashable {
+        public var sequence: Int
+        public var durationSeconds: Double
+        /// Its position from the playlist's end (-1: the last segment, as FFmpeg's `live_start_index` counts).
+        public var indexFromEnd: Int?
+        /// Seconds of media from its start to the live edge: this segment and those after it.
+        public var secondsFromLiveEdge: Double?
     }
 
     /// One stream of the input as the open left it: codec, and picture size or sample rate.

@@ -11,9 +11,23 @@ import Darwin
 /// socket whose hop already has a response is a new request on a kept-alive connection: a new hop.
 enum HopAssembler {
     static func hops(from events: [NetworkEvent]) -> [NetworkHop] {
+        assemble(events).hops
+    }
+
+    /// The hops, each with its HLS role when the trace read a playlist; the HLS reading the roles come from; and
+    /// per hop, the indices in `events` of the reads that carried its response (its socket's receives, or its
+    /// gnutls session's plaintext, from its request's response on: a kept-alive connection's later responses
+    /// belong to the later hops).
+    static func assemble(_ events: [NetworkEvent]) -> (hops: [NetworkHop], hls: HLSPlaylistReading, responseReads: [[Int]]) {
         var assembler = State()
-        for event in events { assembler.apply(event) }
-        return assembler.hops
+        for (index, event) in events.enumerated() {
+            assembler.eventIndex = index
+            assembler.apply(event)
+        }
+        var hops = assembler.hops
+        let hls = HLSPlaylistReading(hops: hops, responseReads: assembler.responseReads, events: events)
+        for index in hops.indices { hops[index].role = hls.roles[index] }
+        return (hops, hls, assembler.responseReads)
     }
 
     private struct Connection {
@@ -42,6 +56,11 @@ enum HopAssembler {
 
     private struct State {
         var hops: [NetworkHop] = []
+        /// Per hop, the indices (in the trace's events) of the reads that carried its response: the socket's
+        /// receives (plain HTTP) or its gnutls session's plaintext (HTTPS), from the first after its request.
+        var responseReads: [[Int]] = []
+        /// The index of the event being applied.
+        var eventIndex = 0
         var connections: [Int32: Connection] = [:]
         /// fd → (hop, attempt) for attempts not yet finished.
         var attempts: [Int32: (hop: Int, attempt: Int)] = [:]
@@ -61,6 +80,7 @@ enum HopAssembler {
                 remote: nil, reusedConnection: false, secureConnectionStart: nil, secureConnectionEnd: nil,
                 secureConnectionError: nil, requestStart: nil, responseStart: nil, statusLine: nil, status: nil,
                 redirectTo: nil, bytesSent: 0, bytesReceived: 0, closed: nil))
+            responseReads.append([])
             return hops.count - 1
         }
 
@@ -154,6 +174,8 @@ enum HopAssembler {
                     if hops[hop].secureConnectionStart == nil { hops[hop].secureConnectionStart = event.time }
                 } else if event.result == 0 {
                     hops[hop].secureConnectionEnd = event.time
+                    // aux: 1 resumed, 0 full handshake, -1 unknown (see CNH_EVENT_TLS_HANDSHAKE_END).
+                    hops[hop].tlsResumed = event.aux == 1 ? true : event.aux == 0 ? false : nil
                 } else if event.result != -28 && event.result != -52 {
                     // Not GNUTLS_E_AGAIN / GNUTLS_E_INTERRUPTED, which FFmpeg retries: the handshake failed.
                     hops[hop].secureConnectionError = "gnutls error \(event.result)"
@@ -294,6 +316,7 @@ enum HopAssembler {
             connection.lastDirection = .receive
             guard hops[hop].requestStart != nil else { return }
             if hops[hop].responseStart == nil { hops[hop].responseStart = event.time }
+            if connection.carriesHTTP == true { responseReads[hop].append(eventIndex) }
             guard !connection.headRead, connection.carriesHTTP == true else { return }
             connection.responseHead += event.data
             let complete = HTTPHead.headLength(connection.responseHead) != nil

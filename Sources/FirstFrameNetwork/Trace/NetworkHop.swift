@@ -17,6 +17,20 @@ public struct NetworkHop: Sendable, Codable, Hashable {
         case tcp
     }
 
+    /// What an HTTP hop fetched for an HLS input, read from the playlists' text in the captured response bodies
+    /// (``HLSPlaylistReading`` has the details: variants, segment durations, distance from the live edge).
+    public enum Role: String, Sendable, Codable {
+        /// A multivariant ("master") playlist: it lists variants (`#EXT-X-STREAM-INF`).
+        case masterPlaylist
+        /// A media playlist: it lists segments (`#EXTINF`).
+        case mediaPlaylist
+        /// A media segment: its URL is one a media playlist read earlier listed (or, unlisted, its response
+        /// is MPEG-TS or another segment type).
+        case segment
+        /// Anything else in an HLS open: a redirect, a key, a playlist or segment whose body was not captured.
+        case other
+    }
+
     public var index: Int
     public var kind: Kind
     /// `http(s)://host[:port]/path` from the request line and `Host` header (plain HTTP, and HTTPS through
@@ -36,6 +50,12 @@ public struct NetworkHop: Sendable, Codable, Hashable {
     public var secureConnectionEnd: UInt64?
     /// TLS handshake failure, as gnutls reported it.
     public var secureConnectionError: String?
+    /// Whether this hop's TLS handshake resumed an earlier session (a session ticket or ID the server
+    /// accepted: no certificate sent or verified, and under TLS 1.2 one round trip instead of two) or was a
+    /// full one (`gnutls_session_is_resumed` after the handshake); nil when the hop made no
+    /// handshake (plain HTTP, a kept-alive connection) or when the gnutls hook did not see it end in success.
+    /// FFmpeg 5.1's tls_gnutls keeps no session data between connections, so through stock FFmpeg it is false.
+    public var tlsResumed: Bool?
     /// The first byte of the request was handed to the kernel.
     public var requestStart: UInt64?
     /// The first byte of the response arrived.
@@ -49,6 +69,9 @@ public struct NetworkHop: Sendable, Codable, Hashable {
     public var bytesReceived: Int64
     /// The socket was closed (or shut down) at this time, if it was while tracing.
     public var closed: UInt64?
+    /// What the hop fetched for an HLS input; nil when the trace read no playlist (not HLS, or a playlist
+    /// whose body the trace did not capture).
+    public var role: Role?
 
     /// The connect attempt that succeeded.
     public var establishedConnect: ConnectAttempt? { connects.first { $0.outcome == .connected } }

@@ -35,7 +35,7 @@ package final class FFmpegLiveServer: Sendable {
             throw MediaFixtures.Failure(description: "no timestamps or no keyframe in \(file.path)")
         }
         keyframeSendSeconds = keyframe - first
-        port = try Self.freePort()
+        port = try LoopbackSocket.freePort()
         process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/ffmpeg")
         process.arguments = ["-nostdin", "-v", "error", "-re", "-i", file.path, "-c", "copy", "-copyinkf",
@@ -45,7 +45,7 @@ package final class FFmpegLiveServer: Sendable {
         try process.run()
         // Listening is visible in /proc before anyone connects (connecting to check would take the one accept).
         let deadline = Date().addingTimeInterval(10)
-        while !Self.isListening(port: port) {
+        while !LoopbackSocket.isListening(port: port) {
             guard process.isRunning, Date() < deadline else {
                 stop()
                 throw MediaFixtures.Failure(description: "ffmpeg -listen did not listen on \(port)")
@@ -59,21 +59,6 @@ package final class FFmpegLiveServer: Sendable {
     package func stop() {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
-    }
-
-    private static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        return try LoopbackSocket.bind(fd)
-    }
-
-    private static func isListening(port: Int) -> Bool {
-        let hexPort = String(format: ":%04X", port)
-        guard let table = try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8) else { return false }
-        return table.split(separator: "\n").contains { line in
-            let fields = line.split(separator: " ")
-            return fields.count > 3 && fields[1].hasSuffix(hexPort) && fields[3] == "0A"
-        }
     }
 
     /// The file from `joinAt` seconds on, non-keyframes first, made once per phase.

@@ -1,4 +1,5 @@
 import FirstFrameCore
+import Foundation
 import FirstFrameNetwork
 #if canImport(Glibc)
 import Glibc
@@ -33,6 +34,24 @@ package enum LoopbackSocket {
         var storage = SocketAddress(address: IPAddress(address)!, port: port).storage
         return withUnsafePointer(to: &storage) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+    }
+
+    /// A free loopback port, found by binding port 0 and closing again (for servers that bind their own).
+    package static func freePort() throws(Failure) -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        return try bind(fd)
+    }
+
+    /// Whether something listens on 127.0.0.1:`port`, read from /proc/net/tcp: checking by connecting would take
+    /// the one connection an `ffmpeg -listen 1` server accepts.
+    package static func isListening(port: Int) -> Bool {
+        guard let table = try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8) else { return false }
+        let local = String(format: "0100007F:%04X", port)
+        return table.split(separator: "\n").contains { line in
+            let fields = line.split(separator: " ")
+            return fields.count > 3 && fields[1] == local && fields[3] == "0A"
         }
     }
 }

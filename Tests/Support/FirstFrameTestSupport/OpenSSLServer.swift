@@ -33,7 +33,7 @@ package final class OpenSSLServer: @unchecked Sendable {
         certificate.waitUntilExit()
         guard certificate.terminationStatus == 0 else { throw Failure.certificate }
 
-        port = try Self.freePort()
+        port = try LoopbackSocket.freePort()
         process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
         process.arguments = ["s_server", "-accept", "127.0.0.1:\(port)", "-cert", "cert.pem", "-key", "key.pem",
@@ -57,11 +57,5 @@ package final class OpenSSLServer: @unchecked Sendable {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
         try? FileManager.default.removeItem(at: directory)
-    }
-
-    private static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        return try LoopbackSocket.bind(fd)
     }
 }
