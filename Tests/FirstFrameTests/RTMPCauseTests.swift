@@ -1,0 +1,47 @@
+import FirstFrame
+import FirstFrameTestSupport
+import Foundation
+import Testing
+
+/// The opener against nginx-rtmp (a server the project did not write, no GOP cache, fed by `ffmpeg -re` with x264's
+/// B-frames): RTMP's command exchange is its own cause, the wait for the next keyframe is `keyframeWait` as on
+/// HTTP-FLV, and the report's hop carries the RTMP phases.
+@Suite(
+    .serialized,
+    .enabled(if: NginxRTMPServer.isAvailable, "\(NginxRTMPServer.unavailableReason ?? "")"),
+    .enabled(if: NetworkTrace.isAvailable, "the hooks interpose libc only on Linux, without sanitizers"))
+struct RTMPCauseTests {
+    init() { FFmpegLog.level = .quiet }
+
+    @Test func aLiveJoinOnNginxRTMPNamesTheExchangeAndTheKeyframeWait() async throws {
+        let server = try NginxRTMPServer(streamName: "causes")
+        defer { server.stop() }
+        for preset in [Preset.ffmpeg, .instant] {
+            let stream = try await StreamOpener(preset: preset).open(server.url)
+            // The media timeline of what the open read: the first packet's and the first keyframe's dts. nginx
+            // relays in real time from the join, so the keyframe arrives (keyframe dts − first dts) later.
+            var dts: (first: Double?, keyframe: Double?) = (nil, nil)
+            while dts.keyframe == nil, let packet = try stream.readPacket() {
+                guard let time = packet.dtsSeconds else { continue }
+                dts.first = dts.first ?? time
+                if packet.mediaKind == .video, packet.isKeyframe { dts.keyframe = time }
+            }
+            stream.close()
+            let opened = stream.report
+            try OriginTests.Causes.expectTiling(opened)
+            let causes = try #require(opened.causes)
+            let rtmp = try #require(opened.hops.first?.rtmp)
+            #expect(rtmp.isComplete)
+            #expect(rtmp.phases.map(\.name) == ["handshake", "connect", "createStream", "play"])
+            #expect(causes.keyframeArrival == .network)
+            #expect(causes[.protocolExchange] > 0)
+            let expectedMs = try #require(dts.keyframe) * 1000 - (try #require(dts.first)) * 1000
+            let stages = causes.spans.first { $0.cause == .keyframeWait }?.stages.map(\.rawValue).joined(separator: "+") ?? "-"
+            report("nginx-rtmp, \(preset.rawValue): keyframe wait \(String(format: "%.1f", causes[.keyframeWait])) ms (dts say \(String(format: "%.1f", expectedMs)) ms; in \(stages)); "
+                   + OriginTests.Causes.line(opened) + "; phases: "
+                   + rtmp.phases.map { String(format: "%@ %.1f ms (stalls %.1f)", $0.name, ($0.endMs ?? $0.startMs) - $0.startMs, $0.stallMs) }.joined(separator: ", "))
+            // The relay's pacing and the first message (metadata, sent at play) give a frame or two of slack.
+            #expect(abs(causes[.keyframeWait] - expectedMs) <= 100)
+        }
+    }
+}
