@@ -94,7 +94,8 @@ package struct RTMPChunkStreamReader: Sendable {
         self.side = side
     }
 
-    private var handshakeLength: Int { 2 * (1 + Self.handshakeBlock) - 1 }
+    /// C0+C1+C2 (or S0+S1+S2): the version byte and two blocks.
+    private var handshakeLength: Int { 1 + 2 * Self.handshakeBlock }
 
     /// Reads `bytes`, which one event (at `time`) moved, and returns the messages they completed, in the order
     /// they completed.
