@@ -483,8 +483,9 @@ extension OpenRun {
     /// time it arrived is the physical floor. HTTP and HTTPS (chunked or not); HLS segments and files fall back to
     /// the read time.
     private func mediaArrival(_ trace: NetworkTrace) -> CauseTimeline.MediaArrival? {
-        guard let input, input.formatName != "hls",
-              let index = trace.hops.lastIndex(where: { $0.responseStart != nil && ($0.status.map { $0 < 300 } ?? true) })
+        guard let input else { return nil }
+        if input.formatName == "hls" { return segmentArrival(trace) }
+        guard let index = trace.hops.lastIndex(where: { $0.responseStart != nil && ($0.status.map { $0 < 300 } ?? true) })
         else { return nil }
         var arrival = CauseTimeline.MediaArrival(hop: index)
         let hop = trace.hops[index]
@@ -509,6 +510,18 @@ extension OpenRun {
             arrival.keyframeFirstByte = first
             arrival.keyframeLastByte = last
         }
+        return arrival
+    }
+
+    /// HLS: the media comes in the first segment, which starts with a keyframe (segmenters cut at keyframes), so
+    /// the keyframe's first byte is the segment's first. Where it ends inside the segment the demuxer's read
+    /// tells (an upper bound): positions inside a playlist's stream of segments are not the segment's own.
+    private func segmentArrival(_ trace: NetworkTrace) -> CauseTimeline.MediaArrival? {
+        guard let segment = HLSPlaylistReading(trace: trace).firstSegment, trace.hops.indices.contains(segment.hop) else { return nil }
+        var arrival = CauseTimeline.MediaArrival(hop: segment.hop)
+        let body = BodyArrival(hop: trace.hops[segment.hop], events: trace.events)
+        arrival.firstMediaByte = body?.firstByte
+        arrival.keyframeFirstByte = body?.firstByte
         return arrival
     }
 }
