@@ -171,6 +171,13 @@ extension OriginTests {
                 #expect(failure?.kind == kind, "\(testCase.name): \(String(describing: failure))")
             }
 
+            // Causes: a failed open keeps the causes it reached, contiguous from 0 to the end of its last stage.
+            if let causes = opened.causes, !causes.spans.isEmpty {
+                #expect(causes.spans.first?.startMs == 0, "\(testCase.name)")
+                #expect(zip(causes.spans, causes.spans.dropFirst()).allSatisfy { $0.endMs == $1.startMs }, "\(testCase.name): \(causes.spans)")
+                #expect(abs((causes.spans.last?.endMs ?? 0) - (opened.stages.last?.endMs ?? 0)) < 1, "\(testCase.name): causes end \(causes.spans.last?.endMs ?? 0), stages \(opened.stages.last?.endMs ?? 0)")
+            }
+
             // Time.
             let tolerance = measured.cancelledAtMs == nil ? 150 : Self.cancelSlackMs
             #expect(measured.elapsedMs <= measured.deadlineMs + tolerance,

@@ -90,6 +90,11 @@ package struct CauseTimeline {
                 result.append(.init(cause: .serverResponse, time: hop.responseStart, hop: index))
             }
         }
+        if media == nil, instants.keyframeRead == nil, let last = hops.indices.last {
+            // No hop carried media (a 404, a failed redirect) and nothing was read: what remains is the last
+            // response's, not a keyframe wait.
+            return result + [.init(cause: .serverResponse, time: nil, hop: last)]
+        }
         let keyframeFirst = media?.keyframeFirstByte ?? instants.keyframeRead
         let keyframeLast = media?.keyframeLastByte ?? instants.keyframeRead
         if hops.isEmpty || last < 0 {

@@ -420,6 +420,8 @@ final class OpenRun: @unchecked Sendable {
         if let time = marks.bufferReady { timeline.close(.buffering, at: time) }
         if let time = marks.firstVideoFrame { timeline.close(.decode, at: time) }
 
+        // The causes end where the stages do: at the first picture, or when the failure was classified.
+        var failedAt: UInt64?
         if let failure {
             let classified = FailureClassification.classify(
                 trace: trace, marks: marks, error: failure,
@@ -427,7 +429,8 @@ final class OpenRun: @unchecked Sendable {
                                     deadlinePassed: interrupter.hasTimedOut || interrupter.stageDeadlinePassed
                                         || interrupter.hasReachedLimit),
                 allowedProtocols: knobs.allowedProtocols)
-            timeline.close(classified.stage, at: MonotonicClock.nanoseconds())
+            failedAt = MonotonicClock.nanoseconds()
+            timeline.close(classified.stage, at: failedAt!)
             report.error = classified
             report.outcome = .failed
         } else {
@@ -439,7 +442,7 @@ final class OpenRun: @unchecked Sendable {
         report.summary = timeline.summary
         report.summary.firstVideoFrameMs = marks.firstVideoFrame.map(timeline.milliseconds)
         let arrival = mediaArrival(trace)
-        let end = marks.firstVideoFrame ?? MonotonicClock.nanoseconds()
+        let end = marks.firstVideoFrame ?? failedAt ?? MonotonicClock.nanoseconds()
         report.causes = FirstFrameReport.CauseBreakdown(
             spans: CauseTimeline.spans(
                 origin: start, end: end, hops: trace.hops, media: arrival,

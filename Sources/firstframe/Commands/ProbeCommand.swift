@@ -20,6 +20,10 @@ struct ProbeCommand: AsyncParsableCommand {
     @Flag(help: "One JSON report per line instead of waterfalls; with --repeat, then one aggregate line.")
     var json = false
 
+    @Option(help: ArgumentHelp("Also write the opens as one self-contained HTML page (waterfalls, causes, advice, percentiles).",
+                               valueName: "file"))
+    var html: String?
+
     func validate() throws {
         guard repeats >= 1 else { throw ValidationError("--repeat must be at least 1") }
     }
@@ -40,6 +44,11 @@ struct ProbeCommand: AsyncParsableCommand {
                     if index + 1 < repeats { print("") }
                 }
             }
+        }
+        if let html {
+            let page = ReportPage(title: "firstframe probe \(url)", sections: [.init(label: knobOptions.label, reports: reports)])
+            try page.write(to: URL(fileURLWithPath: html))
+            FileHandle.standardError.write(Data("wrote \(html)\n".utf8))
         }
         if repeats > 1 {
             if json {

@@ -32,6 +32,10 @@ struct SweepCommand: AsyncParsableCommand {
     @Flag(help: "Print every report as a JSON line instead of the table.")
     var json = false
 
+    @Option(help: ArgumentHelp("Also write every open as one self-contained HTML page: a section per combination, fastest first.",
+                               valueName: "file"))
+    var html: String?
+
     private static let listKnobs: Set<String> = ["resolve", "prefetchHosts", "stageDeadlines"]
 
     /// knob → its alternatives, in the order given.
@@ -85,9 +89,20 @@ struct SweepCommand: AsyncParsableCommand {
                 }
             }
         }
+        // Ranked as the table is: by the median first picture, combinations that never reached one last.
+        let aggregates = reports.map(ReportAggregate.init)
+        let order = openers.indices.sorted {
+            (aggregates[$0].firstVideoFrame?.p50 ?? .infinity) < (aggregates[$1].firstVideoFrame?.p50 ?? .infinity)
+        }
+        if let html {
+            let page = ReportPage(
+                title: "firstframe sweep \(url) (preset \(preset), \(repeats) open\(repeats == 1 ? "" : "s") per combination)",
+                sections: order.map { ReportPage.Section(label: openers[$0].label, reports: reports[$0]) })
+            try page.write(to: URL(fileURLWithPath: html))
+            FileHandle.standardError.write(Data("wrote \(html)\n".utf8))
+        }
         guard !json else { return }
-        let ranked = zip(openers.map(\.label), reports.map(ReportAggregate.init))
-            .sorted { ($0.1.firstVideoFrame?.p50 ?? .infinity) < ($1.1.firstVideoFrame?.p50 ?? .infinity) }
+        let ranked = order.map { (openers[$0].label, aggregates[$0]) }
         let stages: [Stage] = [.dns, .tcpConnect, .httpResponse, .formatProbe, .streamInfo, .buffering, .decode]
         let width = max(12, ranked.map(\.0.count).max() ?? 0) + 2
         print("first picture (ms) over \(repeats) opens each, fastest first; stage columns are medians")
