@@ -6,7 +6,7 @@ import Foundation
 struct SweepCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sweep",
-        abstract: "Open a stream with every combination of knob values and rank them by first picture.",
+        abstract: "Open a stream with every combination of knob values and rank them by what the client can change.",
         discussion: """
             Alternatives are separated by commas; for the list-valued knobs (resolve, prefetchHosts, \
             stageDeadlines) by '|'. Rounds go through the combinations in turn, so every combination sees the \
@@ -35,6 +35,9 @@ struct SweepCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Also write every open as one self-contained HTML page: a section per combination, fastest first.",
                                valueName: "file"))
     var html: String?
+
+    @Option(help: ArgumentHelp("Rank by the client-attributable time (client: the first picture without network set-up, the server's response and the keyframe wait, which a live URL's GOP phase decides) or by the first picture (picture).", valueName: "client|picture"))
+    var rank: SweepTable.Ranking = .client
 
     private static let listKnobs: Set<String> = ["resolve", "prefetchHosts", "stageDeadlines"]
 
@@ -89,11 +92,10 @@ struct SweepCommand: AsyncParsableCommand {
                 }
             }
         }
-        // Ranked as the table is: by the median first picture, combinations that never reached one last.
+        // Ranked as the table is: by the median client-attributable time (or first picture, when asked),
+        // combinations that never reached a picture last.
         let aggregates = reports.map(ReportAggregate.init)
-        let order = openers.indices.sorted {
-            (aggregates[$0].firstVideoFrame?.p50 ?? .infinity) < (aggregates[$1].firstVideoFrame?.p50 ?? .infinity)
-        }
+        let order = SweepTable.order(aggregates, by: rank)
         if let html {
             let page = ReportPage(
                 title: "firstframe sweep \(url) (preset \(preset), \(repeats) open\(repeats == 1 ? "" : "s") per combination)",
@@ -102,21 +104,6 @@ struct SweepCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("wrote \(html)\n".utf8))
         }
         guard !json else { return }
-        let ranked = order.map { (openers[$0].label, aggregates[$0]) }
-        let stages: [Stage] = [.dns, .tcpConnect, .httpResponse, .formatProbe, .streamInfo, .buffering, .decode]
-        let width = max(12, ranked.map(\.0.count).max() ?? 0) + 2
-        print("first picture (ms) over \(repeats) opens each, fastest first; stage columns are medians")
-        print("combination".padding(toLength: width, withPad: " ", startingAt: 0)
-              + "    p50      p95  fail " + stages.map { $0.rawValue.prefix(8).padding(toLength: 9, withPad: " ", startingAt: 0) }.joined())
-        for (label, aggregate) in ranked {
-            let first = aggregate.firstVideoFrame
-            var line = label.padding(toLength: width, withPad: " ", startingAt: 0)
-            line += first.map { String(format: "%7.1f  %7.1f", $0.p50, $0.p95) } ?? "      -        -"
-            line += String(format: "  %3d  ", aggregate.failures)
-            line += stages.map { stage in
-                aggregate.stages[stage].map { String(format: "%-9.1f", $0.p50) } ?? "-        "
-            }.joined()
-            print(line)
-        }
+        print(SweepTable(rows: order.map { (openers[$0].label, aggregates[$0]) }, repeats: repeats).render(ranking: rank))
     }
 }
