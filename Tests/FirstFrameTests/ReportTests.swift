@@ -46,6 +46,22 @@ import Testing
         #expect(text.contains("15.0 ms"))
     }
 
+    @Test func waterfallShowsCausesAndAdviceUnderTheStages() {
+        var opened = report(firstPicture: 1000, stages: [(.dns, 10), (.streamInfo, 985), (.decode, 5)])
+        opened.causes = .init(spans: [
+            .init(cause: .networkSetup, startMs: 0, endMs: 10, hop: 0, stages: [.dns]),
+            .init(cause: .keyframeWait, startMs: 10, endMs: 995, stages: [.streamInfo]),
+            .init(cause: .decode, startMs: 995, endMs: 1000, stages: [.decode]),
+        ], keyframeArrival: .network, firstPictureMs: 1000)
+        opened.advice = AdviceRules.advice(for: opened)
+        let text = ReportRendering.waterfall(opened)
+        #expect(text.contains("why (keyframe arrival from the network):"))
+        #expect(text.contains("keyframeWait") && text.contains("985.0 ms  in streamInfo"))
+        #expect(text.contains("client-attributable 5.0 ms"))
+        #expect(opened.advice.map(\.remedy) == [.gopCache])
+        #expect(text.contains("→ waited 985 ms for the edge's next keyframe"))
+    }
+
     @Test func aggregateTakesNearestRankPercentilesOfSuccessfulOpens() {
         let reports = (1...20).map { report(firstPicture: Double($0), stages: [(.decode, Double($0))]) }
             + [report(firstPicture: nil, stages: [(.dns, 1000)])]
