@@ -3,7 +3,7 @@ extension FirstFrameReport {
     public struct Advice: Sendable, Codable, Hashable {
         /// What removes the time, as a stable identifier (for dashboards and tests; the message is for people).
         public enum Remedy: String, Sendable, Codable, CaseIterable {
-            /// Resolve the stream hosts ahead of the open (``DNSCache`` prefetch) and keep them warm.
+            /// Resolve the stream hosts ahead of the open (the DNS cache's prefetch) and keep them warm.
             case dnsPrefetch
             /// Ask for A records only (`ipv4Only`): no AAAA query to wait for.
             case ipv4Only
