@@ -35,8 +35,28 @@ import Testing
         let ok = try ReportRendering.jsonLine(report(firstPicture: 10, stages: [(.dns, 4), (.decode, 6)]))
         #expect(ok.contains("\"error\":null"))
         #expect(!json.contains("\n"))
-        // A report decodes from its own JSON, and a schema 1 report (no causes, no advice) still decodes.
+        // A report decodes from its own JSON.
         #expect(try JSONDecoder().decode(FirstFrameReport.self, from: Data(ok.utf8)) == report(firstPicture: 10, stages: [(.dns, 4), (.decode, 6)]))
+    }
+
+    /// A report written by schema 1 (no causes, no advice, hops without `reusedConnection`, knobs without
+    /// `tcpNoDelay`) still decodes, with what it lacks at its defaults.
+    @Test func aSchemaOneReportStillDecodes() throws {
+        let json = #"""
+        {"schema":1,"url":"http://a.test/x.flv","preset":"instant","knobs":{"fpsprobesize":0,"skipStreamInfo":true},
+         "outcome":"ok","error":null,
+         "summary":{"dnsMs":1,"tcpConnectMs":1,"tlsMs":0,"httpResponseMs":1,"formatProbeMs":1,"streamInfoMs":1,
+                    "bufferingMs":0,"decodeMs":2,"firstVideoFrameMs":7},
+         "milestones":{"firstByteMs":3,"firstKeyframeMs":4,"firstVideoFrameMs":7,"firstAudioFrameMs":null},
+         "stages":[{"name":"dns","startMs":0,"endMs":7,"bytes":0,"packets":0}],
+         "hops":[{"url":"http://a.test/x.flv","host":"a.test","connects":[{"address":"127.0.0.1","port":80,"startMs":1,
+                  "endMs":2,"outcome":"connected"}],"requestStartMs":2,"responseStartMs":3,"status":200}],
+         "streams":[],"tlsPeerVerified":null}
+        """#
+        let decoded = try JSONDecoder().decode(FirstFrameReport.self, from: Data(json.utf8))
+        #expect(decoded.schema == 1 && decoded.causes == nil && decoded.advice.isEmpty)
+        #expect(decoded.hops.first?.reusedConnection == false && decoded.hops.first?.status == 200)
+        #expect(decoded.knobs.fpsprobesize == 0 && decoded.knobs.tcpNoDelay == false && decoded.knobs.maxRequests == TuningKnobs().maxRequests)
     }
 
     @Test func waterfallShowsEveryStageWithItsTime() {

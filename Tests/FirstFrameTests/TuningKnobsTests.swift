@@ -40,6 +40,7 @@ import Testing
         knobs.maxBufferBytes = 1 << 20
         knobs.maxRequests = 5
         knobs.readTimeoutMs = 2500
+        knobs.tcpNoDelay = true
         return knobs
     }()
 

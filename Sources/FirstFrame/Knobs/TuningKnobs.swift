@@ -227,3 +227,45 @@ public struct TuningKnobs: Sendable, Hashable, Codable {
         }
     }
 }
+
+extension TuningKnobs {
+    private enum CodingKeys: String, CodingKey {
+        case fpsprobesize, probesize, analyzeduration, formatprobesize, format, skipStreamInfo, streamWaitMs
+        case minVideoFrames, minAudioFrames, bufferCheckIntervalMs, firstHighWaterMarkMs, decoderThreads, ipv4Only
+        case tcpNoDelay, prefetchHosts, resolve, stageDeadlines, totalDeadline, readTimeoutMs, allowedProtocols
+        case verifyTLS, caFile, maxBufferBytes, maxRequests
+    }
+
+    /// Knobs missing from the JSON (a report written before they existed) keep their defaults.
+    public init(from decoder: any Decoder) throws {
+        self.init()
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        func read<Value: Decodable>(_ key: CodingKeys, into value: inout Value) throws {
+            if let decoded = try container.decodeIfPresent(Value.self, forKey: key) { value = decoded }
+        }
+        try read(.fpsprobesize, into: &fpsprobesize)
+        try read(.probesize, into: &probesize)
+        try read(.analyzeduration, into: &analyzeduration)
+        try read(.formatprobesize, into: &formatprobesize)
+        try read(.format, into: &format)
+        try read(.skipStreamInfo, into: &skipStreamInfo)
+        try read(.streamWaitMs, into: &streamWaitMs)
+        try read(.minVideoFrames, into: &minVideoFrames)
+        try read(.minAudioFrames, into: &minAudioFrames)
+        try read(.bufferCheckIntervalMs, into: &bufferCheckIntervalMs)
+        try read(.firstHighWaterMarkMs, into: &firstHighWaterMarkMs)
+        try read(.decoderThreads, into: &decoderThreads)
+        try read(.ipv4Only, into: &ipv4Only)
+        try read(.tcpNoDelay, into: &tcpNoDelay)
+        try read(.prefetchHosts, into: &prefetchHosts)
+        try read(.resolve, into: &resolve)
+        try read(.stageDeadlines, into: &stageDeadlines)
+        try read(.totalDeadline, into: &totalDeadline)
+        try read(.readTimeoutMs, into: &readTimeoutMs)
+        try read(.allowedProtocols, into: &allowedProtocols)
+        try read(.verifyTLS, into: &verifyTLS)
+        try read(.caFile, into: &caFile)
+        try read(.maxBufferBytes, into: &maxBufferBytes)
+        try read(.maxRequests, into: &maxRequests)
+    }
+}

@@ -159,6 +159,31 @@ public struct FirstFrameReport: Sendable, Codable, Hashable {
         public var segment: Segment?
         /// RTMP: the hop's handshake and command exchange read from its chunk stream, with the stalls in them.
         public var rtmp: RTMPTimeline?
+
+        private enum CodingKeys: String, CodingKey {
+            case url, host, dns, connects, tls, requestStartMs, responseStartMs, status, redirectTo, reusedConnection
+            case tlsResumed, role, playlist, segment, rtmp
+        }
+
+        /// Schema 1 hops (no `reusedConnection`) decode as not reused.
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            url = try container.decodeIfPresent(String.self, forKey: .url)
+            host = try container.decodeIfPresent(String.self, forKey: .host)
+            dns = try container.decodeIfPresent(Lookup.self, forKey: .dns)
+            connects = try container.decode([Connect].self, forKey: .connects)
+            tls = try container.decodeIfPresent(Interval.self, forKey: .tls)
+            requestStartMs = try container.decodeIfPresent(Double.self, forKey: .requestStartMs)
+            responseStartMs = try container.decodeIfPresent(Double.self, forKey: .responseStartMs)
+            status = try container.decodeIfPresent(Int.self, forKey: .status)
+            redirectTo = try container.decodeIfPresent(String.self, forKey: .redirectTo)
+            reusedConnection = try container.decodeIfPresent(Bool.self, forKey: .reusedConnection) ?? false
+            tlsResumed = try container.decodeIfPresent(Bool.self, forKey: .tlsResumed)
+            role = try container.decodeIfPresent(NetworkHop.Role.self, forKey: .role)
+            playlist = try container.decodeIfPresent(Playlist.self, forKey: .playlist)
+            segment = try container.decodeIfPresent(Segment.self, forKey: .segment)
+            rtmp = try container.decodeIfPresent(RTMPTimeline.self, forKey: .rtmp)
+        }
     }
 
     /// An HLS media or master playlist as the hop's response had it.
