@@ -34,7 +34,10 @@ struct RTMPCauseTests {
             #expect(rtmp.isComplete)
             #expect(rtmp.phases.map(\.name) == ["handshake", "connect", "createStream", "play"])
             #expect(causes.keyframeArrival == .network)
-            #expect(causes[.protocolExchange] > 0)
+            // The exchange is the command phases after the handshake's first answer, stalls included.
+            let commands = rtmp.phases.filter { $0.name != "handshake" }.reduce(0) { $0 + (($1.endMs ?? $1.startMs) - $1.startMs) }
+            #expect(causes[.protocolExchange] >= commands - 1)
+            #expect(causes[.protocolExchange] <= (rtmp.phases.last?.endMs ?? 0) - (opened.hops.first?.responseStartMs ?? 0) + 0.001)
             let expectedMs = try #require(dts.keyframe) * 1000 - (try #require(dts.first)) * 1000
             let stages = causes.spans.first { $0.cause == .keyframeWait }?.stages.map(\.rawValue).joined(separator: "+") ?? "-"
             report("nginx-rtmp, \(preset.rawValue): keyframe wait \(String(format: "%.1f", causes[.keyframeWait])) ms (dts say \(String(format: "%.1f", expectedMs)) ms; in \(stages)); "

@@ -36,7 +36,9 @@ package enum AdviceRules {
                 message: String(format: "RTMP's command exchange took %.0f ms (%.0f ms of it in stalls): try tcp_nodelay=true, or HTTP-FLV from the same server", ms, stalls),
                 knobs: ["tcp_nodelay=true"], sweep: sweep(report, "tcp_nodelay=false,true")))
         }
-        if let ms = over(.keyframeWait) {
+        // A keyframe arrival known only from the demuxer's read is an upper bound: it may be the client's own
+        // reading, and the edge is not blamed for it.
+        if let ms = over(.keyframeWait), causes.keyframeArrival == .network {
             advice.append(.init(cause: .keyframeWait, remedy: .gopCache, ms: ms, message: String(
                 format: "waited %.0f ms for the edge's next keyframe: the edge has no GOP cache (turn it on, or a CDN that sends the cached GOP at once); a shorter GOP at the encoder halves it on average", ms)))
         }
@@ -88,8 +90,8 @@ package enum AdviceRules {
                 cause: .networkSetup, remedy: .anotherEdge, ms: connectMs,
                 message: failed.isEmpty
                     ? String(format: "%.0f ms connecting: a far or loaded edge; choose a nearer one", connectMs)
-                    : String(format: "%.0f ms connecting, %d failed attempt%@ (%@): the DNS cache now tries %@ last; drop that edge", connectMs,
-                             failed.count, failed.count == 1 ? "" : "s", addresses, failed.count == 1 ? "it" : "them")))
+                    : String(format: "%.0f ms connecting, %d failed attempt%@ (%@): drop that edge (a DNS cache tries failed addresses last)",
+                             connectMs, failed.count, failed.count == 1 ? "" : "s", addresses)))
         }
         let tlsMs = report.hops.compactMap(\.tls).reduce(0) { $0 + (($1.endMs ?? $1.startMs) - $1.startMs) }
         if tlsMs > thresholdsMs[.networkSetup]! {
@@ -126,20 +128,31 @@ package enum AdviceRules {
             knobs = []
             why = "reading past the keyframe"
         }
-        let first = knobs.first.map { $0.split(separator: "=", maxSplits: 1) }
-        let sweepArgument = first.map { parts in "\(parts[0])=\(currentValue(report, String(parts[0]))),\(parts[1])" }
+        // Only what is not already set: a knob at the suggested value cannot take the time away.
+        let untried = knobs.filter { setting in
+            let parts = setting.split(separator: "=", maxSplits: 1).map(String.init)
+            return currentValue(report, parts[0]) != parts[1]
+        }
+        let first = untried.first.map { $0.split(separator: "=", maxSplits: 1).map(String.init) }
+        let sweepArgument = first.map { parts in "\(parts[0])=\(currentValue(report, parts[0])),\(parts[1])" }
         return .init(
             cause: .clientWait, remedy: .tuneKnobs, ms: ms,
-            message: String(format: "the keyframe had arrived; %.0f ms more went to %@ (in %@): %@", ms, why, stage.rawValue,
-                            knobs.joined(separator: " ")),
-            knobs: knobs, sweep: sweepArgument.flatMap { sweep(report, $0) })
+            message: untried.isEmpty
+                ? String(format: "the keyframe had arrived; %.0f ms more went to %@ (in %@), with its knobs already at their fastest", ms, why, stage.rawValue)
+                : String(format: "the keyframe had arrived; %.0f ms more went to %@ (in %@): %@", ms, why, stage.rawValue,
+                         untried.joined(separator: " ")),
+            knobs: untried, sweep: sweepArgument.map { sweep(report, $0) })
     }
 
     private static func currentValue(_ report: FirstFrameReport, _ knob: String) -> String {
         report.knobs.textValues.first { $0.name == knob }?.value ?? TuningKnobs().textValues.first { $0.name == knob }?.value ?? "default"
     }
 
+    /// The sweep command, the URL quoted for a POSIX shell; the preset the open started from (its own knobs
+    /// beyond it are not repeated, so the command compares from the preset).
     private static func sweep(_ report: FirstFrameReport, _ axis: String) -> String {
-        "firstframe sweep '\(report.url)' --preset \(report.preset.map { $0.hasSuffix("+") ? String($0.dropLast()) : $0 } ?? "instant") --set \(axis)"
+        let url = "'" + report.url.replacingOccurrences(of: "'", with: "'\\''") + "'"
+        let preset = report.preset.map { $0.hasSuffix("+") ? String($0.dropLast()) : $0 }.map { " --preset \($0)" } ?? ""
+        return "firstframe sweep \(url)\(preset) --set \(axis)"
     }
 }

@@ -8,11 +8,14 @@ public enum Cause: String, Sendable, Codable, CaseIterable, CodingKeyRepresentab
     /// Lookups, connect attempts and TLS handshakes, of every hop (redirects and playlists included).
     case networkSetup
     /// Request sent → the first byte of the stream (for FLV, the first tag after the fixed file header: metadata,
-    /// sequence headers or media): the server's time (a stream that is cold at the edge, a slow origin), and for
-    /// a redirect or playlist hop, its whole response.
+    /// sequence headers or media): the server's time (a stream that is cold at the edge, a slow origin). For a
+    /// redirect or playlist hop, request → the response's first byte; for RTMP, the handshake's first round trip
+    /// and `play`'s answer → the first media message. The time between two hops (reading a response, parsing a
+    /// playlist) counts towards the next hop's set-up or response.
     case serverResponse
-    /// RTMP's command exchange after its handshake (`connect`, `createStream`, `play`) up to the first media
-    /// message: round trips, and on a fast network the stalls of small writes meeting delayed ACKs.
+    /// RTMP's exchange from the handshake's first answer to `play`'s answer (the rest of the handshake,
+    /// `connect`, `createStream`, `play`): round trips, and on a fast network the stalls of small writes meeting
+    /// delayed ACKs.
     case protocolExchange
     /// The first byte of the stream → the first byte of a keyframe the server had not yet sent: the edge's GOP
     /// phase, whether the edge sent audio meanwhile or held everything back for the keyframe. An edge with a GOP

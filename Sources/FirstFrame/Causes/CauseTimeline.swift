@@ -13,8 +13,11 @@ package struct CauseTimeline {
         /// The first keyframe's first and last bytes' arrival.
         package var keyframeFirstByte: UInt64?
         package var keyframeLastByte: UInt64?
-        /// RTMP: the time from the handshake's first answer to the first media byte is the command exchange.
+        /// RTMP: the time from the handshake's first answer to `play`'s answer is the command exchange; from
+        /// there to the first media byte the server's.
         package var isRTMP = false
+        /// RTMP: when `play` was answered.
+        package var exchangeEnd: UInt64?
 
         package init(hop: Int) { self.hop = hop }
     }
@@ -77,15 +80,14 @@ package struct CauseTimeline {
             if let lookup = hop.lookup { result.append(.init(cause: .networkSetup, time: lookup.end, hop: index)) }
             if !hop.connects.isEmpty {
                 result.append(.init(cause: .networkSetup, time: hop.establishedConnect?.end ?? nil, hop: index))
-            } else if hop.reusedConnection, let request = hop.requestStart {
-                // A request on a kept-alive connection: the client's time before it (reading the last response,
-                // parsing a playlist) is the client's.
-                result.append(.init(cause: .clientWait, time: request, hop: index))
             }
             if hop.secureConnectionStart != nil { result.append(.init(cause: .networkSetup, time: hop.secureConnectionEnd, hop: index)) }
             if let media, media.hop == index {
-                result.append(.init(cause: .serverResponse, time: media.isRTMP ? hop.responseStart : (media.firstMediaByte ?? hop.responseStart), hop: index))
-                if media.isRTMP { result.append(.init(cause: .protocolExchange, time: media.firstMediaByte, hop: index)) }
+                if media.isRTMP {
+                    result.append(.init(cause: .serverResponse, time: hop.responseStart, hop: index))
+                    result.append(.init(cause: .protocolExchange, time: media.exchangeEnd, hop: index))
+                }
+                result.append(.init(cause: .serverResponse, time: media.firstMediaByte ?? (media.isRTMP ? nil : hop.responseStart), hop: index))
             } else {
                 result.append(.init(cause: .serverResponse, time: hop.responseStart, hop: index))
             }

@@ -460,7 +460,7 @@ final class OpenRun: @unchecked Sendable {
             reported.rtmp = trace.rtmpExchange(of: hop).map { FirstFrameReport.RTMPTimeline($0, milliseconds: timeline.milliseconds) }
             return reported
         }
-        report.describePlaylists(HLSPlaylistReading(trace: trace))
+        report.describePlaylists(trace.playlists)
         // A TLS hop that got as far as sending its request passed verification (FFmpeg fails the open otherwise).
         if trace.hops.contains(where: { $0.secureConnectionEnd != nil && $0.requestStart != nil }) {
             report.tlsPeerVerified = knobs.verifyTLS
@@ -496,18 +496,19 @@ extension OpenRun {
             // RTMP's media comes in chunks of messages, not at the demuxer's positions: its own reader finds them.
             guard let exchange = trace.rtmpExchange(of: hop) else { return arrival }
             arrival.isRTMP = true
+            arrival.exchangeEnd = exchange.phase(.play)?.end
             arrival.firstMediaByte = exchange.firstMediaByte
             arrival.keyframeFirstByte = exchange.firstKeyframeStart
             arrival.keyframeLastByte = exchange.firstKeyframeEnd
             return arrival
         }
-        guard let body = BodyArrival(hop: hop, events: trace.events) else { return arrival }
+        guard let body = BodyArrival(hop: hop, trace: trace) else { return arrival }
         // The server's time ends with the first byte that only a server holding the stream can send: after FLV's
         // fixed 13-byte file header (which a cold edge may send before it has anything), the first tag — the
         // metadata, a sequence header or media. Whatever the edge then holds back until its next keyframe
         // (audio, with `wait_key`-style edges) is keyframe wait.
         let streamStart: Int64 = ["flv", "live_flv"].contains(input.formatName) ? 13 : 0
-        arrival.firstMediaByte = body.arrival(ofOffset: streamStart) ?? body.firstByte
+        arrival.firstMediaByte = body.arrival(ofOffset: streamStart)
         if let bytes = firstKeyframeBytes, let first = body.arrival(ofOffset: bytes.lowerBound),
            let last = body.arrival(ofOffset: bytes.upperBound - 1) {
             arrival.keyframeFirstByte = first
@@ -520,9 +521,13 @@ extension OpenRun {
     /// the keyframe's first byte is the segment's first. Where it ends inside the segment the demuxer's read
     /// tells (an upper bound): positions inside a playlist's stream of segments are not the segment's own.
     private func segmentArrival(_ trace: NetworkTrace) -> CauseTimeline.MediaArrival? {
-        guard let segment = HLSPlaylistReading(trace: trace).firstSegment, trace.hops.indices.contains(segment.hop) else { return nil }
-        var arrival = CauseTimeline.MediaArrival(hop: segment.hop)
-        let body = BodyArrival(hop: trace.hops[segment.hop], events: trace.events)
+        guard let segment = trace.playlists.firstSegment, trace.hops.indices.contains(segment.hop) else { return nil }
+        // A redirected segment is fetched by a later hop: the first segment response that succeeded.
+        guard let index = trace.hops[segment.hop...].firstIndex(where: { hop in
+            hop.role == .segment && hop.status.map { (200..<300).contains($0) } == true
+        }) else { return nil }
+        var arrival = CauseTimeline.MediaArrival(hop: index)
+        let body = BodyArrival(hop: trace.hops[index], trace: trace)
         arrival.firstMediaByte = body?.firstByte
         arrival.keyframeFirstByte = body?.firstByte
         return arrival

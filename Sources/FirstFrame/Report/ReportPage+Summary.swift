@@ -99,15 +99,17 @@ extension ReportPage {
 
         /// A sweep's combinations side by side, in the order given, each linking to its section: first picture
         /// with the client-attributable time next to it (what a sweep on a URL it does not control should rank
-        /// by). The fastest median is in bold.
+        /// by). The best client-attributable median is in bold (the first picture's when no open has causes).
         static func combinations(_ sections: [(Section, anchor: String)]) -> String {
             let summaries = sections.map { Summary($0.0.reports) }
-            let best = summaries.compactMap { $0.firstPicture?.p50 }.min()
+            let byClient = summaries.contains { $0.clientAttributable != nil }
+            func key(_ summary: Summary) -> Double? { byClient ? summary.clientAttributable?.p50 : summary.firstPicture?.p50 }
+            let best = summaries.compactMap(key).min()
             var html = "<div class=\"scroll\"><table class=\"combinations\">\n"
                 + "<tr><th>combination</th><th>opens</th><th>failed</th><th>picture p50</th><th>p95</th><th>min</th><th>max</th>"
                 + "<th>client-attributable p50</th><th>p95</th></tr>\n"
             for ((section, anchor), summary) in zip(sections, summaries) {
-                let isBest = best != nil && summary.firstPicture?.p50 == best
+                let isBest = best != nil && key(summary) == best
                 html += "<tr\(isBest ? " class=\"best\"" : "")><td class=\"label\"><a href=\"#\(anchor)\">"
                     + ReportPage.escape(section.label.isEmpty ? "(no label)" : section.label) + "</a></td>"
                     + "<td>\(summary.opens)</td><td>\(summary.opens - summary.reached)</td>"

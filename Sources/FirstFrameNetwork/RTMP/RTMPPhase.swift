@@ -28,7 +28,7 @@ public struct RTMPPhase: Sendable, Codable, Hashable {
     public var receives: Int
 
     /// The phase's length, once it ended.
-    public var duration: UInt64? { end.map { $0 - start } }
+    public var duration: UInt64? { end.map { $0 > start ? $0 - start : 0 } }
     /// The time spent in the phase's stalls.
     public var stallTime: UInt64 { stalls.reduce(0) { $0 + $1.duration } }
 

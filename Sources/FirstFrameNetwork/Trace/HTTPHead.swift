@@ -18,6 +18,16 @@ package enum HTTPHead {
             .map { $0 + 4 }
     }
 
+    /// A head's header fields, names lowercased (a repeated field keeps its last value).
+    package static func fields(_ head: [UInt8]) -> [String: String] {
+        var result: [String: String] = [:]
+        for line in lines(head).dropFirst() {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            result[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: " \t")
+        }
+        return result
+    }
+
     static func isRequest(_ data: [UInt8]) -> Bool {
         methods.contains { data.starts(with: Array($0.utf8)) }
     }

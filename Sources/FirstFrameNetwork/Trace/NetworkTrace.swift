@@ -23,6 +23,11 @@ public struct NetworkTrace: Sendable, Codable {
     public var droppedEvents: Int
     /// The events grouped by request: each HTTP request, redirect, playlist or segment, or RTMP connection.
     public var hops: [NetworkHop]
+    /// Per hop, the indices in ``events`` of the reads that carried its response (a kept-alive connection's later
+    /// responses belong to the later hops).
+    package private(set) var responseReads: [[Int]]
+    /// What the playlists among the hops say (HLS), read once with the hops.
+    package private(set) var playlists: HLSPlaylistReading
 
     /// Whether the hooks interpose libc in this build (Linux, not under a sanitizer). Elsewhere traces are empty
     /// and the DNS cache cannot answer FFmpeg's lookups.
@@ -36,7 +41,22 @@ public struct NetworkTrace: Sendable, Codable {
         self.end = end
         self.events = events
         self.droppedEvents = droppedEvents
-        self.hops = HopAssembler.hops(from: events)
+        (hops, playlists, responseReads) = HopAssembler.assemble(events)
+    }
+
+    private enum CodingKeys: String, CodingKey { case start, end, events, droppedEvents, hops }
+
+    /// The hops and what they carried are assembled again from the events.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(start: try container.decode(UInt64.self, forKey: .start), end: try container.decode(UInt64.self, forKey: .end),
+                  events: try container.decode([NetworkEvent].self, forKey: .events),
+                  droppedEvents: try container.decode(Int.self, forKey: .droppedEvents))
+    }
+
+    /// The reads that carried `hop`'s response, in order.
+    package func responseEvents(of hop: NetworkHop) -> [NetworkEvent] {
+        responseReads.indices.contains(hop.index) ? responseReads[hop.index].map { events[$0] } : []
     }
 
     /// Runs `body` on the current thread with tracing on, and returns its result with the trace.

@@ -2,7 +2,8 @@ import ArgumentParser
 import FirstFrame
 import Foundation
 
-/// `firstframe sweep URL --set knob=v1,v2 …`: every combination, fastest first — the A/B tool for tuning.
+/// `firstframe sweep URL --set knob=v1,v2 …`: every combination, ranked by what the client can change — the A/B
+/// tool for tuning.
 struct SweepCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sweep",
@@ -32,7 +33,7 @@ struct SweepCommand: AsyncParsableCommand {
     @Flag(help: "Print every report as a JSON line instead of the table.")
     var json = false
 
-    @Option(help: ArgumentHelp("Also write every open as one self-contained HTML page: a section per combination, fastest first.",
+    @Option(help: ArgumentHelp("Also write every open as one self-contained HTML page: a section per combination, in the table's order.",
                                valueName: "file"))
     var html: String?
 

@@ -35,7 +35,7 @@ struct SweepTable {
             "ranked by \(ranking == .client ? "client-attributable time (first picture without network set-up, server response and keyframe wait)" : "first picture")"
                 + ", best first; \(repeats) open\(repeats == 1 ? "" : "s") each; ms, medians unless marked p95",
             "combination".padding(toLength: width, withPad: " ", startingAt: 0)
-                + "   client  client95  picture  picture95  fail  network   server  kf-wait  clientW   decode",
+                + "   client  client95  picture  picture95  fail  network   server  exchange kf-wait  kf-xfer  clientW   decode",
         ]
         for (label, aggregate) in rows {
             let network = aggregate.causes[.networkSetup]?.p50
@@ -43,8 +43,8 @@ struct SweepTable {
             line += cell(aggregate.clientAttributable?.p50) + " " + cell(aggregate.clientAttributable?.p95)
             line += cell(aggregate.firstVideoFrame?.p50) + "  " + cell(aggregate.firstVideoFrame?.p95)
             line += String(format: "  %4d", aggregate.failures)
-            line += cell(network) + cell(aggregate.causes[.serverResponse]?.p50) + cell(aggregate.causes[.keyframeWait]?.p50)
-                + cell(aggregate.causes[.clientWait]?.p50) + cell(aggregate.causes[.decode]?.p50)
+            line += cell(network) + [Cause.serverResponse, .protocolExchange, .keyframeWait, .keyframeTransfer, .clientWait, .decode]
+                .map { cell(aggregate.causes[$0]?.p50) }.joined()
             lines.append(line)
         }
         if let spread = keyframeWaitSpread, spread > 100 {

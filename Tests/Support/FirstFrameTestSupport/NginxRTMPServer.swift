@@ -96,12 +96,6 @@ package final class NginxRTMPServer: @unchecked Sendable {
 
     // MARK: Helpers
 
-    fileprivate static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { if fd >= 0 { close(fd) } }
-        return try LoopbackSocket.bind(fd)
-    }
-
     fileprivate static func tail(_ file: URL, bytes: Int = 4096) -> String {
         guard let data = try? Data(contentsOf: file) else { return "" }
         return String(decoding: data.suffix(bytes), as: UTF8.self)
@@ -165,8 +159,8 @@ private struct Launch {
         var lastError = ""
         var listening = false
         for _ in 0..<3 where !listening {
-            rtmpPort = try NginxRTMPServer.freePort()
-            httpPort = hls ? try NginxRTMPServer.freePort() : nil
+            rtmpPort = try LoopbackSocket.freePort()
+            httpPort = hls ? try LoopbackSocket.freePort() : nil
             let configuration = directory.appendingPathComponent("nginx.conf")
             try Self.configuration(directory: directory, rtmpPort: rtmpPort, httpPort: httpPort)
                 .write(to: configuration, atomically: true, encoding: .utf8)
@@ -256,20 +250,11 @@ private struct Launch {
     /// Polls the kernel's table of listening sockets until nginx has bound every port, or exited (a failed bind).
     static func waitForListening(_ nginx: ChildProcess, ports: [Int], deadline: UInt64) throws -> ListenOutcome {
         while MonotonicClock.nanoseconds() < deadline {
-            if ports.allSatisfy(listening(on:)) { return .listening }
+            if ports.allSatisfy { LoopbackSocket.isListening(port: $0) } { return .listening }
             if nginx.hasExited() { return .exited }
             usleep(10_000)
         }
         throw NginxRTMPServer.Failure("nginx did not listen on \(ports) before the deadline")
-    }
-
-    static func listening(on port: Int) -> Bool {
-        guard let table = try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8) else { return false }
-        let local = String(format: "0100007F:%04X", port)
-        return table.split(separator: "\n").contains { line in
-            let fields = line.split(separator: " ")
-            return fields.count > 3 && fields[1] == local && fields[3] == "0A"
-        }
     }
 
     /// Opens the stream with `ffprobe` (a real RTMP play, through nginx) until it reports video and audio: only

@@ -104,7 +104,7 @@ package struct HLSPlaylistReading: Sendable, Hashable {
 
     /// The reading of a trace's hops.
     package init(trace: NetworkTrace) {
-        self = HopAssembler.assemble(trace.events).hls
+        self = trace.playlists
     }
 
     /// The reading of raw events (they are assembled into hops first, as ``NetworkTrace`` does).
@@ -343,97 +343,6 @@ package struct HLSPlaylistReading: Sendable, Hashable {
             authority = String(authority[..<authority.lastIndex(of: ":")!])
         }
         return "\(scheme)://\(authority)\(path.isEmpty ? "/" : path)"
-    }
-}
-
-/// A response's body as the trace captured it: the reads after the head, chunked framing taken off.
-struct ResponseBody {
-    var bytes: [UInt8] = []
-    var contentType: String?
-    /// Every byte of the body was captured (as far as `Content-Length` or the last chunk says; a body that
-    /// ends at the connection's close counts as complete when every read was captured).
-    var complete = false
-
-    /// - Parameter wanted: stop once this many body bytes are read (nil: the whole body).
-    init?(reads: some Sequence<NetworkEvent>, wanted: Int?) {
-        var head: [UInt8] = []
-        var headLength: Int?
-        var raw: [UInt8] = []
-        var cut = false
-        for read in reads where read.result > 0 {
-            let captured = read.data.count >= Int(read.result)
-            if headLength == nil {
-                head += read.data
-                if let length = HTTPHead.headLength(head) {
-                    headLength = length
-                    raw = Array(head[length...])
-                    head.removeSubrange(length...)
-                }
-                if !captured { cut = true; break }
-            } else {
-                raw += read.data
-                if !captured { cut = true; break }
-            }
-            if let wanted, raw.count >= wanted * 2 + 64 { cut = true; break }
-        }
-        guard headLength != nil else { return nil }
-        let fields = Self.fields(head)
-        contentType = fields["content-type"]
-        if fields["transfer-encoding"]?.lowercased().contains("chunked") == true {
-            var decoder = Dechunker()
-            bytes = decoder.payload(raw)
-            complete = !cut && decoder.finished
-        } else if let length = fields["content-length"].flatMap({ Int($0) }) {
-            bytes = Array(raw.prefix(length))
-            complete = !cut && raw.count >= length
-        } else {
-            bytes = raw
-            complete = !cut
-        }
-        if let wanted, bytes.count > wanted { bytes = Array(bytes.prefix(wanted)) }
-    }
-
-    private static func fields(_ head: [UInt8]) -> [String: String] {
-        var result: [String: String] = [:]
-        let text = String(decoding: head, as: UTF8.self)
-        for line in text.split(separator: "\r\n").dropFirst() {
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            result[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingWhitespace()
-        }
-        return result
-    }
-}
-
-/// Chunked transfer coding (RFC 9112 §7.1) taken off the bytes captured, as far as they go.
-private struct Dechunker {
-    private(set) var finished = false
-
-    mutating func payload(_ raw: [UInt8]) -> [UInt8] {
-        var output: [UInt8] = []
-        var index = 0
-        while index < raw.count {
-            // The size line: hex digits, an optional extension, CRLF.
-            guard let lineEnd = (index..<raw.count).first(where: { raw[$0] == 10 }) else { return output }
-            let line = String(decoding: raw[index..<lineEnd], as: UTF8.self)
-            let digits = line.prefix { $0.isHexDigit }
-            guard !digits.isEmpty, let size = Int(digits, radix: 16) else { return output }
-            index = lineEnd + 1
-            if size == 0 {
-                finished = true
-                return output
-            }
-            guard index + size <= raw.count else {
-                // The capture ends inside this chunk: what there is of it.
-                output += raw[index...]
-                return output
-            }
-            output += raw[index..<(index + size)]
-            index += size
-            // The CRLF after the chunk's data.
-            if index < raw.count, raw[index] == 13 { index += 1 }
-            if index < raw.count, raw[index] == 10 { index += 1 }
-        }
-        return output
     }
 }
 
