@@ -30,7 +30,8 @@ package enum AdviceRules {
             }
         }
         if let ms = over(.protocolExchange) {
-            let stalls = report.hops.compactMap(\.rtmp).reduce(0) { $0 + $1.stallMs }
+            // The stalls inside the command phases (those after `play`, waiting for media, are the stream's pace).
+            let stalls = report.hops.compactMap(\.rtmp).flatMap(\.phases).reduce(0) { $0 + $1.stallMs }
             advice.append(.init(
                 cause: .protocolExchange, remedy: .rtmpExchange, ms: ms,
                 message: String(format: "RTMP's command exchange took %.0f ms (%.0f ms of it in stalls): try tcp_nodelay=true, or HTTP-FLV from the same server", ms, stalls),
