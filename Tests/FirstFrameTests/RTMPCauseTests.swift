@@ -47,4 +47,26 @@ struct RTMPCauseTests {
             #expect(abs(causes[.keyframeWait] - expectedMs) <= 100)
         }
     }
+
+    /// The `tcp_nodelay` knob reaches RTMP's own option (an integer there, so it goes to FFmpeg as 1): the open
+    /// succeeds, and the client's Nagle stall in `createStream` (its command written in pieces) goes away.
+    @Test func tcpNoDelayReachesRTMPAndTakesTheClientsStallAway() async throws {
+        let server = try NginxRTMPServer(streamName: "nodelay")
+        defer { server.stop() }
+        var knobs = Preset.instant.knobs
+        try knobs.set("tcp_nodelay", "true")
+        #expect(knobs.formatOptions.contains { $0.key == "tcp_nodelay" && $0.value == "1" })
+        let stock = try await StreamOpener(preset: .instant).open(server.url)
+        stock.close()
+        let tuned = try await StreamOpener(knobs: knobs, presetName: "instant+").open(server.url)
+        tuned.close()
+        func createStream(_ report: FirstFrameReport) throws -> FirstFrameReport.RTMPTimeline.Phase {
+            try #require(report.hops.first?.rtmp?.phases.first { $0.name == "createStream" })
+        }
+        let before = try createStream(stock.report), after = try createStream(tuned.report)
+        report(String(format: "nginx-rtmp createStream: %.1f ms (stalls %.1f) stock, %.1f ms (stalls %.1f) with tcp_nodelay; exchange %.1f → %.1f ms",
+                      (before.endMs ?? 0) - before.startMs, before.stallMs, (after.endMs ?? 0) - after.startMs, after.stallMs,
+                      stock.report.causes?[.protocolExchange] ?? -1, tuned.report.causes?[.protocolExchange] ?? -1))
+        #expect(after.stallMs <= before.stallMs)
+    }
 }

@@ -177,6 +177,9 @@ import Testing
         let instant = Preset.instant.knobs
         #expect(instant.skipStreamInfo && instant.decoderThreads == 1 && instant.ipv4Only)
         #expect(instant.formatOptions.map(\.key) == ["fpsprobesize"])
+        var switched = instant
+        switched.tcpNoDelay = true
+        #expect(switched.formatOptions.first { $0.key == "tcp_nodelay" }?.value == "1", "switches go to FFmpeg as 1/0")
     }
 
     @Test func knobsEncodeAsCamelCaseJSON() throws {

@@ -5,7 +5,8 @@ import Foundation
 /// CLI (`--set knob=value`) and for sweeps. Start from a ``Preset`` and change what you are measuring.
 ///
 /// No knob may drop a stream silently: with `skipStreamInfo` the opener still waits for every stream the
-/// container announces (within `streamWaitMs`) before it declares the stream information known.
+/// container announces (announced video as long as the open may last, late audio `streamWaitMs`) before it
+/// declares the stream information known.
 public struct TuningKnobs: Sendable, Hashable, Codable {
     /// `fpsprobesize`: frames `avformat_find_stream_info` reads to estimate a frame rate; -1 = FFmpeg's default
     /// (20, doubled to 40 for FLV's 1/1000 time base), 0 = none.
@@ -35,7 +36,8 @@ public struct TuningKnobs: Sendable, Hashable, Codable {
     /// are read, and every stream the FLV header announces is waited for. Other containers still run
     /// `avformat_find_stream_info`.
     public var skipStreamInfo = false
-    /// How long (ms) a skipped stream-info stage waits for an announced stream that has not appeared yet.
+    /// How long (ms) a skipped stream-info stage waits, once the video is known, for announced audio that has not
+    /// appeared yet (announced video is always waited for: there is no first picture without it).
     public var streamWaitMs: Int = 1000
     /// Video packets (counting from the first keyframe) queued before buffering is done; 0 = no requirement.
     public var minVideoFrames: Int = 0
@@ -104,7 +106,7 @@ public struct TuningKnobs: Sendable, Hashable, Codable {
         .boolean("skipStreamInfo", \.skipStreamInfo,
                  doc: "Skip find_stream_info: take parameters from the container's headers, waiting for every stream."),
         .integer("streamWaitMs", \.streamWaitMs, 0...600_000,
-                 doc: "Milliseconds a skipped stream-info stage waits for an announced stream."),
+                 doc: "Milliseconds a skipped stream-info stage waits, after the video, for announced audio."),
         .integer("minVideoFrames", \.minVideoFrames, 0...10_000,
                  doc: "Video packets (from the first keyframe) buffered before playback; 0 = no requirement."),
         .integer("minAudioFrames", \.minAudioFrames, 0...10_000,
@@ -223,7 +225,11 @@ public struct TuningKnobs: Sendable, Hashable, Codable {
     /// preset passes nothing at all).
     public var formatOptions: [(key: String, value: String)] {
         Self.descriptors.compactMap { descriptor in
-            descriptor.isFormatOption && !descriptor.isDefault(in: self) ? (descriptor.name, descriptor.format(self)) : nil
+            guard descriptor.isFormatOption, !descriptor.isDefault(in: self) else { return nil }
+            // Switches go to FFmpeg as 1/0: a protocol may declare its option an integer (rtmp's tcp_nodelay is
+            // AV_OPT_TYPE_INT, tcp's a bool), and "true" only parses as a bool.
+            let text = descriptor.format(self)
+            return (descriptor.name, text == "true" ? "1" : text == "false" ? "0" : text)
         }
     }
 }

@@ -249,29 +249,32 @@ final class OpenRun: @unchecked Sendable {
 
     /// FLV announces its streams in the header's flags but creates them only when their tags arrive. Read until
     /// every announced stream exists with its parameters (the sequence headers carry them), never going on
-    /// without one: a stream that is announced but late is waited for `streamWaitMs` after the others are known,
-    /// and then handed on whenever it comes (it is not dropped; the player sees it appear).
+    /// without one. Announced video is waited for as long as the open may last: an edge that holds video back
+    /// until its next keyframe (nginx-rtmp does, sending audio at once) makes it as late as a GOP. Announced audio
+    /// that is late is waited for `streamWaitMs` after the video is known, and then handed on whenever it comes
+    /// (it is not dropped; the player sees it appear).
     private func readUntilStreamsKnown(_ input: InputFormatContext) throws {
         let announced = announcedFLVStreams()
-        var othersKnownAt: UInt64?
+        var videoKnownAt: UInt64?
         while true {
             let videoKnown = streamKnown(input, AVMEDIA_TYPE_VIDEO)
             let audioKnown = streamKnown(input, AVMEDIA_TYPE_AUDIO)
             let wantVideo = announced?.video ?? true
             let wantAudio = announced?.audio ?? true
             if (!wantVideo || videoKnown) && (!wantAudio || audioKnown) { return }
-            // One stream known, the other announced but missing: wait streamWaitMs for it. A late audio stream is
-            // then handed on whenever it comes; missing video ends the open (there is no first picture without it).
-            if videoKnown || audioKnown {
+            if videoKnown {
                 let now = MonotonicClock.nanoseconds()
-                othersKnownAt = othersKnownAt ?? now
-                if now - othersKnownAt! >= UInt64(knobs.streamWaitMs) * 1_000_000 {
-                    if videoKnown { return }
-                    throw PipelineFailure(stage: .streamInfo, kind: .noVideo,
-                                          message: "the header announces video but none came within streamWaitMs (\(knobs.streamWaitMs) ms)")
-                }
+                videoKnownAt = videoKnownAt ?? now
+                if now - videoKnownAt! >= UInt64(knobs.streamWaitMs) * 1_000_000 { return }
             }
-            try readPacket(input)
+            do {
+                try readPacket(input)
+            } catch where audioKnown && !videoKnown && !interrupter.isCancelled
+                && (interrupter.hasTimedOut || interrupter.stageDeadlinePassed) {
+                // The deadline came with audio flowing and the announced video still missing: say so.
+                throw PipelineFailure(stage: .streamInfo, kind: .noVideo,
+                                      message: "the header announces video but only audio came before the deadline")
+            }
         }
     }
 
