@@ -19,6 +19,11 @@ let networkOnly = ProcessInfo.processInfo.environment["FIRSTFRAME_NETWORK_ONLY"]
 // Libraries accept a Logger and never bootstrap the logging system.
 let swiftLog = Package.Dependency.package(url: "https://github.com/apple/swift-log.git", from: "1.16.2")
 let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
+// Telemetry through the global systems, which cost nothing until an application bootstraps them: metrics (the DNS
+// cache's counters live in the network layer) and spans.
+let swiftMetrics = Package.Dependency.package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0")
+let metrics = Target.Dependency.product(name: "CoreMetrics", package: "swift-metrics")
+let tracing = Target.Dependency.product(name: "Tracing", package: "swift-distributed-tracing")
 // The loopback origin's HTTP server, and the CLI's load client.
 let nio: [Target.Dependency] = [
     .product(name: "NIOCore", package: "swift-nio"),
@@ -48,7 +53,7 @@ let lowerLayers: [Target] = [
     .target(name: "FirstFrameCore"),
     .target(
         name: "FirstFrameNetwork",
-        dependencies: ["FirstFrameCore", "CNetworkHooks", logging]
+        dependencies: ["FirstFrameCore", "CNetworkHooks", logging, metrics]
     ),
     .target(
         name: "FirstFrameTestSupport",
@@ -57,7 +62,10 @@ let lowerLayers: [Target] = [
     ),
     .testTarget(
         name: "FirstFrameNetworkTests",
-        dependencies: ["FirstFrameNetwork", "FirstFrameTestSupport", "CNetworkHooks", "CNetworkHooksTesting"]
+        dependencies: [
+            "FirstFrameNetwork", "FirstFrameTestSupport", "CNetworkHooks", "CNetworkHooksTesting",
+            .product(name: "MetricsTestKit", package: "swift-metrics"),
+        ]
     ),
 ]
 
@@ -66,7 +74,7 @@ let upperLayers: [Target] = [
     .target(
         name: "FirstFrame",
         dependencies: [
-            "FirstFrameCore", "FirstFrameFFmpeg", "FirstFrameNetwork", "CFFmpeg", logging,
+            "FirstFrameCore", "FirstFrameFFmpeg", "FirstFrameNetwork", "CFFmpeg", logging, metrics, tracing,
         ]
     ),
     .target(
@@ -81,6 +89,9 @@ let upperLayers: [Target] = [
         dependencies: [
             "FirstFrame", "FirstFrameOrigin", "CFFmpeg", "CNetworkHooks", "CNetworkHooksTesting", logging,
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            // `firstframe exporter`: the Prometheus text format, and the process's metrics behind /metrics.
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "NIOHTTP1", package: "swift-nio"), metrics, tracing,
         ] + nio
     ),
     .executableTarget(name: "time-an-open", dependencies: ["FirstFrame"], path: "Examples/TimeAnOpen"),
@@ -105,6 +116,8 @@ let upperLayers: [Target] = [
             "FirstFrame", "FirstFrameOrigin", "OriginTestSupport", "FirstFrameTestSupport", "CFFmpeg",
             "CNetworkHooks", "CNetworkHooksTesting",
             .product(name: "PropertyBased", package: "swift-property-based"),
+            .product(name: "MetricsTestKit", package: "swift-metrics"),
+            .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
         ]
     ),
 ]
@@ -119,9 +132,12 @@ let package = Package(
             .executable(name: "firstframe", targets: ["firstframe"]),
         ],
     dependencies: networkOnly
-        ? [swiftLog]
+        ? [swiftLog, swiftMetrics]
         : [
-            swiftLog,
+            swiftLog, swiftMetrics,
+            .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
+            // The exporter's Prometheus text format (the CLI only).
+            .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
             .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
             // The CLI.
             .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),

@@ -12,6 +12,8 @@ final class OpenRun: @unchecked Sendable {
     let interrupter: Interrupter
 
     private let start: UInt64
+    /// The wall clock at `start` (seconds since 1970), for the report's `startedAt`.
+    private let startedAt = Date().timeIntervalSince1970
     /// Bytes of the packets on ``queue``: capped by `maxBufferBytes` until the first picture.
     private var queuedBytes = 0
     private var marks = StageTimeline.MediaMarks()
@@ -415,6 +417,7 @@ final class OpenRun: @unchecked Sendable {
 
     private func makeReport(trace: NetworkTrace, failure: Error?) -> FirstFrameReport {
         var report = FirstFrameReport(url: InputPolicy.redacted(url), preset: presetName, knobs: knobs)
+        report.startedAt = startedAt
         var timeline = StageTimeline(origin: start)
         let probeEnd = marks.formatProbed ?? MonotonicClock.nanoseconds()
         timeline.addNetwork(trace.hops, until: probeEnd)

@@ -227,6 +227,9 @@ public struct FirstFrameReport: Sendable, Codable, Hashable {
     }
 
     public var schema = FirstFrameReport.schemaVersion
+    /// When the open was asked for, in seconds since 1970 (the wall clock, for telemetry backends; every other
+    /// time in the report is milliseconds from this moment on the monotonic clock).
+    public var startedAt: Double?
     public var url: String
     public var preset: String?
     public var knobs: TuningKnobs
@@ -259,12 +262,13 @@ public struct FirstFrameReport: Sendable, Codable, Hashable {
 
     // `error` is written as null when there is none, as the schema says (synthesised Codable would omit it).
     private enum CodingKeys: String, CodingKey {
-        case schema, url, preset, knobs, outcome, error, summary, milestones, stages, hops, streams, tlsPeerVerified, causes, advice
+        case schema, startedAt, url, preset, knobs, outcome, error, summary, milestones, stages, hops, streams, tlsPeerVerified, causes, advice
     }
 
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(schema, forKey: .schema)
+        try container.encodeIfPresent(startedAt, forKey: .startedAt)
         try container.encode(url, forKey: .url)
         try container.encode(preset, forKey: .preset)
         try container.encode(knobs, forKey: .knobs)
@@ -283,6 +287,7 @@ public struct FirstFrameReport: Sendable, Codable, Hashable {
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         schema = try container.decode(Int.self, forKey: .schema)
+        startedAt = try container.decodeIfPresent(Double.self, forKey: .startedAt)
         url = try container.decode(String.self, forKey: .url)
         preset = try container.decodeIfPresent(String.self, forKey: .preset)
         knobs = try container.decode(TuningKnobs.self, forKey: .knobs)
