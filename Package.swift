@@ -70,7 +70,8 @@ let lowerLayers: [Target] = [
 ]
 
 let upperLayers: [Target] = [
-    .target(name: "FirstFrameFFmpeg", dependencies: ["FirstFrameCore", "CFFmpeg"]),
+    // FFmpeg's own log lines go to swift-log (the logger of the open they belong to).
+    .target(name: "FirstFrameFFmpeg", dependencies: ["FirstFrameCore", "CFFmpeg", logging]),
     .target(
         name: "FirstFrame",
         dependencies: [

@@ -31,7 +31,11 @@ final class OpenRun: @unchecked Sendable {
     private var picture: (width: Int, height: Int)?
     private var decodedVideoPackets = 0
 
-    init(url: String, knobs: TuningKnobs, presetName: String?, dnsCache: DNSCache?) {
+    /// Told what happens as it happens, on this open's thread (nil: nobody listens).
+    let events: (@Sendable (OpenEvent) -> Void)?
+
+    init(url: String, knobs: TuningKnobs, presetName: String?, dnsCache: DNSCache?, events: (@Sendable (OpenEvent) -> Void)? = nil) {
+        self.events = events
         self.url = url
         self.knobs = knobs
         self.presetName = presetName

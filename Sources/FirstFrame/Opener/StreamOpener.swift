@@ -1,4 +1,5 @@
 import Logging
+import Tracing
 
 /// Opens a stream to its first decoded picture as fast as the knobs allow, and reports where the time went.
 ///
@@ -18,22 +19,27 @@ public struct StreamOpener: Sendable {
     /// The cache answering this opener's lookups, if its knobs need one; it lives as long as the opener, so
     /// prefetched and cached hosts serve every open.
     public let dnsCache: DNSCache?
+    /// Where each open's metrics and spans go (the global systems unless given).
+    public let telemetry: Telemetry
     private let logger: Logger
 
-    public init(preset: Preset = .instant, logger: Logger = Logger(label: "FirstFrame.StreamOpener")) {
+    public init(
+        preset: Preset = .instant, logger: Logger = Logger(label: "FirstFrame.StreamOpener"), telemetry: Telemetry = Telemetry()
+    ) {
         // Presets are valid by construction (a test checks each).
-        try! self.init(knobs: preset.knobs, presetName: preset.rawValue, logger: logger)
+        try! self.init(knobs: preset.knobs, presetName: preset.rawValue, logger: logger, telemetry: telemetry)
     }
 
     /// - Throws: ``KnobError`` naming the first invalid knob.
     public init(
         knobs: TuningKnobs, presetName: String? = nil, dnsCache: DNSCache? = nil,
-        logger: Logger = Logger(label: "FirstFrame.StreamOpener")
+        logger: Logger = Logger(label: "FirstFrame.StreamOpener"), telemetry: Telemetry = Telemetry()
     ) throws(KnobError) {
         try knobs.validate()
         self.knobs = knobs
         self.presetName = presetName
         self.logger = logger
+        self.telemetry = telemetry
         self.dnsCache = dnsCache ?? Self.cache(for: knobs, logger: logger)
     }
 
@@ -80,8 +86,15 @@ public struct StreamOpener: Sendable {
     ///
     /// - Throws: ``OpenError`` with the failing stage and the partial report.
     public func open(_ url: String) async throws(OpenError) -> OpenedStream {
+        try await open(url, events: nil)
+    }
+
+    /// The open, with `events` told what happens as it happens (on the open's thread: it must not block).
+    func open(_ url: String, events: (@Sendable (OpenEvent) -> Void)?) async throws(OpenError) -> OpenedStream {
+        // The caller's span, if any: the open's span is its child.
+        let context = ServiceContext.current ?? .topLevel
         if let dnsCache, !knobs.prefetchHosts.isEmpty { dnsCache.startPrefetch(hosts: knobs.prefetchHosts) }
-        let run = OpenRun(url: url, knobs: knobs, presetName: presetName, dnsCache: dnsCache)
+        let run = OpenRun(url: url, knobs: knobs, presetName: presetName, dnsCache: dnsCache, events: events)
         let result: Result<OpenedStream, OpenError>
         do {
             result = try await withTaskCancellationHandler {
@@ -91,6 +104,10 @@ public struct StreamOpener: Sendable {
             }
         } catch {
             result = .failure(OpenError(report: run.failedReport(kind: .ffmpeg, message: "\(error)")))
+        }
+        switch result {
+        case .success(let stream): telemetry.emit(stream.report, context: context)
+        case .failure(let error): telemetry.emit(error.report, context: context)
         }
         switch result {
         case .success(let stream):
