@@ -6,12 +6,13 @@
 # iproute2: the hung-resolver test runs the CLI in a network namespace (`ip` brings its loopback up).
 # nginx-light, libnginx-mod-rtmp: nginx-rtmp is the RTMP (and live HLS) server the project did not write.
 # chromium: renders the HTML report page headless, to check the picture is drawn.
+# prometheus: the real scraper in the exporter's end-to-end test.
 DEBIAN_PACKAGES := libavformat-dev libavcodec-dev libavutil-dev libgnutls28-dev pkg-config ffmpeg openssl iproute2 \
-	nginx-light libnginx-mod-rtmp chromium
+	nginx-light libnginx-mod-rtmp chromium prometheus
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 SWIFT ?= swift
 
-.PHONY: deps build test tsan docs demo serve clean
+.PHONY: deps build test tsan otlp-example docs demo serve clean
 
 deps:
 	@missing=""; \
@@ -39,6 +40,11 @@ tsan: deps
 	FIRSTFRAME_NETWORK_ONLY=1 $(SWIFT) build --build-tests --sanitize=thread --build-path .build-tsan
 	FIRSTFRAME_NETWORK_ONLY=1 TSAN_OPTIONS=halt_on_error=1 $(SWIFT) test --skip-build --sanitize=thread --build-path .build-tsan
 
+# OTLP export through swift-otel lives in a package of its own (Examples/OTLPExport): its dependencies take longer
+# to build than FirstFrame. CI builds it and runs its test (a collector on loopback decoding what it receives).
+otlp-example: deps
+	cd Examples/OTLPExport && $(SWIFT) build --build-tests && $(SWIFT) test --skip-build
+
 demo: deps
 	$(SWIFT) build --product firstframe
 	$(SWIFT) run --skip-build firstframe demo
@@ -53,4 +59,4 @@ docs: deps
 		--warnings-as-errors --output-path .build/docs
 
 clean:
-	rm -rf .build .build-tsan .build-net
+	rm -rf .build .build-tsan .build-net Examples/OTLPExport/.build
