@@ -1,6 +1,7 @@
 import CFFmpeg
 import CNetworkHooks
 import Foundation
+import Logging
 
 /// One open, start to first picture, on the thread that runs it: the media pipeline, the marks it reaches, and
 /// the report built from them and the network trace.
@@ -33,16 +34,25 @@ final class OpenRun: @unchecked Sendable {
 
     /// Told what happens as it happens, on this open's thread (nil: nobody listens).
     let events: (@Sendable (OpenEvent) -> Void)?
+    /// Turns the trace and the marks into `events` as they happen; nil when nobody listens (no work at all).
+    private let feed: OpenEventFeed?
 
-    init(url: String, knobs: TuningKnobs, presetName: String?, dnsCache: DNSCache?, events: (@Sendable (OpenEvent) -> Void)? = nil) {
+    /// The opener's logger: FFmpeg's lines of this open go to it (``FFmpegLog/withLogger(_:metadata:_:)``).
+    let logger: Logger
+
+    init(url: String, knobs: TuningKnobs, presetName: String?, dnsCache: DNSCache?, events: (@Sendable (OpenEvent) -> Void)? = nil,
+         logger: Logger = Logger(label: "FirstFrame.StreamOpener")) {
         self.events = events
+        self.logger = logger
         self.url = url
         self.knobs = knobs
         self.presetName = presetName
         self.dnsCache = dnsCache
         let origin = MonotonicClock.nanoseconds()
         self.start = origin
-        self.interrupter = Interrupter(timeout: knobs.totalDeadline, limit: Self.limit(knobs: knobs, origin: origin))
+        let feed = events.map { OpenEventFeed(origin: origin, sink: $0) }
+        self.feed = feed
+        self.interrupter = Interrupter(timeout: knobs.totalDeadline, limit: Self.limit(knobs: knobs, origin: origin, feed: feed))
     }
 
     private func deadline(_ stage: Stage, from time: UInt64) -> UInt64? {
@@ -52,10 +62,12 @@ final class OpenRun: @unchecked Sendable {
     /// What the interrupter checks on every FFmpeg poll besides the deadlines it holds: the cap on requests
     /// (counted by the hooks as they happen), and the deadlines of the stages inside `avformat_open_input`, which
     /// only the trace can tell apart. Runs on the open's thread, whose trace it reads.
-    private static func limit(knobs: TuningKnobs, origin: UInt64) -> @Sendable () -> Bool {
+    /// It also hands the trace's new events to the listener, if any (`feed`).
+    private static func limit(knobs: TuningKnobs, origin: UInt64, feed: OpenEventFeed?) -> @Sendable () -> Bool {
         let networkDeadlines = knobs.stageDeadlines.filter { [.tcpConnect, .tls, .httpResponse, .formatProbe].contains($0.key) }
         let maxRequests = knobs.maxRequests
         return {
+            feed?.drainNetwork()
             if requestCapExceeded(maxRequests) { return true }
             guard !networkDeadlines.isEmpty, cnh_trace_current() != nil else { return false }
             let now = MonotonicClock.nanoseconds()
@@ -88,6 +100,7 @@ final class OpenRun: @unchecked Sendable {
             // Refused before any I/O: the report names the stage the input would have started with.
             var report = FirstFrameReport(url: InputPolicy.redacted(url), preset: presetName, knobs: knobs)
             report.error = .init(stage: error.stage, kind: error.kind, message: error.message)
+            feed?.failed(report)
             return .failure(OpenError(report: report))
         }
         var outcome: Result<(Frame, CodecContext), Error> = .failure(PipelineFailure(stage: .dns, kind: .ffmpeg, message: "not run"))
@@ -95,8 +108,14 @@ final class OpenRun: @unchecked Sendable {
         let (_, trace) = NetworkTrace.capture(captureBytesPerTurn: Self.captureBytesPerTurn) {
             let scope = LookupScope(cache: dnsCache, interrupter: interrupter, deadline: interrupter.deadline,
                                     lookupBudget: knobs.stageDeadlines[.dns].map { UInt64($0 * 1e6) })
-            scope.run { outcome = Result { try pipeline(policy) } }
+            // FFmpeg's lines on this thread go to the opener's logger, with the (redacted) URL and the stage.
+            scope.run {
+                outcome = FFmpegLog.withLogger(ffmpegLogger, metadata: { ["stage": .string(self.stageInProgress().rawValue)] }) {
+                    Result { try pipeline(policy) }
+                }
+            }
             stoppedByRequestCap = Self.requestCapExceeded(knobs.maxRequests)
+            feed?.finishNetwork()
         }
         dnsCache?.learnConnectFailures(from: trace)
         if case .failure = outcome, stoppedByRequestCap {
@@ -111,10 +130,29 @@ final class OpenRun: @unchecked Sendable {
             return .success(OpenedStream(
                 report: report, input: input!, interrupter: interrupter, handOff: handOff, videoStreamIndex: videoIndex!,
                 queued: queue, readTimeout: knobs.readTimeoutMs == 0 ? nil : Double(knobs.readTimeoutMs) / 1000,
-                mediaSocket: mediaSocket(trace)))
+                mediaSocket: mediaSocket(trace), openStart: start, logger: ffmpegLogger))
         case .failure(let error):
-            return .failure(OpenError(report: makeReport(trace: trace, failure: error)))
+            let report = makeReport(trace: trace, failure: error)
+            feed?.failed(report)
+            return .failure(OpenError(report: report))
         }
+    }
+
+    /// The logger FFmpeg's lines of this open (and of its kept stream's reads) go to: the opener's, with the URL,
+    /// credentials redacted.
+    private var ffmpegLogger: Logger {
+        var logger = logger
+        logger[metadataKey: "url"] = .string(InputPolicy.redacted(url))
+        return logger
+    }
+
+    /// The stage in progress, for FFmpeg's lines: from the marks once the input is open, before that from the trace
+    /// so far (the network stages all happen inside `avformat_open_input`). Runs on the open's thread.
+    private func stageInProgress() -> Stage {
+        let hops = marks.formatProbed == nil && cnh_trace_current() != nil
+            ? NetworkTrace(start: start, end: MonotonicClock.nanoseconds(), events: NetworkTraceRecorder.eventsSoFar()).hops
+            : []
+        return StageTimeline.stageInProgress(hops: hops, marks: marks)
     }
 
     /// The socket the kept stream reads its media from: the last hop's connection, still open, when the input is a
@@ -183,6 +221,7 @@ final class OpenRun: @unchecked Sendable {
         try failIfInterrupted(.decode)
         reach(.decode, \.firstVideoFrame)
         picture = (frame.width, frame.height)
+        feed?.firstPicture(at: marks.firstVideoFrame!, width: frame.width, height: frame.height)
         decodeFirstAudio(input)
         interrupter.setStageDeadline(nil)
         completeParameters(input, video: video, decoder: decoder)
@@ -203,6 +242,7 @@ final class OpenRun: @unchecked Sendable {
         marks[keyPath: mark] = MonotonicClock.nanoseconds()
         marks.packetsAt[stage] = queue.count
         marks.bytesAt[stage] = input?.bytesRead ?? 0
+        feed?.reached(stage, at: marks[keyPath: mark]!, input: input)
     }
 
     /// Reads one packet onto the queue; throws at the end of the input (before the first picture, that is a
@@ -220,6 +260,11 @@ final class OpenRun: @unchecked Sendable {
             firstKeyframeIndex = queue.count - 1
             firstKeyframe = MonotonicClock.nanoseconds()
             firstKeyframeBytes = packet.position.map { $0..<($0 + containerBytes(input, packet)) }
+            if let feed {
+                // When its last byte arrived, as the report will say: from the trace so far (only with a listener).
+                let soFar = NetworkTrace(start: start, end: MonotonicClock.nanoseconds(), events: NetworkTraceRecorder.eventsSoFar())
+                feed.firstKeyframe(readAt: firstKeyframe!, arrivedAt: mediaArrival(soFar)?.keyframeLastByte)
+            }
         }
         return packet
     }
@@ -406,6 +451,7 @@ final class OpenRun: @unchecked Sendable {
         let frame = Frame()
         if (try? decoder.send(packet)) != nil, (try? decoder.receive(into: frame)) == true {
             firstAudioFrame = MonotonicClock.nanoseconds()
+            feed?.firstAudioFrame(at: firstAudioFrame!)
         }
     }
 

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Logging
 import Tracing
 
@@ -40,11 +41,11 @@ public struct StreamOpener: Sendable {
         self.presetName = presetName
         self.logger = logger
         self.telemetry = telemetry
-        self.dnsCache = dnsCache ?? Self.cache(for: knobs, logger: logger)
+        self.dnsCache = dnsCache ?? Self.cache(for: knobs, logger: logger, metricsFactory: telemetry.metricsFactory)
     }
 
     /// The cache the knobs call for; nil (libc's getaddrinfo, as stock FFmpeg) when they call for none.
-    static func cache(for knobs: TuningKnobs, logger: Logger) -> DNSCache? {
+    static func cache(for knobs: TuningKnobs, logger: Logger, metricsFactory: (any MetricsFactory)? = nil) -> DNSCache? {
         guard knobs.ipv4Only || !knobs.resolve.isEmpty || !knobs.prefetchHosts.isEmpty else { return nil }
         var resolvers: [any Resolver] = []
         if !knobs.resolve.isEmpty {
@@ -55,7 +56,7 @@ public struct StreamOpener: Sendable {
         let resolver: any Resolver = resolvers.count == 1 ? resolvers[0] : ResolverChain(resolvers, hedgeAfter: 1)
         let cache = DNSCache(
             configuration: .init(families: knobs.ipv4Only ? .ipv4Only : .both, resolver: resolver),
-            logger: logger)
+            logger: logger, metricsFactory: metricsFactory)
         // As curl's --resolve: the fixed answers are cached before the first open (the chain still answers them
         // should the cache ever re-resolve, after a failed connect).
         cache.seed(knobs.resolve.mapValues { $0.compactMap(IPAddress.init) })
@@ -94,7 +95,7 @@ public struct StreamOpener: Sendable {
         // The caller's span, if any: the open's span is its child.
         let context = ServiceContext.current ?? .topLevel
         if let dnsCache, !knobs.prefetchHosts.isEmpty { dnsCache.startPrefetch(hosts: knobs.prefetchHosts) }
-        let run = OpenRun(url: url, knobs: knobs, presetName: presetName, dnsCache: dnsCache, events: events)
+        let run = OpenRun(url: url, knobs: knobs, presetName: presetName, dnsCache: dnsCache, events: events, logger: logger)
         let result: Result<OpenedStream, OpenError>
         do {
             result = try await withTaskCancellationHandler {
@@ -111,10 +112,10 @@ public struct StreamOpener: Sendable {
         }
         switch result {
         case .success(let stream):
-            logger.debug("opened", metadata: ["url": "\(url)", "firstVideoFrameMs": "\(stream.report.summary.firstVideoFrameMs ?? -1)"])
+            logger.debug("opened", metadata: ["url": "\(InputPolicy.redacted(url))", "firstVideoFrameMs": "\(stream.report.summary.firstVideoFrameMs ?? -1)"])
             return stream
         case .failure(let error):
-            logger.debug("open failed", metadata: ["url": "\(url)", "error": "\(error)"])
+            logger.debug("open failed", metadata: ["url": "\(InputPolicy.redacted(url))", "error": "\(error)"])
             throw error
         }
     }

@@ -34,10 +34,13 @@ public final class Recorder: Sendable {
     /// The session log's path.
     public let sessionLogPath: String
     private let opener: StreamOpener
+    private let metrics: RecorderMetrics
     private let log: SessionLog
     private let logger: Logger
     private let state = Mutex(SharedState())
     private let stopped = Atomic<Bool>(false)
+    /// Every attempt's events, for ``events(stallAfter:bufferingNewest:)``.
+    let eventRelay = RecorderEventRelay()
 
     private struct SharedState: ~Copyable {
         var progress = RecorderProgress()
@@ -62,12 +65,16 @@ public final class Recorder: Sendable {
     ///     leave it off for live channels.
     ///   - sessionLogPath: where the JSON Lines log goes; nil puts it next to the recording (`path.session.jsonl`).
     ///   - logger: where the recorder logs its attempts and ends (it never bootstraps logging).
+    ///   - channel: a name for the recording's metrics (their `channel` label); nil leaves the label out. Never
+    ///     the URL.
+    ///   - telemetry: where each open's metrics and spans, and the recorder's own metrics
+    ///     (``MetricNames/recorder``), go: the global systems unless given.
     /// - Throws: ``KnobError`` for invalid knobs, or the error opening the session log.
     public init(
         url: String, path: String, segmentSeconds: Double? = nil, knobs: TuningKnobs = Preset.instant.knobs,
         reconnect: ReconnectPolicy = ReconnectPolicy(), readBatchSeconds: Double = 0.2, stopAtEndOfInput: Bool = false,
         sessionLogPath: String? = nil,
-        logger: Logger = Logger(label: "FirstFrame.Recorder")
+        logger: Logger = Logger(label: "FirstFrame.Recorder"), channel: String? = nil, telemetry: Telemetry = Telemetry()
     ) throws {
         self.url = url
         self.path = path
@@ -76,7 +83,8 @@ public final class Recorder: Sendable {
         self.readBatchSeconds = max(0, readBatchSeconds)
         self.stopAtEndOfInput = stopAtEndOfInput
         self.sessionLogPath = sessionLogPath ?? path + ".session.jsonl"
-        self.opener = try StreamOpener(knobs: knobs, logger: logger)
+        self.opener = try StreamOpener(knobs: knobs, logger: logger, telemetry: telemetry)
+        self.metrics = RecorderMetrics(url: url, channel: channel, factory: telemetry.factory)
         self.log = try SessionLog(path: self.sessionLogPath)
         self.logger = logger
     }
@@ -104,7 +112,8 @@ public final class Recorder: Sendable {
         }
         precondition(!alreadyRunning, "Recorder.run() called twice: a recorder owns its file")
         let started = MonotonicClock.nanoseconds()
-        let writer = RecordingWriter(path: path, segmentSeconds: segmentSeconds, readBatchSeconds: readBatchSeconds, log: log)
+        let writer = RecordingWriter(
+            path: path, segmentSeconds: segmentSeconds, readBatchSeconds: readBatchSeconds, log: log, metrics: metrics)
         var summary = RecordingSummary(
             outcome: .stopped, attempts: 0, successfulOpens: 0, files: [], gaps: [], packetsWritten: 0, bytesWritten: 0,
             duplicatesDropped: 0, mediaSeconds: 0, wallSeconds: 0)
@@ -118,13 +127,16 @@ public final class Recorder: Sendable {
                     if isStopped { break }
                 }
                 summary.attempts += 1
+                if summary.attempts > 1 {
+                    eventRelay.emit(OpenEvent(ms: 0, kind: .reconnecting(attempt: summary.attempts, waitedMs: wait * 1000)))
+                }
                 updateProgress { $0.state = .opening; $0.attempts = summary.attempts }
                 let stream: OpenedStream
                 do throws(OpenError) {
                     // A task of its own, so that stop() can cancel the open (the opener stops at FFmpeg's next poll).
-                    let opener = opener, url = url
+                    let opener = opener, url = url, events = eventRelay.sink
                     let opening = Task { () async -> Result<OpenedStream, OpenError> in
-                        do throws(OpenError) { return .success(try await opener.open(url)) } catch { return .failure(error) }
+                        do throws(OpenError) { return .success(try await opener.open(url, events: events)) } catch { return .failure(error) }
                     }
                     state.withLock { $0.opening = opening }
                     if isStopped { opening.cancel() }
@@ -145,6 +157,8 @@ public final class Recorder: Sendable {
                     continue
                 }
                 summary.successfulOpens += 1
+                if summary.successfulOpens > 1 { metrics.reconnects.increment() }
+                eventRelay.follow(stream, readBatchSeconds: readBatchSeconds)
                 log.append(.attempt(number: summary.attempts, at: Date(), report: stream.report))
                 let attempt = summary.attempts
                 state.withLock { $0.current = stream }
@@ -202,6 +216,7 @@ public final class Recorder: Sendable {
         log.append(.summary(summary, at: Date()))
         log.flush()
         updateProgress { $0.state = .stopped; $0.gaps = summary.gaps.count }
+        eventRelay.finish()
         return summary
     }
 

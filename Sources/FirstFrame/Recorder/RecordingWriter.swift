@@ -29,14 +29,18 @@ final class RecordingWriter: Sendable {
         var gapStart: UInt64?
         var packets = 0
         var duplicates = 0
+        /// The file's bytes already counted in the bytes metric.
+        var bytesCounted: Int64 = 0
     }
 
     private let inner: Mutex<Inner>
     private let log: SessionLog
     private let readBatchSeconds: Double
+    private let metrics: RecorderMetrics
 
-    init(path: String, segmentSeconds: Double?, readBatchSeconds: Double, log: SessionLog) {
+    init(path: String, segmentSeconds: Double?, readBatchSeconds: Double, log: SessionLog, metrics: RecorderMetrics = .none) {
         self.readBatchSeconds = readBatchSeconds
+        self.metrics = metrics
         let file = RecordingFile(path: path, segmentSeconds: segmentSeconds)
         file.onNewFile = { path, start in log.append(.file(path: path, startSeconds: start, at: Date())) }
         self.inner = Mutex(Inner(file: file))
@@ -125,6 +129,7 @@ final class RecordingWriter: Sendable {
             if now - lastProgress > 250_000_000 {
                 lastProgress = now
                 batching.apply(at: now)
+                countBytes(&inner)
                 progress(Written(packets: inner.packets, bytes: inner.file.bytesWritten, seconds: inner.splicer.lastWrittenSeconds))
             }
         }
@@ -159,11 +164,13 @@ final class RecordingWriter: Sendable {
     /// connection that wrote nothing: the gap goes on, from where the picture stopped).
     private func finishConnection(_ end: StreamEnd, attempt: Int, packetsBefore: Int, _ inner: inout Inner) -> Outcome {
         let wroteMedia = inner.packets > packetsBefore
+        countBytes(&inner)
         if end.reason != .closed, inner.splicer.hasWritten, inner.openGap == nil {
             inner.openGap = RecordingGap(
                 afterAttempt: attempt, end: end, fromSeconds: inner.splicer.lastWrittenSeconds, toSeconds: nil,
                 wallSeconds: nil, duplicatesDropped: 0, droppedUntilKeyframe: 0, sameClock: nil)
             inner.gapStart = MonotonicClock.nanoseconds()
+            metrics.gaps.increment()
         }
         return .ended(end, wroteMedia: wroteMedia)
     }
@@ -174,9 +181,17 @@ final class RecordingWriter: Sendable {
         gap.toSeconds = seconds
         gap.wallSeconds = inner.gapStart.map { Double(now - min(now, $0)) / 1e9 }
         gap.sameClock = inner.splicer.sameClock
+        if let seconds = gap.wallSeconds { metrics.gapSeconds.recordSeconds(seconds) }
         inner.gaps.append(gap)
         inner.openGap = nil
         log.append(.gap(gap, at: Date()))
+    }
+
+    /// Adds the bytes written since the last count to the bytes metric (at each progress tick and connection end).
+    private func countBytes(_ inner: inout Inner) {
+        let written = inner.file.bytesWritten
+        if written > inner.bytesCounted { metrics.bytes.increment(by: written - inner.bytesCounted) }
+        inner.bytesCounted = max(inner.bytesCounted, written)
     }
 
     /// Finalises the file and fills the summary's counts.
@@ -190,6 +205,7 @@ final class RecordingWriter: Sendable {
                 }
                 var failure: String?
                 do throws(FFmpegError) { try inner.file.finish() } catch { failure = error.description }
+                self.countBytes(&inner)
                 return FinishResult(
                     files: inner.file.paths, gaps: inner.gaps, packets: inner.packets, bytes: inner.file.bytesWritten,
                     duplicates: inner.duplicates, seconds: inner.splicer.lastWrittenSeconds, failure: failure)

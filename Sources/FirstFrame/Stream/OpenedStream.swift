@@ -1,5 +1,6 @@
 import CFFmpeg
 import Foundation
+import Logging
 import Synchronization
 
 /// An input opened up to its first picture and kept open: a player or recorder reads on from here.
@@ -34,6 +35,10 @@ public final class OpenedStream: Sendable {
     private let reader: Mutex<Reader>
     /// What the getters read, copied from the reader after each read: they never wait for a read in progress.
     private let status: Mutex<Status>
+    /// Where FFmpeg's lines of the reads (and of the close) go: the opener's logger, with the URL.
+    private let logger: Logger
+    /// Stalls and the end, for ``events(stallAfter:bufferingNewest:)``.
+    let eventHub: KeptStreamEvents
 
     struct Status: ~Copyable {
         var end: StreamEnd?
@@ -63,8 +68,10 @@ public final class OpenedStream: Sendable {
 
     init(report: FirstFrameReport, input: sending InputFormatContext, interrupter: Interrupter,
          handOff: sending VideoDecoderHandOff, videoStreamIndex: Int, queued: sending [Packet], readTimeout: Double?,
-         mediaSocket: Int32?) {
+         mediaSocket: Int32?, openStart: UInt64, logger: Logger = Logger(label: "FirstFrame.StreamOpener")) {
         self.report = report
+        self.logger = logger
+        self.eventHub = KeptStreamEvents(origin: openStart)
         self.streams = input.streams
         self.videoStreamIndex = videoStreamIndex
         self.audioStreamIndex = input.bestStream(.audio)
@@ -199,8 +206,10 @@ public final class OpenedStream: Sendable {
         }
         // The primed decoder nobody took goes with the input.
         status.withLock { $0.handOff = nil }
-        // avformat_close_input, outside the lock.
-        _ = consume input
+        // avformat_close_input, outside the lock, its lines to the stream's logger.
+        var closing = consume input
+        FFmpegLog.withLogger(logger) { closing = nil }
+        _ = closing
     }
 
     /// Makes every read return at FFmpeg's next poll, ending the stream as closed, without waiting for a read in
@@ -250,11 +259,15 @@ public final class OpenedStream: Sendable {
         interrupter.setStageDeadline(readTimeout.map { MonotonicClock.nanoseconds() + UInt64($0 * 1e9) })
         let packet = Packet()
         let outcome: Result<Bool, FFmpegError>
+        eventHub.readStarted()
         do throws(FFmpegError) {
-            outcome = .success(try input.read(into: packet))
+            // On whichever thread reads (the read-ahead's, or the caller's): FFmpeg logs on it.
+            outcome = .success(try FFmpegLog.withLogger(logger) { () throws(FFmpegError) -> Bool in try input.read(into: packet) })
         } catch {
             outcome = .failure(error)
         }
+        // A packet cut short (flagged corrupt: the read was interrupted inside it) ends no wait.
+        eventHub.readFinished(gotPacket: (try? outcome.get()) == true && !packet.flags.contains(.corrupt))
         interrupter.setStageDeadline(nil)
         reader.bytesRead = input.bytesRead
         switch outcome {
@@ -303,10 +316,13 @@ public final class OpenedStream: Sendable {
     ) -> StreamEnd {
         reader.held = nil
         let now = MonotonicClock.nanoseconds()
-        return StreamEnd(
+        let end = StreamEnd(
             reason: reason, message: message, error: error, packets: reader.packetsHandedOn, bytesRead: reader.bytesRead,
             discardedBytes: discarded,
             secondsSinceFirstPicture: Double(now - firstPictureTime) / 1e9,
             secondsSinceLastPacket: Double(now - min(now, reader.lastPacketTime)) / 1e9)
+        // Every end is made once, when the stream ends (the reader keeps it).
+        eventHub.ended(end)
+        return end
     }
 }

@@ -1,5 +1,124 @@
-/// One thing that happened during an open or to a kept stream, on the report's clock.
-public struct OpenEvent: Sendable, Hashable {
-    /// Milliseconds from the moment the open was asked for.
+import Foundation
+
+/// One thing that happened during an open or to a kept stream, on the report's clock: what ijkplayer's
+/// `FFP_MSG_*`, Media3's `AnalyticsListener` and AVFoundation's `AVMetricEventStream` tell a player as it plays.
+///
+/// Events come as they happen, from ``StreamOpener/openWithEvents(_:bufferingNewest:)`` (or
+/// ``StreamOpener/open(_:onEvent:)``), then from the kept stream's ``OpenedStream/events(stallAfter:bufferingNewest:)``
+/// and a recorder's ``Recorder/events(stallAfter:bufferingNewest:)``. Their times are the report's: `ms` of a
+/// ``Kind/lookupFinished(host:source:answers:error:)`` is the hop's `dns.endMs`, of ``Kind/firstPicture(width:height:)`` the
+/// report's `summary.firstVideoFrameMs`, and so on for each kind (see each case).
+///
+/// An open's events, in the order they are delivered:
+///
+/// ```
+/// lookupStarted → lookupFinished → connectStarted → connectFinished (one pair per address tried)
+///   → tlsStarted → tlsFinished → requestSent → responseStarted        (per hop: a redirect is a new hop)
+///   → formatProbed → streamsKnown → firstKeyframe → firstPicture → firstAudioFrame
+///   (or openFailed, last, wherever the open stopped)
+/// ```
+///
+/// with `bufferReady` after `streamsKnown` and before `firstPicture` (before `firstKeyframe` when the knobs set no
+/// buffering thresholds: the buffer is ready before a keyframe is read). A `firstKeyframe` the demuxer handed out
+/// before the streams were all known (FLV read without `avformat_find_stream_info`, where the keyframe is what
+/// makes the video known) waits for `streamsKnown`, so that the order above holds.
+///
+/// then the kept stream's: `stallStarted` / `stallEnded` any number of times, and `ended` once.
+///
+/// Events are delivered as soon as the opener learns of them, which for the network is at FFmpeg's next interrupt
+/// poll (at least every 100 ms while it waits on a socket) or the next media milestone: their `ms` is when they
+/// happened, taken from the network trace's own times, not when they were delivered. Two consequences: FFmpeg's
+/// `getaddrinfo` never polls, so a lookup's start is delivered with its end, once the lookup returns; and a
+/// ``Kind/firstKeyframe(readMs:arrivedMs:)`` whose bytes arrived long before the demuxer handed the packet out
+/// carries that earlier arrival time as its `ms`, which may be earlier than the ``Kind/streamsKnown(_:)`` delivered
+/// before it.
+public struct OpenEvent: Sendable, Equatable, Codable, CustomStringConvertible {
+    /// Milliseconds from the moment the open was asked for (for a kept stream's events too: the clock of the open
+    /// that produced the stream).
     public var ms: Double
+    /// The index in the report's `hops` of the request the event belongs to, for network events; nil for the
+    /// others.
+    public var hop: Int?
+    /// What happened.
+    public var kind: Kind
+
+    public init(ms: Double, hop: Int? = nil, kind: Kind) {
+        self.ms = ms
+        self.hop = hop
+        self.kind = kind
+    }
+
+    /// What happened, with what there is to know about it.
+    public enum Kind: Sendable, Equatable, Codable {
+        // MARK: Network, per hop
+
+        /// A `getaddrinfo` for `host` started (`ms`: the hop's `dns.startMs`). `port` is the service asked for.
+        case lookupStarted(host: String, port: Int?)
+        /// The lookup returned (`ms`: `dns.endMs`): where the answer came from, the addresses, or the error.
+        case lookupFinished(host: String, source: DomainLookup.Source, answers: [String], error: String?)
+        /// A `connect()` to one address started (`ms`: that attempt's `startMs` in the hop's `connects`).
+        case connectStarted(address: String, port: Int)
+        /// The attempt ended (`ms`: its `endMs`): connected, failed (with the kernel's error, e.g. "Connection
+        /// refused"), or abandoned (another attempt won the race, or the caller gave up).
+        case connectFinished(address: String, port: Int, outcome: ConnectAttempt.Outcome, error: String?)
+        /// The TLS handshake started (`ms`: the hop's `tls.startMs`).
+        case tlsStarted
+        /// The handshake ended (`ms`: `tls.endMs` when it succeeded): whether it resumed an earlier session, or
+        /// gnutls' error.
+        case tlsFinished(resumed: Bool?, error: String?)
+        /// The request's first byte was handed to the kernel (`ms`: `requestStartMs`). `url` is the one requested
+        /// (credentials redacted, as in the report); nil for a connection that does not carry HTTP (RTMP).
+        case requestSent(url: String?)
+        /// The response's first byte arrived (`ms`: `responseStartMs`). Delivered once the HTTP head is complete,
+        /// with its status line, status and redirect target; nil for what is not HTTP (RTMP's handshake reply)
+        /// or a head that never completed.
+        case responseStarted(status: Int?, statusLine: String?, redirectTo: String?)
+
+        // MARK: Media, during the open
+
+        /// `avformat_open_input` returned (`ms`: the `formatProbe` stage's end): the demuxer FFmpeg chose.
+        case formatProbed(format: String)
+        /// The streams' parameters are known (`ms`: the `streamInfo` stage's end), as the report lists them (picture
+        /// sizes a preset skipped may still be missing: the report fills them from the first picture).
+        case streamsKnown([FirstFrameReport.Stream])
+        /// The first video keyframe was read from the demuxer at `readMs`; `arrivedMs` is when its last byte
+        /// arrived from the network, when the trace can tell (plain HTTP and HTTPS, RTMP). `ms` is the report's
+        /// `milestones.firstKeyframeMs`: the arrival when known, else the read.
+        case firstKeyframe(readMs: Double, arrivedMs: Double?)
+        /// The buffering thresholds were met (`ms`: the `buffering` stage's end).
+        case bufferReady
+        /// The first picture came out of the decoder (`ms`: `summary.firstVideoFrameMs`); `width`×`height`.
+        case firstPicture(width: Int, height: Int)
+        /// The first audio frame was decoded (`ms`: `milestones.firstAudioFrameMs`), just after the picture.
+        case firstAudioFrame
+        /// The open failed (`ms`: where the report's last stage ends), with the report's error. The last event
+        /// of a failed open.
+        case openFailed(FirstFrameReport.Failure)
+
+        // MARK: The kept stream
+
+        /// No packet has come for the stall threshold: a read from the input has been blocked since
+        /// `waitingSinceMs` (`ms`: when the threshold passed). Ends with ``stallEnded(durationMs:)`` or with the
+        /// stream's ``ended(_:)``.
+        case stallStarted(waitingSinceMs: Double)
+        /// A packet came after a stall (`ms`: when the read returned it); `durationMs` counts from the start of
+        /// the wait.
+        case stallEnded(durationMs: Double)
+        /// A recorder opens its stream again (`ms`: 0, the start of the new open, whose events follow on their
+        /// own clock): attempt `attempt` (2 for the first reconnect), after waiting `waitedMs` (the reconnect
+        /// policy's back-off).
+        case reconnecting(attempt: Int, waitedMs: Double)
+        /// The kept stream ended: closed, the input's end, a stall past the read timeout, a dropped connection
+        /// or a failure. The last event of a kept stream.
+        case ended(StreamEnd)
+    }
+
+    /// Whether the event belongs to the network (a hop's lookup, connects, TLS, request or response).
+    public var isNetwork: Bool { hop != nil }
+
+    public var description: String {
+        let time = String(format: "%9.1f ms", ms)
+        let where_ = hop.map { " hop \($0)" } ?? ""
+        return "\(time)\(where_) \(kind)"
+    }
 }

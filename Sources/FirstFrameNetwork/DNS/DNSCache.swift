@@ -1,3 +1,4 @@
+import CoreMetrics
 import FirstFrameCore
 import Dispatch
 import Logging
@@ -19,6 +20,7 @@ import Logging
 ///   cancelled: FFmpeg's own getaddrinfo can be neither.
 /// - An address that failed to connect (seen in a ``NetworkTrace``) is demoted: it goes last for
 ///   `demotionPeriod` seconds and the host is re-resolved.
+/// - What ``stats`` counts also goes to swift-metrics (``DNSCacheMetricNames``), with a gauge of the entries.
 public final class DNSCache: Sendable {
     /// The cache's family policy, resolver, TTL rules and timeouts.
     public struct Configuration: Sendable {
@@ -110,6 +112,7 @@ public final class DNSCache: Sendable {
     public let configuration: Configuration
     private let logger: Logger
     private let state = Locked(State())
+    private let metrics: DNSCacheMetrics
 
     private struct Entry {
         var addresses: [IPAddress]
@@ -131,9 +134,16 @@ public final class DNSCache: Sendable {
         var shutDown = false
     }
 
-    public init(configuration: Configuration = Configuration(), logger: Logger = Logger(label: "FirstFrame.DNSCache")) {
+    /// - Parameter metricsFactory: where the cache's counters and entries gauge go (``DNSCacheMetricNames``); nil
+    ///   means `MetricsSystem.factory` as it is now (the metrics are made once, here: bootstrap the metrics system
+    ///   before making caches). The library never bootstraps it.
+    public init(
+        configuration: Configuration = Configuration(), logger: Logger = Logger(label: "FirstFrame.DNSCache"),
+        metricsFactory: (any MetricsFactory)? = nil
+    ) {
         self.configuration = configuration
         self.logger = logger
+        self.metrics = DNSCacheMetrics(factory: metricsFactory ?? MetricsSystem.factory)
     }
 
     public var stats: Stats { state.withLock { $0.stats } }
@@ -180,14 +190,17 @@ public final class DNSCache: Sendable {
     /// expiring, never refreshed.
     public func seed(_ table: [String: [IPAddress]]) {
         let now = MonotonicClock.nanoseconds()
-        state.withLock { state in
+        let added = state.withLock { state in
+            let before = state.entries.count
             for (host, addresses) in table where !addresses.isEmpty {
                 let arranged = configuration.families.arrange(addresses)
                 guard !arranged.isEmpty else { continue }
                 state.entries[host.lowercased()] = Entry(addresses: arranged, fetched: now, expires: UInt64.max / 2)
                 state.pinned.insert(host.lowercased())
             }
+            return state.entries.count - before
         }
+        metrics.entriesChanged(by: added)
     }
 
     // MARK: Lookup
@@ -298,6 +311,12 @@ public final class DNSCache: Sendable {
             state.stats.misses += 1
             return .wait(startResolution(host, in: &state), host)
         }
+        // Counted outside the lock: a hit costs one increment.
+        switch decision {
+        case .answer(let lookup): (lookup.source == .stale ? metrics.staleServed : metrics.hits).increment()
+        case .fail: metrics.negativeHits.increment()
+        case .wait: metrics.misses.increment()
+        }
         if refresh { _ = resolution(for: host, pin: false) }
         return decision
     }
@@ -316,7 +335,10 @@ public final class DNSCache: Sendable {
         if let running = state.inflight[host] { return running }
         let resolution = Resolution()
         state.inflight[host] = resolution
-        if state.entries[host] != nil { state.stats.refreshes += 1 }
+        if state.entries[host] != nil {
+            state.stats.refreshes += 1
+            metrics.refreshes.increment()
+        }
         let resolver = configuration.resolver
         let families = configuration.families
         // A resolver that only blocks runs straight on the resolver pool: no task, no thread start, so a miss
@@ -353,7 +375,10 @@ public final class DNSCache: Sendable {
         case .failure(let error):
             outcome = .failure(error)
         }
+        var entriesAdded = 0
         let pinnedTTL: Double? = state.withLock { state in
+            let before = state.entries.count
+            defer { entriesAdded = state.entries.count - before }
             state.inflight[host] = nil
             evictExpired(from: &state, now: now)
             switch outcome {
@@ -380,6 +405,7 @@ public final class DNSCache: Sendable {
                 return state.pinned.contains(host) && !state.shutDown ? max(configuration.negativeTTL, 1) / configuration.refreshAhead : nil
             }
         }
+        metrics.entriesChanged(by: entriesAdded)
         if case .failure(let error) = outcome {
             logger.debug("resolution failed", metadata: ["host": "\(host)", "error": "\(error)"])
         }
@@ -419,7 +445,12 @@ public final class DNSCache: Sendable {
     }
 
     deinit {
-        state.withLock { $0.timers.values.forEach { $0.cancel() } }
+        let entries = state.withLock { state in
+            state.timers.values.forEach { $0.cancel() }
+            return state.entries.count
+        }
+        // The gauge sums the process's caches: this one's entries leave with it.
+        metrics.entriesChanged(by: -entries)
     }
 
     // MARK: Failover
@@ -434,6 +465,7 @@ public final class DNSCache: Sendable {
             return true
         }
         guard known else { return }
+        metrics.demotions.increment()
         logger.debug("address demoted", metadata: ["host": "\(host)", "address": "\(address)"])
         _ = resolution(for: host, pin: false)
     }

@@ -1,0 +1,244 @@
+import FirstFrame
+import FirstFrameOrigin
+import FirstFrameTestSupport
+import Foundation
+import Logging
+import OriginTestSupport
+import Synchronization
+import Testing
+
+extension OriginTests {
+    /// FFmpeg's own lines go to the logger of the open they belong to (``FFmpegLog/routeToSwiftLog(fallback:)``),
+    /// and the CLI prints none of them behind swift-log's back.
+    @Suite struct FFmpegLogRouting {
+        init() { FFmpegLog.routeToSwiftLog() }
+
+        @Test func aRefusedConnectLogsTCPsErrorToTheOpenersLogger() async throws {
+            let closed = try ClosedPort()
+            let capture = CapturedLog()
+            let url = "http://127.0.0.1:\(closed.port)/live/refused.flv"
+            let report = await StreamOpener(preset: .instant, logger: capture.logger()).report(opening: url)
+            #expect(report.outcome == .failed)
+            let lines = capture.ffmpegLines
+            let tcp = lines.filter { $0.component == "tcp" }
+            let failed = try #require(tcp.first { $0.message.hasPrefix("Connection to tcp://127.0.0.1:\(closed.port)") })
+            #expect(failed.message.contains("failed"))
+            #expect(failed.level == .error && failed.metadata[FFmpegLog.levelMetadataKey] == "error")
+            // VERBOSE → debug.
+            let attempt = try #require(tcp.first { $0.message.hasPrefix("Starting connection attempt to 127.0.0.1 port \(closed.port)") })
+            #expect(attempt.level == .debug && attempt.metadata[FFmpegLog.levelMetadataKey] == "verbose")
+            // The open's metadata: its URL, and the stage it was in (from the trace, where there is one).
+            #expect(lines.allSatisfy { $0.metadata["url"] == url })
+            if NetworkTrace.isAvailable { #expect(failed.metadata["stage"] == "tcpConnect") }
+            // Every line has its component, and none FFmpeg's "[tcp @ 0x…]" prefix.
+            #expect(lines.allSatisfy { $0.component != nil && !$0.message.hasPrefix("[") })
+        }
+
+        @Test func credentialsInTheURLAreRedactedInTheMetadata() async throws {
+            let closed = try ClosedPort()
+            let capture = CapturedLog()
+            _ = await StreamOpener(preset: .instant, logger: capture.logger())
+                .report(opening: "http://user:secret@127.0.0.1:\(closed.port)/live/x.flv")
+            #expect(!capture.ffmpegLines.isEmpty)
+            #expect(capture.ffmpegLines.allSatisfy { $0.metadata["url"] == "http://***@127.0.0.1:\(closed.port)/live/x.flv" })
+        }
+
+        @Test func anOriginOpenLogsTCPHTTPAndTheDemuxerAtTheirLevels() async throws {
+            try await withOrigin { origin in
+                let capture = CapturedLog(), quiet = CapturedLog()
+                let url = origin.url(.gop)
+                let stream = try await StreamOpener(preset: .instant, logger: capture.logger()).open(url)
+                let open = capture.ffmpegLines
+                _ = try await StreamOpener(preset: .instant, logger: quiet.logger(level: .info)).open(url)
+
+                let attempt = try #require(open.first { $0.component == "tcp" && $0.message.hasPrefix("Starting connection attempt to 127.0.0.1 port \(origin.port)") })
+                #expect(attempt.level == .debug)
+                #expect(open.contains { $0.component == "tcp" && $0.message.hasPrefix("Successfully connected to 127.0.0.1 port \(origin.port)") })
+                // http's DEBUG "request: …" → trace; its TRACE "header='…'" lines → trace.
+                let request = try #require(open.first { $0.component == "http" && $0.message.hasPrefix("request: GET /gop/stream.flv") })
+                #expect(request.level == .trace && request.metadata[FFmpegLog.levelMetadataKey] == "debug")
+                #expect(open.contains { $0.component == "http" && $0.message.hasPrefix("header='") && $0.metadata[FFmpegLog.levelMetadataKey] == "trace" })
+                #expect(open.contains { $0.component == "flv" && $0.message.hasPrefix("type:9, size:") })
+                #expect(open.allSatisfy { $0.metadata["url"] == url })
+                if NetworkTrace.isAvailable {
+                    #expect(attempt.metadata["stage"] == "tcpConnect")
+                    #expect(request.metadata["stage"] == "httpResponse")
+                }
+                // The stage moves on with the open, in order.
+                let stages = open.compactMap { $0.metadata["stage"].flatMap(Stage.init(rawValue:)) }
+                #expect(stages.count == open.count && zip(stages, stages.dropFirst()).allSatisfy { $0 <= $1 || $1.isNetwork })
+                #expect(stages.last == .decode)
+                // A logger at info is handed none of those.
+                #expect(quiet.ffmpegLines.allSatisfy { $0.level >= .info })
+
+                // The kept stream's reads, on the read-ahead's thread, log to the same logger (with no stage: the
+                // open is over).
+                var packets = 0
+                for try await _ in stream.packets() {
+                    packets += 1
+                    if packets == 80 { break }
+                }
+                stream.close()
+                let reads = capture.ffmpegLines.dropFirst(open.count)
+                #expect(reads.contains { $0.component == "flv" && $0.message.hasPrefix("type:") })
+                #expect(reads.allSatisfy { $0.metadata["url"] == url && $0.metadata["stage"] == nil })
+                FirstFrameTestSupport.report("origin open: \(open.count) FFmpeg lines during the open, \(reads.count) during \(packets) packets' reads")
+            }
+        }
+
+        /// Two opens at once, each with its logger: each gets its own lines only (told apart by what FFmpeg puts
+        /// in them: the refused port, the request's query).
+        @Test func concurrentOpensEachGetOnlyTheirOwnLines() async throws {
+            let refusedA = try ClosedPort(), refusedB = try ClosedPort()
+            try await withOrigin { origin in
+                for round in 0..<3 {
+                    let a = CapturedLog(), b = CapturedLog()
+                    let openerA = StreamOpener(preset: .instant, logger: a.logger())
+                    let openerB = StreamOpener(preset: .instant, logger: b.logger())
+                    // Distinct, harmless behaviours: the query FFmpeg logs in its request tells the opens apart.
+                    let servedA = origin.url(.gop, behaviour: Behaviour(responseDelayMilliseconds: 2 * round + 1))
+                    let servedB = origin.url(.gop, behaviour: Behaviour(responseDelayMilliseconds: 2 * round + 2))
+                    async let refusedReportA = openerA.report(opening: "http://127.0.0.1:\(refusedA.port)/live/a.flv")
+                    async let refusedReportB = openerB.report(opening: "http://127.0.0.1:\(refusedB.port)/live/b.flv")
+                    async let servedReportA = openerA.report(opening: servedA)
+                    async let servedReportB = openerB.report(opening: servedB)
+                    let outcomes = await [refusedReportA, refusedReportB, servedReportA, servedReportB].map(\.outcome)
+                    #expect(outcomes == [.failed, .failed, .ok, .ok])
+
+                    expectOnlyOwnLines(a.ffmpegLines.map(\.message), refused: refusedA.port, served: Self.query(servedA),
+                                       otherRefused: refusedB.port, otherServed: Self.query(servedB))
+                    expectOnlyOwnLines(b.ffmpegLines.map(\.message), refused: refusedB.port, served: Self.query(servedB),
+                                       otherRefused: refusedA.port, otherServed: Self.query(servedA))
+                }
+            }
+        }
+
+        private static func query(_ url: String) -> String { String(url.split(separator: "?").last!) }
+
+        private func expectOnlyOwnLines(
+            _ lines: [String], refused: Int, served: String, otherRefused: Int, otherServed: String,
+            sourceLocation: SourceLocation = #_sourceLocation
+        ) {
+            let refusedLine = lines.contains { $0.hasPrefix("Connection to tcp://127.0.0.1:\(refused)") }
+            let requestLine = lines.contains { $0.hasPrefix("request: GET /gop/stream.flv?\(served)") }
+            let foreign = lines.filter { line in
+                line.contains(":\(otherRefused)") || line.contains("port \(otherRefused)") || line.contains(otherServed)
+            }
+            #expect(refusedLine, sourceLocation: sourceLocation)
+            #expect(requestLine, sourceLocation: sourceLocation)
+            #expect(foreign.isEmpty, "\(foreign)", sourceLocation: sourceLocation)
+        }
+
+        // MARK: The CLI
+
+        /// `firstframe probe` against a refused port and against the origin: its stderr holds nothing FirstFrame
+        /// did not choose to print (no FFmpeg line, in FFmpeg's format or swift-log's); with
+        /// `FIRSTFRAME_FFMPEG_LOG=verbose` FFmpeg's lines come, as swift-log lines.
+        @Test(.enabled(if: OriginTests.HungResolverProcess.executable != nil, "the firstframe executable is not built next to the tests"))
+        func theCLIPrintsNoFFmpegLineUnlessAskedTo() async throws {
+            let closed = try ClosedPort()
+            let refused = "http://127.0.0.1:\(closed.port)/live/x.flv"
+            try await withOrigin { origin in
+                for url in [refused, origin.url(.gop)] {
+                    let quiet = try await Self.probe(url)
+                    FirstFrameTestSupport.report("probe \(url): exit \(quiet.status), stderr \(quiet.stderr.utf8.count) bytes")
+                    #expect(quiet.status == (url == refused ? 1 : 0))
+                    #expect(quiet.stdout.contains("\"outcome\":\"\(url == refused ? "failed" : "ok")\""))
+                    #expect(quiet.stderr.isEmpty, "stderr: \(quiet.stderr)")
+
+                    let verbose = try await Self.probe(url, environment: ["FIRSTFRAME_FFMPEG_LOG": "verbose"])
+                    for line in verbose.stderr.split(separator: "\n").prefix(8) { FirstFrameTestSupport.report("  \(line)") }
+                    for prefix in ["[tcp @ 0x", "[http @ 0x", "[flv @ 0x", "[h264 @ 0x"] {
+                        #expect(!verbose.stderr.contains(prefix), "stderr: \(verbose.stderr)")
+                    }
+                    #expect(verbose.stderr.contains("ffmpeg.component=tcp"))
+                    #expect(verbose.stderr.contains("Starting connection attempt to 127.0.0.1 port"))
+                    if url == refused { #expect(verbose.stderr.contains("Connection to tcp://127.0.0.1:\(closed.port) failed")) }
+                    // verbose is swift-log's debug: the trace-level request lines stay out.
+                    #expect(!verbose.stderr.contains("request: GET"))
+                }
+            }
+        }
+
+        struct Run {
+            var status: Int32
+            var stdout: String
+            var stderr: String
+        }
+
+        /// Runs `firstframe probe --json URL`, both pipes read to their end; killed (and failed) after 20 s.
+        static func probe(_ url: String, environment: [String: String] = [:]) async throws -> Run {
+            let executable = try #require(HungResolverProcess.executable)
+            let process = Process()
+            process.executableURL = executable
+            process.arguments = ["probe", "--json", "--set", "totalDeadline=10", url]
+            var variables = ProcessInfo.processInfo.environment
+            variables.removeValue(forKey: "FIRSTFRAME_FFMPEG_LOG")
+            process.environment = variables.merging(environment) { $1 }
+            let output = Pipe(), errors = Pipe()
+            process.standardInput = FileHandle.nullDevice
+            process.standardOutput = output
+            process.standardError = errors
+            try process.run()
+            async let stdout = blocking { output.fileHandleForReading.readDataToEndOfFile() }
+            async let stderr = blocking { errors.fileHandleForReading.readDataToEndOfFile() }
+            let pid = process.processIdentifier
+            let watchdog = Task {
+                guard (try? await Task.sleep(for: .seconds(20))) != nil else { return }
+                kill(pid, SIGKILL)
+            }
+            let (printed, complaints) = try await (stdout, stderr)
+            try await blocking { process.waitUntilExit() }
+            watchdog.cancel()
+            try? output.fileHandleForReading.close()
+            try? errors.fileHandleForReading.close()
+            return Run(status: process.terminationStatus, stdout: String(decoding: printed, as: UTF8.self),
+                       stderr: String(decoding: complaints, as: UTF8.self))
+        }
+    }
+}
+
+/// Keeps every line its loggers are given: a swift-log handler of the test's own.
+final class CapturedLog: Sendable {
+    struct Line: Sendable, CustomStringConvertible {
+        var level: Logger.Level
+        var message: String
+        /// The logger's metadata and the line's, as strings.
+        var metadata: [String: String]
+
+        var component: String? { metadata[FFmpegLog.componentMetadataKey] }
+        var description: String {
+            "\(level) [\(component ?? "-")/\(metadata[FFmpegLog.levelMetadataKey] ?? "-") stage=\(metadata["stage"] ?? "-")] \(message)"
+        }
+    }
+
+    private let storage = Mutex<[Line]>([])
+
+    var lines: [Line] { storage.withLock { $0 } }
+    /// FFmpeg's lines only (the opener logs to the same logger).
+    var ffmpegLines: [Line] { lines.filter { $0.metadata[FFmpegLog.levelMetadataKey] != nil } }
+
+    func logger(level: Logger.Level = .trace) -> Logger {
+        var logger = Logger(label: "test.open") { _ in Handler(capture: self) }
+        logger.logLevel = level
+        return logger
+    }
+
+    fileprivate func append(_ line: Line) { storage.withLock { $0.append(line) } }
+
+    struct Handler: LogHandler {
+        let capture: CapturedLog
+        var logLevel: Logger.Level = .trace
+        var metadata: Logger.Metadata = [:]
+
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+
+        func log(event: LogEvent) {
+            let merged = metadata.merging(event.metadata ?? [:]) { $1 }
+            capture.append(.init(level: event.level, message: event.message.description, metadata: merged.mapValues { "\($0)" }))
+        }
+    }
+}
