@@ -9,7 +9,9 @@ final class OpenSlots: Sendable {
         var used = 0
         var nextTicket: UInt64 = 0
         var waiters: [(ticket: UInt64, continuation: CheckedContinuation<Void, any Error>)] = []
-        /// Tickets cancelled before their continuation was queued.
+        /// Tickets handed out whose continuation is not queued yet.
+        var unqueued: Set<UInt64> = []
+        /// Of those, the ones cancelled already.
         var cancelled: Set<UInt64> = []
     }
     private let state = Mutex(State())
@@ -38,12 +40,14 @@ final class OpenSlots: Sendable {
                 return nil
             }
             defer { state.nextTicket += 1 }
+            state.unqueued.insert(state.nextTicket)
             return state.nextTicket
         }
         guard let ticket else { return }
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 let cancelledAlready = state.withLock { state in
+                    state.unqueued.remove(ticket)
                     if state.cancelled.remove(ticket) != nil { return true }
                     // A slot may have come free between taking the ticket and now.
                     if state.used < limit {
@@ -61,7 +65,8 @@ final class OpenSlots: Sendable {
                 if let index = state.waiters.firstIndex(where: { $0.ticket == ticket }) {
                     return state.waiters.remove(at: index).continuation
                 }
-                state.cancelled.insert(ticket)
+                // Not queued yet: the continuation will see it. Already granted a slot: nothing to undo.
+                if state.unqueued.contains(ticket) { state.cancelled.insert(ticket) }
                 return nil
             }
             waiter?.resume(throwing: CancellationError())
