@@ -48,7 +48,7 @@ package final class NginxRTMPServer: @unchecked Sendable {
     package var hlsURL: String? { httpPort.map { "http://127.0.0.1:\($0)/hls/\(streamName).m3u8" } }
 
     private let lock = NSLock()
-    private var children: [ChildProcess] = []
+    private var children: [SpawnedProcess] = []
     private var stopped = false
 
     /// Starts nginx and the publisher and waits (up to `timeout` seconds) until the stream plays.
@@ -79,7 +79,7 @@ package final class NginxRTMPServer: @unchecked Sendable {
 
     /// Kills nginx and the publisher (their whole process groups) and removes the directory. Idempotent.
     package func stop() {
-        let running: [ChildProcess] = lock.withLock {
+        let running: [SpawnedProcess] = lock.withLock {
             guard !stopped else { return [] }
             stopped = true
             defer { children.removeAll() }
@@ -139,7 +139,7 @@ private struct Launch {
     let streamName: String
     var rtmpPort = 0
     var httpPort: Int?
-    var children: [ChildProcess] = []
+    var children: [SpawnedProcess] = []
 
     var url: String { "rtmp://127.0.0.1:\(rtmpPort)/live/\(streamName)" }
     var errorLog: String { NginxRTMPServer.tail(directory.appendingPathComponent("logs/error.log"), bytes: 1 << 20) }
@@ -164,7 +164,7 @@ private struct Launch {
             let configuration = directory.appendingPathComponent("nginx.conf")
             try Self.configuration(directory: directory, rtmpPort: rtmpPort, httpPort: httpPort)
                 .write(to: configuration, atomically: true, encoding: .utf8)
-            let nginx = try ChildProcess(
+            let nginx = try SpawnedProcess(
                 NginxRTMPServer.nginxPath, ["-c", configuration.path, "-p", directory.path + "/"],
                 output: directory.appendingPathComponent("logs/nginx.out"))
             children.append(nginx)
@@ -179,7 +179,7 @@ private struct Launch {
         }
         guard listening else { throw NginxRTMPServer.Failure("nginx did not start: \(lastError)") }
 
-        let publisher = try ChildProcess(
+        let publisher = try SpawnedProcess(
             NginxRTMPServer.ffmpegPath,
             ["-nostdin", "-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", source.path,
              "-c", "copy", "-f", "flv", url],
@@ -248,7 +248,7 @@ private struct Launch {
     enum ListenOutcome { case listening, exited }
 
     /// Polls the kernel's table of listening sockets until nginx has bound every port, or exited (a failed bind).
-    static func waitForListening(_ nginx: ChildProcess, ports: [Int], deadline: UInt64) throws -> ListenOutcome {
+    static func waitForListening(_ nginx: SpawnedProcess, ports: [Int], deadline: UInt64) throws -> ListenOutcome {
         while MonotonicClock.nanoseconds() < deadline {
             if ports.allSatisfy { LoopbackSocket.isListening(port: $0) } { return .listening }
             if nginx.hasExited() { return .exited }
@@ -259,7 +259,7 @@ private struct Launch {
 
     /// Opens the stream with `ffprobe` (a real RTMP play, through nginx) until it reports video and audio: only
     /// then do players get media. Each probe has its own deadline; a probe that fails early is retried.
-    mutating func waitUntilPlaying(publisher: ChildProcess, deadline: UInt64) throws {
+    mutating func waitUntilPlaying(publisher: SpawnedProcess, deadline: UInt64) throws {
         var attempt = 0
         var lastOutput = ""
         while MonotonicClock.nanoseconds() < deadline {
@@ -268,7 +268,7 @@ private struct Launch {
             }
             attempt += 1
             let output = directory.appendingPathComponent("logs/probe-\(attempt).out")
-            let probe = try ChildProcess(
+            let probe = try SpawnedProcess(
                 NginxRTMPServer.ffprobePath,
                 ["-v", "error", "-rw_timeout", "5000000", "-show_entries", "stream=codec_type", "-of", "csv=p=0", url],
                 output: output)
@@ -294,76 +294,4 @@ private struct Launch {
         throw NginxRTMPServer.Failure("nginx wrote no HLS playlist before the deadline\n\(errorLog)")
     }
 
-}
-
-/// A child process started with `posix_spawn` in a process group of its own (so it and anything it starts can be
-/// killed together), with default signal handling (the test process blocks some signals, and a child would
-/// inherit that), standard input from /dev/null and its output in a file.
-private final class ChildProcess: @unchecked Sendable {
-    let pid: pid_t
-    private let lock = NSLock()
-    private var reaped = false
-
-    init(_ path: String, _ arguments: [String], output: URL) throws {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, output.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        posix_spawnattr_setpgroup(&attributes, 0)
-        var noSignals = sigset_t()
-        sigemptyset(&noSignals)
-        posix_spawnattr_setsigmask(&attributes, &noSignals)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for signal in [SIGPIPE, SIGTERM, SIGINT, SIGCHLD] { sigaddset(&defaults, signal) }
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-
-        let argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
-        defer { for pointer in argv { free(pointer) } }
-        var child: pid_t = 0
-        let status = posix_spawn(&child, path, &actions, &attributes, argv, environ)
-        guard status == 0 else {
-            throw NginxRTMPServer.Failure("posix_spawn \(path): \(String(cString: strerror(status)))")
-        }
-        pid = child
-    }
-
-    /// Whether the child has exited (reaping it if so).
-    func hasExited() -> Bool {
-        lock.withLock {
-            if reaped { return true }
-            var status: Int32 = 0
-            if waitpid(pid, &status, WNOHANG) == pid { reaped = true }
-            return reaped
-        }
-    }
-
-    /// Waits for the child to exit, polling, until `deadline` (`MonotonicClock` ns); whether it exited.
-    func wait(until deadline: UInt64) -> Bool {
-        while MonotonicClock.nanoseconds() < deadline {
-            if hasExited() { return true }
-            usleep(10_000)
-        }
-        return hasExited()
-    }
-
-    /// SIGKILL to the whole process group, then reaps the child.
-    func kill() {
-        lock.withLock {
-            guard !reaped else { return }
-            _ = Glibc.kill(-pid, SIGKILL)
-            var status: Int32 = 0
-            while waitpid(pid, &status, 0) == -1, errno == EINTR {}
-            reaped = true
-        }
-    }
-
-    deinit { kill() }
 }
