@@ -18,7 +18,7 @@ struct FirstFrameOTLP: AsyncParsableCommand {
     @Argument(help: "The stream to open.")
     var url: String
 
-    @Option(help: "The OTLP/HTTP endpoint (the collector's base URL; /v1/traces and /v1/metrics are appended).")
+    @Option(help: "The OTLP/HTTP collector's base URL; spans go to /v1/traces and metrics to /v1/metrics under it.")
     var otlpEndpoint = "http://127.0.0.1:4318"
 
     @Option(help: "The preset to open with.")
@@ -32,10 +32,10 @@ struct FirstFrameOTLP: AsyncParsableCommand {
         var configuration = OTel.Configuration.default
         configuration.serviceName = "firstframe-otlp"
         configuration.logs.enabled = false
-        configuration.traces.otlpExporter.endpoint = otlpEndpoint
+        configuration.traces.otlpExporter.endpoint = otlpEndpoint + "/v1/traces"
         configuration.traces.otlpExporter.protocol = .httpProtobuf
         configuration.traces.batchSpanProcessor.scheduleDelay = .milliseconds(100)
-        configuration.metrics.otlpExporter.endpoint = otlpEndpoint
+        configuration.metrics.otlpExporter.endpoint = otlpEndpoint + "/v1/metrics"
         configuration.metrics.otlpExporter.protocol = .httpProtobuf
         configuration.metrics.exportInterval = .milliseconds(500)
         let observability = try OTel.bootstrap(configuration: configuration)

@@ -71,9 +71,10 @@ import Testing
         return names
     }
 
-    /// The example's executable, next to this test bundle.
+    /// The example's executable, next to the test runner (both are products of the same build).
     static var executable: URL {
-        Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("firstframe-otlp")
+        URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+            .appendingPathComponent("firstframe-otlp")
     }
 
     @Test func theOpensSpanTreeAndMetricsReachTheCollector() async throws {
@@ -83,8 +84,15 @@ import Testing
                 channel.pipeline.configureHTTPServerPipeline().flatMap { channel.pipeline.addHandler(Collector()) }
             }
             .bind(host: "127.0.0.1", port: 0).get()
-        defer { try? server.close().wait(); try? group.syncShutdownGracefully() }
         let port = server.localAddress!.port!
+        // The collector goes down however the test ends.
+        let outcome = await Result { () async throws -> Void in try await self.openAndCheck(collectorPort: port) }
+        try? await server.close()
+        try? await group.shutdownGracefully()
+        try outcome.get()
+    }
+
+    private func openAndCheck(collectorPort port: Int) async throws {
         try await LiveOrigin.serving(OriginConfiguration()) { origin in
             let process = Process()
             process.executableURL = Self.executable
@@ -112,5 +120,11 @@ import Testing
             print("[measured] OTLP metrics: " + metrics.sorted().joined(separator: ", "))
             #expect(metrics.contains { $0.hasPrefix("firstframe_open") })
         }
+    }
+}
+
+private extension Result where Failure == any Error {
+    init(_ body: () async throws -> Success) async {
+        do { self = .success(try await body()) } catch { self = .failure(error) }
     }
 }
