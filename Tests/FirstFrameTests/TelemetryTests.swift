@@ -69,6 +69,15 @@ extension OriginTests {
                 report("telemetry: \(sinks.metrics.timers.count) timers, \(sinks.metrics.counters.count) counters, "
                        + "\(sinks.tracer.finishedSpans.count - 1) spans for one open: "
                        + tree.children.map(\.operationName).joined(separator: ", "))
+                // The tree as a person reads it: each span's start and end in ms from the open's own start.
+                let origin = Double(tree.open.startInstant.nanosecondsSinceEpoch)
+                func line(_ span: FinishedInMemorySpan, _ depth: Int) -> String {
+                    String(repeating: "  ", count: depth) + span.operationName + String(
+                        format: "  %.3f → %.3f ms", (Double(span.startInstant.nanosecondsSinceEpoch) - origin) / 1e6,
+                        (Double(span.endInstant.nanosecondsSinceEpoch) - origin) / 1e6)
+                }
+                report("span tree:\n" + ([line(tree.open, 0)] + tree.children.map { line($0, 1) }).joined(separator: "\n")
+                       + String(format: "\nreport: first picture %.3f ms", opened.summary.firstVideoFrameMs ?? -1))
             }
         }
 
