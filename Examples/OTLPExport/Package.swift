@@ -8,7 +8,8 @@ let package = Package(
     name: "OTLPExport",
     platforms: [.macOS("15.0")],
     dependencies: [
-        .package(path: "../.."),
+        // The repository root, whatever its directory is called.
+        .package(name: "FirstFrame", path: "../.."),
         .package(url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0", traits: ["OTLPHTTP"]),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -19,7 +20,7 @@ let package = Package(
         .executableTarget(
             name: "firstframe-otlp",
             dependencies: [
-                .product(name: "FirstFrame", package: "main"),
+                .product(name: "FirstFrame", package: "FirstFrame"),
                 .product(name: "OTel", package: "swift-otel"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -29,7 +30,7 @@ let package = Package(
         .testTarget(
             name: "OTLPExportTests",
             dependencies: [
-                .product(name: "FirstFrameOrigin", package: "main"),
+                .product(name: "FirstFrameOrigin", package: "FirstFrame"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
