@@ -169,12 +169,12 @@ struct NetworkEventTracker {
             if event.error == Int32(CNH_DETAIL_CANCELLED.rawValue) { text += " (lookup cancelled)" }
             error = text
         }
-        let answers = Self.packedAddresses(event.data).map(\.address.description)
+        let answers = NetworkEvent.packedAddresses(event.data).map(\.address.description)
         found.append(Found(time: event.time, hop: hop, kind: .lookupFinished(host: host, source: source, answers: answers, error: error)))
     }
 
     private mutating func connectStart(_ event: RawEvent) {
-        guard let address = Self.socketAddress(event.data) else { return }
+        guard let address = SocketAddress(sockaddrBytes: event.data) else { return }
         let hop: Int
         if let open = openLookupHop, !hops[open].hasRemote {
             hop = open
@@ -340,39 +340,5 @@ struct NetworkEventTracker {
         case CNH_SOURCE_NEGATIVE.rawValue: .negative
         default: .system
         }
-    }
-
-    /// A `sockaddr_in` or `sockaddr_in6`; nil for other families or short input.
-    static func socketAddress(_ raw: UnsafeRawBufferPointer) -> SocketAddress? {
-        guard raw.count >= MemoryLayout<sa_family_t>.size else { return nil }
-        let family = raw.loadUnaligned(fromByteOffset: 0, as: sa_family_t.self)
-        if Int32(family) == AF_INET, raw.count >= MemoryLayout<sockaddr_in>.size {
-            let v4 = raw.loadUnaligned(as: sockaddr_in.self)
-            let bytes = withUnsafeBytes(of: v4.sin_addr) { Array($0) }
-            return IPAddress(bytes: bytes).map { SocketAddress(address: $0, port: Int(UInt16(bigEndian: v4.sin_port))) }
-        }
-        if Int32(family) == AF_INET6, raw.count >= MemoryLayout<sockaddr_in6>.size {
-            let v6 = raw.loadUnaligned(as: sockaddr_in6.self)
-            let bytes = withUnsafeBytes(of: v6.sin6_addr) { Array($0) }
-            return IPAddress(bytes: bytes, scopeID: v6.sin6_scope_id)
-                .map { SocketAddress(address: $0, port: Int(UInt16(bigEndian: v6.sin6_port))) }
-        }
-        return nil
-    }
-
-    /// A lookup's answers: each a 32-bit length, then that many bytes of sockaddr.
-    static func packedAddresses(_ raw: UnsafeRawBufferPointer) -> [SocketAddress] {
-        var result: [SocketAddress] = []
-        var offset = 0
-        while offset + 4 <= raw.count {
-            let length = Int(raw.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
-            offset += 4
-            guard offset + length <= raw.count else { break }
-            if let address = socketAddress(UnsafeRawBufferPointer(rebasing: raw[offset..<offset + length])) {
-                result.append(address)
-            }
-            offset += length
-        }
-        return result
     }
 }

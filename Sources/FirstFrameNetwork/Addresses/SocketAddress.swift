@@ -20,7 +20,7 @@ public struct SocketAddress: Sendable, Hashable, Codable, CustomStringConvertibl
     }
 
     /// Decodes raw sockaddr bytes; `nil` for other families or short input.
-    init?(sockaddrBytes raw: UnsafeRawBufferPointer) {
+    package init?(sockaddrBytes raw: UnsafeRawBufferPointer) {
         guard raw.count >= MemoryLayout<sa_family_t>.size else { return nil }
         let family = raw.loadUnaligned(fromByteOffset: 0, as: sa_family_t.self)
         if Int32(family) == AF_INET, raw.count >= MemoryLayout<sockaddr_in>.size {

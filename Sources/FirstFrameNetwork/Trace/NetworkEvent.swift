@@ -72,19 +72,23 @@ extension NetworkEvent {
     /// The sockaddr of a `connectStart`, or the answers of a `lookupEnd`.
     var socketAddresses: [SocketAddress] {
         data.withUnsafeBytes { raw in
-            if kind == .connectStart { return SocketAddress(sockaddrBytes: raw).map { [$0] } ?? [] }
-            var result: [SocketAddress] = []
-            var offset = 0
-            while offset + 4 <= raw.count {
-                let length = Int(raw.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
-                offset += 4
-                guard offset + length <= raw.count else { break }
-                if let address = SocketAddress(sockaddrBytes: UnsafeRawBufferPointer(rebasing: raw[offset..<offset + length])) {
-                    result.append(address)
-                }
-                offset += length
-            }
-            return result
+            kind == .connectStart ? SocketAddress(sockaddrBytes: raw).map { [$0] } ?? [] : Self.packedAddresses(raw)
         }
+    }
+
+    /// A lookup end's answers as the hooks pack them: each a 32-bit length, then that many bytes of sockaddr.
+    package static func packedAddresses(_ raw: UnsafeRawBufferPointer) -> [SocketAddress] {
+        var result: [SocketAddress] = []
+        var offset = 0
+        while offset + 4 <= raw.count {
+            let length = Int(raw.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
+            offset += 4
+            guard offset + length <= raw.count else { break }
+            if let address = SocketAddress(sockaddrBytes: UnsafeRawBufferPointer(rebasing: raw[offset..<offset + length])) {
+                result.append(address)
+            }
+            offset += length
+        }
+        return result
     }
 }
