@@ -57,7 +57,7 @@ let lowerLayers: [Target] = [
     ),
     .target(
         name: "FirstFrameTestSupport",
-        dependencies: ["FirstFrameCore", "FirstFrameNetwork", "CNetworkHooksTesting"],
+        dependencies: ["FirstFrameCore", "FirstFrameNetwork", "CNetworkHooksTesting", logging],
         path: "Tests/Support/FirstFrameTestSupport"
     ),
     .testTarget(
@@ -104,7 +104,7 @@ let upperLayers: [Target] = [
         dependencies: ["FirstFrameOrigin", "FirstFrameTestSupport"],
         path: "Tests/Support/OriginTestSupport"
     ),
-    .testTarget(name: "FirstFrameFFmpegTests", dependencies: ["FirstFrameFFmpeg", "CFFmpeg"]),
+    .testTarget(name: "FirstFrameFFmpegTests", dependencies: ["FirstFrameFFmpeg", "CFFmpeg", "FirstFrameTestSupport"]),
     .testTarget(
         name: "FirstFrameOriginTests",
         dependencies: [

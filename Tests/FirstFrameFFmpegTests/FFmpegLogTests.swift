@@ -1,6 +1,7 @@
 import CFFmpeg
 import FirstFrameCore
 import FirstFrameFFmpeg
+import FirstFrameTestSupport
 import Foundation
 import Logging
 import Synchronization
@@ -12,7 +13,7 @@ import Testing
     init() { FFmpegLog.routeToSwiftLog() }
 
     @Test func piecesAreJoinedIntoWholeLinesWithoutFFmpegsPrefix() {
-        let capture = LineCapture()
+        let capture = LogCapture()
         let context = LogContext(name: "joiner")
         FFmpegLog.withLogger(capture.logger()) {
             context.log(.info, "Stream #%d:%d: ", Int32(0), Int32(1))
@@ -27,14 +28,14 @@ import Testing
     }
 
     @Test func anUnfinishedLineIsLoggedWhenTheRegistrationEnds() {
-        let capture = LineCapture()
+        let capture = LogCapture()
         let context = LogContext(name: "unfinished")
         FFmpegLog.withLogger(capture.logger()) { context.log(.error, "no newline") }
         #expect(capture.messages == ["no newline"])
     }
 
     @Test func levelsMapOntoSwiftLogsAndKeepFFmpegsName() {
-        let capture = LineCapture()
+        let capture = LogCapture()
         let context = LogContext(name: "levels")
         let levels: [FFmpegLog.Level] = [.panic, .fatal, .error, .warning, .info, .verbose, .debug, .trace]
         FFmpegLog.withLogger(capture.logger()) {
@@ -46,7 +47,7 @@ import Testing
     }
 
     @Test func theLoggersLevelDecidesWhichLinesComeThrough() {
-        let capture = LineCapture()
+        let capture = LogCapture()
         let context = LogContext(name: "filtered")
         FFmpegLog.withLogger(capture.logger(level: .warning)) {
             context.log(.verbose, "Starting connection attempt to %s port %d\n", "127.0.0.1", Int32(9))
@@ -59,14 +60,14 @@ import Testing
 
     /// A registered logger takes what its level lets through, whatever the global level (which other tests set).
     @Test func aRegisteredLoggerIsNotBoundByTheGlobalLevel() {
-        let capture = LineCapture()
+        let capture = LogCapture()
         let context = LogContext(name: "floor")
         FFmpegLog.withLogger(capture.logger()) { context.log(.trace, "header='%s'\n", "Content-Type: video/x-flv") }
         #expect(capture.messages == ["header='Content-Type: video/x-flv'"])
     }
 
     @Test func registrationsNestAndCarryTheirMetadata() {
-        let outer = LineCapture(), inner = LineCapture()
+        let outer = LogCapture(), inner = LogCapture()
         let context = LogContext(name: "nested")
         var outerLogger = outer.logger()
         outerLogger[metadataKey: "url"] = "http://example.com/a.flv"
@@ -87,7 +88,7 @@ import Testing
 
     /// Each thread's lines, pieces included, go to its own logger, however the threads interleave.
     @Test func concurrentThreadsEachGetTheirOwnLines() async throws {
-        let captures = (0..<4).map { _ in LineCapture() }
+        let captures = (0..<4).map { _ in LogCapture() }
         let context = LogContext(name: "threads")
         try await withThrowingTaskGroup(of: Void.self) { group in
             for (index, capture) in captures.enumerated() {
@@ -112,7 +113,7 @@ import Testing
 
     /// Lines of a thread with no registered logger go to the fallback, down to the global level.
     @Test func linesOfNoRegisteredThreadGoToTheFallbackDownToTheGlobalLevel() async throws {
-        let capture = LineCapture()
+        let capture = LogCapture()
         let context = LogContext(name: "fallback-\(UUID().uuidString.prefix(8))")
         let previous = FFmpegLog.fallback
         let previousLevel = FFmpegLog.level
@@ -140,7 +141,7 @@ import Testing
             for _ in 0..<8 { group.addTask { FFmpegLog.routeToSwiftLog() } }
         }
         #expect(FFmpegLog.isRoutedToSwiftLog)
-        let capture = LineCapture()
+        let capture = LogCapture()
         FFmpegLog.withLogger(capture.logger()) { LogContext(name: "once").log(.error, "once\n") }
         #expect(capture.messages == ["once"])
     }
@@ -156,46 +157,6 @@ import Testing
 }
 
 // MARK: Helpers
-
-/// Keeps every line its loggers are given (a swift-log handler of the test's own).
-final class LineCapture: Sendable {
-    struct Line: Sendable {
-        var level: Logger.Level
-        var message: String
-        /// The logger's metadata and the line's, as strings.
-        var metadata: [String: String]
-    }
-
-    private let storage = Mutex<[Line]>([])
-
-    var lines: [Line] { storage.withLock { $0 } }
-    var messages: [String] { lines.map(\.message) }
-
-    func logger(label: String = "test", level: Logger.Level = .trace) -> Logger {
-        var logger = Logger(label: label) { _ in Handler(capture: self) }
-        logger.logLevel = level
-        return logger
-    }
-
-    fileprivate func append(_ line: Line) { storage.withLock { $0.append(line) } }
-
-    struct Handler: LogHandler {
-        let capture: LineCapture
-        var logLevel: Logger.Level = .trace
-        var metadata: Logger.Metadata = [:]
-
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-
-        func log(event: LogEvent) {
-            let merged = metadata.merging(event.metadata ?? [:]) { $1 }
-            capture.append(.init(level: event.level, message: event.message.description,
-                                 metadata: merged.mapValues { "\($0)" }))
-        }
-    }
-}
 
 /// An object FFmpeg can log for: its first field points to an `AVClass` named `name`, whose `item_name` is the
 /// class name (as for most of FFmpeg's own).

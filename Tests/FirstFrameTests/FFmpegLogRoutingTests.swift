@@ -15,9 +15,9 @@ extension OriginTests {
 
         @Test func aRefusedConnectLogsTCPsErrorToTheOpenersLogger() async throws {
             let closed = try ClosedPort()
-            let capture = CapturedLog()
+            let capture = LogCapture()
             let url = "http://127.0.0.1:\(closed.port)/live/refused.flv"
-            let report = await StreamOpener(preset: .instant, logger: capture.logger()).report(opening: url)
+            let report = await StreamOpener(preset: .instant, logger: capture.logger(label: "test.open")).report(opening: url)
             #expect(report.outcome == .failed)
             let lines = capture.ffmpegLines
             let tcp = lines.filter { $0.component == "tcp" }
@@ -36,8 +36,8 @@ extension OriginTests {
 
         @Test func credentialsInTheURLAreRedactedInTheMetadata() async throws {
             let closed = try ClosedPort()
-            let capture = CapturedLog()
-            _ = await StreamOpener(preset: .instant, logger: capture.logger())
+            let capture = LogCapture()
+            _ = await StreamOpener(preset: .instant, logger: capture.logger(label: "test.open"))
                 .report(opening: "http://user:secret@127.0.0.1:\(closed.port)/live/x.flv")
             #expect(!capture.ffmpegLines.isEmpty)
             #expect(capture.ffmpegLines.allSatisfy { $0.metadata["url"] == "http://***@127.0.0.1:\(closed.port)/live/x.flv" })
@@ -45,11 +45,11 @@ extension OriginTests {
 
         @Test func anOriginOpenLogsTCPHTTPAndTheDemuxerAtTheirLevels() async throws {
             try await withOrigin { origin in
-                let capture = CapturedLog(), quiet = CapturedLog()
+                let capture = LogCapture(), quiet = LogCapture()
                 let url = origin.url(.gop)
-                let stream = try await StreamOpener(preset: .instant, logger: capture.logger()).open(url)
+                let stream = try await StreamOpener(preset: .instant, logger: capture.logger(label: "test.open")).open(url)
                 let open = capture.ffmpegLines
-                _ = try await StreamOpener(preset: .instant, logger: quiet.logger(level: .info)).open(url)
+                _ = try await StreamOpener(preset: .instant, logger: quiet.logger(label: "test.open", level: .info)).open(url)
 
                 let attempt = try #require(open.first { $0.component == "tcp" && $0.message.hasPrefix("Starting connection attempt to 127.0.0.1 port \(origin.port)") })
                 #expect(attempt.level == .debug)
@@ -92,9 +92,9 @@ extension OriginTests {
             let refusedA = try ClosedPort(), refusedB = try ClosedPort()
             try await withOrigin { origin in
                 for round in 0..<3 {
-                    let a = CapturedLog(), b = CapturedLog()
-                    let openerA = StreamOpener(preset: .instant, logger: a.logger())
-                    let openerB = StreamOpener(preset: .instant, logger: b.logger())
+                    let a = LogCapture(), b = LogCapture()
+                    let openerA = StreamOpener(preset: .instant, logger: a.logger(label: "test.open"))
+                    let openerB = StreamOpener(preset: .instant, logger: b.logger(label: "test.open"))
                     // Distinct, harmless behaviours: the query FFmpeg logs in its request tells the opens apart.
                     let servedA = origin.url(.gop, behaviour: Behaviour(responseDelayMilliseconds: 2 * round + 1))
                     let servedB = origin.url(.gop, behaviour: Behaviour(responseDelayMilliseconds: 2 * round + 2))
@@ -198,47 +198,14 @@ extension OriginTests {
     }
 }
 
-/// Keeps every line its loggers are given: a swift-log handler of the test's own.
-final class CapturedLog: Sendable {
-    struct Line: Sendable, CustomStringConvertible {
-        var level: Logger.Level
-        var message: String
-        /// The logger's metadata and the line's, as strings.
-        var metadata: [String: String]
-
-        var component: String? { metadata[FFmpegLog.componentMetadataKey] }
-        var description: String {
-            "\(level) [\(component ?? "-")/\(metadata[FFmpegLog.levelMetadataKey] ?? "-") stage=\(metadata["stage"] ?? "-")] \(message)"
-        }
+extension LogCapture.Line: CustomStringConvertible {
+    var component: String? { metadata[FFmpegLog.componentMetadataKey] }
+    public var description: String {
+        "\(level) [\(component ?? "-")/\(metadata[FFmpegLog.levelMetadataKey] ?? "-") stage=\(metadata["stage"] ?? "-")] \(message)"
     }
+}
 
-    private let storage = Mutex<[Line]>([])
-
-    var lines: [Line] { storage.withLock { $0 } }
+extension LogCapture {
     /// FFmpeg's lines only (the opener logs to the same logger).
     var ffmpegLines: [Line] { lines.filter { $0.metadata[FFmpegLog.levelMetadataKey] != nil } }
-
-    func logger(level: Logger.Level = .trace) -> Logger {
-        var logger = Logger(label: "test.open") { _ in Handler(capture: self) }
-        logger.logLevel = level
-        return logger
-    }
-
-    fileprivate func append(_ line: Line) { storage.withLock { $0.append(line) } }
-
-    struct Handler: LogHandler {
-        let capture: CapturedLog
-        var logLevel: Logger.Level = .trace
-        var metadata: Logger.Metadata = [:]
-
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-
-        func log(event: LogEvent) {
-            let merged = metadata.merging(event.metadata ?? [:]) { $1 }
-            capture.append(.init(level: event.level, message: event.message.description, metadata: merged.mapValues { "\($0)" }))
-        }
-    }
 }
