@@ -497,7 +497,9 @@ final class OpenRun: @unchecked Sendable {
         report.stages = timeline.spans
         report.summary = timeline.summary
         report.summary.firstVideoFrameMs = marks.firstVideoFrame.map(timeline.milliseconds)
-        let arrival = mediaArrival(trace)
+        // Each RTMP hop's chunk stream is read once, for the causes and for the hop's report.
+        let exchanges = trace.hops.map { trace.rtmpExchange(of: $0) }
+        let arrival = mediaArrival(trace, exchanges: exchanges)
         let end = marks.firstVideoFrame ?? failedAt ?? MonotonicClock.nanoseconds()
         report.causes = FirstFrameReport.CauseBreakdown(
             spans: CauseTimeline.spans(
@@ -511,9 +513,9 @@ final class OpenRun: @unchecked Sendable {
             firstKeyframeMs: (arrival?.keyframeLastByte ?? firstKeyframe).map(timeline.milliseconds),
             firstVideoFrameMs: marks.firstVideoFrame.map(timeline.milliseconds),
             firstAudioFrameMs: firstAudioFrame.map(timeline.milliseconds))
-        report.hops = trace.hops.map { hop in
+        report.hops = zip(trace.hops, exchanges).map { hop, exchange in
             var reported = FirstFrameReport.Hop(hop, timeline: timeline)
-            reported.rtmp = trace.rtmpExchange(of: hop).map { FirstFrameReport.RTMPTimeline($0, milliseconds: timeline.milliseconds) }
+            reported.rtmp = exchange.map { FirstFrameReport.RTMPTimeline($0, milliseconds: timeline.milliseconds) }
             return reported
         }
         report.describePlaylists(trace.playlists)
@@ -541,7 +543,8 @@ extension OpenRun {
     /// keyframe long before handing it out (inside find_stream_info), so the time it was read says little; the
     /// time it arrived is the physical floor. HTTP and HTTPS (chunked or not); HLS segments and files fall back to
     /// the read time.
-    private func mediaArrival(_ trace: NetworkTrace) -> CauseTimeline.MediaArrival? {
+    /// - Parameter exchanges: each hop's RTMP exchange, when the caller has read them already.
+    private func mediaArrival(_ trace: NetworkTrace, exchanges: [RTMPExchange?]? = nil) -> CauseTimeline.MediaArrival? {
         guard let input else { return nil }
         if input.formatName == "hls" { return segmentArrival(trace) }
         guard let index = trace.hops.lastIndex(where: { $0.responseStart != nil && ($0.status.map { $0 < 300 } ?? true) })
@@ -550,7 +553,7 @@ extension OpenRun {
         let hop = trace.hops[index]
         if hop.kind == .rtmp {
             // RTMP's media comes in chunks of messages, not at the demuxer's positions: its own reader finds them.
-            guard let exchange = trace.rtmpExchange(of: hop) else { return arrival }
+            guard let exchange = exchanges.map({ $0[index] }) ?? trace.rtmpExchange(of: hop) else { return arrival }
             arrival.isRTMP = true
             arrival.exchangeEnd = exchange.phase(.play)?.end
             arrival.firstMediaByte = exchange.firstMediaByte
