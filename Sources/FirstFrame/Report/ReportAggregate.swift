@@ -1,12 +1,13 @@
 import Foundation
 
-/// p50 / p95 / max of each stage, each cause, the first picture and its client-attributable part over repeated
+/// p50 / p95 / min / max of each stage, each cause, the first picture and its client-attributable part over repeated
 /// opens.
 public struct ReportAggregate: Sendable, Codable {
-    /// p50, p95 and max of a set of millisecond values.
+    /// p50, p95, min and max of a set of millisecond values.
     public struct Distribution: Sendable, Codable, Hashable {
         public var p50: Double
         public var p95: Double
+        public var min: Double
         public var max: Double
 
         public init?(_ values: [Double]) {
@@ -14,6 +15,7 @@ public struct ReportAggregate: Sendable, Codable {
             let sorted = values.sorted()
             p50 = Self.percentile(0.5, ofSorted: sorted)
             p95 = Self.percentile(0.95, ofSorted: sorted)
+            min = sorted.first!
             max = sorted.last!
         }
 

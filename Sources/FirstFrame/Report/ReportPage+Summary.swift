@@ -8,22 +8,7 @@ extension ReportPage {
     /// has no first picture, and its stages and causes stop wherever it failed, so pooling them with the rest
     /// would drag every distribution towards whatever the failure cut short. Failures are counted on their own.
     struct Summary {
-        /// p50, p95, min and max of some milliseconds (``ReportAggregate/Distribution`` has no minimum).
-        struct Spread {
-            var p50: Double
-            var p95: Double
-            var min: Double
-            var max: Double
-
-            init?(_ values: [Double]) {
-                guard !values.isEmpty else { return nil }
-                let sorted = values.sorted()
-                p50 = ReportAggregate.Distribution.percentile(0.5, ofSorted: sorted)
-                p95 = ReportAggregate.Distribution.percentile(0.95, ofSorted: sorted)
-                min = sorted.first!
-                max = sorted.last!
-            }
-        }
+        typealias Spread = ReportAggregate.Distribution
 
         var opens: Int
         var reached: Int

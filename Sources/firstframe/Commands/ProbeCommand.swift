@@ -72,21 +72,7 @@ struct ProbeCommand: AsyncParsableCommand {
     /// ``ReportAggregate``'s (nearest rank, over the opens that reached a picture, as the text aggregate);
     /// `firstPictureMs` is null when none did.
     struct Aggregate: Encodable {
-        struct Distribution: Encodable {
-            var p50: Double
-            var p95: Double
-            var min: Double
-            var max: Double
-
-            /// `ReportAggregate.Distribution` has no minimum; it is taken from the same samples.
-            init?(_ distribution: ReportAggregate.Distribution?, samples: [Double]) {
-                guard let distribution, let min = samples.min() else { return nil }
-                self.p50 = distribution.p50
-                self.p95 = distribution.p95
-                self.min = min
-                self.max = distribution.max
-            }
-        }
+        typealias Distribution = ReportAggregate.Distribution
 
         var count: Int
         var ok: Int
@@ -96,16 +82,11 @@ struct ProbeCommand: AsyncParsableCommand {
 
         init(_ reports: [FirstFrameReport]) {
             let aggregate = ReportAggregate(reports)
-            let succeeded = reports.filter { $0.outcome == .ok }
             count = aggregate.opens
             failed = aggregate.failures
             ok = count - failed
-            firstPictureMs = Distribution(aggregate.firstVideoFrame, samples: succeeded.compactMap(\.summary.firstVideoFrameMs))
-            var stages: [String: Distribution] = [:]
-            for stage in Stage.allCases {
-                stages[stage.rawValue] = Distribution(aggregate.stages[stage], samples: succeeded.map { $0.summary[stage] })
-            }
-            stagesMs = stages
+            firstPictureMs = aggregate.firstVideoFrame
+            stagesMs = Dictionary(uniqueKeysWithValues: aggregate.stages.map { ($0.key.rawValue, $0.value) })
         }
 
         private enum CodingKeys: String, CodingKey { case type, count, ok, failed, firstPictureMs, stagesMs }
