@@ -147,21 +147,11 @@ struct RecordBench: AsyncParsableCommand {
         }
     }
 
-    static func cpuSeconds() -> Double {
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
-    }
+    static func cpuSeconds() -> Double { ProcessStats.current()?.cpuSeconds ?? 0 }
 
-    static func residentMiB() -> Double {
-        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8),
-              let pages = text.split(separator: " ").dropFirst().first.flatMap({ Double($0) }) else { return 0 }
-        return pages * Double(sysconf(Int32(_SC_PAGESIZE))) / 1_048_576
-    }
+    static func residentMiB() -> Double { (ProcessStats.current()?.residentBytes ?? 0) / 1_048_576 }
 
-    static func threadCount() -> Int {
-        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count) ?? 0
-    }
+    static func threadCount() -> Int { ProcessStats.current()?.threads ?? 0 }
 }
 
 /// `firstframe serve` in a process of its own: the recorder's CPU is measured without the origin's.

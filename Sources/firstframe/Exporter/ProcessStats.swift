@@ -3,7 +3,8 @@ import Foundation
 import Glibc
 #endif
 
-/// The process's own figures, read from `/proc/self` (as Prometheus' Go client does for `process_*`).
+/// The process's own figures, read from `/proc/self` (as Prometheus' Go client does for `process_*`) and
+/// `getrusage`: for the exporter's `/metrics` and the record bench.
 struct ProcessStats: Sendable, Equatable {
     /// User + system CPU time, seconds.
     var cpuSeconds: Double
@@ -20,15 +21,18 @@ struct ProcessStats: Sendable, Equatable {
         // The command name (field 2) is in parentheses and may contain spaces: fields are counted after its ')'.
         guard let close = stat.lastIndex(of: ")") else { return nil }
         let fields = stat[stat.index(after: close)...].split(separator: " ")
-        // fields[0] is field 3 (state): utime is field 14, stime 15, num_threads 20, starttime 22, vsize 23, rss 24.
+        // fields[0] is field 3 (state): num_threads is field 20, starttime 22, vsize 23, rss 24.
         func field(_ number: Int) -> Double? { fields.count > number - 3 ? Double(fields[number - 3]) : nil }
-        guard let utime = field(14), let stime = field(15), let threads = field(20), let start = field(22),
-              let vsize = field(23), let rss = field(24) else { return nil }
+        guard let threads = field(20), let start = field(22), let vsize = field(23), let rss = field(24) else { return nil }
         let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
         let page = Double(sysconf(Int32(_SC_PAGESIZE)))
         let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? 0
+        // CPU from getrusage: the same user + system time as stat's utime/stime, in µs rather than clock ticks.
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        let cpu = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
         return ProcessStats(
-            cpuSeconds: (utime + stime) / ticks, residentBytes: rss * page, virtualBytes: vsize,
+            cpuSeconds: cpu, residentBytes: rss * page, virtualBytes: vsize,
             openFileDescriptors: descriptors, threads: Int(threads),
             startTimeSeconds: bootTime().map { $0 + start / ticks } ?? 0)
     }
