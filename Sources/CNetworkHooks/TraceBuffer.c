@@ -5,43 +5,6 @@
 
 #include "internal.h"
 
-/// How many sockets a trace remembers capture state for; beyond that, a free slot (its socket closed) is taken
-/// first, else the least recently used one.
-#define CNH_FD_SLOTS 32
-/// How many live TLS sessions a trace tells apart at once (a session leaves its slot at gnutls_deinit).
-#define CNH_SESSION_SLOTS 16
-
-struct cnh_fd_turn {
-    int fd;          // -1: free
-    int direction;   // the kind of the last transfer: SEND or RECV
-    uint32_t captured;
-    uint64_t used;   // the trace's use counter when the slot was last touched
-};
-
-struct cnh_session_slot {
-    void *session;   // NULL: free
-    int pseudo_fd;
-};
-
-struct cnh_trace {
-    uint64_t start_ns;
-    cnh_event *events;
-    size_t count;
-    size_t capacity;
-    uint8_t *bytes;
-    size_t byte_count;
-    size_t byte_capacity;
-    size_t dropped;
-    uint32_t capture_per_turn;
-    struct cnh_fd_turn turns[CNH_FD_SLOTS];
-    uint64_t uses;
-    struct cnh_session_slot sessions[CNH_SESSION_SLOTS];
-    unsigned next_session; // sessions seen: the next one is CNH_SESSION_FD_BASE - next_session (never reused)
-    uint32_t connects;      // connect() calls
-    uint32_t http_requests; // request heads sent, in the clear or through TLS
-    cnh_trace *outer;
-};
-
 __thread cnh_trace *cnh_current_trace __attribute__((tls_model("initial-exec"))) = NULL;
 
 uint64_t cnh_monotonic_ns(void) {
@@ -62,6 +25,8 @@ cnh_trace *cnh_trace_begin(uint32_t capture_bytes_per_turn) {
         trace->uses = trace->outer->uses;
         memcpy(trace->sessions, trace->outer->sessions, sizeof(trace->sessions));
         trace->next_session = trace->outer->next_session;
+        // An inner capture runs inside the outer one's open: the sockets keep being acknowledged the same way.
+        trace->quick_ack = trace->outer->quick_ack;
     }
     trace->start_ns = cnh_monotonic_ns();
     cnh_current_trace = trace;
@@ -107,6 +72,10 @@ void cnh_trace_free(cnh_trace *trace) {
     free(trace->events);
     free(trace->bytes);
     free(trace);
+}
+
+void cnh_trace_set_quick_ack(cnh_trace *trace, int enabled) {
+    if (trace != NULL) trace->quick_ack = enabled != 0;
 }
 
 int cnh_trace_is_active(void) { return cnh_current_trace != NULL; }

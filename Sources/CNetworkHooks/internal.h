@@ -18,6 +18,45 @@
 #define CNH_INTERPOSE 1
 #endif
 
+/// How many sockets a trace remembers capture state for; beyond that, a free slot (its socket closed) is taken
+/// first, else the least recently used one.
+#define CNH_FD_SLOTS 32
+/// How many live TLS sessions a trace tells apart at once (a session leaves its slot at gnutls_deinit).
+#define CNH_SESSION_SLOTS 16
+
+struct cnh_fd_turn {
+    int fd;          // -1: free
+    int direction;   // the kind of the last transfer: SEND or RECV
+    uint32_t captured;
+    uint64_t used;   // the trace's use counter when the slot was last touched
+};
+
+struct cnh_session_slot {
+    void *session;   // NULL: free
+    int pseudo_fd;
+};
+
+// Defined here, not in TraceBuffer.c, so that the hooks read `quick_ack` with one load and a branch.
+struct cnh_trace {
+    uint64_t start_ns;
+    cnh_event *events;
+    size_t count;
+    size_t capacity;
+    uint8_t *bytes;
+    size_t byte_count;
+    size_t byte_capacity;
+    size_t dropped;
+    uint32_t capture_per_turn;
+    struct cnh_fd_turn turns[CNH_FD_SLOTS];
+    uint64_t uses;
+    struct cnh_session_slot sessions[CNH_SESSION_SLOTS];
+    unsigned next_session; // sessions seen: the next one is CNH_SESSION_FD_BASE - next_session (never reused)
+    uint32_t connects;      // connect() calls
+    uint32_t http_requests; // request heads sent, in the clear or through TLS
+    int quick_ack;          // re-arm TCP_QUICKACK after each receive (cnh_trace_set_quick_ack)
+    cnh_trace *outer;
+};
+
 /// The calling thread's innermost trace, or NULL. initial-exec: a plain %fs-relative load, no call.
 extern __thread cnh_trace *cnh_current_trace __attribute__((tls_model("initial-exec")));
 

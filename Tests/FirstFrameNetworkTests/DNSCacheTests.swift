@@ -1,8 +1,10 @@
 import CNetworkHooks
+import CoreMetrics
 import FirstFrameNetwork
 import FirstFrameCore
 import FirstFrameTestSupport
 import Foundation
+import MetricsTestKit
 import Synchronization
 import Testing
 #if canImport(Glibc)
@@ -245,6 +247,152 @@ extension NetworkTests {
             #expect(stats.hits + stats.staleServes + stats.misses == threads * iterations)
             #expect(stats.refreshes > 0)
             #expect(stats.demotions > 0)
+        }
+    }
+}
+
+extension NetworkTests {
+    /// Edge ranking in the DNS cache: connect times fed by hand (`recordConnectTime`), as the traces feed them, so
+    /// every order and reason is exact. The end-to-end test with real slow and fast edges is `EdgeRankingTests`.
+    @Suite struct DNSCacheEdgeRanking {
+        static let a = IPAddress("127.0.0.11")!, b = IPAddress("127.0.0.12")!, c = IPAddress("127.0.0.13")!
+
+        static func cache(demotionPeriod: Double = 60, lifetime: Double = 300, explorationInterval: Int = 0,
+                          metrics: (any MetricsFactory)? = nil) -> DNSCache {
+            DNSCache(configuration: .init(
+                resolver: StaticResolver(["rank.test": [a, b, c], "one.test": [a]]), demotionPeriod: demotionPeriod,
+                connectTimeLifetime: lifetime, explorationInterval: explorationInterval), metricsFactory: metrics)
+        }
+
+        static func averages(_ choice: EdgeChoice?) -> [Double?] { choice?.candidates.map(\.averageConnectMs) ?? [] }
+
+        @Test func theFastestWorkingAddressGoesFirstAndTheLookupSaysWhy() async throws {
+            let cache = Self.cache()
+            let first = try await cache.lookup(host: "rank.test")
+            #expect(first.addresses == [Self.a, Self.b, Self.c])
+            #expect(first.choice?.reason == .resolverOrder && first.choice?.chosen == Self.a)
+            #expect(first.choice?.candidates.map(\.samples) == [0, 0, 0])
+
+            cache.recordConnectTime(milliseconds: 50, to: Self.a, host: "rank.test")
+            cache.recordConnectTime(milliseconds: 5, to: Self.b, host: "RANK.test")
+            let ranked = try await cache.lookup(host: "rank.test")
+            // Measured by average, then the unmeasured in the resolver's order.
+            #expect(ranked.addresses == [Self.b, Self.a, Self.c])
+            let choice = try #require(ranked.choice)
+            #expect(choice.reason == .fastest && choice.chosen == Self.b)
+            #expect(Self.averages(choice) == [5, 50, nil])
+            #expect(choice.candidates.map(\.samples) == [1, 1, 0])
+            #expect(choice.candidates.allSatisfy { !$0.demoted })
+
+            // A host with one address has nothing to choose; an unknown address or host is not learned.
+            #expect(try await cache.lookup(host: "one.test").choice?.reason == .onlyAddress)
+            cache.recordConnectTime(milliseconds: 1, to: IPAddress("127.0.0.99")!, host: "rank.test")
+            cache.recordConnectTime(milliseconds: 1, to: Self.a, host: "unknown.test")
+            #expect(cache.edgeChoice(for: "rank.test")?.candidates.map(\.address) == [Self.b, Self.a, Self.c])
+            #expect(cache.edgeChoice(for: "unknown.test") == nil)
+            #expect(try await cache.lookup(host: "127.0.0.1").choice == nil, "a literal is not ranked")
+        }
+
+        @Test func theAverageIsExponentiallyWeightedAndForgottenAfterItsLifetime() async throws {
+            let cache = Self.cache()
+            _ = try await cache.lookup(host: "rank.test")
+            // Smoothing 0.3 (the default): 100, then 0 → 70, then 0 → 49, then 100 → 64.3.
+            var seen: [Double] = []
+            for sample in [100.0, 0, 0, 100] {
+                cache.recordConnectTime(milliseconds: sample, to: Self.a, host: "rank.test")
+                let candidate = try #require(cache.edgeChoice(for: "rank.test")?.candidates.first { $0.address == Self.a })
+                seen.append(try #require(candidate.averageConnectMs))
+            }
+            #expect(zip(seen, [100, 70, 49, 64.3]).allSatisfy { abs($0 - $1) < 1e-9 }, "\(seen)")
+            #expect(cache.edgeChoice(for: "rank.test")?.candidates.first?.samples == 4)
+
+            // Lifetime 0: nothing is remembered, so nothing is ranked.
+            let forgetful = Self.cache(lifetime: 0)
+            _ = try await forgetful.lookup(host: "rank.test")
+            forgetful.recordConnectTime(milliseconds: 1, to: Self.c, host: "rank.test")
+            let unranked = try await forgetful.lookup(host: "rank.test")
+            #expect(unranked.addresses == [Self.a, Self.b, Self.c] && unranked.choice?.reason == .resolverOrder)
+
+            // A short lifetime: the average counts until it runs out, then the address is unmeasured again.
+            let short = Self.cache(lifetime: 0.2)
+            _ = try await short.lookup(host: "rank.test")
+            short.recordConnectTime(milliseconds: 1, to: Self.c, host: "rank.test")
+            #expect(try await short.lookup(host: "rank.test").addresses.first == Self.c)
+            try await Task.sleep(for: .milliseconds(300)) // the scenario: the measurement ages out
+            let aged = try await short.lookup(host: "rank.test")
+            #expect(aged.addresses == [Self.a, Self.b, Self.c] && aged.choice?.reason == .resolverOrder)
+            #expect(Self.averages(aged.choice) == [nil, nil, nil])
+        }
+
+        @Test func demotionWinsOverSpeed() async throws {
+            let cache = Self.cache()
+            _ = try await cache.lookup(host: "rank.test")
+            cache.recordConnectTime(milliseconds: 1, to: Self.b, host: "rank.test")
+            cache.recordConnectTime(milliseconds: 90, to: Self.a, host: "rank.test")
+            cache.demote(Self.b, host: "rank.test")
+            let slower = try await cache.lookup(host: "rank.test")
+            #expect(slower.addresses == [Self.a, Self.c, Self.b], "the fastest failed: it goes last")
+            #expect(slower.choice?.reason == .fastest)
+            #expect(slower.choice?.candidates.map(\.demoted) == [false, false, true])
+            #expect(Self.averages(slower.choice) == [90, nil, 1])
+
+            cache.demote(Self.a, host: "rank.test")
+            let only = try await cache.lookup(host: "rank.test")
+            // The demoted keep the resolver's order among themselves.
+            #expect(only.addresses == [Self.c, Self.a, Self.b] && only.choice?.reason == .onlyWorking)
+            cache.demote(Self.c, host: "rank.test")
+            let none = try await cache.lookup(host: "rank.test")
+            #expect(none.addresses == [Self.a, Self.b, Self.c] && none.choice?.reason == .allDemoted)
+        }
+
+        @Test func everyNthLookupExploresTheLeastRecentlyMeasuredWorkingAddress() async throws {
+            let metrics = TestMetrics()
+            let cache = Self.cache(explorationInterval: 3, metrics: metrics)
+            // Before anything is measured there is no ranking to explore away from: the resolver's order, always.
+            for _ in 0..<3 {
+                #expect(try await cache.lookup(host: "rank.test").choice?.reason == .resolverOrder)
+            }
+            #expect(cache.stats.explorations == 0)
+            // c is measured first, so it is the least recently measured.
+            cache.recordConnectTime(milliseconds: 30, to: Self.c, host: "rank.test")
+            cache.recordConnectTime(milliseconds: 20, to: Self.b, host: "rank.test")
+            cache.recordConnectTime(milliseconds: 10, to: Self.a, host: "rank.test")
+            var orders: [[IPAddress]] = [], reasons: [EdgeChoice.Reason] = []
+            for _ in 4...6 {
+                let lookup = try await cache.lookup(host: "rank.test")
+                orders.append(lookup.addresses)
+                reasons.append(try #require(lookup.choice?.reason))
+            }
+            #expect(reasons == [.fastest, .fastest, .exploring])
+            #expect(orders == [[Self.a, Self.b, Self.c], [Self.a, Self.b, Self.c], [Self.c, Self.a, Self.b]])
+            // The explored open measures c: b is now the one measured least recently.
+            cache.recordConnectTime(milliseconds: 30, to: Self.c, host: "rank.test")
+            for _ in 7...8 { _ = try await cache.lookup(host: "rank.test") }
+            let next = try await cache.lookup(host: "rank.test")
+            #expect(next.choice?.reason == .exploring && next.addresses == [Self.b, Self.a, Self.c])
+
+            // Never onto a demoted address: with b demoted, the exploration goes to c although b is older.
+            cache.demote(Self.b, host: "rank.test")
+            for _ in 10...11 { _ = try await cache.lookup(host: "rank.test") }
+            let avoiding = try await cache.lookup(host: "rank.test")
+            #expect(avoiding.choice?.reason == .exploring && avoiding.addresses == [Self.c, Self.a, Self.b])
+            // Describing the ranking is not a lookup: it neither counts nor explores.
+            for _ in 0..<5 { #expect(cache.edgeChoice(for: "rank.test")?.reason == .fastest) }
+            #expect(cache.stats.explorations == 3)
+            #expect(metrics.counterTotal(label: DNSCacheMetricNames.explorations) == 3)
+        }
+
+        @Test func rankingSettingsAreValidated() {
+            #expect(throws: DNSCacheConfigurationError.invalid("connectTimeSmoothing", "must be in (0, 1]")) {
+                try DNSCache.Configuration(connectTimeSmoothing: 0).validate()
+            }
+            #expect(throws: DNSCacheConfigurationError.invalid("connectTimeLifetime", "must be ≥ 0 s")) {
+                try DNSCache.Configuration(connectTimeLifetime: -1).validate()
+            }
+            #expect(throws: DNSCacheConfigurationError.invalid("explorationInterval", "must be ≥ 0")) {
+                try DNSCache.Configuration(explorationInterval: -1).validate()
+            }
+            #expect(throws: Never.self) { try DNSCache.Configuration().validate() }
         }
     }
 }

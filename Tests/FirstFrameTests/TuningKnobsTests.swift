@@ -41,6 +41,7 @@ import Testing
         knobs.maxRequests = 5
         knobs.readTimeoutMs = 2500
         knobs.tcpNoDelay = true
+        knobs.quickAck = true
         return knobs
     }()
 
@@ -76,7 +77,7 @@ import Testing
         #expect(TuningKnobs.names == [
             "fpsprobesize", "probesize", "analyzeduration", "formatprobesize", "format", "skipStreamInfo", "streamWaitMs",
             "minVideoFrames", "minAudioFrames", "bufferCheckIntervalMs", "firstHighWaterMarkMs", "decoderThreads",
-            "ipv4Only", "tcp_nodelay", "prefetchHosts", "resolve", "stageDeadlines", "allowedProtocols", "verifyTLS", "caFile",
+            "decodeKeyframeAlone", "ipv4Only", "tcp_nodelay", "quickAck", "prefetchHosts", "resolve", "stageDeadlines", "allowedProtocols", "verifyTLS", "caFile",
             "maxBufferBytes", "maxRequests", "readTimeoutMs", "totalDeadline",
         ])
         #expect(Set(TuningKnobs.names).count == TuningKnobs.names.count, "no name twice")
@@ -97,7 +98,7 @@ import Testing
         #expect(stock.map { "\($0.name)=\($0.value)" }.joined(separator: " ") == [
             "fpsprobesize=-1", "probesize=5000000", "analyzeduration=0", "formatprobesize=1048576", "format=",
             "skipStreamInfo=false", "streamWaitMs=1000", "minVideoFrames=0", "minAudioFrames=0", "bufferCheckIntervalMs=0",
-            "firstHighWaterMarkMs=0", "decoderThreads=0", "ipv4Only=false", "tcp_nodelay=false",
+            "firstHighWaterMarkMs=0", "decoderThreads=0", "decodeKeyframeAlone=false", "ipv4Only=false", "tcp_nodelay=false", "quickAck=false",
             "allowedProtocols=http,https,tls,tcp,rtmp,rtmps,hls,crypto,file", "verifyTLS=true", "maxBufferBytes=15728640",
             "maxRequests=64", "readTimeoutMs=10000", "totalDeadline=15.0",
         ].joined(separator: " "))
@@ -175,11 +176,17 @@ import Testing
         #expect(Preset.fieldReport.knobs.minVideoFrames == 5)
         #expect(Preset.ijkplayer.knobs.firstHighWaterMarkMs == 100)
         let instant = Preset.instant.knobs
-        #expect(instant.skipStreamInfo && instant.decoderThreads == 1 && instant.ipv4Only)
-        #expect(instant.formatOptions.map(\.key) == ["fpsprobesize"])
-        var switched = instant
-        switched.tcpNoDelay = true
-        #expect(switched.formatOptions.first { $0.key == "tcp_nodelay" }?.value == "1", "switches go to FFmpeg as 1/0")
+        #expect(instant.skipStreamInfo && instant.decoderThreads == 1 && instant.ipv4Only && instant.decodeKeyframeAlone)
+        // RTMP's exchange without Nagle or delayed-ACK waits; quickAck is the hooks', not an FFmpeg option.
+        #expect(instant.tcpNoDelay && instant.quickAck)
+        #expect(instant.formatOptions.map(\.key) == ["fpsprobesize", "tcp_nodelay"])
+        #expect(instant.formatOptions.first { $0.key == "tcp_nodelay" }?.value == "1", "switches go to FFmpeg as 1/0")
+        var quick = Preset.ffmpeg.knobs
+        quick.quickAck = true
+        #expect(quick.formatOptions.isEmpty)
+        for preset in [Preset.ffmpeg, .ijkplayer, .fieldReport] {
+            #expect(!preset.knobs.tcpNoDelay && !preset.knobs.quickAck, "\(preset): only instant changes the sockets")
+        }
     }
 
     @Test func knobsEncodeAsCamelCaseJSON() throws {
@@ -187,6 +194,9 @@ import Testing
         knobs.stageDeadlines = [.dns: 250]
         let json = String(decoding: try JSONEncoder().encode(knobs), as: UTF8.self)
         #expect(json.contains("\"skipStreamInfo\":true"))
+        #expect(json.contains("\"quickAck\":true"))
+        // A report written before the knob existed decodes with it off.
+        #expect(try JSONDecoder().decode(TuningKnobs.self, from: Data("{\"tcpNoDelay\":true}".utf8)).quickAck == false)
         #expect(json.contains("\"stageDeadlines\":{\"dns\":250}"))
         #expect(try JSONDecoder().decode(TuningKnobs.self, from: Data(json.utf8)) == knobs)
     }

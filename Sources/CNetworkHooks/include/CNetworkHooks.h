@@ -84,6 +84,13 @@ typedef struct cnh_trace cnh_trace;
 cnh_trace *cnh_trace_begin(uint32_t capture_bytes_per_turn);
 /// Stops tracing (must be called on the thread that began) and restores the enclosing trace, if any.
 void cnh_trace_end(cnh_trace *trace);
+/// With `enabled` non-zero, every receive the trace sees re-arms TCP_QUICKACK on its socket (Linux; elsewhere
+/// nothing happens), so the peer's next small segments are acknowledged at once rather than after the delayed-ACK
+/// timer (~40 ms): a server that writes its answer in several small pieces under Nagle waits for that ACK between
+/// them. Linux's quick-ACK mode is not sticky (the kernel goes back to delayed ACKs once the connection looks
+/// interactive), hence every receive. Applies while `trace` is the thread's innermost trace; an inner trace begun
+/// inside it starts with the same setting.
+void cnh_trace_set_quick_ack(cnh_trace *trace, int enabled);
 void cnh_trace_free(cnh_trace *trace);
 /// Whether the calling thread is tracing.
 int cnh_trace_is_active(void);

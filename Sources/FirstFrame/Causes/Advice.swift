@@ -15,7 +15,7 @@ extension FirstFrameReport {
             case avoidRedirects
             /// The server was slow to send the first media byte: a stream cold at the edge.
             case warmEdge
-            /// RTMP's command exchange: `tcp_nodelay`, or HTTP-FLV from the same server.
+            /// RTMP's command exchange: `tcp_nodelay` and `quickAck`, or HTTP-FLV from the same server.
             case rtmpExchange
             /// The edge makes joiners wait for its next keyframe: a GOP cache at the edge, or a shorter GOP.
             case gopCache
@@ -23,7 +23,7 @@ extension FirstFrameReport {
             case fastStart
             /// The client read on after the keyframe had arrived: a knob removes it (named in ``knobs``).
             case tuneKnobs
-            /// The decoder held the picture back (B-frame reorder, frame threads): `decoderThreads` 1.
+            /// The decoder held the picture back (B-frame reorder, frame threads): `decodeKeyframeAlone`.
             case decoder
         }
 

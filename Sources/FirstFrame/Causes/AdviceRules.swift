@@ -32,10 +32,18 @@ package enum AdviceRules {
         if let ms = over(.protocolExchange) {
             // The stalls inside the command phases (those after `play`, waiting for media, are the stream's pace).
             let stalls = report.hops.compactMap(\.rtmp).flatMap(\.phases).reduce(0) { $0 + $1.stallMs }
+            // tcp_nodelay takes the client's Nagle waits away, quickAck the server's (its small writes waiting for
+            // this client's delayed ACK); only those not on yet are worth a try. With both on, what is left is
+            // round trips and the server's own time, which only a protocol with fewer of them (HTTP-FLV) removes.
+            let untried = [("tcp_nodelay", report.knobs.tcpNoDelay), ("quickAck", report.knobs.quickAck)]
+                .filter { !$0.1 }.map(\.0)
             advice.append(.init(
                 cause: .protocolExchange, remedy: .rtmpExchange, ms: ms,
-                message: String(format: "RTMP's command exchange took %.0f ms (%.0f ms of it in stalls): try tcp_nodelay=true, or HTTP-FLV from the same server", ms, stalls),
-                knobs: ["tcp_nodelay=true"], sweep: sweep(report, "tcp_nodelay=false,true")))
+                message: untried.isEmpty
+                    ? String(format: "RTMP's command exchange took %.0f ms (%.0f ms of it in stalls) with tcp_nodelay and quickAck on: round trips to the server; HTTP-FLV from the same server has fewer", ms, stalls)
+                    : String(format: "RTMP's command exchange took %.0f ms (%.0f ms of it in stalls): try %@, or HTTP-FLV from the same server",
+                             ms, stalls, untried.map { "\($0)=true" }.joined(separator: " ")),
+                knobs: untried.map { "\($0)=true" }, sweep: untried.first.map { sweep(report, "\($0)=false,true") }))
         }
         // A keyframe arrival known only from the demuxer's read is an upper bound: it may be the client's own
         // reading, and the edge is not blamed for it.
@@ -48,17 +56,26 @@ package enum AdviceRules {
                 format: "the first keyframe took %.0f ms to arrive once it started: bandwidth; a lower first rendition or a CDN's fast start", ms)))
         }
         if let ms = over(.clientWait) { advice.append(clientWaitAdvice(report, causes, ms)) }
-        if let ms = over(.decode) {
-            let threads = report.knobs.decoderThreads
-            advice.append(.init(
-                cause: .decode, remedy: .decoder, ms: ms,
-                message: threads == 1
-                    ? String(format: "the decoder took %.0f ms to its first picture: B-frame reorder holds it (the stream's encoder sends B-frames) or the picture is large", ms)
-                    : String(format: "the decoder took %.0f ms to its first picture: frame threads hold it back (decoderThreads=1 avoids that) and B-frame reorder", ms),
-                knobs: threads == 1 ? [] : ["decoderThreads=1"],
-                sweep: threads == 1 ? nil : sweep(report, "decoderThreads=0,1")))
-        }
+        if let ms = over(.decode) { advice.append(decodeAdvice(report, ms)) }
         return advice
+    }
+
+    /// Why the decoder took `ms`: pictures held back (B-frame reorder, frame threads), which decoding the keyframe
+    /// alone removes, or the decode itself.
+    private static func decodeAdvice(_ report: FirstFrameReport, _ ms: Double) -> FirstFrameReport.Advice {
+        guard let decode = report.firstPictureDecode, !decode.keyframeAlone, decode.packetsDecoded > 1 else {
+            return .init(cause: .decode, remedy: .decoder, ms: ms, message: String(
+                format: "decoding the first keyframe took %.0f ms: a large picture, a slow CPU or a decoder opened late", ms))
+        }
+        var holders: [String] = []
+        if decode.reorderDepth > 0 { holders.append("B-frame reorder (\(decode.reorderDepth) pictures; the stream's encoder sends B-frames)") }
+        if decode.threads > 1 { holders.append("\(decode.threads) frame threads") }
+        let why = holders.isEmpty ? "the decoder's delay" : holders.joined(separator: " and ")
+        return .init(
+            cause: .decode, remedy: .decoder, ms: ms,
+            message: String(format: "the decoder held the first picture until it had %d packets (%.0f ms): %@; decodeKeyframeAlone=true shows the keyframe one decode after it arrives",
+                            decode.packetsDecoded, ms, why),
+            knobs: ["decodeKeyframeAlone=true"], sweep: sweep(report, "decodeKeyframeAlone=false,true"))
     }
 
     private static func networkAdvice(_ report: FirstFrameReport) -> [FirstFrameReport.Advice] {

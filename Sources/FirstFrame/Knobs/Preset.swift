@@ -9,8 +9,9 @@ public enum Preset: String, Sendable, Codable, CaseIterable {
     /// The first-screen field report's tuned set: `fpsprobesize` 0, buffering checked every 50 ms, 5 frames.
     case fieldReport
     /// FirstFrame's: the fastest setting that still never drops a stream. No format probe for `.flv` URLs,
-    /// stream parameters from the container's headers, the first keyframe ends buffering, one decoder thread,
-    /// IPv4-only lookups.
+    /// stream parameters from the container's headers, the first keyframe ends buffering and is decoded alone (no
+    /// B-frame reorder delay), one decoder thread,
+    /// IPv4-only lookups, and no Nagle or delayed-ACK waits in RTMP's command exchange (`tcp_nodelay`, `quickAck`).
     case instant
 
     public var knobs: TuningKnobs {
@@ -36,7 +37,10 @@ public enum Preset: String, Sendable, Codable, CaseIterable {
             knobs.minAudioFrames = 0
             knobs.bufferCheckIntervalMs = 0
             knobs.decoderThreads = 1
+            knobs.decodeKeyframeAlone = true
             knobs.ipv4Only = true
+            knobs.tcpNoDelay = true
+            knobs.quickAck = true
         }
         return knobs
     }

@@ -47,14 +47,28 @@ public struct TuningKnobs: Sendable, Hashable, Codable {
     public var bufferCheckIntervalMs: Int = 0
     /// Buffered media duration (ms) that also ends buffering (ijkplayer's first high-water mark); 0 = off.
     public var firstHighWaterMarkMs: Int = 0
-    /// Decoder threads for the first frame: 1 decodes it at once; more (frame threading) delays the first
-    /// picture by threads − 1 frames; 0 = FFmpeg's choice (one per core).
+    /// Decoder threads: 1 decodes the first frame at once; more (frame threading) delays the first picture by
+    /// threads − 1 frames; 0 = FFmpeg's choice (one per core). With ``decodeKeyframeAlone`` they are the threads of
+    /// the decoder handed on: the first picture is decoded with one thread whatever this says.
     public var decoderThreads: Int = 0
+    /// Decode the first keyframe alone, in a decoder of its own that is drained at once, so the first picture
+    /// never waits in the reorder buffer (B-frames: x264's defaults hold it for two more frames) or behind frame
+    /// threads. The decoder handed on is primed with the keyframe marked as not to be shown, so it decodes on in
+    /// order and never repeats the first picture. Nothing is dropped: every packet is still handed on.
+    public var decodeKeyframeAlone = false
     /// Resolve IPv4 only (no AAAA query to wait for).
     public var ipv4Only = false
     /// FFmpeg's TCP option of the same name: `TCP_NODELAY` on the open's sockets, so that small writes (RTMP's
     /// commands, written in pieces) go out at once instead of waiting for the peer's delayed ACK (Nagle).
+    /// The ``Preset/instant`` preset sets it; it matters for RTMP, whose open is a conversation of small messages.
     public var tcpNoDelay = false
+    /// Acknowledge the server's bytes at once while the open runs (Linux `TCP_QUICKACK`, re-armed by the network
+    /// hooks after every receive of the open's thread), so that a server writing its answers in small pieces under
+    /// Nagle (nginx-rtmp) does not wait for this client's delayed ACK (~40 ms) between them. The other half of
+    /// ``tcpNoDelay``: that one removes the client's own Nagle waits, this one the server's. It ends with the open
+    /// (at the first picture); a kept stream's reads are not touched. Not an FFmpeg option; without the hooks
+    /// (`NetworkTrace.isAvailable`) it does nothing. The ``Preset/instant`` preset sets it.
+    public var quickAck = false
     /// Hosts resolved in parallel before the open, kept fresh by their TTL.
     public var prefetchHosts: [String] = []
     /// Fixed answers, `host → addresses`, like curl's `--resolve`.
@@ -117,9 +131,13 @@ public struct TuningKnobs: Sendable, Hashable, Codable {
                  doc: "Buffered milliseconds that also end buffering (ijkplayer's first high-water mark); 0 = off."),
         .integer("decoderThreads", \.decoderThreads, 0...64,
                  doc: "Decoder threads for the first frame: 1 decodes it at once; 0 = one per core."),
+        .boolean("decodeKeyframeAlone", \.decodeKeyframeAlone,
+                 doc: "First picture from the keyframe alone in a drained decoder: no B-frame reorder or frame-thread delay."),
         .boolean("ipv4Only", \.ipv4Only, doc: "Resolve IPv4 only (no AAAA query to wait for)."),
         .boolean("tcp_nodelay", \.tcpNoDelay, isFormatOption: true,
                  doc: "TCP_NODELAY on the open's sockets: RTMP's small command writes go out without waiting for an ACK."),
+        .boolean("quickAck", \.quickAck,
+                 doc: "While the open runs, ACK the server's bytes at once (TCP_QUICKACK, Linux): its small RTMP writes don't wait for a delayed ACK."),
         KnobDescriptor(
             "prefetchHosts", \.prefetchHosts, rule: "comma-separated hosts", omittedAtDefault: true,
             doc: "Hosts resolved in parallel before the open, kept fresh by their TTL.",
@@ -238,7 +256,8 @@ extension TuningKnobs {
     private enum CodingKeys: String, CodingKey {
         case fpsprobesize, probesize, analyzeduration, formatprobesize, format, skipStreamInfo, streamWaitMs
         case minVideoFrames, minAudioFrames, bufferCheckIntervalMs, firstHighWaterMarkMs, decoderThreads, ipv4Only
-        case tcpNoDelay, prefetchHosts, resolve, stageDeadlines, totalDeadline, readTimeoutMs, allowedProtocols
+        case decodeKeyframeAlone
+        case tcpNoDelay, quickAck, prefetchHosts, resolve, stageDeadlines, totalDeadline, readTimeoutMs, allowedProtocols
         case verifyTLS, caFile, maxBufferBytes, maxRequests
     }
 
@@ -261,8 +280,10 @@ extension TuningKnobs {
         try read(.bufferCheckIntervalMs, into: &bufferCheckIntervalMs)
         try read(.firstHighWaterMarkMs, into: &firstHighWaterMarkMs)
         try read(.decoderThreads, into: &decoderThreads)
+        try read(.decodeKeyframeAlone, into: &decodeKeyframeAlone)
         try read(.ipv4Only, into: &ipv4Only)
         try read(.tcpNoDelay, into: &tcpNoDelay)
+        try read(.quickAck, into: &quickAck)
         try read(.prefetchHosts, into: &prefetchHosts)
         try read(.resolve, into: &resolve)
         try read(.stageDeadlines, into: &stageDeadlines)

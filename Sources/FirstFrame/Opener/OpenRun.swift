@@ -31,6 +31,8 @@ final class OpenRun: @unchecked Sendable {
     private var videoIndex: Int?
     private var picture: (width: Int, height: Int)?
     private var decodedVideoPackets = 0
+    /// How the decoder reached the first picture, for the report.
+    private var firstPictureDecode: FirstFrameReport.FirstPictureDecode?
 
     /// Told what happens as it happens, on this open's thread (nil: nobody listens).
     let events: (@Sendable (OpenEvent) -> Void)?
@@ -103,9 +105,9 @@ final class OpenRun: @unchecked Sendable {
             feed?.failed(report)
             return .failure(OpenError(report: report))
         }
-        var outcome: Result<(Frame, CodecContext), Error> = .failure(PipelineFailure(stage: .dns, kind: .ffmpeg, message: "not run"))
+        var outcome: Result<PendingVideoDecoder, Error> = .failure(PipelineFailure(stage: .dns, kind: .ffmpeg, message: "not run"))
         var stoppedByRequestCap = false
-        let (_, trace) = NetworkTrace.capture(captureBytesPerTurn: Self.captureBytesPerTurn) {
+        let (_, trace) = NetworkTrace.capture(captureBytesPerTurn: Self.captureBytesPerTurn, quickAck: knobs.quickAck) {
             let scope = LookupScope(cache: dnsCache, interrupter: interrupter, deadline: interrupter.deadline,
                                     lookupBudget: knobs.stageDeadlines[.dns].map { UInt64($0 * 1e6) })
             // FFmpeg's lines on this thread go to the opener's logger, with the (redacted) URL and the stage.
@@ -117,16 +119,15 @@ final class OpenRun: @unchecked Sendable {
             stoppedByRequestCap = Self.requestCapExceeded(knobs.maxRequests)
             feed?.finishNetwork()
         }
-        dnsCache?.learnConnectFailures(from: trace)
+        dnsCache?.learn(from: trace)
         if case .failure = outcome, stoppedByRequestCap {
             outcome = .failure(PipelineFailure(
                 stage: .formatProbe, kind: .requestLimit,
                 message: "the open made more than \(knobs.maxRequests) requests (maxRequests); a playlist that refers to itself?"))
         }
         switch outcome {
-        case .success(let (frame, decoder)):
+        case .success(let handOff):
             let report = makeReport(trace: trace, failure: nil)
-            let handOff = VideoDecoderHandOff(decoder: decoder, firstPicture: frame, packetsAlreadyDecoded: decodedVideoPackets)
             return .success(OpenedStream(
                 report: report, input: input!, interrupter: interrupter, handOff: handOff, videoStreamIndex: videoIndex!,
                 queued: queue, readTimeout: knobs.readTimeoutMs == 0 ? nil : Double(knobs.readTimeoutMs) / 1000,
@@ -173,7 +174,7 @@ final class OpenRun: @unchecked Sendable {
 
     // MARK: Pipeline
 
-    private func pipeline(_ policy: InputPolicy) throws -> (Frame, CodecContext) {
+    private func pipeline(_ policy: InputPolicy) throws -> PendingVideoDecoder {
         // Network stages and the probe are all inside avformat_open_input: their deadlines are checked by the
         // interrupter's limit, from the trace (`limit(knobs:origin:)`), and the dns deadline by the lookup scope.
         let options = FFmpegOptions()
@@ -212,20 +213,25 @@ final class OpenRun: @unchecked Sendable {
         interrupter.setStageDeadline(deadline(.decode, from: MonotonicClock.nanoseconds()))
         let decoder: CodecContext
         do {
-            decoder = try CodecContext.decoder(for: input, streamIndex: video, threads: knobs.decoderThreads)
+            // Decoding the keyframe alone needs no more than one thread: frame threads only add their delay.
+            decoder = try CodecContext.decoder(for: input, streamIndex: video, threads: knobs.decodeKeyframeAlone ? 1 : knobs.decoderThreads)
         } catch {
             throw PipelineFailure(stage: .decode, kind: .decoder, message: "\(error)")
         }
-        let frame = try decodeFirstPicture(input, video: video, decoder: decoder)
+        let (frame, handOff, decoded) = try decodeFirstPicture(input, video: video, decoder: decoder)
         // Decoding is CPU work FFmpeg never interrupts: a decode that overran its deadline fails when it returns.
         try failIfInterrupted(.decode)
         reach(.decode, \.firstVideoFrame)
         picture = (frame.width, frame.height)
+        var keyframeAlone = false
+        if case .toPrime = handOff { keyframeAlone = true }
+        firstPictureDecode = .init(decoder: decoded, keyframeAlone: keyframeAlone, packetsDecoded: decodedVideoPackets)
         feed?.firstPicture(at: marks.firstVideoFrame!, width: frame.width, height: frame.height)
         decodeFirstAudio(input)
         interrupter.setStageDeadline(nil)
-        completeParameters(input, video: video, decoder: decoder)
-        return (frame, decoder)
+        completeParameters(input, video: video, decoder: decoded)
+        // A decoder still to be made is made from the parameters as completed.
+        return handOff.withParameters(CodecParameters(of: input, streamIndex: video))
     }
 
     /// Throws `stage`'s timeout (or the cancel) when the interrupter says stop: for calls that return normally
@@ -422,7 +428,46 @@ final class OpenRun: @unchecked Sendable {
 
     // MARK: Decoding
 
-    private func decodeFirstPicture(_ input: InputFormatContext, video: Int, decoder: CodecContext) throws -> Frame {
+    /// The first picture, and the decoder to hand on. With `decodeKeyframeAlone`, `decoder` decodes the first
+    /// keyframe alone and is drained at once, so no reorder buffer or frame thread holds the picture; the kept
+    /// decoder is primed when it is taken (``PendingVideoDecoder``). Otherwise `decoder` is fed from the keyframe
+    /// on until it gives a picture, and is handed on as it is.
+    /// - Returns: the picture, the decoder to hand on, and the decoder that decoded the picture (it completes the
+    ///   stream's parameters).
+    private func decodeFirstPicture(
+        _ input: InputFormatContext, video: Int, decoder: CodecContext
+    ) throws -> (Frame, PendingVideoDecoder, CodecContext) {
+        var decoder = decoder
+        if knobs.decodeKeyframeAlone, let index = firstKeyframeIndex {
+            if let frame = try decodeAlone(queue[index], decoder: decoder) {
+                decodedVideoPackets = 1
+                let alone = PendingVideoDecoder.KeyframeAlone(
+                    parameters: nil, threads: knobs.decoderThreads,
+                    keyframe: queue[index].sharedReference(), firstPicture: frame)
+                return (frame, .toPrime(alone), decoder)
+            }
+            // Drained without a picture: decoding in order starts over in a fresh decoder.
+            do {
+                decoder = try CodecContext.decoder(for: input, streamIndex: video, threads: knobs.decoderThreads)
+            } catch {
+                throw PipelineFailure(stage: .decode, kind: .decoder, message: "\(error)")
+            }
+        }
+        let frame = try decodeInOrder(input, video: video, decoder: decoder)
+        return (frame, .primed(VideoDecoderHandOff(decoder: decoder, firstPicture: frame, packetsAlreadyDecoded: decodedVideoPackets)), decoder)
+    }
+
+    /// `keyframe`'s picture from `decoder` (one thread, fresh), drained after the one packet: nil when it gives none
+    /// (a keyframe that does not decode on its own), and the caller decodes in order instead.
+    private func decodeAlone(_ keyframe: Packet, decoder: CodecContext) throws -> Frame? {
+        let frame = Frame()
+        try decoder.send(keyframe)
+        if try decoder.receive(into: frame) { return frame }
+        try decoder.send(nil as Packet?)
+        return try decoder.receive(into: frame) ? frame : nil
+    }
+
+    private func decodeInOrder(_ input: InputFormatContext, video: Int, decoder: CodecContext) throws -> Frame {
         let frame = Frame()
         var next = 0
         while true {
@@ -519,6 +564,7 @@ final class OpenRun: @unchecked Sendable {
             return reported
         }
         report.describePlaylists(trace.playlists)
+        report.describeEdgeChoices(trace, cache: dnsCache ?? DNSCache.installed)
         // A TLS hop that got as far as sending its request passed verification (FFmpeg fails the open otherwise).
         if trace.hops.contains(where: { $0.secureConnectionEnd != nil && $0.requestStart != nil }) {
             report.tlsPeerVerified = knobs.verifyTLS
@@ -532,6 +578,7 @@ final class OpenRun: @unchecked Sendable {
                              sampleRate: stream.kind == .audio ? stream.sampleRate : nil)
             }
         }
+        report.firstPictureDecode = firstPictureDecode
         report.advice = AdviceRules.advice(for: report)
         return report
     }

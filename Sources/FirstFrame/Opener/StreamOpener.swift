@@ -72,10 +72,17 @@ public struct StreamOpener: Sendable {
     /// Opens `url` to its first picture, closes it, and returns the report whether the open succeeded or not:
     /// what measuring tools (probe, sweep, bench) want.
     public func report(opening url: String) async -> FirstFrameReport {
-        do throws(OpenError) {
-            return try await open(url).report
-        } catch {
-            return error.report
+        // Nothing is kept: the input is closed on the open's own thread, so the caller's (often Swift's cooperative
+        // pool, which many opens at once starve of CPU) only gets the report back.
+        let result = await run(url, events: nil) { result in
+            result.map { stream in
+                defer { stream.close() }
+                return stream.report
+            }
+        }
+        switch result {
+        case .success(let report): return report
+        case .failure(let error): return error.report
         }
     }
 
@@ -92,14 +99,26 @@ public struct StreamOpener: Sendable {
 
     /// The open, with `events` told what happens as it happens (on the open's thread: it must not block).
     func open(_ url: String, events: (@Sendable (OpenEvent) -> Void)?) async throws(OpenError) -> OpenedStream {
+        try await run(url, events: events) { $0 }.get()
+    }
+
+    /// Runs an open on a thread of its own, `finish` on that thread after it (what the caller keeps of the
+    /// stream), then emits the report's telemetry.
+    private func run<Kept: Sendable>(
+        _ url: String, events: (@Sendable (OpenEvent) -> Void)?,
+        finish: @escaping @Sendable (Result<OpenedStream, OpenError>) -> Result<Kept, OpenError>
+    ) async -> Result<Kept, OpenError> {
         // The caller's span, if any: the open's span is its child.
         let context = ServiceContext.current ?? .topLevel
         if let dnsCache, !knobs.prefetchHosts.isEmpty { dnsCache.startPrefetch(hosts: knobs.prefetchHosts) }
         let run = OpenRun(url: url, knobs: knobs, presetName: presetName, dnsCache: dnsCache, events: events, logger: logger)
-        let result: Result<OpenedStream, OpenError>
+        let result: Result<(Kept, FirstFrameReport), OpenError>
         do {
             result = try await withTaskCancellationHandler {
-                try await DedicatedThread.run(name: "FirstFrame.open") { run.run() }
+                try await DedicatedThread.run(name: "FirstFrame.open") {
+                    let opened = run.run()
+                    return finish(opened).flatMap { kept in opened.map { (kept, $0.report) } }
+                }
             } onCancel: {
                 run.interrupter.cancel()
             }
@@ -107,16 +126,13 @@ public struct StreamOpener: Sendable {
             result = .failure(OpenError(report: run.failedReport(kind: .ffmpeg, message: "\(error)")))
         }
         switch result {
-        case .success(let stream): telemetry.emit(stream.report, context: context)
-        case .failure(let error): telemetry.emit(error.report, context: context)
-        }
-        switch result {
-        case .success(let stream):
-            logger.debug("opened", metadata: ["url": "\(InputPolicy.redacted(url))", "firstVideoFrameMs": "\(stream.report.summary.firstVideoFrameMs ?? -1)"])
-            return stream
+        case .success(let (_, report)):
+            telemetry.emit(report, context: context)
+            logger.debug("opened", metadata: ["url": "\(InputPolicy.redacted(url))", "firstVideoFrameMs": "\(report.summary.firstVideoFrameMs ?? -1)"])
         case .failure(let error):
+            telemetry.emit(error.report, context: context)
             logger.debug("open failed", metadata: ["url": "\(InputPolicy.redacted(url))", "error": "\(error)"])
-            throw error
         }
+        return result.map(\.0)
     }
 }

@@ -118,6 +118,9 @@ public struct FirstFrameReport: Sendable, Codable, Hashable {
             public var source: DomainLookup.Source
             public var answers: [String]
             public var error: String?
+            /// Which answer the DNS cache put first and why, with every address's average connect time (nil when
+            /// no cache answered, or for reports written before ranking).
+            public var edge: EdgeChoice? = nil
         }
 
         /// One connect attempt of the hop.
@@ -247,6 +250,8 @@ public struct FirstFrameReport: Sendable, Codable, Hashable {
     public var causes: CauseBreakdown?
     /// What would remove the causes that cost most, one line each.
     public var advice: [Advice] = []
+    /// How the decoder reached the first picture (nil when the open did not get that far).
+    public var firstPictureDecode: FirstPictureDecode?
 
     public init(url: String, preset: String?, knobs: TuningKnobs) {
         self.url = url
@@ -263,6 +268,7 @@ public struct FirstFrameReport: Sendable, Codable, Hashable {
     // `error` is written as null when there is none, as the schema says (synthesised Codable would omit it).
     private enum CodingKeys: String, CodingKey {
         case schema, startedAt, url, preset, knobs, outcome, error, summary, milestones, stages, hops, streams, tlsPeerVerified, causes, advice
+        case firstPictureDecode
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -282,6 +288,7 @@ public struct FirstFrameReport: Sendable, Codable, Hashable {
         try container.encode(tlsPeerVerified, forKey: .tlsPeerVerified)
         try container.encode(causes, forKey: .causes)
         try container.encode(advice, forKey: .advice)
+        try container.encodeIfPresent(firstPictureDecode, forKey: .firstPictureDecode)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -302,6 +309,7 @@ public struct FirstFrameReport: Sendable, Codable, Hashable {
         // Schema 1 reports have neither.
         causes = try container.decodeIfPresent(CauseBreakdown.self, forKey: .causes)
         advice = try container.decodeIfPresent([Advice].self, forKey: .advice) ?? []
+        firstPictureDecode = try container.decodeIfPresent(FirstPictureDecode.self, forKey: .firstPictureDecode)
     }
 }
 

@@ -44,7 +44,7 @@ public final class OpenedStream: Sendable {
         var end: StreamEnd?
         var bytesRead: Int64
         var queued: Int
-        var handOff: VideoDecoderHandOff?
+        var handOff: PendingVideoDecoder?
     }
     /// The read-ahead of ``packets(bufferCapacity:)``, held weakly: it holds the stream (its thread reads it), and
     /// lives as long as the sequence's iterator or its thread.
@@ -67,7 +67,7 @@ public final class OpenedStream: Sendable {
     }
 
     init(report: FirstFrameReport, input: sending InputFormatContext, interrupter: Interrupter,
-         handOff: sending VideoDecoderHandOff, videoStreamIndex: Int, queued: sending [Packet], readTimeout: Double?,
+         handOff: sending PendingVideoDecoder, videoStreamIndex: Int, queued: sending [Packet], readTimeout: Double?,
          mediaSocket: Int32?, openStart: UInt64, logger: Logger = Logger(label: "FirstFrame.StreamOpener")) {
         self.report = report
         self.logger = logger
@@ -143,11 +143,14 @@ public final class OpenedStream: Sendable {
     public var bytesRead: Int64 { status.withLock { $0.bytesRead } }
 
     /// Takes the open's primed video decoder and its first picture, once; nil after the first call.
+    ///
+    /// When the first picture was decoded alone (`decodeKeyframeAlone`), the decoder is made and primed here: one
+    /// more decode of the keyframe, on the caller's thread, that the first picture did not wait for.
     public func takeVideoDecoder() -> sending VideoDecoderHandOff? {
         status.withLock { status in
             defer { status.handOff = nil }
             return OwnershipTransfer(unique: status.handOff)
-        }.take()
+        }.take()?.handOff()
     }
 
     /// Copies the reader's state for the getters; called with the reader lock held (reader, then status).

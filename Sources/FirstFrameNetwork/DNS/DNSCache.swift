@@ -20,6 +20,10 @@ import Logging
 ///   cancelled: FFmpeg's own getaddrinfo can be neither.
 /// - An address that failed to connect (seen in a ``NetworkTrace``) is demoted: it goes last for
 ///   `demotionPeriod` seconds and the host is re-resolved.
+/// - Among the working addresses, the fastest goes first: each address's connect times (from the traces, or
+///   ``recordConnectTime(milliseconds:to:host:)``) make a moving average, and every `explorationInterval`th lookup
+///   puts the address measured least recently first instead, so an edge that got faster is found. Each lookup says
+///   what it chose and why (``Lookup/choice``, ``EdgeChoice``); an opener's report carries it per hop.
 /// - What ``stats`` counts also goes to swift-metrics (``DNSCacheMetricNames``), with a gauge of the entries.
 public final class DNSCache: Sendable {
     /// The cache's family policy, resolver, TTL rules and timeouts.
@@ -41,6 +45,16 @@ public final class DNSCache: Sendable {
         public var lookupTimeout: Double
         /// Seconds an address that failed to connect stays last.
         public var demotionPeriod: Double
+        /// The weight, in (0, 1], of a new connect time in an address's moving average (exponentially weighted):
+        /// higher follows a change sooner, lower smooths out one slow connect.
+        public var connectTimeSmoothing: Double
+        /// Seconds after its latest connect time that an address's average is forgotten, so it ranks as unmeasured
+        /// again (0: never remembered, which turns ranking off).
+        public var connectTimeLifetime: Double
+        /// Every this-many lookups of a host whose addresses have connect times, the working address measured
+        /// least recently goes first, to measure it again (0: never). The price is one slower connect in that many
+        /// when the explored edge is still the slower one (FFmpeg races the next address only after 200–300 ms).
+        public var explorationInterval: Int
 
         public init(
             families: AddressFamilyPolicy = .ipv4Only,
@@ -52,7 +66,10 @@ public final class DNSCache: Sendable {
             maximumStale: Double = 30,
             negativeTTL: Double = 5,
             lookupTimeout: Double = 5,
-            demotionPeriod: Double = 60
+            demotionPeriod: Double = 60,
+            connectTimeSmoothing: Double = 0.3,
+            connectTimeLifetime: Double = 300,
+            explorationInterval: Int = 10
         ) {
             self.families = families
             self.resolver = resolver
@@ -64,6 +81,9 @@ public final class DNSCache: Sendable {
             self.negativeTTL = negativeTTL
             self.lookupTimeout = lookupTimeout
             self.demotionPeriod = demotionPeriod
+            self.connectTimeSmoothing = connectTimeSmoothing
+            self.connectTimeLifetime = connectTimeLifetime
+            self.explorationInterval = explorationInterval
         }
 
         /// Throws a message naming the first setting that is out of range.
@@ -79,6 +99,9 @@ public final class DNSCache: Sendable {
             try check(negativeTTL >= 0, "negativeTTL", "must be ≥ 0 s")
             try check(lookupTimeout > 0, "lookupTimeout", "must be > 0 s")
             try check(demotionPeriod >= 0, "demotionPeriod", "must be ≥ 0 s")
+            try check(connectTimeSmoothing > 0 && connectTimeSmoothing <= 1, "connectTimeSmoothing", "must be in (0, 1]")
+            try check(connectTimeLifetime >= 0, "connectTimeLifetime", "must be ≥ 0 s")
+            try check(explorationInterval >= 0, "explorationInterval", "must be ≥ 0")
         }
     }
 
@@ -99,26 +122,56 @@ public final class DNSCache: Sendable {
         /// Lookups that gave up at their deadline, or were cancelled.
         public var timeouts = 0
         public var demotions = 0
+        /// Lookups that put a less-preferred working address first to measure it again.
+        public var explorations = 0
     }
 
     /// The answer to one lookup.
     public struct Lookup: Sendable, Hashable {
         public var host: String
-        /// In the order to try them: healthy before demoted, IPv6/IPv4 interleaved under `.both`.
+        /// In the order to try them: working before demoted, the fastest working first (or one explored),
+        /// IPv6/IPv4 interleaved under `.both` until something is measured.
         public var addresses: [IPAddress]
         public var source: DomainLookup.Source
+        /// What the order came from; nil for an address literal.
+        var ranking: EdgeRanking.Snapshot?
+
+        /// Which address is first and why, with every address's average connect time; nil for an address literal.
+        public var choice: EdgeChoice? { ranking?.choice(for: addresses) }
+
+        /// Equal when the answers and what they say about the choice are (not the instant it was made).
+        public static func == (lhs: Lookup, rhs: Lookup) -> Bool {
+            lhs.host == rhs.host && lhs.addresses == rhs.addresses && lhs.source == rhs.source && lhs.choice == rhs.choice
+        }
+
+        public func hash(into hasher: inout Hasher) {
+            hasher.combine(host)
+            hasher.combine(addresses)
+            hasher.combine(source)
+        }
     }
 
     public let configuration: Configuration
     private let logger: Logger
     private let state = Locked(State())
     private let metrics: DNSCacheMetrics
+    private let rankingSettings: EdgeRanking.Settings
+    /// Lookups made on tracing threads, for the reports (``recordedChoice(for:)``); apart from `state`, so
+    /// untraced lookups never touch it.
+    private let recent = Locked(RecentLookups(capacity: 1024))
 
     private struct Entry {
         var addresses: [IPAddress]
         var fetched: UInt64
         var expires: UInt64
         var demotedUntil: [IPAddress: UInt64] = [:]
+        var ranking = EdgeRanking()
+
+        /// The addresses in the order to try them now, and what that order came from.
+        mutating func order(now: UInt64, settings: EdgeRanking.Settings, isLookup: Bool) -> ([IPAddress], EdgeRanking.Snapshot) {
+            let addresses = self.addresses, demotedUntil = self.demotedUntil
+            return ranking.order(addresses, demotedUntil: demotedUntil, now: now, settings: settings, isLookup: isLookup)
+        }
     }
 
     private struct State {
@@ -144,6 +197,9 @@ public final class DNSCache: Sendable {
         self.configuration = configuration
         self.logger = logger
         self.metrics = DNSCacheMetrics(factory: metricsFactory ?? MetricsSystem.factory)
+        self.rankingSettings = EdgeRanking.Settings(
+            smoothing: configuration.connectTimeSmoothing, lifetime: Self.nanoseconds(configuration.connectTimeLifetime),
+            explorationInterval: configuration.explorationInterval)
     }
 
     public var stats: Stats { state.withLock { $0.stats } }
@@ -240,7 +296,9 @@ public final class DNSCache: Sendable {
     ) -> Result<Lookup, DNSError> {
         switch outcome {
         case .some(.success(let answer)):
-            return .success(Lookup(host: host, addresses: ordered(answer.addresses, host: host), source: .resolver))
+            let lookup = ordered(answer.addresses, host: host)
+            if lookup.ranking?.reason == .exploring { metrics.explorations.increment() }
+            return .success(lookup)
         case .some(.failure(let error)):
             return .failure(error)
         case .none:
@@ -300,12 +358,12 @@ public final class DNSCache: Sendable {
                 if now < entry.expires {
                     state.stats.hits += 1
                     refresh = mayRetry && now >= entry.fetched + UInt64(Double(ttl) * configuration.refreshAhead)
-                    return .answer(Lookup(host: host, addresses: Self.order(entry, now: now), source: .cache))
+                    return .answer(answer(host, source: .cache, in: &state, now: now))
                 }
                 if now < entry.expires + Self.nanoseconds(configuration.maximumStale) {
                     state.stats.staleServes += 1
                     refresh = mayRetry
-                    return .answer(Lookup(host: host, addresses: Self.order(entry, now: now), source: .stale))
+                    return .answer(answer(host, source: .stale, in: &state, now: now))
                 }
             }
             state.stats.misses += 1
@@ -313,7 +371,9 @@ public final class DNSCache: Sendable {
         }
         // Counted outside the lock: a hit costs one increment.
         switch decision {
-        case .answer(let lookup): (lookup.source == .stale ? metrics.staleServed : metrics.hits).increment()
+        case .answer(let lookup):
+            (lookup.source == .stale ? metrics.staleServed : metrics.hits).increment()
+            if lookup.ranking?.reason == .exploring { metrics.explorations.increment() }
         case .fail: metrics.negativeHits.increment()
         case .wait: metrics.misses.increment()
         }
@@ -389,6 +449,7 @@ public final class DNSCache: Sendable {
                 entry.fetched = now
                 entry.expires = now + Self.nanoseconds(ttl)
                 entry.demotedUntil = entry.demotedUntil.filter { answer.addresses.contains($0.key) && $0.value > now }
+                entry.ranking.keep(only: answer.addresses)
                 state.entries[host] = entry
                 state.negative[host] = nil
                 state.retryAfter[host] = nil
@@ -470,34 +531,90 @@ public final class DNSCache: Sendable {
         _ = resolution(for: host, pin: false)
     }
 
-    /// Demotes the addresses a trace shows failing: refused or unreachable, or abandoned while a later attempt
-    /// connected (a black hole that happy eyeballs raced past).
-    package func learnConnectFailures(from trace: NetworkTrace) {
+    /// Learns from a trace of lookups this cache answered: each connect time goes into its address's moving
+    /// average, and addresses that failed are demoted: refused or unreachable, or abandoned while a later attempt
+    /// connected (a black hole, or an edge slower than FFmpeg's 200–300 ms race, that happy eyeballs raced past).
+    /// Such an abandoned attempt also counts as a connect time as long as it was left waiting: a lower bound, so
+    /// the address ranks behind the one that won once its demotion is over.
+    package func learn(from trace: NetworkTrace) {
         for hop in trace.hops {
             guard let lookup = hop.lookup, [.cache, .stale, .resolver].contains(lookup.source) else { continue }
             let winner = hop.establishedConnect
             for attempt in hop.connects {
-                let failed = attempt.outcome == .failed
-                    || (attempt.outcome == .abandoned && winner.map { $0.start > attempt.start } == true)
-                if failed { demote(attempt.address.address, host: lookup.host) }
+                let beaten = attempt.outcome == .abandoned && winner.map { $0.start > attempt.start } == true
+                if attempt.outcome == .connected || beaten, let duration = attempt.duration {
+                    recordConnectTime(milliseconds: Double(duration) / 1e6, to: attempt.address.address, host: lookup.host)
+                }
+                if attempt.outcome == .failed || beaten { demote(attempt.address.address, host: lookup.host) }
             }
+        }
+    }
+
+    /// Adds a connect time of `address` to `host`'s ranking, as ``NetworkTrace``s of FFmpeg's opens do: for
+    /// connections made outside FFmpeg. Ignored unless the cache holds `host` with `address`.
+    public func recordConnectTime(milliseconds: Double, to address: IPAddress, host rawHost: String) {
+        guard milliseconds.isFinite, milliseconds >= 0 else { return }
+        let host = rawHost.lowercased()
+        let now = MonotonicClock.nanoseconds()
+        state.withLock { state in
+            guard state.entries[host]?.addresses.contains(address) == true else { return }
+            state.entries[host]!.ranking.record(milliseconds: milliseconds, for: address, at: now, settings: rankingSettings)
         }
     }
 
     // MARK: Ordering
 
-    private func ordered(_ addresses: [IPAddress], host: String) -> [IPAddress] {
+    /// How `host`'s addresses rank now: the order a lookup would give them when not exploring, with their average
+    /// connect times; nil when the host has no entry. Not a lookup: it counts nothing and explores nothing.
+    public func edgeChoice(for rawHost: String) -> EdgeChoice? {
+        let host = rawHost.lowercased()
+        let now = MonotonicClock.nanoseconds()
+        return state.withLock { state -> Lookup? in
+            guard state.entries[host] != nil else { return nil }
+            let (addresses, snapshot) = state.entries[host]!.order(now: now, settings: rankingSettings, isLookup: false)
+            return Lookup(host: host, addresses: addresses, source: .cache, ranking: snapshot)
+        }?.choice
+    }
+
+    /// The entry's addresses as a lookup answers them, counted as one towards exploration.
+    private func answer(_ host: String, source: DomainLookup.Source, in state: inout State, now: UInt64) -> Lookup {
+        let (addresses, snapshot) = state.entries[host]!.order(now: now, settings: rankingSettings, isLookup: true)
+        if snapshot.reason == .exploring { state.stats.explorations += 1 }
+        return Lookup(host: host, addresses: addresses, source: source, ranking: snapshot)
+    }
+
+    /// A miss's answer, in the entry's order now that it is in (the resolver's `addresses` if it is already gone).
+    private func ordered(_ addresses: [IPAddress], host: String) -> Lookup {
         let now = MonotonicClock.nanoseconds()
         return state.withLock { state in
-            guard let entry = state.entries[host] else { return addresses }
-            return Self.order(entry, now: now)
+            guard state.entries[host] != nil else {
+                var unranked = EdgeRanking()
+                let order = unranked.order(addresses, demotedUntil: [:], now: now, settings: rankingSettings, isLookup: false)
+                return Lookup(host: host, addresses: addresses, source: .resolver, ranking: order.snapshot)
+            }
+            return answer(host, source: .resolver, in: &state, now: now)
         }
     }
 
-    private static func order(_ entry: Entry, now: UInt64) -> [IPAddress] {
-        let demoted = entry.demotedUntil.filter { $0.value > now }
-        guard !demoted.isEmpty else { return entry.addresses }
-        return entry.addresses.filter { demoted[$0] == nil } + entry.addresses.filter { demoted[$0] != nil }
+    // MARK: Reports
+
+    /// Keeps a lookup the getaddrinfo hook answered on a tracing thread, with the `addresses` it handed out, for
+    /// ``recordedChoice(for:)``.
+    func remember(_ lookup: Lookup, answered addresses: [IPAddress]) {
+        var kept = lookup
+        kept.addresses = addresses
+        let now = MonotonicClock.nanoseconds()
+        recent.withLock { $0.append(kept, at: now) }
+    }
+
+    /// What this cache chose for the getaddrinfo call a trace recorded as `lookup` (on any thread, while it was
+    /// tracing); nil when another cache or libc answered it, or it is too old to be kept.
+    package func recordedChoice(for lookup: DomainLookup) -> EdgeChoice? {
+        guard [.cache, .stale, .resolver].contains(lookup.source) else { return nil }
+        let found = recent.withLock {
+            $0.find(host: lookup.host.lowercased(), from: lookup.start, to: lookup.end ?? .max, first: lookup.answers.first?.address)
+        }
+        return found?.choice
     }
 
     /// Whether `host` is worth parsing as an address: IPv4 literals start with a digit, IPv6 ones contain a colon.

@@ -121,6 +121,8 @@ private let dnsCacheResolverHook: cnh_resolver_fn = { node, service, hints, resu
     }
     let addresses = answer.addresses.filter { wanted.allows($0.family) }
     guard !addresses.isEmpty else { return EAI_NONAME }
+    // The trace will hold this lookup's host, times and answers; the cache keeps why it chose that order.
+    if cnh_trace_current() != nil { cache.remember(answer, answered: addresses) }
     let storage = addresses.map { SocketAddress(address: $0, port: port).storage }
     let list = cnh_addrinfo_make(
         storage, Int32(storage.count), kinds.map(\.0), kinds.map(\.1), Int32(kinds.count),

@@ -13,9 +13,11 @@ public enum DNSCacheMetricNames {
     public static let refreshes = "firstframe_dns_cache_refreshes_total"
     /// Addresses put last after they failed to connect.
     public static let demotions = "firstframe_dns_cache_demotions_total"
+    /// Lookups that put a less-preferred working address first to measure its connect time again.
+    public static let explorations = "firstframe_dns_cache_explorations_total"
     /// Hosts with an entry (fresh or stale), summed over the process's caches (a gauge).
     public static let entries = "firstframe_dns_cache_entries"
 
     /// Every name, in the order above.
-    public static let all = [hits, misses, staleServed, negativeHits, refreshes, demotions, entries]
+    public static let all = [hits, misses, staleServed, negativeHits, refreshes, demotions, explorations, entries]
 }

@@ -12,6 +12,7 @@ struct DNSCacheMetrics: Sendable {
     let negativeHits: Counter
     let refreshes: Counter
     let demotions: Counter
+    let explorations: Counter
     let entries: Meter
 
     init(factory: any MetricsFactory) {
@@ -21,6 +22,7 @@ struct DNSCacheMetrics: Sendable {
         negativeHits = Counter(label: DNSCacheMetricNames.negativeHits, factory: factory)
         refreshes = Counter(label: DNSCacheMetricNames.refreshes, factory: factory)
         demotions = Counter(label: DNSCacheMetricNames.demotions, factory: factory)
+        explorations = Counter(label: DNSCacheMetricNames.explorations, factory: factory)
         entries = Meter(label: DNSCacheMetricNames.entries, factory: factory)
     }
 

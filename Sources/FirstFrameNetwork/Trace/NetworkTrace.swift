@@ -67,7 +67,22 @@ public struct NetworkTrace: Sendable, Codable {
         captureBytesPerTurn: Int = defaultCaptureBytesPerTurn,
         _ body: () throws -> Result
     ) rethrows -> (result: Result, trace: NetworkTrace) {
-        let recorder = NetworkTraceRecorder(captureBytesPerTurn: captureBytesPerTurn)
+        try capture(captureBytesPerTurn: captureBytesPerTurn, quickAck: false, body)
+    }
+
+    /// Runs `body` on the current thread with tracing on and, with `quickAck`, the sockets it receives on
+    /// acknowledging at once; returns its result with the trace.
+    ///
+    /// With `quickAck` (Linux), every receive the trace sees re-arms `TCP_QUICKACK` on its socket, so a peer that
+    /// writes small pieces under Nagle (nginx-rtmp's command answers) does not wait for this side's delayed ACK
+    /// (~40 ms) between them. Linux drops a socket out of quick-ACK mode on its own, hence every receive. It
+    /// applies only while the capture runs: a socket kept open after `body` returns is left as the kernel has it.
+    public static func capture<Result>(
+        captureBytesPerTurn: Int = defaultCaptureBytesPerTurn,
+        quickAck: Bool,
+        _ body: () throws -> Result
+    ) rethrows -> (result: Result, trace: NetworkTrace) {
+        let recorder = NetworkTraceRecorder(captureBytesPerTurn: captureBytesPerTurn, quickAck: quickAck)
         let result: Result
         do {
             result = try body()

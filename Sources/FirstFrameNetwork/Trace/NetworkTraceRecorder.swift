@@ -7,8 +7,9 @@ import CNetworkHooks
 package final class NetworkTraceRecorder {
     private var trace: OpaquePointer?
 
-    init(captureBytesPerTurn: Int) {
+    init(captureBytesPerTurn: Int, quickAck: Bool = false) {
         trace = cnh_trace_begin(UInt32(clamping: max(0, captureBytesPerTurn)))
+        if quickAck { cnh_trace_set_quick_ack(trace, 1) }
     }
 
     /// The events recorded so far on the calling thread's innermost trace (empty when it is not tracing).
@@ -46,7 +47,7 @@ package final class NetworkTraceRecorder {
         let result = NetworkTrace(
             start: cnh_trace_start_ns(trace), end: now, events: events, droppedEvents: Int(cnh_trace_dropped(trace)))
         // Once, from the outermost capture: an inner capture's events reach the outer one too.
-        if cnh_trace_is_active() == 0 { DNSCache.installed?.learnConnectFailures(from: result) }
+        if cnh_trace_is_active() == 0 { DNSCache.installed?.learn(from: result) }
         return result
     }
 }

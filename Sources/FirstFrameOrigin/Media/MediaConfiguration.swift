@@ -14,6 +14,12 @@ public struct MediaConfiguration: Sendable, Hashable, Codable {
     public var audioSampleRate: Int
     /// `libx264` when this FFmpeg has it, else FFmpeg's own `flv` (Sorenson H.263) encoder.
     public var videoEncoder: VideoEncoder
+    /// B-frames between references (H.264 only). 0, the origin's default, sends every frame in decode order as
+    /// soon as it is encoded; most live encoders (x264's defaults, OBS, hardware) send B-frames, which make a
+    /// decoder hold pictures back for reordering (x264's pyramid of 3: two pictures).
+    public var bFrames: Int
+    /// Open GOPs (H.264 only, with B-frames): B-frames after a keyframe may refer to the GOP before it.
+    public var openGOP: Bool
 
     /// Which encoder synthesises the video.
     public enum VideoEncoder: String, Sendable, Hashable, Codable {
@@ -35,7 +41,9 @@ public struct MediaConfiguration: Sendable, Hashable, Codable {
         videoBitrate: Int = 800_000,
         audioBitrate: Int = 64_000,
         audioSampleRate: Int = 44_100,
-        videoEncoder: VideoEncoder = .automatic
+        videoEncoder: VideoEncoder = .automatic,
+        bFrames: Int = 0,
+        openGOP: Bool = false
     ) {
         self.width = width
         self.height = height
@@ -47,6 +55,8 @@ public struct MediaConfiguration: Sendable, Hashable, Codable {
         self.audioBitrate = audioBitrate
         self.audioSampleRate = audioSampleRate
         self.videoEncoder = videoEncoder
+        self.bFrames = bFrames
+        self.openGOP = openGOP
     }
 
     /// Frames between keyframes.
@@ -71,6 +81,7 @@ public struct MediaConfiguration: Sendable, Hashable, Codable {
         guard gopSeconds > 0, gopSeconds <= 60 else { throw fail("gop \(gopSeconds) s: must be > 0 and ≤ 60") }
         guard loopSeconds > 0, loopSeconds <= 600 else { throw fail("loop \(loopSeconds) s: must be > 0 and ≤ 600") }
         guard videoBitrate >= 50_000 else { throw fail("video bitrate \(videoBitrate): must be ≥ 50 kbit/s") }
+        guard (0...16).contains(bFrames) else { throw fail("b-frames \(bFrames): must be 0…16") }
         guard [22_050, 44_100, 48_000].contains(audioSampleRate) else { throw fail("audio rate \(audioSampleRate): 22050, 44100 or 48000") }
     }
 }

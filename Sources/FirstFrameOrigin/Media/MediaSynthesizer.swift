@@ -71,7 +71,15 @@ enum MediaSynthesizer {
         }
         let gop = configuration.gopFrames
         let options: FFmpegOptions
-        if useH264 {
+        if useH264 && configuration.bFrames > 0 {
+            // x264's own way with B-frames (as most live encoders send them): a pyramid, adaptive placement,
+            // lookahead; the loop is encoded ahead of time, so the encoder's delay costs nothing at serve time.
+            options = FFmpegOptions([
+                "preset": "veryfast",
+                "x264-params": "keyint=\(gop):min-keyint=\(gop):scenecut=0:open-gop=\(configuration.openGOP ? 1 : 0):nal-hrd=cbr"
+                    + ":bframes=\(configuration.bFrames):b-pyramid=normal",
+            ])
+        } else if useH264 {
             // zerolatency: no B-frames, no lookahead, so pts == dts and every frame leaves the encoder at once.
             options = FFmpegOptions([
                 "preset": "veryfast",
@@ -88,7 +96,7 @@ enum MediaSynthesizer {
             context.pointee.time_base = AVRational(num: 1, den: Int32(configuration.framesPerSecond))
             context.pointee.framerate = AVRational(num: Int32(configuration.framesPerSecond), den: 1)
             context.pointee.gop_size = Int32(gop)
-            context.pointee.max_b_frames = 0
+            context.pointee.max_b_frames = Int32(useH264 ? configuration.bFrames : 0)
             // Constant-bitrate style: a VBV of half a second keeps bytes per second even, which is what
             // makes real-time pacing measurable.
             context.pointee.bit_rate = Int64(configuration.videoBitrate)

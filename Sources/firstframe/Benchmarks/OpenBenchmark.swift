@@ -31,6 +31,8 @@ enum OpenBenchmark {
 
     /// One contender's first pictures in one join mode.
     struct Row: Sendable, Codable {
+        /// The origin's stream: `bframes=0` (its default) or `bframes=N` (x264's pyramid, as most live encoders).
+        var stream: String
         var mode: String
         var contender: String
         var samplesMs: [Double]
@@ -40,6 +42,17 @@ enum OpenBenchmark {
         /// p50 and p95 over the floor's p50 and p95 in the same run.
         var ratioP50: Double?
         var ratioP95: Double?
+        /// From the first keyframe's last byte to the first picture: the report's milestones for the presets, one
+        /// decode for the floor; none for stock FFmpeg (it has no trace).
+        var keyToPictureMs: [Double]
+        var keyToPictureP50Ms: Double?
+        var keyToPictureP95Ms: Double?
+    }
+
+    /// A first picture measured, and its keyframe arrival → picture time when the contender knows it.
+    struct Sample: Sendable {
+        var firstPictureMs: Double
+        var keyToPictureMs: Double?
     }
 
     /// Opens one ``run(origin:modes:repeats:timeout:measured:)`` makes: every contender, every round, every mode.
@@ -54,16 +67,19 @@ enum OpenBenchmark {
         measured: @Sendable () -> Void = {}
     ) async throws -> [Row] {
         var rows: [Row] = []
+        let stream = "bframes=\(origin.program.configuration.bFrames)"
         for mode in modes {
             var samples: [Contender: [Double]] = [:]
+            var keyToPicture: [Contender: [Double]] = [:]
             var failures: [Contender: Int] = [:]
             for _ in 0..<repeats {
                 let lead = Double.random(in: 100...1900)
                 for contender in Contender.all {
                     try await waitForPhase(origin, millisecondsBeforeKeyframe: lead)
                     let url = origin.url(mode)
-                    if let ms = await measure(contender, url: url, timeout: timeout) {
-                        samples[contender, default: []].append(ms)
+                    if let sample = await measure(contender, url: url, timeout: timeout) {
+                        samples[contender, default: []].append(sample.firstPictureMs)
+                        if let ms = sample.keyToPictureMs { keyToPicture[contender, default: []].append(ms) }
                     } else {
                         failures[contender, default: 0] += 1
                     }
@@ -75,11 +91,15 @@ enum OpenBenchmark {
                 let values = samples[contender] ?? []
                 let distribution = ReportAggregate.Distribution(values)
                 let p50 = distribution?.p50, p95 = distribution?.p95
+                let keyToPictureValues = keyToPicture[contender] ?? []
+                let keyToPictureDistribution = ReportAggregate.Distribution(keyToPictureValues)
                 rows.append(Row(
-                    mode: mode.rawValue, contender: contender.description, samplesMs: values,
+                    stream: stream, mode: mode.rawValue, contender: contender.description, samplesMs: values,
                     failures: failures[contender] ?? 0, p50Ms: p50, p95Ms: p95,
                     ratioP50: p50.flatMap { value in floor.map { value / $0.p50 } },
-                    ratioP95: p95.flatMap { value in floor.map { value / $0.p95 } }))
+                    ratioP95: p95.flatMap { value in floor.map { value / $0.p95 } },
+                    keyToPictureMs: keyToPictureValues,
+                    keyToPictureP50Ms: keyToPictureDistribution?.p50, keyToPictureP95Ms: keyToPictureDistribution?.p95))
             }
         }
         return rows
@@ -93,7 +113,7 @@ enum OpenBenchmark {
         try await Task.sleep(for: .milliseconds(Int(wait)))
     }
 
-    private static func measure(_ contender: Contender, url: String, timeout: Double) async -> Double? {
+    private static func measure(_ contender: Contender, url: String, timeout: Double) async -> Sample? {
         switch contender {
         case .floor:
             return try? await DedicatedThread.run(name: "bench.floor") { try floor(url: url, timeout: timeout) }
@@ -101,12 +121,14 @@ enum OpenBenchmark {
             let result = try? await DedicatedThread.run(name: "bench.stock") {
                 PlainOpen.run(url: url, timeout: timeout)
             }
-            return result?.milestones[.firstVideoFrame]
+            return result?.milestones[.firstVideoFrame].map { Sample(firstPictureMs: $0) }
         case .preset(let preset):
             var knobs = preset.knobs
             knobs.totalDeadline = timeout
             guard let opener = try? StreamOpener(knobs: knobs, presetName: preset.rawValue) else { return nil }
-            return await opener.report(opening: url).summary.firstVideoFrameMs
+            let report = await opener.report(opening: url)
+            guard let picture = report.summary.firstVideoFrameMs else { return nil }
+            return Sample(firstPictureMs: picture, keyToPictureMs: report.milestones.firstKeyframeMs.map { picture - $0 })
         }
     }
 
@@ -124,10 +146,10 @@ enum OpenBenchmark {
         }
     }
 
-    /// Milliseconds from the request to the first picture if nothing but the bytes and one decode took time: a raw
-    /// socket reads until the first video keyframe tag is complete, then that keyframe (H.264) is decoded once.
-    /// Blocking.
-    static func floor(url: String, timeout: Double = 15) throws -> Double {
+    /// The first picture, in ms from the request, if nothing but the bytes and one decode took time, and that one
+    /// decode (the floor's keyframe arrival → picture): a raw socket reads until the first video keyframe tag is
+    /// complete, then that keyframe (H.264) is decoded once. Blocking.
+    static func floor(url: String, timeout: Double = 15) throws -> Sample {
         guard let parsed = URL(string: url), let host = parsed.host, let address = IPAddress(host),
               address.family == .ipv4, let port = parsed.port else {
             throw FloorError.unsupported("the floor reader takes http://IPv4:port/ URLs, got \(url)")
@@ -182,7 +204,7 @@ enum OpenBenchmark {
         }
         let decodeTime = try decodeOnce(configuration: Array(sequenceHeader.payload.dropFirst(5)),
                                         keyframe: Array(keyframe.payload.dropFirst(5)))
-        return Double(arrival - start) / 1e6 + decodeTime
+        return Sample(firstPictureMs: Double(arrival - start) / 1e6 + decodeTime, keyToPictureMs: decodeTime)
     }
 
     /// Milliseconds one H.264 decode of `keyframe` takes (decoder opened beforehand, one thread).

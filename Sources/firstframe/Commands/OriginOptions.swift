@@ -19,6 +19,12 @@ struct OriginOptions: ParsableArguments {
     @Option(help: "Video bitrate, kbit/s.")
     var videoKbps: Int = 800
 
+    @Option(help: "B-frames between references (0: none, as the origin's default; 3: x264's and most live encoders').")
+    var bFrames: Int = 0
+
+    @Flag(help: "Open GOPs (with --b-frames): B-frames after a keyframe may refer to the GOP before it.")
+    var openGOP = false
+
     @Flag(help: "Serve video only.")
     var noAudio = false
 
@@ -37,7 +43,7 @@ struct OriginOptions: ParsableArguments {
         let media = MediaConfiguration(
             width: dimensions[0], height: dimensions[1], framesPerSecond: fps,
             gopSeconds: gopSeconds, loopSeconds: loopSeconds, audio: !noAudio,
-            videoBitrate: videoKbps * 1000)
+            videoBitrate: videoKbps * 1000, bFrames: bFrames, openGOP: openGOP)
         return OriginConfiguration(
             host: host, port: port, media: media, defaultMode: mode,
             defaultBehaviour: Behaviour(responseDelayMilliseconds: responseDelayMs),

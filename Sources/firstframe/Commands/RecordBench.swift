@@ -181,6 +181,18 @@ struct OriginProcess: Sendable {
         return OriginProcess(process: process, port: port)
     }
 
+    /// The origin process's CPU time, seconds: the sum over its threads of the scheduler's nanoseconds on a CPU
+    /// (`/proc/PID/task/*/schedstat`; `stat`'s clock ticks are too coarse for a few hundred µs per open).
+    func cpuSeconds() -> Double {
+        let tasks = "/proc/\(process.processIdentifier)/task"
+        let threads = (try? FileManager.default.contentsOfDirectory(atPath: tasks)) ?? []
+        let nanoseconds = threads.compactMap { thread -> Double? in
+            guard let text = try? String(contentsOfFile: "\(tasks)/\(thread)/schedstat", encoding: .utf8) else { return nil }
+            return text.split(separator: " ").first.flatMap { Double($0) }
+        }.reduce(0, +)
+        return nanoseconds / 1e9
+    }
+
     /// Asks for a channel once (its first request makes the origin encode its program), reading only the head.
     func warm(channel: String) async throws {
         let url = URL(string: "http://127.0.0.1:\(port)/gop/\(channel).flv?close_after=1")!

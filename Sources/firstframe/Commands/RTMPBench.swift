@@ -1,0 +1,213 @@
+import ArgumentParser
+import FirstFrame
+import Foundation
+
+/// `firstframe bench rtmp <url>`: RTMP's command exchange with and without the client's Nagle and delayed-ACK
+/// waits, against a real RTMP server on loopback (nginx-rtmp). Stock FFmpeg, then `tcp_nodelay`, then `quickAck`,
+/// then the `instant` preset, interleaved round by round so that every variant meets the same server and machine
+/// state; the figures are quoted as ratios to stock measured in the same run.
+struct RTMPBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rtmp",
+        abstract: "RTMP open against a loopback server: connect→first media message, Play.Start, stalls; stock vs tcp_nodelay, quickAck, instant."
+    )
+
+    @Argument(help: "A loopback RTMP URL, e.g. rtmp://127.0.0.1:1935/live/room")
+    var url: String
+
+    @Option(name: .customLong("repeat"), help: "Rounds; each round opens every variant once, in turn.")
+    var repeats = 10
+
+    @Flag(help: "Print the rows as JSON.")
+    var json = false
+
+    /// One knob set the bench compares.
+    struct Variant: Sendable {
+        var name: String
+        var presetName: String
+        var knobs: TuningKnobs
+
+        static var all: [Variant] {
+            var noDelay = Preset.ffmpeg.knobs
+            noDelay.tcpNoDelay = true
+            var quickAckOnly = Preset.ffmpeg.knobs
+            quickAckOnly.quickAck = true
+            var both = noDelay
+            both.quickAck = true
+            return [
+                Variant(name: "ffmpeg", presetName: "ffmpeg", knobs: Preset.ffmpeg.knobs),
+                Variant(name: "ffmpeg+tcp_nodelay", presetName: "ffmpeg+", knobs: noDelay),
+                Variant(name: "ffmpeg+quickAck", presetName: "ffmpeg+", knobs: quickAckOnly),
+                Variant(name: "ffmpeg+tcp_nodelay+quickAck", presetName: "ffmpeg+", knobs: both),
+                Variant(name: "instant", presetName: "instant", knobs: Preset.instant.knobs),
+            ]
+        }
+    }
+
+    /// What one open's report says about its RTMP exchange, in milliseconds from the end of its connect.
+    struct Sample: Sendable, Codable {
+        var firstMediaMs: Double
+        var playStartMs: Double
+        /// Stalls inside the phases (handshake to Play.Start): the exchange's own, not the wait for media after it.
+        var stalls: Int
+        var stallMs: Double
+        /// `avformat_open_input` returned and the first picture, from the open's request.
+        var formatProbeEndMs: Double
+        var firstPictureMs: Double
+        /// Each stall: its phase, length, whose move it was and what came before it.
+        var stallList: [NamedStall]
+
+        struct NamedStall: Sendable, Codable {
+            var phase: String
+            var ms: Double
+            var awaiting: String
+            var after: String
+        }
+
+        /// Nil when the report has no RTMP hop read as far as its first media message.
+        init?(_ report: FirstFrameReport) {
+            guard let hop = report.hops.first(where: { $0.rtmp != nil }), let rtmp = hop.rtmp,
+                  let connected = hop.connects.first(where: { $0.outcome == .connected })?.endMs,
+                  let firstMedia = rtmp.firstMediaByteMs,
+                  let playEnd = rtmp.phases.first(where: { $0.name == "play" })?.endMs,
+                  let probed = report.stages.first(where: { $0.name == .formatProbe })?.endMs,
+                  let picture = report.summary.firstVideoFrameMs else { return nil }
+            firstMediaMs = firstMedia - connected
+            playStartMs = playEnd - connected
+            stallList = rtmp.phases.flatMap { phase in
+                phase.stalls.map { NamedStall(phase: phase.name, ms: $0.durationMs, awaiting: $0.awaiting, after: $0.after) }
+            }
+            stalls = stallList.count
+            stallMs = stallList.reduce(0) { $0 + $1.ms }
+            formatProbeEndMs = probed
+            firstPictureMs = picture
+        }
+    }
+
+    /// One variant's figures over the run, with ratios of its p50s to stock's.
+    struct Row: Sendable, Codable {
+        var variant: String
+        var samples: [Sample]
+        var failures: Int
+        var firstMedia: ReportAggregate.Distribution?
+        var playStart: ReportAggregate.Distribution?
+        var stallMs: ReportAggregate.Distribution?
+        var formatProbeEnd: ReportAggregate.Distribution?
+        var firstPicture: ReportAggregate.Distribution?
+        /// p50 over stock's p50: connect→first media message, connect→Play.Start, format probe end.
+        var firstMediaRatio: Double?
+        var playStartRatio: Double?
+        var formatProbeEndRatio: Double?
+        /// Samples whose first media message came within 50 ms of the connect (the aim).
+        var within50Ms: Int
+    }
+
+    func validate() throws {
+        guard repeats >= 1 else { throw ValidationError("--repeat must be at least 1") }
+        guard let components = URLComponents(string: url), components.scheme == "rtmp", let host = components.host else {
+            throw ValidationError("an rtmp:// URL is required")
+        }
+        guard Self.isLoopback(host) else {
+            throw ValidationError("the RTMP bench runs against loopback only (127.0.0.0/8, ::1, localhost)")
+        }
+    }
+
+    /// `localhost`, an IPv4 literal in 127.0.0.0/8, or `::1` (bracketed or not): a name like `127.example.com`
+    /// is not loopback.
+    static func isLoopback(_ host: String) -> Bool {
+        if host.lowercased() == "localhost" { return true }
+        guard let address = IPAddress(host) else { return false }
+        switch address.family {
+        case .ipv4: return address.bytes[0] == 127
+        case .ipv6: return address == IPAddress("::1")
+        }
+    }
+
+    func run() async throws {
+        FFmpegLog.level = .quiet
+        let variants = Variant.all
+        let openers = try variants.map { try StreamOpener(knobs: $0.knobs, presetName: $0.presetName) }
+        let (url, repeats) = (self.url, self.repeats)
+        let (samples, failures) = await Progress.run("bench rtmp", total: repeats * variants.count) { progress in
+            await progress.step("opening") {
+                var samples = Array(repeating: [Sample](), count: variants.count)
+                var failures = Array(repeating: 0, count: variants.count)
+                // Round by round, every variant in turn: a drift in the server or the machine reaches them all.
+                for _ in 0..<repeats {
+                    for (index, opener) in openers.enumerated() {
+                        if let sample = Sample(await opener.report(opening: url)) {
+                            samples[index].append(sample)
+                        } else {
+                            failures[index] += 1
+                        }
+                        progress.advance()
+                    }
+                }
+                return (samples, failures)
+            }
+        }
+        let stock = (firstMedia: ReportAggregate.Distribution(samples[0].map(\.firstMediaMs)),
+                     playStart: ReportAggregate.Distribution(samples[0].map(\.playStartMs)),
+                     formatProbe: ReportAggregate.Distribution(samples[0].map(\.formatProbeEndMs)))
+        let rows = variants.indices.map { index in
+            let values = samples[index]
+            let firstMedia = ReportAggregate.Distribution(values.map(\.firstMediaMs))
+            let playStart = ReportAggregate.Distribution(values.map(\.playStartMs))
+            let formatProbe = ReportAggregate.Distribution(values.map(\.formatProbeEndMs))
+            func ratio(_ value: ReportAggregate.Distribution?, _ base: ReportAggregate.Distribution?) -> Double? {
+                guard let value, let base, base.p50 > 0 else { return nil }
+                return value.p50 / base.p50
+            }
+            return Row(
+                variant: variants[index].name, samples: values, failures: failures[index], firstMedia: firstMedia,
+                playStart: playStart, stallMs: ReportAggregate.Distribution(values.map(\.stallMs)),
+                formatProbeEnd: formatProbe, firstPicture: ReportAggregate.Distribution(values.map(\.firstPictureMs)),
+                firstMediaRatio: ratio(firstMedia, stock.firstMedia), playStartRatio: ratio(playStart, stock.playStart),
+                formatProbeEndRatio: ratio(formatProbe, stock.formatProbe),
+                within50Ms: values.count { $0.firstMediaMs <= 50 })
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            print(String(decoding: try encoder.encode(rows), as: UTF8.self))
+            return
+        }
+        print(table(rows))
+    }
+
+    private func table(_ rows: [Row]) -> String {
+        func ms(_ value: Double?) -> String { value.map { String(format: "%7.1f", $0) } ?? "      -" }
+        func ratio(_ value: Double?) -> String { value.map { String(format: "%6.2fx", $0) } ?? "      -" }
+        var lines = [
+            "RTMP open, \(repeats) rounds, variants interleaved; ms from the connect's end (exchange) or the open's request (open)",
+            "variant                       first media msg      Play.Start        stalls (phases)     avformat_open_input   first picture   ≤50ms fail",
+            "                               p50    p95  /stock   p50    p95  /stock  n p50   ms p50     p50    p95  /stock    p50    p95",
+        ]
+        for row in rows {
+            let stallCounts = row.samples.map { Double($0.stalls) }
+            lines.append(
+                row.variant.padding(toLength: 28, withPad: " ", startingAt: 0)
+                    + ms(row.firstMedia?.p50) + ms(row.firstMedia?.p95) + ratio(row.firstMediaRatio)
+                    + ms(row.playStart?.p50) + ms(row.playStart?.p95) + ratio(row.playStartRatio)
+                    + String(format: "  %3.0f", ReportAggregate.Distribution(stallCounts)?.p50 ?? .nan) + ms(row.stallMs?.p50)
+                    + "  " + ms(row.formatProbeEnd?.p50) + ms(row.formatProbeEnd?.p95) + ratio(row.formatProbeEndRatio)
+                    + ms(row.firstPicture?.p50) + ms(row.firstPicture?.p95)
+                    + String(format: "  %2d/%-2d %3d", row.within50Ms, row.samples.count, row.failures))
+        }
+        // What stalled, per variant: the stalls of every sample, counted by phase and what preceded them.
+        lines.append("stalls ≥ \(RTMPExchange.stallThreshold / 1_000_000) ms inside the phases, over all samples (phase, whose move, after):")
+        for row in rows {
+            var counts: [String: (count: Int, ms: Double)] = [:]
+            for stall in row.samples.flatMap(\.stallList) {
+                let key = "\(stall.phase), \(stall.awaiting), \(stall.after)"
+                counts[key, default: (0, 0)].count += 1
+                counts[key, default: (0, 0)].ms += stall.ms
+            }
+            let listed = counts.sorted { $0.value.count > $1.value.count }.map { key, value in
+                String(format: "%d× %@ (mean %.1f ms)", value.count, key, value.ms / Double(value.count))
+            }
+            lines.append("  \(row.variant): " + (listed.isEmpty ? "none" : listed.joined(separator: "; ")))
+        }
+        return lines.joined(separator: "\n")
+    }
+}
