@@ -28,8 +28,9 @@ do {
 }
 print(ReportRendering.waterfall(stream.report))
 
-// The open's decoder is already primed: it has decoded the first picture from the first `packetsAlreadyDecoded`
-// video packets, which the stream hands on again (a recorder needs them); a player skips them.
+// The open's decoder is already primed: it has been fed the first `packetsAlreadyDecoded` video packets (from the
+// first keyframe), which the stream hands on again (a recorder needs them); a player skips them. It never gives the
+// first picture again.
 guard let video = stream.takeVideoDecoder() else { exit(1) }
 var skip = video.packetsAlreadyDecoded
 var sawKeyframe = false

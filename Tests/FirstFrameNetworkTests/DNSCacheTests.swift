@@ -314,11 +314,11 @@ extension NetworkTests {
             #expect(unranked.addresses == [Self.a, Self.b, Self.c] && unranked.choice?.reason == .resolverOrder)
 
             // A short lifetime: the average counts until it runs out, then the address is unmeasured again.
-            let short = Self.cache(lifetime: 0.2)
+            let short = Self.cache(lifetime: 1)
             _ = try await short.lookup(host: "rank.test")
             short.recordConnectTime(milliseconds: 1, to: Self.c, host: "rank.test")
             #expect(try await short.lookup(host: "rank.test").addresses.first == Self.c)
-            try await Task.sleep(for: .milliseconds(300)) // the scenario: the measurement ages out
+            try await Task.sleep(for: .milliseconds(1100)) // the scenario: the measurement ages out
             let aged = try await short.lookup(host: "rank.test")
             #expect(aged.addresses == [Self.a, Self.b, Self.c] && aged.choice?.reason == .resolverOrder)
             #expect(Self.averages(aged.choice) == [nil, nil, nil])

@@ -71,6 +71,12 @@ package enum AdviceRules {
         if decode.reorderDepth > 0 { holders.append("B-frame reorder (\(decode.reorderDepth) pictures; the stream's encoder sends B-frames)") }
         if decode.threads > 1 { holders.append("\(decode.threads) frame threads") }
         let why = holders.isEmpty ? "the decoder's delay" : holders.joined(separator: " and ")
+        if report.knobs.decodeKeyframeAlone {
+            // On, and still in order: the keyframe gave no picture by itself.
+            return .init(cause: .decode, remedy: .decoder, ms: ms, message: String(
+                format: "the decoder held the first picture until it had %d packets (%.0f ms): %@; the keyframe gave no picture decoded alone (decodeKeyframeAlone is on), so it was decoded in order",
+                decode.packetsDecoded, ms, why))
+        }
         return .init(
             cause: .decode, remedy: .decoder, ms: ms,
             message: String(format: "the decoder held the first picture until it had %d packets (%.0f ms): %@; decodeKeyframeAlone=true shows the keyframe one decode after it arrives",

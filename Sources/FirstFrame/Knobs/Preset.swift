@@ -10,8 +10,8 @@ public enum Preset: String, Sendable, Codable, CaseIterable {
     case fieldReport
     /// FirstFrame's: the fastest setting that still never drops a stream. No format probe for `.flv` URLs,
     /// stream parameters from the container's headers, the first keyframe ends buffering and is decoded alone (no
-    /// B-frame reorder delay), one decoder thread,
-    /// IPv4-only lookups, and no Nagle or delayed-ACK waits in RTMP's command exchange (`tcp_nodelay`, `quickAck`).
+    /// B-frame reorder delay), one decoder thread, IPv4-only lookups, and no Nagle or delayed-ACK waits in RTMP's
+    /// command exchange (`tcp_nodelay`, `quickAck`).
     case instant
 
     public var knobs: TuningKnobs {

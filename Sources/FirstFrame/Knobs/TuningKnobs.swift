@@ -130,7 +130,7 @@ public struct TuningKnobs: Sendable, Hashable, Codable {
         .integer("firstHighWaterMarkMs", \.firstHighWaterMarkMs, 0...600_000,
                  doc: "Buffered milliseconds that also end buffering (ijkplayer's first high-water mark); 0 = off."),
         .integer("decoderThreads", \.decoderThreads, 0...64,
-                 doc: "Decoder threads for the first frame: 1 decodes it at once; 0 = one per core."),
+                 doc: "Decoder threads: 1 decodes the first frame at once; 0 = one per core (with decodeKeyframeAlone: the decoder handed on)."),
         .boolean("decodeKeyframeAlone", \.decodeKeyframeAlone,
                  doc: "First picture from the keyframe alone in a drained decoder: no B-frame reorder or frame-thread delay."),
         .boolean("ipv4Only", \.ipv4Only, doc: "Resolve IPv4 only (no AAAA query to wait for)."),

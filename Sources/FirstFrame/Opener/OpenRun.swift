@@ -119,7 +119,8 @@ final class OpenRun: @unchecked Sendable {
             stoppedByRequestCap = Self.requestCapExceeded(knobs.maxRequests)
             feed?.finishNetwork()
         }
-        dnsCache?.learn(from: trace)
+        // The installed cache learns from every trace by itself (NetworkTraceRecorder): once is enough.
+        if dnsCache !== DNSCache.installed { dnsCache?.learn(from: trace) }
         if case .failure = outcome, stoppedByRequestCap {
             outcome = .failure(PipelineFailure(
                 stage: .formatProbe, kind: .requestLimit,
@@ -211,25 +212,21 @@ final class OpenRun: @unchecked Sendable {
         reach(.buffering, \.bufferReady)
 
         interrupter.setStageDeadline(deadline(.decode, from: MonotonicClock.nanoseconds()))
-        let decoder: CodecContext
-        do {
-            // Decoding the keyframe alone needs no more than one thread: frame threads only add their delay.
-            decoder = try CodecContext.decoder(for: input, streamIndex: video, threads: knobs.decodeKeyframeAlone ? 1 : knobs.decoderThreads)
-        } catch {
-            throw PipelineFailure(stage: .decode, kind: .decoder, message: "\(error)")
-        }
-        let (frame, handOff, decoded) = try decodeFirstPicture(input, video: video, decoder: decoder)
+        // Decoding the keyframe alone needs no more than one thread: frame threads only add their delay.
+        let alone = knobs.decodeKeyframeAlone && firstKeyframe(of: video) != nil
+        let decoder = try openVideoDecoder(input, video: video, threads: alone ? 1 : knobs.decoderThreads)
+        let (frame, handOff, pictureDecoder) = try decodeFirstPicture(input, video: video, decoder: decoder)
         // Decoding is CPU work FFmpeg never interrupts: a decode that overran its deadline fails when it returns.
         try failIfInterrupted(.decode)
         reach(.decode, \.firstVideoFrame)
         picture = (frame.width, frame.height)
         var keyframeAlone = false
         if case .toPrime = handOff { keyframeAlone = true }
-        firstPictureDecode = .init(decoder: decoded, keyframeAlone: keyframeAlone, packetsDecoded: decodedVideoPackets)
+        firstPictureDecode = .init(decoder: pictureDecoder, keyframeAlone: keyframeAlone, packetsDecoded: decodedVideoPackets)
         feed?.firstPicture(at: marks.firstVideoFrame!, width: frame.width, height: frame.height)
         decodeFirstAudio(input)
         interrupter.setStageDeadline(nil)
-        completeParameters(input, video: video, decoder: decoded)
+        completeParameters(input, video: video, decoder: pictureDecoder)
         // A decoder still to be made is made from the parameters as completed.
         return handOff.withParameters(CodecParameters(of: input, streamIndex: video))
     }
@@ -438,7 +435,7 @@ final class OpenRun: @unchecked Sendable {
         _ input: InputFormatContext, video: Int, decoder: CodecContext
     ) throws -> (Frame, PendingVideoDecoder, CodecContext) {
         var decoder = decoder
-        if knobs.decodeKeyframeAlone, let index = firstKeyframeIndex {
+        if knobs.decodeKeyframeAlone, let index = firstKeyframe(of: video) {
             if let frame = try decodeAlone(queue[index], decoder: decoder) {
                 decodedVideoPackets = 1
                 let alone = PendingVideoDecoder.KeyframeAlone(
@@ -447,11 +444,7 @@ final class OpenRun: @unchecked Sendable {
                 return (frame, .toPrime(alone), decoder)
             }
             // Drained without a picture: decoding in order starts over in a fresh decoder.
-            do {
-                decoder = try CodecContext.decoder(for: input, streamIndex: video, threads: knobs.decoderThreads)
-            } catch {
-                throw PipelineFailure(stage: .decode, kind: .decoder, message: "\(error)")
-            }
+            decoder = try openVideoDecoder(input, video: video, threads: knobs.decoderThreads)
         }
         let frame = try decodeInOrder(input, video: video, decoder: decoder)
         return (frame, .primed(VideoDecoderHandOff(decoder: decoder, firstPicture: frame, packetsAlreadyDecoded: decodedVideoPackets)), decoder)
@@ -467,15 +460,32 @@ final class OpenRun: @unchecked Sendable {
         return try decoder.receive(into: frame) ? frame : nil
     }
 
+    private func openVideoDecoder(_ input: InputFormatContext, video: Int, threads: Int) throws -> CodecContext {
+        do {
+            return try CodecContext.decoder(for: input, streamIndex: video, threads: threads)
+        } catch {
+            throw PipelineFailure(stage: .decode, kind: .decoder, message: "\(error)")
+        }
+    }
+
+    /// Where the video stream's first keyframe is on the queue: at or after the first video keyframe of any
+    /// stream (an input may carry more than one video stream).
+    private func firstKeyframe(of video: Int) -> Int? {
+        guard let first = firstKeyframeIndex else { return nil }
+        return queue[first...].firstIndex { $0.streamIndex == video && $0.isKeyframe }
+    }
+
     private func decodeInOrder(_ input: InputFormatContext, video: Int, decoder: CodecContext) throws -> Frame {
         let frame = Frame()
         var next = 0
+        var keyframe: Int?
         while true {
             while next < queue.count {
                 let index = next
                 next += 1
                 // Inter frames before the first keyframe would decode to concealment garbage.
-                guard let keyframe = firstKeyframeIndex, index >= keyframe, queue[index].streamIndex == video else { continue }
+                if keyframe == nil { keyframe = firstKeyframe(of: video) }
+                guard let keyframe, index >= keyframe, queue[index].streamIndex == video else { continue }
                 try decoder.send(queue[index])
                 decodedVideoPackets += 1
                 if try decoder.receive(into: frame) { return frame }

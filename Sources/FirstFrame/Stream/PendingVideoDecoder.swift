@@ -28,7 +28,8 @@ enum PendingVideoDecoder {
         return .toPrime(alone)
     }
 
-    /// The hand-off, priming the decoder first when it waits for that.
+    /// The hand-off, priming the decoder first when it waits for that; nil when the decoder cannot be opened
+    /// (out of memory: it opened for the first picture moments before).
     ///
     /// The kept decoder decodes the keyframe marked `AV_PKT_FLAG_DISCARD`: it keeps it as a reference and in its
     /// reorder buffer, and never outputs it, so its first picture is the one after the first picture.
@@ -40,8 +41,9 @@ enum PendingVideoDecoder {
             guard let parameters = alone.parameters,
                   let decoder = try? CodecContext.decoder(for: parameters.pointer, threads: alone.threads) else { return nil }
             alone.keyframe.pointer.pointee.flags |= AV_PKT_FLAG_DISCARD
-            // A keyframe the kept decoder cannot take (it decoded once already) leaves it unprimed: the player
-            // feeds it the keyframe itself, and sees the first picture once more.
+            // A keyframe this decoder refuses (it took the same bytes moments before, in the first picture's
+            // decoder) leaves it unprimed: `packetsAlreadyDecoded` 0 has the player feed it the keyframe, and the
+            // first picture comes once more.
             let primed = (try? decoder.send(alone.keyframe)) != nil
             return VideoDecoderHandOff(decoder: decoder, firstPicture: alone.firstPicture, packetsAlreadyDecoded: primed ? 1 : 0)
         }

@@ -2,7 +2,8 @@
 ///
 /// Fed the handed-on video packets after the ones it has seen, the decoder gives the pictures after
 /// ``firstPicture``, in order, never ``firstPicture`` again: with `decodeKeyframeAlone` the picture came from a
-/// decoder of its own, and this one was primed with the keyframe marked not to be shown.
+/// decoder of its own, and this one was primed with the keyframe marked not to be shown (should priming fail,
+/// ``packetsAlreadyDecoded`` is 0 and the first picture comes once more).
 ///
 /// Not `Sendable`: it is handed over once (``OpenedStream/takeVideoDecoder()`` returns it `sending`) and has one
 /// owner after that.

@@ -70,7 +70,7 @@ public final class Packet {
     /// kind: to write one packet to several files (a muxer takes the payload of the packet it is given).
     public func sharedReference() -> Packet {
         let copy = Packet()
-        av_packet_ref(copy.pointer, pointer)
+        guard av_packet_ref(copy.pointer, pointer) == 0 else { fatalError("av_packet_ref: out of memory") }
         copy.timeBase = timeBase
         copy.mediaKind = mediaKind
         return copy

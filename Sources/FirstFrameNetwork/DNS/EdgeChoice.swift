@@ -35,6 +35,7 @@ public struct EdgeChoice: Sendable, Codable, Hashable {
         /// It failed to connect recently, so it goes last (`demotionPeriod`).
         public var demoted: Bool
 
+        /// A candidate as the cache measured it.
         public init(address: IPAddress, averageConnectMs: Double?, samples: Int, demoted: Bool) {
             self.address = address
             self.averageConnectMs = averageConnectMs
@@ -45,10 +46,12 @@ public struct EdgeChoice: Sendable, Codable, Hashable {
 
     /// The address put first.
     public var chosen: IPAddress
+    /// Why it was put first.
     public var reason: Reason
     /// Every address the lookup answered, in its order (``chosen`` first).
     public var candidates: [Candidate]
 
+    /// A choice as the cache made it.
     public init(chosen: IPAddress, reason: Reason, candidates: [Candidate]) {
         self.chosen = chosen
         self.reason = reason

@@ -77,6 +77,7 @@ public struct NetworkTrace: Sendable, Codable {
     /// writes small pieces under Nagle (nginx-rtmp's command answers) does not wait for this side's delayed ACK
     /// (~40 ms) between them. Linux drops a socket out of quick-ACK mode on its own, hence every receive. It
     /// applies only while the capture runs: a socket kept open after `body` returns is left as the kernel has it.
+    /// A capture begun inside one with `quickAck` on inherits it, whatever it asks for.
     public static func capture<Result>(
         captureBytesPerTurn: Int = defaultCaptureBytesPerTurn,
         quickAck: Bool,
