@@ -73,6 +73,42 @@ extension OriginTests {
             }
         }
 
+        /// An inter frame a broken muxer flagged as key (FLV frame type 1) is not taken for the keyframe: FFmpeg's
+        /// H.264 parser clears the flag, so the first picture decoded alone is the real keyframe's, clean, and the
+        /// decoder handed on starts there. (Were a flagged frame to reach the decoder and give no clean picture
+        /// alone, the open would decode in order from it, as without the knob.)
+        @Test func aFalseKeyFlagIsNotTakenForTheKeyframe() async throws {
+            let files = try MediaFixtures.files()
+            let file = try [UInt8](Data(contentsOf: files.audioVideoFLV))
+            let (preamble, tags) = try MediaFixtures.flvTags(file)
+            let video = tags.filter { $0.type == 9 }
+            let sequenceHeader = try #require(video.first { $0.bytes[11] & 0x0F == 7 && $0.bytes[12] == 0 })
+            let frames = video.filter { !($0.bytes[11] & 0x0F == 7 && $0.bytes[12] == 0) }
+            try #require(frames.first?.isVideoKeyframe == true && frames.count >= 30)
+            // Video only (header flags 1): ten inter frames from the middle, the first flagged key, then the real
+            // keyframe and what follows it, timestamps going on at 40 ms a frame.
+            var header = preamble
+            header[4] = 1
+            var body = sequenceHeader.retimed(0)
+            for (index, tag) in (Array(frames[10..<20]) + Array(frames[0..<20])).enumerated() {
+                var bytes = tag.retimed(UInt32(index * 40))
+                if index == 0 { bytes[11] = 0x10 | (bytes[11] & 0x0F) }
+                body += bytes
+            }
+            let server = try StaticFileServer(files: ["flagged.flv": header + body])
+            defer { server.stop() }
+            let stream = try await StreamOpener(preset: .instant).open("http://127.0.0.1:\(server.port)/flagged.flv")
+            defer { stream.close() }
+            let decode = try #require(stream.report.firstPictureDecode)
+            let handOff = try #require(stream.takeVideoDecoder())
+            let picture = handOff.firstPicture
+            report("inter frame flagged key: first picture pts \(picture.pts ?? -1) ms, keyframe \(picture.isKeyframe), corrupt \(picture.isCorrupt), decoded alone \(decode.keyframeAlone)")
+            #expect(picture.isKeyframe && !picture.isCorrupt)
+            // The real keyframe is the eleventh tag (dts 400 ms); x264's B-frames put its pts two frames later.
+            #expect(picture.pts == 480)
+            #expect(decode.keyframeAlone && decode.packetsDecoded == 1)
+        }
+
         private func expectDecodesOnInOrder(_ url: String, knobs: TuningKnobs, label: String) async throws {
             let stream = try await StreamOpener(knobs: knobs).open(url)
             defer { stream.close() }

@@ -93,8 +93,11 @@ extension OriginTests.NetworkTraceAccuracy {
             let plainWait = try wait(plain)
             let delayedWait = try wait(delayed)
             report("response: delay 200 ms reported as \(delayedWait) ms (no delay: \(plainWait) ms)")
-            #expect(abs(delayedWait - 200) <= 3)
-            #expect(abs((delayedWait - plainWait) - 200) <= 3)
+            // The origin's delay is an event-loop timer: it never fires early, and may fire a scheduling quantum late
+            // on a busy machine (measured up to ~8 ms on two cores). What the report must not do is show less than
+            // the wait, or put it in another stage.
+            #expect(delayedWait >= 200 && delayedWait <= 220)
+            #expect(delayedWait - plainWait >= 199 && delayedWait - plainWait <= 220)
             #expect(delayed.trace.hops.first?.lookup?.source == .literal)
         }
     }

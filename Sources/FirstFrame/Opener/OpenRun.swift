@@ -451,13 +451,16 @@ final class OpenRun: @unchecked Sendable {
     }
 
     /// `keyframe`'s picture from `decoder` (one thread, fresh), drained after the one packet: nil when it gives none
-    /// (a keyframe that does not decode on its own), and the caller decodes in order instead.
+    /// or one the decoder flags as damaged (a "keyframe" that does not decode on its own: an inter frame a muxer
+    /// flagged as key), and the caller decodes in order instead, as it would have without the knob.
     private func decodeAlone(_ keyframe: Packet, decoder: CodecContext) throws -> Frame? {
         let frame = Frame()
         try decoder.send(keyframe)
-        if try decoder.receive(into: frame) { return frame }
-        try decoder.send(nil as Packet?)
-        return try decoder.receive(into: frame) ? frame : nil
+        if try !decoder.receive(into: frame) {
+            try decoder.send(nil as Packet?)
+            guard try decoder.receive(into: frame) else { return nil }
+        }
+        return frame.isCorrupt ? nil : frame
     }
 
     private func openVideoDecoder(_ input: InputFormatContext, video: Int, threads: Int) throws -> CodecContext {

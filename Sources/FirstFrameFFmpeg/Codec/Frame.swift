@@ -21,6 +21,9 @@ public final class Frame {
     /// Presentation timestamp in the codec's time base, `nil` when FFmpeg has none.
     public var pts: Int64? { pointer.pointee.pts == CFFMPEG_AV_NOPTS_VALUE ? nil : pointer.pointee.pts }
     public var isKeyframe: Bool { pointer.pointee.key_frame != 0 }
+    /// The decoder flagged the picture as possibly damaged (`AV_FRAME_FLAG_CORRUPT`): concealed, or decoded from
+    /// missing references.
+    public var isCorrupt: Bool { pointer.pointee.flags & AV_FRAME_FLAG_CORRUPT != 0 }
 
     /// Allocates picture planes for `format` at `width`×`height` (for frames we fill and encode).
     package func allocatePicture(format: AVPixelFormat, width: Int, height: Int) throws(FFmpegError) {

@@ -33,9 +33,11 @@ package enum HTTPHead {
     }
 
     private static func lines(_ data: [UInt8]) -> [Substring] {
-        let text = String(decoding: data, as: UTF8.self)
-        let head = text.range(of: "\r\n\r\n").map { text[..<$0.lowerBound] } ?? text[...]
-        return head.split(separator: "\r\n", omittingEmptySubsequences: false).map { $0 }
+        // Only the head becomes text: the bytes after its blank line are the body (media, often tens of KB of
+        // binary that would be scanned and repaired as UTF-8 for nothing).
+        let end = headLength(data).map { $0 - 4 } ?? data.count
+        let text = String(decoding: data[..<end], as: UTF8.self)
+        return text.split(separator: "\r\n", omittingEmptySubsequences: false)
     }
 
     private static func header(_ name: String, in lines: [Substring]) -> String? {
@@ -72,6 +74,8 @@ import Darwin
 
 private extension Substring {
     func trimmingCharacters(in set: String) -> String {
-        String(drop { set.contains($0) }.reversed().drop { set.contains($0) }.reversed())
+        guard let first = firstIndex(where: { !set.contains($0) }), let last = lastIndex(where: { !set.contains($0) })
+        else { return "" }
+        return String(self[first...last])
     }
 }
