@@ -1,6 +1,5 @@
 import CFFmpeg
 import FirstFrame
-import FirstFrameCore
 import FirstFrameOrigin
 import FirstFrameTestSupport
 import Foundation
@@ -788,13 +787,11 @@ enum ProcessCounters {
         }
     }
 
-    /// Pooled threads, idle or not, and the rest: how many of each. libdispatch's workers are named after their root
-    /// queue (e.g. "com.apple.root.default-qos", truncated to the kernel's 15 characters); FirstFrame's parked
-    /// threads wait as `ParkedThreads.parkedThreadName` (a bounded pool, like libdispatch's).
+    /// libdispatch's worker threads (named after their root queue, e.g. "com.apple.root.default-qos", truncated to
+    /// the kernel's 15 characters) and the rest: how many of each.
     static func splitWorkers(_ threads: [Int32: String]) -> (workers: Int, others: Int) {
         let workers = threads.values.filter { name in
             name.hasSuffix("-qos") || name.hasSuffix("-qos.overcommit") || name.hasSuffix(".cooperative")
-                || name == ParkedThreads.parkedThreadName
         }.count
         return (workers, threads.count - workers)
     }

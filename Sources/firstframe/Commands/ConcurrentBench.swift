@@ -29,9 +29,6 @@ struct ConcurrentBench: AsyncParsableCommand {
     @Option(help: "Join mode: gop (the keyframe at once: the open is all CPU and loopback) or live.")
     var mode = "gop"
 
-    @Flag(help: "Run every round a second time with a thread started and ended per open instead of parked ones, interleaved: the two compared in one run.")
-    var compareFreshThreads = false
-
     @Flag(help: "Print one JSON object instead of a table.")
     var json = false
 
@@ -67,25 +64,6 @@ struct ConcurrentBench: AsyncParsableCommand {
         /// From each open's first picture to its report being back with the caller (wall clock), p50 and p95, ms.
         var pictureToReturnP50Ms: Double
         var pictureToReturnP95Ms: Double
-        /// The same rounds with a thread started and ended per open (`--compare-fresh-threads`).
-        var freshThreads: Comparison?
-    }
-
-    struct Comparison: Codable {
-        var p50Ms: Double
-        var p95Ms: Double
-        var ratioP95: Double
-        var cpuPerOpenMs: Double
-        var reportBackP95Ms: Double
-    }
-
-    /// What the rounds of one kind gave.
-    private struct Batches {
-        var reports: [FirstFrameReport] = []
-        var wallMs: [Double] = []
-        var pictureToReturnMs: [Double] = []
-        var cpuSeconds = 0.0
-        var clientCPUSeconds = 0.0
     }
 
     func validate() throws {
@@ -114,17 +92,35 @@ struct ConcurrentBench: AsyncParsableCommand {
         let perOpen = clientPerOpen + originPerOpen
         let bound = Double(opens) * perOpen / Double(cores)
 
-        var parked = Batches(), fresh = Batches()
+        var concurrentReports: [FirstFrameReport] = []
+        var wallMs: [Double] = []
+        var pictureToReturn: [Double] = []
+        var concurrentCPU = 0.0, concurrentClientCPU = 0.0
         for _ in 0..<rounds {
-            try await batch(opener, url: url, origin: origin, into: &parked)
-            if compareFreshThreads {
-                DedicatedThread.reusesThreads.store(false, ordering: .relaxed)
-                defer { DedicatedThread.reusesThreads.store(true, ordering: .relaxed) }
-                try await batch(opener, url: url, origin: origin, into: &fresh)
+            let (values, cpu) = try await measureCPU(origin) {
+                let start = MonotonicClock.nanoseconds()
+                return await withTaskGroup(of: (FirstFrameReport, Double, Double).self) { group in
+                    for _ in 0..<opens {
+                        group.addTask {
+                            let report = await opener.report(opening: url)
+                            let returned = Date().timeIntervalSince1970
+                            return (report, MonotonicClock.milliseconds(since: start), returned)
+                        }
+                    }
+                    var values: [(FirstFrameReport, Double, Double)] = []
+                    for await value in group { values.append(value) }
+                    return values
+                }
             }
+            concurrentReports += values.map(\.0)
+            wallMs += values.map(\.1)
+            pictureToReturn += values.compactMap { report, _, returned in
+                guard let started = report.startedAt, let picture = report.summary.firstVideoFrameMs else { return nil }
+                return (returned - started) * 1000 - picture
+            }
+            concurrentCPU += cpu.client + cpu.origin
+            concurrentClientCPU += cpu.client
         }
-        let concurrentReports = parked.reports, wallMs = parked.wallMs, pictureToReturn = parked.pictureToReturnMs
-        let concurrentCPU = parked.cpuSeconds, concurrentClientCPU = parked.clientCPUSeconds
         let concurrentMs = concurrentReports.compactMap(\.summary.firstVideoFrameMs)
         let failures = concurrentReports.count - concurrentMs.count
         let wall = ReportAggregate.Distribution(wallMs)
@@ -141,8 +137,7 @@ struct ConcurrentBench: AsyncParsableCommand {
             sequentialStageP50Ms: Self.stageMedians(sequentialReports), concurrentStageP50Ms: Self.stageMedians(concurrentReports),
             concurrentWallP50Ms: wall?.p50 ?? .nan, concurrentWallP95Ms: wall?.p95 ?? .nan,
             pictureToReturnP50Ms: ReportAggregate.Distribution(pictureToReturn)?.p50 ?? .nan,
-            pictureToReturnP95Ms: ReportAggregate.Distribution(pictureToReturn)?.p95 ?? .nan,
-            freshThreads: compareFreshThreads ? Self.comparison(fresh, opens: opens, rounds: rounds, bound: bound) : nil)
+            pictureToReturnP95Ms: ReportAggregate.Distribution(pictureToReturn)?.p95 ?? .nan)
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
@@ -161,44 +156,6 @@ struct ConcurrentBench: AsyncParsableCommand {
         print("  one at a time " + Stage.allCases.map { String(format: "%.1f", result.sequentialStageP50Ms[$0.rawValue] ?? 0) }.joined(separator: " "))
         print("  at once       " + Stage.allCases.map { String(format: "%.1f", result.concurrentStageP50Ms[$0.rawValue] ?? 0) }.joined(separator: " "))
         print(String(format: "target: p95 ≤ 1.5× the CPU bound: %.2fx", result.ratioP95))
-        if let fresh = result.freshThreads {
-            print(String(format: "the same rounds with a thread started and ended per open: p50 %.1f ms, p95 %.1f ms (%.2fx the bound); CPU per open %.2f ms; reports back p95 %.1f ms",
-                         fresh.p50Ms, fresh.p95Ms, fresh.ratioP95, fresh.cpuPerOpenMs, fresh.reportBackP95Ms))
-        }
-    }
-
-    /// One round: `opens` opens at once, each report with when it was back.
-    private func batch(_ opener: StreamOpener, url: String, origin: OriginProcess, into batches: inout Batches) async throws {
-        let opens = self.opens
-        let (values, cpu) = try await measureCPU(origin) {
-            let start = MonotonicClock.nanoseconds()
-            return await withTaskGroup(of: (FirstFrameReport, Double, Double).self) { group in
-                for _ in 0..<opens {
-                    group.addTask {
-                        let report = await opener.report(opening: url)
-                        return (report, MonotonicClock.milliseconds(since: start), Date().timeIntervalSince1970)
-                    }
-                }
-                var values: [(FirstFrameReport, Double, Double)] = []
-                for await value in group { values.append(value) }
-                return values
-            }
-        }
-        batches.reports += values.map(\.0)
-        batches.wallMs += values.map(\.1)
-        batches.pictureToReturnMs += values.compactMap { report, _, returned in
-            guard let started = report.startedAt, let picture = report.summary.firstVideoFrameMs else { return nil }
-            return (returned - started) * 1000 - picture
-        }
-        batches.cpuSeconds += cpu.client + cpu.origin
-        batches.clientCPUSeconds += cpu.client
-    }
-
-    private static func comparison(_ batches: Batches, opens: Int, rounds: Int, bound: Double) -> Comparison? {
-        guard let pictures = ReportAggregate.Distribution(batches.reports.compactMap(\.summary.firstVideoFrameMs)),
-              let back = ReportAggregate.Distribution(batches.wallMs) else { return nil }
-        return Comparison(p50Ms: pictures.p50, p95Ms: pictures.p95, ratioP95: pictures.p95 / bound,
-                          cpuPerOpenMs: batches.cpuSeconds / Double(opens * rounds) * 1000, reportBackP95Ms: back.p95)
     }
 
     /// Each stage's p50 over the reports that reached the first picture.
