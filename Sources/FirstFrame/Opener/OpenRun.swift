@@ -212,23 +212,22 @@ final class OpenRun: @unchecked Sendable {
         reach(.buffering, \.bufferReady)
 
         interrupter.setStageDeadline(deadline(.decode, from: MonotonicClock.nanoseconds()))
-        // Decoding the keyframe alone needs no more than one thread: frame threads only add their delay.
-        let alone = knobs.decodeKeyframeAlone && firstKeyframe(of: video) != nil
-        let decoder = try openVideoDecoder(input, video: video, threads: alone ? 1 : knobs.decoderThreads)
-        let (frame, handOff, pictureDecoder) = try decodeFirstPicture(input, video: video, decoder: decoder)
+        let (frame, decoder, keyframeAlone) = try decodeFirstPicture(input, video: video)
         // Decoding is CPU work FFmpeg never interrupts: a decode that overran its deadline fails when it returns.
         try failIfInterrupted(.decode)
         reach(.decode, \.firstVideoFrame)
         picture = (frame.width, frame.height)
-        var keyframeAlone = false
-        if case .toPrime = handOff { keyframeAlone = true }
-        firstPictureDecode = .init(decoder: pictureDecoder, keyframeAlone: keyframeAlone, packetsDecoded: decodedVideoPackets)
+        firstPictureDecode = .init(decoder: decoder, keyframeAlone: keyframeAlone != nil, packetsDecoded: decodedVideoPackets)
         feed?.firstPicture(at: marks.firstVideoFrame!, width: frame.width, height: frame.height)
         decodeFirstAudio(input)
         interrupter.setStageDeadline(nil)
-        completeParameters(input, video: video, decoder: pictureDecoder)
-        // A decoder still to be made is made from the parameters as completed.
-        return handOff.withParameters(CodecParameters(of: input, streamIndex: video))
+        completeParameters(input, video: video, decoder: decoder)
+        guard let keyframeAlone else {
+            return .primed(VideoDecoderHandOff(decoder: decoder, firstPicture: frame, packetsAlreadyDecoded: decodedVideoPackets))
+        }
+        // The decoder handed on is made, when it is taken, from the parameters as completed.
+        return .toPrime(.init(parameters: CodecParameters(of: input, streamIndex: video), threads: knobs.decoderThreads,
+                              keyframe: keyframeAlone.sharedReference(), firstPicture: frame))
     }
 
     /// Throws `stage`'s timeout (or the cancel) when the interrupter says stop: for calls that return normally
@@ -425,29 +424,26 @@ final class OpenRun: @unchecked Sendable {
 
     // MARK: Decoding
 
-    /// The first picture, and the decoder to hand on. With `decodeKeyframeAlone`, `decoder` decodes the first
-    /// keyframe alone and is drained at once, so no reorder buffer or frame thread holds the picture; the kept
-    /// decoder is primed when it is taken (``PendingVideoDecoder``). Otherwise `decoder` is fed from the keyframe
-    /// on until it gives a picture, and is handed on as it is.
-    /// - Returns: the picture, the decoder to hand on, and the decoder that decoded the picture (it completes the
-    ///   stream's parameters).
+    /// The first picture and the decoder that gave it. With `decodeKeyframeAlone`, a one-thread decoder decodes the
+    /// first keyframe alone and is drained at once, so no reorder buffer or frame thread holds the picture; the
+    /// decoder handed on is made and primed when it is taken (``PendingVideoDecoder``). Otherwise, or when the
+    /// keyframe gives no picture alone, a decoder is fed from the keyframe on until it gives a picture, and is
+    /// handed on as it is.
+    /// - Returns: the picture, its decoder, and the keyframe when it was decoded alone.
     private func decodeFirstPicture(
-        _ input: InputFormatContext, video: Int, decoder: CodecContext
-    ) throws -> (Frame, PendingVideoDecoder, CodecContext) {
-        var decoder = decoder
+        _ input: InputFormatContext, video: Int
+    ) throws -> (picture: Frame, decoder: CodecContext, keyframeAlone: Packet?) {
         if knobs.decodeKeyframeAlone, let index = firstKeyframe(of: video) {
+            // Decoding the keyframe alone needs no more than one thread: frame threads only add their delay.
+            let decoder = try openVideoDecoder(input, video: video, threads: 1)
             if let frame = try decodeAlone(queue[index], decoder: decoder) {
                 decodedVideoPackets = 1
-                let alone = PendingVideoDecoder.KeyframeAlone(
-                    parameters: nil, threads: knobs.decoderThreads,
-                    keyframe: queue[index].sharedReference(), firstPicture: frame)
-                return (frame, .toPrime(alone), decoder)
+                return (frame, decoder, queue[index])
             }
             // Drained without a picture: decoding in order starts over in a fresh decoder.
-            decoder = try openVideoDecoder(input, video: video, threads: knobs.decoderThreads)
         }
-        let frame = try decodeInOrder(input, video: video, decoder: decoder)
-        return (frame, .primed(VideoDecoderHandOff(decoder: decoder, firstPicture: frame, packetsAlreadyDecoded: decodedVideoPackets)), decoder)
+        let decoder = try openVideoDecoder(input, video: video, threads: knobs.decoderThreads)
+        return (try decodeInOrder(input, video: video, decoder: decoder), decoder, nil)
     }
 
     /// `keyframe`'s picture from `decoder` (one thread, fresh), drained after the one packet: nil when it gives none

@@ -13,19 +13,12 @@ enum PendingVideoDecoder {
 
     /// What priming a decoder for a first picture decoded alone needs.
     struct KeyframeAlone {
-        /// The video stream's parameters as handed on (``withParameters(_:)``).
-        var parameters: CodecParameters?
+        /// The video stream's parameters as handed on.
+        var parameters: CodecParameters
         var threads: Int
         /// A reference to the first keyframe (the handed-on packet is the caller's: this one is never handed out).
         var keyframe: Packet
         var firstPicture: Frame
-    }
-
-    /// `self`, with the parameters a decoder still to be made is made from.
-    func withParameters(_ parameters: @autoclosure () -> CodecParameters) -> PendingVideoDecoder {
-        guard case .toPrime(var alone) = self else { return self }
-        alone.parameters = parameters()
-        return .toPrime(alone)
     }
 
     /// The hand-off, priming the decoder first when it waits for that; nil when the decoder cannot be opened
@@ -38,8 +31,7 @@ enum PendingVideoDecoder {
         case .primed(let handOff):
             return handOff
         case .toPrime(let alone):
-            guard let parameters = alone.parameters,
-                  let decoder = try? CodecContext.decoder(for: parameters.pointer, threads: alone.threads) else { return nil }
+            guard let decoder = try? CodecContext.decoder(for: alone.parameters.pointer, threads: alone.threads) else { return nil }
             alone.keyframe.pointer.pointee.flags |= AV_PKT_FLAG_DISCARD
             // A keyframe this decoder refuses (it took the same bytes moments before, in the first picture's
             // decoder) leaves it unprimed: `packetsAlreadyDecoded` 0 has the player feed it the keyframe, and the
