@@ -74,11 +74,9 @@ public struct StreamOpener: Sendable {
     public func report(opening url: String) async -> FirstFrameReport {
         // Nothing is kept: the input is closed on the open's own thread, so the caller's (often Swift's cooperative
         // pool, which many opens at once starve of CPU) only gets the report back.
-        let result = await run(url, events: nil) { result in
-            result.map { stream in
-                defer { stream.close() }
-                return stream.report
-            }
+        let result = await run(url, events: nil) { stream in
+            defer { stream.close() }
+            return stream.report
         }
         switch result {
         case .success(let report): return report
@@ -102,11 +100,11 @@ public struct StreamOpener: Sendable {
         try await run(url, events: events) { $0 }.get()
     }
 
-    /// Runs an open on a thread of its own, `finish` on that thread after it (what the caller keeps of the
-    /// stream), then emits the report's telemetry.
+    /// Runs an open on a thread of its own, `keep` on that thread after an open that succeeded (what the caller
+    /// keeps of the stream), then emits the report's telemetry.
     private func run<Kept: Sendable>(
         _ url: String, events: (@Sendable (OpenEvent) -> Void)?,
-        finish: @escaping @Sendable (Result<OpenedStream, OpenError>) -> Result<Kept, OpenError>
+        keep: @escaping @Sendable (OpenedStream) -> Kept
     ) async -> Result<Kept, OpenError> {
         // The caller's span, if any: the open's span is its child.
         let context = ServiceContext.current ?? .topLevel
@@ -116,8 +114,7 @@ public struct StreamOpener: Sendable {
         do {
             result = try await withTaskCancellationHandler {
                 try await DedicatedThread.run(name: "FirstFrame.open") {
-                    let opened = run.run()
-                    return finish(opened).flatMap { kept in opened.map { (kept, $0.report) } }
+                    run.run().map { stream in (keep(stream), stream.report) }
                 }
             } onCancel: {
                 run.interrupter.cancel()
