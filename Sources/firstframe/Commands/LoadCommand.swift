@@ -30,7 +30,7 @@ struct LoadCommand: AsyncParsableCommand {
         guard let components = URLComponents(string: url), components.scheme == "http", let host = components.host else {
             throw ValidationError("an http:// URL is required")
         }
-        guard host == "localhost" || host.hasPrefix("127.") || host == "::1" else {
+        guard LoopbackHost.contains(host) else {
             throw ValidationError("load runs go to loopback only (127.0.0.0/8, ::1, localhost)")
         }
         guard clients > 0, seconds > 0 else { throw ValidationError("--clients and --seconds must be positive") }

@@ -107,19 +107,8 @@ struct RTMPBench: AsyncParsableCommand {
         guard let components = URLComponents(string: url), components.scheme == "rtmp", let host = components.host else {
             throw ValidationError("an rtmp:// URL is required")
         }
-        guard Self.isLoopback(host) else {
+        guard LoopbackHost.contains(host) else {
             throw ValidationError("the RTMP bench runs against loopback only (127.0.0.0/8, ::1, localhost)")
-        }
-    }
-
-    /// `localhost`, an IPv4 literal in 127.0.0.0/8, or `::1` (bracketed or not): a name like `127.example.com`
-    /// is not loopback.
-    static func isLoopback(_ host: String) -> Bool {
-        if host.lowercased() == "localhost" { return true }
-        guard let address = IPAddress(host) else { return false }
-        switch address.family {
-        case .ipv4: return address.bytes[0] == 127
-        case .ipv6: return address == IPAddress("::1")
         }
     }
 
