@@ -45,7 +45,7 @@ await withTaskGroup(of: RecordingSummary.self) { group in
               + String(format: "%.1f s of media", summary.mediaSeconds))
         for gap in summary.gaps {
             print(String(format: "  gap %.2f → %@ s (%@)", gap.fromSeconds, gap.toSeconds.map { String(format: "%.2f", $0) } ?? "end",
-                         gap.end.reason.rawValue))
+                         gap.end?.reason.rawValue ?? gap.kind.rawValue))
         }
     }
 }

@@ -26,7 +26,8 @@ final class RecordingWriter: Sendable {
         var gaps: [RecordingGap] = []
         /// The gap since the last connection ended, until the next one writes.
         var openGap: RecordingGap?
-        var gapStart: UInt64?
+        /// When the last packet before the open gap was written (MonotonicClock ns).
+        var gapSince: UInt64?
         var packets = 0
         var duplicates = 0
         /// The file's bytes already counted in the bytes metric.
@@ -42,7 +43,9 @@ final class RecordingWriter: Sendable {
         self.readBatchSeconds = readBatchSeconds
         self.metrics = metrics
         let file = RecordingFile(path: path, segmentSeconds: segmentSeconds)
-        file.onNewFile = { path, start in log.append(.file(path: path, startSeconds: start, at: Date())) }
+        file.onNewFile = { path, start, reason in
+            log.append(.file(path: path, startSeconds: start, reason: reason.rawValue, at: Date()))
+        }
         self.inner = Mutex(Inner(file: file))
         self.log = log
     }
@@ -77,7 +80,7 @@ final class RecordingWriter: Sendable {
         }
         let packetsBefore = inner.packets
         do throws(FFmpegError) {
-            try inner.file.use(streams, at: inner.splicer.lastWrittenSeconds)
+            try inner.file.use(streams, reason: .parametersChanged)
         } catch {
             return .writeFailed(error)
         }
@@ -89,29 +92,32 @@ final class RecordingWriter: Sendable {
             case .success(let read): packet = read
             case .failure(let end): return finishConnection(end, attempt: attempt, packetsBefore: packetsBefore, &inner)
             }
-            if indices[packet.streamIndex] == nil {
-                // FLV creates a stream when its first tag comes: audio that starts after the first picture joins
-                // the recording (in a new file: a muxer's streams are fixed by its header).
-                guard packet.mediaKind == .audio, !indices.values.contains(.audio),
-                      let parameters = stream.codecParameters(ofStream: packet.streamIndex) else { continue }
-                indices[packet.streamIndex] = .audio
-                streams[.audio] = parameters
+            if let change = streamChange(packet, stream: stream, indices: &indices, streams: &streams) {
                 do throws(FFmpegError) {
-                    try inner.file.use(streams, at: inner.splicer.lastWrittenSeconds)
+                    try inner.file.use(streams, reason: change)
                 } catch {
                     return .writeFailed(error)
                 }
+            } else if indices[packet.streamIndex] == nil {
+                continue
             }
             let now = MonotonicClock.nanoseconds()
+            let lastWrite = inner.splicer.lastWriteTime
             let decision = inner.splicer.decide(
                 kind: packet.mediaKind, dts: packet.dts, pts: packet.pts, timeBase: packet.timeBase,
-                isKeyframe: packet.flags.contains(.key), now: now)
+                isKeyframe: packet.flags.contains(.key), content: packet.contentHash, now: now)
             switch decision {
             case .write(let shift):
                 packet.shiftTimestamps(by: shift)
                 let seconds = packet.dtsSeconds ?? packet.ptsSeconds ?? 0
-                // The gap ends when the picture comes back (audio may resume before the next keyframe).
-                if packet.mediaKind == .video { closeGap(at: seconds, now: now, &inner) }
+                // The gap ends when the picture comes back (audio may resume before the next keyframe); a break
+                // found inside the connection is a gap of its own.
+                let discontinuity = inner.splicer.takeDiscontinuity()
+                if packet.mediaKind == .video, inner.openGap != nil {
+                    closeGap(at: seconds, now: now, &inner)
+                } else if let discontinuity {
+                    logDiscontinuity(discontinuity, attempt: attempt, now: now, lastWrite: lastWrite, &inner)
+                }
                 do throws(FFmpegError) {
                     try inner.file.write(packet, seconds: seconds)
                 } catch {
@@ -167,24 +173,61 @@ final class RecordingWriter: Sendable {
         countBytes(&inner)
         if end.reason != .closed, inner.splicer.hasWritten, inner.openGap == nil {
             inner.openGap = RecordingGap(
-                afterAttempt: attempt, end: end, fromSeconds: inner.splicer.lastWrittenSeconds, toSeconds: nil,
-                wallSeconds: nil, duplicatesDropped: 0, droppedUntilKeyframe: 0, sameClock: nil)
-            inner.gapStart = MonotonicClock.nanoseconds()
+                kind: .reconnect, afterAttempt: attempt, end: end, fromSeconds: inner.splicer.lastWrittenSeconds)
+            inner.gapSince = inner.splicer.lastWriteTime
             metrics.gaps.increment()
         }
         return .ended(end, wroteMedia: wroteMedia)
     }
 
-    /// The first packet after a gap is written: the gap is complete, and logged.
+    /// The first packet after a gap is written: the gap is complete, and logged. Its wall-clock length runs from the
+    /// last packet written before it, so a stall that ended the connection is part of it.
     private func closeGap(at seconds: Double, now: UInt64, _ inner: inout Inner) {
         guard var gap = inner.openGap else { return }
         gap.toSeconds = seconds
-        gap.wallSeconds = inner.gapStart.map { Double(now - min(now, $0)) / 1e9 }
+        gap.wallSeconds = inner.gapSince.map { Double(now - min(now, $0)) / 1e9 }
         gap.sameClock = inner.splicer.sameClock
         if let seconds = gap.wallSeconds { metrics.gapSeconds.recordSeconds(seconds) }
         inner.gaps.append(gap)
         inner.openGap = nil
         log.append(.gap(gap, at: Date()))
+    }
+
+    /// A break found inside a connection (timestamps that jumped, video that skipped frames): logged as a gap.
+    private func logDiscontinuity(_ discontinuity: TimelineSplicer.Discontinuity, attempt: Int, now: UInt64,
+                                  lastWrite: UInt64?, _ inner: inout Inner) {
+        let gap = RecordingGap(
+            kind: discontinuity.kind == .hole ? .hole : .timestampJump, afterAttempt: attempt, end: nil,
+            fromSeconds: Double(discontinuity.from) / 1e6, toSeconds: Double(discontinuity.to) / 1e6,
+            wallSeconds: lastWrite.map { Double(now - min(now, $0)) / 1e9 }, sameClock: false)
+        metrics.gaps.increment()
+        inner.gaps.append(gap)
+        log.append(.gap(gap, at: Date()))
+    }
+
+    /// What changed in the stream with `packet`, if anything a file cannot go on with: a new sequence header on it
+    /// (the demuxer's new-extradata side data), or a new stream of a kind the recording has (FLV makes a new stream
+    /// when the codec changes, or when audio starts after the first picture). Updates `indices` and `streams`.
+    private func streamChange(_ packet: Packet, stream: OpenedStream, indices: inout [Int: StreamInfo.Kind],
+                              streams: inout [StreamInfo.Kind: CodecParameters]) -> RecordingFile.Reason? {
+        let keyframe = packet.flags.contains(.key) ? packet : nil
+        if let kind = indices[packet.streamIndex] {
+            guard let extradata = packet.newExtradata, let current = streams[kind] else { return nil }
+            streams[kind] = current.updated(extradata: extradata, keyframe: keyframe)
+            return .newSequenceHeader
+        }
+        guard packet.mediaKind == .video || packet.mediaKind == .audio,
+              var parameters = stream.codecParameters(ofStream: packet.streamIndex) else { return nil }
+        let kind = packet.mediaKind
+        let joining = kind == .audio && streams[.audio] == nil
+        // A stream FLV made mid-stream has no picture size yet: the keyframe tells it.
+        if kind == .video, parameters.width == 0 || packet.newExtradata != nil {
+            parameters = parameters.updated(extradata: packet.newExtradata, keyframe: keyframe)
+        }
+        indices = indices.filter { $0.value != kind }
+        indices[packet.streamIndex] = kind
+        streams[kind] = parameters
+        return joining ? .audioJoined : .codecChanged
     }
 
     /// Adds the bytes written since the last count to the bytes metric (at each progress tick and connection end).

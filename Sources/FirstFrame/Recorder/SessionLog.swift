@@ -10,10 +10,12 @@ public final class SessionLog: Sendable {
     public enum Entry: Sendable, Encodable {
         case attempt(number: Int, at: Date, report: FirstFrameReport)
         case gap(RecordingGap, at: Date)
-        case file(path: String, startSeconds: Double, at: Date)
+        /// A file started, at `startSeconds` of the recording, for `reason` (`first`, `segment`, `parametersChanged`,
+        /// `newSequenceHeader`, `codecChanged`, `audioJoined`).
+        case file(path: String, startSeconds: Double, reason: String, at: Date)
         case summary(RecordingSummary, at: Date)
 
-        private enum CodingKeys: String, CodingKey { case event, attempt, time, report, gap, path, startSeconds, summary }
+        private enum CodingKeys: String, CodingKey { case event, attempt, time, report, gap, path, startSeconds, reason, summary }
 
         public func encode(to encoder: any Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
@@ -27,11 +29,12 @@ public final class SessionLog: Sendable {
                 try container.encode("gap", forKey: .event)
                 try container.encode(at, forKey: .time)
                 try container.encode(gap, forKey: .gap)
-            case .file(let path, let startSeconds, let at):
+            case .file(let path, let startSeconds, let reason, let at):
                 try container.encode("file", forKey: .event)
                 try container.encode(at, forKey: .time)
                 try container.encode(path, forKey: .path)
                 try container.encode(startSeconds, forKey: .startSeconds)
+                try container.encode(reason, forKey: .reason)
             case .summary(let summary, let at):
                 try container.encode("summary", forKey: .event)
                 try container.encode(at, forKey: .time)

@@ -19,6 +19,14 @@ public final class CodecParameters {
         frameRate = Rational(stream.pointee.avg_frame_rate)
     }
 
+    private init(copying other: CodecParameters) {
+        guard let parameters = avcodec_parameters_alloc() else { fatalError("avcodec_parameters_alloc: out of memory") }
+        avcodec_parameters_copy(parameters, other.pointer)
+        pointer = parameters
+        timeBase = other.timeBase
+        frameRate = other.frameRate
+    }
+
     deinit {
         var parameters: UnsafeMutablePointer<AVCodecParameters>? = pointer
         avcodec_parameters_free(&parameters)
@@ -38,4 +46,47 @@ public final class CodecParameters {
         guard a.extradata_size > 0, let left = a.extradata, let right = b.extradata else { return true }
         return memcmp(left, right, Int(a.extradata_size)) == 0
     }
+
+    /// A copy for what follows a change in the stream: the codec configuration replaced by `extradata` when given
+    /// (a new AVC or AAC sequence header), and the picture's size and pixel format as a decoder finds them in
+    /// `keyframe` (the demuxer does not update them when the sequence header changes, and leaves them unset on a
+    /// stream it creates mid-stream). One decode, on the caller's thread; the sizes stay as they were when the
+    /// keyframe does not decode.
+    package func updated(extradata: [UInt8]?, keyframe: Packet?) -> CodecParameters {
+        let copy = CodecParameters(copying: self)
+        if let extradata {
+            av_freep(&copy.pointer.pointee.extradata)
+            let padded = extradata.count + Int(AV_INPUT_BUFFER_PADDING_SIZE)
+            if let bytes = av_mallocz(padded)?.assumingMemoryBound(to: UInt8.self) {
+                bytes.update(from: extradata, count: extradata.count)
+                copy.pointer.pointee.extradata = bytes
+                copy.pointer.pointee.extradata_size = Int32(extradata.count)
+            } else {
+                copy.pointer.pointee.extradata_size = 0
+            }
+        }
+        guard let keyframe, kind == .video, let decoder = try? CodecContext.decoder(for: copy.pointer, threads: 1) else {
+            return copy
+        }
+        let frame = Frame()
+        let decoded: Bool = {
+            do throws(FFmpegError) {
+                try decoder.send(keyframe.sharedReference())
+                try decoder.send(nil as Packet?)
+                return try decoder.receive(into: frame)
+            } catch {
+                return false
+            }
+        }()
+        if decoded, frame.width > 0, frame.height > 0 {
+            copy.pointer.pointee.width = Int32(frame.width)
+            copy.pointer.pointee.height = Int32(frame.height)
+            copy.pointer.pointee.format = frame.pointer.pointee.format
+        }
+        return copy
+    }
+
+    /// Picture width and height (0 when unknown).
+    public var width: Int { Int(pointer.pointee.width) }
+    public var height: Int { Int(pointer.pointee.height) }
 }

@@ -82,6 +82,21 @@ public final class Packet {
         return Array(UnsafeBufferPointer(start: data, count: size))
     }
 
+    /// ``PayloadHash`` of the payload: what a recorder recognises a packet sent again by (the timestamps an edge
+    /// puts on it may differ).
+    public var contentHash: UInt64 {
+        guard let data = pointer.pointee.data, size > 0 else { return PayloadHash.hash(UnsafeRawBufferPointer(start: nil, count: 0)) }
+        return PayloadHash.hash(UnsafeRawBufferPointer(start: data, count: size))
+    }
+
+    /// The codec configuration the demuxer attached to this packet because it changed mid-stream
+    /// (`AV_PKT_DATA_NEW_EXTRADATA`: FLV's new AVC or AAC sequence header), nil when it did not change here.
+    public var newExtradata: [UInt8]? {
+        var size: Int = 0
+        guard let data = av_packet_get_side_data(pointer, AV_PKT_DATA_NEW_EXTRADATA, &size), size > 0 else { return nil }
+        return Array(UnsafeBufferPointer(start: data, count: size))
+    }
+
     /// Drops the payload so the packet can be reused.
     public func unref() { av_packet_unref(pointer) }
 }
