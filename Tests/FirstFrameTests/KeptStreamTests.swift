@@ -153,6 +153,30 @@ extension OriginTests {
             }
         }
 
+        /// A stall that cuts a tag in two: the read the timeout interrupts returns the truncated tag, and the stream
+        /// ends as stalled one read timeout after the last whole packet, not two (the truncated tag never restarts
+        /// the timeout).
+        @Test func aStallInsideATagEndsAfterOneReadTimeout() async throws {
+            try await withOrigin { origin in
+                let knobs = knobs { $0.readTimeoutMs = 1000 }
+                // 120 001 bytes: inside a tag (the test checks it cut one).
+                let stream = try await StreamOpener(knobs: knobs).open(origin.url(.gop, behaviour: Behaviour(stallAfterBytes: 120_001)))
+                // The consumer's own clock: when the last packet reached it, and when the end did.
+                var lastPacket = MonotonicClock.nanoseconds()
+                do throws(StreamEnd) {
+                    for try await _ in stream.packets() { lastPacket = MonotonicClock.nanoseconds() }
+                    Issue.record("the sequence finished instead of throwing the stall")
+                } catch {
+                    let observed = Double(MonotonicClock.nanoseconds() - lastPacket) / 1e9
+                    #expect(observed < 1.6, "the end came \(observed) s after the last packet, for a 1 s read timeout")
+                    #expect(error.reason == .stalled)
+                    #expect(error.discardedBytes > 0, "the stall did not cut a tag: \(error)")
+                    #expect(error.secondsSinceLastPacket >= 0.95 && error.secondsSinceLastPacket < 1.6,
+                            "one read timeout (1 s) after the last whole packet: \(error.secondsSinceLastPacket) s")
+                }
+            }
+        }
+
         /// The body ends inside a video packet (a file cut mid-tag, served with its length by a plain file server):
         /// the truncated packet is not handed on, its bytes are counted, and everything handed on decodes cleanly.
         @Test func aConnectionDroppedInsideAPacketNeverHandsItOn() async throws {

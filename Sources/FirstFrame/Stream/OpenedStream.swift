@@ -63,7 +63,10 @@ public final class OpenedStream: Sendable {
         var end: StreamEnd?
         var packetsHandedOn = 0
         var bytesRead: Int64 = 0
+        /// When the last whole packet was read (a corrupt one held back does not count).
         var lastPacketTime: UInt64
+        /// When the wait for the next whole packet began: the read timeout runs from here, once per stall.
+        var waitStart: UInt64
     }
 
     init(report: FirstFrameReport, input: sending InputFormatContext, interrupter: Interrupter,
@@ -82,7 +85,7 @@ public final class OpenedStream: Sendable {
         self.firstPictureTime = now
         let bytesRead = input.bytesRead
         let queuedCount = queued.count
-        self.reader = Mutex(Reader(input: input, queued: queued, bytesRead: bytesRead, lastPacketTime: now))
+        self.reader = Mutex(Reader(input: input, queued: queued, bytesRead: bytesRead, lastPacketTime: now, waitStart: now))
         self.status = Mutex(Status(end: nil, bytesRead: bytesRead, queued: queuedCount, handOff: handOff))
         // The open's deadline and request cap guarded the open; a kept stream lives on.
         interrupter.disarm()
@@ -258,8 +261,14 @@ public final class OpenedStream: Sendable {
 
     /// One `av_read_frame`, under the read timeout: queues what it read (a corrupt packet is held back until the
     /// read after it), or sets the end.
+    ///
+    /// The timeout is one per stall: it runs from when the wait for the next whole packet began. A read that the
+    /// timeout cuts off inside a packet returns that packet, truncated and flagged corrupt; the read after it finds
+    /// the deadline passed and ends the stream as stalled at once, instead of waiting a second timeout.
     private func readFromInput(_ input: InputFormatContext, _ reader: inout Reader) {
-        interrupter.setStageDeadline(readTimeout.map { MonotonicClock.nanoseconds() + UInt64($0 * 1e9) })
+        if reader.held == nil { reader.waitStart = MonotonicClock.nanoseconds() }
+        let waitStart = reader.waitStart
+        interrupter.setStageDeadline(readTimeout.map { waitStart + UInt64($0 * 1e9) })
         let packet = Packet()
         let outcome: Result<Bool, FFmpegError>
         eventHub.readStarted()
@@ -275,13 +284,13 @@ public final class OpenedStream: Sendable {
         reader.bytesRead = input.bytesRead
         switch outcome {
         case .success(true):
-            reader.lastPacketTime = MonotonicClock.nanoseconds()
             // The held packet was not the last: the input went on after it. Hand it on, flagged corrupt.
             if let held = reader.held { reader.queued.append(held) }
             reader.held = nil
             if packet.flags.contains(.corrupt) {
                 reader.held = packet
             } else {
+                reader.lastPacketTime = MonotonicClock.nanoseconds()
                 reader.queued.append(packet)
             }
         case .success(false):
