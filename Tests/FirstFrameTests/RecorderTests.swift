@@ -75,6 +75,32 @@ extension OriginTests {
             }
         }
 
+        /// An edge that stalls: the recorder reconnects one read timeout after the last packet it wrote (a stall that
+        /// cuts a tag included), and each gap's wall time counts the stall.
+        @Test func aStallIsPartOfTheGapAndEndsAfterOneReadTimeout() async throws {
+            let directory = try directory()
+            defer { try? FileManager.default.removeItem(at: directory) }
+            try await withOrigin { origin in
+                var knobs = Preset.instant.knobs
+                knobs.readTimeoutMs = 1000
+                // 200 001 bytes: past the cached GOP, inside a tag.
+                let url = origin.url(.gop, behaviour: Behaviour(stallAfterBytes: 200_001))
+                let recorder = try Recorder(url: url, path: directory.appendingPathComponent("room.flv").path, knobs: knobs,
+                                            reconnect: quickReconnect, readBatchSeconds: 0)
+                let running = Task { await recorder.run() }
+                #expect(try await eventually(timeout: 30) { recorder.progress.reconnects >= 2 })
+                recorder.stop()
+                let summary = await running.value
+                let closed = summary.gaps.filter { $0.toSeconds != nil }
+                #expect(!closed.isEmpty)
+                for gap in closed {
+                    #expect(gap.end?.reason == .stalled)
+                    let wall = gap.wallSeconds ?? 0
+                    #expect(wall >= 0.95 && wall < 2.5, "the gap lasted \(wall) s from the last packet, for a 1 s read timeout")
+                }
+            }
+        }
+
         /// Segments by duration: each file starts on a keyframe and plays on its own.
         @Test func segmentsStartOnKeyframes() async throws {
             let directory = try directory()

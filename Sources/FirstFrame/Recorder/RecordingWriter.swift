@@ -101,6 +101,9 @@ final class RecordingWriter: Sendable {
             } else if indices[packet.streamIndex] == nil {
                 continue
             }
+            // The file was started (or will be, at the next keyframe) with the new configuration: a muxer must not
+            // apply it again to the file it is in.
+            packet.dropNewExtradata()
             let now = MonotonicClock.nanoseconds()
             let lastWrite = inner.splicer.lastWriteTime
             let decision = inner.splicer.decide(

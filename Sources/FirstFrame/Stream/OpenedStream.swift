@@ -166,11 +166,13 @@ public final class OpenedStream: Sendable {
         }
     }
 
-    /// A copy of stream `index`'s codec parameters (for a muxer of your own), nil once the stream is closed. It
-    /// waits for a read in progress on another thread.
+    /// A copy of stream `index`'s codec parameters (for a muxer of your own), nil once the stream is closed or for an
+    /// index the input has not made. Streams the input made after the open (FLV: audio that starts late, a codec
+    /// change) have indices past ``streams``. It waits for a read in progress on another thread.
     public func codecParameters(ofStream index: Int) -> sending CodecParameters? {
         reader.withLock { reader -> OwnershipTransfer<CodecParameters?> in
-            guard let input = reader.input, index >= 0, index < streams.count else { return OwnershipTransfer(unique: nil) }
+            // The input's own count: FLV makes streams mid-stream (audio that starts late, a codec change).
+            guard let input = reader.input, index >= 0, index < input.streamCount else { return OwnershipTransfer(unique: nil) }
             return OwnershipTransfer(unique: CodecParameters(of: input, streamIndex: index))
         }.take()
     }

@@ -97,6 +97,13 @@ public final class Packet {
         return Array(UnsafeBufferPointer(start: data, count: size))
     }
 
+    /// Empties the new-codec-configuration side data, so that a muxer does not act on it: a recorder that starts a
+    /// new file with the new configuration instead (Matroska's muxer rewrites an AAC track's configuration in a
+    /// header it already wrote, and damages the file).
+    package func dropNewExtradata() {
+        av_packet_shrink_side_data(pointer, AV_PKT_DATA_NEW_EXTRADATA, 0)
+    }
+
     /// Drops the payload so the packet can be reused.
     public func unref() { av_packet_unref(pointer) }
 }

@@ -73,6 +73,9 @@ public final class InputFormatContext {
         (0..<Int(pointer.pointee.nb_streams)).map { StreamInfo(pointer.pointee.streams[$0]!) }
     }
 
+    /// How many streams the demuxer has made so far (FLV adds streams as their first tags come).
+    public var streamCount: Int { Int(pointer.pointee.nb_streams) }
+
     /// The `AVStream` at `index`, for codec parameters.
     package func stream(at index: Int) -> UnsafeMutablePointer<AVStream> {
         precondition(index >= 0 && index < Int(pointer.pointee.nb_streams), "stream index out of range")
