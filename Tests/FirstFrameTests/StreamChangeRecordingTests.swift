@@ -142,5 +142,50 @@ extension OriginTests {
             #expect(recorded.summary.mediaSeconds > 3 && recorded.summary.mediaSeconds < 5, "\(recorded.summary.mediaSeconds) s")
             try judge(recorded.summary.files, video: try mediaTagCounts(media).video)
         }
+
+        /// A live HLS playlist that never updates: the recorder writes its segments once, ends each connection as
+        /// stalled (one read timeout), drops what the next connections send again, and gives up after `maxAttempts`
+        /// connections that added nothing.
+        @Test func aPlaylistThatNeverUpdatesIsRecordedOnce() async throws {
+            let directory = try directory()
+            defer { try? FileManager.default.removeItem(at: directory) }
+            try MediaFixtures.run("/usr/bin/ffmpeg", [
+                "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+                "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-f", "lavfi", "-i", "sine=frequency=440",
+                "-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "25", "-c:a", "aac", "-t", "4",
+                "-f", "hls", "-hls_time", "1", "-hls_list_size", "0", "-hls_flags", "omit_endlist",
+                "-hls_segment_filename", directory.appendingPathComponent("seg%d.ts").path,
+                directory.appendingPathComponent("live.m3u8").path,
+            ])
+            var files: [String: [UInt8]] = [:]
+            for name in try FileManager.default.contentsOfDirectory(atPath: directory.path) {
+                files[name] = try [UInt8](Data(contentsOf: directory.appendingPathComponent(name)))
+            }
+            let segments = files.keys.filter { $0.hasSuffix(".ts") }.sorted()
+            #expect(segments.count == 4)
+            let server = try StaticFileServer(files: files)
+            defer { server.stop() }
+            var knobs = Preset.instant.knobs
+            knobs.readTimeoutMs = 1500
+            knobs.allowedProtocols = ["http", "tcp", "hls"]
+            let path = directory.appendingPathComponent("room.mkv").path
+            let recorder = try Recorder(
+                url: "http://127.0.0.1:\(server.port)/live.m3u8", path: path, knobs: knobs,
+                reconnect: ReconnectPolicy(initialDelay: 0.05, maximumDelay: 0.2, jitter: 0, maxAttempts: 2),
+                readBatchSeconds: 0)
+            let summary = await recorder.run()
+            #expect(summary.outcome == .attemptsExhausted)
+            #expect(summary.successfulOpens == 3, "one that wrote, two that sent it all again")
+            #expect(summary.gaps.first?.end?.reason == .stalled)
+            #expect(summary.duplicatesDropped > 0)
+            // FFmpeg starts a live playlist three segments from its end: those, once each.
+            let sent = try segments.suffix(3).reduce(0) { count, name in
+                try count + MediaProbe.packets(directory.appendingPathComponent(name).path).filter { $0.codec_type == "video" }.count
+            }
+            let written = try MediaProbe.packets(path).filter { $0.codec_type == "video" }
+            #expect(written.count == sent, "video packets written vs in the segments read")
+            let dts = written.compactMap(\.dts)
+            #expect(Set(dts).count == dts.count, "a packet written twice")
+        }
     }
 }

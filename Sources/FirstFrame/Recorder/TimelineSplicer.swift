@@ -17,10 +17,11 @@
 ///    file has a gap as long as the media missed; otherwise (a restarted publisher, a clock that wrapped or jumped)
 ///    the new clock is placed after the last written packet, advanced by the wall-clock time since it was written.
 ///
-/// Inside a connection, a packet that lands more than ``backwardJumpSeconds`` before what its kind last wrote
-/// (without being a re-send), or more than ``forwardJumpSeconds`` after it, is a timestamp discontinuity (FLV's
-/// 32-bit wrap, an MPEG-TS discontinuity, a publisher restarted behind a relay): the clock is placed again right
-/// after the last written packet. Video that steps forward by more than ``holeSeconds`` without jumping (frames the
+/// Inside a connection, a video keyframe nobody wrote that lands more than ``backwardJumpSeconds`` before the last
+/// video packet, a packet 2³² ms behind (FLV's 32-bit wrap), or any packet more than ``forwardJumpSeconds`` after
+/// what its kind last wrote is a timestamp discontinuity (an MPEG-TS discontinuity, a publisher restarted behind a
+/// relay): the clock is placed again right after the last written packet. Other packets behind what was written are
+/// dropped (a packet dropped before, sent again). Video that steps forward by more than ``holeSeconds`` without jumping (frames the
 /// edge skipped, an HLS segment that expired) is written where its timestamps say: a hole the writer logs as a gap.
 struct TimelineSplicer {
     enum Decision: Equatable {
@@ -61,6 +62,8 @@ struct TimelineSplicer {
     static let forwardJumpSeconds: Int64 = 10
     /// A video step longer than this (and than four frames) is a hole.
     static let holeSeconds: Int64 = 1
+    /// FLV's timestamps are 32-bit milliseconds: they wrap after 49.7 days (µs).
+    static let flvWrap: Int64 = (1 << 32) * 1000
     /// Timestamps that match within this many µs are the same instant (rounding between time bases).
     static let sameInstant: Int64 = 1000
 
@@ -113,8 +116,10 @@ struct TimelineSplicer {
         guard var offset else { return .waitingForKeyframe }
         if let last = lastWritten[kind], source + offset <= last {
             if history[kind]?.contains(content, near: source + offset) == true { return .duplicate }
-            guard source + offset < last - Self.backwardJumpSeconds * 1_000_000 else {
-                // Behind by less than a jump and not written before: timestamps that did not increase.
+            guard isWrap(source: source) || isJumpBack(kind: kind, output: source + offset, last: last,
+                                                       isKeyframe: isKeyframe, content: content) else {
+                // Behind what was written, and not written itself: a packet dropped before (before a keyframe, in a
+                // gap) that a new connection sends again, or timestamps that did not increase. Too late to write.
                 return .duplicate
             }
             offset = jump(source: source, now: now)
@@ -198,6 +203,23 @@ struct TimelineSplicer {
     /// Microseconds since the last packet was written.
     private func wallGap(now: UInt64) -> Int64 {
         Int64((now - min(now, lastWriteTime ?? now)) / 1000)
+    }
+
+    /// FLV's 32-bit millisecond timestamps wrapped: a packet 2³² ms behind lands right after the last one.
+    private func isWrap(source: Int64) -> Bool {
+        guard let lastSource else { return false }
+        let unwrapped = source + Self.flvWrap
+        return unwrapped >= lastSource - Self.backwardJumpSeconds * 1_000_000
+            && unwrapped <= lastSource + Self.forwardJumpSeconds * 1_000_000
+    }
+
+    /// Whether a packet behind what was written starts a new clock: only a video keyframe nobody wrote, more than
+    /// ``backwardJumpSeconds`` back, says so. Audio and inter frames behind the last packet are often packets
+    /// dropped before (audio ahead of the first keyframe, video after a gap) that a new connection sends again:
+    /// taking one of them for a jump would place the whole connection wrongly.
+    private func isJumpBack(kind: StreamInfo.Kind, output: Int64, last: Int64, isKeyframe: Bool, content: UInt64) -> Bool {
+        kind == .video && isKeyframe && output < last - Self.backwardJumpSeconds * 1_000_000
+            && history[.video]?.lastMatch(content, keyframesOnly: true) == nil
     }
 
     /// A discontinuity inside a connection: the clock is placed again right after the last written packet.

@@ -282,6 +282,9 @@ public final class OpenedStream: Sendable {
         }
         // A packet cut short (flagged corrupt: the read was interrupted inside it) ends no wait.
         eventHub.readFinished(gotPacket: (try? outcome.get()) == true && !packet.flags.contains(.corrupt))
+        // Some demuxers answer the interrupt with an end of input (HLS waiting for a playlist that does not
+        // update): when the read timeout fired, the stream stalled, whatever the demuxer said.
+        let timedOut = interrupter.stageDeadlinePassed && !interrupter.isCancelled
         interrupter.setStageDeadline(nil)
         reader.bytesRead = input.bytesRead
         switch outcome {
@@ -295,6 +298,9 @@ public final class OpenedStream: Sendable {
                 reader.lastPacketTime = MonotonicClock.nanoseconds()
                 reader.queued.append(packet)
             }
+        case .success(false) where timedOut && reader.held == nil:
+            let timeout = readTimeout.map { String(format: "%.0f ms", $0 * 1000) } ?? "the read timeout"
+            reader.end = makeEnd(&reader, .stalled, "no packet within \(timeout)")
         case .success(false):
             if let held = reader.held {
                 reader.end = makeEnd(&reader, .connectionDropped, "the input ended inside a packet of \(held.size) bytes (not handed on)",
