@@ -6,7 +6,7 @@ extension ContentCheck {
     /// Blocking: FFmpeg reads every packet of every file; call it on a thread of its own.
     package static func run(paths: [String], truth: [PacketDigest], sessionLog: String?) throws -> ContentCheck {
         var recorded: [PacketDigest] = []
-        for path in paths { recorded += try PacketDigest.read(path: path) }
+        for path in paths { recorded += try PacketDigest.read(url: path) }
         let gaps = try sessionLog.map { try Self.gaps(sessionLog: $0) } ?? []
         var check = compare(recorded: recorded, truth: truth, gaps: gaps)
         check.paths = paths

@@ -5,7 +5,7 @@ import Foundation
 ///
 /// Packets are compared by ``PacketDigest`` (kind, size and ``PayloadHash`` of the payload, as FFmpeg's demuxers
 /// return it), against a ground truth: the origin's sent log (`SentTag.truth(_:)`, FirstFrameOrigin) or the packets
-/// of the source file a server the project did not write was fed with (``PacketDigest/read(path:)``). Record to
+/// of the source file a server the project did not write was fed with (``PacketDigest/read(url:)``). Record to
 /// `.flv` or `.mkv` for a content check: both keep the payloads as FLV carries them. MPEG-TS does not (the muxer
 /// turns H.264 into Annex B and wraps AAC in ADTS), so a `.ts` recording matches nothing; fragmented MP4 keeps them
 /// too, but its muxer may shift timestamps.

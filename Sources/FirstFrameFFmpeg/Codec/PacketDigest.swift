@@ -4,7 +4,7 @@ import FirstFrameCore
 /// What a content check compares of one media packet: its kind, its time, its key flag, and the size and
 /// ``PayloadHash`` of its payload (the `AVPacket`'s data, as a demuxer returns it).
 ///
-/// Built from a packet read back from a file (``init(_:)``, ``read(path:)``), or by the loopback origin from an FLV
+/// Built from a packet read back from a file (``init(_:)``, ``read(url:)``), or by the loopback origin from an FLV
 /// tag it sends (over the bytes FFmpeg's FLV demuxer would return for it). In JSON the hash is 16 hexadecimal
 /// digits, since JSON numbers lose integers above 2⁵³ in most readers:
 /// `{"kind":"video","time":1040,"key":true,"size":4312,"hash":"9ae16a3b2f90404f"}`.
@@ -35,11 +35,11 @@ package struct PacketDigest: Sendable, Hashable, Codable, CustomStringConvertibl
                   isKeyframe: packet.isKeyframe, size: packet.size, hash: PayloadHash.hash(bytes))
     }
 
-    /// The audio and video packets of the file at `path`, in the order the demuxer returns them (interleaved by
-    /// time). Empty packets and packets without a timestamp are left out: no demuxer returns them as media.
-    /// Blocking: call it on a thread of its own.
-    package static func read(path: String) throws(FFmpegError) -> [PacketDigest] {
-        let input = try InputFormatContext(url: path)
+    /// The audio and video packets of the file (or stream) at `url`, a path or any URL FFmpeg opens, in the order
+    /// the demuxer returns them (interleaved by time), to the end of the input. Empty packets and packets without a
+    /// timestamp are left out: no demuxer returns them as media. Blocking: call it on a thread of its own.
+    package static func read(url: String) throws(FFmpegError) -> [PacketDigest] {
+        let input = try InputFormatContext(url: url)
         let packet = Packet()
         var digests: [PacketDigest] = []
         while try input.read(into: packet) {
