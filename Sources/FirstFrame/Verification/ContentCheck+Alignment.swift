@@ -10,7 +10,10 @@ extension ContentCheck {
     /// content (kind, size, hash) nearest the truth time the offset predicts for it — never to the first packet with
     /// that hash: a looping source sends the same payload again every loop, and a GOP re-sent on a reconnect is the
     /// same payload seconds earlier. The first packet, with no offset yet, takes the candidate that the most of
-    /// the following packets agree with. Then:
+    /// the following packets agree with (the earliest among equals: a truth that holds a looping source's pass more
+    /// than once, from connections before the recording's, is ambiguous there, so give it the channel's truth from
+    /// the recording's start). A recorder that moves its timeline across a reconnect by more than half the source's
+    /// loop would be matched to the wrong pass. Then:
     /// - a sent packet already matched: a duplicate;
     /// - an unmatched sent packet from before the last one matched of its kind: out of order;
     /// - no sent packet with that content at all: unknown;
@@ -124,8 +127,11 @@ extension ContentCheck {
             var candidates: [Content: [Int]] = [:]
             var byTime: [Timed: Int] = [:]
             for (index, packet) in truth.enumerated() {
-                candidates[Content(packet), default: []].append(index)
-                byTime[Timed(content: Content(packet), milliseconds: packet.milliseconds)] = byTime[Timed(content: Content(packet), milliseconds: packet.milliseconds)] ?? index
+                let content = Content(packet)
+                candidates[content, default: []].append(index)
+                // The first of the same content at the same time: the agreement count only asks whether there is one.
+                let timed = Timed(content: content, milliseconds: packet.milliseconds)
+                if byTime[timed] == nil { byTime[timed] = index }
             }
             self.candidates = candidates
             self.byTime = byTime
