@@ -40,6 +40,8 @@ final class ChannelDirectory: Sendable {
     private let media: MediaConfiguration
     private let distinctPrograms: Int
     private let maximumChannels: Int
+    /// Each channel's sent log capacity, when the origin logs what it sends.
+    private let sentLogCapacity: Int?
     /// The channel every origin starts with (``ChannelName/standard``).
     let standard: LiveChannel
 
@@ -48,8 +50,10 @@ final class ChannelDirectory: Sendable {
         self.media = configuration.media
         self.distinctPrograms = configuration.distinctPrograms
         self.maximumChannels = configuration.maximumChannels
+        let sentLogCapacity = configuration.logsSentTags ? configuration.sentLogCapacity : nil
+        self.sentLogCapacity = sentLogCapacity
         let prepared = PreparedProgram(standardProgram)
-        standard = LiveChannel(name: .standard, prepared: prepared, clockLoop: group.next())
+        standard = LiveChannel(name: .standard, prepared: prepared, clockLoop: group.next(), sentLogCapacity: sentLogCapacity)
         var state = State()
         state.channels[.standard] = .ready(standard)
         state.programs[standardProgram.look] = group.next().makeSucceededFuture(prepared)
@@ -133,6 +137,16 @@ final class ChannelDirectory: Sendable {
         channel?.end()
     }
 
+    /// The channel `name` if it has been created (ended or not); never creates one.
+    func existingChannel(named name: ChannelName) -> LiveChannel? {
+        state.withLock { state in
+            switch state.channels[name] {
+            case .ready(let channel), .ended(let channel?): channel
+            case .ended(nil), .pending, nil: nil
+            }
+        }
+    }
+
     /// Every channel created so far, ended ones included, by name.
     var channels: [LiveChannel] {
         state.withLock { state in
@@ -164,7 +178,7 @@ final class ChannelDirectory: Sendable {
 
     private func makeChannel(_ name: ChannelName, _ prepared: PreparedProgram) throws -> LiveChannel {
         let start = prepared.startingAt(gop: name.firstGOP(gopsPerLoop: prepared.program.gopsPerLoop))
-        let channel = LiveChannel(name: name, prepared: start, clockLoop: group.next())
+        let channel = LiveChannel(name: name, prepared: start, clockLoop: group.next(), sentLogCapacity: sentLogCapacity)
         let created = state.withLock { state -> Bool in
             guard !state.stopped, case .pending = state.channels[name] else { return false }
             state.channels[name] = .ready(channel)

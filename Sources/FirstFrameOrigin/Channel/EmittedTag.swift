@@ -1,5 +1,5 @@
+import FirstFrameFFmpeg
 import NIOCore
-import Synchronization
 
 /// A tag as the channel clock emitted it: bytes stamped with channel time, shared by every client
 /// (a `ByteBuffer` is reference-counted, so fan-out copies nothing).
@@ -9,4 +9,6 @@ struct EmittedTag: Sendable {
     let timestamp: UInt32
     let isKeyframe: Bool
     let bytes: ByteBuffer
+    /// The packet FFmpeg's FLV demuxer reads from the tag, timed at ``timestamp``: what the sent log records.
+    let packet: PacketDigest?
 }

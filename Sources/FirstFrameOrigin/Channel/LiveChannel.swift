@@ -1,3 +1,4 @@
+import FirstFrameFFmpeg
 import NIOCore
 import Synchronization
 
@@ -11,10 +12,12 @@ import Synchronization
 final class LiveChannel: Sendable {
     let name: ChannelName
     let program: ChannelProgram
+    /// What the channel's connections sent, when the origin logs it (``OriginConfiguration/logsSentTags``).
+    let sentLog: SentLog?
     private let clockLoop: any EventLoop
     private let startTime: NIODeadline
     /// One pass of the media, encoded once with loop-relative timestamps.
-    private let loopTags: [(tag: FLVTag, bytes: ByteBuffer)]
+    private let loopTags: [(tag: FLVTag, bytes: ByteBuffer, packet: PacketDigest?)]
     private let state: Mutex<State>
 
     private struct ViewerEntry: Sendable {
@@ -42,9 +45,10 @@ final class LiveChannel: Sendable {
         var ended = false
     }
 
-    init(name: ChannelName, prepared: PreparedProgram, clockLoop: any EventLoop) {
+    init(name: ChannelName, prepared: PreparedProgram, clockLoop: any EventLoop, sentLogCapacity: Int? = nil) {
         self.name = name
         self.program = prepared.program
+        self.sentLog = sentLogCapacity.map(SentLog.init(capacity:))
         self.clockLoop = clockLoop
         self.startTime = .now()
         self.loopTags = prepared.loopTags
@@ -137,12 +141,13 @@ final class LiveChannel: Sendable {
         let (groups, nextDue): ([LoopGroup], UInt64?) = state.withLock { state in
             guard !state.stopped else { return ([], nil) }
             while true {
-                let (tag, bytes) = loopTags[state.nextIndex]
+                let (tag, bytes, packet) = loopTags[state.nextIndex]
                 let due = state.pass * loop + UInt64(tag.timestamp)
                 guard due <= now else { break }
+                let timestamp = UInt32(truncatingIfNeeded: due)
                 let stamped = EmittedTag(
-                    kind: tag.kind, timestamp: UInt32(truncatingIfNeeded: due),
-                    isKeyframe: tag.isKeyframe, bytes: Self.restamp(bytes, to: UInt32(truncatingIfNeeded: due)))
+                    kind: tag.kind, timestamp: timestamp, isKeyframe: tag.isKeyframe,
+                    bytes: Self.restamp(bytes, to: timestamp), packet: packet.map { Self.restamp($0, to: timestamp) })
                 // The cache always starts on a keyframe; what comes before the channel's first one is not cached.
                 if stamped.isKeyframe { state.gop.removeAll(keepingCapacity: true) }
                 if stamped.isKeyframe || !state.gop.isEmpty { state.gop.append(stamped) }
@@ -173,6 +178,12 @@ final class LiveChannel: Sendable {
             return state.stopped
         }
         if stopped { scheduled.cancel() }
+    }
+
+    private static func restamp(_ packet: PacketDigest, to timestamp: UInt32) -> PacketDigest {
+        var copy = packet
+        copy.milliseconds = Int64(timestamp)
+        return copy
     }
 
     /// A copy of `bytes` with the tag timestamp set (24 low bits, then the extension byte).

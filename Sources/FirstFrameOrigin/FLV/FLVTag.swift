@@ -1,3 +1,6 @@
+import FirstFrameCore
+import FirstFrameFFmpeg
+
 /// One FLV tag: the unit the origin schedules, caches and fans out.
 ///
 /// Layout (FLV 10.1 spec, E.4.1): type (1) · data size (3) · timestamp (3, low 24 bits) · timestamp
@@ -50,6 +53,35 @@ package struct FLVTag: Sendable, Equatable {
 
     /// A frame of media (not metadata, not a sequence header, not an end-of-sequence marker).
     package var isMedia: Bool { kind != .script && !isSequenceHeader && !isEndOfSequence }
+
+    /// Where, in ``payload``, the data of the `AVPacket` that FFmpeg's FLV demuxer makes of this tag starts: after
+    /// the 5-byte AVC video header (frame type and codec id, AVC packet type, 24-bit composition time), after the
+    /// 2-byte AAC audio header (format byte, AAC packet type), after the 1-byte header of other codecs (Sorenson
+    /// H.263, MP3, …). Nil for what the demuxer returns no packet for: script data, sequence headers,
+    /// end-of-sequence markers, and tags with nothing after the header.
+    ///
+    /// The demuxer hands the rest of the tag over as it is for these codecs, with one exception the origin never
+    /// sends: MP3 goes through a parser that may split or join frames, so its packets need not be whole tags.
+    package var packetPayloadOffset: Int? {
+        guard isMedia, let first = payload.first else { return nil }
+        let offset: Int
+        switch kind {
+        case .video: offset = first & 0x0F == 7 ? 5 : 1
+        case .audio: offset = first >> 4 == 10 ? 2 : 1
+        case .script: return nil
+        }
+        return payload.count > offset ? offset : nil
+    }
+
+    /// The ``PacketDigest`` of the packet FFmpeg's FLV demuxer reads from this tag (see ``packetPayloadOffset``),
+    /// timed at `timestamp` (or the tag's own); nil when the tag is not a packet. Its key flag is the demuxer's: set
+    /// on video keyframes and on every audio packet.
+    package func packetDigest(timestamp: UInt32? = nil) -> PacketDigest? {
+        guard let offset = packetPayloadOffset else { return nil }
+        let hash = payload.withUnsafeBytes { PayloadHash.hash(UnsafeRawBufferPointer(rebasing: $0[offset...])) }
+        return PacketDigest(kind: kind == .video ? .video : .audio, milliseconds: Int64(timestamp ?? self.timestamp),
+                            isKeyframe: kind == .audio || isKeyframe, size: payload.count - offset, hash: hash)
+    }
 
     /// Size on the wire: header, data and the trailing previous-tag-size field.
     package var encodedSize: Int { 11 + payload.count + 4 }

@@ -3,12 +3,15 @@
 /// Streams are any path ending in `.flv`; the last path component without `.flv` names the channel
 /// (`/live/room7.flv`, `/gop/room7.flv`, `/room7.flv` and `/app/room7.flv` all play `room7`; see ``ChannelName``
 /// for the characters allowed). The join mode comes from a leading `/live/`, `/gop/` or `/burst/` path
-/// component, or from `mode=`; otherwise the origin's default applies.
+/// component, or from `mode=`; otherwise the origin's default applies. `/sent/NAME` (or `/sent/NAME.flv`) is the sent
+/// log of the channel `NAME` (``OriginConfiguration/logsSentTags``).
 package struct OriginRequest: Sendable, Equatable {
     package enum Route: Sendable, Equatable {
         case stream
         case index
         case stats
+        /// The sent log of ``OriginRequest/channel``.
+        case sent
         case notFound
     }
 
@@ -42,7 +45,11 @@ package struct OriginRequest: Sendable, Equatable {
         path = parts.first.map(String.init) ?? "/"
         behaviour = defaults
         let components = path.split(separator: "/")
-        if path.hasSuffix(".flv") {
+        if components.count == 2, components[0] == "sent" {
+            let name = components[1].hasSuffix(".flv") ? components[1].dropLast(".flv".count) : components[1]
+            channel = ChannelName(String(name))
+            route = channel == nil ? .notFound : .sent
+        } else if path.hasSuffix(".flv") {
             // A name the origin cannot serve is a path it does not have.
             channel = components.last.flatMap { ChannelName(String($0.dropLast(".flv".count))) }
             route = channel == nil ? .notFound : .stream

@@ -160,6 +160,13 @@ public final class LiveOrigin: Sendable {
         }
     }
 
+    /// The sent log of the channel `channel` (``OriginConfiguration/logsSentTags``), oldest tag first: what `GET
+    /// /sent/NAME` serves, without the HTTP. Nil when the origin does not log, or no such channel has been made.
+    package func sentTags(channel: String = ChannelName.standard.value) -> [SentTag]? {
+        guard let name = ChannelName(channel) else { return nil }
+        return core.channels.existingChannel(named: name)?.sentLog?.snapshot.tags
+    }
+
     /// Viewers, bytes and drops so far.
     public func stats() -> OriginStats { core.stats() }
 

@@ -29,6 +29,16 @@ public struct OriginConfiguration: Sendable {
     public var distinctPrograms: Int
     /// Most channel names the origin keeps (each has a running clock); a request for another gets 503.
     public var maximumChannels: Int
+    /// Whether each channel logs the media tags its connections send (off by default): per tag, once NIO has
+    /// handed it to the kernel, the connection, channel time, kind, key flag, and the size and `PayloadHash` of
+    /// the packet FFmpeg's FLV demuxer reads from it. Served as JSON Lines at `GET /sent/NAME`: the ground truth
+    /// a recording of the channel is checked against. A connection that drops loses the tags NIO had not written,
+    /// and they are not logged; a tag cut by a byte limit is logged with `"complete":false`.
+    public var logsSentTags: Bool
+    /// With ``logsSentTags``: the tags each channel's log keeps (its latest, all connections together); older ones
+    /// are let go and counted in the `X-Sent-Log-Dropped` header of `/sent/NAME`. A tag costs about 60 bytes; the
+    /// default 200 000 is some 50 minutes of one viewer of the default channel.
+    public var sentLogCapacity: Int
 
     public init(
         host: String = "127.0.0.1",
@@ -41,7 +51,9 @@ public struct OriginConfiguration: Sendable {
         socketSendBufferBytes: Int = 128 * 1024,
         eventLoopGroup: (any EventLoopGroup)? = nil,
         distinctPrograms: Int = 4,
-        maximumChannels: Int = 1000
+        maximumChannels: Int = 1000,
+        logsSentTags: Bool = false,
+        sentLogCapacity: Int = 200_000
     ) {
         self.host = host
         self.port = port
@@ -54,6 +66,8 @@ public struct OriginConfiguration: Sendable {
         self.eventLoopGroup = eventLoopGroup
         self.distinctPrograms = distinctPrograms
         self.maximumChannels = maximumChannels
+        self.logsSentTags = logsSentTags
+        self.sentLogCapacity = sentLogCapacity
     }
 
     /// Checks the values the origin cannot run with, with a message that names the field.
@@ -72,6 +86,9 @@ public struct OriginConfiguration: Sendable {
         }
         guard (1...100_000).contains(maximumChannels) else {
             throw .invalidConfiguration("maximum channels \(maximumChannels): must be 1…100000")
+        }
+        guard (1...50_000_000).contains(sentLogCapacity) else {
+            throw .invalidConfiguration("sent log capacity \(sentLogCapacity) tags: must be 1…50000000")
         }
     }
 }

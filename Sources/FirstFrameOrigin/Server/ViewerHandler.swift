@@ -1,3 +1,4 @@
+import FirstFrameFFmpeg
 import Foundation
 import Logging
 import NIOCore
@@ -107,6 +108,8 @@ final class ViewerHandler: ChannelInboundHandler, ChannelViewer {
         case .stats:
             let json = (try? JSONEncoder().encode(core.stats())).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
             respond(status: 200, body: json + "\n", contentType: "application/json")
+        case .sent:
+            respondSentLog(request)
         case .notFound:
             respond(status: 404, body: "no such path: \(request.path)\n")
         case .stream:
@@ -122,6 +125,28 @@ final class ViewerHandler: ChannelInboundHandler, ChannelViewer {
                 self.serve(request)
             }
         }
+    }
+
+    /// `/sent/NAME`: the channel's sent log as JSON Lines, oldest tag first; `X-Sent-Log-Dropped` says how many
+    /// older tags the log's bound let go.
+    private func respondSentLog(_ request: OriginRequest) {
+        guard let name = request.channel else { return }
+        guard core.configuration.logsSentTags else {
+            respond(status: 404, body: "the sent log is off: start the origin with logsSentTags (firstframe serve --log-sent-tags)\n")
+            return
+        }
+        guard let log = core.channels.existingChannel(named: name)?.sentLog else {
+            respond(status: 404, body: "no channel \(name.value) has been played\n")
+            return
+        }
+        let (tags, dropped) = log.snapshot
+        var body = ""
+        body.reserveCapacity(tags.count * 120)
+        for tag in tags {
+            body += tag.jsonLine
+            body += "\n"
+        }
+        respond(status: 200, body: body, contentType: "application/jsonl", extraHeaders: ["X-Sent-Log-Dropped: \(dropped)"])
     }
 
     private func serve(_ request: OriginRequest) {
@@ -350,7 +375,14 @@ final class ViewerHandler: ChannelInboundHandler, ChannelViewer {
         if mediaStart == nil { mediaStart = tag.timestamp }
         lastTimestamp = tag.timestamp
         if tag.isKeyframe { counters?.keyframeWritten() }
-        writeBody(tag.bytes)
+        guard let log = channel?.sentLog, let packet = tag.packet, let connection = counters?.id, let context else {
+            writeBody(tag.bytes)
+            return
+        }
+        // Logged once NIO has handed the tag to the kernel: a drop loses what it had not written yet, unlogged.
+        let written = context.eventLoop.makePromise(of: Void.self)
+        let complete = writeBody(tag.bytes, promise: written)
+        written.futureResult.whenSuccess { log.append(SentTag(connection: connection, complete: complete, packet: packet)) }
     }
 
     /// A clean end of the stream, as when the broadcast stops: after the last whole tag, the AVC end-of-sequence
@@ -392,9 +424,15 @@ final class ViewerHandler: ChannelInboundHandler, ChannelViewer {
         endCleanly()
     }
 
-    /// Writes body bytes through the injected stall, close and corruption rules.
-    private func writeBody(_ bytes: ByteBuffer) {
-        guard let context, case .streaming = phase else { return }
+    /// Writes body bytes through the injected stall, close and corruption rules; `promise` completes when the bytes
+    /// that went out have been written to the socket (it fails when none went out, or the connection closed first).
+    /// Returns whether `bytes` went out whole and unaltered.
+    @discardableResult
+    private func writeBody(_ bytes: ByteBuffer, promise: EventLoopPromise<Void>? = nil) -> Bool {
+        guard let context, case .streaming = phase else {
+            promise?.fail(ChannelError.ioOnClosedChannel)
+            return false
+        }
         let behaviour = request?.behaviour ?? Behaviour()
         var buffer = bytes
         let start = bodyBytes
@@ -403,7 +441,9 @@ final class ViewerHandler: ChannelInboundHandler, ChannelViewer {
         if let stall = behaviour.stallAfterBytes { limit = (stall, false) }
         if let close = behaviour.closeAfterBytes, close < (limit?.bytes ?? .max) { limit = (close, true) }
         var reachedLimit = false
+        var whole = true
         if let limit, start + buffer.readableBytes >= limit.bytes {
+            whole = start + buffer.readableBytes == limit.bytes
             buffer = buffer.getSlice(at: buffer.readerIndex, length: max(0, limit.bytes - start))!
             reachedLimit = true
         }
@@ -411,6 +451,7 @@ final class ViewerHandler: ChannelInboundHandler, ChannelViewer {
             let from = max(corruptAt, start)
             let to = min(corruptAt + behaviour.corruptLength, start + buffer.readableBytes)
             if from < to {
+                whole = false
                 var corrupted = context.channel.allocator.buffer(capacity: buffer.readableBytes)
                 corrupted.writeImmutableBuffer(buffer)
                 for offset in (from - start)..<(to - start) {
@@ -426,15 +467,18 @@ final class ViewerHandler: ChannelInboundHandler, ChannelViewer {
                 // One chunk per write. What a stall or close lets through still goes out as a whole chunk, and
                 // no final zero-length chunk follows: the stream is cut, as by a failing edge.
                 context.write(wrapOutboundOut(context.channel.allocator.buffer(string: String(count, radix: 16) + "\r\n")), promise: nil)
-                context.write(wrapOutboundOut(buffer), promise: nil)
+                context.write(wrapOutboundOut(buffer), promise: promise)
                 context.write(wrapOutboundOut(context.channel.allocator.buffer(string: "\r\n")), promise: nil)
             } else {
-                context.write(wrapOutboundOut(buffer), promise: nil)
+                context.write(wrapOutboundOut(buffer), promise: promise)
             }
             bodyBytes += count
             counters?.bytesSent.wrappingAdd(count, ordering: .relaxed)
+        } else {
+            whole = false
+            promise?.fail(ChannelError.ioOnClosedChannel)
         }
-        guard reachedLimit, let limit else { return }
+        guard reachedLimit, let limit else { return whole }
         leaveChannel()
         if limit.close {
             phase = .finished
@@ -443,6 +487,7 @@ final class ViewerHandler: ChannelInboundHandler, ChannelViewer {
             phase = .stalled
             context.flush()
         }
+        return whole
     }
 
     private func leaveChannel() {
@@ -485,6 +530,7 @@ final class ViewerHandler: ChannelInboundHandler, ChannelViewer {
             FirstFrame loopback origin: live HTTP-FLV channels.
             \(paths)
             /stats
+            /sent/NAME         with --log-sent-tags: the media tags the channel NAME sent, as JSON Lines
             Any /live/NAME.flv, /gop/NAME.flv, /burst/NAME.flv or /NAME.flv plays the channel NAME (1-100 of A-Z a-z 0-9 - _ . ~),
             made on its first request with a clock, GOP cache and viewers of its own. Names share \(programs) synthesised
             programs (picture and tone; each one an encode the first time a name needs it), picked by a stable hash of the

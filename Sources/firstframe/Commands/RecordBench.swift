@@ -1,5 +1,6 @@
 import ArgumentParser
 import FirstFrame
+import FirstFrameOrigin
 import Foundation
 import Logging
 #if canImport(Glibc)
@@ -8,11 +9,12 @@ import Glibc
 
 /// `firstframe bench record`: many channels recorded at once from an origin in its own process, each connection
 /// dropped every `--drop-every` seconds; the recorder's CPU per channel-second and memory per channel, then every
-/// file judged by ffprobe and a full decode.
+/// file judged by ffprobe and a full decode, and by content: every packet checked against what the origin logged
+/// it sent on the channel (``ContentCheck``; `.flv` and `.mkv` only, since MPEG-TS rewrites the payloads).
 struct RecordBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "record",
-        abstract: "Recorder cost per channel, and ffprobe checks of every file, with drops injected."
+        abstract: "Recorder cost per channel, and ffprobe and content checks of every file, with drops injected."
     )
 
     @Option(help: "Channels recorded at once.")
@@ -27,10 +29,10 @@ struct RecordBench: AsyncParsableCommand {
     @Option(help: "Join mode of the channels: gop (the edge re-sends its GOP on reconnect) or live.")
     var mode = "gop"
 
-    @Option(help: "Container: ts, flv, mkv or mp4.")
-    var container = "ts"
+    @Option(help: "Container: flv or mkv (checked by content too), ts or mp4 (ffprobe only: their muxers rewrite or may shift what was sent).")
+    var container = "flv"
 
-    @Option(help: "Files checked by ffprobe and a full decode at once.")
+    @Option(help: "Files checked (ffprobe and a full decode, or by content) at once.")
     var checkers = 2
 
     @Flag(help: "Print one JSON object instead of a table.")
@@ -53,11 +55,18 @@ struct RecordBench: AsyncParsableCommand {
         var files: Int
         var filesPassed: Int
         var failures: [RecordingCheck]
+        /// The content checks' figures over every recording (nil when the container is not checked by content).
+        var content: ContentCheck?
+        var contentPassed: Int
+        var contentFailures: [ContentCheck]
     }
+
+    /// Whether recordings in `container` keep the payloads as FLV carries them (see ``ContentCheck``).
+    private var checksContent: Bool { ["flv", "mkv"].contains(container) }
 
     func run() async throws {
         FFmpegLog.level = .quiet
-        let origin = try OriginProcess.start()
+        let origin = try OriginProcess.start(arguments: ["--log-sent-tags"])
         defer { origin.stop() }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("firstframe-record-bench-\(getpid())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -86,11 +95,11 @@ struct RecordBench: AsyncParsableCommand {
             return Self.threadCount()
         }
         let summaries = await Progress.run("bench record", total: nil) { _ in
-            await withTaskGroup(of: RecordingSummary.self) { group in
-                for recorder in recorders { group.addTask { await recorder.run() } }
-                var summaries: [RecordingSummary] = []
+            await withTaskGroup(of: (Int, RecordingSummary).self) { group in
+                for (index, recorder) in recorders.enumerated() { group.addTask { (index, await recorder.run()) } }
+                var summaries: [(Int, RecordingSummary)] = []
                 for await summary in group { summaries.append(summary) }
-                return summaries
+                return summaries.sorted { $0.0 < $1.0 }.map(\.1)
             }
         }
         let threadsDuring = await threadSample.value
@@ -99,8 +108,22 @@ struct RecordBench: AsyncParsableCommand {
         let cpu = Self.cpuSeconds() - cpuBefore
         let rssGrowth = Self.residentMiB() - rssBefore
 
-        let jobs = summaries.flatMap { summary in summary.files.map { ($0, summary.gaps) } }
-        let checks = await Self.check(jobs, concurrency: max(1, checkers))
+        let jobs: [@Sendable () -> RecordingCheck] = summaries.flatMap { summary in
+            summary.files.map { path in { @Sendable in RecordingCheck.run(path: path, gaps: summary.gaps) } }
+        }
+        let checks = await Self.inParallel(jobs, concurrency: max(1, checkers))
+        let port = origin.port
+        var contentJobs: [@Sendable () -> ContentCheck] = []
+        if checksContent {
+            for (index, (recorder, summary)) in zip(recorders, summaries).enumerated() {
+                let (path, logPath) = (recorder.path, recorder.sessionLogPath)
+                contentJobs.append {
+                    Self.checkContent(files: summary.files, sessionLog: logPath, port: port, channel: "ch\(index + 1)", path: path)
+                }
+            }
+        }
+        let contentChecks = await Self.inParallel(contentJobs, concurrency: max(1, checkers))
+        let contentTotal = contentChecks.isEmpty ? nil : contentChecks.reduce(into: ContentCheck()) { $0.add($1) }
         let bytes = summaries.reduce(Int64(0)) { $0 + $1.bytesWritten }
         let result = Result(
             channels: channels, seconds: seconds, wallSeconds: wall, cpuSeconds: cpu,
@@ -110,7 +133,9 @@ struct RecordBench: AsyncParsableCommand {
             reconnects: summaries.reduce(0) { $0 + max(0, $1.successfulOpens - 1) },
             gaps: summaries.reduce(0) { $0 + $1.gaps.count },
             duplicatesDropped: summaries.reduce(0) { $0 + $1.duplicatesDropped },
-            files: checks.count, filesPassed: checks.filter(\.passed).count, failures: checks.filter { !$0.passed })
+            files: checks.count, filesPassed: checks.filter(\.passed).count, failures: checks.filter { !$0.passed },
+            content: contentTotal, contentPassed: contentChecks.filter(\.passed).count,
+            contentFailures: contentChecks.filter { !$0.passed })
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
@@ -124,19 +149,45 @@ struct RecordBench: AsyncParsableCommand {
             print("ffprobe: \(result.filesPassed)/\(result.files) files pass (keyframe first, dts increasing, no duplicates, "
                 + "holes only at logged gaps, full decode without errors)")
             for failure in result.failures.prefix(10) { print("  FAIL \(failure)") }
+            if let content = result.content {
+                print("content: \(result.contentPassed)/\(contentChecks.count) recordings hold exactly what the origin sent, "
+                    + "outside logged gaps: \(content.figures)")
+                for failure in result.contentFailures.prefix(10) {
+                    print("  FAIL \(failure.paths.first ?? "?"): \(failure.figures)")
+                    for problem in failure.problems.prefix(3) { print("    \(problem)") }
+                }
+            } else {
+                print("content: not checked (.\(container) does not keep the payloads as sent; record to .flv or .mkv)")
+            }
         }
-        if result.filesPassed != result.files { throw ExitCode(1) }
+        if result.filesPassed != result.files || !result.contentFailures.isEmpty { throw ExitCode(1) }
     }
 
-    private static func check(_ jobs: [(String, [RecordingGap])], concurrency: Int) async -> [RecordingCheck] {
-        await withTaskGroup(of: RecordingCheck?.self) { group in
-            var results: [RecordingCheck] = []
+    /// One recording's content check against the origin's sent log of its channel (fetched over HTTP: the origin
+    /// runs in its own process). A failure to fetch or read is a failed check that says why.
+    private static func checkContent(files: [String], sessionLog: String, port: Int, channel: String, path: String) -> ContentCheck {
+        do {
+            let data = try LoopbackGet.body(port: port, path: "/sent/\(channel)")
+            let truth = SentTag.truth(try SentTag.decode(jsonLines: data))
+            return try ContentCheck.run(paths: files, truth: truth, sessionLog: sessionLog)
+        } catch {
+            var failed = ContentCheck()
+            failed.paths = files.isEmpty ? [path] : files
+            failed.problems = ["\(error)"]
+            return failed
+        }
+    }
+
+    /// Runs `jobs` on threads of their own, `concurrency` at a time; results in completion order.
+    private static func inParallel<Value: Sendable>(_ jobs: [@Sendable () -> Value], concurrency: Int) async -> [Value] {
+        await withTaskGroup(of: Value?.self) { group in
+            var results: [Value] = []
             var next = 0
             func add() {
                 guard next < jobs.count else { return }
-                let (path, gaps) = jobs[next]
+                let job = jobs[next]
                 next += 1
-                group.addTask { try? await DedicatedThread.run(name: "bench.check") { RecordingCheck.run(path: path, gaps: gaps) } }
+                group.addTask { try? await DedicatedThread.run(name: "bench.check") { job() } }
             }
             for _ in 0..<concurrency { add() }
             for await result in group {
@@ -159,10 +210,11 @@ struct OriginProcess: Sendable {
     let process: Process
     let port: Int
 
-    static func start() throws -> OriginProcess {
+    /// Starts `firstframe serve --port 0` with `arguments` added.
+    static func start(arguments: [String] = []) throws -> OriginProcess {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        process.arguments = ["serve", "--port", "0"]
+        process.arguments = ["serve", "--port", "0"] + arguments
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
@@ -195,8 +247,8 @@ struct OriginProcess: Sendable {
 
     /// Asks for a channel once (its first request makes the origin encode its program), reading only the head.
     func warm(channel: String) async throws {
-        let url = URL(string: "http://127.0.0.1:\(port)/gop/\(channel).flv?close_after=1")!
-        _ = try await DedicatedThread.run(name: "bench.warm") { try Data(contentsOf: url) }
+        let port = port
+        _ = try await DedicatedThread.run(name: "bench.warm") { try LoopbackGet(port: port, path: "/gop/\(channel).flv?close_after=1") }
     }
 
     func stop() {

@@ -26,6 +26,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Distinct synthesised programs (picture and tone) that named channels share; each is an encode the first time a name needs it.")
     var programs: Int = 4
 
+    @Flag(help: "Log every media tag each channel sends (time, kind, key, size, payload hash), served as JSON Lines at /sent/NAME: the ground truth for recording checks.")
+    var logSentTags = false
+
+    @Option(help: "With --log-sent-tags: the latest tags each channel's log keeps (about 60 bytes each).")
+    var sentLogCapacity: Int = 200_000
+
     func run() async throws {
         // x264 and the AAC encoder report their statistics at info level; keep the terminal for the URLs.
         FFmpegLog.level = .warning
@@ -33,6 +39,8 @@ struct ServeCommand: AsyncParsableCommand {
         logger.logLevel = .info
         var configuration = try origin.configuration(host: host, port: port)
         configuration.distinctPrograms = programs
+        configuration.logsSentTags = logSentTags
+        configuration.sentLogCapacity = sentLogCapacity
         let server = try await LiveOrigin.start(configuration, logger: logger)
         let program = server.program
         let media = program.configuration
@@ -44,6 +52,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         lines.append("  named  \(server.url(.live, channel: "NAME")) (any NAME: a channel of its own on \(programs) programs)")
         lines.append("  stats  \(server.baseURL)/stats")
+        if logSentTags { lines.append("  sent   \(server.baseURL)/sent/NAME (JSON Lines: what the channel NAME sent)") }
         lines.append("  query  \(OriginRequest.parameterSummary)")
         lines.append("Ctrl-C to stop.")
         // Whoever started the origin reads its port here, often through a pipe or a file: stdout is block-buffered
