@@ -30,7 +30,7 @@ import Testing
     }
 
     private func gap(from: Double, to: Double?) -> RecordingGap {
-        RecordingGap(afterAttempt: 1, end: StreamEnd(reason: .connectionDropped, message: "dropped", packets: 0, bytesRead: 0,
+        RecordingGap(kind: .reconnect, afterAttempt: 1, end: StreamEnd(reason: .connectionDropped, message: "dropped", packets: 0, bytesRead: 0,
                                                      discardedBytes: 0, secondsSinceFirstPicture: 0, secondsSinceLastPacket: 0),
                      fromSeconds: from, toSeconds: to, duplicatesDropped: 0, droppedUntilKeyframe: 0)
     }

@@ -59,7 +59,7 @@ extension OriginTests {
         /// 2 s): the reconnect gets the whole previous GOP again, 1.8 s of media the recorder has written already.
         /// Today the recorder's splicer takes a re-sent GOP that starts more than a second behind the last packet
         /// for a jump to a new clock and writes it a second time (the content check finds ~120 packets duplicated).
-        @Test(.disabled("until the splicer dedups by content"))
+        @Test
         func aWholeReSentGOPIsNotWrittenTwice() async throws {
             try await withOrigin(OriginConfiguration(logsSentTags: true)) { origin in
                 let dropAfter = Int(origin.millisecondsToNextKeyframe) + 2000 - 200
