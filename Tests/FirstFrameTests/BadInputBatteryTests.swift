@@ -328,7 +328,10 @@ extension OriginTests.BadInputBattery {
 
     static let html = Array("<!DOCTYPE html>\n<html><head><title>Not a stream</title></head><body>\(String(repeating: "<p>nothing to see here</p>\n", count: 100))</body></html>\n".utf8)
 
-    static let cases: [BadInputCase] = [
+    /// Both batteries: the first round's cases and the second's (`BadInputBatteryII.swift`).
+    static let cases: [BadInputCase] = firstBattery + secondBattery
+
+    static let firstBattery: [BadInputCase] = [
         // URL checks: refused before any I/O.
         fails("url: empty", .url(""), .dns, .invalidURL),
         fails("url: empty host", .url("http:///x.flv"), .dns, .invalidURL),

@@ -5,6 +5,24 @@ import Foundation
 import Testing
 
 @Suite struct TuningKnobsByName {
+    /// A list knob is checked item by item: an empty item or a protocol this FFmpeg does not have is refused when it
+    /// is set, not when an open fails on it.
+    @Test(arguments: ["nope,,", "http,,https", "http,nope", ",", "", "http, "])
+    func aListKnobRefusesEachBadItem(_ text: String) {
+        var knobs = TuningKnobs()
+        #expect(throws: KnobError.self, "allowedProtocols=\(text)") { try knobs.set("allowedProtocols", text) }
+    }
+
+    /// The values the help calls valid: `format=` (probe) and `caFile=` (the system's bundle) are empty.
+    @Test func documentedEmptyValuesAreAccepted() throws {
+        var knobs = Preset.ffmpeg.knobs
+        try knobs.set("format", "")
+        try knobs.set("caFile", "")
+        #expect(knobs.format.isEmpty && knobs.caFile.isEmpty)
+        try knobs.set("allowedProtocols", "http,https,tls,tcp")
+        #expect(knobs.allowedProtocols == ["http", "https", "tls", "tcp"])
+    }
+
     @Test func everyKnobRoundTripsThroughItsText() throws {
         var knobs = Preset.instant.knobs
         knobs.prefetchHosts = ["a.test", "b.test"]

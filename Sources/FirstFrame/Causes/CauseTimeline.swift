@@ -77,11 +77,20 @@ package struct CauseTimeline {
         // then the media causes start at once).
         let last = media?.hop ?? (instants.keyframeRead.map { read in hops.lastIndex { ($0.requestStart ?? 0) <= read } ?? -1 } ?? hops.count - 1)
         for (index, hop) in hops.enumerated() where index <= last {
-            if let lookup = hop.lookup { result.append(.init(cause: .networkSetup, time: lookup.end, hop: index)) }
-            if !hop.connects.isEmpty {
-                result.append(.init(cause: .networkSetup, time: hop.establishedConnect?.end ?? nil, hop: index))
+            // A set-up step that failed or never finished is where the open stopped: what follows is still set-up
+            // (a lookup that failed has no server response after it).
+            if let lookup = hop.lookup {
+                guard lookup.error == nil, lookup.end != nil else { return result + [.init(cause: .networkSetup, time: nil, hop: index)] }
+                result.append(.init(cause: .networkSetup, time: lookup.end, hop: index))
             }
-            if hop.secureConnectionStart != nil { result.append(.init(cause: .networkSetup, time: hop.secureConnectionEnd, hop: index)) }
+            if !hop.connects.isEmpty {
+                guard let connected = hop.establishedConnect?.end else { return result + [.init(cause: .networkSetup, time: nil, hop: index)] }
+                result.append(.init(cause: .networkSetup, time: connected, hop: index))
+            }
+            if hop.secureConnectionStart != nil {
+                guard let secured = hop.secureConnectionEnd else { return result + [.init(cause: .networkSetup, time: nil, hop: index)] }
+                result.append(.init(cause: .networkSetup, time: secured, hop: index))
+            }
             if let media, media.hop == index {
                 if media.isRTMP {
                     result.append(.init(cause: .serverResponse, time: hop.responseStart, hop: index))

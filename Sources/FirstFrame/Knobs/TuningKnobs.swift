@@ -179,12 +179,13 @@ public struct TuningKnobs: Sendable, Hashable, Codable {
             }
         ),
         KnobDescriptor(
-            "allowedProtocols", \.allowedProtocols, rule: "comma-separated FFmpeg protocol names",
+            "allowedProtocols", \.allowedProtocols, rule: "comma-separated names of protocols this FFmpeg has (ffmpeg -protocols)",
             doc: "Protocols an open may use (FFmpeg's protocol_whitelist); file only for local inputs.",
             parse: { text in
-                let names = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
-                guard !names.isEmpty, names.allSatisfy({ !$0.isEmpty && $0.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" } })
-                else { return nil }
+                // Item by item: an empty item or a name FFmpeg does not know would only fail at the open.
+                let names = text.split(separator: ",", omittingEmptySubsequences: false)
+                    .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+                guard names.allSatisfy(InputPolicy.ffmpegProtocols.contains) else { return nil }
                 return names
             },
             format: { $0.joined(separator: ",") }

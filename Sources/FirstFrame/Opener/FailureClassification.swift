@@ -8,14 +8,33 @@ import FirstFrameNetwork
 package enum FailureClassification {
     /// What the open's interrupter knew when the blocking call returned.
     package struct Interruption: Sendable, Hashable {
+        /// A later request of a playlist (a segment) that answered with an HTTP error.
+        package struct SegmentFailure: Sendable, Hashable {
+            package var status: Int
+            /// Redacted.
+            package var url: String?
+
+            package init(status: Int, url: String?) {
+                self.status = status
+                self.url = url
+            }
+        }
+
         /// The open was cancelled (task cancellation).
         package var cancelled: Bool
-        /// The total deadline or the current stage's deadline had passed.
+        /// The total deadline, the current stage's deadline, or the cap on requests had passed.
         package var deadlinePassed: Bool
+        /// Which one, in words (`totalDeadline 2.0 s`, `the httpResponse deadline (50.0 ms)`), for the message.
+        package var deadline: String?
+        /// The open was stopped because a segment failed.
+        package var segmentFailure: SegmentFailure?
 
-        package init(cancelled: Bool = false, deadlinePassed: Bool = false) {
+        package init(cancelled: Bool = false, deadlinePassed: Bool = false, deadline: String? = nil,
+                     segmentFailure: SegmentFailure? = nil) {
             self.cancelled = cancelled
             self.deadlinePassed = deadlinePassed
+            self.deadline = deadline
+            self.segmentFailure = segmentFailure
         }
     }
 
@@ -39,14 +58,21 @@ package enum FailureClassification {
             kind = .redirect
             stage = .httpResponse
             message = why
+        } else if let segment = interruption.segmentFailure {
+            kind = .http
+            stage = .httpResponse
+            message = "HTTP \(segment.status) for a later request of the playlist" + (segment.url.map { " (\($0))" } ?? "")
+                + ": FFmpeg would skip it and wait for the next segment"
         } else if let lastHop, lastHop.kind == .http, lastHop.responseStart != nil,
+                  lastHop.statusLine != nil || !interruption.deadlinePassed,
                   lastHop.status.map({ !(100...599).contains($0) }) ?? true {
+            // (A head still incomplete when a deadline passed is a trickle: a timeout, below.)
             // FFmpeg reads any number as a status and passes what is not 4xx/5xx as success; the stream that follows
             // is nonsense. An unparsable or out-of-range status line is the server's error.
             kind = .http
             stage = .httpResponse
             message = "invalid HTTP status line" + (lastHop.status.map { " (status \($0))" } ?? "")
-        } else if let known = error as? PipelineFailure {
+        } else if let known = error as? PipelineFailure, !(interruption.deadlinePassed && known.isConsequenceOfAStop) {
             kind = known.kind
             message = known.message
             // Before the probe returned, the stage in progress comes from the trace; after it, the pipeline knows.
@@ -54,8 +80,17 @@ package enum FailureClassification {
         } else if interruption.cancelled || lookup?.failure == .cancelled {
             kind = .cancelled
         } else if interruption.deadlinePassed || lookup?.failure == .timedOut {
+            // What a read stopped by the deadline looks like to FFmpeg (an end of stream, a short header) is the
+            // deadline's doing: a trickle is a timeout in the stage it was in.
             kind = .timeout
-            message = "\(stage.rawValue) did not finish before its deadline (\(message))"
+            if let known = error as? PipelineFailure, marks.formatProbed != nil { stage = max(stage, known.stage) }
+            // A response head that never completed (it trickled): the response had not come yet.
+            if marks.formatProbed == nil, let lastHop, [.http, .tls].contains(lastHop.kind), lastHop.requestStart != nil,
+               lastHop.statusLine == nil {
+                stage = .httpResponse
+            }
+            let which = interruption.deadline ?? (lookup?.failure == .timedOut ? "the lookup's deadline" : "its deadline")
+            message = "\(stage.rawValue) did not finish within \(which)"
         } else if stage == .httpResponse, let lastHop, lastHop.secureConnectionEnd != nil, lastHop.requestStart == nil {
             // The handshake completed but no request followed: FFmpeg checks the peer after the handshake.
             kind = .tls

@@ -68,6 +68,7 @@ package struct InputPolicy: Sendable, Hashable {
             let withoutNesting = nested.count > 1 ? String(url.dropFirst(nested[0].count + 1)) : url
             guard let components = URLComponents(string: withoutNesting) else { throw refuse(.invalidURL, .dns, "malformed URL") }
             guard let host = components.host, !host.isEmpty else { throw refuse(.invalidURL, .dns, "no host") }
+            if let why = Self.hostProblem(host) { throw refuse(.invalidURL, .dns, why) }
             if let port = components.port, !(1...65535).contains(port) { throw refuse(.invalidURL, .dns, "port \(port) out of range") }
             // URLComponents accepts "host:abc" as a host with an empty port; FFmpeg would quietly use port 80.
             let authority = withoutNesting.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: false)
@@ -78,6 +79,25 @@ package struct InputPolicy: Sendable, Hashable {
             }
         }
         protocols = isLocal ? knobs.allowedProtocols : knobs.allowedProtocols.filter { $0 != "file" }
+    }
+
+    /// Why `host` (as URLComponents gives it: an IPv6 literal without brackets) is not one FFmpeg can look up or
+    /// connect to, if it is not: a name longer than DNS allows (253 bytes, 63 a label), characters outside a host
+    /// name's, an IPv6 literal with a zone id (FFmpeg's URL splitting refuses `%`).
+    static func hostProblem(_ host: String) -> String? {
+        if host.contains(":") {
+            if host.contains("%") { return "an IPv6 zone id in the host (FFmpeg cannot use it)" }
+            var address = in6_addr()
+            return inet_pton(AF_INET6, host, &address) == 1 ? nil : "'\(host.prefix(60))' is not an IPv6 address"
+        }
+        guard host.utf8.count <= 253 else { return "a host name of \(host.utf8.count) bytes (DNS allows 253)" }
+        let labels = host.split(separator: ".", omittingEmptySubsequences: false)
+        for label in labels where label.utf8.count > 63 || (label.isEmpty && labels.count > 1 && label != labels.last) {
+            return label.isEmpty ? "an empty label in the host name" : "a host name label of \(label.utf8.count) bytes (DNS allows 63)"
+        }
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+        guard host.allSatisfy(allowed.contains) else { return "characters a host name cannot have in '\(host.prefix(60))'" }
+        return nil
     }
 
     /// Protocols whose inputs are local files (`concat:a.flv|b.flv`, `subfile:`): `file` stays allowed under them.

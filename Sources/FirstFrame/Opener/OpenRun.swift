@@ -54,7 +54,29 @@ final class OpenRun: @unchecked Sendable {
         self.start = origin
         let feed = events.map { OpenEventFeed(origin: origin, sink: $0) }
         self.feed = feed
-        self.interrupter = Interrupter(timeout: knobs.totalDeadline, limit: Self.limit(knobs: knobs, origin: origin, feed: feed))
+        let limitReason = Locked<LimitReason?>(nil)
+        self.limitReason = limitReason
+        self.interrupter = Interrupter(
+            timeout: knobs.totalDeadline,
+            limit: Self.limit(knobs: knobs, origin: origin, feed: feed, watchesSegments: Self.isPlaylist(url), reason: limitReason))
+    }
+
+    /// Why the interrupter's limit stopped the open, set by the limit when it holds.
+    enum LimitReason: Sendable {
+        case requestCap
+        /// A network stage (or the format probe) ran past its deadline, in milliseconds.
+        case stageDeadline(Stage, Double)
+        /// A playlist's segment (or a media playlist) answered with an HTTP error: FFmpeg's HLS demuxer would skip
+        /// it and wait for the next one until the deadline.
+        case segmentFailed(status: Int, url: String?)
+    }
+
+    private let limitReason: Locked<LimitReason?>
+
+    /// Whether `url` names a playlist (HLS), whose later requests the limit watches for HTTP errors.
+    private static func isPlaylist(_ url: String) -> Bool {
+        let path = url.split(separator: "?", maxSplits: 1).first.map(String.init)?.lowercased() ?? ""
+        return path.hasSuffix(".m3u8") || path.hasSuffix(".m3u")
     }
 
     private func deadline(_ stage: Stage, from time: UInt64) -> UInt64? {
@@ -62,21 +84,31 @@ final class OpenRun: @unchecked Sendable {
     }
 
     /// What the interrupter checks on every FFmpeg poll besides the deadlines it holds: the cap on requests
-    /// (counted by the hooks as they happen), and the deadlines of the stages inside `avformat_open_input`, which
-    /// only the trace can tell apart. Runs on the open's thread, whose trace it reads.
+    /// (counted by the hooks as they happen), the deadlines of the stages inside `avformat_open_input`, which
+    /// only the trace can tell apart, and for a playlist an HTTP error on a later request (a segment), which FFmpeg
+    /// would skip and wait out. Runs on the open's thread, whose trace it reads; says why it held in `reason`.
     /// It also hands the trace's new events to the listener, if any (`feed`).
-    private static func limit(knobs: TuningKnobs, origin: UInt64, feed: OpenEventFeed?) -> @Sendable () -> Bool {
+    private static func limit(knobs: TuningKnobs, origin: UInt64, feed: OpenEventFeed?, watchesSegments: Bool,
+                              reason: Locked<LimitReason?>) -> @Sendable () -> Bool {
         let networkDeadlines = knobs.stageDeadlines.filter { [.tcpConnect, .tls, .httpResponse, .formatProbe].contains($0.key) }
         let maxRequests = knobs.maxRequests
         return {
             feed?.drainNetwork()
-            if requestCapExceeded(maxRequests) { return true }
-            guard !networkDeadlines.isEmpty, cnh_trace_current() != nil else { return false }
+            if requestCapExceeded(maxRequests) {
+                reason.withLock { $0 = .requestCap }
+                return true
+            }
+            guard !networkDeadlines.isEmpty || watchesSegments, cnh_trace_current() != nil else { return false }
             let now = MonotonicClock.nanoseconds()
             let hops = NetworkTrace(start: origin, end: now, events: NetworkTraceRecorder.eventsSoFar()).hops
+            if watchesSegments, let failed = hops.dropFirst().last(where: { ($0.status ?? 0) >= 400 }), let status = failed.status {
+                reason.withLock { $0 = .segmentFailed(status: status, url: failed.url) }
+                return true
+            }
             let (stage, since) = StageTimeline.networkStageInProgress(hops: hops, origin: origin, now: now)
-            guard let limit = networkDeadlines[stage] else { return false }
-            return now >= since + UInt64(limit * 1e6)
+            guard let limit = networkDeadlines[stage], now >= since + UInt64(limit * 1e6) else { return false }
+            reason.withLock { $0 = .stageDeadline(stage, limit) }
+            return true
         }
     }
 
@@ -125,6 +157,12 @@ final class OpenRun: @unchecked Sendable {
             outcome = .failure(PipelineFailure(
                 stage: .formatProbe, kind: .requestLimit,
                 message: "the open made more than \(knobs.maxRequests) requests (maxRequests); a playlist that refers to itself?"))
+        }
+        if case .success = outcome, let failure = Self.statusLineFailure(trace) {
+            // The input and the decoder it led to go with the failure.
+            input = nil
+            queue = []
+            outcome = .failure(failure)
         }
         switch outcome {
         case .success(let handOff):
@@ -187,6 +225,9 @@ final class OpenRun: @unchecked Sendable {
         let input = try InputFormatContext(
             url: url, options: options, interrupter: interrupter, format: knobs.demuxer(for: url))
         self.input = input
+        // A demuxer may take an interrupted read for the end of its header and return: past a deadline, the probe
+        // failed, it did not finish.
+        try failIfInterrupted(.formatProbe)
         // (Files and network inputs; a concat or subfile input's first bytes are not where the trace or the path shows.)
         if knobs.demuxer(for: url) == "flv", ["file", "http", "https"].contains(policy.scheme) { try checkFLVSignature(input) }
         reach(.formatProbe, \.formatProbed)
@@ -228,6 +269,16 @@ final class OpenRun: @unchecked Sendable {
         // The decoder handed on is made, when it is taken, from the parameters as completed.
         return .toPrime(.init(parameters: CodecParameters(of: input, streamIndex: video), threads: knobs.decoderThreads,
                               keyframe: keyframeAlone.sharedReference(), firstPicture: frame))
+    }
+
+    /// FFmpeg's http reads any status it can parse (and 0 for none) and streams the body of what is not 4xx/5xx:
+    /// a media hop whose status line is not a 2xx is the server's error, whatever its body held. Read from the
+    /// trace assembled for the report (no second reading of it).
+    private static func statusLineFailure(_ trace: NetworkTrace) -> PipelineFailure? {
+        guard let hop = trace.hops.last(where: { $0.statusLine != nil }), let line = hop.statusLine else { return nil }
+        if let status = hop.status, (200...299).contains(status) { return nil }
+        return PipelineFailure(stage: .httpResponse, kind: .http,
+                               message: "invalid HTTP status line '\(line.prefix(80))'" + (hop.status.map { " (status \($0))" } ?? ""))
     }
 
     /// Throws `stage`'s timeout (or the cancel) when the interrupter says stop: for calls that return normally
@@ -346,6 +397,12 @@ final class OpenRun: @unchecked Sendable {
     /// would have: an FLV signature at the start of the input.
     private func checkFLVSignature(_ input: InputFormatContext) throws {
         guard announcedFLVStreams() == nil else { return }
+        // The trace keeps the first 256 KiB of a response: behind a longer head, FFmpeg's buffer still has the body's
+        // first bytes.
+        if let start = input.leadingBytes(9), let flags = Self.flvHeaderFlags(in: start) {
+            flvHeaderFlags = flags
+            return
+        }
         if input.bytesRead < 9 {
             throw PipelineFailure(stage: .formatProbe, kind: .endOfStream,
                                   message: "the input ended before an FLV header (\(input.bytesRead) bytes)")
@@ -362,25 +419,28 @@ final class OpenRun: @unchecked Sendable {
         return flvHeaderFlags
     }
 
-    private func scanForFLVHeader() -> (video: Bool, audio: Bool)? {
-        func flags(in bytes: [UInt8]) -> (video: Bool, audio: Bool)? {
-            guard bytes.count >= 9 else { return nil }
-            for offset in stride(from: bytes.count - 9, through: 0, by: -1)
-            where bytes[offset] == 0x46 && bytes[offset + 1] == 0x4C && bytes[offset + 2] == 0x56 && bytes[offset + 3] == 1
-                && bytes[offset + 5] == 0 && bytes[offset + 6] == 0 && bytes[offset + 7] == 0 && bytes[offset + 8] == 9 {
-                return (bytes[offset + 4] & 0x01 != 0, bytes[offset + 4] & 0x04 != 0)
-            }
-            return nil
+    /// The audio/video flags of the last FLV header (signature, version 1, header size 9) in `bytes`.
+    private static func flvHeaderFlags(in bytes: [UInt8]) -> (video: Bool, audio: Bool)? {
+        guard bytes.count >= 9 else { return nil }
+        for offset in stride(from: bytes.count - 9, through: 0, by: -1)
+        where bytes[offset] == 0x46 && bytes[offset + 1] == 0x4C && bytes[offset + 2] == 0x56 && bytes[offset + 3] == 1
+            && bytes[offset + 5] == 0 && bytes[offset + 6] == 0 && bytes[offset + 7] == 0 && bytes[offset + 8] == 9 {
+            return (bytes[offset + 4] & 0x01 != 0, bytes[offset + 4] & 0x04 != 0)
         }
+        return nil
+    }
+
+    private func scanForFLVHeader() -> (video: Bool, audio: Bool)? {
+        let flags: ([UInt8]) -> (video: Bool, audio: Bool)? = Self.flvHeaderFlags(in:)
         if !url.contains("://") || url.hasPrefix("file:") {
             let path = url.hasPrefix("file:") ? String(url.dropFirst(5)) : url
             guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
             defer { try? handle.close() }
-            return flags(in: Array(handle.readData(ofLength: 9)))
+            return flags(Array(handle.readData(ofLength: 9)))
         }
         for event in NetworkTraceRecorder.eventsSoFar().reversed()
         where event.kind == .receive || event.kind == .tlsReceive {
-            if let found = flags(in: event.data) { return found }
+            if let found = flags(event.data) { return found }
         }
         return nil
     }
@@ -519,6 +579,32 @@ final class OpenRun: @unchecked Sendable {
 
     // MARK: Report
 
+    /// What stopped the open, if anything did, for the failure's classification and message: which deadline
+    /// (the total one or a stage's), the cap on requests, or a segment's HTTP error.
+    private func interruption() -> FailureClassification.Interruption {
+        var interruption = FailureClassification.Interruption(cancelled: interrupter.isCancelled)
+        if interrupter.hasTimedOut {
+            interruption.deadlinePassed = true
+            interruption.deadline = "totalDeadline \(knobs.totalDeadline) s"
+        } else if interrupter.stageDeadlinePassed {
+            interruption.deadlinePassed = true
+            let stage = StageTimeline.stageInProgress(hops: [], marks: marks)
+            interruption.deadline = knobs.stageDeadlines[stage].map { "the \(stage.rawValue) deadline (\($0) ms)" } ?? "a stage deadline"
+        } else if interrupter.hasReachedLimit {
+            switch limitReason.withLock({ $0 }) {
+            case .stageDeadline(let stage, let limit):
+                interruption.deadlinePassed = true
+                interruption.deadline = "the \(stage.rawValue) deadline (\(limit) ms)"
+            case .segmentFailed(let status, let url):
+                interruption.segmentFailure = .init(status: status, url: url.map(InputPolicy.redacted))
+            case .requestCap, nil:
+                interruption.deadlinePassed = true
+                interruption.deadline = "maxRequests \(knobs.maxRequests)"
+            }
+        }
+        return interruption
+    }
+
     private func makeReport(trace: NetworkTrace, failure: Error?) -> FirstFrameReport {
         var report = FirstFrameReport(url: InputPolicy.redacted(url), preset: presetName, knobs: knobs)
         report.startedAt = startedAt
@@ -535,9 +621,7 @@ final class OpenRun: @unchecked Sendable {
         if let failure {
             let classified = FailureClassification.classify(
                 trace: trace, marks: marks, error: failure,
-                interruption: .init(cancelled: interrupter.isCancelled,
-                                    deadlinePassed: interrupter.hasTimedOut || interrupter.stageDeadlinePassed
-                                        || interrupter.hasReachedLimit),
+                interruption: interruption(),
                 allowedProtocols: knobs.allowedProtocols)
             failedAt = MonotonicClock.nanoseconds()
             timeline.close(classified.stage, at: failedAt!)
@@ -554,7 +638,7 @@ final class OpenRun: @unchecked Sendable {
         // Each RTMP hop's chunk stream is read once, for the causes and for the hop's report.
         let exchanges = trace.hops.map { trace.rtmpExchange(of: $0) }
         let arrival = mediaArrival(trace, exchanges: exchanges)
-        let end = marks.firstVideoFrame ?? failedAt ?? MonotonicClock.nanoseconds()
+        let end = failedAt ?? marks.firstVideoFrame ?? MonotonicClock.nanoseconds()
         report.causes = FirstFrameReport.CauseBreakdown(
             spans: CauseTimeline.spans(
                 origin: start, end: end, hops: trace.hops, media: arrival,

@@ -11,3 +11,11 @@ package struct PipelineFailure: Error, Sendable, Hashable {
         self.message = message
     }
 }
+
+extension PipelineFailure {
+    /// Whether this failure is what a read stopped by a deadline looks like (the input seemed to end, or ended
+    /// inside a header): when a deadline passed, the failure is the deadline's, a timeout.
+    var isConsequenceOfAStop: Bool {
+        [.endOfStream, .invalidData, .timeout].contains(kind)
+    }
+}

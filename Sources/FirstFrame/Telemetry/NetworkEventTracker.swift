@@ -294,8 +294,9 @@ struct NetworkEventTracker {
             }
         }
         guard !connection.headRead, connection.carriesHTTP == true, let start = hops[hop].responseStart else { return }
+        let scanned = connection.responseHead.count - 3
         connection.responseHead += event.data
-        let complete = HTTPHead.headLength(connection.responseHead) != nil
+        let complete = HTTPHead.headLength(connection.responseHead, searchingFrom: scanned) != nil
         // The capture budget ran out (a short copy) or the head is complete: read what there is.
         guard complete || event.data.count < event.result || event.data.isEmpty else { return }
         connection.headRead = true

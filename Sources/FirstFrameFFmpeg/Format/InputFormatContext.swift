@@ -73,6 +73,17 @@ public final class InputFormatContext {
         (0..<Int(pointer.pointee.nb_streams)).map { StreamInfo(pointer.pointee.streams[$0]!) }
     }
 
+    /// The first `count` bytes of the input (of an HTTP body: after the response head), if FFmpeg's I/O buffer
+    /// still holds them: what a check of the container's signature reads when the trace did not keep them (a
+    /// response head longer than its capture). Nil once the buffer has moved past them.
+    package func leadingBytes(_ count: Int) -> [UInt8]? {
+        guard let io = pointer.pointee.pb, let buffer = io.pointee.buffer, let end = io.pointee.buf_end else { return nil }
+        let held = buffer.distance(to: end)
+        // The buffer holds the input's bytes [pos − held, pos): from the start only while pos == held.
+        guard io.pointee.pos == Int64(held), held >= count else { return nil }
+        return Array(UnsafeBufferPointer(start: buffer, count: count))
+    }
+
     /// How many streams the demuxer has made so far (FLV adds streams as their first tags come).
     public var streamCount: Int { Int(pointer.pointee.nb_streams) }
 

@@ -58,8 +58,9 @@ package struct BodyArrival: Sendable, Hashable {
                     delivered = read.result
                 }
             } else {
+                let scanned = head.count - 3
                 head += read.data
-                guard let length = HTTPHead.headLength(head) else {
+                guard let length = HTTPHead.headLength(head, searchingFrom: scanned) else {
                     // The head's end was not captured: the body cannot be found.
                     if !captured { break }
                     continue

@@ -12,10 +12,19 @@ package enum HTTPHead {
     private static let methods = ["GET ", "POST ", "HEAD ", "PUT ", "OPTIONS ", "DELETE ", "PATCH "]
 
     /// The length of the head (through its blank line) at the start of `data`, nil if the blank line is not in it.
-    package static func headLength(_ data: [UInt8]) -> Int? {
+    ///
+    /// - Parameter start: where the blank line may begin at the earliest: a reader that grows `data` read by read
+    ///   passes what it scanned before (less 3), so a long head is scanned once, not once per read.
+    package static func headLength(_ data: [UInt8], searchingFrom start: Int = 0) -> Int? {
         guard data.count >= 4 else { return nil }
-        return (0...(data.count - 4)).first { data[$0] == 13 && data[$0 + 1] == 10 && data[$0 + 2] == 13 && data[$0 + 3] == 10 }
-            .map { $0 + 4 }
+        return data.withUnsafeBufferPointer { bytes -> Int? in
+            var index = max(0, start)
+            while index <= bytes.count - 4 {
+                if bytes[index] == 13, bytes[index + 1] == 10, bytes[index + 2] == 13, bytes[index + 3] == 10 { return index + 4 }
+                index += 1
+            }
+            return nil
+        }
     }
 
     /// A head's header fields, names lowercased (a repeated field keeps its last value).
@@ -57,11 +66,14 @@ package enum HTTPHead {
         return (String(parts[1]), header("host", in: lines))
     }
 
+    /// The status line (whatever the server put first: FFmpeg reads any line as one), its status when it is an
+    /// HTTP status line, and the `Location`.
     package static func response(_ data: [UInt8]) -> (statusLine: String, status: Int?, location: String?)? {
         let lines = lines(data)
-        guard let first = lines.first, first.hasPrefix("HTTP/") else { return nil }
+        guard let first = lines.first, !first.isEmpty else { return nil }
         let parts = first.split(separator: " ")
-        return (String(first), parts.count > 1 ? Int(parts[1]) : nil, header("location", in: lines))
+        let status = first.hasPrefix("HTTP/") && parts.count > 1 ? Int(parts[1]) : nil
+        return (String(first.prefix(200)), status, header("location", in: lines))
     }
 }
 

@@ -318,8 +318,9 @@ enum HopAssembler {
             if hops[hop].responseStart == nil { hops[hop].responseStart = event.time }
             if connection.carriesHTTP == true { responseReads[hop].append(eventIndex) }
             guard !connection.headRead, connection.carriesHTTP == true else { return }
+            let scanned = connection.responseHead.count - 3
             connection.responseHead += event.data
-            let complete = HTTPHead.headLength(connection.responseHead) != nil
+            let complete = HTTPHead.headLength(connection.responseHead, searchingFrom: scanned) != nil
             // The capture budget ran out (a short copy) or the head is complete: read what there is.
             guard complete || event.data.count < event.result || event.data.isEmpty else { return }
             connection.headRead = true

@@ -17,8 +17,9 @@ struct ResponseBody {
         for read in reads where read.result > 0 {
             let captured = read.data.count >= Int(read.result)
             if headLength == nil {
+                let scanned = head.count - 3
                 head += read.data
-                if let length = HTTPHead.headLength(head) {
+                if let length = HTTPHead.headLength(head, searchingFrom: scanned) {
                     headLength = length
                     raw = Array(head[length...])
                     head.removeSubrange(length...)

@@ -32,7 +32,8 @@ struct KnobOptions: ParsableArguments {
         do {
             var knobs = try Preset(named: preset).knobs
             for setting in settings {
-                let parts = setting.split(separator: "=", maxSplits: 1)
+                // `knob=` is a value: the empty one (format= probes, caFile= uses the system's bundle).
+                let parts = setting.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
                 guard parts.count == 2 else { throw ValidationError("--set expects knob=value, got \"\(setting)\"") }
                 try knobs.set(String(parts[0]), String(parts[1]))
             }
