@@ -44,6 +44,12 @@ extension OriginTests.BadInputBattery {
             #expect(failure?.message.contains("totalDeadline 0.5 s") == true, "\(String(describing: failure))")
             #expect(failure.map { $0.message.contains($0.stage.rawValue) } == true, "\(String(describing: failure))")
         }),
+        opens("literal: 127.0.0.1 has no lookup, and its dns stage says what its time was", .origin("/gop/stream.flv"),
+              check: { measured in
+            let dns = measured.report.stages.first { $0.name == .dns }
+            #expect(dns?.note?.contains("no lookup") == true, "\(String(describing: dns))")
+            #expect(ReportRendering.waterfall(measured.report).contains("no lookup"))
+        }),
         fails("dns: a name that does not exist has no server-response cause", .url("http://nonexistent.invalid/x.flv"), .dns, .dns,
               check: { measured in
             let causes = measured.report.causes?.spans.map(\.cause) ?? []

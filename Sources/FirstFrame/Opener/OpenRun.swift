@@ -633,6 +633,9 @@ final class OpenRun: @unchecked Sendable {
 
         timeline.attribute(receives: trace.events.filter { $0.kind == .receive }, marks: marks)
         report.stages = timeline.spans
+        if trace.hops.first?.lookup?.source == .literal, let index = report.stages.firstIndex(where: { $0.name == .dns }) {
+            report.stages[index].note = "no lookup (an address literal): FFmpeg's set-up before its first connect"
+        }
         report.summary = timeline.summary
         report.summary.firstVideoFrameMs = marks.firstVideoFrame.map(timeline.milliseconds)
         // Each RTMP hop's chunk stream is read once, for the causes and for the hop's report.

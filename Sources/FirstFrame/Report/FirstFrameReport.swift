@@ -96,13 +96,17 @@ public struct FirstFrameReport: Sendable, Codable, Hashable {
         /// Bytes read from the network (or file) during the stage, and demuxed packets.
         public var bytes: Int64 = 0
         public var packets: Int = 0
+        /// What the stage's time was when its name alone would mislead: a `dns` stage with no lookup (the host was
+        /// an address literal) is FFmpeg's set-up before its first connect.
+        public var note: String?
 
-        public init(name: Stage, startMs: Double, endMs: Double, bytes: Int64 = 0, packets: Int = 0) {
+        public init(name: Stage, startMs: Double, endMs: Double, bytes: Int64 = 0, packets: Int = 0, note: String? = nil) {
             self.name = name
             self.startMs = startMs
             self.endMs = endMs
             self.bytes = bytes
             self.packets = packets
+            self.note = note
         }
 
         public var durationMs: Double { endMs - startMs }

@@ -29,7 +29,8 @@ public enum ReportRendering {
                 + String(format: "%8.1f ms", durationMs)
         }
         for span in report.stages {
-            lines.append(bar(span.name.rawValue, startMs: span.startMs, durationMs: span.durationMs, nameWidth: 13))
+            lines.append(bar(span.name.rawValue, startMs: span.startMs, durationMs: span.durationMs, nameWidth: 13)
+                         + (span.note.map { "  (\($0))" } ?? ""))
         }
         let milestones = report.milestones
         let marks = [("first byte", milestones.firstByteMs), ("keyframe", milestones.firstKeyframeMs),
