@@ -8,12 +8,12 @@ import Testing
     private let second: UInt64 = 1_000_000_000
 
     /// Feeds video frames `from..<to` (ms, keyframe every `gop` ms) at wall time `now`; returns the output times (ms)
-    /// of those written. A frame's content is its source time plus `content` (what another clock or a loop changes).
+    /// of those written. A frame's content (and so whether it is a keyframe) is its source time plus `content`.
     private func feed(_ splicer: inout TimelineSplicer, from: Int64, to: Int64, gop: Int64 = 2000, content: Int64 = 0,
                       loop: Int64? = nil, now: UInt64) -> [Int64] {
         var written: [Int64] = []
         for dts in stride(from: from, to: to, by: 40) {
-            if case .write(let shift) = decide(&splicer, .video, dts, key: dts % gop == 0, content: content, loop: loop, now: now) {
+            if case .write(let shift) = decide(&splicer, .video, dts, key: (dts + content) % gop == 0, content: content, loop: loop, now: now) {
                 written.append(dts + shift)
             }
         }
@@ -24,7 +24,7 @@ import Testing
     private func decisions(_ splicer: inout TimelineSplicer, from: Int64, to: Int64, gop: Int64 = 2000, content: Int64 = 0,
                            now: UInt64) -> [TimelineSplicer.Decision] {
         stride(from: from, to: to, by: 40).map { dts in
-            decide(&splicer, .video, dts, key: dts % gop == 0, content: content, now: now)
+            decide(&splicer, .video, dts, key: (dts + content) % gop == 0, content: content, now: now)
         }
     }
 
@@ -191,5 +191,20 @@ import Testing
         let next = feed(&splicer, from: 5000, to: 7000, now: 3 * second)
         #expect(next.first == 6000)
         #expect(splicer.sameClock == true)
+    }
+
+    /// A server restarted mid-GOP on a new clock re-sends inter frames first: three matches in a row place the clock,
+    /// and the frames after them continue the file at once (their references are written).
+    @Test func interFramesSentAgainOnAnotherClockPlaceTheConnection() {
+        var splicer = TimelineSplicer()
+        splicer.startConnection()
+        let first = feed(&splicer, from: 0, to: 5000, now: second)
+        splicer.startConnection()
+        // 4400…4960 again as 0…560 (no keyframe among them), then new frames 600… (= 5000… on the old clock).
+        let again = decisions(&splicer, from: 0, to: 600, content: 4400, now: 2 * second)
+        #expect(again.allSatisfy { $0 == .duplicate })
+        let next = feed(&splicer, from: 600, to: 1000, content: 4400, now: 2 * second)
+        #expect(next.count == 10, "nothing waits for the next keyframe")
+        #expect(next.first == first.last! + 40)
     }
 }

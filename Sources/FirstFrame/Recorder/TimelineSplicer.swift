@@ -10,8 +10,9 @@
 ///    edge's GOP cache re-sending the current GOP, an HLS playlist serving its segments again): a duplicate, dropped.
 ///    The connection keeps the recording's offset.
 /// 2. **Sent again on another clock** — a video keyframe whose content was written, at a time the old offset cannot
-///    explain (an edge that starts each client at 0, a relay restamping): the offset is taken from that match, so
-///    what follows it continues the file seamlessly and the rest of the re-sent packets are dropped too.
+///    explain (an edge that starts each client at 0, a relay restamping), or three inter frames in a row that agree
+///    on one offset (a server restarted mid-GOP): the offset is taken from the match, so what follows continues the
+///    file seamlessly and the rest of the re-sent packets are dropped too.
 /// 3. **New media** — a video keyframe nobody wrote. On the same clock (its timestamp within
 ///    [last − ``sameClockWindowSeconds``, last + wall-clock gap + ``forwardJumpSeconds``]) the offset stays and the
 ///    file has a gap as long as the media missed; otherwise (a restarted publisher, a clock that wrapped or jumped)
@@ -64,6 +65,8 @@ struct TimelineSplicer {
     static let holeSeconds: Int64 = 1
     /// FLV's timestamps are 32-bit milliseconds: they wrap after 49.7 days (µs).
     static let flvWrap: Int64 = (1 << 32) * 1000
+    /// Inter frames matched in a row at one offset before a connection is placed by them.
+    static let confirmations = 3
     /// Timestamps that match within this many µs are the same instant (rounding between time bases).
     static let sameInstant: Int64 = 1000
 
@@ -87,11 +90,17 @@ struct TimelineSplicer {
     private(set) var sameClock: Bool?
     /// The last discontinuity found inside a connection, until the writer takes it.
     private var discontinuity: Discontinuity?
+    /// Inter frames of an unplaced connection matched by content on another clock: the offset they agree on, and
+    /// how many in a row did.
+    private var candidateOffset: Int64?
+    private var candidateMatches = 0
 
     /// A new connection starts: its first video packets will place it.
     mutating func startConnection() {
         connectionPlaced = false
         sameClock = nil
+        candidateOffset = nil
+        candidateMatches = 0
     }
 
     /// The output time, in seconds, of the last packet written.
@@ -177,7 +186,9 @@ struct TimelineSplicer {
         let sinceLastWrite = wallGap(now: now)
         let plausible = source >= lastSource - Self.sameClockWindowSeconds * 1_000_000
             && source <= lastSource + sinceLastWrite + Self.forwardJumpSeconds * 1_000_000
-        if plausible, isKeyframe, source + currentOffset > lastWritten[.video] ?? .min {
+        // Ahead of what was written on the recording's clock, at a plausible distance: new media on the same clock.
+        let newOnSameClock = plausible && source + currentOffset > lastWritten[.video] ?? .min
+        if newOnSameClock, isKeyframe {
             // New media on the same clock: the file's gap is the media missed.
             place(sameClock: true)
             return nil
@@ -186,6 +197,24 @@ struct TimelineSplicer {
             // Sent again on another clock (or restamped): the match says where this clock sits on the file's.
             offset = match - source
             place(sameClock: false)
+            return .duplicate
+        }
+        if !isKeyframe, !newOnSameClock, let match = history[.video]?.lastMatch(content, keyframesOnly: false) {
+            // Inter frames sent again on another clock (a server restarted mid-GOP): one match could be a picture
+            // that repeats, so the clock is taken from ``confirmations`` in a row at the same offset. Each is written
+            // already either way; once placed, the frames after them continue the file without waiting for a
+            // keyframe (their references are written).
+            let candidate = match - source
+            if let pending = candidateOffset, abs(pending - candidate) <= Self.sameInstant {
+                candidateMatches += 1
+            } else {
+                candidateOffset = candidate
+                candidateMatches = 1
+            }
+            if candidateMatches >= Self.confirmations {
+                offset = candidate
+                place(sameClock: false)
+            }
             return .duplicate
         }
         guard isKeyframe else { return .waitingForKeyframe }
