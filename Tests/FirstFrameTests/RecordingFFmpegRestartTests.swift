@@ -10,8 +10,8 @@ extension OriginTests {
     /// before the drop, so the reconnect re-sends packets the recorder wrote, as a GOP cache would, on the same clock
     /// (`-copyts`) or on a new one starting at 0. The recording must hold the file's packets once each, in order.
     ///
-    /// FFmpeg 5.1 seeks an FLV input (`-ss` before `-i`) to the keyframe at or before the time, and stream copy sends
-    /// everything from there: the re-send starts at a keyframe, and `-copyinkf` changes nothing. An output `-ss`
+    /// FFmpeg 5.1 seeks an FLV input (`-ss` before `-i`) to the keyframe whose pts is at or before the time, and stream
+    /// copy sends everything from there: the re-send starts at a keyframe, and `-copyinkf` changes nothing. An output `-ss`
     /// (after `-i`) drops what comes before its time, and with `-copyinkf` the re-send starts with the inter frames
     /// before the next keyframe; it always restarts the output's timestamps (`-output_ts_offset` puts them back for
     /// the same clock).
@@ -19,36 +19,61 @@ extension OriginTests {
         init() { FFmpegLog.level = .quiet }
 
         struct Restart: Sendable, CustomTestStringConvertible {
-            /// Whether the new server keeps the file's timestamps (`-copyts`): the same clock as the first.
-            var sameClock: Bool
-            /// Whether the re-send starts between keyframes (an output `-ss` with `-copyinkf`), else at a keyframe.
-            var midGOP: Bool
+            /// Where the second server's re-send starts; the first one is killed between the keyframes at 6 s and 8 s.
+            enum From: Sendable {
+                /// The keyframe at 6 s (an input seek to 6.5 s lands there: its pts, 6.08 s, is before): the GOP of the
+                /// drop, as an edge's GOP cache re-sends it.
+                case keyframe
+                /// 5.5 s: the inter frames before the keyframe at 6 s, that keyframe, and on.
+                case beforeKeyframe
+                /// 6.5 s: inter frames only, up to the drop and past it (no keyframe sent again).
+                case afterKeyframe
 
-            var testDescription: String {
-                "\(sameClock ? "-copyts (same clock)" : "new clock from 0"), re-send from "
-                    + (midGOP ? "\(Self.midGOPSeconds) s (mid-GOP, -copyinkf)" : "the keyframe before \(Self.keyframeSeekSeconds) s")
+                /// Seconds of the source: the input seek (it lands on the keyframe before) and the output one.
+                var seeks: (input: Double, output: Double?) {
+                    switch self {
+                    case .keyframe: (6.5, nil)
+                    case .beforeKeyframe: (4, 5.5)
+                    case .afterKeyframe: (6.2, 6.5)
+                    }
+                }
             }
 
-            /// The first server is killed once the recorder has written this much (keyframes every 2 s).
+            /// Whether the new server keeps the file's timestamps (`-copyts`): the same clock as the first.
+            var sameClock: Bool
+            var from: From
+
+            var testDescription: String {
+                let clock = sameClock ? "-copyts (same clock)" : "new clock from 0"
+                return switch from {
+                case .keyframe: "\(clock), re-send from the keyframe at 6 s"
+                case .beforeKeyframe: "\(clock), re-send from 5.5 s (-copyinkf: inter frames, then the keyframe at 6 s)"
+                case .afterKeyframe: "\(clock), re-send from 6.5 s (-copyinkf: inter frames only)"
+                }
+            }
+
+            /// The first server is killed once the recorder has written this much (keyframes every 2 s): by the time
+            /// the recorder sees the end it has read up to 7.2–7.4 s.
             static let killAfterSeconds = 6.8
-            /// A keyframe-aligned re-send: the input seek lands on the keyframe at 6 s (its pts 6.08 s ≤ 6.5), the
-            /// GOP of the drop, as an edge's GOP cache re-sends it.
-            static let keyframeSeekSeconds = 6.5
-            /// A mid-GOP re-send: the inter frames from 5.5 s, the keyframe at 6 s, and on.
-            static let midGOPSeconds = 5.5
 
             /// The second server's arguments before the output's `-c copy`.
             var resendArguments: [String] {
-                if midGOP {
-                    let keyframe = 4.0, from = Self.midGOPSeconds
-                    return sameClock
-                        ? ["-copyts", "-ss", "\(keyframe)", "-readrate", "4", "-i", "SOURCE", "-ss", "\(from)", "-output_ts_offset", "\(from)"]
-                        : ["-ss", "\(keyframe)", "-readrate", "4", "-i", "SOURCE", "-ss", "\(from - keyframe)"]
-                }
-                return (sameClock ? ["-copyts"] : []) + ["-ss", "\(Self.keyframeSeekSeconds)", "-readrate", "4", "-i", "SOURCE"]
+                let (input, output) = from.seeks
+                let read = ["-ss", "\(input)", "-readrate", "4", "-i", "SOURCE"]
+                guard let output else { return (sameClock ? ["-copyts"] : []) + read }
+                // An output seek always restarts the timestamps; -output_ts_offset puts the file's back.
+                return sameClock
+                    ? ["-copyts"] + read + ["-ss", "\(output)", "-output_ts_offset", "\(output)"]
+                    : read + ["-ss", String(format: "%.2f", output - input)]
             }
 
-            static let all = [false, true].flatMap { midGOP in [true, false].map { Restart(sameClock: $0, midGOP: midGOP) } }
+            /// Whether the recorder writes every packet of the file (nothing lost at the seam). Not so today for a
+            /// re-send of inter frames only on a new clock: see ``interFramesReSentOnANewClockPlaceTheConnection()``.
+            var isLossless: Bool { sameClock || from != .afterKeyframe }
+
+            static let all = [From.keyframe, .beforeKeyframe, .afterKeyframe].flatMap { from in
+                [true, false].map { Restart(sameClock: $0, from: from) }
+            }
         }
 
         /// 20 s of x264 (defaults: B-frames; a keyframe every 2 s) and AAC in FLV, made once per process.
@@ -67,8 +92,33 @@ extension OriginTests {
                 + ["-c", "copy", "-copyinkf", "-f", "flv", "-listen", "1", "http://127.0.0.1:\(port)/x.flv"], output: log)
         }
 
+        /// Every packet sent is in the file once, in order, missing packets only inside logged gaps with their bounds;
+        /// and where the re-send covers the drop (``Restart/isLossless``), nothing is missing at all.
         @Test(arguments: Restart.all)
         func aRecordingAcrossARestartedServerHoldsTheSourceFile(_ restart: Restart) async throws {
+            let (check, truth) = try await record(restart)
+            if restart.isLossless { Self.expectLossless(check, truth: truth) }
+        }
+
+        /// The new server re-sends from 6.5 s on a clock that starts at 0: inter frames the recorder wrote (6.5 s to
+        /// the drop at ~7.3 s), then new ones up to the keyframe at 8 s. The splicer places a connection on another
+        /// clock only by a video keyframe it wrote, so it waits for the keyframe at 8 s: the 0.7 s of media sent
+        /// after the drop (~48 packets, 7.3–8.0 s) is lost, inside a logged gap (the content check passes), and the
+        /// new clock is placed by the wall-clock gap (8.0 s lands at ~7.9 s). Matching the re-sent inter frames by
+        /// content would continue the file seamlessly.
+        @Test(.disabled("the splicer places a connection on a new clock only by a re-sent keyframe: a re-send of inter frames loses the media up to the next keyframe"))
+        func interFramesReSentOnANewClockPlaceTheConnection() async throws {
+            let (check, truth) = try await record(Restart(sameClock: false, from: .afterKeyframe))
+            Self.expectLossless(check, truth: truth)
+        }
+
+        private static func expectLossless(_ check: ContentCheck, truth: [PacketDigest]) {
+            // The re-send covers the drop: every packet of the file from the first keyframe on is in the recording.
+            #expect(check.inGaps == 0 && check.afterEnd == 0, "\(check.figures); \(check.gaps)")
+            #expect(check.matched == truth.count - check.beforeStart, "\(check.figures)")
+        }
+
+        private func record(_ restart: Restart) async throws -> (ContentCheck, [PacketDigest]) {
             let source = try Self.source.get()
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("restart-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -111,10 +161,8 @@ extension OriginTests {
             #expect(check.duplicated == 0, "\(check.problems)")
             #expect(check.missingUnlogged == 0, "\(check.problems)")
             #expect(check.gapsWithOtherBounds == 0, "\(check.gaps)")
-            // The re-send covers the drop: every packet of the file from the first keyframe on is in the recording.
-            #expect(check.inGaps == 0 && check.afterEnd == 0, "\(check.figures)")
-            #expect(check.beforeStart <= 2, "\(check.figures)")
-            #expect(check.matched == truth.count - check.beforeStart, "\(check.figures)")
+            #expect(check.matched > 1000 && check.beforeStart <= 2, "\(check.figures)")
+            return (check, truth)
         }
     }
 }
