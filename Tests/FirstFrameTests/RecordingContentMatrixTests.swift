@@ -29,10 +29,11 @@ extension OriginTests {
                     url: origin.url(drop.join, behaviour: behaviour), path: directory.appendingPathComponent("room.flv").path,
                     reconnect: ReconnectPolicy(initialDelay: 0.05, maximumDelay: 0.2, jitter: 0))
                 let running = Task { await recorder.run() }
-                // Across the first drop: until the recorder has reconnected and written 1.5 s more.
+                // Across the first drop: until the recorder has reconnected and written 100 packets more (1.5 s of
+                // 25 frames and 43 AAC frames a second; a `live` rejoin's gap does not count).
                 let reconnected = try await eventually(timeout: 20) { recorder.progress.reconnects >= 1 }
-                let resumedAt = recorder.progress.mediaSeconds
-                let recorded = try await eventually(timeout: 15) { recorder.progress.mediaSeconds >= resumedAt + 1.5 }
+                let writtenBefore = recorder.progress.packetsWritten
+                let recorded = try await eventually(timeout: 15) { recorder.progress.packetsWritten >= writtenBefore + 100 }
                 recorder.stop()
                 let summary = await running.value
                 #expect(reconnected && recorded, "progress: \(recorder.progress)")
@@ -41,10 +42,17 @@ extension OriginTests {
                 let tags = try #require(origin.sentTags())
                 let truth = SentTag.truth(tags)
                 let check = try ContentCheck.run(paths: summary.files, truth: truth, sessionLog: recorder.sessionLogPath)
-                let where_ = Self.dropPhases(tags, truth: truth, gopMilliseconds: drop.gopSeconds * 1000)
-                report("recording (\(drop.testDescription); \(where_); \(summary.gaps.count) drop(s)) by content: \(check.figures); "
+                let gop = drop.gopSeconds * 1000
+                let phases = Self.connectionPhases(tags, truth: truth, gopMilliseconds: gop)
+                report("recording (\(drop.testDescription); \(phases.text); \(summary.gaps.count) drop(s)) by content: \(check.figures); "
                     + "gaps: " + check.gaps.map { "\($0.fromSeconds)–\($0.toSeconds.map { "\($0)" } ?? "end") s, \($0.missing) missing" }
                     .joined(separator: "; "))
+
+                // The case is what it says: the first drop came at its phase, give or take the open's latency and a
+                // frame (the last tag sent before it).
+                let dropped = try #require(phases.firstDrop.map { Double($0) }, "\(phases.text)")
+                let off = abs(dropped - drop.phase.fraction * gop)
+                #expect(min(off, gop - off) <= 0.25 * gop, "dropped \(dropped) ms into a \(gop) ms GOP")
 
                 #expect(check.passed, "\(check.problems)")
                 #expect(check.duplicated == 0, "\(check.problems)")
@@ -64,26 +72,31 @@ extension OriginTests {
         }
 
         /// Where in its GOP each connection of the sent log ended (its last tag) and where the next one began (its
-        /// first tag, for a `live` join), measured from the channel's keyframes: `conn 1 dropped 1840 ms into a
-        /// GOP (92 %); conn 2 began 140 ms into a GOP`.
-        static func dropPhases(_ tags: [SentTag], truth: [PacketDigest], gopMilliseconds: Double) -> String {
-            let keyframes = truth.filter { $0.kind == .video && $0.isKeyframe }.map(\.milliseconds)
-            func intoGOP(_ time: Int64) -> Int64? { keyframes.last { $0 <= time }.map { time - $0 } }
+        /// first tag), on the channel's keyframe grid: `conn 1 dropped 1762 ms into a GOP (88 %); conn 2 began 87 ms
+        /// into a GOP, stopped`; and the first drop's ms into its GOP.
+        static func connectionPhases(_ tags: [SentTag], truth: [PacketDigest], gopMilliseconds: Double)
+            -> (text: String, firstDrop: Int64?) {
+            // Keyframes come every GOP on the channel's clock, sent or not.
+            let gop = Int64(gopMilliseconds)
+            let keyframe = truth.first { $0.kind == .video && $0.isKeyframe }?.milliseconds
+            func intoGOP(_ time: Int64) -> Int64? { keyframe.map { ((time - $0) % gop + gop) % gop } }
             let connections = Set(tags.map(\.connection)).sorted()
             var parts: [String] = []
+            var firstDrop: Int64?
             for (index, connection) in connections.enumerated() {
-                let mine = tags.filter { $0.connection == connection }.map(\.packet.milliseconds)
-                guard let first = mine.first, let last = mine.last else { continue }
+                let times = tags.filter { $0.connection == connection }.map(\.packet.milliseconds)
+                guard let first = times.first, let last = times.last else { continue }
                 var part = "conn \(index + 1)"
                 if index > 0, let into = intoGOP(first) { part += " began \(into) ms into a GOP," }
                 if index < connections.count - 1, let into = intoGOP(last) {
                     part += " dropped \(into) ms into a GOP (\(Int(Double(into) / gopMilliseconds * 100)) %)"
+                    if index == 0 { firstDrop = into }
                 } else {
                     part += " stopped"
                 }
                 parts.append(part)
             }
-            return parts.joined(separator: "; ")
+            return (parts.joined(separator: "; "), firstDrop)
         }
     }
 }
