@@ -44,12 +44,19 @@ struct KnobOptions: ParsableArguments {
                 knobs.resolve = table
             }
             knobs.prefetchHosts += prefetch
-            if let timeout { try knobs.set("totalDeadline", String(timeout)) }
+            if let timeout {
+                do throws(KnobError) { try knobs.set("totalDeadline", String(timeout)) } catch {
+                    throw ValidationError("--timeout: \(timeout) is not seconds in (0, 3600]")
+                }
+            }
             return knobs
         } catch let error as KnobError {
             throw ValidationError(error.description)
         }
     }
+
+    /// Every knob change is checked before the command runs: a bad value is a usage error naming it (exit 64).
+    func validate() throws { _ = try knobs() }
 
     /// "instant", or "instant+" when knobs were changed.
     var label: String { settings.isEmpty && resolve.isEmpty && prefetch.isEmpty && timeout == nil ? preset : preset + "+" }
