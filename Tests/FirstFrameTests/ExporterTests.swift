@@ -313,7 +313,7 @@ extension OriginTests {
 
 /// `firstframe exporter --listen 127.0.0.1:0` with a configuration file, in a temporary directory; the port is read
 /// from its first line of output.
-private final class ExporterProcess: Sendable {
+final class ExporterProcess: Sendable {
     let process: SpawnedProcess
     let port: Int
     let directory: URL

@@ -39,6 +39,8 @@ import Darwin
 ///   `InputFormatContext.read(into:)` until the next read; when it returns a packet (the input went on, the cut
 ///   packet was real media) they go out at their own level, and when the input ends there, at `debug`.
 ///
+/// The userinfo of every URL in a line (`Opening 'http://user:password@host/…' for reading`) is replaced by `***`.
+///
 /// FFmpeg's DEBUG lines (swift-log `trace`) include each HTTP request it sends, headers and all (an
 /// `Authorization` or `Cookie` header among them): keep `trace` off where URLs or headers carry credentials.
 public enum FFmpegLog {
@@ -250,8 +252,9 @@ enum FFmpegLogRouter {
         metadata[FFmpegLog.levelMetadataKey] = .string(FFmpegLog.Level(rawValue: level)?.name ?? String(level))
         if let component { metadata[FFmpegLog.componentMetadataKey] = .string(component) }
         let loggerLevel = isEndOfUnknownLength(text) ? .debug : FFmpegLog.loggerLevel(forFFmpegLevel: level)
+        // FFmpeg names the URLs it opens with their credentials; no log line carries them.
         let line = FFmpegLogLine(
-            text: text, level: loggerLevel, metadata: metadata, logger: registration?.logger ?? FFmpegLog.fallback)
+            text: URLRedaction.redactingUserinfo(in: text), level: loggerLevel, metadata: metadata, logger: registration?.logger ?? FFmpegLog.fallback)
         if let state = ThreadState.current(creating: false), var capture = state.capture {
             // From the demuxer's word that the packet it returns was cut short, hold the read's lines back.
             if !capture.holding, text.hasPrefix("Packet corrupt ("), !text.hasSuffix("dropping it.") { capture.holding = true }

@@ -46,7 +46,7 @@ struct ProbeCommand: AsyncParsableCommand {
             }
         }
         if let html {
-            let page = ReportPage(title: "firstframe probe \(url)", sections: [.init(label: knobOptions.label, reports: reports)])
+            let page = ReportPage(title: "firstframe probe \(InputPolicy.redacted(url))", sections: [.init(label: knobOptions.label, reports: reports)])
             try page.write(to: URL(fileURLWithPath: html))
             FileHandle.standardError.write(Data("wrote \(html)\n".utf8))
         }

@@ -99,7 +99,7 @@ struct SweepCommand: AsyncParsableCommand {
         let order = SweepTable.order(aggregates, by: rank)
         if let html {
             let page = ReportPage(
-                title: "firstframe sweep \(url) (preset \(preset), \(repeats) open\(repeats == 1 ? "" : "s") per combination)",
+                title: "firstframe sweep \(InputPolicy.redacted(url)) (preset \(preset), \(repeats) open\(repeats == 1 ? "" : "s") per combination)",
                 sections: order.map { ReportPage.Section(label: openers[$0].label, reports: reports[$0]) })
             try page.write(to: URL(fileURLWithPath: html))
             FileHandle.standardError.write(Data("wrote \(html)\n".utf8))

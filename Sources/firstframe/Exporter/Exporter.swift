@@ -142,7 +142,7 @@ final class Exporter: Sendable {
             report = await (try StreamOpener(knobs: knobs, presetName: preset.rawValue)).report(opening: url)
         } catch {
             // Knobs are checked before they get here; keep a report anyway rather than trap.
-            var failed = FirstFrameReport(url: url, preset: preset.rawValue, knobs: knobs)
+            var failed = FirstFrameReport(url: InputPolicy.redacted(url), preset: preset.rawValue, knobs: knobs)
             failed.error = .init(stage: .dns, kind: .invalidKnob, message: "\(error)")
             report = failed
         }
@@ -228,12 +228,12 @@ final class Exporter: Sendable {
         let configured = configuration.target(named: name)
         if configured == nil {
             guard options.allowAnyTarget else {
-                return .text(403, "target \"\(name)\" is not configured (configured: "
+                return .text(403, "target \"\(InputPolicy.redacted(name))\" is not configured (configured: "
                              + "\(configuration.targets.map(\.name).joined(separator: ", ")); --allow-any-target probes any URL)")
             }
             let scheme = name.split(separator: ":", maxSplits: 1).first?.lowercased() ?? ""
             guard name.contains("://"), ["http", "https", "rtmp", "rtmps"].contains(scheme) else {
-                return .text(400, "target \"\(name)\" is neither a configured target nor an http(s):// or rtmp(s):// URL")
+                return .text(400, "target \"\(InputPolicy.redacted(name))\" is neither a configured target nor an http(s):// or rtmp(s):// URL")
             }
         }
         var preset = configured?.preset ?? .instant
@@ -309,7 +309,8 @@ final class Exporter: Sendable {
         ]
         for target in configuration.targets {
             let schedule = target.interval.map { "every \($0) s" } ?? "on request"
-            lines.append("  \(target.name)  \(target.module)  \(schedule)  \(target.url)")
+            // As reports and logs show URLs: without the userinfo (a configured password never leaves the file).
+            lines.append("  \(target.name)  \(target.module)  \(schedule)  \(InputPolicy.redacted(target.url))")
         }
         return .text(200, lines.joined(separator: "\n"))
     }
