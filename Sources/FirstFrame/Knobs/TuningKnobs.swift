@@ -84,8 +84,13 @@ public struct TuningKnobs: Sendable, Hashable, Codable {
 
     /// The protocols an open may use, FFmpeg's names (its `protocol_whitelist`): the URL's own and every one it
     /// leads to (redirects, playlist entries, the TCP and TLS under HTTP). `file` counts only for a local input:
-    /// a network URL never reaches local files. Widen it for `concat`, `subfile`, `data`, `pipe` and the rest.
+    /// a network URL never reaches local files. Widen it for `concat`, `subfile`, `data` and the rest; `pipe` and
+    /// `fd` are refused (``uninterruptibleProtocols``).
     public var allowedProtocols: [String] = TuningKnobs.defaultAllowedProtocols
+    /// Protocols ``allowedProtocols`` refuses: `pipe` and `fd` read a file descriptor (standard input, an
+    /// inherited pipe) with a blocking `read()` that FFmpeg's interrupt callback never reaches, so neither the
+    /// open's ``totalDeadline`` nor a cancel could end an open stuck on one.
+    public static let uninterruptibleProtocols: Set<String> = ["pipe", "fd"]
     /// What ``allowedProtocols`` holds unless widened: HTTP(S), TLS and TCP under them, RTMP(S), HLS (with its
     /// `crypto` segments) and local files.
     public static let defaultAllowedProtocols = ["http", "https", "tls", "tcp", "rtmp", "rtmps", "hls", "crypto", "file"]
@@ -179,11 +184,14 @@ public struct TuningKnobs: Sendable, Hashable, Codable {
             }
         ),
         KnobDescriptor(
-            "allowedProtocols", \.allowedProtocols, rule: "comma-separated FFmpeg protocol names",
-            doc: "Protocols an open may use (FFmpeg's protocol_whitelist); file only for local inputs.",
+            "allowedProtocols", \.allowedProtocols,
+            rule: "comma-separated FFmpeg protocol names, not \(TuningKnobs.uninterruptibleProtocols.sorted().joined(separator: " or ")) "
+                + "(they block in read() on a descriptor without FFmpeg's interrupt callback: no deadline could end the open)",
+            doc: "Protocols an open may use (FFmpeg's protocol_whitelist); file only for local inputs; never pipe or fd.",
             parse: { text in
                 let names = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
-                guard !names.isEmpty, names.allSatisfy({ !$0.isEmpty && $0.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" } })
+                guard !names.isEmpty, names.allSatisfy({ !$0.isEmpty && $0.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" } }),
+                      !names.contains(where: TuningKnobs.uninterruptibleProtocols.contains)
                 else { return nil }
                 return names
             },
