@@ -45,9 +45,6 @@ package struct InputPolicy: Sendable, Hashable {
             protocols = knobs.allowedProtocols
             return
         }
-        // The files a wrapper opens (concat:a|b, subfile,…:path, cache:path) obey the same rule as a file input: FFmpeg
-        // opens each with a blocking open() and read() its deadline cannot end.
-        if Self.wrapperSchemes.contains(scheme) { try Self.requireRegularFiles(under: url, depth: 0, refuse) }
 
         guard !Self.carrierSchemes.contains(scheme) else {
             throw refuse(.protocolNotAllowed, .dns, "'\(scheme)' only carries other protocols (HTTP, RTMP) and is not an input of its own")
@@ -72,6 +69,9 @@ package struct InputPolicy: Sendable, Hashable {
                 guard !portText.isEmpty, portText.allSatisfy(\.isNumber) else { throw refuse(.invalidURL, .dns, "bad port '\(portText)'") }
             }
         }
+        // The files an allowed wrapper opens (concat:a|b, subfile,…:path, cache:path) obey the same rule as a file
+        // input: FFmpeg opens each with a blocking open() and read() its deadline cannot end.
+        if Self.wrapperSchemes.contains(scheme) { try Self.requireRegularFiles(under: url, depth: 0, refuse) }
         protocols = isLocal ? knobs.allowedProtocols : knobs.allowedProtocols.filter { $0 != "file" }
     }
 
