@@ -29,3 +29,8 @@ public struct RecordingSummary: Sendable, Codable, Equatable {
     public var mediaSeconds: Double
     public var wallSeconds: Double
 }
+
+extension RecordingSummary.Outcome: CustomStringConvertible {
+    /// Its name (`stopped`, …): what `print` and string interpolation show, instead of the qualified case.
+    public var description: String { rawValue }
+}
