@@ -43,6 +43,40 @@ extension OriginTests {
             #expect("\(FirstFrameReport.Outcome.failed), \(ConnectAttempt.Outcome.abandoned), \(StreamInfo.Kind.video)" == "failed, abandoned, video")
         }
 
+        /// `--help` of the commands with knobs puts their own options first and leaves the knob list to
+        /// `firstframe help knobs`; every option that takes a value says its default (or is required).
+        @Test(.enabled(if: CommandLineProcess.executable != nil, "the firstframe executable is not built next to the tests"))
+        func helpShowsTheCommandsOwnOptionsAndEveryDefault() async throws {
+            for command in [["probe"], ["sweep"], ["record"]] {
+                let help = try await CommandLineProcess.run(command + ["--help"], timeout: 20)
+                #expect(help.status == 0)
+                #expect(!help.stdout.contains("fpsprobesize: an integer"), "\(command) --help lists the knobs")
+                #expect(help.stdout.contains("firstframe help knobs"), "\(command) --help says where the knobs are")
+                #expect(help.stdout.split(separator: "\n").count < 60, "\(command) --help: \(help.stdout)")
+            }
+            let knobs = try await CommandLineProcess.run(["help", "knobs"], timeout: 20)
+            for name in TuningKnobs.names { #expect(knobs.stdout.contains("\n\(name): "), "help knobs lacks \(name)") }
+
+            let required: Set<String> = ["sweep --set", "record --out"]
+            for command in [["probe"], ["sweep"], ["record"], ["exporter"], ["serve"], ["demo"], ["load"], ["bench", "open"],
+                            ["bench", "hooks"], ["bench", "rtmp"], ["bench", "concurrent"], ["bench", "record"]] {
+                let help = try await CommandLineProcess.run(command + ["--help"], timeout: 20).stdout
+                let options = help.components(separatedBy: "OPTIONS:").last ?? ""
+                // One block per option: from a line starting "  -" to the next.
+                var blocks: [String] = []
+                for line in options.split(separator: "\n") {
+                    if line.hasPrefix("  -") { blocks.append(String(line)) } else if !blocks.isEmpty { blocks[blocks.count - 1] += " " + line }
+                }
+                for block in blocks {
+                    let words = block.split(separator: " ")
+                    guard let name = words.first(where: { $0.hasPrefix("--") }), words.contains(where: { $0.hasPrefix("<") }),
+                          name != "--help" else { continue }  // a flag
+                    let label = command.joined(separator: " ") + " " + name
+                    #expect(block.contains("default") || required.contains(label), "\(label) shows no default: \(block)")
+                }
+            }
+        }
+
         /// A real open's events, printed: no reflection anywhere.
         @Test func aRealOpensEventsPrintCleanly() async throws {
             try await withOrigin { origin in

@@ -25,7 +25,7 @@ struct ExporterCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: ArgumentHelp("The targets (JSON).", valueName: "file"))
+    @Option(help: ArgumentHelp("The targets (JSON; default: none, so /probe needs --allow-any-target).", valueName: "file"))
     var config: String?
 
     @Option(help: ArgumentHelp("Address to listen on (loopback unless told otherwise; port 0 picks a free one).", valueName: "host:port"))

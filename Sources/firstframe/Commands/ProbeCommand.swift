@@ -20,7 +20,7 @@ struct ProbeCommand: AsyncParsableCommand {
     @Flag(help: "One JSON report per line instead of waterfalls; with --repeat, then one aggregate line.")
     var json = false
 
-    @Option(help: ArgumentHelp("Also write the opens as one self-contained HTML page (waterfalls, causes, advice, percentiles).",
+    @Option(help: ArgumentHelp("Also write the opens as one self-contained HTML page (waterfalls, causes, advice, percentiles; default: none).",
                                valueName: "file"))
     var html: String?
 

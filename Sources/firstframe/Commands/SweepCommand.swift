@@ -22,7 +22,7 @@ struct SweepCommand: AsyncParsableCommand {
     @Option(help: "Preset the combinations start from.")
     var preset = Preset.instant.rawValue
 
-    @Option(name: .customLong("set"), help: ArgumentHelp("Values to try for a knob (repeatable).", valueName: "knob=v1,v2,..."))
+    @Option(name: .customLong("set"), help: ArgumentHelp("Values to try for a knob (repeatable, at least once). 'firstframe help knobs' lists the knobs.", valueName: "knob=v1,v2,..."))
     var sweeps: [String] = []
 
     @Option(name: .customLong("repeat"), help: "Opens per combination, 1…10000.")
@@ -44,7 +44,7 @@ struct SweepCommand: AsyncParsableCommand {
     @Flag(help: "Print every report as a JSON line instead of the table.")
     var json = false
 
-    @Option(help: ArgumentHelp("Also write every open as one self-contained HTML page: a section per combination, in the table's order.",
+    @Option(help: ArgumentHelp("Also write every open as one self-contained HTML page: a section per combination, in the table's order (default: none).",
                                valueName: "file"))
     var html: String?
 
