@@ -402,7 +402,3 @@ extension OriginTests {
     }
 }
 
-extension OpenEvent.Kind {
-    /// The case's name, for order checks.
-    var name: String { String(String(describing: self).prefix { $0 != "(" }) }
-}

@@ -37,6 +37,7 @@ extension OriginTests {
                 (OpenEvent(ms: 0, kind: .reconnecting(attempt: 2, waitedMs: 500)), "      0.0 ms reconnecting: attempt 2 after waiting 500.0 ms"),
             ]
             for (event, expected) in cases { #expect("\(event)" == expected) }
+            #expect(cases.map(\.0.kind.name).prefix(3) == ["lookupStarted", "lookupFinished", "connectFinished"])
             // Collections of the small values read the same way.
             #expect("\([Stage.dns, .decode])" == "[dns, decode]")
             #expect("\([DomainLookup.Source.cache, .literal])" == "[cache, literal]")

@@ -125,6 +125,34 @@ public struct OpenEvent: Sendable, Equatable, Codable, CustomStringConvertible {
     }
 }
 
+extension OpenEvent.Kind {
+    /// The case's name (`lookupStarted`, `firstPicture`, …): a stable identifier for filtering and counting, as the
+    /// JSON encoding names the case.
+    public var name: String {
+        switch self {
+        case .lookupStarted: "lookupStarted"
+        case .lookupFinished: "lookupFinished"
+        case .connectStarted: "connectStarted"
+        case .connectFinished: "connectFinished"
+        case .tlsStarted: "tlsStarted"
+        case .tlsFinished: "tlsFinished"
+        case .requestSent: "requestSent"
+        case .responseStarted: "responseStarted"
+        case .formatProbed: "formatProbed"
+        case .streamsKnown: "streamsKnown"
+        case .firstKeyframe: "firstKeyframe"
+        case .bufferReady: "bufferReady"
+        case .firstPicture: "firstPicture"
+        case .firstAudioFrame: "firstAudioFrame"
+        case .openFailed: "openFailed"
+        case .stallStarted: "stallStarted"
+        case .stallEnded: "stallEnded"
+        case .reconnecting: "reconnecting"
+        case .ended: "ended"
+        }
+    }
+}
+
 extension OpenEvent.Kind: CustomStringConvertible {
     /// The event in words, with what it carries and nothing it does not (no `nil`, no `Optional(…)`, no module
     /// names): `connect to 127.0.0.1 port 80 failed: Connection refused`, `first picture 640×360`.
