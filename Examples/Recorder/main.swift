@@ -24,7 +24,7 @@ let recorders = try arguments.dropFirst(2).enumerated().map { index, url in
         url: url,
         path: "\(directory)/channel\(index + 1).ts",
         // Reopen at once after a drop, then back off 0.5 s, 1 s, 2 s … up to 10 s while opens fail; give up after 5.
-        reconnect: ReconnectPolicy(initialDelay: 0.5, maximumDelay: 10, maxAttempts: 5))
+        reconnect: try ReconnectPolicy(initialDelay: 0.5, maximumDelay: 10, maxAttempts: 5))
 }
 
 // Ctrl-C stops every recorder: each finalises its file and flushes its session log before `run()` returns.

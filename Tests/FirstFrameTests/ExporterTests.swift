@@ -59,7 +59,7 @@ extension OriginTests {
                 let kept = try await exporter.reports(target: "room1")
                 let record = try #require(kept.last)
                 #expect(kept.count == 1)
-                #expect(record.target == "room1" && record.module == "instant" && record.trigger == "probe")
+                #expect(record.target == "room1" && record.preset == "instant" && record.trigger == "probe")
                 #expect(record.report.url == url)
                 #expect(record.report.outcome == .ok)
                 #expect(record.firstPictureSeconds == first)
@@ -112,7 +112,7 @@ extension OriginTests {
                 #expect(metrics.value("firstframe_exporter_probe_request_errors_total", ["code": "403"]) == 2)
                 #expect(metrics.value("firstframe_exporter_probe_request_errors_total", ["code": "400"]) == 3)
                 #expect(metrics.value("firstframe_exporter_probes_total", ["target": "room1", "trigger": "probe"]) == 1)
-                #expect(metrics.value("firstframe_target_first_picture_seconds_count", ["target": "room1", "module": "instant"]) == 1)
+                #expect(metrics.value("firstframe_target_first_picture_seconds_count", ["target": "room1", "preset": "instant"]) == 1)
                 #expect(metrics.value("firstframe_target_last_success", ["target": "room1"]) == 1)
                 #expect((metrics.value("process_cpu_seconds_total") ?? 0) > 0)
                 #expect((metrics.value("process_resident_memory_bytes") ?? 0) > 1_000_000)
@@ -162,7 +162,7 @@ extension OriginTests {
                 var metrics = try await exporter.waitForMetrics("two scheduled probes of sched") { metrics in
                     (metrics.value("firstframe_exporter_probes_total", ["target": "sched", "trigger": "schedule"]) ?? 0) >= 2
                 }
-                #expect(metrics.value("firstframe_target_last_success", ["target": "sched", "module": "instant", "region": "test"]) == 1)
+                #expect(metrics.value("firstframe_target_last_success", ["target": "sched", "preset": "instant", "region": "test"]) == 1)
                 #expect(metrics.value("firstframe_target_last_first_picture_seconds", ["target": "sched"]) != nil)
                 #expect((metrics.value("firstframe_target_stage_seconds_count", ["target": "sched", "stage": "decode"]) ?? 0) >= 2)
                 #expect(metrics.types["firstframe_exporter_schedule_delay_seconds"] == "histogram")
@@ -313,7 +313,7 @@ extension OriginTests {
 
 /// `firstframe exporter --listen 127.0.0.1:0` with a configuration file, in a temporary directory; the port is read
 /// from its first line of output.
-private final class ExporterProcess: Sendable {
+final class ExporterProcess: Sendable {
     let process: SpawnedProcess
     let port: Int
     let directory: URL
@@ -321,7 +321,7 @@ private final class ExporterProcess: Sendable {
 
     struct Record: Decodable {
         var target: String
-        var module: String
+        var preset: String
         var trigger: String
         var firstPictureSeconds: Double?
         var report: FirstFrameReport

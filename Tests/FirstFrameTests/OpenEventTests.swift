@@ -361,7 +361,7 @@ extension OriginTests {
                 let url = origin.url(.gop, behaviour: Behaviour(closeAfterMilliseconds: 1000))
                 let recorder = try Recorder(
                     url: url, path: directory.appendingPathComponent("room.ts").path,
-                    reconnect: ReconnectPolicy(initialDelay: 0.05, maximumDelay: 0.2, jitter: 0))
+                    reconnect: try ReconnectPolicy(initialDelay: 0.05, maximumDelay: 0.2, jitter: 0))
                 let events = recorder.events()
                 let running = Task { await recorder.run() }
                 var seen: [OpenEvent] = []
@@ -402,7 +402,3 @@ extension OriginTests {
     }
 }
 
-extension OpenEvent.Kind {
-    /// The case's name, for order checks.
-    var name: String { String(String(describing: self).prefix { $0 != "(" }) }
-}

@@ -17,7 +17,7 @@ extension OriginTests {
             return directory
         }
 
-        private var quickReconnect: ReconnectPolicy { ReconnectPolicy(initialDelay: 0.05, maximumDelay: 0.2, jitter: 0) }
+        private var quickReconnect: ReconnectPolicy { get throws { try ReconnectPolicy(initialDelay: 0.05, maximumDelay: 0.2, jitter: 0) } }
 
         /// Records until `mediaSeconds` of media are written, then stops it.
         private func record(_ recorder: Recorder, mediaSeconds: Double) async throws -> RecordingSummary {
@@ -121,7 +121,7 @@ extension OriginTests {
             defer { try? FileManager.default.removeItem(at: directory) }
             let closed = try ClosedPort()
             let path = directory.appendingPathComponent("room.ts").path
-            var policy = quickReconnect
+            var policy = try quickReconnect
             policy.maxAttempts = 3
             let recorder = try Recorder(url: "http://127.0.0.1:\(closed.port)/live/room.flv", path: path, reconnect: policy)
             let summary = await recorder.run()
@@ -176,8 +176,8 @@ extension OriginTests {
             }
         }
 
-        @Test func backoffGrowsToItsCapWithJitterInsideItsBounds() {
-            let policy = ReconnectPolicy(initialDelay: 0.5, multiplier: 2, maximumDelay: 4, jitter: 0.25)
+        @Test func backoffGrowsToItsCapWithJitterInsideItsBounds() throws {
+            let policy = try ReconnectPolicy(initialDelay: 0.5, multiplier: 2, maximumDelay: 4, jitter: 0.25)
             #expect(policy.delay(afterFailures: 0) == 0)
             #expect(policy.delay(afterFailures: 1, random: 0) == 0.5)
             #expect(policy.delay(afterFailures: 3, random: 0) == 2)

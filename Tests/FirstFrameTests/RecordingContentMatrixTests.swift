@@ -27,7 +27,7 @@ extension OriginTests {
                                           closeAfterMilliseconds: closeAfter)
                 let recorder = try Recorder(
                     url: origin.url(drop.join, behaviour: behaviour), path: directory.appendingPathComponent("room.flv").path,
-                    reconnect: ReconnectPolicy(initialDelay: 0.05, maximumDelay: 0.2, jitter: 0))
+                    reconnect: try ReconnectPolicy(initialDelay: 0.05, maximumDelay: 0.2, jitter: 0))
                 let running = Task { await recorder.run() }
                 // Across the first drop: until the recorder has reconnected and written 100 packets more (1.5 s of
                 // 25 frames and 43 AAC frames a second; a `live` rejoin's gap does not count).

@@ -27,7 +27,7 @@ extension OriginTests {
             defer { try? FileManager.default.removeItem(at: directory) }
             let recorder = try Recorder(
                 url: origin.url(mode, behaviour: behaviour), path: directory.appendingPathComponent("room.flv").path,
-                reconnect: ReconnectPolicy(initialDelay: 0.05, maximumDelay: 0.2, jitter: 0))
+                reconnect: try ReconnectPolicy(initialDelay: 0.05, maximumDelay: 0.2, jitter: 0))
             let running = Task { await recorder.run() }
             let reconnected = try await eventually(timeout: 15) { recorder.progress.reconnects >= 1 }
             let resumedAt = recorder.progress.mediaSeconds
@@ -112,7 +112,7 @@ extension OriginTests {
             #expect(try await eventually(timeout: 10) { LoopbackSocket.isListening(port: port) }, "\(server.printed)")
 
             let path = directory.appendingPathComponent("recording.flv").path
-            var policy = ReconnectPolicy(initialDelay: 0.05, maximumDelay: 0.2, jitter: 0)
+            var policy = try ReconnectPolicy(initialDelay: 0.05, maximumDelay: 0.2, jitter: 0)
             policy.maxAttempts = 1
             let recorder = try Recorder(url: "http://127.0.0.1:\(port)/x.flv", path: path, reconnect: policy, stopAtEndOfInput: true)
             let summary = await recorder.run()

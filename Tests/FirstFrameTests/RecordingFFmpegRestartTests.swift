@@ -127,7 +127,7 @@ extension OriginTests {
 
             let recorder = try Recorder(
                 url: "http://127.0.0.1:\(port)/x.flv", path: directory.appendingPathComponent("recording.flv").path,
-                reconnect: ReconnectPolicy(initialDelay: 0.05, maximumDelay: 0.2, jitter: 0))
+                reconnect: try ReconnectPolicy(initialDelay: 0.05, maximumDelay: 0.2, jitter: 0))
             let running = Task { await recorder.run() }
             let midStream = try await eventually(timeout: 15) { recorder.progress.mediaSeconds >= Restart.killAfterSeconds }
             first.kill()

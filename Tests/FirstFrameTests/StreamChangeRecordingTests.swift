@@ -51,7 +51,7 @@ extension OriginTests {
             let path = directory.appendingPathComponent("room.\(container)").path
             let recorder = try Recorder(
                 url: "http://127.0.0.1:\(server.port)/room.flv", path: path,
-                reconnect: ReconnectPolicy(initialDelay: 0.05, maximumDelay: 0.2, jitter: 0, maxAttempts: 2),
+                reconnect: try ReconnectPolicy(initialDelay: 0.05, maximumDelay: 0.2, jitter: 0, maxAttempts: 2),
                 readBatchSeconds: 0, stopAtEndOfInput: true)
             let summary = await recorder.run()
             let lines = try String(contentsOfFile: recorder.sessionLogPath, encoding: .utf8).split(separator: "\n").map {
@@ -171,7 +171,7 @@ extension OriginTests {
             let path = directory.appendingPathComponent("room.mkv").path
             let recorder = try Recorder(
                 url: "http://127.0.0.1:\(server.port)/live.m3u8", path: path, knobs: knobs,
-                reconnect: ReconnectPolicy(initialDelay: 0.05, maximumDelay: 0.2, jitter: 0, maxAttempts: 2),
+                reconnect: try ReconnectPolicy(initialDelay: 0.05, maximumDelay: 0.2, jitter: 0, maxAttempts: 2),
                 readBatchSeconds: 0)
             let summary = await recorder.run()
             #expect(summary.outcome == .attemptsExhausted)

@@ -129,7 +129,7 @@ extension OriginTests {
                 let url = origin.url(.gop, behaviour: Behaviour(closeAfterMilliseconds: 1500))
                 let recorder = try Recorder(
                     url: url, path: directory.appendingPathComponent("room.ts").path,
-                    reconnect: ReconnectPolicy(initialDelay: 0.05, maximumDelay: 0.2, jitter: 0),
+                    reconnect: try ReconnectPolicy(initialDelay: 0.05, maximumDelay: 0.2, jitter: 0),
                     channel: "room", telemetry: sinks.telemetry())
                 let running = Task { await recorder.run() }
                 let reached = try await eventually(timeout: 20) {

@@ -48,3 +48,8 @@ extension FirstFrameReport {
         }
     }
 }
+
+extension FirstFrameReport.Advice.Remedy: CustomStringConvertible {
+    /// Its name, as reports spell it: what `print` and string interpolation show, instead of the qualified case.
+    public var description: String { rawValue }
+}

@@ -40,3 +40,8 @@ public enum Cause: String, Sendable, Codable, CaseIterable, CodingKeyRepresentab
         }
     }
 }
+
+extension Cause: CustomStringConvertible {
+    /// Its name, as reports spell it: what `print` and string interpolation show, instead of the qualified case.
+    public var description: String { rawValue }
+}

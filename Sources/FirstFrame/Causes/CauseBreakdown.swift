@@ -34,3 +34,8 @@ extension FirstFrameReport {
         public subscript(cause: Cause) -> Double { totalsMs[cause] ?? 0 }
     }
 }
+
+extension FirstFrameReport.CauseBreakdown.KeyframeArrival: CustomStringConvertible {
+    /// Its name, as reports spell it: what `print` and string interpolation show, instead of the qualified case.
+    public var description: String { rawValue }
+}

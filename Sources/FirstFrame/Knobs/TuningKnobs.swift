@@ -84,8 +84,13 @@ public struct TuningKnobs: Sendable, Hashable, Codable {
 
     /// The protocols an open may use, FFmpeg's names (its `protocol_whitelist`): the URL's own and every one it
     /// leads to (redirects, playlist entries, the TCP and TLS under HTTP). `file` counts only for a local input:
-    /// a network URL never reaches local files. Widen it for `concat`, `subfile`, `data`, `pipe` and the rest.
+    /// a network URL never reaches local files. Widen it for `concat`, `subfile`, `data` and the rest; `pipe` and
+    /// `fd` are refused (``uninterruptibleProtocols``).
     public var allowedProtocols: [String] = TuningKnobs.defaultAllowedProtocols
+    /// Protocols ``allowedProtocols`` refuses: `pipe` and `fd` read a file descriptor (standard input, an
+    /// inherited pipe) with a blocking `read()` that FFmpeg's interrupt callback never reaches, so neither the
+    /// open's ``totalDeadline`` nor a cancel could end an open stuck on one.
+    public static let uninterruptibleProtocols: Set<String> = ["pipe", "fd"]
     /// What ``allowedProtocols`` holds unless widened: HTTP(S), TLS and TCP under them, RTMP(S), HLS (with its
     /// `crypto` segments) and local files.
     public static let defaultAllowedProtocols = ["http", "https", "tls", "tcp", "rtmp", "rtmps", "hls", "crypto", "file"]
@@ -179,13 +184,18 @@ public struct TuningKnobs: Sendable, Hashable, Codable {
             }
         ),
         KnobDescriptor(
-            "allowedProtocols", \.allowedProtocols, rule: "comma-separated names of protocols this FFmpeg has (ffmpeg -protocols)",
-            doc: "Protocols an open may use (FFmpeg's protocol_whitelist); file only for local inputs.",
+            "allowedProtocols", \.allowedProtocols,
+            rule: "comma-separated names of protocols this FFmpeg has (ffmpeg -protocols), not "
+                + "\(TuningKnobs.uninterruptibleProtocols.sorted().joined(separator: " or ")) "
+                + "(they block in read() on a descriptor without FFmpeg's interrupt callback: no deadline could end the open)",
+            doc: "Protocols an open may use (FFmpeg's protocol_whitelist); file only for local inputs; never pipe or fd.",
             parse: { text in
                 // Item by item: an empty item or a name FFmpeg does not know would only fail at the open.
                 let names = text.split(separator: ",", omittingEmptySubsequences: false)
                     .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
-                guard names.allSatisfy(InputPolicy.ffmpegProtocols.contains) else { return nil }
+                guard names.allSatisfy(InputPolicy.ffmpegProtocols.contains),
+                      !names.contains(where: TuningKnobs.uninterruptibleProtocols.contains)
+                else { return nil }
                 return names
             },
             format: { $0.joined(separator: ",") }

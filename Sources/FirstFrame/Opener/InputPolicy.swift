@@ -40,16 +40,8 @@ package struct InputPolicy: Sendable, Hashable {
         self.scheme = scheme
         isLocal = Self.localSchemes.contains(scheme)
         if scheme == "file" {
-            let path = url.hasPrefix("file:") ? String(url.dropFirst(5)) : url
             guard allowed.contains("file") else { throw refuse(.protocolNotAllowed, .formatProbe, "local files are not allowed") }
-            var status = stat()
-            guard stat(path, &status) == 0 else {
-                throw refuse(.invalidURL, .formatProbe, "no such file (\(String(cString: strerror(errno))))")
-            }
-            // A FIFO without a writer, a terminal or a device would block the open (or never end): regular files only.
-            guard status.st_mode & S_IFMT == S_IFREG else {
-                throw refuse(.protocolNotAllowed, .formatProbe, "not a regular file (FIFOs, devices and directories block or never end)")
-            }
+            try Self.requireRegularFile(url, refuse)
             protocols = knobs.allowedProtocols
             return
         }
@@ -78,6 +70,9 @@ package struct InputPolicy: Sendable, Hashable {
                 guard !portText.isEmpty, portText.allSatisfy(\.isNumber) else { throw refuse(.invalidURL, .dns, "bad port '\(portText)'") }
             }
         }
+        // The files an allowed wrapper opens (concat:a|b, subfile,…:path, cache:path) obey the same rule as a file
+        // input: FFmpeg opens each with a blocking open() and read() its deadline cannot end.
+        if Self.wrapperSchemes.contains(scheme) { try Self.requireRegularFiles(under: url, depth: 0, refuse) }
         protocols = isLocal ? knobs.allowedProtocols : knobs.allowedProtocols.filter { $0 != "file" }
     }
 
@@ -99,6 +94,54 @@ package struct InputPolicy: Sendable, Hashable {
         guard host.allSatisfy(allowed.contains) else { return "characters a host name cannot have in '\(host.prefix(60))'" }
         return nil
     }
+
+    /// A local path (or `file:` URL) that is a regular file: a FIFO without a writer, a terminal or a device would
+    /// block the open in `open()` or `read()`, where FFmpeg never polls its interrupt callback (or never end).
+    private static func requireRegularFile(
+        _ url: String, _ refuse: (FirstFrameReport.Failure.Kind, Stage, String) -> PipelineFailure
+    ) throws(PipelineFailure) {
+        let path = url.hasPrefix("file:") ? String(url.dropFirst(5)) : url
+        var status = stat()
+        guard stat(path, &status) == 0 else {
+            throw refuse(.invalidURL, .formatProbe, "no such file (\(String(cString: strerror(errno))))")
+        }
+        guard status.st_mode & S_IFMT == S_IFREG else {
+            throw refuse(.protocolNotAllowed, .formatProbe, "not a regular file (FIFOs, devices and directories block or never end)")
+        }
+    }
+
+    /// Every local file a wrapper URL leads to is a regular file: `concat:` parts, `concatf:`'s list and its
+    /// entries, the inner URL of `subfile`, `cache` and `async` (wrappers nest, a few deep).
+    private static func requireRegularFiles(
+        under url: String, depth: Int, _ refuse: (FirstFrameReport.Failure.Kind, Stage, String) -> PipelineFailure
+    ) throws(PipelineFailure) {
+        guard depth < 4 else { throw refuse(.invalidURL, .dns, "protocols nested more than 4 deep") }
+        let scheme = scheme(of: url)
+        guard let colon = url.firstIndex(of: ":") else { return }
+        let inner = String(url[url.index(after: colon)...])
+        var parts: [String]
+        switch scheme {
+        case "concat": parts = inner.split(separator: "|").map(String.init)
+        case "concatf":
+            try requireRegularFile(inner, refuse)
+            let path = inner.hasPrefix("file:") ? String(inner.dropFirst(5)) : inner
+            let list = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+            parts = list.split(whereSeparator: \.isNewline).map(String.init).filter { !$0.isEmpty }
+        case "subfile", "cache", "async": parts = [inner]
+        default: return
+        }
+        for part in parts {
+            let partScheme = Self.scheme(of: part)
+            if partScheme == "file" {
+                try requireRegularFile(part, refuse)
+            } else if wrapperSchemes.contains(partScheme) {
+                try requireRegularFiles(under: part, depth: depth + 1, refuse)
+            }
+        }
+    }
+
+    /// Protocols that open other URLs, local files among them.
+    static let wrapperSchemes: Set<String> = ["concat", "concatf", "subfile", "cache", "async"]
 
     /// Protocols whose inputs are local files (`concat:a.flv|b.flv`, `subfile:`): `file` stays allowed under them.
     static let localSchemes: Set<String> = ["file", "concat", "subfile", "pipe", "fd"]

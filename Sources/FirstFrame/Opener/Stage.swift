@@ -28,3 +28,8 @@ extension Stage: Comparable {
         allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
     }
 }
+
+extension Stage: CustomStringConvertible {
+    /// Its name (`dns`, `tcpConnect`, …), as reports spell it: what `print` and string interpolation show, instead of the qualified case.
+    public var description: String { rawValue }
+}

@@ -53,13 +53,14 @@ public final class Recorder: Sendable {
     /// - Parameters:
     ///   - url: the stream to record.
     ///   - path: the file to write; its extension picks the container (`.flv`, `.ts`, `.mkv`, `.mp4`).
-    ///   - segmentSeconds: split the recording at keyframes into files of about this many seconds; nil for one file.
+    ///   - segmentSeconds: split the recording at keyframes into files of about this many seconds
+    ///     (``segmentSecondsRange``); nil for one file.
     ///   - knobs: the opener's knobs; `totalDeadline` bounds each open, `readTimeoutMs` each read after it.
     ///   - reconnect: when to open again after a drop or a failed open, and when to give up.
     ///   - readBatchSeconds: once a connection's byte rate is known (after 2 s), its reads wake the thread only
     ///     when this many seconds of bytes have arrived (``OpenedStream/batchReads(bytes:)``): half the CPU of a
     ///     recorder of many channels. When the server stalls, up to this much media before the stall stays unread
-    ///     (it falls in the recorded gap). 0 reads every tag as it comes.
+    ///     (it falls in the recorded gap). 0 reads every tag as it comes. In ``readBatchSecondsRange``.
     ///   - stopAtEndOfInput: end the recording when the input ends cleanly (a file, an ended HLS event, a channel
     ///     that ended) instead of opening it again; a live edge that closes at a tag boundary ends cleanly too, so
     ///     leave it off for live channels.
@@ -69,18 +70,25 @@ public final class Recorder: Sendable {
     ///     the URL.
     ///   - telemetry: where each open's metrics and spans, and the recorder's own metrics
     ///     (``MetricNames/recorder``), go: the global systems unless given.
-    /// - Throws: ``KnobError`` for invalid knobs, or the error opening the session log.
+    /// - Throws: ``RecorderParameterError`` naming a number that is not finite or out of its range
+    ///   (`segmentSeconds`, `readBatchSeconds`, or one of `reconnect`'s), ``KnobError`` for invalid knobs, or the
+    ///   error opening the session log.
     public init(
         url: String, path: String, segmentSeconds: Double? = nil, knobs: TuningKnobs = Preset.instant.knobs,
-        reconnect: ReconnectPolicy = ReconnectPolicy(), readBatchSeconds: Double = 0.2, stopAtEndOfInput: Bool = false,
+        reconnect: ReconnectPolicy = .standard, readBatchSeconds: Double = 0.2, stopAtEndOfInput: Bool = false,
         sessionLogPath: String? = nil,
         logger: Logger = Logger(label: "FirstFrame.Recorder"), channel: String? = nil, telemetry: Telemetry = Telemetry()
     ) throws {
         self.url = url
         self.path = path
-        self.segmentSeconds = segmentSeconds.flatMap { $0 > 0 ? $0 : nil }
+        if let segmentSeconds {
+            try RecorderParameterError.check(segmentSeconds, "segmentSeconds", in: Self.segmentSecondsRange, unit: "seconds")
+        }
+        try RecorderParameterError.check(readBatchSeconds, "readBatchSeconds", in: Self.readBatchSecondsRange, unit: "seconds")
+        try reconnect.validate()
+        self.segmentSeconds = segmentSeconds
         self.reconnect = reconnect
-        self.readBatchSeconds = max(0, readBatchSeconds)
+        self.readBatchSeconds = readBatchSeconds
         self.stopAtEndOfInput = stopAtEndOfInput
         self.sessionLogPath = sessionLogPath ?? path + ".session.jsonl"
         self.opener = try StreamOpener(knobs: knobs, logger: logger, telemetry: telemetry)
@@ -88,6 +96,11 @@ public final class Recorder: Sendable {
         self.log = try SessionLog(path: self.sessionLogPath)
         self.logger = logger
     }
+
+    /// Seconds a segment may last (`segmentSeconds`): a tenth of a second to a day.
+    public static let segmentSecondsRange: ClosedRange<Double> = 0.1...86_400
+    /// Seconds of bytes a read may wait to gather (`readBatchSeconds`): 0 (every tag) to 10.
+    public static let readBatchSecondsRange: ClosedRange<Double> = 0...10
 
     /// The recorder's state now.
     public var progress: RecorderProgress { state.withLock { $0.progress } }
@@ -211,6 +224,8 @@ public final class Recorder: Sendable {
         } onCancel: {
             stop()
         }
+        // A clean stop is not the last failed open: that error stays in the session log and lastProblem only.
+        if summary.outcome == .stopped { summary.message = nil }
         await writer.finish(into: &summary)
         summary.wallSeconds = Double(MonotonicClock.nanoseconds() - started) / 1e9
         log.append(.summary(summary, at: Date()))

@@ -20,3 +20,8 @@ public struct RecorderProgress: Sendable, Equatable {
 
     public init() {}
 }
+
+extension RecorderProgress.State: CustomStringConvertible {
+    /// Its name (`recording`, …): what `print` and string interpolation show, instead of the qualified case.
+    public var description: String { rawValue }
+}

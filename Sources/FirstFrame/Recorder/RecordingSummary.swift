@@ -12,7 +12,9 @@ public struct RecordingSummary: Sendable, Codable, Equatable {
     }
 
     public var outcome: Outcome
-    /// The last error (an open's, or the muxer's), when the outcome is not `stopped`.
+    /// Why the recording ended when the outcome is not ``Outcome/stopped``: the last error (an open's, or the
+    /// muxer's), or the input's end. Always nil for ``Outcome/stopped``, whatever failed before the stop (every
+    /// failed open is in the session log).
     public var message: String?
     /// Opens tried, and how many reached a first picture.
     public var attempts: Int
@@ -26,4 +28,9 @@ public struct RecordingSummary: Sendable, Codable, Equatable {
     /// The file time of the last packet, seconds.
     public var mediaSeconds: Double
     public var wallSeconds: Double
+}
+
+extension RecordingSummary.Outcome: CustomStringConvertible {
+    /// Its name (`stopped`, …): what `print` and string interpolation show, instead of the qualified case.
+    public var description: String { rawValue }
 }

@@ -344,3 +344,29 @@ extension FirstFrameReport.Milestones {
         try container.encode(firstAudioFrameMs, forKey: .firstAudioFrameMs)
     }
 }
+
+extension FirstFrameReport.Outcome: CustomStringConvertible {
+    /// `ok` or `failed`.
+    public var description: String { rawValue }
+}
+
+extension FirstFrameReport.Failure.Kind: CustomStringConvertible {
+    /// Its name (`timeout`, `invalidData`, …), as reports spell it.
+    public var description: String { rawValue }
+}
+
+extension FirstFrameReport.Failure: CustomStringConvertible {
+    /// `stage/kind: message`, as the CLI and the recorder's summary show a failure.
+    public var description: String { "\(stage.rawValue)/\(kind.rawValue): \(message)" }
+}
+
+extension FirstFrameReport.Stream: CustomStringConvertible {
+    /// `#0 video h264 640×360` or `#1 audio aac 48000 Hz`.
+    public var description: String {
+        var text = "#\(index) \(type.rawValue) \(codec)"
+        if let width, let height { text += " \(width)×\(height)" }
+        if let sampleRate { text += " \(sampleRate) Hz" }
+        return text
+    }
+}
+

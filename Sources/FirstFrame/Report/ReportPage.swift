@@ -100,9 +100,13 @@ public struct ReportPage: Sendable, Hashable {
         return page
     }
 
-    /// Writes ``html()`` to `file` atomically (a temporary file renamed over it): a reader never sees half a page.
-    public func write(to file: URL) throws {
-        try Data(html().utf8).write(to: file, options: .atomic)
+    /// Writes ``html()`` to `file` with ``OutputFile/write(_:to:)``: a regular file (or a new path) is replaced
+    /// atomically, so a reader never sees half a page; a device, a FIFO or a link to one is written through, never
+    /// replaced by a regular file; a link to a file stays a link.
+    ///
+    /// - Throws: ``OutputFileError`` (a directory, a socket, or the system's error).
+    public func write(to file: URL) throws(OutputFileError) {
+        try OutputFile.write(Array(html().utf8), to: file.path)
     }
 
     // MARK: One open

@@ -48,3 +48,8 @@ public struct StreamEnd: Error, Sendable, Equatable, Codable, CustomStringConver
             + "\(String(format: "%.3f", secondsSinceFirstPicture)) s after the first picture)"
     }
 }
+
+extension StreamEnd.Reason: CustomStringConvertible {
+    /// Its name (`connectionDropped`, …): what `print` and string interpolation show, instead of the qualified case.
+    public var description: String { rawValue }
+}

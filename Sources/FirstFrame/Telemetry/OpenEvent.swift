@@ -116,9 +116,98 @@ public struct OpenEvent: Sendable, Equatable, Codable, CustomStringConvertible {
     /// Whether the event belongs to the network (a hop's lookup, connects, TLS, request or response).
     public var isNetwork: Bool { hop != nil }
 
+    /// `   12.3 ms hop 0 lookup finished: stream.test from cache → 127.0.0.1`: the time, the hop of a network
+    /// event, and the event in words (``Kind/description``).
     public var description: String {
         let time = String(format: "%9.1f ms", ms)
         let where_ = hop.map { " hop \($0)" } ?? ""
         return "\(time)\(where_) \(kind)"
+    }
+}
+
+extension OpenEvent.Kind {
+    /// The case's name (`lookupStarted`, `firstPicture`, …): a stable identifier for filtering and counting, as the
+    /// JSON encoding names the case.
+    public var name: String {
+        switch self {
+        case .lookupStarted: "lookupStarted"
+        case .lookupFinished: "lookupFinished"
+        case .connectStarted: "connectStarted"
+        case .connectFinished: "connectFinished"
+        case .tlsStarted: "tlsStarted"
+        case .tlsFinished: "tlsFinished"
+        case .requestSent: "requestSent"
+        case .responseStarted: "responseStarted"
+        case .formatProbed: "formatProbed"
+        case .streamsKnown: "streamsKnown"
+        case .firstKeyframe: "firstKeyframe"
+        case .bufferReady: "bufferReady"
+        case .firstPicture: "firstPicture"
+        case .firstAudioFrame: "firstAudioFrame"
+        case .openFailed: "openFailed"
+        case .stallStarted: "stallStarted"
+        case .stallEnded: "stallEnded"
+        case .reconnecting: "reconnecting"
+        case .ended: "ended"
+        }
+    }
+}
+
+extension OpenEvent.Kind: CustomStringConvertible {
+    /// The event in words, with what it carries and nothing it does not (no `nil`, no `Optional(…)`, no module
+    /// names): `connect to 127.0.0.1 port 80 failed: Connection refused`, `first picture 640×360`.
+    public var description: String {
+        func milliseconds(_ value: Double) -> String { String(format: "%.1f ms", value) }
+        switch self {
+        case .lookupStarted(let host, let port):
+            return "lookup started: \(host)" + (port.map { " port \($0)" } ?? "")
+        case .lookupFinished(let host, let source, let answers, let error):
+            if let error { return "lookup of \(host) failed (\(source)): \(error)" }
+            return "lookup finished: \(host) from \(source)" + (answers.isEmpty ? "" : " → " + answers.joined(separator: ", "))
+        case .connectStarted(let address, let port):
+            return "connect started: \(address) port \(port)"
+        case .connectFinished(let address, let port, let outcome, let error):
+            let target = "\(address) port \(port)"
+            switch outcome {
+            case .connected: return "connected to \(target)"
+            case .failed: return "connect to \(target) failed" + (error.map { ": \($0)" } ?? "")
+            case .abandoned: return "connect to \(target) abandoned" + (error.map { ": \($0)" } ?? "")
+            case .pending: return "connect to \(target) still pending"
+            }
+        case .tlsStarted:
+            return "TLS handshake started"
+        case .tlsFinished(let resumed, let error):
+            if let error { return "TLS handshake failed: \(error)" }
+            return "TLS handshake finished" + (resumed.map { $0 ? " (session resumed)" : " (full handshake)" } ?? "")
+        case .requestSent(let url):
+            return "request sent" + (url.map { ": \($0)" } ?? "")
+        case .responseStarted(let status, let statusLine, let redirectTo):
+            var text = "response started"
+            if let statusLine { text += ": \(statusLine)" } else if let status { text += ": status \(status)" }
+            if let redirectTo { text += " → \(redirectTo)" }
+            return text
+        case .formatProbed(let format):
+            return "format probed: \(format)"
+        case .streamsKnown(let streams):
+            return "streams known: " + (streams.isEmpty ? "none" : streams.map(\.description).joined(separator: ", "))
+        case .firstKeyframe(let readMs, let arrivedMs):
+            return "first keyframe read at \(milliseconds(readMs))" + (arrivedMs.map { ", arrived at \(milliseconds($0))" } ?? "")
+        case .bufferReady:
+            return "buffer ready"
+        case .firstPicture(let width, let height):
+            return "first picture \(width)×\(height)"
+        case .firstAudioFrame:
+            return "first audio frame"
+        case .openFailed(let failure):
+            return "open failed: \(failure)"
+        case .stallStarted(let waitingSinceMs):
+            return "stall started (no packet since \(milliseconds(waitingSinceMs)))"
+        case .stallEnded(let durationMs):
+            return "stall ended after \(milliseconds(durationMs))"
+        case .reconnecting(let attempt, let waitedMs):
+            return "reconnecting: attempt \(attempt) after waiting \(milliseconds(waitedMs))"
+        case .ended(let end):
+            return "ended: \(end)"
+        }
     }
 }

@@ -9,6 +9,9 @@ public final class InputFormatContext {
     package let pointer: UnsafeMutablePointer<AVFormatContext>
     /// The interrupt callback's state; cancel it from any thread to stop a blocking call.
     public let interrupter: Interrupter
+    /// FFmpeg's lines about the last packet read, which the input cut short (flagged corrupt), held until the
+    /// next read tells whether the input went on (see ``FFmpegLog``).
+    private var linesAboutCutPacket: [FFmpegLogLine] = []
 
     /// Opens `url` (`avformat_open_input`): connects, reads the response and probes the format.
     ///
@@ -45,6 +48,8 @@ public final class InputFormatContext {
     }
 
     deinit {
+        // The input ended (or was closed) right after a cut packet: no read returned anything after it.
+        for line in linesAboutCutPacket { line.write(demoted: true) }
         var context: UnsafeMutablePointer<AVFormatContext>? = pointer
         avformat_close_input(&context)
     }
@@ -100,9 +105,25 @@ public final class InputFormatContext {
     }
 
     /// Reads the next packet into `packet`; `false` at the end of the input.
+    ///
+    /// FFmpeg's lines about a packet the input cut short are held until the next read (or the input's close):
+    /// at their own level if the input went on, at `debug` if it ended there (``FFmpegLog``).
     public func read(into packet: Packet) throws(FFmpegError) -> Bool {
         packet.unref()
+        let previous = FFmpegLogRouter.beginReadCapture()
         let result = av_read_frame(pointer, packet.pointer)
+        let captured = FFmpegLogRouter.endReadCapture(restoring: previous)
+        // The lines about the last packet, cut short: real media if the input went on after it, else the input's
+        // end inside a packet nobody will see (debug).
+        let wentOn = result >= 0
+        let earlier = linesAboutCutPacket
+        linesAboutCutPacket = []
+        for line in earlier { line.write(demoted: !wentOn) }
+        if wentOn, packet.pointer.pointee.flags & AV_PKT_FLAG_CORRUPT != 0 {
+            linesAboutCutPacket = captured
+        } else {
+            for line in captured { line.write(demoted: !wentOn) }
+        }
         if result == CFFMPEG_AVERROR_EOF { return false }
         try FFmpegError.check(result, "av_read_frame")
         let stream = stream(at: packet.streamIndex)

@@ -96,3 +96,8 @@ public struct StreamInfo: Sendable, Equatable, Codable {
         }
     }
 }
+
+extension StreamInfo.Kind: CustomStringConvertible {
+    /// Its name (`video`, `audio`, …): what `print` and string interpolation show, instead of the qualified case.
+    public var description: String { rawValue }
+}

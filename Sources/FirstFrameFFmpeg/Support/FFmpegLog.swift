@@ -30,6 +30,17 @@ import Darwin
 /// carries (the opener's: the redacted `url`, and the `stage` the open was in). The text is FFmpeg's line without
 /// its `[component @ 0x…]` prefix and newline; lines FFmpeg writes in pieces are joined first.
 ///
+/// Two kinds of lines FFmpeg logs as errors describe the normal end of a live input, and are logged at `debug`
+/// (their ``levelMetadataKey`` still names FFmpeg's own level):
+/// - http's `Stream ends prematurely at N, should be 18446744073709551615`: a response of unknown length (a live
+///   stream without `Content-Length`) ended; there was no length to end before.
+/// - what the demuxer's parser says about a packet the input ended inside of (`Packet corrupt (…)`, then
+///   `Invalid NAL unit size (…)`, `missing picture in access unit …`): the lines are held back by
+///   `InputFormatContext.read(into:)` until the next read; when it returns a packet (the input went on, the cut
+///   packet was real media) they go out at their own level, and when the input ends there, at `debug`.
+///
+/// The userinfo of every URL in a line (`Opening 'http://user:password@host/…' for reading`) is replaced by `***`.
+///
 /// FFmpeg's DEBUG lines (swift-log `trace`) include each HTTP request it sends, headers and all (an
 /// `Authorization` or `Cookie` header among them): keep `trace` off where URLs or headers carry credentials.
 public enum FFmpegLog {
@@ -174,6 +185,8 @@ enum FFmpegLogRouter {
 
         var registrations: [Registration] = []
         var pending: PendingLine?
+        /// Set while `InputFormatContext.read(into:)` runs on this thread.
+        var capture: ReadCapture?
 
         static func current(creating: Bool) -> ThreadState? {
             if let raw = pthread_getspecific(threadStateKey) {
@@ -235,11 +248,52 @@ enum FFmpegLogRouter {
     }
 
     fileprivate static func emit(_ text: String, level: Int32, component: String?, registration: ThreadState.Registration?) {
-        let logger = registration?.logger ?? FFmpegLog.fallback
         var metadata = registration?.metadata?() ?? [:]
         metadata[FFmpegLog.levelMetadataKey] = .string(FFmpegLog.Level(rawValue: level)?.name ?? String(level))
         if let component { metadata[FFmpegLog.componentMetadataKey] = .string(component) }
-        logger.log(level: FFmpegLog.loggerLevel(forFFmpegLevel: level), "\(text)", metadata: metadata, source: "FFmpeg")
+        let loggerLevel = isEndOfUnknownLength(text) ? .debug : FFmpegLog.loggerLevel(forFFmpegLevel: level)
+        // FFmpeg names the URLs it opens with their credentials; no log line carries them.
+        let line = FFmpegLogLine(
+            text: URLRedaction.redactingUserinfo(in: text), level: loggerLevel, metadata: metadata, logger: registration?.logger ?? FFmpegLog.fallback)
+        if let state = ThreadState.current(creating: false), var capture = state.capture {
+            // From the demuxer's word that the packet it returns was cut short, hold the read's lines back.
+            if !capture.holding, text.hasPrefix("Packet corrupt ("), !text.hasSuffix("dropping it.") { capture.holding = true }
+            if capture.holding {
+                capture.lines.append(line)
+                state.capture = capture
+                return
+            }
+        }
+        line.write()
+    }
+
+    /// http's line when a response without a length ends (`should be` UINT64_MAX: the length was unknown).
+    static func isEndOfUnknownLength(_ text: String) -> Bool {
+        text.hasPrefix("Stream ends prematurely at ") && text.hasSuffix(", should be \(UInt64.max)")
+    }
+
+    /// What a read running on this thread has held back so far.
+    struct ReadCapture {
+        var holding = false
+        var lines: [FFmpegLogLine] = []
+    }
+
+    /// Starts holding back this thread's lines about a cut packet (``emit(_:level:component:registration:)``)
+    /// for one `av_read_frame`; returns what to hand ``endReadCapture(restoring:)``.
+    static func beginReadCapture() -> ReadCapture? {
+        let state = ThreadState.current(creating: true)!
+        defer { state.capture = ReadCapture() }
+        return state.capture
+    }
+
+    /// Ends the read's capture: the lines held back (none unless the demuxer reported a cut packet).
+    static func endReadCapture(restoring previous: ReadCapture?) -> [FFmpegLogLine] {
+        guard let state = ThreadState.current(creating: false) else { return [] }
+        // A line the read left unfinished belongs to what it held.
+        if state.capture?.holding == true { state.flushPending() }
+        let lines = state.capture?.lines ?? []
+        state.capture = previous
+        return lines
     }
 
     /// The piece FFmpeg logged, formatted as its own printer would, without the `[component @ 0x…]` prefix.
@@ -282,3 +336,17 @@ private let threadStateKey: pthread_key_t = {
     precondition(status == 0, "pthread_key_create: \(status)")
     return key
 }()
+
+/// One routed line, formatted and with its metadata (taken on the thread that logged it), that can be written
+/// later: what `InputFormatContext.read(into:)` holds back while it cannot tell whether its packet is real media.
+struct FFmpegLogLine: Sendable {
+    var text: String
+    var level: Logger.Level
+    var metadata: Logger.Metadata
+    var logger: Logger
+
+    /// Logs the line at its level, or at `debug` when `demoted`.
+    func write(demoted: Bool = false) {
+        logger.log(level: demoted ? .debug : level, "\(text)", metadata: metadata, source: "FFmpeg")
+    }
+}

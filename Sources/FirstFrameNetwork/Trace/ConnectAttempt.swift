@@ -24,3 +24,8 @@ public struct ConnectAttempt: Sendable, Codable, Hashable {
     public var family: IPAddress.Family { address.address.family }
     public var duration: UInt64? { end.map { $0 &- start } }
 }
+
+extension ConnectAttempt.Outcome: CustomStringConvertible {
+    /// Its name (`connected`, `failed`, …): what `print` and string interpolation show, instead of the qualified case.
+    public var description: String { rawValue }
+}

@@ -71,3 +71,13 @@ public struct DomainLookup: Sendable, Codable, Hashable {
 
     public var duration: UInt64? { end.map { $0 &- start } }
 }
+
+extension DomainLookup.Source: CustomStringConvertible {
+    /// Its name (`cache`, `literal`, …), as reports spell it: what `print` and string interpolation show, instead of the qualified case.
+    public var description: String { rawValue }
+}
+
+extension DomainLookup.Failure: CustomStringConvertible {
+    /// Its name, as reports spell it: what `print` and string interpolation show, instead of the qualified case.
+    public var description: String { rawValue }
+}

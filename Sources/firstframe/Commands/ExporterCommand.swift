@@ -25,7 +25,7 @@ struct ExporterCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: ArgumentHelp("The targets (JSON).", valueName: "file"))
+    @Option(help: ArgumentHelp("The targets (JSON; default: none, so /probe needs --allow-any-target).", valueName: "file"))
     var config: String?
 
     @Option(help: ArgumentHelp("Address to listen on (loopback unless told otherwise; port 0 picks a free one).", valueName: "host:port"))
@@ -40,14 +40,16 @@ struct ExporterCommand: AsyncParsableCommand {
     @Option(help: "Probes kept for /reports.")
     var keepReports = 100
 
-    @Option(help: "Seconds taken off Prometheus' scrape timeout for a /probe open's deadline.")
+    @Option(help: "Seconds taken off Prometheus' scrape timeout for a /probe open's deadline, 0…3600.")
     var timeoutOffset = 0.5
 
     func validate() throws {
         guard (try? Self.address(listen)) != nil else { throw ValidationError("--listen expects host:port, got \"\(listen)\"") }
         guard probeConcurrency >= 1 else { throw ValidationError("--probe-concurrency must be at least 1") }
         guard keepReports >= 0 else { throw ValidationError("--keep-reports must not be negative") }
-        guard timeoutOffset >= 0 else { throw ValidationError("--timeout-offset must not be negative") }
+        guard timeoutOffset.isFinite, (0...3600).contains(timeoutOffset) else {
+            throw ValidationError("--timeout-offset: \(timeoutOffset) is not seconds in 0…3600")
+        }
     }
 
     /// `host:port`, `[v6]:port`.

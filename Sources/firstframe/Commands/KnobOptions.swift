@@ -9,7 +9,9 @@ struct KnobOptions: ParsableArguments {
 
     @Option(
         name: .customLong("set"),
-        help: ArgumentHelp("Change a knob: knob=value (repeatable).", discussion: knobList, valueName: "knob=value")
+        help: ArgumentHelp(
+            "Change a knob: knob=value (repeatable; none by default). 'firstframe help knobs' lists every knob, its values and what it does.",
+            valueName: "knob=value")
     )
     var settings: [String] = []
 
@@ -18,13 +20,14 @@ struct KnobOptions: ParsableArguments {
         TuningKnobs.descriptors.map { "\($0.name): \($0.rule) — \($0.doc)" }.joined(separator: "\n")
     }
 
-    @Option(help: ArgumentHelp("Answer lookups of host with these addresses, like curl (repeatable).", valueName: "host=ip[,ip]"))
+    @Option(help: ArgumentHelp("Answer lookups of host with these addresses, like curl (repeatable; none by default).",
+                               valueName: "host=ip[,ip]"))
     var resolve: [String] = []
 
-    @Option(help: ArgumentHelp("Resolve host before the first open and keep it fresh (repeatable).", valueName: "host"))
+    @Option(help: ArgumentHelp("Resolve host before the first open and keep it fresh (repeatable; none by default).", valueName: "host"))
     var prefetch: [String] = []
 
-    @Option(help: "Seconds before an open fails (the totalDeadline knob).")
+    @Option(help: "Seconds before an open fails, in (0, 3600] (the totalDeadline knob; default: the preset's, 15).")
     var timeout: Double?
 
     /// The preset with every change applied; errors name the knob.
@@ -45,12 +48,19 @@ struct KnobOptions: ParsableArguments {
                 knobs.resolve = table
             }
             knobs.prefetchHosts += prefetch
-            if let timeout { try knobs.set("totalDeadline", String(timeout)) }
+            if let timeout {
+                do throws(KnobError) { try knobs.set("totalDeadline", String(timeout)) } catch {
+                    throw ValidationError("--timeout: \(timeout) is not seconds in (0, 3600]")
+                }
+            }
             return knobs
         } catch let error as KnobError {
             throw ValidationError(error.description)
         }
     }
+
+    /// Every knob change is checked before the command runs: a bad value is a usage error naming it (exit 64).
+    func validate() throws { _ = try knobs() }
 
     /// "instant", or "instant+" when knobs were changed.
     var label: String { settings.isEmpty && resolve.isEmpty && prefetch.isEmpty && timeout == nil ? preset : preset + "+" }

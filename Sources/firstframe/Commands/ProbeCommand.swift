@@ -20,7 +20,7 @@ struct ProbeCommand: AsyncParsableCommand {
     @Flag(help: "One JSON report per line instead of waterfalls; with --repeat, then one aggregate line.")
     var json = false
 
-    @Option(help: ArgumentHelp("Also write the opens as one self-contained HTML page (waterfalls, causes, advice, percentiles).",
+    @Option(help: ArgumentHelp("Also write the opens as one self-contained HTML page (waterfalls, causes, advice, percentiles; default: none).",
                                valueName: "file"))
     var html: String?
 
@@ -46,7 +46,7 @@ struct ProbeCommand: AsyncParsableCommand {
             }
         }
         if let html {
-            let page = ReportPage(title: "firstframe probe \(url)", sections: [.init(label: knobOptions.label, reports: reports)])
+            let page = ReportPage(title: "firstframe probe \(InputPolicy.redacted(url))", sections: [.init(label: knobOptions.label, reports: reports)])
             try page.write(to: URL(fileURLWithPath: html))
             FileHandle.standardError.write(Data("wrote \(html)\n".utf8))
         }

@@ -77,7 +77,7 @@ struct RecordBench: AsyncParsableCommand {
         let recorders = try (1...channels).map { index in
             try Recorder(url: "http://127.0.0.1:\(origin.port)/\(mode)/ch\(index).flv\(query)",
                          path: directory.appendingPathComponent("ch\(index).\(container)").path,
-                         reconnect: ReconnectPolicy(initialDelay: 0.2, maximumDelay: 2), logger: logger)
+                         reconnect: try ReconnectPolicy(initialDelay: 0.2, maximumDelay: 2), logger: logger)
         }
         // Every channel's program is encoded by the origin before the clock starts.
         for index in 1...channels { _ = try? await origin.warm(channel: "ch\(index)") }

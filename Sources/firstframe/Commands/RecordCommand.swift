@@ -30,31 +30,51 @@ struct RecordCommand: AsyncParsableCommand {
     @Option(help: "Container: ts, flv, mkv, or mp4 (fragmented).")
     var container = "ts"
 
-    @Option(help: "Split each recording into segments of about this many seconds (at keyframes).")
+    @Option(help: "Split each recording into segments of about this many seconds (at keyframes), 0.1…86400 (default: one file).")
     var segment: Double?
 
-    @Option(help: "Failed opens in a row before a channel gives up (default: never).")
+    @Option(help: "Failed opens in a row before a channel gives up, 1…1000000 (default: never).")
     var maxAttempts: Int?
 
-    @Option(help: "Milliseconds a read may wait for a packet before the stream counts as stalled and is reopened.")
+    @Option(help: "Milliseconds a read may wait for a packet before the stream counts as stalled and is reopened, 0…3600000 (0: no limit; default: the preset's readTimeoutMs, 10000).")
     var readTimeoutMs: Int?
 
     @Flag(help: "End a channel's recording when its input ends cleanly (files, ended events) instead of reopening it.")
     var stopAtEnd = false
 
-    @Option(help: "Stop after this many seconds (default: until SIGINT or SIGTERM).")
+    @Option(help: "Stop after this many seconds, more than 0 and at most 31536000 (a year) (default: until SIGINT or SIGTERM).")
     var duration: Double?
 
-    @Option(help: "Seconds between progress lines when standard error is not a terminal.")
+    @Option(help: "Seconds between progress lines when standard error is not a terminal, 0.1…86400.")
     var statusInterval = 10.0
 
     @OptionGroup var knobOptions: KnobOptions
 
+    /// The longest `--duration`, seconds: a year.
+    static let maximumDuration = 31_536_000.0
+    /// What `--status-interval` may be, seconds.
+    static let statusIntervalRange = 0.1...86_400.0
+    /// What `--read-timeout-ms` may be (the readTimeoutMs knob's range).
+    static let readTimeoutRange = 0...3_600_000
+
     func validate() throws {
         guard ["ts", "flv", "mkv", "mp4"].contains(container) else { throw ValidationError("--container: ts, flv, mkv or mp4") }
         guard !urls.isEmpty else { throw ValidationError("give at least one URL") }
-        if let segment, segment <= 0 { throw ValidationError("--segment must be > 0") }
-        if let maxAttempts, maxAttempts < 1 { throw ValidationError("--max-attempts must be ≥ 1") }
+        if let duration, !(duration.isFinite && duration > 0 && duration <= Self.maximumDuration) {
+            throw ValidationError("--duration: \(duration) is not seconds in (0, \(Int(Self.maximumDuration))]")
+        }
+        guard statusInterval.isFinite, Self.statusIntervalRange.contains(statusInterval) else {
+            throw ValidationError("--status-interval: \(statusInterval) is not seconds in 0.1…86400")
+        }
+        if let segment, !(segment.isFinite && Recorder.segmentSecondsRange.contains(segment)) {
+            throw ValidationError("--segment: \(segment) is not seconds in 0.1…86400")
+        }
+        if let maxAttempts, !ReconnectPolicy.maxAttemptsRange.contains(maxAttempts) {
+            throw ValidationError("--max-attempts: \(maxAttempts) is not a count in 1…1000000")
+        }
+        if let readTimeoutMs, !Self.readTimeoutRange.contains(readTimeoutMs) {
+            throw ValidationError("--read-timeout-ms: \(readTimeoutMs) is not milliseconds in 0…3600000")
+        }
     }
 
     func run() async throws {
@@ -67,13 +87,25 @@ struct RecordCommand: AsyncParsableCommand {
         var logger = Logger(label: "firstframe.record")
         logger.logLevel = .warning
         let names = Self.fileNames(for: urls)
+        let reconnect: ReconnectPolicy
+        do { reconnect = try ReconnectPolicy(maxAttempts: maxAttempts) } catch { throw ValidationError("--max-attempts: \(error)") }
         let recorders = try zip(urls, names).map { url, name in
-            try Recorder(
-                url: url, path: (out as NSString).appendingPathComponent("\(name).\(container)"), segmentSeconds: segment,
-                knobs: knobs, reconnect: ReconnectPolicy(maxAttempts: maxAttempts), stopAtEndOfInput: stopAtEnd,
-                logger: logger)
+            do {
+                return try Recorder(
+                    url: url, path: (out as NSString).appendingPathComponent("\(name).\(container)"), segmentSeconds: segment,
+                    knobs: knobs, reconnect: reconnect, stopAtEndOfInput: stopAtEnd, logger: logger)
+            } catch let error as RecorderParameterError {
+                throw ValidationError("\(error)")
+            }
         }
-        let stopAll: @Sendable () -> Void = { recorders.forEach { $0.stop() } }
+        let status = StatusBoard(names: names, recorders: recorders, interval: statusInterval)
+        // Started first, so that a stop can cancel it: its last lines are measured up to the stop, not after it.
+        let board = Task { await status.run() }
+        let stopAll: @Sendable () -> Void = {
+            status.markStopped()
+            board.cancel()
+            recorders.forEach { $0.stop() }
+        }
         let signals = [SIGINT, SIGTERM].map { number -> any DispatchSourceSignal in
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number)
@@ -82,7 +114,6 @@ struct RecordCommand: AsyncParsableCommand {
             return source
         }
         defer { signals.forEach { $0.cancel() } }
-        let status = StatusBoard(names: names, recorders: recorders, interval: statusInterval)
         let timer = duration.map { seconds in
             Task {
                 try await Task.sleep(for: .seconds(seconds))
@@ -91,22 +122,25 @@ struct RecordCommand: AsyncParsableCommand {
         }
         let summaries = await withTaskGroup(of: (Int, RecordingSummary).self) { group in
             for (index, recorder) in recorders.enumerated() { group.addTask { (index, await recorder.run()) } }
-            let board = Task { await status.run() }
             var summaries = [RecordingSummary?](repeating: nil, count: recorders.count)
             for await (index, summary) in group { summaries[index] = summary }
-            board.cancel()
-            await board.value
             return summaries.map { $0! }
         }
+        // Every channel ended on its own (none was stopped): the last lines are measured up to now.
+        board.cancel()
+        await board.value
         timer?.cancel()
         var failed: [String] = []
-        for (name, summary) in zip(names, summaries) {
+        for (index, summary) in summaries.enumerated() {
+            let name = names[index]
             let gaps = summary.gaps.count
-            print("\(name): \(summary.outcome.rawValue), \(summary.successfulOpens)/\(summary.attempts) opens, \(gaps) gaps, "
+            // The channel's URL as reports and logs show it: without its userinfo.
+            print("\(name) (\(InputPolicy.redacted(urls[index]))): \(summary.outcome.rawValue), \(summary.successfulOpens)/\(summary.attempts) opens, \(gaps) gaps, "
                 + "\(summary.packetsWritten) packets, \(Self.megabytes(summary.bytesWritten)), "
                 + String(format: "%.1f s of media", summary.mediaSeconds) + " → \(summary.files.joined(separator: ", "))")
             if ![.stopped, .inputEnded].contains(summary.outcome) || summary.successfulOpens == 0 {
-                failed.append("\(name) (\(summary.outcome.rawValue)\(summary.message.map { ": \($0)" } ?? ""))")
+                let why = summary.message ?? (summary.successfulOpens == 0 ? "no open reached a first picture, see the session log" : nil)
+                failed.append("\(name) (\(summary.outcome.rawValue)\(why.map { ": \($0)" } ?? ""))")
             }
         }
         fflush(nil)  // every output stream: stdout is block-buffered into a file or pipe

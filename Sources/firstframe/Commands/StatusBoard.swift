@@ -1,5 +1,6 @@
 import FirstFrame
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -8,12 +9,20 @@ import Glibc
 /// bitrate, reconnects, last first picture); elsewhere, the same lines every `interval` seconds, prefixed with the
 /// time, so a log shows every channel's state without escape codes. More than 40 channels on a terminal are
 /// summed into one line.
-struct StatusBoard: Sendable {
+///
+/// Each line's bitrate is the bytes written since an earlier line over the time between them. The last lines are
+/// drawn once, at the stop (``markStopped()``, then cancelling ``run()``), and measured up to the stop's instant:
+/// what the recorders write while they finalise their files after it is not part of any interval. An interval
+/// shorter than ``minimumWindow`` (a stop just after a line) is measured from the line before, so that the bytes
+/// of one read never stand for a rate.
+final class StatusBoard: Sendable {
     let names: [String]
     let recorders: [Recorder]
     let interval: Double
     private let isTerminal = isatty(STDERR_FILENO) != 0
     private let start = MonotonicClock.nanoseconds()
+    /// `MonotonicClock` ns of the stop; 0 while recording.
+    private let stoppedAt = Atomic<UInt64>(0)
 
     init(names: [String], recorders: [Recorder], interval: Double) {
         self.names = names
@@ -21,20 +30,43 @@ struct StatusBoard: Sendable {
         self.interval = interval
     }
 
-    /// Draws until cancelled, then once more.
+    /// Seconds between two drawings.
+    private var pace: Double { isTerminal ? 1 : interval }
+
+    /// The shortest interval a bitrate is measured over: a second, or the pace when it is shorter.
+    var minimumWindow: Double { min(1, pace) }
+
+    /// Notes the stop's instant (the first call counts); the caller then cancels ``run()``, which draws the last
+    /// lines measured up to it.
+    func markStopped() {
+        _ = stoppedAt.compareExchange(expected: 0, desired: MonotonicClock.nanoseconds(), ordering: .relaxed)
+    }
+
+    /// Bytes per channel at an instant.
+    private struct Snapshot {
+        var time: UInt64
+        var bytes: [Int64]
+    }
+
+    /// Draws every `interval` until cancelled, then once more: the lines at the stop.
     func run() async {
-        var previous = [Int64](repeating: 0, count: recorders.count)
-        var previousTime = MonotonicClock.nanoseconds()
+        var previous = Snapshot(time: start, bytes: [Int64](repeating: 0, count: recorders.count))
+        var beforePrevious = previous
         var drawn = 0
-        while !Task.isCancelled {
-            // Pacing the redraws, not waiting for anything.
-            try? await Task.sleep(for: .seconds(isTerminal ? 1 : interval))
-            let now = MonotonicClock.nanoseconds()
-            let seconds = max(0.001, Double(now - previousTime) / 1e9)
+        while true {
+            // Pacing the redraws, not waiting for anything: a stop cancels the sleep.
+            try? await Task.sleep(for: .seconds(pace))
+            let stop = stoppedAt.load(ordering: .relaxed)
+            let isLast = Task.isCancelled || stop != 0
+            let now = stop != 0 ? stop : MonotonicClock.nanoseconds()
             let progress = recorders.map(\.progress)
-            let lines = lines(progress, bitrates: zip(progress, previous).map { Double($0.bytesWritten - $1) * 8 / seconds })
-            previous = progress.map(\.bytesWritten)
-            previousTime = now
+            // Measured from the last line, or from the one before when the last is too recent.
+            let base = Double(now - min(now, previous.time)) / 1e9 >= minimumWindow ? previous : beforePrevious
+            let seconds = max(0.001, Double(now - min(now, base.time)) / 1e9)
+            let bitrates = zip(progress, base.bytes).map { Double(max(0, $0.bytesWritten - $1)) * 8 / seconds }
+            let lines = lines(progress, bitrates: bitrates)
+            beforePrevious = previous
+            previous = Snapshot(time: now, bytes: progress.map(\.bytesWritten))
             if isTerminal {
                 // Move up over the last drawing and overwrite it.
                 var text = drawn > 0 ? "\u{1B}[\(drawn)A" : ""
@@ -45,6 +77,7 @@ struct StatusBoard: Sendable {
                 let elapsed = String(format: "%.0f s", Double(now - start) / 1e9)
                 FileHandle.standardError.write(Data(lines.map { "record \(elapsed): \($0)\n" }.joined().utf8))
             }
+            if isLast { return }
         }
     }
 

@@ -11,7 +11,8 @@ struct SweepCommand: AsyncParsableCommand {
         discussion: """
             Alternatives are separated by commas; for the list-valued knobs (resolve, prefetchHosts, \
             stageDeadlines) by '|'. Rounds go through the combinations in turn, so every combination sees the \
-            same conditions.
+            same conditions. The combinations are counted before anything runs: more than --max-combinations \
+            (1000 unless raised, at most 1000000) is a usage error giving the count.
             """
     )
 
@@ -21,19 +22,29 @@ struct SweepCommand: AsyncParsableCommand {
     @Option(help: "Preset the combinations start from.")
     var preset = Preset.instant.rawValue
 
-    @Option(name: .customLong("set"), help: ArgumentHelp("Values to try for a knob (repeatable).", valueName: "knob=v1,v2,..."))
+    @Option(name: .customLong("set"), help: ArgumentHelp("Values to try for a knob (repeatable, at least once). 'firstframe help knobs' lists the knobs.", valueName: "knob=v1,v2,..."))
     var sweeps: [String] = []
 
-    @Option(name: .customLong("repeat"), help: "Opens per combination.")
+    @Option(name: .customLong("repeat"), help: "Opens per combination, 1…10000.")
     var repeats = 3
 
-    @Option(help: "Seconds before an open fails.")
+    @Option(help: "The most combinations the sweep runs, 1…1000000; more are refused before anything opens.")
+    var maxCombinations = SweepCommand.defaultMaximumCombinations
+
+    /// Combinations a sweep runs unless `--max-combinations` raises it: a thousand, each opened `--repeat` times.
+    static let defaultMaximumCombinations = 1000
+    /// What `--max-combinations` may be raised to.
+    static let combinationLimitRange = 1...1_000_000
+    /// What `--repeat` may be.
+    static let repeatRange = 1...10_000
+
+    @Option(help: "Seconds before an open fails, in (0, 3600].")
     var timeout: Double = 15
 
     @Flag(help: "Print every report as a JSON line instead of the table.")
     var json = false
 
-    @Option(help: ArgumentHelp("Also write every open as one self-contained HTML page: a section per combination, in the table's order.",
+    @Option(help: ArgumentHelp("Also write every open as one self-contained HTML page: a section per combination, in the table's order (default: none).",
                                valueName: "file"))
     var html: String?
 
@@ -54,37 +65,92 @@ struct SweepCommand: AsyncParsableCommand {
     }
 
     func validate() throws {
-        guard repeats >= 1 else { throw ValidationError("--repeat must be at least 1") }
+        guard Self.repeatRange.contains(repeats) else { throw ValidationError("--repeat: \(repeats) is not a count in 1…10000") }
         guard !sweeps.isEmpty else { throw ValidationError("give at least one --set knob=v1,v2,...") }
+        guard timeout.isFinite, timeout > 0, timeout <= 3600 else { throw ValidationError("--timeout: \(timeout) is not seconds in (0, 3600]") }
+        guard Self.combinationLimitRange.contains(maxCombinations) else {
+            throw ValidationError("--max-combinations: \(maxCombinations) is not a count in 1…1000000")
+        }
+        let axes = try axes()
+        guard let count = Self.combinationCount(axes.map(\.values.count)), count <= maxCombinations else {
+            let count = Self.combinationCount(axes.map(\.values.count)).map(String.init) ?? "more than \(Int.max)"
+            throw ValidationError("""
+                \(count) combinations (\(axes.map { "\($0.values.count)" }.joined(separator: " × "))), more than \
+                --max-combinations \(maxCombinations): sweep fewer values, or raise --max-combinations (at most 1000000)
+                """)
+        }
+        // Each value on its own, then every combination, before anything is opened; none is kept.
+        do throws(KnobError) {
+            let base = try Preset(named: preset).knobs
+            for axis in axes {
+                for value in axis.values {
+                    var knobs = base
+                    try knobs.set(axis.knob, value)
+                }
+            }
+            for index in 0..<count { _ = try knobs(combination(index, of: axes)) }
+        } catch {
+            throw ValidationError(error.description)
+        }
+    }
+
+    /// The number of combinations of axes of these lengths, or nil when it overflows `Int`.
+    static func combinationCount(_ lengths: [Int]) -> Int? {
+        var count = 1
+        for length in lengths {
+            let (product, overflow) = count.multipliedReportingOverflow(by: length)
+            if overflow { return nil }
+            count = product
+        }
+        return count
+    }
+
+    /// Combination `index` (the first axis changes slowest, as the table lists them), made when it is needed.
+    private func combination(_ index: Int, of axes: [(knob: String, values: [String])]) -> [(String, String)] {
+        var rest = index
+        var picked: [(String, String)] = []
+        for axis in axes.reversed() {
+            picked.append((axis.knob, axis.values[rest % axis.values.count]))
+            rest /= axis.values.count
+        }
+        return picked.reversed()
+    }
+
+    /// The preset with a combination's values applied and the sweep's deadline.
+    private func knobs(_ combination: [(String, String)]) throws(KnobError) -> TuningKnobs {
+        var knobs = try Preset(named: preset).knobs
+        for (knob, value) in combination { try knobs.set(knob, value) }
+        knobs.totalDeadline = timeout
+        try knobs.validate()
+        return knobs
     }
 
     func run() async throws {
         FFmpegLog.level = .quiet
         let axes = try axes()
-        // Every combination, each a list of (knob, value); built and validated before anything is opened.
-        var combinations: [[(String, String)]] = [[]]
-        for axis in axes {
-            combinations = combinations.flatMap { combination in axis.values.map { combination + [(axis.knob, $0)] } }
+        // Counted and checked in validate(); each combination's opener is made when its first open comes.
+        let count = Self.combinationCount(axes.map(\.values.count)) ?? 0
+        let labels = (0..<count).lazy.map { index in
+            self.combination(index, of: axes).map { "\($0.0)=\($0.1)" }.joined(separator: " ")
         }
-        var openers: [(label: String, opener: StreamOpener)] = []
-        for combination in combinations {
+        var openers = [StreamOpener?](repeating: nil, count: count)
+        func opener(_ index: Int) throws -> StreamOpener {
+            if let opener = openers[index] { return opener }
             do throws(KnobError) {
-                var knobs = try Preset(named: preset).knobs
-                for (knob, value) in combination { try knobs.set(knob, value) }
-                knobs.totalDeadline = timeout
-                let label = combination.map { "\($0.0)=\($0.1)" }.joined(separator: " ")
-                openers.append((label, try StreamOpener(knobs: knobs, presetName: preset + "+")))
+                let made = try StreamOpener(knobs: knobs(combination(index, of: axes)), presetName: preset + "+")
+                openers[index] = made
+                return made
             } catch {
                 throw ValidationError(error.description)
             }
         }
-        var reports = Array(repeating: [FirstFrameReport](), count: openers.count)
-        try await Progress.run("sweep", total: repeats * openers.count) { progress in
+        var reports = Array(repeating: [FirstFrameReport](), count: count)
+        try await Progress.run("sweep", total: repeats * count) { progress in
             for round in 1...repeats {
-                for index in openers.indices {
-                    let opener = openers[index].opener
+                for index in 0..<count {
+                    let opener = try opener(index)
                     let url = self.url
-                    let report = await progress.step("round \(round)/\(repeats): \(openers[index].label)") {
+                    let report = await progress.step("round \(round)/\(repeats): \(labels[index])") {
                         await opener.report(opening: url)
                     }
                     progress.advance()
@@ -99,12 +165,12 @@ struct SweepCommand: AsyncParsableCommand {
         let order = SweepTable.order(aggregates, by: rank)
         if let html {
             let page = ReportPage(
-                title: "firstframe sweep \(url) (preset \(preset), \(repeats) open\(repeats == 1 ? "" : "s") per combination)",
-                sections: order.map { ReportPage.Section(label: openers[$0].label, reports: reports[$0]) })
+                title: "firstframe sweep \(InputPolicy.redacted(url)) (preset \(preset), \(repeats) open\(repeats == 1 ? "" : "s") per combination)",
+                sections: order.map { ReportPage.Section(label: labels[$0], reports: reports[$0]) })
             try page.write(to: URL(fileURLWithPath: html))
             FileHandle.standardError.write(Data("wrote \(html)\n".utf8))
         }
         guard !json else { return }
-        print(SweepTable(rows: order.map { (openers[$0].label, aggregates[$0]) }, repeats: repeats).render(ranking: rank))
+        print(SweepTable(rows: order.map { (labels[$0], aggregates[$0]) }, repeats: repeats).render(ranking: rank))
     }
 }

@@ -64,7 +64,8 @@ final class Exporter: Sendable {
     /// One probe as `/reports` shows it: a JSON line.
     struct ProbeRecord: Sendable, Encodable {
         var target: String
-        var module: String
+        /// The preset the probe started from: the `preset` label of its series, as the library's own metrics say.
+        var preset: String
         var trigger: ExporterMetrics.Trigger
         /// When the probe ended, seconds since 1970.
         var endedAt: Double
@@ -133,7 +134,7 @@ final class Exporter: Sendable {
 
     /// Opens `url` once and records the probe everywhere it goes (counters, histograms, last-probe gauges, the
     /// reports kept). `knobs` carry the deadline.
-    func probe(url: String, target: ExporterConfiguration.Target?, preset: Preset, module: String, knobs: TuningKnobs,
+    func probe(url: String, target: ExporterConfiguration.Target?, preset: Preset, knobs: TuningKnobs,
                trigger: ExporterMetrics.Trigger) async -> ProbeRecord {
         metrics.probeStarted()
         let start = MonotonicClock.nanoseconds()
@@ -142,16 +143,16 @@ final class Exporter: Sendable {
             report = await (try StreamOpener(knobs: knobs, presetName: preset.rawValue)).report(opening: url)
         } catch {
             // Knobs are checked before they get here; keep a report anyway rather than trap.
-            var failed = FirstFrameReport(url: url, preset: preset.rawValue, knobs: knobs)
+            var failed = FirstFrameReport(url: InputPolicy.redacted(url), preset: preset.rawValue, knobs: knobs)
             failed.error = .init(stage: .dns, kind: .invalidKnob, message: "\(error)")
             report = failed
         }
         let duration = MonotonicClock.milliseconds(since: start) / 1000
         metrics.probeEnded()
         let now = Date().timeIntervalSince1970
-        metrics.record(report, target: target, module: module, trigger: trigger, durationSeconds: duration, wallClock: now)
+        metrics.record(report, target: target, preset: preset.rawValue, trigger: trigger, durationSeconds: duration, wallClock: now)
         let record = ProbeRecord(
-            target: target?.name ?? ExporterMetrics.adhocTarget, module: module, trigger: trigger, endedAt: now,
+            target: target?.name ?? ExporterMetrics.adhocTarget, preset: preset.rawValue, trigger: trigger, endedAt: now,
             durationSeconds: duration, firstPictureSeconds: report.summary.firstVideoFrameMs.map { $0 / 1000 }, report: report)
         keep(record)
         return record
@@ -160,7 +161,7 @@ final class Exporter: Sendable {
     /// A scheduled probe of a configured target.
     func probe(_ target: ExporterConfiguration.Target) async -> ProbeRecord? {
         guard let knobs = try? target.knobs() else { return nil }  // checked when the configuration was read
-        return await probe(url: target.url, target: target, preset: target.preset, module: target.module, knobs: knobs, trigger: .schedule)
+        return await probe(url: target.url, target: target, preset: target.preset, knobs: knobs, trigger: .schedule)
     }
 
     private func keep(_ record: ProbeRecord) {
@@ -228,12 +229,12 @@ final class Exporter: Sendable {
         let configured = configuration.target(named: name)
         if configured == nil {
             guard options.allowAnyTarget else {
-                return .text(403, "target \"\(name)\" is not configured (configured: "
+                return .text(403, "target \"\(InputPolicy.redacted(name))\" is not configured (configured: "
                              + "\(configuration.targets.map(\.name).joined(separator: ", ")); --allow-any-target probes any URL)")
             }
             let scheme = name.split(separator: ":", maxSplits: 1).first?.lowercased() ?? ""
             guard name.contains("://"), ["http", "https", "rtmp", "rtmps"].contains(scheme) else {
-                return .text(400, "target \"\(name)\" is neither a configured target nor an http(s):// or rtmp(s):// URL")
+                return .text(400, "target \"\(InputPolicy.redacted(name))\" is neither a configured target nor an http(s):// or rtmp(s):// URL")
             }
         }
         var preset = configured?.preset ?? .instant
@@ -267,7 +268,7 @@ final class Exporter: Sendable {
         guard probeSlots.tryAcquire() else {
             return .text(429, "too many probes running (\(probeSlots.limit), --probe-concurrency); try again")
         }
-        let record = await probe(url: target.url, target: configured, preset: preset, module: target.module, knobs: knobs, trigger: .probe)
+        let record = await probe(url: target.url, target: configured, preset: preset, knobs: knobs, trigger: .probe)
         probeSlots.release()
         return Response(status: 200, contentType: Response.prometheusText,
                         body: ProbeExposition.render(record.report, durationSeconds: record.durationSeconds))
@@ -309,7 +310,9 @@ final class Exporter: Sendable {
         ]
         for target in configuration.targets {
             let schedule = target.interval.map { "every \($0) s" } ?? "on request"
-            lines.append("  \(target.name)  \(target.module)  \(schedule)  \(target.url)")
+            // As reports and logs show URLs: without the userinfo (a configured password never leaves the file).
+            let preset = target.preset.rawValue + (target.settings.isEmpty ? "" : " (\(target.settings.count) knobs changed)")
+            lines.append("  \(target.name)  \(preset)  \(schedule)  \(InputPolicy.redacted(target.url))")
         }
         return .text(200, lines.joined(separator: "\n"))
     }

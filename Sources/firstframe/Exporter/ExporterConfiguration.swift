@@ -32,9 +32,6 @@ struct ExporterConfiguration: Sendable, Equatable {
                 && lhs.settings.elementsEqual(rhs.settings, by: ==)
         }
 
-        /// The `module` label: the preset, with `+` when the target changes knobs.
-        var module: String { settings.isEmpty ? preset.rawValue : preset.rawValue + "+" }
-
         /// The preset's knobs with the target's changes and `timeout` (when given) applied.
         func knobs(timeout override: Double? = nil) throws(ConfigurationError) -> TuningKnobs {
             var knobs = preset.knobs
@@ -62,7 +59,7 @@ struct ExporterConfiguration: Sendable, Equatable {
     var jitter = 0.1
 
     /// Label names the exporter sets itself.
-    static let reservedLabels: Set<String> = ["target", "module", "stage", "cause", "le", "trigger", "job", "instance"]
+    static let reservedLabels: Set<String> = ["target", MetricNames.Label.preset, "stage", "cause", "le", "trigger", "job", "instance"]
 
     /// The configured target `name`, or the one whose URL is exactly `name`.
     func target(named nameOrURL: String) -> Target? {

@@ -6,7 +6,9 @@ import Synchronization
 /// registry (which `MetricsSystem` is bootstrapped with, so the library's own metrics land there too).
 ///
 /// Series per target carry `target` (the configured name; `_adhoc` for a URL probed through `--allow-any-target`,
-/// so no URL ever becomes a label value), `module` (the preset) and the target's configured labels.
+/// so no URL ever becomes a label value), `preset` (the preset the probe started from, by the same name and value as
+/// the library's own `firstframe_open_*` series: ``MetricNames/Label/preset``; knob changes a target's `set` makes
+/// do not change it) and the target's configured labels.
 final class ExporterMetrics: Sendable {
     let registry: PrometheusCollectorRegistry
 
@@ -121,14 +123,14 @@ final class ExporterMetrics: Sendable {
     // MARK: Probes
 
     /// Records one probe: counters, histograms and (for a configured target) its last-probe gauges.
-    func record(_ report: FirstFrameReport, target: ExporterConfiguration.Target?, module: String, trigger: Trigger,
+    func record(_ report: FirstFrameReport, target: ExporterConfiguration.Target?, preset: String, trigger: Trigger,
                 durationSeconds: Double, wallClock: Double) {
-        let labels = [("target", target?.name ?? Self.adhocTarget), ("module", module)] + (target?.labels ?? [])
+        let labels = [("target", target?.name ?? Self.adhocTarget), (MetricNames.Label.preset, preset)] + (target?.labels ?? [])
         let triggered = labels + [("trigger", trigger.rawValue)]
-        registry.makeCounter(descriptor: Self.exporter("probes", "total", "Opens the exporter ran, by target, module and trigger."),
+        registry.makeCounter(descriptor: Self.exporter("probes", "total", "Opens the exporter ran, by target, preset and trigger."),
                              labels: triggered).increment()
         if report.outcome == .failed {
-            registry.makeCounter(descriptor: Self.exporter("probe_failures", "total", "Opens that failed, by target, module and trigger."),
+            registry.makeCounter(descriptor: Self.exporter("probe_failures", "total", "Opens that failed, by target, preset and trigger."),
                                  labels: triggered).increment()
         }
         if let first = report.summary.firstVideoFrameMs {
@@ -167,7 +169,7 @@ final class ExporterMetrics: Sendable {
         let clientAttributable = Mutex<Gauge?>(nil)
 
         static func labels(for target: ExporterConfiguration.Target) -> [(String, String)] {
-            [("target", target.name), ("module", target.module)] + target.labels
+            [("target", target.name), (MetricNames.Label.preset, target.preset.rawValue)] + target.labels
         }
 
         init(registry: PrometheusCollectorRegistry, labels: [(String, String)]) {
