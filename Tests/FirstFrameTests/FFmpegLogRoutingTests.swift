@@ -160,40 +160,10 @@ extension OriginTests {
             }
         }
 
-        struct Run {
-            var status: Int32
-            var stdout: String
-            var stderr: String
-        }
-
-        /// Runs `firstframe probe --json URL`, both pipes read to their end; killed (and failed) after 20 s.
-        static func probe(_ url: String, environment: [String: String] = [:]) async throws -> Run {
-            let executable = try #require(HungResolverProcess.executable)
-            let process = Process()
-            process.executableURL = executable
-            process.arguments = ["probe", "--json", "--set", "totalDeadline=10", url]
-            var variables = ProcessInfo.processInfo.environment
-            variables.removeValue(forKey: "FIRSTFRAME_FFMPEG_LOG")
-            process.environment = variables.merging(environment) { $1 }
-            let output = Pipe(), errors = Pipe()
-            process.standardInput = FileHandle.nullDevice
-            process.standardOutput = output
-            process.standardError = errors
-            try process.run()
-            async let stdout = blocking { output.fileHandleForReading.readDataToEndOfFile() }
-            async let stderr = blocking { errors.fileHandleForReading.readDataToEndOfFile() }
-            let pid = process.processIdentifier
-            let watchdog = Task {
-                guard (try? await Task.sleep(for: .seconds(20))) != nil else { return }
-                kill(pid, SIGKILL)
-            }
-            let (printed, complaints) = try await (stdout, stderr)
-            try await blocking { process.waitUntilExit() }
-            watchdog.cancel()
-            try? output.fileHandleForReading.close()
-            try? errors.fileHandleForReading.close()
-            return Run(status: process.terminationStatus, stdout: String(decoding: printed, as: UTF8.self),
-                       stderr: String(decoding: complaints, as: UTF8.self))
+        /// Runs `firstframe probe --json URL` (the shared ``CommandLineProcess``); killed (and failed) after 20 s.
+        static func probe(_ url: String, environment: [String: String] = [:]) async throws -> CommandLineProcess {
+            try await CommandLineProcess.run(["probe", "--json", "--set", "totalDeadline=10", url], environment: environment,
+                                             timeout: 20)
         }
     }
 }
