@@ -187,5 +187,33 @@ extension OriginTests {
             let dts = written.compactMap(\.dts)
             #expect(Set(dts).count == dts.count, "a packet written twice")
         }
+
+        /// MPEG-TS with two audio tracks (AAC and MP2): the one the open chose is recorded; the other, there from the
+        /// open, is neither a codec change nor audio joining late (no new files, no track written over another).
+        @Test func aSecondAudioTrackIsNotAStreamChange() async throws {
+            let directory = try directory()
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let path = directory.appendingPathComponent("two.ts").path
+            try MediaFixtures.run("/usr/bin/ffmpeg", [
+                "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+                "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-f", "lavfi", "-i", "sine=frequency=440",
+                "-f", "lavfi", "-i", "sine=frequency=880",
+                "-map", "0:v", "-map", "1:a", "-map", "2:a", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "50",
+                "-c:a:0", "aac", "-c:a:1", "mp2", "-t", "4", "-f", "mpegts", path,
+            ])
+            let server = try StaticFileServer(files: ["two.ts": try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))])
+            defer { server.stop() }
+            let recording = directory.appendingPathComponent("room.mkv").path
+            let recorder = try Recorder(
+                url: "http://127.0.0.1:\(server.port)/two.ts", path: recording,
+                reconnect: try ReconnectPolicy(initialDelay: 0.05, maximumDelay: 0.2, jitter: 0, maxAttempts: 2),
+                readBatchSeconds: 0, stopAtEndOfInput: true)
+            let summary = await recorder.run()
+            #expect(summary.files == [recording], "\(summary.files)")
+            let audio = try MediaProbe.streams(recording).filter { $0.codec_type == "audio" }
+            #expect(audio.count == 1)
+            let errors = try MediaProbe.decodeErrors(recording)
+            #expect(errors.isEmpty, "\(errors.prefix(300))")
+        }
     }
 }

@@ -207,4 +207,32 @@ import Testing
         #expect(next.count == 10, "nothing waits for the next keyframe")
         #expect(next.first == first.last! + 40)
     }
+
+    /// A source that loops every 10 s, restarted on a new clock just after a keyframe the recorder never got: the
+    /// keyframe's content was written a loop earlier, outside the window a re-send can come from, so it is new media
+    /// on a new clock — not a re-send that would put the file ten seconds back.
+    @Test func aMatchFromALoopEarlierIsNotARestartsReSend() {
+        var splicer = TimelineSplicer()
+        splicer.startConnection()
+        let first = feed(&splicer, from: 0, to: 13_960, loop: 10_000, now: second)
+        splicer.startConnection()
+        // The new clock starts at 0 with the frame of source 14 000 (= loop content 4000, written at 4000).
+        let next = feed(&splicer, from: 0, to: 2000, content: 14_000, loop: 10_000, now: 2 * second)
+        #expect(next.count == 50, "every frame of the restarted source is written")
+        #expect(next.first! > first.last!)
+    }
+
+    /// A slate (every keyframe alike) whose clock resets inside the connection: the reset is a jump, though the
+    /// keyframe's content was written a GOP ago.
+    @Test func aClockResetOfRepeatingContentIsAJump() {
+        var splicer = TimelineSplicer()
+        splicer.startConnection()
+        // The encoder had run for 100 s when the recording began; its clock restarts at 0.
+        let before = feed(&splicer, from: 100_000, to: 120_000, loop: 2000, now: second)
+        _ = splicer.takeDiscontinuity()
+        let after = feed(&splicer, from: 0, to: 2000, loop: 2000, now: second)
+        #expect(after.count == 50)
+        #expect(after.first == before.last! + 40)
+        #expect(splicer.takeDiscontinuity()?.kind == .clockJump)
+    }
 }

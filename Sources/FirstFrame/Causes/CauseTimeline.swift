@@ -77,19 +77,22 @@ package struct CauseTimeline {
         // then the media causes start at once).
         let last = media?.hop ?? (instants.keyframeRead.map { read in hops.lastIndex { ($0.requestStart ?? 0) <= read } ?? -1 } ?? hops.count - 1)
         for (index, hop) in hops.enumerated() where index <= last {
-            // A set-up step that failed or never finished is where the open stopped: what follows is still set-up
-            // (a lookup that failed has no server response after it).
+            // On the last hop, a set-up step that failed or never finished is where the open stopped: what follows
+            // is still set-up (a lookup that failed has no server response after it). An earlier hop's failed step
+            // (a segment FFmpeg gave up on and moved past) ends nothing.
+            let stopsHere = index == hops.count - 1
             if let lookup = hop.lookup {
-                guard lookup.error == nil, lookup.end != nil else { return result + [.init(cause: .networkSetup, time: nil, hop: index)] }
+                if stopsHere, lookup.error != nil || lookup.end == nil { return result + [.init(cause: .networkSetup, time: nil, hop: index)] }
                 result.append(.init(cause: .networkSetup, time: lookup.end, hop: index))
             }
             if !hop.connects.isEmpty {
-                guard let connected = hop.establishedConnect?.end else { return result + [.init(cause: .networkSetup, time: nil, hop: index)] }
+                let connected = hop.establishedConnect?.end
+                if stopsHere, connected == nil { return result + [.init(cause: .networkSetup, time: nil, hop: index)] }
                 result.append(.init(cause: .networkSetup, time: connected, hop: index))
             }
             if hop.secureConnectionStart != nil {
-                guard let secured = hop.secureConnectionEnd else { return result + [.init(cause: .networkSetup, time: nil, hop: index)] }
-                result.append(.init(cause: .networkSetup, time: secured, hop: index))
+                if stopsHere, hop.secureConnectionEnd == nil { return result + [.init(cause: .networkSetup, time: nil, hop: index)] }
+                result.append(.init(cause: .networkSetup, time: hop.secureConnectionEnd, hop: index))
             }
             if let media, media.hop == index {
                 if media.isRTMP {

@@ -61,9 +61,9 @@ package enum FailureClassification {
         } else if let segment = interruption.segmentFailure {
             kind = .http
             stage = .httpResponse
-            message = "HTTP \(segment.status) for a later request of the playlist" + (segment.url.map { " (\($0))" } ?? "")
-                + ": FFmpeg would skip it and wait for the next segment"
-        } else if let lastHop, lastHop.kind == .http, lastHop.responseStart != nil,
+            message = "HTTP \(segment.status) for an HLS segment" + (segment.url.map { " (\($0))" } ?? "")
+                + ": FFmpeg would skip it and wait for the next one until the deadline"
+        } else if let lastHop, [.http, .tls].contains(lastHop.kind), lastHop.responseStart != nil,
                   lastHop.statusLine != nil || !interruption.deadlinePassed,
                   lastHop.status.map({ !(100...599).contains($0) }) ?? true {
             // (A head still incomplete when a deadline passed is a trickle: a timeout, below.)
@@ -76,7 +76,12 @@ package enum FailureClassification {
             kind = known.kind
             message = known.message
             // Before the probe returned, the stage in progress comes from the trace; after it, the pipeline knows.
-            if marks.formatProbed != nil { stage = max(stage, known.stage) }
+            // A network stage the pipeline names (a status line found bad after the open) is that stage.
+            if known.stage.isNetwork {
+                stage = known.stage
+            } else if marks.formatProbed != nil {
+                stage = max(stage, known.stage)
+            }
         } else if interruption.cancelled || lookup?.failure == .cancelled {
             kind = .cancelled
         } else if interruption.deadlinePassed || lookup?.failure == .timedOut {

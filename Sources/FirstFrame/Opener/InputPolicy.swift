@@ -76,10 +76,12 @@ package struct InputPolicy: Sendable, Hashable {
         protocols = isLocal ? knobs.allowedProtocols : knobs.allowedProtocols.filter { $0 != "file" }
     }
 
-    /// Why `host` (as URLComponents gives it: an IPv6 literal without brackets) is not one FFmpeg can look up or
+    /// Why `host` (as URLComponents gives it: an IPv6 literal with or without brackets) is not one FFmpeg can look up or
     /// connect to, if it is not: a name longer than DNS allows (253 bytes, 63 a label), characters outside a host
     /// name's, an IPv6 literal with a zone id (FFmpeg's URL splitting refuses `%`).
-    static func hostProblem(_ host: String) -> String? {
+    static func hostProblem(_ bracketed: String) -> String? {
+        // Foundation on Linux keeps an IPv6 literal's brackets in `host`; Darwin's drops them.
+        let host = bracketed.hasPrefix("[") && bracketed.hasSuffix("]") ? String(bracketed.dropFirst().dropLast()) : bracketed
         if host.contains(":") {
             if host.contains("%") { return "an IPv6 zone id in the host (FFmpeg cannot use it)" }
             var address = in6_addr()
@@ -87,8 +89,10 @@ package struct InputPolicy: Sendable, Hashable {
         }
         guard host.utf8.count <= 253 else { return "a host name of \(host.utf8.count) bytes (DNS allows 253)" }
         let labels = host.split(separator: ".", omittingEmptySubsequences: false)
-        for label in labels where label.utf8.count > 63 || (label.isEmpty && labels.count > 1 && label != labels.last) {
-            return label.isEmpty ? "an empty label in the host name" : "a host name label of \(label.utf8.count) bytes (DNS allows 63)"
+        for (index, label) in labels.enumerated() {
+            // One empty label is allowed, at the end: a fully qualified name (`example.com.`).
+            if label.isEmpty, index < labels.count - 1 || labels.count == 1 { return "an empty label in the host name" }
+            if label.utf8.count > 63 { return "a host name label of \(label.utf8.count) bytes (DNS allows 63)" }
         }
         let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
         guard host.allSatisfy(allowed.contains) else { return "characters a host name cannot have in '\(host.prefix(60))'" }

@@ -66,8 +66,8 @@ final class OpenRun: @unchecked Sendable {
         case requestCap
         /// A network stage (or the format probe) ran past its deadline, in milliseconds.
         case stageDeadline(Stage, Double)
-        /// A playlist's segment (or a media playlist) answered with an HTTP error: FFmpeg's HLS demuxer would skip
-        /// it and wait for the next one until the deadline.
+        /// A playlist's segment answered with an HTTP error: FFmpeg's HLS demuxer would skip it and wait for the
+        /// next one until the deadline.
         case segmentFailed(status: Int, url: String?)
     }
 
@@ -101,7 +101,9 @@ final class OpenRun: @unchecked Sendable {
             guard !networkDeadlines.isEmpty || watchesSegments, cnh_trace_current() != nil else { return false }
             let now = MonotonicClock.nanoseconds()
             let hops = NetworkTrace(start: origin, end: now, events: NetworkTraceRecorder.eventsSoFar()).hops
-            if watchesSegments, let failed = hops.dropFirst().last(where: { ($0.status ?? 0) >= 400 }), let status = failed.status {
+            // Segments only: a variant or rendition playlist that fails is one FFmpeg marks broken and plays without.
+            if watchesSegments, let failed = hops.last(where: { $0.role == .segment && ($0.status ?? 0) >= 400 }),
+               let status = failed.status {
                 reason.withLock { $0 = .segmentFailed(status: status, url: failed.url) }
                 return true
             }
@@ -271,14 +273,16 @@ final class OpenRun: @unchecked Sendable {
                               keyframe: keyframeAlone.sharedReference(), firstPicture: frame))
     }
 
-    /// FFmpeg's http reads any status it can parse (and 0 for none) and streams the body of what is not 4xx/5xx:
-    /// a media hop whose status line is not a 2xx is the server's error, whatever its body held. Read from the
-    /// trace assembled for the report (no second reading of it).
+    /// FFmpeg's http reads any number after the first space of the first line as the status (0 for none) and
+    /// streams the body of whatever is not 4xx/5xx (3xx it follows): a response whose status line is not HTTP (or
+    /// ICY) or whose status is 1xx or past 599 is the server's error, whatever its body held. The response looked at
+    /// is the last one the trace read a head of; read from the trace assembled for the report (no second reading).
     private static func statusLineFailure(_ trace: NetworkTrace) -> PipelineFailure? {
         guard let hop = trace.hops.last(where: { $0.statusLine != nil }), let line = hop.statusLine else { return nil }
-        if let status = hop.status, (200...299).contains(status) { return nil }
+        let status = hop.status ?? (line.hasPrefix("ICY ") ? line.split(separator: " ").dropFirst().first.flatMap { Int($0) } : nil)
+        if let status, (200...599).contains(status) { return nil }
         return PipelineFailure(stage: .httpResponse, kind: .http,
-                               message: "invalid HTTP status line '\(line.prefix(80))'" + (hop.status.map { " (status \($0))" } ?? ""))
+                               message: "invalid HTTP status line '\(line.prefix(80))'" + (status.map { " (status \($0))" } ?? ""))
     }
 
     /// Throws `stage`'s timeout (or the cancel) when the interrupter says stop: for calls that return normally
@@ -288,6 +292,11 @@ final class OpenRun: @unchecked Sendable {
         if interrupter.hasTimedOut || interrupter.stageDeadlinePassed {
             let limit = interrupter.stageDeadlinePassed ? knobs.stageDeadlines[stage].map { "\($0) ms" } ?? "its deadline" : "totalDeadline \(knobs.totalDeadline) s"
             throw PipelineFailure(stage: stage, kind: .timeout, message: "\(stage.rawValue) did not finish within \(limit)")
+        }
+        // The deadlines of the stages inside avformat_open_input, the request cap and a segment's error stop the
+        // open through the limit: the classification names which (the failure's kind and message come from it).
+        if interrupter.hasReachedLimit {
+            throw PipelineFailure(stage: stage, kind: .timeout, message: "\(stage.rawValue) was stopped by its limit")
         }
     }
 

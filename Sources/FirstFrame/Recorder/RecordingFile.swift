@@ -71,7 +71,11 @@ final class RecordingFile {
         let same = Set(streams.keys) == Set(fileParameters.keys)
             && streams.allSatisfy { kind, value in fileParameters[kind].map { $0.isCompatible(with: value) } ?? false }
         parameters = streams
-        if !same, output != nil { switchPending = switchPending ?? reason }
+        guard output != nil else { return }
+        // A segment held back was sent under the current configuration: it goes to the current file before a switch.
+        if !same { try writeHeld(toNewFile: false) }
+        // Parameters that match the file again (a change undone before its keyframe) need no new file.
+        switchPending = same ? nil : switchPending ?? reason
     }
 
     /// Writes `packet` (already placed on the recording's timeline) to the stream of its kind.

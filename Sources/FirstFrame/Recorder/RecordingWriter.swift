@@ -68,6 +68,8 @@ final class RecordingWriter: Sendable {
         inner.splicer.startConnection()
         var streams: [StreamInfo.Kind: CodecParameters] = [:]
         var indices: [Int: StreamInfo.Kind] = [stream.videoStreamIndex: .video]
+        /// Streams a change replaced: their packets are not written any more.
+        var retired: Set<Int> = []
         if let audio = stream.audioStreamIndex { indices[audio] = .audio }
         for (index, kind) in indices {
             // Nil once the stream is closed (a stop during the open): nothing to write, and no file to start.
@@ -92,7 +94,7 @@ final class RecordingWriter: Sendable {
             case .success(let read): packet = read
             case .failure(let end): return finishConnection(end, attempt: attempt, packetsBefore: packetsBefore, &inner)
             }
-            if let change = streamChange(packet, stream: stream, indices: &indices, streams: &streams) {
+            if let change = streamChange(packet, stream: stream, indices: &indices, retired: &retired, streams: &streams) {
                 do throws(FFmpegError) {
                     try inner.file.use(streams, reason: change)
                 } catch {
@@ -212,14 +214,18 @@ final class RecordingWriter: Sendable {
     /// (the demuxer's new-extradata side data), or a new stream of a kind the recording has (FLV makes a new stream
     /// when the codec changes, or when audio starts after the first picture). Updates `indices` and `streams`.
     private func streamChange(_ packet: Packet, stream: OpenedStream, indices: inout [Int: StreamInfo.Kind],
-                              streams: inout [StreamInfo.Kind: CodecParameters]) -> RecordingFile.Reason? {
+                              retired: inout Set<Int>, streams: inout [StreamInfo.Kind: CodecParameters]) -> RecordingFile.Reason? {
         let keyframe = packet.flags.contains(.key) ? packet : nil
         if let kind = indices[packet.streamIndex] {
-            guard let extradata = packet.newExtradata, let current = streams[kind] else { return nil }
+            // FLV repeats its sequence header (each comes as new extradata): only a different one is a change.
+            guard let extradata = packet.newExtradata, let current = streams[kind], current.extradata != extradata else { return nil }
             streams[kind] = current.updated(extradata: extradata, keyframe: keyframe)
             return .newSequenceHeader
         }
-        guard packet.mediaKind == .video || packet.mediaKind == .audio,
+        // Only a stream the input made after the open can join or replace one (FLV: a codec change, audio that
+        // starts late). The others were there at the open and not chosen: another audio track, another variant.
+        guard packet.streamIndex >= stream.streams.count, !retired.contains(packet.streamIndex),
+              packet.mediaKind == .video || packet.mediaKind == .audio,
               var parameters = stream.codecParameters(ofStream: packet.streamIndex) else { return nil }
         let kind = packet.mediaKind
         let joining = kind == .audio && streams[.audio] == nil
@@ -227,6 +233,8 @@ final class RecordingWriter: Sendable {
         if kind == .video, parameters.width == 0 || packet.newExtradata != nil {
             parameters = parameters.updated(extradata: packet.newExtradata, keyframe: keyframe)
         }
+        // The stream it replaces never comes back: FLV would have matched its codec again instead of making one.
+        retired.formUnion(indices.filter { $0.value == kind }.keys)
         indices = indices.filter { $0.value != kind }
         indices[packet.streamIndex] = kind
         streams[kind] = parameters

@@ -9,18 +9,19 @@
 /// 1. **Sent again on the same clock** — a packet whose content was written at the time its timestamp maps to (an
 ///    edge's GOP cache re-sending the current GOP, an HLS playlist serving its segments again): a duplicate, dropped.
 ///    The connection keeps the recording's offset.
-/// 2. **Sent again on another clock** — a video keyframe whose content was written, at a time the old offset cannot
+/// 2. **Sent again on another clock** — a video keyframe whose content was written lately (within two of the longest
+///    GOPs, at least 4 s: older matches are pictures that recur, a loop or a slate), at a time the old offset cannot
 ///    explain (an edge that starts each client at 0, a relay restamping), or three inter frames in a row that agree
 ///    on one offset (a server restarted mid-GOP): the offset is taken from the match, so what follows continues the
 ///    file seamlessly and the rest of the re-sent packets are dropped too.
 /// 3. **New media** — a video keyframe nobody wrote. On the same clock (its timestamp within
-///    [last − ``sameClockWindowSeconds``, last + wall-clock gap + ``forwardJumpSeconds``]) the offset stays and the
-///    file has a gap as long as the media missed; otherwise (a restarted publisher, a clock that wrapped or jumped)
+///    [last − ``sameClockWindowSeconds``, last + wall-clock gap + ``forwardJumpSeconds``], and ahead of the last
+///    video written) the offset stays and the file has a gap as long as the media missed; otherwise (a restarted publisher, a clock that wrapped or jumped)
 ///    the new clock is placed after the last written packet, advanced by the wall-clock time since it was written.
 ///
-/// Inside a connection, a video keyframe nobody wrote that lands more than ``backwardJumpSeconds`` before the last
-/// video packet, a packet 2³² ms behind (FLV's 32-bit wrap), or any packet more than ``forwardJumpSeconds`` after
-/// what its kind last wrote is a timestamp discontinuity (an MPEG-TS discontinuity, a publisher restarted behind a
+/// Inside a connection, a video keyframe not written at its own time that lands more than ``backwardJumpSeconds``
+/// before the last video packet, a packet 2³² ms behind (FLV's 32-bit wrap), or any packet more than
+/// ``forwardJumpSeconds`` (plus the wall-clock time since) after the last packet written is a timestamp discontinuity (an MPEG-TS discontinuity, a publisher restarted behind a
 /// relay): the clock is placed again right after the last written packet. Other packets behind what was written are
 /// dropped (a packet dropped before, sent again). Video that steps forward by more than ``holeSeconds`` without jumping (frames the
 /// edge skipped, an HLS segment that expired) is written where its timestamps say: a hole the writer logs as a gap.
@@ -63,8 +64,12 @@ struct TimelineSplicer {
     static let forwardJumpSeconds: Int64 = 10
     /// A video step longer than this (and than four frames) is a hole.
     static let holeSeconds: Int64 = 1
+    /// Source timestamps (µs) beyond this are taken as untimed: offsets added to them could overflow.
+    static let largestTimestamp: Int64 = 1 << 52
     /// FLV's timestamps are 32-bit milliseconds: they wrap after 49.7 days (µs).
     static let flvWrap: Int64 = (1 << 32) * 1000
+    /// The shortest window back from the last video packet in which a re-send is matched by content on another clock.
+    static let minimumMatchWindowSeconds: Int64 = 4
     /// Inter frames matched in a row at one offset before a connection is placed by them.
     static let confirmations = 3
     /// Timestamps that match within this many µs are the same instant (rounding between time bases).
@@ -90,6 +95,9 @@ struct TimelineSplicer {
     private(set) var sameClock: Bool?
     /// The last discontinuity found inside a connection, until the writer takes it.
     private var discontinuity: Discontinuity?
+    /// The longest interval between written video keyframes (µs, capped at ``historySeconds``), and the last one.
+    private var longestGOP: Int64 = 0
+    private var lastKeyframeOutput: Int64?
     /// Inter frames of an unplaced connection matched by content on another clock: the offset they agree on, and
     /// how many in a row did.
     private var candidateOffset: Int64?
@@ -117,6 +125,8 @@ struct TimelineSplicer {
                          content: UInt64, now: UInt64) -> Decision {
         guard let sourceTicks = dts ?? pts else { return .untimed }
         let source = timeBase.rescale(sourceTicks, to: Rational(1, 1_000_000))
+        // av_rescale_q gives INT64_MIN on overflow; anything past ~142 years cannot be placed without overflowing.
+        guard abs(source) < Self.largestTimestamp else { return .untimed }
         if !connectionPlaced {
             if let early = placeConnection(kind: kind, source: source, isKeyframe: isKeyframe, content: content, now: now) {
                 return early
@@ -125,15 +135,16 @@ struct TimelineSplicer {
         guard var offset else { return .waitingForKeyframe }
         if let last = lastWritten[kind], source + offset <= last {
             if history[kind]?.contains(content, near: source + offset) == true { return .duplicate }
-            guard isWrap(source: source) || isJumpBack(kind: kind, output: source + offset, last: last,
-                                                       isKeyframe: isKeyframe, content: content) else {
+            guard isWrap(source: source) || isJumpBack(kind: kind, output: source + offset, last: last, isKeyframe: isKeyframe)
+            else {
                 // Behind what was written, and not written itself: a packet dropped before (before a keyframe, in a
                 // gap) that a new connection sends again, or timestamps that did not increase. Too late to write.
                 return .duplicate
             }
             offset = jump(source: source, now: now)
-        } else if let last = lastWritten[kind] ?? lastWritten.values.max(),
+        } else if let last = lastWritten.values.max(),
                   source + offset > last + wallGap(now: now) + Self.forwardJumpSeconds * 1_000_000 {
+            // Measured against the whole file, not the kind: audio back after a long silence is not a jump.
             offset = jump(source: source, now: now)
         }
         let output = source + offset
@@ -151,6 +162,12 @@ struct TimelineSplicer {
                 discontinuity = Discontinuity(kind: .hole, from: last, to: output, sourceStep: step)
             }
             if step <= frames || videoStep == nil { videoStep = step }
+        }
+        if kind == .video, isKeyframe {
+            if let previous = lastKeyframeOutput {
+                longestGOP = min(max(longestGOP, output - previous), Self.historySeconds * 1_000_000)
+            }
+            lastKeyframeOutput = output
         }
         lastWritten[kind] = output
         history[kind, default: WrittenHistory()].append(output: output, content: content, isKeyframe: isKeyframe && kind == .video)
@@ -176,7 +193,9 @@ struct TimelineSplicer {
         guard kind == .video else {
             // Audio ahead of the connection's first video: a re-send on either clock is dropped; anything else
             // waits for the video to place the connection (it falls in the gap).
-            if sentAgain || history[kind]?.lastMatch(content, keyframesOnly: false) != nil { return .duplicate }
+            if sentAgain || history[kind]?.lastMatch(content, keyframesOnly: false, notBefore: matchWindowStart) != nil {
+                return .duplicate
+            }
             return .waitingForKeyframe
         }
         guard !sentAgain else {
@@ -193,13 +212,14 @@ struct TimelineSplicer {
             place(sameClock: true)
             return nil
         }
-        if isKeyframe, let match = history[.video]?.lastMatch(content, keyframesOnly: true) {
+        if isKeyframe, let match = history[.video]?.lastMatch(content, keyframesOnly: true, notBefore: matchWindowStart) {
             // Sent again on another clock (or restamped): the match says where this clock sits on the file's.
             offset = match - source
             place(sameClock: false)
             return .duplicate
         }
-        if !isKeyframe, !newOnSameClock, let match = history[.video]?.lastMatch(content, keyframesOnly: false) {
+        if !isKeyframe, !newOnSameClock,
+           let match = history[.video]?.lastMatch(content, keyframesOnly: false, notBefore: matchWindowStart) {
             // Inter frames sent again on another clock (a server restarted mid-GOP): one match could be a picture
             // that repeats, so the clock is taken from ``confirmations`` in a row at the same offset. Each is written
             // already either way; once placed, the frames after them continue the file without waiting for a
@@ -217,6 +237,9 @@ struct TimelineSplicer {
             }
             return .duplicate
         }
+        // A frame that matches nothing breaks a run of matching inter frames.
+        candidateOffset = nil
+        candidateMatches = 0
         guard isKeyframe else { return .waitingForKeyframe }
         offset = newClockOffset(source: source, wallGap: sinceLastWrite)
         place(sameClock: false)
@@ -246,9 +269,18 @@ struct TimelineSplicer {
     /// ``backwardJumpSeconds`` back, says so. Audio and inter frames behind the last packet are often packets
     /// dropped before (audio ahead of the first keyframe, video after a gap) that a new connection sends again:
     /// taking one of them for a jump would place the whole connection wrongly.
-    private func isJumpBack(kind: StreamInfo.Kind, output: Int64, last: Int64, isKeyframe: Bool, content: UInt64) -> Bool {
+    private func isJumpBack(kind: StreamInfo.Kind, output: Int64, last: Int64, isKeyframe: Bool) -> Bool {
+        // (Not written at its own time — the caller checked — so even a picture that repeats, a slate or a loop,
+        // is a new clock here.)
         kind == .video && isKeyframe && output < last - Self.backwardJumpSeconds * 1_000_000
-            && history[.video]?.lastMatch(content, keyframesOnly: true) == nil
+    }
+
+    /// The earliest output time a re-send may match by content on another clock: two of the longest GOPs written
+    /// (at least ``minimumMatchWindowSeconds``) before the last video packet. A GOP cache re-sends one GOP; an older
+    /// match is a picture that recurs (a looping source, a slate), not a re-send.
+    private var matchWindowStart: Int64 {
+        let last = lastWritten[.video] ?? lastWritten.values.max() ?? 0
+        return last - max(2 * longestGOP, Self.minimumMatchWindowSeconds * 1_000_000)
     }
 
     /// A discontinuity inside a connection: the clock is placed again right after the last written packet.
@@ -311,10 +343,10 @@ struct WrittenHistory {
         return false
     }
 
-    /// The output time of the latest entry with `content`.
-    func lastMatch(_ content: UInt64, keyframesOnly: Bool) -> Int64? {
+    /// The output time of the latest entry with `content`, not before `notBefore`.
+    func lastMatch(_ content: UInt64, keyframesOnly: Bool, notBefore: Int64) -> Int64? {
         var index = entries.count - 1
-        while index >= start {
+        while index >= start, entries[index].output >= notBefore {
             let entry = entries[index]
             if entry.content == content, !keyframesOnly || entry.isKeyframe { return entry.output }
             index -= 1

@@ -298,9 +298,9 @@ public final class OpenedStream: Sendable {
                 reader.lastPacketTime = MonotonicClock.nanoseconds()
                 reader.queued.append(packet)
             }
-        case .success(false) where timedOut && reader.held == nil:
+        case .success(false) where timedOut:
             let timeout = readTimeout.map { String(format: "%.0f ms", $0 * 1000) } ?? "the read timeout"
-            reader.end = makeEnd(&reader, .stalled, "no packet within \(timeout)")
+            reader.end = makeEnd(&reader, .stalled, "no packet within \(timeout)", discarded: reader.held?.size ?? 0)
         case .success(false):
             if let held = reader.held {
                 reader.end = makeEnd(&reader, .connectionDropped, "the input ended inside a packet of \(held.size) bytes (not handed on)",

@@ -86,6 +86,12 @@ public final class CodecParameters {
         return copy
     }
 
+    /// The codec configuration bytes (`extradata`: an AVC or AAC sequence header's payload), empty when there are none.
+    public var extradata: [UInt8] {
+        guard let bytes = pointer.pointee.extradata, pointer.pointee.extradata_size > 0 else { return [] }
+        return Array(UnsafeBufferPointer(start: bytes, count: Int(pointer.pointee.extradata_size)))
+    }
+
     /// Picture width and height (0 when unknown).
     public var width: Int { Int(pointer.pointee.width) }
     public var height: Int { Int(pointer.pointee.height) }
