@@ -59,18 +59,27 @@ extension OriginTests {
                 report(String(format: "probe runs: %.1f s (both at once)", ms(MonotonicClock.nanoseconds() - started) / 1000))
 
                 #expect(spread.status == 0, "\(spread.transcript)")
+                struct Aggregate: Decodable {
+                    struct GOP: Decodable {
+                        var lengthMs: Double?
+                        var aligned: Bool
+                        var phasesMs: [Double?]
+                        var coverage: Double?
+                    }
+                    var gop: GOP?
+                    var notes: [String]?
+                }
                 let last = try #require(spread.stdout.split(separator: "\n").last.map(String.init))
-                let aggregate = try #require(try JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any], "\(last)")
-                let gop = try #require(aggregate["gop"] as? [String: Any], "\(last)")
-                let length = try #require(gop["lengthMs"] as? Double, "\(last)")
-                let phases = (gop["phasesMs"] as? [Any] ?? []).compactMap { $0 as? Double }
-                report("aligned: GOP \(length) ms, phases \(phases), coverage \(gop["coverage"] ?? "-"), notes \(aggregate["notes"] ?? "-")")
+                let aggregate = try JSONDecoder().decode(Aggregate.self, from: Data(last.utf8))
+                let gop = try #require(aggregate.gop, "\(last)")
+                let length = try #require(gop.lengthMs, "\(last)")
+                let phases = gop.phasesMs.compactMap { $0 }
+                report("aligned: GOP \(length) ms, phases \(phases), coverage \(gop.coverage ?? -1), notes \(aggregate.notes ?? [])")
                 #expect(abs(length - 2000) <= 100, "GOP \(length) ms")
-                #expect(gop["aligned"] as? Bool == true)
+                #expect(gop.aligned)
                 #expect(phases.count == 6, "\(last)")
-                #expect((gop["coverage"] as? Double ?? 0) >= 0.5, "\(last)")
-                let notes = aggregate["notes"] as? [String] ?? []
-                #expect(notes.contains { $0.contains("follows the GOP phase") }, "\(last)")
+                #expect((gop.coverage ?? 0) >= 0.5, "\(last)")
+                #expect((aggregate.notes ?? []).contains { $0.contains("follows the GOP phase") }, "\(last)")
                 // Each open's own line carries its phase.
                 let opens = spread.stdout.split(separator: "\n").dropLast().filter { $0.contains("\"gopPhaseMs\":") }
                 #expect(opens.count == 6, "\(spread.stdout)")

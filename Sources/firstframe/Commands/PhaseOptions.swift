@@ -4,9 +4,8 @@ import ArgumentParser
 /// phase of its own (see ``PhaseSession``).
 struct PhaseOptions: ParsableArguments {
     @Flag(inversion: .prefixedNo, help: ArgumentHelp("""
-        Start each round's opens at a GOP phase of its own, spread over the GOP, learned from one extra connection \
-        to the URL that watches its keyframes (default: on for sweep and for probe --repeat above 1). \
-        --no-align-phase opens back to back as before; the extra connection still reports the phase each open met.
+        Start each round's opens at a GOP phase of its own, spread over the GOP, watched on one extra connection \
+        (default: on for sweep and for probe --repeat above 1; off: back to back, phases still reported).
         """))
     var alignPhase: Bool?
 

@@ -131,7 +131,7 @@ struct ProbeCommand: AsyncParsableCommand {
         var notes: [String]?
 
         /// `"gop":{"lengthMs":2000,"aligned":true,"phasesMs":[240,1414,…],"coverage":0.76}`; `lengthMs` null (and the
-        /// phases empty) when the watcher could not learn the GOP, with `unavailable` saying why.
+        /// phases null) when the watcher could not learn the GOP, with `unavailable` saying why.
         struct GOP: Encodable {
             var lengthMs: Double?
             var aligned: Bool

@@ -75,7 +75,7 @@ struct SweepTable {
             lines.append(line)
         }
         if let spread = keyframeWaitSpread, spread > 100 {
-            lines.append(String(format: "the keyframe wait ranged over %.0f ms between opens (each joined the GOP at its own phase): ranking by first picture would rank that.", spread))
+            lines.append(String(format: "the keyframe wait ranged over %.0f ms between opens (they joined the GOP at different phases): ranking by first picture would rank that.", spread))
         }
         return lines.joined(separator: "\n")
     }
