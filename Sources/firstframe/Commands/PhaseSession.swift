@@ -7,7 +7,12 @@ import Foundation
 /// the same phase. With a ``PhaseWatcher`` (one extra kept connection) the session knows the GOP's length and the
 /// phase at any instant: when aligning, round `r` picks a target phase (``GOPClock/targetPhaseMs(round:lengthMs:)``,
 /// spread over the GOP across rounds) and every open of the round sleeps until the GOP reaches it — the sleep is the
-/// scenario, not synchronisation. Whatever the mode, each open's phase is noted just before it starts.
+/// scenario, not synchronisation. Whatever the mode, each open's start is noted, and its phase told from the clock.
+///
+/// When only watching (`--no-align-phase`) the opens run back to back from the start, as without a watcher, while
+/// the watcher learns the GOP alongside; the phases of opens that started before it knew are told afterwards from
+/// the learned clock (a regular GOP extrapolates back), so the commands hold those opens' lines until then
+/// (``isSettled``, ``settle()``).
 ///
 /// When the watcher cannot learn a regular keyframe interval (it could not open, the stream ended, keyframes come
 /// in bursts or at irregular times), the session says so and the opens run back to back, as without it.
@@ -23,16 +28,21 @@ final class PhaseSession {
 
     /// What one open met.
     struct OpenPhase: Sendable {
-        /// ms after the edge's last keyframe when the open started; nil when the GOP is unknown.
+        /// ms after the edge's last keyframe when the open started; nil when the GOP is (not yet) known.
         var phaseMs: Double?
         /// The phase the open waited for, when aligned.
         var targetMs: Double?
+        /// When the open started (`MonotonicClock`), nil without a watcher.
+        var startNs: UInt64?
     }
 
     let mode: Mode
     private let url: String
     private let knobs: TuningKnobs
+    /// The watcher, from ``begin()`` until it gives up.
     private var watcher: PhaseWatcher?
+    /// Its start, when only watching (the opens do not wait for it).
+    private var starting: Task<Void, Never>?
     /// Why the phases are unknown, when a watcher was wanted but could not learn the GOP.
     private(set) var unavailable: String?
     private let startNs = MonotonicClock.nanoseconds()
@@ -45,40 +55,51 @@ final class PhaseSession {
 
     deinit { watcher?.stop() }
 
-    /// Starts the watcher and waits until it knows the GOP (about two GOPs) or has given up; on giving up, says so
-    /// on standard error.
+    /// Starts the watcher. Aligning, it waits until the watcher knows the GOP (about two GOPs) or has given up;
+    /// only watching, it returns at once (see ``settle()``).
     func begin() async {
         guard mode != .off else { return }
         var knobs = knobs
         // The watcher keeps reading after its open: a stall ends it (its phases extrapolate from then on).
         knobs.readTimeoutMs = 5000
         let watcher = PhaseWatcher(url: url, knobs: knobs)
-        await watcher.start()
-        switch await watcher.learning() {
-        case .learned:
-            self.watcher = watcher
-        case .failed(let reason):
+        self.watcher = watcher
+        if mode == .align {
+            await watcher.start()
+            await settle()
+        } else {
+            starting = Task { await watcher.start() }
+        }
+    }
+
+    /// Waits until the watcher knows the GOP or has given up (at once when that is decided, or without one); on
+    /// giving up, says so on standard error.
+    func settle() async {
+        guard let watcher, watcher.clock == nil else { return }
+        await starting?.value
+        if case .failed(let reason) = await watcher.learning() {
             watcher.stop()
+            self.watcher = nil
             unavailable = "the phase watcher gave up: \(reason)"
             FileHandle.standardError.write(Data("GOP phase unknown (\(unavailable!)): the opens run back to back, phases not reported\n".utf8))
         }
     }
 
-    /// Whether opens are started at chosen phases.
-    var aligns: Bool { mode == .align && watcher != nil }
+    /// Whether every phase can be told now: no watcher was wanted, it gave up, or it knows the GOP.
+    var isSettled: Bool { mode == .off || unavailable != nil || watcher?.clock != nil }
 
-    /// Whether phases are known (a watcher learned the GOP).
-    var watches: Bool { watcher != nil }
+    /// Whether opens are started at chosen phases.
+    var aligns: Bool { mode == .align && watcher?.clock != nil }
 
     /// The GOP's length as last measured.
     var gopMs: Double? { watcher?.clock?.lengthMs }
 
-    /// Waits, when aligning, until the GOP reaches round `round`'s phase; then notes the phase the open about to
-    /// start meets. Call it right before the open.
+    /// Waits, when aligning, until the GOP reaches round `round`'s phase; then notes when the open about to start
+    /// starts, and its phase when the GOP is known. Call it right before the open.
     func beforeOpen(round: Int) async throws -> OpenPhase {
-        guard let watcher, let clock = watcher.clock else { return OpenPhase() }
+        guard let watcher else { return OpenPhase() }
         var target: Double?
-        if mode == .align, let length = clock.lengthMs {
+        if mode == .align, let clock = watcher.clock, let length = clock.lengthMs {
             let phase = GOPClock.targetPhaseMs(round: round, lengthMs: length)
             target = phase
             let now = MonotonicClock.nanoseconds()
@@ -87,11 +108,21 @@ final class PhaseSession {
                 try await Task.sleep(for: .nanoseconds(Int64(instant - min(instant, MonotonicClock.nanoseconds()))))
             }
         }
-        return OpenPhase(phaseMs: watcher.clock?.phaseMs(at: MonotonicClock.nanoseconds()), targetMs: target)
+        let start = MonotonicClock.nanoseconds()
+        return OpenPhase(phaseMs: watcher.clock?.phaseMs(at: start), targetMs: target, startNs: start)
+    }
+
+    /// `phase` with its phase told from the clock learned since, when it was not known at the open.
+    func resolved(_ phase: OpenPhase) -> OpenPhase {
+        guard phase.phaseMs == nil, let start = phase.startNs, let clock = watcher?.clock else { return phase }
+        var resolved = phase
+        resolved.phaseMs = clock.phaseMs(at: start)
+        return resolved
     }
 
     /// Closes the watcher's connection.
     func finish() {
+        starting?.cancel()
         watcher?.stop()
     }
 

@@ -38,6 +38,24 @@ struct ProbeCommand: AsyncParsableCommand {
         defer { phases.finish() }
         var reports: [FirstFrameReport] = []
         var met: [PhaseSession.OpenPhase] = []
+        // Opens are printed in order once their phase can be told (at once, unless only watching: then from when
+        // the watcher knows the GOP).
+        var printed = 0
+        func printSettled() throws {
+            guard phases.isSettled else { return }
+            while printed < reports.count {
+                let index = printed
+                met[index] = phases.resolved(met[index])
+                if json {
+                    Self.emit(try phases.jsonLine(reports[index], met[index]))
+                } else {
+                    print(ReportRendering.waterfall(reports[index]))
+                    if let line = Self.phaseLine(met[index], gopMs: phases.gopMs) { print(line) }
+                    if index + 1 < repeats { print("") }
+                }
+                printed += 1
+            }
+        }
         try await Progress.run("probe", total: repeats) { progress in
             await progress.step("learning the GOP (phase watcher)") { await phases.begin() }
             for index in 0..<repeats {
@@ -48,14 +66,10 @@ struct ProbeCommand: AsyncParsableCommand {
                 progress.advance()
                 reports.append(report)
                 met.append(phase)
-                if json {
-                    Self.emit(try phases.jsonLine(report, phase))
-                } else {
-                    print(ReportRendering.waterfall(report))
-                    if let line = Self.phaseLine(phase, gopMs: phases.gopMs) { print(line) }
-                    if index + 1 < repeats { print("") }
-                }
+                try printSettled()
             }
+            await progress.step("learning the GOP (phase watcher)") { await phases.settle() }
+            try printSettled()
         }
         phases.finish()
         if let html {

@@ -153,6 +153,16 @@ struct SweepCommand: AsyncParsableCommand {
         // The watcher opens the URL as the first combination does (those knobs are about to open it anyway).
         let session = PhaseSession(mode: phaseOptions.mode(alignByDefault: true), url: url, knobs: try opener(0).knobs)
         defer { session.finish() }
+        // JSON lines are printed in order once their phase can be told (at once, unless only watching).
+        var waiting: [(combination: Int, round: Int)] = []
+        func printSettled() throws {
+            guard session.isSettled else { return }
+            for (index, round) in waiting {
+                phases[index][round] = session.resolved(phases[index][round])
+                if json { print(try session.jsonLine(reports[index][round], phases[index][round])) }
+            }
+            waiting = []
+        }
         try await Progress.run("sweep", total: repeats * count) { progress in
             await progress.step("learning the GOP (phase watcher)") { await session.begin() }
             for round in 1...repeats {
@@ -168,9 +178,12 @@ struct SweepCommand: AsyncParsableCommand {
                     progress.advance()
                     reports[index].append(report)
                     phases[index].append(phase)
-                    if json { print(try session.jsonLine(report, phase)) }
+                    waiting.append((index, round - 1))
+                    try printSettled()
                 }
             }
+            await progress.step("learning the GOP (phase watcher)") { await session.settle() }
+            try printSettled()
         }
         session.finish()
         // Ranked as the table is: by the median client-attributable time (or first picture, when asked),
