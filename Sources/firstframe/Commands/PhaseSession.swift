@@ -135,6 +135,9 @@ final class PhaseSession {
         var line = String(format: "GOP %.0f ms, from the keyframes of one extra connection; ", gopMs)
             + (aligns ? "each round's opens started at a phase of its own, spread over the GOP"
                 : "the opens ran back to back (--no-align-phase)")
+        if let irregular = watcher?.clock?.irregularKeyframes, irregular > 0 {
+            line += "; \(irregular) keyframe\(irregular == 1 ? "" : "s") broke the GOP's rhythm (phases count from the last keyframe)"
+        }
         if let ending = watcher?.ending {
             line += String(format: "; the watcher's connection ended %.1f s in (%@): later phases are extrapolated",
                            Double(ending.atNs &- startNs) / 1e9, ending.reason)
