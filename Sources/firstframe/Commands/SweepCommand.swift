@@ -11,8 +11,10 @@ struct SweepCommand: AsyncParsableCommand {
         discussion: """
             Alternatives are separated by commas; for the list-valued knobs (resolve, prefetchHosts, \
             stageDeadlines) by '|'. Rounds go through the combinations in turn, so every combination sees the \
-            same conditions. The combinations are counted before anything runs: more than --max-combinations \
-            (1000 unless raised, at most 1000000) is a usage error giving the count.
+            same conditions: on a live URL, one extra connection watches the GOP and every open of a round starts \
+            at the round's phase, the rounds' phases spread over the GOP (--no-align-phase opens back to back). \
+            The combinations are counted before anything runs: more than --max-combinations (1000 unless raised, \
+            at most 1000000) is a usage error giving the count.
             """
     )
 
@@ -28,6 +30,8 @@ struct SweepCommand: AsyncParsableCommand {
     @Option(name: .customLong("repeat"), help: "Opens per combination, 1…10000.")
     var repeats = 3
 
+    @OptionGroup var phaseOptions: PhaseOptions
+
     @Option(help: "The most combinations the sweep runs, 1…1000000; more are refused before anything opens.")
     var maxCombinations = SweepCommand.defaultMaximumCombinations
 
@@ -41,7 +45,7 @@ struct SweepCommand: AsyncParsableCommand {
     @Option(help: "Seconds before an open fails, in (0, 3600].")
     var timeout: Double = 15
 
-    @Flag(help: "Print every report as a JSON line instead of the table.")
+    @Flag(help: "Print every report as a JSON line instead of the table, then one line with the ranking and its warnings.")
     var json = false
 
     @Option(help: ArgumentHelp("Also write every open as one self-contained HTML page: a section per combination, in the table's order (default: none).",
@@ -145,20 +149,43 @@ struct SweepCommand: AsyncParsableCommand {
             }
         }
         var reports = Array(repeating: [FirstFrameReport](), count: count)
+        var phases = Array(repeating: [PhaseSession.OpenPhase](), count: count)
+        // The watcher opens the URL as the first combination does (those knobs are about to open it anyway).
+        let session = PhaseSession(mode: phaseOptions.mode(alignByDefault: true), url: url, knobs: try opener(0).knobs)
+        defer { session.finish() }
+        // JSON lines are printed in order once their phase can be told (at once, unless only watching).
+        var waiting: [(combination: Int, round: Int)] = []
+        func printSettled() throws {
+            guard session.isSettled else { return }
+            for (index, round) in waiting {
+                phases[index][round] = session.resolved(phases[index][round])
+                if json { print(try session.jsonLine(reports[index][round], phases[index][round])) }
+            }
+            waiting = []
+        }
         try await Progress.run("sweep", total: repeats * count) { progress in
+            await progress.step("learning the GOP (phase watcher)") { await session.begin() }
             for round in 1...repeats {
                 for index in 0..<count {
                     let opener = try opener(index)
                     let url = self.url
+                    let phase = try await progress.step("round \(round)/\(repeats): waiting for the GOP phase") {
+                        try await session.beforeOpen(round: round - 1)
+                    }
                     let report = await progress.step("round \(round)/\(repeats): \(labels[index])") {
                         await opener.report(opening: url)
                     }
                     progress.advance()
                     reports[index].append(report)
-                    if json { print(try ReportRendering.jsonLine(report)) }
+                    phases[index].append(phase)
+                    waiting.append((index, round - 1))
+                    try printSettled()
                 }
             }
+            await progress.step("learning the GOP (phase watcher)") { await session.settle() }
+            try printSettled()
         }
+        session.finish()
         // Ranked as the table is: by the median client-attributable time (or first picture, when asked),
         // combinations that never reached a picture last.
         let aggregates = reports.map(ReportAggregate.init)
@@ -170,7 +197,23 @@ struct SweepCommand: AsyncParsableCommand {
             try page.write(to: URL(fileURLWithPath: html))
             FileHandle.standardError.write(Data("wrote \(html)\n".utf8))
         }
-        guard !json else { return }
-        print(SweepTable(rows: order.map { (labels[$0], aggregates[$0]) }, repeats: repeats).render(ranking: rank))
+        let review = PhaseReview(
+            settings: order.map { index in
+                .init(label: labels[index], opens: zip(reports[index], phases[index]).map { report, phase in
+                    .init(phaseMs: phase.phaseMs, valueMs: SweepTable.rankedValue(report, by: rank))
+                })
+            },
+            gopMs: session.gopMs, aligned: session.aligns,
+            metric: rank == .client ? "client-attributable time" : "first picture")
+        let table = SweepTable(
+            rows: order.map { (labels[$0], aggregates[$0], phases[$0].map(\.phaseMs)) }, repeats: repeats,
+            phaseSummary: session.summary,
+            roundTargets: phases.first?.compactMap(\.targetMs) ?? [])
+        guard !json else {
+            print(try table.rankingLine(ranking: rank, gopMs: session.gopMs, aligned: session.aligns, review: review))
+            return
+        }
+        print(table.render(ranking: rank))
+        for line in review.lines { print(line) }
     }
 }
