@@ -12,7 +12,7 @@ DEBIAN_PACKAGES := libavformat-dev libavcodec-dev libavutil-dev libgnutls28-dev 
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 SWIFT ?= swift
 
-.PHONY: deps build test tsan otlp-example docs demo serve clean
+.PHONY: deps build test lint tsan otlp-example docs demo serve clean
 
 deps:
 	@missing=""; \
@@ -32,6 +32,11 @@ test: deps
 	# --no-parallel: the test targets measure time on two cores; suites of different targets must not overlap.
 	$(SWIFT) test --skip-build --no-parallel
 	$(MAKE) tsan
+
+# Formatting and style: swift-nio's .swift-format settings, checked with the toolchain's swift-format (no build).
+# `swift-format format -i -r --parallel Sources Tests Examples Package.swift` applies them.
+lint:
+	swift-format lint --strict -r --parallel Sources Tests Examples Package.swift
 
 # The network layer (DNS cache under 100 threads with refreshes running, trace assembly) under ThreadSanitizer, in
 # its own build directory. FIRSTFRAME_NETWORK_ONLY=1 declares only that layer and its tests, so neither FFmpeg's

@@ -96,7 +96,11 @@ let upperLayers: [Target] = [
         ] + nio
     ),
     .executableTarget(name: "time-an-open", dependencies: ["FirstFrame"], path: "Examples/TimeAnOpen"),
-    .executableTarget(name: "trace-your-open", dependencies: ["FirstFrame", "CFFmpeg"], path: "Examples/TraceYourOpen"),
+    .executableTarget(
+        name: "trace-your-open",
+        dependencies: ["FirstFrame", "CFFmpeg"],
+        path: "Examples/TraceYourOpen"
+    ),
     .executableTarget(name: "player", dependencies: ["FirstFrame"], path: "Examples/Player"),
     .executableTarget(name: "recorder", dependencies: ["FirstFrame"], path: "Examples/Recorder"),
     .target(

@@ -68,5 +68,14 @@ do {
 }
 stream.close()
 let elapsed = Date().timeIntervalSince(start)
-print(String(format: "%d pictures in %.1f s: %.1f fps; %d stalls", frames, elapsed, Double(frames) / elapsed, stalls.count)
-      + (stalls.isEmpty ? "" : " (" + stalls.map { String(format: "%.0f ms", $0 * 1000) }.joined(separator: ", ") + ")"))
+print(
+    String(
+        format: "%d pictures in %.1f s: %.1f fps; %d stalls",
+        frames,
+        elapsed,
+        Double(frames) / elapsed,
+        stalls.count
+    )
+        + (stalls.isEmpty
+            ? "" : " (" + stalls.map { String(format: "%.0f ms", $0 * 1000) }.joined(separator: ", ") + ")")
+)

@@ -24,28 +24,37 @@ let recorders = try arguments.dropFirst(2).enumerated().map { index, url in
         url: url,
         path: "\(directory)/channel\(index + 1).ts",
         // Reopen at once after a drop, then back off 0.5 s, 1 s, 2 s … up to 10 s while opens fail; give up after 5.
-        reconnect: try ReconnectPolicy(initialDelay: 0.5, maximumDelay: 10, maxAttempts: 5))
+        reconnect: try ReconnectPolicy(initialDelay: 0.5, maximumDelay: 10, maxAttempts: 5)
+    )
 }
 
 // Ctrl-C stops every recorder: each finalises its file and flushes its session log before `run()` returns.
 signal(SIGINT, SIG_IGN)
 let interrupt = DispatchSource.makeSignalSource(signal: SIGINT)
-interrupt.setEventHandler { recorders.forEach { $0.stop() } }
+interrupt.setEventHandler { for recorder in recorders { recorder.stop() } }
 interrupt.resume()
 let timer = Task {
     try await Task.sleep(for: .seconds(20))
-    recorders.forEach { $0.stop() }
+    for recorder in recorders { recorder.stop() }
 }
 
 await withTaskGroup(of: RecordingSummary.self) { group in
     for recorder in recorders { group.addTask { await recorder.run() } }
     for await summary in group {
-        print("\(summary.files.first ?? "-"): \(summary.outcome.rawValue), \(summary.successfulOpens) opens, "
-              + "\(summary.gaps.count) gaps, \(summary.duplicatesDropped) re-sent packets dropped, "
-              + String(format: "%.1f s of media", summary.mediaSeconds))
+        print(
+            "\(summary.files.first ?? "-"): \(summary.outcome.rawValue), \(summary.successfulOpens) opens, "
+                + "\(summary.gaps.count) gaps, \(summary.duplicatesDropped) re-sent packets dropped, "
+                + String(format: "%.1f s of media", summary.mediaSeconds)
+        )
         for gap in summary.gaps {
-            print(String(format: "  gap %.2f → %@ s (%@)", gap.fromSeconds, gap.toSeconds.map { String(format: "%.2f", $0) } ?? "end",
-                         gap.end?.reason.rawValue ?? gap.kind.rawValue))
+            print(
+                String(
+                    format: "  gap %.2f → %@ s (%@)",
+                    gap.fromSeconds,
+                    gap.toSeconds.map { String(format: "%.2f", $0) } ?? "end",
+                    gap.end?.reason.rawValue ?? gap.kind.rawValue
+                )
+            )
         }
     }
 }

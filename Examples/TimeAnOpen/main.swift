@@ -19,8 +19,11 @@ for milestone in PlainOpen.Milestone.allCases {
     print("\(milestone.rawValue.padding(toLength: 16, withPad: " ", startingAt: 0)) \(value)")
 }
 for stream in result.streams {
-    print("stream \(stream.index): \(stream.kind.rawValue) \(stream.codec)"
-          + (stream.kind == .video ? " \(stream.width)x\(stream.height) @ \(stream.frameRate) fps" : " \(stream.sampleRate) Hz"))
+    print(
+        "stream \(stream.index): \(stream.kind.rawValue) \(stream.codec)"
+            + (stream.kind == .video
+                ? " \(stream.width)x\(stream.height) @ \(stream.frameRate) fps" : " \(stream.sampleRate) Hz")
+    )
 }
 if let error = result.error {
     print("failed at \(result.failedStage?.rawValue ?? "?"): \(error)")

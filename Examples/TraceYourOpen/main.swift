@@ -23,7 +23,8 @@ let url = arguments[0]
 FFmpegLog.level = .error
 
 // 1. The cache: static entries first, the system resolver for everything else. IPv4 only (the default).
-let resolver: any Resolver = resolveEntries.isEmpty
+let resolver: any Resolver =
+    resolveEntries.isEmpty
     ? SystemResolver()
     : ResolverChain([try StaticResolver(entries: resolveEntries), SystemResolver()])
 let cache = DNSCache(configuration: .init(resolver: resolver))
@@ -54,18 +55,26 @@ for hop in trace.hops {
     print("hop \(hop.index): \(hop.kind.rawValue) \(hop.url ?? hop.host ?? "?")")
     if let lookup = hop.lookup {
         let answers = lookup.answers.map { $0.address.description }.joined(separator: ", ")
-        print("  dns      \(at(lookup.start)) → \(at(lookup.end)) ms  \(lookup.source.rawValue)  [\(answers)]\(lookup.error.map { "  " + $0 } ?? "")")
+        print(
+            "  dns      \(at(lookup.start)) → \(at(lookup.end)) ms  \(lookup.source.rawValue)  [\(answers)]\(lookup.error.map { "  " + $0 } ?? "")"
+        )
     }
     for attempt in hop.connects {
-        print("  connect  \(at(attempt.start)) → \(at(attempt.end)) ms  \(attempt.address)  \(attempt.outcome.rawValue)\(attempt.error.map { "  " + $0 } ?? "")")
+        print(
+            "  connect  \(at(attempt.start)) → \(at(attempt.end)) ms  \(attempt.address)  \(attempt.outcome.rawValue)\(attempt.error.map { "  " + $0 } ?? "")"
+        )
     }
     if hop.secureConnectionStart != nil {
         print("  tls      \(at(hop.secureConnectionStart)) → \(at(hop.secureConnectionEnd)) ms")
     }
-    print("  request  \(at(hop.requestStart)) ms, first response byte \(at(hop.responseStart)) ms  \(hop.statusLine ?? "")")
+    print(
+        "  request  \(at(hop.requestStart)) ms, first response byte \(at(hop.responseStart)) ms  \(hop.statusLine ?? "")"
+    )
     if let target = hop.redirectTo { print("  redirect → \(target)") }
 }
-print("avformat_open_input: \(status == 0 ? "ok" : FFmpegError(code: status, operation: "avformat_open_input").description)")
+print(
+    "avformat_open_input: \(status == 0 ? "ok" : FFmpegError(code: status, operation: "avformat_open_input").description)"
+)
 print("cache: \(cache.stats)")
 DNSCache.uninstall()
 exit(status == 0 ? 0 : 1)

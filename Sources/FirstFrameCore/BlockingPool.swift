@@ -50,7 +50,8 @@ package final class BlockingPool: Sendable {
     /// holds (polled every few ms). Returns nil when the wait ended first; the job still runs to its end, and
     /// `discard` gets its late result (to free what it allocated).
     package func run<Value: Sendable>(
-        until deadline: UInt64?, isCancelled: () -> Bool = { false },
+        until deadline: UInt64?,
+        isCancelled: () -> Bool = { false },
         discard: @escaping @Sendable (Value) -> Void = { _ in },
         _ job: @escaping @Sendable () -> Value
     ) -> Value? {

@@ -7,7 +7,9 @@ package enum SlicedWait {
     /// it at once) until it succeeds, `deadline` (`MonotonicClock` ns) passes or `isCancelled` holds. Returns
     /// whether `wait` succeeded.
     package static func wait(
-        until deadline: UInt64, isCancelled: () -> Bool, _ wait: (DispatchTime) -> DispatchTimeoutResult
+        until deadline: UInt64,
+        isCancelled: () -> Bool,
+        _ wait: (DispatchTime) -> DispatchTimeoutResult
     ) -> Bool {
         while true {
             let now = MonotonicClock.nanoseconds()

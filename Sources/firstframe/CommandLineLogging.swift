@@ -19,7 +19,8 @@ enum CommandLineLogging {
         let override = ProcessInfo.processInfo.environment["FIRSTFRAME_FFMPEG_LOG"].flatMap { name in
             FFmpegLog.Level.allCases.first { $0.name == name.lowercased() }
         }
-        LoggingSystem.bootstrap { label in Handler(StreamLogHandler.standardError(label: label), ffmpegLevel: override) }
+        LoggingSystem.bootstrap { label in Handler(StreamLogHandler.standardError(label: label), ffmpegLevel: override)
+        }
         FFmpegLog.routeToSwiftLog(fallback: Logger(label: "FFmpeg"))
     }
 
@@ -45,7 +46,9 @@ enum CommandLineLogging {
         }
 
         func log(event: LogEvent) {
-            if event.metadata?[FFmpegLog.componentMetadataKey] != nil || event.metadata?[FFmpegLog.levelMetadataKey] != nil {
+            if event.metadata?[FFmpegLog.componentMetadataKey] != nil
+                || event.metadata?[FFmpegLog.levelMetadataKey] != nil
+            {
                 guard let threshold = ffmpegThreshold, event.level >= threshold else { return }
             } else {
                 guard event.level >= inner.logLevel else { return }

@@ -5,7 +5,10 @@ struct FirstFrameCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "firstframe",
         abstract: "Measure and shorten the time a live stream takes to show its first frame.",
-        subcommands: [ProbeCommand.self, SweepCommand.self, ServeCommand.self, DemoCommand.self, LoadCommand.self, BenchCommand.self, RecordCommand.self, ExporterCommand.self, KnobsCommand.self]
+        subcommands: [
+            ProbeCommand.self, SweepCommand.self, ServeCommand.self, DemoCommand.self, LoadCommand.self,
+            BenchCommand.self, RecordCommand.self, ExporterCommand.self, KnobsCommand.self,
+        ]
     )
 
     /// Logging first (swift-log to stderr, FFmpeg's lines through it: ``CommandLineLogging``), then the command.

@@ -18,7 +18,7 @@ import Testing
         FFmpegLog.withLogger(capture.logger()) {
             context.log(.info, "Stream #%d:%d: ", Int32(0), Int32(1))
             context.log(.info, "Video: %s", "h264")
-            LogContext.log(nil, .info, "\n")            // FFmpeg ends lines with a context-less "\n" too
+            LogContext.log(nil, .info, "\n")  // FFmpeg ends lines with a context-less "\n" too
             context.log(.warning, "first\nsecond\n\nthird")
             context.log(.warning, " end\r\n")
         }
@@ -67,11 +67,13 @@ import Testing
     }
 
     @Test func registrationsNestAndCarryTheirMetadata() {
-        let outer = LogCapture(), inner = LogCapture()
+        let outer = LogCapture()
+        let inner = LogCapture()
         let context = LogContext(name: "nested")
         var outerLogger = outer.logger()
         outerLogger[metadataKey: "url"] = "http://example.com/a.flv"
         let stage = Mutex("dns")
+        // swift-format-ignore: OnlyOneTrailingClosureArgument
         FFmpegLog.withLogger(outerLogger, metadata: { ["stage": .string(stage.withLock { $0 })] }) {
             context.log(.error, "one\n")
             stage.withLock { $0 = "tcpConnect" }
@@ -188,9 +190,14 @@ final class LogContext: @unchecked Sendable {
     }
 
     /// `String` arguments go as C strings (for `%s`).
-    static func log(_ context: UnsafeMutableRawPointer?, _ level: FFmpegLog.Level, _ format: String, _ arguments: [any CVarArg] = []) {
+    static func log(
+        _ context: UnsafeMutableRawPointer?,
+        _ level: FFmpegLog.Level,
+        _ format: String,
+        _ arguments: [any CVarArg] = []
+    ) {
         var strings: [UnsafeMutablePointer<CChar>] = []
-        defer { strings.forEach { free($0) } }
+        defer { for string in strings { free(string) } }
         let converted: [any CVarArg] = arguments.map { argument in
             guard let string = argument as? String else { return argument }
             strings.append(strdup(string))

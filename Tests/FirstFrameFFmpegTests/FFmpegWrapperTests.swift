@@ -1,6 +1,6 @@
 import CFFmpeg
-import FirstFrameFFmpeg
 import FirstFrameCore
+import FirstFrameFFmpeg
 import Foundation
 import Testing
 
@@ -36,7 +36,9 @@ import Testing
     }
 
     @Test func openingAMissingFileFailsAtTheProbeWithENOENT() async throws {
-        let result = try await DedicatedThread.run(name: "test") { PlainOpen.run(url: "/nonexistent/firstframe.flv", timeout: 5) }
+        let result = try await DedicatedThread.run(name: "test") {
+            PlainOpen.run(url: "/nonexistent/firstframe.flv", timeout: 5)
+        }
         #expect(result.failedStage == .formatProbed)
         #expect(result.error?.code == cffmpeg_averror(ENOENT))
         #expect(result.milestones.isEmpty)
@@ -52,14 +54,17 @@ import Testing
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         try withUnsafeMutablePointer(to: &address) { pointer in
             try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                guard bind(listener, $0, length) == 0, listen(listener, 8) == 0, getsockname(listener, $0, &length) == 0 else {
+                guard bind(listener, $0, length) == 0, listen(listener, 8) == 0, getsockname(listener, $0, &length) == 0
+                else {
                     throw FFmpegError(code: -errno, operation: "listen")
                 }
             }
         }
         let port = UInt16(bigEndian: address.sin_port)
         let started = MonotonicClock.nanoseconds()
-        let result = try await DedicatedThread.run(name: "test") { PlainOpen.run(url: "http://127.0.0.1:\(port)/silent.flv", timeout: 0.5) }
+        let result = try await DedicatedThread.run(name: "test") {
+            PlainOpen.run(url: "http://127.0.0.1:\(port)/silent.flv", timeout: 0.5)
+        }
         let elapsed = MonotonicClock.milliseconds(since: started)
         #expect(result.error?.isInterrupted == true, "\(String(describing: result.error))")
         #expect(result.failedStage == .formatProbed)

@@ -65,7 +65,9 @@ import Testing
         let payload = decoder.payload(in: text("3\r\nabc\r\n\(size)\r\nxyz")[...])
         #expect(payload == text("abc"))
         #expect(decoder.broken)
-        let arrival = BodyArrival(reads: [read(1, text("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n\(size)\r\nxyz"))])
+        let arrival = BodyArrival(reads: [
+            read(1, text("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n\(size)\r\nxyz"))
+        ])
         #expect(arrival.arrival(ofOffset: 2) == 1_000_000 && arrival.arrival(ofOffset: 3) == nil)
     }
 
@@ -74,17 +76,20 @@ import Testing
         for _ in 0..<2000 {
             var decoder = ChunkedDecoder()
             let bytes = (0..<Int.random(in: 0...64, using: &generator)).map { _ in
-                [UInt8(ascii: "0"), UInt8(ascii: "f"), 13, 10, 59, UInt8.random(in: 0...255, using: &generator)].randomElement(using: &generator)!
+                [UInt8(ascii: "0"), UInt8(ascii: "f"), 13, 10, 59, UInt8.random(in: 0...255, using: &generator)]
+                    .randomElement(using: &generator)!
             }
             var total = 0
-            for piece in bytes.chunked(Int.random(in: 1...8, using: &generator)) { total += decoder.payload(in: piece).count }
+            for piece in bytes.chunked(Int.random(in: 1...8, using: &generator)) {
+                total += decoder.payload(in: piece).count
+            }
             #expect(total <= bytes.count)
         }
     }
 }
 
-private extension Array {
-    func chunked(_ size: Int) -> [ArraySlice<Element>] {
+extension Array {
+    fileprivate func chunked(_ size: Int) -> [ArraySlice<Element>] {
         stride(from: 0, to: count, by: size).map { self[$0..<Swift.min($0 + size, count)] }
     }
 }

@@ -20,14 +20,30 @@ extension NetworkTests {
         }
 
         /// Every counter against the stats it mirrors.
-        static func expectCountersMatch(_ cache: DNSCache, _ metrics: TestMetrics, sourceLocation: SourceLocation = #_sourceLocation) {
+        static func expectCountersMatch(
+            _ cache: DNSCache,
+            _ metrics: TestMetrics,
+            sourceLocation: SourceLocation = #_sourceLocation
+        ) {
             let stats = cache.stats
             #expect(counter(metrics, DNSCacheMetricNames.hits) == Int64(stats.hits), sourceLocation: sourceLocation)
             #expect(counter(metrics, DNSCacheMetricNames.misses) == Int64(stats.misses), sourceLocation: sourceLocation)
-            #expect(counter(metrics, DNSCacheMetricNames.staleServed) == Int64(stats.staleServes), sourceLocation: sourceLocation)
-            #expect(counter(metrics, DNSCacheMetricNames.negativeHits) == Int64(stats.negativeHits), sourceLocation: sourceLocation)
-            #expect(counter(metrics, DNSCacheMetricNames.refreshes) == Int64(stats.refreshes), sourceLocation: sourceLocation)
-            #expect(counter(metrics, DNSCacheMetricNames.demotions) == Int64(stats.demotions), sourceLocation: sourceLocation)
+            #expect(
+                counter(metrics, DNSCacheMetricNames.staleServed) == Int64(stats.staleServes),
+                sourceLocation: sourceLocation
+            )
+            #expect(
+                counter(metrics, DNSCacheMetricNames.negativeHits) == Int64(stats.negativeHits),
+                sourceLocation: sourceLocation
+            )
+            #expect(
+                counter(metrics, DNSCacheMetricNames.refreshes) == Int64(stats.refreshes),
+                sourceLocation: sourceLocation
+            )
+            #expect(
+                counter(metrics, DNSCacheMetricNames.demotions) == Int64(stats.demotions),
+                sourceLocation: sourceLocation
+            )
         }
 
         @Test func hitsMissesStaleNegativeRefreshesAndDemotionsAreCounted() async throws {
@@ -40,8 +56,13 @@ extension NetworkTests {
                         if host.hasPrefix("gone") { throw .noSuchHost(host) }
                         return addresses
                     },
-                    minimumTTL: 0.05, refreshAhead: 1, maximumStale: 30, negativeTTL: 30),
-                metricsFactory: metrics)
+                    minimumTTL: 0.05,
+                    refreshAhead: 1,
+                    maximumStale: 30,
+                    negativeTTL: 30
+                ),
+                metricsFactory: metrics
+            )
             defer { cache.shutdown() }
             // The series exist from the cache's birth, at zero.
             for name in DNSCacheMetricNames.all where name != DNSCacheMetricNames.entries {
@@ -68,7 +89,7 @@ extension NetworkTests {
             Self.expectCountersMatch(cache, metrics)
 
             // Past its TTL: served stale while it is refreshed.
-            try await Task.sleep(for: .milliseconds(300)) // the scenario: the TTL runs out
+            try await Task.sleep(for: .milliseconds(300))  // the scenario: the TTL runs out
             let callsBefore = probe.callCount
             #expect(try await cache.lookup(host: "live.test").source == .stale)
             #expect(try await eventually(timeout: 2) { probe.callCount > callsBefore && cache.stats.refreshes == 1 })
@@ -106,11 +127,13 @@ extension NetworkTests {
             #expect(try await eventually(timeout: 2) { (try? Self.entries(metrics)) == 1 })
             // Expired entries leave the gauge when the cache evicts them.
             let short = DNSCache(
-                configuration: .init(resolver: probe.resolver(ttl: 0.05), minimumTTL: 0.01, maximumStale: 0), metricsFactory: metrics)
+                configuration: .init(resolver: probe.resolver(ttl: 0.05), minimumTTL: 0.01, maximumStale: 0),
+                metricsFactory: metrics
+            )
             defer { short.shutdown() }
             _ = try await short.lookup(host: "old.test")
             #expect(try Self.entries(metrics) == 2)
-            try await Task.sleep(for: .milliseconds(100)) // the scenario: TTL and stale window run out
+            try await Task.sleep(for: .milliseconds(100))  // the scenario: TTL and stale window run out
             _ = try await short.lookup(host: "new.test")
             #expect(short.cachedHosts == ["new.test"])
             #expect(try Self.entries(metrics) == 2)
@@ -123,11 +146,17 @@ extension NetworkTests {
             let probe = ResolverProbe()
             let hosts = (0..<8).map { "host\($0).test" }
             let cache = DNSCache(
-                configuration: .init(resolver: probe.resolver(ttl: 0.05) { _ in [IPAddress("127.0.0.1")!, IPAddress("127.0.0.2")!] },
-                                     minimumTTL: 0.01, refreshAhead: 0.5, maximumStale: 30),
-                metricsFactory: metrics)
+                configuration: .init(
+                    resolver: probe.resolver(ttl: 0.05) { _ in [IPAddress("127.0.0.1")!, IPAddress("127.0.0.2")!] },
+                    minimumTTL: 0.01,
+                    refreshAhead: 0.5,
+                    maximumStale: 30
+                ),
+                metricsFactory: metrics
+            )
             defer { cache.shutdown() }
-            let threads = 8, iterations = 2_000
+            let threads = 8
+            let iterations = 2_000
             let done = DispatchGroup()
             for thread in 0..<threads {
                 done.enter()
@@ -142,7 +171,7 @@ extension NetworkTests {
                 }.start()
             }
             try await blocking { done.wait() }
-            try await Task.sleep(for: .milliseconds(100)) // resolutions the last lookups started finish
+            try await Task.sleep(for: .milliseconds(100))  // resolutions the last lookups started finish
             Self.expectCountersMatch(cache, metrics)
             let stats = cache.stats
             #expect(stats.hits + stats.staleServes + stats.misses == threads * iterations)

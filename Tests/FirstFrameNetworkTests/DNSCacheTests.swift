@@ -1,12 +1,13 @@
 import CNetworkHooks
 import CoreMetrics
-import FirstFrameNetwork
 import FirstFrameCore
+import FirstFrameNetwork
 import FirstFrameTestSupport
 import Foundation
 import MetricsTestKit
 import Synchronization
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -44,7 +45,11 @@ extension NetworkTests {
             let v4 = DNSCache(configuration: .init(families: .ipv4Only, resolver: probe.resolver { _ in both }))
             let dual = DNSCache(configuration: .init(families: .both, resolver: probe.resolver { _ in both }))
             #expect(try await v4.lookup(host: "family.test").addresses == Array(both.prefix(2)))
-            #expect(try await dual.lookup(host: "family.test").addresses.map(\.description) == ["::1", "127.0.0.1", "::2", "127.0.0.2"])
+            #expect(
+                try await dual.lookup(host: "family.test").addresses.map(\.description) == [
+                    "::1", "127.0.0.1", "::2", "127.0.0.2",
+                ]
+            )
             #expect(probe.calls.map(\.families) == [.ipv4Only, .both])
 
             // Through the getaddrinfo hook: AF_UNSPEC gets only what the policy allows, with the port applied.
@@ -61,7 +66,9 @@ extension NetworkTests {
                     var node = list
                     while let info = node {
                         families.append(info.pointee.ai_family)
-                        let address = info.pointee.ai_addr!.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee }
+                        let address = info.pointee.ai_addr!.withMemoryRebound(to: sockaddr_in.self, capacity: 1) {
+                            $0.pointee
+                        }
                         precondition(UInt16(bigEndian: address.sin_port) == 8080)
                         node = info.pointee.ai_next
                     }
@@ -74,7 +81,9 @@ extension NetworkTests {
         @Test func recordTTLFromDNSDrivesARefreshBeforeExpiry() async throws {
             let server = try LoopbackDNSServer(zone: ["live.example.com": [IPAddress("127.0.0.1")!]], ttl: 2)
             defer { server.stop() }
-            let cache = DNSCache(configuration: .init(resolver: SystemResolver(nameserver: server.address), defaultTTL: 300))
+            let cache = DNSCache(
+                configuration: .init(resolver: SystemResolver(nameserver: server.address), defaultTTL: 300)
+            )
             defer { cache.shutdown() }
             let prefetched = await cache.prefetch(hosts: ["live.example.com"])
             #expect((try? prefetched["live.example.com"]?.get()) == [IPAddress("127.0.0.1")!])
@@ -99,11 +108,17 @@ extension NetworkTests {
 
         @Test func expiredEntryIsServedStaleWhileItIsRefreshed() async throws {
             let probe = ResolverProbe()
-            let cache = DNSCache(configuration: .init(
-                resolver: probe.resolver(ttl: 0.2), minimumTTL: 0.05, refreshAhead: 1, maximumStale: 30))
+            let cache = DNSCache(
+                configuration: .init(
+                    resolver: probe.resolver(ttl: 0.2),
+                    minimumTTL: 0.05,
+                    refreshAhead: 1,
+                    maximumStale: 30
+                )
+            )
             #expect(try await cache.lookup(host: "stale.test").source == .resolver)
             #expect(probe.finished.wait(timeout: .now() + 2) == .success)
-            try await Task.sleep(for: .milliseconds(300)) // the scenario: the TTL runs out
+            try await Task.sleep(for: .milliseconds(300))  // the scenario: the TTL runs out
             #expect(try await cache.lookup(host: "stale.test").source == .stale)
             #expect(try await blocking { probe.finished.wait(timeout: .now() + 2) == .success })
             #expect(try await cache.lookup(host: "stale.test").source == .cache)
@@ -114,25 +129,34 @@ extension NetworkTests {
 
         @Test func entriesPastTheirStaleWindowAreEvicted() async throws {
             let probe = ResolverProbe()
-            let cache = DNSCache(configuration: .init(
-                resolver: probe.resolver(ttl: 0.05), minimumTTL: 0.01, maximumStale: 0))
+            let cache = DNSCache(
+                configuration: .init(
+                    resolver: probe.resolver(ttl: 0.05),
+                    minimumTTL: 0.01,
+                    maximumStale: 0
+                )
+            )
             _ = try await cache.lookup(host: "old.test")
-            try await Task.sleep(for: .milliseconds(100)) // the scenario: TTL and stale window run out
+            try await Task.sleep(for: .milliseconds(100))  // the scenario: TTL and stale window run out
             _ = try await cache.lookup(host: "new.test")
             #expect(cache.cachedHosts == ["new.test"])
         }
 
         @Test func failedResolutionIsCachedForTheNegativeTTL() async throws {
             let probe = ResolverProbe()
-            let cache = DNSCache(configuration: .init(
-                resolver: probe.resolver { host throws(DNSError) in throw .noSuchHost(host) }, negativeTTL: 0.2))
+            let cache = DNSCache(
+                configuration: .init(
+                    resolver: probe.resolver { host throws(DNSError) in throw .noSuchHost(host) },
+                    negativeTTL: 0.2
+                )
+            )
             for _ in 0..<3 {
                 await #expect(throws: DNSError.noSuchHost("gone.test")) { try await cache.lookup(host: "gone.test") }
             }
             #expect(probe.callCount == 1)
             #expect(cache.stats.negativeHits == 2)
             #expect(cache.stats.failures == 1)
-            try await Task.sleep(for: .milliseconds(250)) // the scenario: the negative TTL runs out
+            try await Task.sleep(for: .milliseconds(250))  // the scenario: the negative TTL runs out
             await #expect(throws: DNSError.noSuchHost("gone.test")) { try await cache.lookup(host: "gone.test") }
             #expect(probe.callCount == 2)
         }
@@ -150,12 +174,15 @@ extension NetworkTests {
                 }
             }
             report("DNS lookup deadline 100 ms: gave up after \(elapsed) ms")
-            guard case .timedOut = try #require(error) else { Issue.record("expected timedOut, got \(String(describing: error))"); return }
+            guard case .timedOut = try #require(error) else {
+                Issue.record("expected timedOut, got \(String(describing: error))")
+                return
+            }
             #expect(elapsed >= 100 && elapsed < 1000)
 
             let interrupter = Interrupter()
             let cancelled = Thread {
-                probe.started.wait() // the second host's resolution has begun
+                probe.started.wait()  // the second host's resolution has begun
                 interrupter.cancel()
             }
             cancelled.start()
@@ -171,12 +198,15 @@ extension NetworkTests {
             #expect(cache.stats.timeouts == 2)
 
             // The async lookup keeps its timeout even when the resolver is stuck in a thread.
-            let stuck = DNSCache(configuration: .init(
-                resolver: ClosureResolver(name: "stuck") { host, _ throws(DNSError) in
-                    _ = try? await DedicatedThread.run(name: "stuck resolver") { Thread.sleep(forTimeInterval: 2) }
-                    throw .timedOut(host, milliseconds: 2000)
-                },
-                lookupTimeout: 0.2))
+            let stuck = DNSCache(
+                configuration: .init(
+                    resolver: ClosureResolver(name: "stuck") { host, _ throws(DNSError) in
+                        _ = try? await DedicatedThread.run(name: "stuck resolver") { Thread.sleep(forTimeInterval: 2) }
+                        throw .timedOut(host, milliseconds: 2000)
+                    },
+                    lookupTimeout: 0.2
+                )
+            )
             let asyncStart = MonotonicClock.nanoseconds()
             await #expect(throws: DNSError.self) { try await stuck.lookup(host: "stuck.test") }
             #expect(MonotonicClock.milliseconds(since: asyncStart) < 1000)
@@ -195,11 +225,15 @@ extension NetworkTests {
             let httpDNS = probe.resolver(name: "httpdns") { _ in [IPAddress("127.0.0.9")!] }
 
             let fallback = ResolverChain([failing, httpDNS])
-            #expect(try await fallback.resolve(host: "a.test", families: .ipv4Only).addresses == [IPAddress("127.0.0.9")!])
+            #expect(
+                try await fallback.resolve(host: "a.test", families: .ipv4Only).addresses == [IPAddress("127.0.0.9")!]
+            )
 
             let start = MonotonicClock.nanoseconds()
             let hedged = ResolverChain([slow, httpDNS], hedgeAfter: 0.05)
-            #expect(try await hedged.resolve(host: "b.test", families: .ipv4Only).addresses == [IPAddress("127.0.0.9")!])
+            #expect(
+                try await hedged.resolve(host: "b.test", families: .ipv4Only).addresses == [IPAddress("127.0.0.9")!]
+            )
             let elapsed = MonotonicClock.milliseconds(since: start)
             report("resolver chain: first resolver blocked 2 s, hedged after 50 ms: answered in \(elapsed) ms")
             #expect(elapsed < 1000)
@@ -216,9 +250,14 @@ extension NetworkTests {
         @Test func hundredThreadsWithRefreshesRunning() async throws {
             let probe = ResolverProbe()
             let hosts = (0..<10).map { "h\($0).test" }
-            let cache = DNSCache(configuration: .init(
-                resolver: probe.resolver(ttl: 0.01) { _ in [IPAddress("127.0.0.1")!, IPAddress("127.0.0.2")!] },
-                minimumTTL: 0.005, refreshAhead: 0.5, maximumStale: 5))
+            let cache = DNSCache(
+                configuration: .init(
+                    resolver: probe.resolver(ttl: 0.01) { _ in [IPAddress("127.0.0.1")!, IPAddress("127.0.0.2")!] },
+                    minimumTTL: 0.005,
+                    refreshAhead: 0.5,
+                    maximumStale: 5
+                )
+            )
             defer { cache.shutdown() }
             await cache.prefetch(hosts: Array(hosts.prefix(5)))
             let threads = 100
@@ -257,11 +296,21 @@ extension NetworkTests {
     @Suite struct DNSCacheEdgeRanking {
         static let a = IPAddress("127.0.0.11")!, b = IPAddress("127.0.0.12")!, c = IPAddress("127.0.0.13")!
 
-        static func cache(demotionPeriod: Double = 60, lifetime: Double = 300, explorationInterval: Int = 0,
-                          metrics: (any MetricsFactory)? = nil) -> DNSCache {
-            DNSCache(configuration: .init(
-                resolver: StaticResolver(["rank.test": [a, b, c], "one.test": [a]]), demotionPeriod: demotionPeriod,
-                connectTimeLifetime: lifetime, explorationInterval: explorationInterval), metricsFactory: metrics)
+        static func cache(
+            demotionPeriod: Double = 60,
+            lifetime: Double = 300,
+            explorationInterval: Int = 0,
+            metrics: (any MetricsFactory)? = nil
+        ) -> DNSCache {
+            DNSCache(
+                configuration: .init(
+                    resolver: StaticResolver(["rank.test": [a, b, c], "one.test": [a]]),
+                    demotionPeriod: demotionPeriod,
+                    connectTimeLifetime: lifetime,
+                    explorationInterval: explorationInterval
+                ),
+                metricsFactory: metrics
+            )
         }
 
         static func averages(_ choice: EdgeChoice?) -> [Double?] { choice?.candidates.map(\.averageConnectMs) ?? [] }
@@ -300,7 +349,9 @@ extension NetworkTests {
             var seen: [Double] = []
             for sample in [100.0, 0, 0, 100] {
                 cache.recordConnectTime(milliseconds: sample, to: Self.a, host: "rank.test")
-                let candidate = try #require(cache.edgeChoice(for: "rank.test")?.candidates.first { $0.address == Self.a })
+                let candidate = try #require(
+                    cache.edgeChoice(for: "rank.test")?.candidates.first { $0.address == Self.a }
+                )
                 seen.append(try #require(candidate.averageConnectMs))
             }
             #expect(zip(seen, [100, 70, 49, 64.3]).allSatisfy { abs($0 - $1) < 1e-9 }, "\(seen)")
@@ -318,7 +369,7 @@ extension NetworkTests {
             _ = try await short.lookup(host: "rank.test")
             short.recordConnectTime(milliseconds: 1, to: Self.c, host: "rank.test")
             #expect(try await short.lookup(host: "rank.test").addresses.first == Self.c)
-            try await Task.sleep(for: .milliseconds(1100)) // the scenario: the measurement ages out
+            try await Task.sleep(for: .milliseconds(1100))  // the scenario: the measurement ages out
             let aged = try await short.lookup(host: "rank.test")
             #expect(aged.addresses == [Self.a, Self.b, Self.c] && aged.choice?.reason == .resolverOrder)
             #expect(Self.averages(aged.choice) == [nil, nil, nil])
@@ -357,7 +408,8 @@ extension NetworkTests {
             cache.recordConnectTime(milliseconds: 30, to: Self.c, host: "rank.test")
             cache.recordConnectTime(milliseconds: 20, to: Self.b, host: "rank.test")
             cache.recordConnectTime(milliseconds: 10, to: Self.a, host: "rank.test")
-            var orders: [[IPAddress]] = [], reasons: [EdgeChoice.Reason] = []
+            var orders: [[IPAddress]] = []
+            var reasons: [EdgeChoice.Reason] = []
             for _ in 4...6 {
                 let lookup = try await cache.lookup(host: "rank.test")
                 orders.append(lookup.addresses)

@@ -1,5 +1,5 @@
-import FirstFrameNetwork
 import FirstFrameCore
+import FirstFrameNetwork
 import Foundation
 import Testing
 
@@ -14,14 +14,18 @@ import Testing
     }
 
     private func lookup(_ host: String, at time: UInt64, source: Int32) -> [NetworkEvent] {
-        [NetworkEvent(kind: .lookupStart, time: time, data: Array("\(host)\u{0}8080".utf8)),
-         NetworkEvent(kind: .lookupEnd, time: time + 1, aux: source)]
+        [
+            NetworkEvent(kind: .lookupStart, time: time, data: Array("\(host)\u{0}8080".utf8)),
+            NetworkEvent(kind: .lookupEnd, time: time + 1, aux: source),
+        ]
     }
 
     private func connected(fd: Int32, at time: UInt64, port: Int = 8080) -> [NetworkEvent] {
-        [NetworkEvent(kind: .connectStart, time: time, fd: fd, data: sockaddr("127.0.0.1", port)),
-         NetworkEvent(kind: .connectReturn, time: time + 1, fd: fd, result: -1, error: EINPROGRESS),
-         NetworkEvent(kind: .socketError, time: time + 2, fd: fd)]
+        [
+            NetworkEvent(kind: .connectStart, time: time, fd: fd, data: sockaddr("127.0.0.1", port)),
+            NetworkEvent(kind: .connectReturn, time: time + 1, fd: fd, result: -1, error: EINPROGRESS),
+            NetworkEvent(kind: .socketError, time: time + 2, fd: fd),
+        ]
     }
 
     private func get(_ path: String, fd: Int32, at time: UInt64, kind: NetworkEvent.Kind = .send) -> NetworkEvent {
@@ -30,8 +34,14 @@ import Testing
     }
 
     /// A response cut into reads at `splits` (byte offsets); `captured` limits the bytes the trace kept of it.
-    private func respond(_ bytes: [UInt8], fd: Int32, at time: UInt64, splits: [Int] = [], captured: Int = .max,
-                         kind: NetworkEvent.Kind = .receive) -> [NetworkEvent] {
+    private func respond(
+        _ bytes: [UInt8],
+        fd: Int32,
+        at time: UInt64,
+        splits: [Int] = [],
+        captured: Int = .max,
+        kind: NetworkEvent.Kind = .receive
+    ) -> [NetworkEvent] {
         var events: [NetworkEvent] = []
         var start = 0
         var budget = captured
@@ -39,7 +49,9 @@ import Testing
             let piece = Array(bytes[start..<end])
             let kept = Array(piece.prefix(max(0, budget)))
             budget -= kept.count
-            events.append(NetworkEvent(kind: kind, time: time + UInt64(offset), fd: fd, result: Int64(piece.count), data: kept))
+            events.append(
+                NetworkEvent(kind: kind, time: time + UInt64(offset), fd: fd, result: Int64(piece.count), data: kept)
+            )
             start = end
         }
         return events
@@ -123,7 +135,11 @@ import Testing
         #expect(masterPlaylist.variants.map(\.bandwidth) == [800_000, 400_000])
         #expect(masterPlaylist.variants.map(\.resolution) == ["320x240", "160x120"])
         #expect(masterPlaylist.variants.first?.codecs == "avc1.64000d,mp4a.40.2", "a quoted attribute keeps its comma")
-        #expect(masterPlaylist.variants.map(\.url) == ["http://cdn.test:8080/live/hi/index.m3u8", "http://cdn.test:8080/lo/index.m3u8"])
+        #expect(
+            masterPlaylist.variants.map(\.url) == [
+                "http://cdn.test:8080/live/hi/index.m3u8", "http://cdn.test:8080/lo/index.m3u8",
+            ]
+        )
         #expect(masterPlaylist.variants.map(\.playlistHop) == [1, 2])
         #expect(masterPlaylist.fetchedVariants.map(\.uri) == ["hi/index.m3u8", "http://cdn.test:8080/lo/index.m3u8"])
 
@@ -142,7 +158,10 @@ import Testing
         #expect(first.secondsFromLiveEdge == 5.5)
         #expect(reading.segments.map(\.hop) == [3, 4])
         #expect(reading.segments.last?.indexFromEnd == -2 && reading.segments.last?.secondsFromLiveEdge == 3.5)
-        #expect(reading.firstSegment(ofPlaylistHop: 2) == nil, "the lo variant's playlist was fetched, none of its segments")
+        #expect(
+            reading.firstSegment(ofPlaylistHop: 2) == nil,
+            "the lo variant's playlist was fetched, none of its segments"
+        )
     }
 
     @Test func splitReadsGiveTheSameReadingAsWholeOnes() {
@@ -164,7 +183,12 @@ import Testing
     @Test func endListMakesAPlaylistNotLive() throws {
         var events = connected(fd: 5, at: 0)
         events.append(get("/vod/index.m3u8", fd: 5, at: 10))
-        events += respond(chunked(media(sequence: 0, count: 3, endList: true), pieces: 4), fd: 5, at: 20, splits: [30, 31, 90])
+        events += respond(
+            chunked(media(sequence: 0, count: 3, endList: true), pieces: 4),
+            fd: 5,
+            at: 20,
+            splits: [30, 31, 90]
+        )
         let reading = HLSPlaylistReading(events: events)
         let playlist = try #require(reading.mediaPlaylists.first)
         #expect(!playlist.isLive && playlist.complete)
@@ -201,7 +225,13 @@ import Testing
         events.append(get("/live/hi/index.m3u8", fd: -100, at: 20, kind: .tlsSend))
         events.append(NetworkEvent(kind: .send, time: 20, fd: 11, result: 90, data: [0x17, 0x03, 0x03]))
         events.append(NetworkEvent(kind: .receive, time: 29, fd: 11, result: 400, data: [0x17, 0x03, 0x03]))
-        events += respond(chunked(media(sequence: 0, count: 4), pieces: 2), fd: -100, at: 30, splits: [60], kind: .tlsReceive)
+        events += respond(
+            chunked(media(sequence: 0, count: 4), pieces: 2),
+            fd: -100,
+            at: 30,
+            splits: [60],
+            kind: .tlsReceive
+        )
         events += connected(fd: 12, at: 40, port: 443)
         events.append(NetworkEvent(kind: .tlsHandshakeStart, time: 50, fd: -101))
         events.append(NetworkEvent(kind: .send, time: 51, fd: 12, result: 300, data: [0x16, 0x03, 0x01]))
@@ -225,10 +255,16 @@ import Testing
         events.append(get("/master.m3u8", fd: 5, at: 10))
         events += respond(ok("#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\n/a/../v.m3u8?token=1\n"), fd: 5, at: 20)
         events.append(get("/v.m3u8?token=1", fd: 5, at: 30))
-        events += respond(Array("HTTP/1.1 302 Found\r\nLocation: http://edge.test/v/index.m3u8\r\nContent-Length: 0\r\n\r\n".utf8), fd: 5, at: 40)
+        events += respond(
+            Array("HTTP/1.1 302 Found\r\nLocation: http://edge.test/v/index.m3u8\r\nContent-Length: 0\r\n\r\n".utf8),
+            fd: 5,
+            at: 40
+        )
         events += connected(fd: 6, at: 50, port: 80)
         let request = "GET /v/index.m3u8 HTTP/1.1\r\nHost: edge.test\r\n\r\n"
-        events.append(NetworkEvent(kind: .send, time: 60, fd: 6, result: Int64(request.utf8.count), data: Array(request.utf8)))
+        events.append(
+            NetworkEvent(kind: .send, time: 60, fd: 6, result: Int64(request.utf8.count), data: Array(request.utf8))
+        )
         events += respond(ok(media(sequence: 0, count: 2)), fd: 6, at: 70)
         let trace = NetworkTrace(start: 0, end: 100, events: events)
         #expect(trace.hops.map(\.role) == [.masterPlaylist, .other, .mediaPlaylist])

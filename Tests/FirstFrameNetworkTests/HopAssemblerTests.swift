@@ -1,5 +1,5 @@
-import FirstFrameNetwork
 import FirstFrameCore
+import FirstFrameNetwork
 import FirstFrameTestSupport
 import Foundation
 import Testing
@@ -13,10 +13,17 @@ import Testing
         return withUnsafeBytes(of: &storage) { Array($0.prefix(length)) }
     }
 
-    private func connected(fd: Int32, at time: UInt64, _ address: String = "127.0.0.1", port: Int = 80) -> [NetworkEvent] {
-        [NetworkEvent(kind: .connectStart, time: time, fd: fd, data: sockaddr(address, port)),
-         NetworkEvent(kind: .connectReturn, time: time + 1, fd: fd, result: -1, error: EINPROGRESS),
-         NetworkEvent(kind: .socketError, time: time + 10, fd: fd)]
+    private func connected(
+        fd: Int32,
+        at time: UInt64,
+        _ address: String = "127.0.0.1",
+        port: Int = 80
+    ) -> [NetworkEvent] {
+        [
+            NetworkEvent(kind: .connectStart, time: time, fd: fd, data: sockaddr(address, port)),
+            NetworkEvent(kind: .connectReturn, time: time + 1, fd: fd, result: -1, error: EINPROGRESS),
+            NetworkEvent(kind: .socketError, time: time + 10, fd: fd),
+        ]
     }
 
     private func send(_ text: String, fd: Int32, at time: UInt64) -> NetworkEvent {
@@ -50,7 +57,9 @@ import Testing
 
     @Test func rtmpHandshakeIsRecognisedAndTimed() {
         var events = connected(fd: 3, at: 0, port: 1935)
-        events.append(NetworkEvent(kind: .send, time: 20, fd: 3, result: 1537, data: [0x03] + [UInt8](repeating: 0, count: 64)))
+        events.append(
+            NetworkEvent(kind: .send, time: 20, fd: 3, result: 1537, data: [0x03] + [UInt8](repeating: 0, count: 64))
+        )
         events.append(receive([0x03] + [UInt8](repeating: 1, count: 64), fd: 3, at: 45, total: 1537))
         let hop = NetworkTrace(start: 0, end: 50, events: events).hops.first
         #expect(hop?.kind == .rtmp)
@@ -100,7 +109,9 @@ import Testing
 
     @Test func rtmpCommandsStayOneHop() {
         var events = connected(fd: 3, at: 0, port: 1935)
-        events.append(NetworkEvent(kind: .send, time: 20, fd: 3, result: 1537, data: [0x03] + [UInt8](repeating: 0, count: 64)))
+        events.append(
+            NetworkEvent(kind: .send, time: 20, fd: 3, result: 1537, data: [0x03] + [UInt8](repeating: 0, count: 64))
+        )
         events.append(receive([0x03], fd: 3, at: 45, total: 3073))
         events.append(NetworkEvent(kind: .send, time: 50, fd: 3, result: 1536, data: [1, 2, 3]))
         events.append(receive([2], fd: 3, at: 60, total: 200))
@@ -129,7 +140,9 @@ import Testing
         events.append(plaintext(.tlsReceive, "HTTP/1.1 200 OK\r\n\r\n", session: -101, at: 90))
         events.append(plaintext(.tlsReceive, "HTTP/1.1 404 Not Found\r\n\r\n", session: -100, at: 95))
         let hops = NetworkTrace(start: 0, end: 100, events: events).hops
-        #expect(hops.map(\.url) == ["https://cdn.test/live.m3u8", "https://cdn.test/seg1.ts", "https://cdn.test/live.m3u8"])
+        #expect(
+            hops.map(\.url) == ["https://cdn.test/live.m3u8", "https://cdn.test/seg1.ts", "https://cdn.test/live.m3u8"]
+        )
         #expect(hops.map(\.status) == [200, 200, 404])
         #expect(hops[2].reusedConnection && hops[2].remote == hops[0].remote)
         #expect(hops[2].requestStart == 85 && hops[2].responseStart == 95)

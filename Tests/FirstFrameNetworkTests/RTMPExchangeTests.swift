@@ -46,13 +46,22 @@ import Testing
             }
         }
 
-        static func uint24(_ value: UInt32) -> [UInt8] { [UInt8(value >> 16 & 0xFF), UInt8(value >> 8 & 0xFF), UInt8(value & 0xFF)] }
-        static func uint32(_ value: UInt32) -> [UInt8] { [UInt8(value >> 24), UInt8(value >> 16 & 0xFF), UInt8(value >> 8 & 0xFF), UInt8(value & 0xFF)] }
+        static func uint24(_ value: UInt32) -> [UInt8] {
+            [UInt8(value >> 16 & 0xFF), UInt8(value >> 8 & 0xFF), UInt8(value & 0xFF)]
+        }
+        static func uint32(_ value: UInt32) -> [UInt8] {
+            [UInt8(value >> 24), UInt8(value >> 16 & 0xFF), UInt8(value >> 8 & 0xFF), UInt8(value & 0xFF)]
+        }
 
         /// A message as its chunks (each header + payload piece), so tests can interleave them. `format` is the
         /// first chunk's header type; `timestamp` is the absolute time (fmt 0) or the delta (fmt 1, 2).
         static func message(
-            id: UInt32, type: UInt8, streamID: UInt32 = 0, timestamp: UInt32 = 0, format: Int = 0, payload: [UInt8],
+            id: UInt32,
+            type: UInt8,
+            streamID: UInt32 = 0,
+            timestamp: UInt32 = 0,
+            format: Int = 0,
+            payload: [UInt8],
             chunkSize: Int = 128
         ) -> [[UInt8]] {
             let extended = timestamp >= 0xFF_FFFF
@@ -60,7 +69,10 @@ import Testing
             let ext = extended ? uint32(timestamp) : []
             var header = basicHeader(format: format, id: id)
             switch format {
-            case 0: header += field + uint24(UInt32(payload.count)) + [type] + withUnsafeBytes(of: streamID.littleEndian) { Array($0) }
+            case 0:
+                header +=
+                    field + uint24(UInt32(payload.count)) + [type]
+                    + withUnsafeBytes(of: streamID.littleEndian) { Array($0) }
             case 1: header += field + uint24(UInt32(payload.count)) + [type]
             case 2: header += field
             default: break
@@ -77,11 +89,23 @@ import Testing
         }
 
         static func whole(
-            id: UInt32, type: UInt8, streamID: UInt32 = 0, timestamp: UInt32 = 0, format: Int = 0, payload: [UInt8],
+            id: UInt32,
+            type: UInt8,
+            streamID: UInt32 = 0,
+            timestamp: UInt32 = 0,
+            format: Int = 0,
+            payload: [UInt8],
             chunkSize: Int = 128
         ) -> [UInt8] {
-            message(id: id, type: type, streamID: streamID, timestamp: timestamp, format: format, payload: payload,
-                    chunkSize: chunkSize).flatMap { $0 }
+            message(
+                id: id,
+                type: type,
+                streamID: streamID,
+                timestamp: timestamp,
+                format: format,
+                payload: payload,
+                chunkSize: chunkSize
+            ).flatMap { $0 }
         }
     }
 
@@ -95,11 +119,21 @@ import Testing
         static func at(_ ms: Double) -> UInt64 { base + UInt64(ms * 1_000_000) }
 
         mutating func send(_ bytes: [UInt8], at ms: Double) {
-            events.append(NetworkEvent(kind: .send, time: Self.at(ms), fd: Self.fd, result: Int64(bytes.count), data: bytes))
+            events.append(
+                NetworkEvent(kind: .send, time: Self.at(ms), fd: Self.fd, result: Int64(bytes.count), data: bytes)
+            )
         }
 
         mutating func receive(_ bytes: [UInt8], at ms: Double, result: Int? = nil) {
-            events.append(NetworkEvent(kind: .receive, time: Self.at(ms), fd: Self.fd, result: Int64(result ?? bytes.count), data: bytes))
+            events.append(
+                NetworkEvent(
+                    kind: .receive,
+                    time: Self.at(ms),
+                    fd: Self.fd,
+                    result: Int64(result ?? bytes.count),
+                    data: bytes
+                )
+            )
         }
 
         func analyse() -> RTMPExchange? { RTMPExchange.analyse(events: events, fd: Self.fd) }
@@ -114,21 +148,36 @@ import Testing
         Chunk.whole(id: 2, type: type, format: format, payload: payload)
     }
 
-    static let connect = AMF.command("connect", 1, AMF.object([
-        ("app", AMF.string("live")), ("flashVer", AMF.string("LNX 9,0,124,2")),
-        ("tcUrl", AMF.string("rtmp://127.0.0.1:1935/live")), ("fpad", [0x01, 0x00]), ("capabilities", AMF.number(15)),
-        ("audioCodecs", AMF.number(4071)), ("videoCodecs", AMF.number(252)), ("videoFunction", AMF.number(1)),
-    ]))
-    static let connectResult = AMF.command("_result", 1, AMF.object([
-        ("fmsVer", AMF.string("FMS/3,0,1,123")), ("capabilities", AMF.number(31)),
-    ]), AMF.object([
-        ("level", AMF.string("status")), ("code", AMF.string("NetConnection.Connect.Success")),
-        ("description", AMF.string("Connection succeeded.")), ("objectEncoding", AMF.number(0)),
-    ]))
-    static let playStart = AMF.command("onStatus", 0, AMF.null, AMF.object([
-        ("level", AMF.string("status")), ("code", AMF.string("NetStream.Play.Start")),
-        ("description", AMF.string("Started playing stream.")),
-    ]))
+    static let connect = AMF.command(
+        "connect",
+        1,
+        AMF.object([
+            ("app", AMF.string("live")), ("flashVer", AMF.string("LNX 9,0,124,2")),
+            ("tcUrl", AMF.string("rtmp://127.0.0.1:1935/live")), ("fpad", [0x01, 0x00]),
+            ("capabilities", AMF.number(15)),
+            ("audioCodecs", AMF.number(4071)), ("videoCodecs", AMF.number(252)), ("videoFunction", AMF.number(1)),
+        ])
+    )
+    static let connectResult = AMF.command(
+        "_result",
+        1,
+        AMF.object([
+            ("fmsVer", AMF.string("FMS/3,0,1,123")), ("capabilities", AMF.number(31)),
+        ]),
+        AMF.object([
+            ("level", AMF.string("status")), ("code", AMF.string("NetConnection.Connect.Success")),
+            ("description", AMF.string("Connection succeeded.")), ("objectEncoding", AMF.number(0)),
+        ])
+    )
+    static let playStart = AMF.command(
+        "onStatus",
+        0,
+        AMF.null,
+        AMF.object([
+            ("level", AMF.string("status")), ("code", AMF.string("NetStream.Play.Start")),
+            ("description", AMF.string("Started playing stream.")),
+        ])
+    )
     static let keyframe: [UInt8] = [0x17, 0x01, 0, 0, 0] + [UInt8](repeating: 0x65, count: 247)
 
     /// A whole open as FFmpeg makes it against nginx-rtmp (command chunks written in separate sends, the server's
@@ -148,41 +197,113 @@ import Testing
         script.send(Array(connectChunks[1].dropFirst()), at: 0.8)
         script.receive(control(5, Chunk.uint32(5_000_000)), at: 41)
         // Set Chunk Size arrives in the same read as the _result it already applies to.
-        script.receive(control(6, Chunk.uint32(5_000_000) + [2], format: 1) + control(1, Chunk.uint32(100), format: 1)
-                       + Chunk.whole(id: 3, type: 20, payload: connectResult, chunkSize: 100), at: 85)
+        script.receive(
+            control(6, Chunk.uint32(5_000_000) + [2], format: 1) + control(1, Chunk.uint32(100), format: 1)
+                + Chunk.whole(id: 3, type: 20, payload: connectResult, chunkSize: 100),
+            at: 85
+        )
         script.send(control(5, Chunk.uint32(2_500_000)), at: 85.1)
-        script.send(Chunk.whole(id: 3, type: 20, format: 1, payload: AMF.command("createStream", 2, AMF.null)), at: 85.2)
-        script.receive(Chunk.whole(id: 3, type: 20, format: 1, payload: AMF.command("_result", 2, AMF.null, AMF.number(1)),
-                                   chunkSize: 100), at: 100)
-        script.send(Chunk.whole(id: 8, type: 20, streamID: 1,
-                                payload: AMF.command("play", 3, AMF.null, AMF.string("stream"), AMF.number(-2000))), at: 100.1)
+        script.send(
+            Chunk.whole(id: 3, type: 20, format: 1, payload: AMF.command("createStream", 2, AMF.null)),
+            at: 85.2
+        )
+        script.receive(
+            Chunk.whole(
+                id: 3,
+                type: 20,
+                format: 1,
+                payload: AMF.command("_result", 2, AMF.null, AMF.number(1)),
+                chunkSize: 100
+            ),
+            at: 100
+        )
+        script.send(
+            Chunk.whole(
+                id: 8,
+                type: 20,
+                streamID: 1,
+                payload: AMF.command("play", 3, AMF.null, AMF.string("stream"), AMF.number(-2000))
+            ),
+            at: 100.1
+        )
         script.send(control(4, [0, 3, 0, 0, 0, 1, 0, 0, 0x0B, 0xB8], format: 1), at: 100.2)
         script.receive(control(4, [0, 0, 0, 0, 0, 1], format: 1), at: 144)
         let status = Chunk.message(id: 5, type: 20, streamID: 1, payload: playStart, chunkSize: 100)
         #expect(status.count == 2)
         script.receive(status[0], at: 188)
         script.receive(status[1], at: 188.1)
-        script.receive(Chunk.whole(id: 5, type: 18, streamID: 1, payload: AMF.string("|RtmpSampleAccess") + [1, 1, 1, 1],
-                                   chunkSize: 100), at: 188.2)
-        script.receive(Chunk.whole(id: 5, type: 18, streamID: 1, format: 1,
-                                   payload: AMF.string("onMetaData") + AMF.object([("width", AMF.number(320))]),
-                                   chunkSize: 100), at: 188.3)
+        script.receive(
+            Chunk.whole(
+                id: 5,
+                type: 18,
+                streamID: 1,
+                payload: AMF.string("|RtmpSampleAccess") + [1, 1, 1, 1],
+                chunkSize: 100
+            ),
+            at: 188.2
+        )
+        script.receive(
+            Chunk.whole(
+                id: 5,
+                type: 18,
+                streamID: 1,
+                format: 1,
+                payload: AMF.string("onMetaData") + AMF.object([("width", AMF.number(320))]),
+                chunkSize: 100
+            ),
+            at: 188.3
+        )
         script.receive(Chunk.whole(id: 4, type: 8, streamID: 1, payload: [0xAF, 0x00, 0x12, 0x10]), at: 200)
         script.receive(Chunk.whole(id: 6, type: 9, streamID: 1, payload: [0x17, 0x00, 0, 0, 0, 1, 0x64]), at: 200.1)
-        script.receive(Chunk.whole(id: 6, type: 9, streamID: 1, timestamp: 40, format: 1,
-                                   payload: [0x27, 0x01] + [UInt8](repeating: 0x41, count: 48)), at: 200.2)
+        script.receive(
+            Chunk.whole(
+                id: 6,
+                type: 9,
+                streamID: 1,
+                timestamp: 40,
+                format: 1,
+                payload: [0x27, 0x01] + [UInt8](repeating: 0x41, count: 48)
+            ),
+            at: 200.2
+        )
         script.send(control(3, Chunk.uint32(1_000_000)), at: 260)
         // The keyframe in three chunks of 100, with an audio message between its first and second chunk.
-        let video = Chunk.message(id: 6, type: 9, streamID: 1, timestamp: 40, format: 1, payload: keyframe, chunkSize: 100)
+        let video = Chunk.message(
+            id: 6,
+            type: 9,
+            streamID: 1,
+            timestamp: 40,
+            format: 1,
+            payload: keyframe,
+            chunkSize: 100
+        )
         #expect(video.count == 3)
         script.receive(video[0], at: 300)
-        script.receive(Chunk.whole(id: 4, type: 8, streamID: 1, timestamp: 23, format: 1,
-                                   payload: [0xAF, 0x01] + [UInt8](repeating: 0x21, count: 30)), at: 300.1)
+        script.receive(
+            Chunk.whole(
+                id: 4,
+                type: 8,
+                streamID: 1,
+                timestamp: 23,
+                format: 1,
+                payload: [0xAF, 0x01] + [UInt8](repeating: 0x21, count: 30)
+            ),
+            at: 300.1
+        )
         script.receive(video[1], at: 320)
         script.receive(video[2], at: 335)
         // After the keyframe: not read (no stall, no count).
-        script.receive(Chunk.whole(id: 4, type: 8, streamID: 1, timestamp: 23, format: 2,
-                                   payload: [0xAF, 0x01] + [UInt8](repeating: 0x21, count: 30)), at: 500)
+        script.receive(
+            Chunk.whole(
+                id: 4,
+                type: 8,
+                streamID: 1,
+                timestamp: 23,
+                format: 2,
+                payload: [0xAF, 0x01] + [UInt8](repeating: 0x21, count: 30)
+            ),
+            at: 500
+        )
         return script
     }
 
@@ -201,7 +322,9 @@ import Testing
         let connect = try #require(exchange.phase(.connect))
         #expect(connect.start == at(0.5) && connect.end == at(85) && connect.endedBy == "_result")
         #expect(connect.sends == 4 && connect.receives == 2)
-        #expect(connect.stalls.map(\.after) == ["after sending connect", "after receiving Window Acknowledgement Size"])
+        #expect(
+            connect.stalls.map(\.after) == ["after sending connect", "after receiving Window Acknowledgement Size"]
+        )
         #expect(connect.stalls.map(\.awaited) == [.server, .server])
         #expect(connect.stalls.map(\.start) == [at(0.8), at(41)] && connect.stalls.map(\.end) == [at(41), at(85)])
         #expect(connect.stallTime == at(85) - at(0.8))
@@ -212,13 +335,21 @@ import Testing
 
         let play = try #require(exchange.phase(.play))
         #expect(play.start == at(100.1) && play.end == at(188.1) && play.endedBy == "onStatus NetStream.Play.Start")
-        #expect(play.stalls.map(\.after) == ["after sending User Control Set Buffer Length", "after receiving User Control Stream Begin"])
+        #expect(
+            play.stalls.map(\.after) == [
+                "after sending User Control Set Buffer Length", "after receiving User Control Stream Begin",
+            ]
+        )
         #expect(play.stalls.allSatisfy { $0.phase == .play })
 
         // After play: the wait for media and for the keyframe, with the client's late acknowledgement in it.
         let outside = exchange.stalls.filter { $0.phase == nil }
-        #expect(outside.map(\.after) == ["after receiving data onMetaData", "after receiving video", "after sending Acknowledgement",
-                                         "after receiving audio", "after receiving part of video keyframe"])
+        #expect(
+            outside.map(\.after) == [
+                "after receiving data onMetaData", "after receiving video", "after sending Acknowledgement",
+                "after receiving audio", "after receiving part of video keyframe",
+            ]
+        )
         #expect(outside.map(\.awaited) == [.server, .client, .server, .server, .server])
         #expect(exchange.stalls.count == 10)
         #expect(exchange.stallTime == exchange.stalls.reduce(0) { $0 + $1.duration })
@@ -239,7 +370,10 @@ import Testing
     @Test func otherSocketsAreIgnored() throws {
         var events = Self.scriptedOpen().events
         for (index, event) in events.enumerated().reversed() where index % 3 == 0 {
-            events.insert(NetworkEvent(kind: .receive, time: event.time, fd: 9, result: 5, data: [1, 2, 3, 4, 5]), at: index)
+            events.insert(
+                NetworkEvent(kind: .receive, time: event.time, fd: 9, result: 5, data: [1, 2, 3, 4, 5]),
+                at: index
+            )
         }
         events.insert(NetworkEvent(kind: .mark, time: Script.at(50), data: Array("mark".utf8)), at: 5)
         #expect(RTMPExchange.analyse(events: events, fd: Script.fd) == Self.scriptedOpen().analyse())
@@ -248,8 +382,13 @@ import Testing
     /// RTMPS: the same bytes as a gnutls session's plaintext, under its pseudo-fd.
     @Test func tlsPlaintextReadsLikeASocket() throws {
         let events = Self.scriptedOpen().events.map { event in
-            NetworkEvent(kind: event.kind == .send ? .tlsSend : .tlsReceive, time: event.time, fd: -100,
-                         result: event.result, data: event.data)
+            NetworkEvent(
+                kind: event.kind == .send ? .tlsSend : .tlsReceive,
+                time: event.time,
+                fd: -100,
+                result: event.result,
+                data: event.data
+            )
         }
         #expect(RTMPExchange.analyse(events: events, fd: -100) == Self.scriptedOpen().analyse())
     }
@@ -319,7 +458,10 @@ import Testing
     @Test func failedCallsMoveNothing() throws {
         var script = Self.scriptedOpen()
         // EAGAIN between the connect and its answer: no bytes, no stall split.
-        script.events.insert(NetworkEvent(kind: .receive, time: Script.at(20), fd: Script.fd, result: -1, error: EAGAIN), at: 8)
+        script.events.insert(
+            NetworkEvent(kind: .receive, time: Script.at(20), fd: Script.fd, result: -1, error: EAGAIN),
+            at: 8
+        )
         let exchange = try #require(script.analyse())
         #expect(exchange == Self.scriptedOpen().analyse())
     }
@@ -328,10 +470,30 @@ import Testing
         var script = Script()
         script.send(Self.c0c1, at: 0)
         script.receive(Self.s0s1 + Self.s2, at: 1)
-        script.send(Self.c2 + Chunk.whole(id: 3, type: 20, payload: AMF.command("connect", 1, AMF.object([("app", AMF.string("nope"))]))), at: 2)
-        script.receive(Chunk.whole(id: 3, type: 20, payload: AMF.command("_error", 1, AMF.null, AMF.object([
-            ("level", AMF.string("error")), ("code", AMF.string("NetConnection.Connect.Rejected")),
-        ]))), at: 3)
+        script.send(
+            Self.c2
+                + Chunk.whole(
+                    id: 3,
+                    type: 20,
+                    payload: AMF.command("connect", 1, AMF.object([("app", AMF.string("nope"))]))
+                ),
+            at: 2
+        )
+        script.receive(
+            Chunk.whole(
+                id: 3,
+                type: 20,
+                payload: AMF.command(
+                    "_error",
+                    1,
+                    AMF.null,
+                    AMF.object([
+                        ("level", AMF.string("error")), ("code", AMF.string("NetConnection.Connect.Rejected")),
+                    ])
+                )
+            ),
+            at: 3
+        )
         let exchange = try #require(script.analyse())
         #expect(exchange.phases.map(\.name) == [.handshake, .connect])
         #expect(exchange.phase(.connect)?.endedBy == "_error" && exchange.phase(.connect)?.end == Script.at(3))
@@ -342,9 +504,14 @@ import Testing
         var script = Self.scriptedOpen()
         let index = try #require(script.events.firstIndex { $0.time == Script.at(188) })
         script.events.removeSubrange(index...)
-        let notFound = AMF.command("onStatus", 0, AMF.null, AMF.object([
-            ("level", AMF.string("error")), ("code", AMF.string("NetStream.Play.StreamNotFound")),
-        ]))
+        let notFound = AMF.command(
+            "onStatus",
+            0,
+            AMF.null,
+            AMF.object([
+                ("level", AMF.string("error")), ("code", AMF.string("NetStream.Play.StreamNotFound")),
+            ])
+        )
         script.receive(Chunk.whole(id: 5, type: 20, streamID: 1, payload: notFound, chunkSize: 100), at: 190)
         let exchange = try #require(script.analyse())
         #expect(exchange.phase(.play)?.endedBy == "onStatus NetStream.Play.StreamNotFound")
@@ -394,7 +561,10 @@ import Testing
         #expect(name == "connect" && transaction == 1)
     }
 
-    static func chunksOnly(_ side: RTMPChunkStreamReader.Side, _ pieces: [[UInt8]]) -> (RTMPChunkStreamReader, [RTMPMessage]) {
+    static func chunksOnly(
+        _ side: RTMPChunkStreamReader.Side,
+        _ pieces: [[UInt8]]
+    ) -> (RTMPChunkStreamReader, [RTMPMessage]) {
         var reader = RTMPChunkStreamReader(side: side)
         var messages = reader.feed((side == .client ? c0c1 + c2 : s0s1 + s2)[...], at: 0)
         for (index, piece) in pieces.enumerated() { messages += reader.feed(piece[...], at: UInt64(index + 1)) }
@@ -403,15 +573,18 @@ import Testing
 
     @Test func headerFormatsZeroToThree() {
         let payload = [UInt8](repeating: 0xAA, count: 10)
-        let (reader, messages) = Self.chunksOnly(.server, [
-            Chunk.whole(id: 4, type: 8, streamID: 1, timestamp: 1000, payload: payload),
-            // fmt 1: new length and type, same stream; the timestamp is a delta.
-            Chunk.whole(id: 4, type: 9, timestamp: 40, format: 1, payload: [0x27, 0x01, 0, 0, 0]),
-            // fmt 2: same length and type, new delta.
-            Chunk.whole(id: 4, type: 9, timestamp: 20, format: 2, payload: [0x17, 0x01, 0, 0, 0]),
-            // fmt 3 starting a message: everything repeated, the last delta too.
-            Chunk.whole(id: 4, type: 9, format: 3, payload: [0x27, 0x01, 0, 0, 1]),
-        ])
+        let (reader, messages) = Self.chunksOnly(
+            .server,
+            [
+                Chunk.whole(id: 4, type: 8, streamID: 1, timestamp: 1000, payload: payload),
+                // fmt 1: new length and type, same stream; the timestamp is a delta.
+                Chunk.whole(id: 4, type: 9, timestamp: 40, format: 1, payload: [0x27, 0x01, 0, 0, 0]),
+                // fmt 2: same length and type, new delta.
+                Chunk.whole(id: 4, type: 9, timestamp: 20, format: 2, payload: [0x17, 0x01, 0, 0, 0]),
+                // fmt 3 starting a message: everything repeated, the last delta too.
+                Chunk.whole(id: 4, type: 9, format: 3, payload: [0x27, 0x01, 0, 0, 1]),
+            ]
+        )
         #expect(reader.failure == nil)
         #expect(messages.map(\.typeID) == [8, 9, 9, 9])
         #expect(messages.map(\.length) == [10, 5, 5, 5])
@@ -428,11 +601,26 @@ import Testing
         #expect(chunks.count == 3)
         // fmt 3 continuation chunks repeat the 4 extended bytes: 1 + 4 + 128.
         #expect(chunks[1].count == 133)
-        let (reader, messages) = Self.chunksOnly(.server, chunks + [
-            // A fmt 1 header with an extended delta, then a plain one: the flag follows the last full header.
-            Chunk.whole(id: 6, type: 9, timestamp: 0x0100_0000, format: 1, payload: [0x27, 0x01] + [UInt8](repeating: 0, count: 200)),
-            Chunk.whole(id: 6, type: 9, timestamp: 40, format: 1, payload: [0x27, 0x01] + [UInt8](repeating: 0, count: 200)),
-        ])
+        let (reader, messages) = Self.chunksOnly(
+            .server,
+            chunks + [
+                // A fmt 1 header with an extended delta, then a plain one: the flag follows the last full header.
+                Chunk.whole(
+                    id: 6,
+                    type: 9,
+                    timestamp: 0x0100_0000,
+                    format: 1,
+                    payload: [0x27, 0x01] + [UInt8](repeating: 0, count: 200)
+                ),
+                Chunk.whole(
+                    id: 6,
+                    type: 9,
+                    timestamp: 40,
+                    format: 1,
+                    payload: [0x27, 0x01] + [UInt8](repeating: 0, count: 200)
+                ),
+            ]
+        )
         #expect(reader.failure == nil)
         #expect(messages.map(\.timestamp) == [big, big &+ 0x0100_0000, big &+ 0x0100_0000 &+ 40])
         #expect(messages.map(\.length) == [300, 202, 202])
@@ -455,25 +643,34 @@ import Testing
 
     @Test func chunkSizeIsPerDirection() {
         let payload = AMF.command("play", 4, AMF.null, AMF.string(String(repeating: "s", count: 250)))
-        let (client, sent) = Self.chunksOnly(.client, [
-            Self.control(1, Chunk.uint32(4096)),
-            Chunk.whole(id: 8, type: 20, streamID: 1, payload: payload, chunkSize: 4096),
-        ])
+        let (client, sent) = Self.chunksOnly(
+            .client,
+            [
+                Self.control(1, Chunk.uint32(4096)),
+                Chunk.whole(id: 8, type: 20, streamID: 1, payload: payload, chunkSize: 4096),
+            ]
+        )
         #expect(client.chunkSize == 4096)
         #expect(sent.count == 2 && sent.last?.length == payload.count)
         // The same bytes read as the server's (whose chunk size is still 128) are not one chunk.
-        let (server, _) = Self.chunksOnly(.server, [Chunk.whole(id: 8, type: 20, streamID: 1, payload: payload, chunkSize: 4096)])
+        let (server, _) = Self.chunksOnly(
+            .server,
+            [Chunk.whole(id: 8, type: 20, streamID: 1, payload: payload, chunkSize: 4096)]
+        )
         #expect(server.chunkSize == 128)
         #expect(server.position != .message(serial: 0, typeID: 20, complete: true))
     }
 
     @Test func longChunkStreamIDs() {
-        let (reader, messages) = Self.chunksOnly(.server, [
-            Chunk.whole(id: 64, type: 18, payload: AMF.string("onMetaData")),
-            Chunk.whole(id: 319, type: 18, payload: AMF.string("onMetaData")),
-            Chunk.whole(id: 320, type: 8, payload: [0xAF, 0x01]),
-            Chunk.whole(id: 65599, type: 9, payload: Self.keyframe),
-        ])
+        let (reader, messages) = Self.chunksOnly(
+            .server,
+            [
+                Chunk.whole(id: 64, type: 18, payload: AMF.string("onMetaData")),
+                Chunk.whole(id: 319, type: 18, payload: AMF.string("onMetaData")),
+                Chunk.whole(id: 320, type: 8, payload: [0xAF, 0x01]),
+                Chunk.whole(id: 65599, type: 9, payload: Self.keyframe),
+            ]
+        )
         #expect(reader.failure == nil)
         #expect(messages.map(\.chunkStreamID) == [64, 319, 320, 65599])
         #expect(messages.last?.isKeyframe == true)
@@ -481,11 +678,14 @@ import Testing
 
     @Test func abortDropsThePartialMessage() {
         let video = Chunk.message(id: 6, type: 9, payload: Self.keyframe)
-        let (reader, messages) = Self.chunksOnly(.server, [
-            video[0], Self.control(2, Chunk.uint32(6)),
-            // The chunk stream starts over with a fmt 3 header: a new message of the same length and type.
-            Chunk.whole(id: 6, type: 9, format: 3, payload: Self.keyframe),
-        ])
+        let (reader, messages) = Self.chunksOnly(
+            .server,
+            [
+                video[0], Self.control(2, Chunk.uint32(6)),
+                // The chunk stream starts over with a fmt 3 header: a new message of the same length and type.
+                Chunk.whole(id: 6, type: 9, format: 3, payload: Self.keyframe),
+            ]
+        )
         #expect(reader.failure == nil)
         #expect(messages.map(\.typeID) == [2, 9])
         #expect(messages.last?.firstByteTime == 3)
@@ -499,22 +699,34 @@ import Testing
     }
 
     @Test func commandsAndMediaAreDecoded() {
-        let (_, messages) = Self.chunksOnly(.server, [
-            Chunk.whole(id: 3, type: 20, payload: Self.connectResult),
-            // AMF3 command: a 0 format byte, then AMF0.
-            Chunk.whole(id: 5, type: 17, payload: [0] + Self.playStart),
-            Chunk.whole(id: 5, type: 18, payload: AMF.string("onMetaData") + [0x08, 0, 0, 0, 1] + AMF.object([("duration", AMF.number(0))]).dropFirst()),
-            Chunk.whole(id: 4, type: 8, payload: [0xAF, 0x00, 0x12, 0x10]),
-            Chunk.whole(id: 6, type: 9, payload: [0x17, 0x00, 1]),
-            Chunk.whole(id: 6, type: 9, payload: [0x12, 0x00]),  // Sorenson keyframe: no AVCPacketType
-            Chunk.whole(id: 6, type: 9, payload: [0x91, 0x68, 0x76, 0x63, 0x31]),  // enhanced RTMP: keyframe, coded frames
-            Chunk.whole(id: 6, type: 9, payload: [0x90, 0x68, 0x76, 0x63, 0x31]),  // enhanced RTMP: sequence start
-            Chunk.whole(id: 6, type: 9, payload: [0x17]),  // AVC keyframe cut short: no packet type, not a picture
-        ])
-        #expect(messages.map(\.summary) == [
-            "_result", "onStatus NetStream.Play.Start", "data onMetaData", "audio sequence header", "video sequence header",
-            "video keyframe", "video keyframe", "video sequence header", "video",
-        ])
+        let (_, messages) = Self.chunksOnly(
+            .server,
+            [
+                Chunk.whole(id: 3, type: 20, payload: Self.connectResult),
+                // AMF3 command: a 0 format byte, then AMF0.
+                Chunk.whole(id: 5, type: 17, payload: [0] + Self.playStart),
+                Chunk.whole(
+                    id: 5,
+                    type: 18,
+                    payload: AMF.string("onMetaData") + [0x08, 0, 0, 0, 1]
+                        + AMF.object([("duration", AMF.number(0))]).dropFirst()
+                ),
+                Chunk.whole(id: 4, type: 8, payload: [0xAF, 0x00, 0x12, 0x10]),
+                Chunk.whole(id: 6, type: 9, payload: [0x17, 0x00, 1]),
+                Chunk.whole(id: 6, type: 9, payload: [0x12, 0x00]),  // Sorenson keyframe: no AVCPacketType
+                // Enhanced RTMP: keyframe, coded frames.
+                Chunk.whole(id: 6, type: 9, payload: [0x91, 0x68, 0x76, 0x63, 0x31]),
+                Chunk.whole(id: 6, type: 9, payload: [0x90, 0x68, 0x76, 0x63, 0x31]),  // enhanced RTMP: sequence start
+                Chunk.whole(id: 6, type: 9, payload: [0x17]),  // AVC keyframe cut short: no packet type, not a picture
+            ]
+        )
+        #expect(
+            messages.map(\.summary) == [
+                "_result", "onStatus NetStream.Play.Start", "data onMetaData", "audio sequence header",
+                "video sequence header",
+                "video keyframe", "video keyframe", "video sequence header", "video",
+            ]
+        )
         #expect(messages[1].content == .command(name: "onStatus", transactionID: 0, statusCode: "NetStream.Play.Start"))
         #expect(messages.map(\.isKeyframe) == [false, false, false, false, false, true, true, false, false])
         #expect(messages.map(\.isMedia) == [false, false, true, true, true, true, true, true, true])
@@ -522,13 +734,22 @@ import Testing
 
     @Test func aggregateMessagesAreMedia() throws {
         func tag(_ type: UInt8, _ data: [UInt8]) -> [UInt8] {
-            [type] + Chunk.uint24(UInt32(data.count)) + [0, 0, 0, 0, 0, 0, 0] + data + Chunk.uint32(UInt32(11 + data.count))
+            [type] + Chunk.uint24(UInt32(data.count)) + [0, 0, 0, 0, 0, 0, 0] + data
+                + Chunk.uint32(UInt32(11 + data.count))
         }
         var script = Self.scriptedOpen()
         let index = try #require(script.events.firstIndex { $0.time == Script.at(200) })
         script.events.removeSubrange(index...)
-        script.receive(Chunk.whole(id: 7, type: 22, streamID: 1, payload: tag(8, [0xAF, 0x01, 1]) + tag(9, Self.keyframe),
-                                   chunkSize: 100), at: 250)
+        script.receive(
+            Chunk.whole(
+                id: 7,
+                type: 22,
+                streamID: 1,
+                payload: tag(8, [0xAF, 0x01, 1]) + tag(9, Self.keyframe),
+                chunkSize: 100
+            ),
+            at: 250
+        )
         let exchange = try #require(script.analyse())
         #expect(exchange.isComplete)
         #expect(exchange.firstKeyframeEnd == Script.at(250))
@@ -565,12 +786,18 @@ import Testing
                 script.send([3], at: 0)
             }
             for _ in 0..<Int.random(in: 1...60, using: &random) {
-                let bytes = (0..<Int.random(in: 0...700, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) }
+                let bytes = (0..<Int.random(in: 0...700, using: &random)).map { _ in
+                    UInt8.random(in: 0...255, using: &random)
+                }
                 time += Double.random(in: 0...30, using: &random)
                 if Bool.random(using: &random) {
                     script.send(bytes, at: time)
                 } else {
-                    script.receive(bytes, at: time, result: bytes.count + (Int.random(in: 0...9, using: &random) == 0 ? 5 : 0))
+                    script.receive(
+                        bytes,
+                        at: time,
+                        result: bytes.count + (Int.random(in: 0...9, using: &random) == 0 ? 5 : 0)
+                    )
                 }
             }
             let exchange = script.analyse()
@@ -601,7 +828,10 @@ import Testing
                     #expect(exchange?.isComplete == false, "round \(round): cut event \(index) to \(keep)")
                 }
             } else if !data.isEmpty {
-                script.events[index].data[Int.random(in: 0..<data.count, using: &random)] = UInt8.random(in: 0...255, using: &random)
+                script.events[index].data[Int.random(in: 0..<data.count, using: &random)] = UInt8.random(
+                    in: 0...255,
+                    using: &random
+                )
                 _ = script.analyse()
             }
         }
@@ -612,7 +842,9 @@ import Testing
     @Test func randomValidChunkStreamsReadBack() {
         struct Sent: Hashable, Comparable {
             var id: UInt32, type: UInt8, length: Int, timestamp: UInt32
-            static func < (a: Sent, b: Sent) -> Bool { (a.id, a.type, a.length, a.timestamp) < (b.id, b.type, b.length, b.timestamp) }
+            static func < (a: Sent, b: Sent) -> Bool {
+                (a.id, a.type, a.length, a.timestamp) < (b.id, b.type, b.length, b.timestamp)
+            }
         }
         for seed in 0..<200 as Range<UInt64> {
             var random = SplitMix64(state: seed)
@@ -626,7 +858,13 @@ import Testing
                 if choice == 0, active.isEmpty {
                     // Set Chunk Size applies to every chunk after it, so none may be half sent around it.
                     let size = Int.random(in: 1...600, using: &random)
-                    bytes += Chunk.whole(id: 2, type: 1, timestamp: 0, payload: Chunk.uint32(UInt32(size)), chunkSize: chunkSize)
+                    bytes += Chunk.whole(
+                        id: 2,
+                        type: 1,
+                        timestamp: 0,
+                        payload: Chunk.uint32(UInt32(size)),
+                        chunkSize: chunkSize
+                    )
                     chunkSize = size
                     sent.append(Sent(id: 2, type: 1, length: 4, timestamp: 0))
                     last[2] = (1, 4, 0, 0)
@@ -639,10 +877,15 @@ import Testing
                     var format = last[id] == nil ? 0 : Int.random(in: 0...3, using: &random)
                     var type = [8, 9, 18, 20].randomElement(using: &random)! as UInt8
                     var length = Int.random(in: 0...700, using: &random)
-                    var time = Bool.random(using: &random) ? UInt32.random(in: 0...0xFF_FFFE, using: &random)
-                                                          : UInt32.random(in: 0xFF_FFFF...UInt32.max, using: &random)
+                    var time =
+                        Bool.random(using: &random)
+                        ? UInt32.random(in: 0...0xFF_FFFE, using: &random)
+                        : UInt32.random(in: 0xFF_FFFF...UInt32.max, using: &random)
                     if let previous = last[id] {
-                        if format >= 2 { type = previous.type; length = previous.length }
+                        if format >= 2 {
+                            type = previous.type
+                            length = previous.length
+                        }
                         // fmt 3 repeats the last header's timestamp field as a delta (after fmt 0, its absolute
                         // time, as FFmpeg reads it), extended bytes included when that field was extended.
                         if format == 3 { time = previous.delta }
@@ -650,8 +893,15 @@ import Testing
                         format = 0
                     }
                     let timestamp = format == 0 ? time : last[id]!.timestamp &+ time
-                    let chunks = Chunk.message(id: id, type: type, streamID: 1, timestamp: time, format: format,
-                                               payload: (0..<length).map { UInt8(truncatingIfNeeded: $0) }, chunkSize: chunkSize)
+                    let chunks = Chunk.message(
+                        id: id,
+                        type: type,
+                        streamID: 1,
+                        timestamp: time,
+                        format: format,
+                        payload: (0..<length).map { UInt8(truncatingIfNeeded: $0) },
+                        chunkSize: chunkSize
+                    )
                     bytes += chunks[0]
                     if chunks.count > 1 { active[id] = Array(chunks.dropFirst()) }
                     last[id] = (type, length, timestamp, time)
@@ -670,7 +920,9 @@ import Testing
             }
             #expect(reader.failure == nil, "seed \(seed)")
             #expect(reader.chunkSize == chunkSize, "seed \(seed)")
-            let read = messages.map { Sent(id: $0.chunkStreamID, type: $0.typeID, length: $0.length, timestamp: $0.timestamp) }
+            let read = messages.map {
+                Sent(id: $0.chunkStreamID, type: $0.typeID, length: $0.length, timestamp: $0.timestamp)
+            }
             #expect(read.sorted() == sent.sorted(), "seed \(seed)")
             #expect(messages.allSatisfy { $0.firstByteTime <= $0.lastByteTime }, "seed \(seed)")
         }
@@ -689,7 +941,11 @@ import Testing
                 while !rest.isEmpty {
                     let piece = rest.prefix(Int.random(in: 1...max(1, rest.count), using: &random))
                     rest = rest.dropFirst(piece.count)
-                    if event.kind == .send { script.send(Array(piece), at: ms) } else { script.receive(Array(piece), at: ms) }
+                    if event.kind == .send {
+                        script.send(Array(piece), at: ms)
+                    } else {
+                        script.receive(Array(piece), at: ms)
+                    }
                     ms += 0.001
                 }
             }
@@ -704,7 +960,9 @@ import Testing
     @Test func amf0NeverCrashes() {
         var random = SplitMix64(state: 99)
         for _ in 0..<2000 {
-            let bytes = (0..<Int.random(in: 0...300, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) }
+            let bytes = (0..<Int.random(in: 0...300, using: &random)).map { _ in
+                UInt8.random(in: 0...255, using: &random)
+            }
             _ = AMF0Value.decodeAll(bytes[...])
         }
         // Objects nested ten thousand deep: decoding stops at the depth limit, the stack survives.

@@ -4,6 +4,7 @@ import FirstFrameNetwork
 import FirstFrameTestSupport
 import Foundation
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -32,7 +33,9 @@ extension NetworkTests {
             }
             let elapsed = ms(MonotonicClock.nanoseconds() - start)
             let grown = Self.threadCount - before
-            report("100 lookups of a hung resolver: \(failures) timed out in \(elapsed) ms; threads +\(grown), pool \(BlockingPool.resolvers.threadCount)")
+            report(
+                "100 lookups of a hung resolver: \(failures) timed out in \(elapsed) ms; threads +\(grown), pool \(BlockingPool.resolvers.threadCount)"
+            )
             #expect(failures == 100)
             #expect(elapsed < 100 * 20 + 500, "each lookup gave up at its 20 ms deadline")
             #expect(BlockingPool.resolvers.threadCount <= BlockingPool.resolvers.maximumThreads)
@@ -68,7 +71,8 @@ extension NetworkTests {
             guard NetworkTrace.isAvailable else { return }
             let rounds = 300
             let (miss, libc) = try await blocking { () -> (Double, Double) in
-                var misses: [UInt64] = [], direct: [UInt64] = []
+                var misses: [UInt64] = []
+                var direct: [UInt64] = []
                 for _ in 0..<rounds {
                     let cache = DNSCache(configuration: .init(resolver: SystemResolver()))
                     var start = MonotonicClock.nanoseconds()
@@ -86,7 +90,9 @@ extension NetworkTests {
                 }
                 return (Double(misses.sorted()[rounds / 2]) / 1000, Double(direct.sorted()[rounds / 2]) / 1000)
             }
-            report("DNS cache miss of localhost: median \(miss) µs; libc getaddrinfo alone: \(libc) µs; overhead \(miss - libc) µs (debug build)")
+            report(
+                "DNS cache miss of localhost: median \(miss) µs; libc getaddrinfo alone: \(libc) µs; overhead \(miss - libc) µs (debug build)"
+            )
             // The aim is ≤ 50 µs over libc; a debug build on a loaded CI machine gets a looser bound.
             #expect(miss - libc < 500)
         }

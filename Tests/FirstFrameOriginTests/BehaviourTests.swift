@@ -1,8 +1,8 @@
-import FirstFrameFFmpeg
 import FirstFrameCore
+import FirstFrameFFmpeg
+import FirstFrameOrigin
 import FirstFrameTestSupport
 import OriginTestSupport
-import FirstFrameOrigin
 import Testing
 
 extension OriginTests {
@@ -22,7 +22,9 @@ extension OriginTests {
                     try delayed.sendRequest()
                     return (plainHead, try delayed.readHead())
                 }
-                report("response delay 300 ms: head after \(delayed.receivedAfter) ms (no delay: \(plain.receivedAfter) ms)")
+                report(
+                    "response delay 300 ms: head after \(delayed.receivedAfter) ms (no delay: \(plain.receivedAfter) ms)"
+                )
                 #expect(delayed.status == 200)
                 #expect(delayed.receivedAfter >= 300)
                 #expect(delayed.receivedAfter - plain.receivedAfter < 300 + 250)
@@ -66,7 +68,10 @@ extension OriginTests {
 
         @Test func redirectToAPathIsFollowedByFFmpeg() async throws {
             try await withOrigin { origin in
-                let url = origin.url(.live, behaviour: Behaviour(redirectTarget: "/gop/stream.flv", redirectStatus: 307))
+                let url = origin.url(
+                    .live,
+                    behaviour: Behaviour(redirectTarget: "/gop/stream.flv", redirectStatus: 307)
+                )
                 let raw = try await blocking { try ReceivedStream.receive(url, timeout: 5) }
                 #expect(raw.head.status == 307)
                 #expect(raw.head.headers["location"] == "/gop/stream.flv")
@@ -165,11 +170,17 @@ extension OriginTests {
                 // With its signature broken the stream is not FLV any more: FFmpeg reads on, looking for a
                 // format, until the (here: closed) stream ends, and fails the open (FFmpeg 5.1 says EIO) well
                 // before the deadline.
-                let closing = origin.url(.gop, behaviour: Behaviour(closeAfterBytes: 60_000, corruptAtByte: 1, corruptLength: 2))
+                let closing = origin.url(
+                    .gop,
+                    behaviour: Behaviour(closeAfterBytes: 60_000, corruptAtByte: 1, corruptLength: 2)
+                )
                 let result = try await blocking { PlainOpen.run(url: closing, timeout: 10) }
                 #expect(result.failedStage == .formatProbed)
                 #expect(result.formatName == nil)
-                #expect(result.error != nil && result.error?.isInterrupted == false, "\(String(describing: result.error))")
+                #expect(
+                    result.error != nil && result.error?.isInterrupted == false,
+                    "\(String(describing: result.error))"
+                )
             }
         }
 
@@ -218,10 +229,13 @@ extension OriginTests {
             var index = 0
             while index < bytes.count {
                 guard let lineEnd = bytes[index...].firstRange(of: [13, 10]),
-                      let size = Int(String(decoding: bytes[index..<lineEnd.lowerBound], as: UTF8.self), radix: 16) else { throw Malformed() }
+                    let size = Int(String(decoding: bytes[index..<lineEnd.lowerBound], as: UTF8.self), radix: 16)
+                else { throw Malformed() }
                 let start = lineEnd.upperBound
                 guard size > 0 else { break }
-                guard start + size + 2 <= bytes.count, bytes[start + size] == 13, bytes[start + size + 1] == 10 else { throw Malformed() }
+                guard start + size + 2 <= bytes.count, bytes[start + size] == 13, bytes[start + size + 1] == 10 else {
+                    throw Malformed()
+                }
                 output += bytes[start..<(start + size)]
                 index = start + size + 2
             }

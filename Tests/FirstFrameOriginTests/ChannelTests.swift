@@ -27,7 +27,9 @@ extension OriginTests {
                 #expect(urls[0].hasSuffix("/gop/\(first).flv"))
                 let streams = try await blocking {
                     try urls.map { url in
-                        try ReceivedStream.receive(url, timeout: 15) { $0.media.filter { $0.tag.kind == .video }.count >= 10 }
+                        try ReceivedStream.receive(url, timeout: 15) {
+                            $0.media.filter { $0.tag.kind == .video }.count >= 10
+                        }
                     }
                 }
                 for stream in streams {
@@ -76,7 +78,10 @@ extension OriginTests {
                 #expect(keyframes.count >= 2)
                 #expect(joined.isKeyframe)
                 // The late viewer starts at this channel's latest keyframe: same time, same picture.
-                #expect(keyframes.dropFirst().contains(joined), "late join at \(joined.timestamp); keyframes seen \(keyframes.map(\.timestamp))")
+                #expect(
+                    keyframes.dropFirst().contains(joined),
+                    "late join at \(joined.timestamp); keyframes seen \(keyframes.map(\.timestamp))"
+                )
                 // Not at a keyframe of the `stream` channel, which has another picture and has run longer.
                 #expect(!origin.program.media.filter(\.isKeyframe).map(\.payload).contains(joined.payload))
                 let stats = origin.stats()
@@ -88,25 +93,41 @@ extension OriginTests {
 
         @Test func concurrentFirstRequestsSynthesiseOnce() async throws {
             // A media configuration no other test (and no earlier run in this process) has synthesised.
-            let media = MediaConfiguration(width: 160, height: 96, framesPerSecond: 10, gopSeconds: 1, loopSeconds: 2,
-                                           audio: false, videoBitrate: 60_000 + Int.random(in: 0..<1_000_000))
+            let media = MediaConfiguration(
+                width: 160,
+                height: 96,
+                framesPerSecond: 10,
+                gopSeconds: 1,
+                loopSeconds: 2,
+                audio: false,
+                videoBitrate: 60_000 + Int.random(in: 0..<1_000_000)
+            )
             try await withOrigin(OriginConfiguration(media: media)) { origin in
                 let before = ChannelProgram.synthesisCount(for: media)
                 #expect(before == 1, "the origin synthesised `stream`'s program at start")
                 // Two names on one program: sixteen first requests at once, twelve for one name, four for the other.
                 let names = (0..<100).map { "twin\($0)" }
                 let look = ChannelName(names[0])!.look(distinctPrograms: origin.configuration.distinctPrograms)
-                let twin = names.dropFirst().first { ChannelName($0)!.look(distinctPrograms: origin.configuration.distinctPrograms) == look }!
-                let urls = Array(repeating: origin.url(.gop, channel: names[0]), count: 12) + Array(repeating: origin.url(.gop, channel: twin), count: 4)
+                let twin = names.dropFirst().first {
+                    ChannelName($0)!.look(distinctPrograms: origin.configuration.distinctPrograms) == look
+                }!
+                let urls =
+                    Array(repeating: origin.url(.gop, channel: names[0]), count: 12)
+                    + Array(repeating: origin.url(.gop, channel: twin), count: 4)
                 let streams = try await withThrowingTaskGroup(of: ReceivedStream.self) { group in
                     for url in urls {
-                        group.addTask { try await blocking { try ReceivedStream.receive(url, timeout: 15) { $0.firstMedia != nil } } }
+                        group.addTask {
+                            try await blocking { try ReceivedStream.receive(url, timeout: 15) { $0.firstMedia != nil } }
+                        }
                     }
                     return try await group.reduce(into: []) { $0.append($1) }
                 }
                 #expect(streams.count == urls.count)
                 #expect(streams.allSatisfy { $0.head.status == 200 && $0.firstMedia?.tag.isKeyframe == true })
-                #expect(ChannelProgram.synthesisCount(for: media) == before + 1, "one encode for both names and all sixteen requests")
+                #expect(
+                    ChannelProgram.synthesisCount(for: media) == before + 1,
+                    "one encode for both names and all sixteen requests"
+                )
                 let channels = origin.stats().channels
                 #expect(channels.map(\.name).sorted() == [names[0], "stream", twin].sorted())
                 #expect(channels.filter { $0.name != "stream" }.allSatisfy { $0.program == look.index })
@@ -123,9 +144,14 @@ extension OriginTests {
                 let keyframes = Set(origin.program.media.filter(\.isKeyframe).map(\.payload))
                 for path in ["/gop/stream.flv", "/stream.flv?mode=gop", "/app/stream.flv?mode=gop"] {
                     let url = origin.baseURL + path
-                    let stream = try await blocking { try ReceivedStream.receive(url, timeout: 5) { $0.firstMedia != nil } }
+                    let stream = try await blocking {
+                        try ReceivedStream.receive(url, timeout: 5) { $0.firstMedia != nil }
+                    }
                     #expect(stream.head.status == 200)
-                    #expect(keyframes.contains(try #require(stream.firstKeyframe?.tag.payload)), "\(path) plays the original program")
+                    #expect(
+                        keyframes.contains(try #require(stream.firstKeyframe?.tag.payload)),
+                        "\(path) plays the original program"
+                    )
                 }
                 #expect(origin.stats().channels.map(\.name) == ["stream"])
             }
@@ -136,14 +162,18 @@ extension OriginTests {
             let media = MediaConfiguration(videoBitrate: 700_000 + Int.random(in: 0..<100_000))
             try await withOrigin(OriginConfiguration(media: media)) { origin in
                 let names = (0..<100).map { "recorder-room-\($0)" }
-                let looks = Set(names.map { ChannelName($0)!.look(distinctPrograms: origin.configuration.distinctPrograms) })
+                let looks = Set(
+                    names.map { ChannelName($0)!.look(distinctPrograms: origin.configuration.distinctPrograms) }
+                )
                 let cpuBefore = FanOut.processCPUSeconds()
                 let started = MonotonicClock.nanoseconds()
                 try await origin.prepareChannels(names)
                 let wall = MonotonicClock.milliseconds(since: started)
                 let cpu = FanOut.processCPUSeconds() - cpuBefore
-                report("100 channel names on \(origin.configuration.distinctPrograms) programs: \(looks.count) encodes, "
-                       + "\(Int(wall)) ms wall, \(String(format: "%.2f", cpu)) s CPU (≈ \(String(format: "%.2f", cpu / Double(max(1, looks.count)))) s each)")
+                report(
+                    "100 channel names on \(origin.configuration.distinctPrograms) programs: \(looks.count) encodes, "
+                        + "\(Int(wall)) ms wall, \(String(format: "%.2f", cpu)) s CPU (≈ \(String(format: "%.2f", cpu / Double(max(1, looks.count)))) s each)"
+                )
                 #expect(looks.count <= origin.configuration.distinctPrograms - 1)
                 #expect(ChannelProgram.synthesisCount(for: media) == 1 + looks.count)
                 let stats = origin.stats()
@@ -154,13 +184,17 @@ extension OriginTests {
                 let urls = names.map { origin.url(.gop, channel: $0) }
                 let streams = try await withThrowingTaskGroup(of: ReceivedStream.self) { group in
                     for url in urls {
-                        group.addTask { try await blocking { try ReceivedStream.receive(url, timeout: 20) { $0.firstMedia != nil } } }
+                        group.addTask {
+                            try await blocking { try ReceivedStream.receive(url, timeout: 20) { $0.firstMedia != nil } }
+                        }
                     }
                     return try await group.reduce(into: []) { $0.append($1) }
                 }
                 let firstKeyframes = streams.compactMap { $0.firstKeyframe?.arrivedAfter }.sorted()
-                report("100 names, one gop client each at once: first keyframe p50 \(firstKeyframes[firstKeyframes.count / 2]) ms, "
-                       + "max \(firstKeyframes.last ?? .nan) ms")
+                report(
+                    "100 names, one gop client each at once: first keyframe p50 \(firstKeyframes[firstKeyframes.count / 2]) ms, "
+                        + "max \(firstKeyframes.last ?? .nan) ms"
+                )
                 #expect(firstKeyframes.count == 100)
                 #expect(streams.allSatisfy { $0.head.status == 200 })
             }
@@ -169,7 +203,9 @@ extension OriginTests {
         @Test func namesOutsideTheAlphabetAndChannelsPastTheLimitAreRefused() async throws {
             try await withOrigin(OriginConfiguration(maximumChannels: 2)) { origin in
                 let tooLong = String(repeating: "a", count: ChannelName.maximumLength + 1)
-                let refused = ["/live/a%20b.flv", "/.flv", "/gop/\(tooLong).flv", "/live/caf%C3%A9.flv"].map { origin.baseURL + $0 }
+                let refused = ["/live/a%20b.flv", "/.flv", "/gop/\(tooLong).flv", "/live/caf%C3%A9.flv"].map {
+                    origin.baseURL + $0
+                }
                 let answers = try await blocking { try refused.map { try ReceivedStream.receive($0, timeout: 5) } }
                 #expect(answers.map(\.head.status) == [404, 404, 404, 404])
                 await #expect(throws: OriginError.self) { try await origin.prepareChannels(["no spaces"]) }
@@ -178,9 +214,11 @@ extension OriginTests {
                 let first = origin.url(.gop, channel: "first")
                 let third = origin.url(.gop, channel: "third")
                 let (accepted, full, again) = try await blocking {
-                    (try ReceivedStream.receive(first, timeout: 15) { $0.firstMedia != nil },
-                     try ReceivedStream.receive(third, timeout: 5),
-                     try ReceivedStream.receive(first, timeout: 5) { $0.firstMedia != nil })
+                    (
+                        try ReceivedStream.receive(first, timeout: 15) { $0.firstMedia != nil },
+                        try ReceivedStream.receive(third, timeout: 5),
+                        try ReceivedStream.receive(first, timeout: 5) { $0.firstMedia != nil }
+                    )
                 }
                 #expect(accepted.head.status == 200)
                 #expect(full.head.status == 503)

@@ -1,9 +1,9 @@
-import FirstFrameFFmpeg
 import FirstFrameCore
-import FirstFrameTestSupport
-import OriginTestSupport
+import FirstFrameFFmpeg
 import FirstFrameOrigin
+import FirstFrameTestSupport
 import Foundation
+import OriginTestSupport
 import Testing
 
 extension OriginTests {
@@ -56,7 +56,8 @@ extension OriginTests {
         }
 
         static var hasIPv6Loopback: Bool {
-            (try? String(contentsOfFile: "/proc/sys/net/ipv6/conf/lo/disable_ipv6", encoding: .utf8))?.hasPrefix("0") ?? false
+            (try? String(contentsOfFile: "/proc/sys/net/ipv6/conf/lo/disable_ipv6", encoding: .utf8))?.hasPrefix("0")
+                ?? false
         }
 
         @Test func ffprobeAgreesWithTheOrigin() async throws {
@@ -73,8 +74,13 @@ extension OriginTests {
                 #expect(video["width"] as? Int == media.width)
                 #expect(video["height"] as? Int == media.height)
                 // FLV stamps in whole milliseconds, so 30 fps comes back as 1000/33: agree within 2%.
-                let rate = try #require((video["avg_frame_rate"] as? String)?.split(separator: "/").compactMap { Double($0) })
-                #expect(rate.count == 2 && abs(rate[0] / rate[1] - Double(media.framesPerSecond)) < 0.02 * Double(media.framesPerSecond))
+                let rate = try #require(
+                    (video["avg_frame_rate"] as? String)?.split(separator: "/").compactMap { Double($0) }
+                )
+                #expect(
+                    rate.count == 2
+                        && abs(rate[0] / rate[1] - Double(media.framesPerSecond)) < 0.02 * Double(media.framesPerSecond)
+                )
                 #expect(audio["codec_name"] as? String == "aac")
                 #expect(audio["sample_rate"] as? String == String(media.audioSampleRate))
                 #expect(audio["channels"] as? Int == 1)

@@ -17,7 +17,9 @@ extension OriginTests {
                 #expect(stream.head.status == 200)
                 #expect(stream.closedByOrigin)
                 let closedAfter = try #require(stream.closedAfter)
-                report("close_after_ms=800: closed \(closedAfter) ms after the request, \(stream.body.count) body bytes")
+                report(
+                    "close_after_ms=800: closed \(closedAfter) ms after the request, \(stream.body.count) body bytes"
+                )
                 // Counted from the response head, which follows the request: never early; late only by as much as a
                 // busy two-core machine delays a timer.
                 #expect(closedAfter >= 800)
@@ -79,7 +81,11 @@ extension OriginTests {
         @Test func endChannelEndsEveryViewerAndLaterRequestsGet404() async throws {
             try await withOrigin { origin in
                 let watching = origin.url(.gop, channel: "finale")
-                let ending = origin.url(.gop, channel: "finale", behaviour: Behaviour(endAfterMilliseconds: 1000, endsChannel: true))
+                let ending = origin.url(
+                    .gop,
+                    channel: "finale",
+                    behaviour: Behaviour(endAfterMilliseconds: 1000, endsChannel: true)
+                )
                 let elsewhere = origin.url(.gop, channel: "elsewhere")
                 let (watcher, ender, reconnect, other) = try await blocking {
                     let watcher = try StreamReader(watching, timeout: 15)
@@ -135,7 +141,10 @@ extension OriginTests {
                 let gone = origin.url(.gop, behaviour: Behaviour(channelEnded: true))
                 let plain = origin.url(.gop)
                 let (answer, stream) = try await blocking {
-                    (try ReceivedStream.receive(gone, timeout: 5), try ReceivedStream.receive(plain, timeout: 5) { $0.firstMedia != nil })
+                    (
+                        try ReceivedStream.receive(gone, timeout: 5),
+                        try ReceivedStream.receive(plain, timeout: 5) { $0.firstMedia != nil }
+                    )
                 }
                 #expect(answer.head.status == 404)
                 #expect(String(decoding: answer.body, as: UTF8.self) == "channel ended: stream\n")

@@ -1,8 +1,8 @@
-import FirstFrameFFmpeg
 import FirstFrameCore
+import FirstFrameFFmpeg
+import FirstFrameOrigin
 import FirstFrameTestSupport
 import OriginTestSupport
-import FirstFrameOrigin
 import Testing
 
 extension OriginTests {
@@ -14,7 +14,9 @@ extension OriginTests {
                 #expect(try await eventually(timeout: 5) { origin.stats().channelTimeMilliseconds > 600 })
                 let url = origin.url(.gop)
                 let stream = try await blocking {
-                    try ReceivedStream.receive(url, timeout: 5) { $0.media.filter { $0.tag.kind == .video }.count >= 10 }
+                    try ReceivedStream.receive(url, timeout: 5) {
+                        $0.media.filter { $0.tag.kind == .video }.count >= 10
+                    }
                 }
                 #expect(stream.head.status == 200)
                 #expect(stream.head.headers["content-type"] == "video/x-flv")
@@ -39,9 +41,13 @@ extension OriginTests {
                 let gop = UInt64(origin.configuration.media.gopSeconds * 1000)
                 let keyframeOffset = UInt64(try #require(origin.program.media.first { $0.isKeyframe }).timestamp)
                 // Join mid-GOP, so that the wait for the next keyframe is long enough to tell right from wrong.
-                #expect(try await eventually(timeout: 5) {
-                    (gop / 4...gop / 2).contains((origin.stats().channelTimeMilliseconds + gop - keyframeOffset) % gop)
-                })
+                #expect(
+                    try await eventually(timeout: 5) {
+                        (gop / 4...gop / 2).contains(
+                            (origin.stats().channelTimeMilliseconds + gop - keyframeOffset) % gop
+                        )
+                    }
+                )
                 let joinedAt = origin.stats().channelTimeMilliseconds
                 let nextKeyframe = (joinedAt + gop - keyframeOffset) / gop * gop + keyframeOffset
                 let expectedWait = Double(nextKeyframe - joinedAt)
@@ -52,7 +58,9 @@ extension OriginTests {
                 let first = try #require(stream.firstMedia)
                 #expect(first.tag.isKeyframe, "waitkey holds everything back until a keyframe")
                 #expect(UInt64(first.tag.timestamp) == nextKeyframe, "the next keyframe, not a later one")
-                report("live join: first keyframe \(first.arrivedAfter) ms after the request; next keyframe was due in \(expectedWait) ms")
+                report(
+                    "live join: first keyframe \(first.arrivedAfter) ms after the request; next keyframe was due in \(expectedWait) ms"
+                )
                 #expect(abs(first.arrivedAfter - expectedWait) < 150)
             }
         }
@@ -72,7 +80,7 @@ extension OriginTests {
 
         @Test func liveModeIsPacedInRealTime() async throws {
             try await withOrigin { origin in
-                let window = 4000.0 // two GOPs
+                let window = 4000.0  // two GOPs
                 let url = origin.url(.live)
                 let stream = try await blocking {
                     try ReceivedStream.receive(url, timeout: 10) { received in
@@ -83,16 +91,25 @@ extension OriginTests {
                 let key = try #require(stream.firstKeyframe)
                 let media = stream.media.filter { $0.arrivedAfter >= key.arrivedAfter }
                 // Each tag arrives when its timestamp says, relative to the first keyframe.
-                let lateness = media.map { ($0.arrivedAfter - key.arrivedAfter) - Double($0.tag.timestamp - key.tag.timestamp) }
+                let lateness = media.map {
+                    ($0.arrivedAfter - key.arrivedAfter) - Double($0.tag.timestamp - key.tag.timestamp)
+                }
                 let worst = lateness.map(abs).max() ?? 0
                 #expect(worst < 100, "tags arrive within 100 ms of their timestamps (worst \(worst) ms)")
 
                 // Bytes over the window within 10% of the channel's bitrate.
-                let received = media.filter { $0.arrivedAfter - key.arrivedAfter < window }.reduce(0) { $0 + $1.tag.encodedSize }
+                let received = media.filter { $0.arrivedAfter - key.arrivedAfter < window }.reduce(0) {
+                    $0 + $1.tag.encodedSize
+                }
                 let expected = origin.program.bitsPerSecond / 8 * window / 1000
                 let error = abs(Double(received) - expected) / expected
-                report("live pacing: worst lateness \(worst) ms; \(received) bytes in \(window) ms vs \(Int(expected)) from the bitrate (\(error * 100)%)")
-                #expect(error < 0.10, "received \(received) bytes in \(window) ms, bitrate says \(Int(expected)) (\(error * 100)%)")
+                report(
+                    "live pacing: worst lateness \(worst) ms; \(received) bytes in \(window) ms vs \(Int(expected)) from the bitrate (\(error * 100)%)"
+                )
+                #expect(
+                    error < 0.10,
+                    "received \(received) bytes in \(window) ms, bitrate says \(Int(expected)) (\(error * 100)%)"
+                )
             }
         }
 
@@ -101,7 +118,11 @@ extension OriginTests {
             let media = MediaConfiguration(width: 320, height: 180, gopSeconds: 4, loopSeconds: 8)
             try await withOrigin(OriginConfiguration(media: media, burstSpeed: speed)) { origin in
                 // Join when the cached GOP holds 2–3.5 s, so there is something to catch up on.
-                #expect(try await eventually(timeout: 10) { (2000...3500).contains(origin.stats().channelTimeMilliseconds % 4000) })
+                #expect(
+                    try await eventually(timeout: 10) {
+                        (2000...3500).contains(origin.stats().channelTimeMilliseconds % 4000)
+                    }
+                )
                 let joinedAt = origin.stats().channelTimeMilliseconds
                 let url = origin.url(.burst)
                 let stream = try await blocking {
@@ -120,16 +141,22 @@ extension OriginTests {
                 for arrival in media {
                     let wall = arrival.arrivedAfter - key.arrivedAfter
                     let position = Double(arrival.tag.timestamp - key.tag.timestamp)
-                    #expect(position <= speed * wall + 100, "never faster than \(speed)×: \(position) ms of media after \(wall) ms")
+                    #expect(
+                        position <= speed * wall + 100,
+                        "never faster than \(speed)×: \(position) ms of media after \(wall) ms"
+                    )
                 }
                 let midBurst = media.filter { $0.arrivedAfter - key.arrivedAfter < catchUp * 0.8 }
                 let lastOfBurst = try #require(midBurst.last)
-                let burstPace = Double(lastOfBurst.tag.timestamp - key.tag.timestamp) / max(1, lastOfBurst.arrivedAfter - key.arrivedAfter)
+                let burstPace =
+                    Double(lastOfBurst.tag.timestamp - key.tag.timestamp)
+                    / max(1, lastOfBurst.arrivedAfter - key.arrivedAfter)
                 #expect(abs(burstPace - speed) < 0.15 * speed, "burst pace \(burstPace)× (want \(speed)×)")
                 let afterCatchUp = media.filter { $0.arrivedAfter - key.arrivedAfter > catchUp + 300 }
                 let first = try #require(afterCatchUp.first)
                 let last = try #require(afterCatchUp.last)
-                let livePace = Double(last.tag.timestamp - first.tag.timestamp) / max(1, last.arrivedAfter - first.arrivedAfter)
+                let livePace =
+                    Double(last.tag.timestamp - first.tag.timestamp) / max(1, last.arrivedAfter - first.arrivedAfter)
                 report("burst: \(behind) ms behind, pace \(burstPace)× until \(catchUp) ms, then \(livePace)×")
                 #expect(abs(livePace - 1) < 0.15, "pace after catching up \(livePace)× (want 1×)")
             }

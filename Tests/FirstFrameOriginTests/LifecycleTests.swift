@@ -1,10 +1,10 @@
-import FirstFrameFFmpeg
 import FirstFrameCore
-import FirstFrameTestSupport
-import OriginTestSupport
+import FirstFrameFFmpeg
 import FirstFrameOrigin
+import FirstFrameTestSupport
 import Foundation
 import NIOPosix
+import OriginTestSupport
 import Testing
 
 extension OriginTests {

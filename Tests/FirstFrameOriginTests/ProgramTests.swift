@@ -21,7 +21,10 @@ extension OriginTests {
             // Timestamps never run backwards within a pass.
             #expect(zip(program.media.dropFirst(), program.media).allSatisfy { $0.timestamp >= $1.timestamp })
             // Constant bitrate (x264 nal-hrd=cbr): 800 + 64 kbit/s plus FLV framing.
-            #expect(program.bitsPerSecond > 864_000 * 0.97 && program.bitsPerSecond < 864_000 * 1.08, "\(program.bitsPerSecond)")
+            #expect(
+                program.bitsPerSecond > 864_000 * 0.97 && program.bitsPerSecond < 864_000 * 1.08,
+                "\(program.bitsPerSecond)"
+            )
         }
 
         @Test func videoOnlyChannelHasNoAudio() throws {
@@ -32,7 +35,14 @@ extension OriginTests {
         }
 
         @Test func loopIsRoundedUpToWholeGOPs() throws {
-            let configuration = MediaConfiguration(width: 160, height: 96, framesPerSecond: 10, gopSeconds: 1.5, loopSeconds: 2, audio: false)
+            let configuration = MediaConfiguration(
+                width: 160,
+                height: 96,
+                framesPerSecond: 10,
+                gopSeconds: 1.5,
+                loopSeconds: 2,
+                audio: false
+            )
             #expect(configuration.gopFrames == 15)
             #expect(configuration.loopFrames == 30)
             let program = try ChannelProgram.synthesized(configuration)
@@ -58,7 +68,9 @@ extension OriginTests {
 
         @Test func originConfigurationIsValidatedBeforeStarting() async {
             await #expect(throws: OriginError.self) { try await LiveOrigin.start(OriginConfiguration(burstSpeed: 1)) }
-            await #expect(throws: OriginError.self) { try await LiveOrigin.start(OriginConfiguration(clientBacklogBytes: 0)) }
+            await #expect(throws: OriginError.self) {
+                try await LiveOrigin.start(OriginConfiguration(clientBacklogBytes: 0))
+            }
         }
 
         @Test func mediaBytesCountsAcrossLoopPasses() throws {
@@ -95,7 +107,9 @@ extension OriginTests {
         }
 
         @Test func detectsABrokenPreviousTagSize() throws {
-            var bytes = FLVHeader(hasAudio: false, hasVideo: true).encoded() + FLVTag(kind: .video, timestamp: 0, payload: [0x27, 1]).encoded()
+            var bytes =
+                FLVHeader(hasAudio: false, hasVideo: true).encoded()
+                + FLVTag(kind: .video, timestamp: 0, payload: [0x27, 1]).encoded()
             bytes[bytes.count - 1] ^= 0xFF
             var parser = FLVStreamParser()
             #expect(throws: FLVParseError.self) { try parser.append(bytes) }
@@ -128,7 +142,9 @@ extension OriginTests {
             #expect(bare.channel == ChannelName("room7") && bare.mode == nil && bare.route == .stream)
             #expect(try OriginRequest(uri: "/app/x/stream.flv").channel == .standard)
             #expect(try OriginRequest(uri: "/stats").channel == nil)
-            for path in ["/.flv", "/live/a%20b.flv", "/live/a+b.flv", "/" + String(repeating: "x", count: 101) + ".flv"] {
+            for path in [
+                "/.flv", "/live/a%20b.flv", "/live/a+b.flv", "/" + String(repeating: "x", count: 101) + ".flv",
+            ] {
                 let request = try OriginRequest(uri: path)
                 #expect(request.route == .notFound && request.channel == nil, "\(path)")
             }
@@ -136,10 +152,23 @@ extension OriginTests {
 
         @Test func behaviourRoundTripsThroughTheQueryString() throws {
             let behaviour = Behaviour(
-                responseDelayMilliseconds: 250, status: nil, redirectTarget: "http://127.0.0.1:9/gop/stream.flv?a=1&b=2",
-                redirectHops: 2, redirectStatus: 307, stallAfterBytes: 1000, closeAfterBytes: 5000,
-                corruptAtByte: 13, corruptLength: 7, waitForKeyframe: false, burstSpeed: 2.5, chunked: true,
-                closeAfterMilliseconds: 1200, endAfterMilliseconds: 3000, endsChannel: true, channelEnded: true)
+                responseDelayMilliseconds: 250,
+                status: nil,
+                redirectTarget: "http://127.0.0.1:9/gop/stream.flv?a=1&b=2",
+                redirectHops: 2,
+                redirectStatus: 307,
+                stallAfterBytes: 1000,
+                closeAfterBytes: 5000,
+                corruptAtByte: 13,
+                corruptLength: 7,
+                waitForKeyframe: false,
+                burstSpeed: 2.5,
+                chunked: true,
+                closeAfterMilliseconds: 1200,
+                endAfterMilliseconds: 3000,
+                endsChannel: true,
+                channelEnded: true
+            )
             let query = OriginRequest.query(mode: .burst, behaviour: behaviour)
             let parsed = try OriginRequest(uri: "/s.flv?" + query)
             #expect(parsed.behaviour == behaviour)
@@ -147,7 +176,11 @@ extension OriginTests {
             // The one-line summary (index page, `firstframe serve`) names every parameter the query renders.
             for item in query.split(separator: "&") {
                 let name = item.split(separator: "=")[0]
-                #expect(OriginRequest.parameterSummary.contains(" \(name)=") || OriginRequest.parameterSummary.hasPrefix("\(name)="), "\(name)")
+                #expect(
+                    OriginRequest.parameterSummary.contains(" \(name)=")
+                        || OriginRequest.parameterSummary.hasPrefix("\(name)="),
+                    "\(name)"
+                )
             }
         }
 
@@ -161,14 +194,22 @@ extension OriginTests {
         @Test func queryOverridesServerDefaults() throws {
             let defaults = Behaviour(responseDelayMilliseconds: 100)
             #expect(try OriginRequest(uri: "/s.flv", defaults: defaults).behaviour.responseDelayMilliseconds == 100)
-            #expect(try OriginRequest(uri: "/s.flv?delay=0", defaults: defaults).behaviour.responseDelayMilliseconds == 0)
+            #expect(
+                try OriginRequest(uri: "/s.flv?delay=0", defaults: defaults).behaviour.responseDelayMilliseconds == 0
+            )
         }
 
         @Test func redirectHopsRepeatTheQueryAsSentWithOneHopLess() throws {
             // Overrides of server-wide defaults (delay=0 here) must survive every hop.
-            let request = try OriginRequest(uri: "/live/s.flv?delay=0&mode=gop&redirects=2", defaults: Behaviour(responseDelayMilliseconds: 300))
+            let request = try OriginRequest(
+                uri: "/live/s.flv?delay=0&mode=gop&redirects=2",
+                defaults: Behaviour(responseDelayMilliseconds: 300)
+            )
             #expect(request.behaviour.redirectHops == 2)
-            let next = try OriginRequest(uri: request.redirectTargetForNextHop, defaults: Behaviour(responseDelayMilliseconds: 300))
+            let next = try OriginRequest(
+                uri: request.redirectTargetForNextHop,
+                defaults: Behaviour(responseDelayMilliseconds: 300)
+            )
             #expect(next.behaviour.redirectHops == 1)
             #expect(next.behaviour.responseDelayMilliseconds == 0)
             #expect(next.mode == .gop)
@@ -180,9 +221,11 @@ extension OriginTests {
             #expect(try OriginRequest(uri: "/s.flv?redirect=/a%20b").behaviour.redirectTarget == "/a b")
         }
 
-        @Test(arguments: ["mode=fast", "delay=-1", "status=99", "redirect_status=305", "waitkey=yes", "speed=0.5", "speed=1",
-                          "bogus=1", "redirect=%0D%0ASet-Cookie:%20x", "close_after_ms=-5", "end_after_ms=soon", "ended=2",
-                          "end_channel=yes"])
+        @Test(arguments: [
+            "mode=fast", "delay=-1", "status=99", "redirect_status=305", "waitkey=yes", "speed=0.5", "speed=1",
+            "bogus=1", "redirect=%0D%0ASet-Cookie:%20x", "close_after_ms=-5", "end_after_ms=soon", "ended=2",
+            "end_channel=yes",
+        ])
         func badParametersAreRejected(_ query: String) {
             #expect(throws: OriginRequest.ParseError.self) { try OriginRequest(uri: "/s.flv?" + query) }
         }

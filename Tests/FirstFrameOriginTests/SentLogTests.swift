@@ -27,7 +27,10 @@ extension OriginTests {
                 #expect(logged.allSatisfy { $0.complete })
                 #expect(Set(logged.map(\.connection)).count == 1, "one connection")
                 let difference = zip(logged.map(\.packet), read).enumerated().first { $0.element.0 != $0.element.1 }
-                #expect(logged.map(\.packet) == read, "\(logged.count) logged, \(read.count) read; first difference: \(String(describing: difference))")
+                #expect(
+                    logged.map(\.packet) == read,
+                    "\(logged.count) logged, \(read.count) read; first difference: \(String(describing: difference))"
+                )
                 // Every video packet differs from the one before it: the hash sees the payload, not a header.
                 let video = read.filter { $0.kind == .video }.map(\.hash)
                 #expect(zip(video, video.dropFirst()).allSatisfy { $0 != $1 })
@@ -42,7 +45,10 @@ extension OriginTests {
                 // The gop burst is over 200 kB: the limit falls inside a media tag (a boundary at exactly that byte
                 // would leave nothing incomplete, which the test allows).
                 let stream = try await blocking {
-                    try ReceivedStream.receive(origin.url(.gop, behaviour: Behaviour(closeAfterBytes: 200_000)), timeout: 10)
+                    try ReceivedStream.receive(
+                        origin.url(.gop, behaviour: Behaviour(closeAfterBytes: 200_000)),
+                        timeout: 10
+                    )
                 }
                 #expect(stream.closedByOrigin && stream.body.count == 200_000)
                 let received = stream.media.compactMap { $0.tag.packetDigest() }
@@ -52,7 +58,9 @@ extension OriginTests {
                 #expect(incomplete.count == (stream.endsOnTagBoundary ? 0 : 1))
                 #expect(incomplete.allSatisfy { $0 == logged.last })
 
-                let served = try await blocking { try ReceivedStream.receive(origin.baseURL + "/sent/stream", timeout: 10) }
+                let served = try await blocking {
+                    try ReceivedStream.receive(origin.baseURL + "/sent/stream", timeout: 10)
+                }
                 #expect(served.head.status == 200)
                 #expect(served.head.headers["content-type"] == "application/jsonl")
                 #expect(served.head.headers["x-sent-log-dropped"] == "0")
@@ -66,12 +74,16 @@ extension OriginTests {
         @Test func offByDefaultAndOnlyForChannelsPlayed() async throws {
             try await withOrigin { origin in
                 #expect(origin.sentTags() == nil)
-                let off = try await blocking { try ReceivedStream.receive(origin.baseURL + "/sent/stream", timeout: 10) }
+                let off = try await blocking {
+                    try ReceivedStream.receive(origin.baseURL + "/sent/stream", timeout: 10)
+                }
                 #expect(off.head.status == 404)
                 #expect(String(decoding: off.body, as: UTF8.self).contains("--log-sent-tags"))
             }
             try await withOrigin(logging) { origin in
-                let unknown = try await blocking { try ReceivedStream.receive(origin.baseURL + "/sent/room9", timeout: 10) }
+                let unknown = try await blocking {
+                    try ReceivedStream.receive(origin.baseURL + "/sent/room9", timeout: 10)
+                }
                 #expect(unknown.head.status == 404)
                 #expect(origin.sentTags(channel: "room9") == nil)
             }
@@ -83,12 +95,17 @@ extension OriginTests {
             configuration.sentLogCapacity = 20
             try await withOrigin(configuration) { origin in
                 let stream = try await blocking {
-                    try ReceivedStream.receive(origin.url(.gop, behaviour: Behaviour(endAfterMilliseconds: 1500)), timeout: 10)
+                    try ReceivedStream.receive(
+                        origin.url(.gop, behaviour: Behaviour(endAfterMilliseconds: 1500)),
+                        timeout: 10
+                    )
                 }
                 let received = stream.media.compactMap { $0.tag.packetDigest() }
                 #expect(received.count > 20)
                 #expect(origin.sentTags()?.map(\.packet) == Array(received.suffix(20)))
-                let served = try await blocking { try ReceivedStream.receive(origin.baseURL + "/sent/stream", timeout: 10) }
+                let served = try await blocking {
+                    try ReceivedStream.receive(origin.baseURL + "/sent/stream", timeout: 10)
+                }
                 #expect(served.head.headers["x-sent-log-dropped"] == String(received.count - 20))
             }
         }

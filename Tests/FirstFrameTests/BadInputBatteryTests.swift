@@ -6,6 +6,7 @@ import Foundation
 import OriginTestSupport
 import Synchronization
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -174,14 +175,22 @@ extension OriginTests {
             // Causes: a failed open keeps the causes it reached, contiguous from 0 to the end of its last stage.
             if let causes = opened.causes, !causes.spans.isEmpty {
                 #expect(causes.spans.first?.startMs == 0, "\(testCase.name)")
-                #expect(zip(causes.spans, causes.spans.dropFirst()).allSatisfy { $0.endMs == $1.startMs }, "\(testCase.name): \(causes.spans)")
-                #expect(abs((causes.spans.last?.endMs ?? 0) - (opened.stages.last?.endMs ?? 0)) < 1, "\(testCase.name): causes end \(causes.spans.last?.endMs ?? 0), stages \(opened.stages.last?.endMs ?? 0)")
+                #expect(
+                    zip(causes.spans, causes.spans.dropFirst()).allSatisfy { $0.endMs == $1.startMs },
+                    "\(testCase.name): \(causes.spans)"
+                )
+                #expect(
+                    abs((causes.spans.last?.endMs ?? 0) - (opened.stages.last?.endMs ?? 0)) < 1,
+                    "\(testCase.name): causes end \(causes.spans.last?.endMs ?? 0), stages \(opened.stages.last?.endMs ?? 0)"
+                )
             }
 
             // Time.
             let tolerance = measured.cancelledAtMs == nil ? 150 : Self.cancelSlackMs
-            #expect(measured.elapsedMs <= measured.deadlineMs + tolerance,
-                    "\(testCase.name): \(Self.format(measured.elapsedMs)) ms, deadline \(Self.format(measured.deadlineMs)) ms")
+            #expect(
+                measured.elapsedMs <= measured.deadlineMs + tolerance,
+                "\(testCase.name): \(Self.format(measured.elapsedMs)) ms, deadline \(Self.format(measured.deadlineMs)) ms"
+            )
 
             // Memory.
             if let bound = testCase.memoryBound {
@@ -192,15 +201,20 @@ extension OriginTests {
             testCase.check(measured)
 
             let outcome = failure.map { "\($0.stage.rawValue)/\($0.kind.rawValue)" } ?? "ok"
-            report("\(testCase.name) | \(outcome) | \(Self.format(measured.elapsedMs)) ms | \(Self.format(measured.deadlineMs)) ms"
-                + (measured.peakGrowthBytes.map { " | peak RSS +\($0 >> 20) MiB" } ?? ""))
+            report(
+                "\(testCase.name) | \(outcome) | \(Self.format(measured.elapsedMs)) ms | \(Self.format(measured.deadlineMs)) ms"
+                    + (measured.peakGrowthBytes.map { " | peak RSS +\($0 >> 20) MiB" } ?? "")
+            )
 
             // Descriptors and threads.
             let descriptorsSettled = try await eventually(timeout: Self.settleSeconds) {
                 ProcessCounters.descriptors().count <= descriptorsBefore.count
             }
             let descriptorsAfter = ProcessCounters.descriptors()
-            #expect(descriptorsSettled, "\(testCase.name): \(descriptorsBefore.count) → \(descriptorsAfter.count) descriptors; new: \(ProcessCounters.difference(descriptorsAfter, descriptorsBefore))")
+            #expect(
+                descriptorsSettled,
+                "\(testCase.name): \(descriptorsBefore.count) → \(descriptorsAfter.count) descriptors; new: \(ProcessCounters.difference(descriptorsAfter, descriptorsBefore))"
+            )
             let (workersBefore, othersBefore) = ProcessCounters.splitWorkers(threadsBefore)
             let threadsSettled = try await eventually(timeout: Self.settleSeconds) {
                 let (workers, others) = ProcessCounters.splitWorkers(ProcessCounters.threads())
@@ -208,17 +222,30 @@ extension OriginTests {
             }
             let threadsAfter = ProcessCounters.threads()
             let (workersAfter, othersAfter) = ProcessCounters.splitWorkers(threadsAfter)
-            #expect(threadsSettled, "\(testCase.name): threads \(othersBefore) → \(othersAfter), dispatch workers \(workersBefore) → \(workersAfter); new: \(ProcessCounters.difference(threadsAfter, threadsBefore))")
-            #expect(threadsAfter.count <= environment.threadsAfterWarmUp + Self.cumulativeAllowance,
-                    "\(testCase.name): \(threadsAfter.count) threads, \(environment.threadsAfterWarmUp) after the warm-up: \(threadsAfter.values.sorted())")
+            #expect(
+                threadsSettled,
+                "\(testCase.name): threads \(othersBefore) → \(othersAfter), dispatch workers \(workersBefore) → \(workersAfter); new: \(ProcessCounters.difference(threadsAfter, threadsBefore))"
+            )
+            #expect(
+                threadsAfter.count <= environment.threadsAfterWarmUp + Self.cumulativeAllowance,
+                "\(testCase.name): \(threadsAfter.count) threads, \(environment.threadsAfterWarmUp) after the warm-up: \(threadsAfter.values.sorted())"
+            )
         }
 
         /// Prepares the input, opens it with a watchdog, and undoes the input; nil when the open never returned
         /// (already recorded as an issue).
-        static func open(_ testCase: BadInputCase, knobs: TuningKnobs, environment: BatteryEnvironment) async throws -> Measured? {
+        static func open(
+            _ testCase: BadInputCase,
+            knobs: TuningKnobs,
+            environment: BatteryEnvironment
+        ) async throws -> Measured? {
             let prepared = try await testCase.input.prepare(environment)
             defer { prepared.stop() }
-            let opener = try StreamOpener(knobs: knobs, presetName: testCase.preset.rawValue, dnsCache: prepared.dnsCache)
+            let opener = try StreamOpener(
+                knobs: knobs,
+                presetName: testCase.preset.rawValue,
+                dnsCache: prepared.dnsCache
+            )
 
             let residentBefore = testCase.memoryBound == nil ? nil : ProcessCounters.resetPeakResident()
             let start = MonotonicClock.nanoseconds()
@@ -243,7 +270,9 @@ extension OriginTests {
             let limit = knobs.totalDeadline + 10
             var result = await finished.wait(timeout: limit)
             if result == nil {
-                Issue.record("\(testCase.name): the open did not return within \(Int(limit)) s (deadline \(knobs.totalDeadline) s)")
+                Issue.record(
+                    "\(testCase.name): the open did not return within \(Int(limit)) s (deadline \(knobs.totalDeadline) s)"
+                )
                 task.cancel()
                 prepared.unblock()
                 result = await finished.wait(timeout: 5)
@@ -261,8 +290,14 @@ extension OriginTests {
                 deadline = min(deadline, stageStart + stageDeadline)
             }
             if let cancelledAt { deadline = min(deadline, cancelledAt + 50) }
-            return Measured(report: report, elapsedMs: elapsed, deadlineMs: deadline, cancelledAtMs: cancelledAt,
-                            fileSize: prepared.fileSize, peakGrowthBytes: growth)
+            return Measured(
+                report: report,
+                elapsedMs: elapsed,
+                deadlineMs: deadline,
+                cancelledAtMs: cancelledAt,
+                fileSize: prepared.fileSize,
+                peakGrowthBytes: growth
+            )
         }
 
         static func format(_ ms: Double) -> String { String(format: "%.1f", ms) }
@@ -282,7 +317,10 @@ extension OriginTests {
             // The same values assigned in code: validate() (what StreamOpener runs) refuses them too.
             var assigned = Preset.instant.knobs
             switch name {
-            case "stageDeadlines": assigned.stageDeadlines = [value.hasPrefix("dns") ? .dns : .streamInfo: Double(value.split(separator: "=")[1])!]
+            case "stageDeadlines":
+                assigned.stageDeadlines = [
+                    value.hasPrefix("dns") ? .dns : .streamInfo: Double(value.split(separator: "=")[1])!
+                ]
             case "totalDeadline": assigned.totalDeadline = .infinity
             case "maxBufferBytes": assigned.maxBufferBytes = 1
             case "maxRequests": assigned.maxRequests = 0
@@ -302,31 +340,59 @@ extension OriginTests.BadInputBattery {
     typealias Kind = FirstFrameReport.Failure.Kind
 
     static func fails(
-        _ name: String, _ input: BadInput, _ stage: Stage, _ kind: Kind, preset: Preset = .instant,
-        memoryBound: Int? = nil, knobs: @escaping @Sendable (inout TuningKnobs) -> Void = { _ in },
-        check: @escaping @Sendable (Measured) -> Void = { _ in }
-    ) -> BadInputCase {
-        BadInputCase(name: name, input: input, preset: preset, tune: knobs, expected: .failed(stage, kind),
-                     memoryBound: memoryBound, check: check)
-    }
-
-    static func failsFrom(
-        _ name: String, _ input: BadInput, _ stage: Stage, _ kind: Kind, preset: Preset = .instant,
+        _ name: String,
+        _ input: BadInput,
+        _ stage: Stage,
+        _ kind: Kind,
+        preset: Preset = .instant,
+        memoryBound: Int? = nil,
         knobs: @escaping @Sendable (inout TuningKnobs) -> Void = { _ in },
         check: @escaping @Sendable (Measured) -> Void = { _ in }
     ) -> BadInputCase {
-        BadInputCase(name: name, input: input, preset: preset, tune: knobs, expected: .failedFrom(stage, kind), check: check)
+        BadInputCase(
+            name: name,
+            input: input,
+            preset: preset,
+            tune: knobs,
+            expected: .failed(stage, kind),
+            memoryBound: memoryBound,
+            check: check
+        )
+    }
+
+    static func failsFrom(
+        _ name: String,
+        _ input: BadInput,
+        _ stage: Stage,
+        _ kind: Kind,
+        preset: Preset = .instant,
+        knobs: @escaping @Sendable (inout TuningKnobs) -> Void = { _ in },
+        check: @escaping @Sendable (Measured) -> Void = { _ in }
+    ) -> BadInputCase {
+        BadInputCase(
+            name: name,
+            input: input,
+            preset: preset,
+            tune: knobs,
+            expected: .failedFrom(stage, kind),
+            check: check
+        )
     }
 
     static func opens(
-        _ name: String, _ input: BadInput, preset: Preset = .instant,
+        _ name: String,
+        _ input: BadInput,
+        preset: Preset = .instant,
         knobs: @escaping @Sendable (inout TuningKnobs) -> Void = { _ in },
         check: @escaping @Sendable (Measured) -> Void = { _ in }
     ) -> BadInputCase {
         BadInputCase(name: name, input: input, preset: preset, tune: knobs, expected: .ok, check: check)
     }
 
-    static let html = Array("<!DOCTYPE html>\n<html><head><title>Not a stream</title></head><body>\(String(repeating: "<p>nothing to see here</p>\n", count: 100))</body></html>\n".utf8)
+    static let html = Array(
+        "<!DOCTYPE html>\n<html><head><title>Not a stream</title></head><body>\(String(repeating: "<p>nothing to see here</p>\n", count: 100))</body></html>\n"
+            .utf8
+    )
 
     /// Both batteries: the first round's cases and the second's (`BadInputBatteryII.swift`).
     static let cases: [BadInputCase] = firstBattery + secondBattery
@@ -359,126 +425,332 @@ extension OriginTests.BadInputBattery {
         fails("local: a directory", .directory, .formatProbe, .protocolNotAllowed),
         fails("local: no such file", .localFile("missing.flv") { _ in nil }, .formatProbe, .invalidURL),
         fails("local: zero-byte .flv", .localFile("empty.flv") { _ in [] }, .formatProbe, .endOfStream),
-        failsFrom("local: FLV cut inside the first keyframe", .localFile("cut.flv") { environment in
-            try MediaFixtures.truncatedInFirstVideoKeyframe(Array(Data(contentsOf: environment.media.audioVideoFLV)))
-        }, .formatProbe, .endOfStream),
-        fails("local: MPEG-TS named .flv", .localFile("ts.flv") { environment in
-            Array(try Data(contentsOf: environment.media.mpegTS))
-        }, .formatProbe, .invalidData, check: { measured in
-            let bytes = measured.report.stages.reduce(0) { $0 + $1.bytes }
-            #expect(bytes <= Int64(measured.fileSize ?? 0), "stages count \(bytes) bytes of a \(measured.fileSize ?? 0)-byte file")
-        }),
-        fails("local: 64 KiB of random bytes named .flv", .localFile("random.flv") { _ in randomBytes(65536) },
-              .formatProbe, .invalidData),
-        opens("local: concat of two FLV files, concat allowed", .concatOfTwoFiles, knobs: { $0.allowedProtocols.append("concat") }),
+        failsFrom(
+            "local: FLV cut inside the first keyframe",
+            .localFile("cut.flv") { environment in
+                try MediaFixtures.truncatedInFirstVideoKeyframe(
+                    Array(Data(contentsOf: environment.media.audioVideoFLV))
+                )
+            },
+            .formatProbe,
+            .endOfStream
+        ),
+        fails(
+            "local: MPEG-TS named .flv",
+            .localFile("ts.flv") { environment in
+                Array(try Data(contentsOf: environment.media.mpegTS))
+            },
+            .formatProbe,
+            .invalidData,
+            check: { measured in
+                let bytes = measured.report.stages.reduce(0) { $0 + $1.bytes }
+                #expect(
+                    bytes <= Int64(measured.fileSize ?? 0),
+                    "stages count \(bytes) bytes of a \(measured.fileSize ?? 0)-byte file"
+                )
+            }
+        ),
+        fails(
+            "local: 64 KiB of random bytes named .flv",
+            .localFile("random.flv") { _ in randomBytes(65536) },
+            .formatProbe,
+            .invalidData
+        ),
+        opens(
+            "local: concat of two FLV files, concat allowed",
+            .concatOfTwoFiles,
+            knobs: { $0.allowedProtocols.append("concat") }
+        ),
 
         // Secrets in the URL stay out of the report.
-        fails("secret: user:secret@ to a closed port", .closedPort { "http://user:secret@127.0.0.1:\($0)/x.flv" },
-              .tcpConnect, .connect, check: { measured in
-            let json = (try? JSONEncoder().encode(measured.report)).map { String(decoding: $0, as: UTF8.self) } ?? "secret"
-            #expect(!json.contains("secret"), "JSON: \(json)")
-            let line = (try? ReportRendering.jsonLine(measured.report)) ?? "secret"
-            #expect(!line.contains("secret"))
-            let waterfall = ReportRendering.waterfall(measured.report)
-            #expect(!waterfall.contains("secret"), "waterfall: \(waterfall)")
-        }),
+        fails(
+            "secret: user:secret@ to a closed port",
+            .closedPort { "http://user:secret@127.0.0.1:\($0)/x.flv" },
+            .tcpConnect,
+            .connect,
+            check: { measured in
+                let json =
+                    (try? JSONEncoder().encode(measured.report)).map { String(decoding: $0, as: UTF8.self) } ?? "secret"
+                #expect(!json.contains("secret"), "JSON: \(json)")
+                let line = (try? ReportRendering.jsonLine(measured.report)) ?? "secret"
+                #expect(!line.contains("secret"))
+                let waterfall = ReportRendering.waterfall(measured.report)
+                #expect(!waterfall.contains("secret"), "waterfall: \(waterfall)")
+            }
+        ),
 
         // DNS.
         fails("dns: nonexistent.invalid", .url("http://nonexistent.invalid/x.flv"), .dns, .dns),
-        fails("dns: hung resolver, 1 s deadline", .hungResolver { _, port in "http://hung.example.org:\(port)/x.flv" },
-              .dns, .timeout, knobs: { $0.totalDeadline = 1 }),
-        fails("dns: hung resolver, cancelled after 100 ms",
-              .hungResolver(cancelAfterMs: 100) { _, port in "http://hung.example.org:\(port)/x.flv" }, .dns, .cancelled),
-        opens("dns: prefetch of a hung host does not delay an open that does not need it",
-              .hungResolver { environment, _ in environment.origin.url(.gop) },
-              knobs: { $0.prefetchHosts = ["hung.example.org"] }, check: { measured in
-            #expect(measured.elapsedMs < 1000, "\(measured.elapsedMs) ms")
-        }),
+        fails(
+            "dns: hung resolver, 1 s deadline",
+            .hungResolver { _, port in "http://hung.example.org:\(port)/x.flv" },
+            .dns,
+            .timeout,
+            knobs: { $0.totalDeadline = 1 }
+        ),
+        fails(
+            "dns: hung resolver, cancelled after 100 ms",
+            .hungResolver(cancelAfterMs: 100) { _, port in "http://hung.example.org:\(port)/x.flv" },
+            .dns,
+            .cancelled
+        ),
+        opens(
+            "dns: prefetch of a hung host does not delay an open that does not need it",
+            .hungResolver { environment, _ in environment.origin.url(.gop) },
+            knobs: { $0.prefetchHosts = ["hung.example.org"] },
+            check: { measured in
+                #expect(measured.elapsedMs < 1000, "\(measured.elapsedMs) ms")
+            }
+        ),
 
         // TCP and HTTP.
         fails("tcp: closed port", .closedPort { "http://127.0.0.1:\($0)/x.flv" }, .tcpConnect, .connect),
-        fails("tcp: accept queue full, 1 s deadline", .blockedListener, .tcpConnect, .timeout, knobs: { $0.totalDeadline = 1 }),
-        fails("http: accepted then closed at once", .scripted(accepting: .closeAtOnce, .silence), .httpResponse, .endOfStream),
-        fails("http: never answers, 1 s deadline", .scripted(.silence), .httpResponse, .timeout, knobs: { $0.totalDeadline = 1 }),
-        fails("http: origin delay=300, httpResponse deadline 50 ms", .origin("/gop/stream.flv?delay=300"), .httpResponse, .timeout,
-              knobs: { $0.stageDeadlines = [.httpResponse: 50] }),
+        fails(
+            "tcp: accept queue full, 1 s deadline",
+            .blockedListener,
+            .tcpConnect,
+            .timeout,
+            knobs: { $0.totalDeadline = 1 }
+        ),
+        fails(
+            "http: accepted then closed at once",
+            .scripted(accepting: .closeAtOnce, .silence),
+            .httpResponse,
+            .endOfStream
+        ),
+        fails(
+            "http: never answers, 1 s deadline",
+            .scripted(.silence),
+            .httpResponse,
+            .timeout,
+            knobs: { $0.totalDeadline = 1 }
+        ),
+        fails(
+            "http: origin delay=300, httpResponse deadline 50 ms",
+            .origin("/gop/stream.flv?delay=300"),
+            .httpResponse,
+            .timeout,
+            knobs: { $0.stageDeadlines = [.httpResponse: 50] }
+        ),
         fails("http: 404", .scripted(.http(404)), .httpResponse, .http),
-        fails("http: 503", .scripted(.http(503)), .httpResponse, .http, check: { measured in
-            #expect(measured.report.error?.message.contains("503") == true, "\(String(describing: measured.report.error))")
-        }),
-        fails("http: status 999", .scripted(.raw("HTTP/1.1 999 Nope\r\nContent-Length: 0\r\n\r\n")), .httpResponse, .http),
+        fails(
+            "http: 503",
+            .scripted(.http(503)),
+            .httpResponse,
+            .http,
+            check: { measured in
+                #expect(
+                    measured.report.error?.message.contains("503") == true,
+                    "\(String(describing: measured.report.error))"
+                )
+            }
+        ),
+        fails(
+            "http: status 999",
+            .scripted(.raw("HTTP/1.1 999 Nope\r\nContent-Length: 0\r\n\r\n")),
+            .httpResponse,
+            .http
+        ),
         fails("http: not HTTP", .scripted(.raw("HELLO\r\n\r\n")), .httpResponse, .http),
         fails("http: 302 without Location", .scripted(.http(302)), .httpResponse, .redirect),
-        fails("http: 302 with an empty Location", .scripted(.http(302, headers: [("Location", "")])), .httpResponse, .redirect),
-        fails("http: 302 to itself", .scripted { request in
-            .http(302, headers: [("Location", request.baseURL + request.target)])
-        }, .httpResponse, .redirect, check: { measured in
-            #expect(measured.report.hops.count >= 2, "\(measured.report.hops.count) hops")
-        }),
-        fails("http: origin redirects=20", .origin("/gop/stream.flv?redirects=20"), .httpResponse, .redirect, check: { measured in
-            #expect(measured.report.hops.count >= 2, "\(measured.report.hops.count) hops")
-            #expect(measured.report.hops.first.map { (300...399).contains($0.status ?? 0) } == true)
-        }),
-        fails("http: 302 to ftp://", .scripted(.http(302, headers: [("Location", "ftp://127.0.0.1:1/x.flv")])),
-              .httpResponse, .protocolNotAllowed),
-        fails("http: 302 to file:///etc/hosts", .scripted(.http(302, headers: [("Location", "file:///etc/hosts")])),
-              .httpResponse, .protocolNotAllowed),
-        fails("http: 200 with Content-Length 0", .scripted(.http(200, headers: [("Content-Type", "video/x-flv")])),
-              .formatProbe, .endOfStream),
-        failsFrom("http: 200 head, then close", .scripted(.http(200, headers: [("Content-Type", "video/x-flv")], contentLength: false)),
-                  .httpResponse, .endOfStream),
-        failsFrom("http: origin close_after=100", .origin("/gop/stream.flv?close_after=100"), .httpResponse, .endOfStream),
-        failsFrom("http: origin close_after=2000", .origin("/gop/stream.flv?close_after=2000"), .httpResponse, .endOfStream),
+        fails(
+            "http: 302 with an empty Location",
+            .scripted(.http(302, headers: [("Location", "")])),
+            .httpResponse,
+            .redirect
+        ),
+        fails(
+            "http: 302 to itself",
+            .scripted { request in
+                .http(302, headers: [("Location", request.baseURL + request.target)])
+            },
+            .httpResponse,
+            .redirect,
+            check: { measured in
+                #expect(measured.report.hops.count >= 2, "\(measured.report.hops.count) hops")
+            }
+        ),
+        fails(
+            "http: origin redirects=20",
+            .origin("/gop/stream.flv?redirects=20"),
+            .httpResponse,
+            .redirect,
+            check: { measured in
+                #expect(measured.report.hops.count >= 2, "\(measured.report.hops.count) hops")
+                #expect(measured.report.hops.first.map { (300...399).contains($0.status ?? 0) } == true)
+            }
+        ),
+        fails(
+            "http: 302 to ftp://",
+            .scripted(.http(302, headers: [("Location", "ftp://127.0.0.1:1/x.flv")])),
+            .httpResponse,
+            .protocolNotAllowed
+        ),
+        fails(
+            "http: 302 to file:///etc/hosts",
+            .scripted(.http(302, headers: [("Location", "file:///etc/hosts")])),
+            .httpResponse,
+            .protocolNotAllowed
+        ),
+        fails(
+            "http: 200 with Content-Length 0",
+            .scripted(.http(200, headers: [("Content-Type", "video/x-flv")])),
+            .formatProbe,
+            .endOfStream
+        ),
+        failsFrom(
+            "http: 200 head, then close",
+            .scripted(.http(200, headers: [("Content-Type", "video/x-flv")], contentLength: false)),
+            .httpResponse,
+            .endOfStream
+        ),
+        failsFrom(
+            "http: origin close_after=100",
+            .origin("/gop/stream.flv?close_after=100"),
+            .httpResponse,
+            .endOfStream
+        ),
+        failsFrom(
+            "http: origin close_after=2000",
+            .origin("/gop/stream.flv?close_after=2000"),
+            .httpResponse,
+            .endOfStream
+        ),
         // The origin's first keyframe ends near body byte 16 700: a cut at 10 000 is inside it (at 20 000, instant
         // already has its picture and rightly succeeds).
-        failsFrom("http: origin close_after=10000", .origin("/gop/stream.flv?close_after=10000"), .httpResponse, .endOfStream),
-        failsFrom("http: origin chunked, close_after=3000", .origin("/gop/stream.flv?chunked=1&close_after=3000"),
-                  .httpResponse, .endOfStream),
-        failsFrom("http: origin stall_after=5000, 1.5 s deadline", .origin("/gop/stream.flv?stall_after=5000"),
-                  .httpResponse, .timeout, knobs: { $0.totalDeadline = 1.5 }),
-        fails("http: an HTML page as /x.flv", .scripted(.http(200, headers: [("Content-Type", "text/html")], body: html)),
-              .formatProbe, .invalidData),
-        failsFrom("http: FLV header, then close", .scriptedMedia { environment in
-            let flv = Array(try Data(contentsOf: environment.media.audioVideoFLV))
-            return .http(200, headers: [("Content-Type", "video/x-flv")], body: Array(flv.prefix(13)), contentLength: false)
-        }, .httpResponse, .endOfStream),
+        failsFrom(
+            "http: origin close_after=10000",
+            .origin("/gop/stream.flv?close_after=10000"),
+            .httpResponse,
+            .endOfStream
+        ),
+        failsFrom(
+            "http: origin chunked, close_after=3000",
+            .origin("/gop/stream.flv?chunked=1&close_after=3000"),
+            .httpResponse,
+            .endOfStream
+        ),
+        failsFrom(
+            "http: origin stall_after=5000, 1.5 s deadline",
+            .origin("/gop/stream.flv?stall_after=5000"),
+            .httpResponse,
+            .timeout,
+            knobs: { $0.totalDeadline = 1.5 }
+        ),
+        fails(
+            "http: an HTML page as /x.flv",
+            .scripted(.http(200, headers: [("Content-Type", "text/html")], body: html)),
+            .formatProbe,
+            .invalidData
+        ),
+        failsFrom(
+            "http: FLV header, then close",
+            .scriptedMedia { environment in
+                let flv = Array(try Data(contentsOf: environment.media.audioVideoFLV))
+                return .http(
+                    200,
+                    headers: [("Content-Type", "video/x-flv")],
+                    body: Array(flv.prefix(13)),
+                    contentLength: false
+                )
+            },
+            .httpResponse,
+            .endOfStream
+        ),
 
         // Media.
         fails("media: audio-only FLV, instant", .audioOnlyFLV, .streamInfo, .noVideo),
         fails("media: audio-only FLV, ffmpeg", .audioOnlyFLV, .streamInfo, .noVideo, preset: .ffmpeg),
-        fails("media: endless audio tags under an audio+video header, instant", .endlessAudioTags, .streamInfo, .noVideo,
-              memoryBound: 64 << 20, knobs: { knobs in
-            knobs.streamWaitMs = 60_000
-            knobs.totalDeadline = 10
-        }, check: { measured in
-            // Well inside the deadline: the open decides from what it has queued, not from the clock.
-            #expect(measured.elapsedMs < 5000, "\(measured.elapsedMs) ms of a 10 s deadline")
-        }),
-        fails("media: endless audio tags under an audio+video header, ffmpeg", .endlessAudioTags, .streamInfo, .noVideo,
-              preset: .ffmpeg, memoryBound: 64 << 20, knobs: { $0.totalDeadline = 10 }),
-        fails("media: streamInfo deadline 1 ms, ffmpeg", .origin("/gop/stream.flv"), .streamInfo, .timeout, preset: .ffmpeg,
-              knobs: { $0.stageDeadlines = [.streamInfo: 1] }),
-        fails("media: decode deadline 0.001 ms", .origin("/gop/stream.flv"), .decode, .timeout,
-              knobs: { $0.stageDeadlines = [.decode: 0.001] }),
+        fails(
+            "media: endless audio tags under an audio+video header, instant",
+            .endlessAudioTags,
+            .streamInfo,
+            .noVideo,
+            memoryBound: 64 << 20,
+            knobs: { knobs in
+                knobs.streamWaitMs = 60_000
+                knobs.totalDeadline = 10
+            },
+            check: { measured in
+                // Well inside the deadline: the open decides from what it has queued, not from the clock.
+                #expect(measured.elapsedMs < 5000, "\(measured.elapsedMs) ms of a 10 s deadline")
+            }
+        ),
+        fails(
+            "media: endless audio tags under an audio+video header, ffmpeg",
+            .endlessAudioTags,
+            .streamInfo,
+            .noVideo,
+            preset: .ffmpeg,
+            memoryBound: 64 << 20,
+            knobs: { $0.totalDeadline = 10 }
+        ),
+        fails(
+            "media: streamInfo deadline 1 ms, ffmpeg",
+            .origin("/gop/stream.flv"),
+            .streamInfo,
+            .timeout,
+            preset: .ffmpeg,
+            knobs: { $0.stageDeadlines = [.streamInfo: 1] }
+        ),
+        fails(
+            "media: decode deadline 0.001 ms",
+            .origin("/gop/stream.flv"),
+            .decode,
+            .timeout,
+            knobs: { $0.stageDeadlines = [.decode: 0.001] }
+        ),
 
         // TLS.
-        fails("tls: self-signed certificate, verified", .selfSignedTLS, .tls, .tls, check: { measured in
-            let message = measured.report.error?.message.lowercased() ?? ""
-            #expect(message.contains("certificate") || message.contains("verif"), "\(message)")
-        }),
-        opens("tls: self-signed certificate, verifyTLS=false", .selfSignedTLS, knobs: { $0.verifyTLS = false }, check: { measured in
-            #expect(measured.report.tlsPeerVerified == false, "\(String(describing: measured.report.tlsPeerVerified))")
-        }),
-        opens("tls: certificate from the test CA, caFile", .caSignedTLS, knobs: { knobs in
-            knobs.caFile = (try? MediaFixtures.certificates().caCertificate.path) ?? ""
-        }, check: { measured in
-            #expect(measured.report.tlsPeerVerified == true, "\(String(describing: measured.report.tlsPeerVerified))")
-        }),
-        fails("tls: https:// to a plain HTTP port", .originURL { "https://127.0.0.1:\($0.port)/gop/stream.flv" }, .tls, .tls),
+        fails(
+            "tls: self-signed certificate, verified",
+            .selfSignedTLS,
+            .tls,
+            .tls,
+            check: { measured in
+                let message = measured.report.error?.message.lowercased() ?? ""
+                #expect(message.contains("certificate") || message.contains("verif"), "\(message)")
+            }
+        ),
+        opens(
+            "tls: self-signed certificate, verifyTLS=false",
+            .selfSignedTLS,
+            knobs: { $0.verifyTLS = false },
+            check: { measured in
+                #expect(
+                    measured.report.tlsPeerVerified == false,
+                    "\(String(describing: measured.report.tlsPeerVerified))"
+                )
+            }
+        ),
+        opens(
+            "tls: certificate from the test CA, caFile",
+            .caSignedTLS,
+            knobs: { knobs in
+                knobs.caFile = (try? MediaFixtures.certificates().caCertificate.path) ?? ""
+            },
+            check: { measured in
+                #expect(
+                    measured.report.tlsPeerVerified == true,
+                    "\(String(describing: measured.report.tlsPeerVerified))"
+                )
+            }
+        ),
+        fails(
+            "tls: https:// to a plain HTTP port",
+            .originURL { "https://127.0.0.1:\($0.port)/gop/stream.flv" },
+            .tls,
+            .tls
+        ),
 
         // HLS.
-        failsFrom("hls: a playlist whose only entry is itself, maxRequests=20", .selfReferringPlaylist, .httpResponse, .requestLimit,
-                  knobs: { $0.maxRequests = 20 }),
+        failsFrom(
+            "hls: a playlist whose only entry is itself, maxRequests=20",
+            .selfReferringPlaylist,
+            .httpResponse,
+            .requestLimit,
+            knobs: { $0.maxRequests = 20 }
+        ),
         // FFmpeg 5.1's HLS demuxer refuses a file entry without a media extension itself (before the protocol
         // list is consulted): the file is never read, and FFmpeg calls it invalid data.
         failsFrom("hls: a segment at file:///etc/hosts", .playlistWithLocalSegment, .httpResponse, .invalidData),
@@ -536,12 +808,17 @@ extension BadInput {
         }
     }
 
-    static func scripted(accepting: ScriptedHTTPServer.Accepting = .serve, _ response: ScriptedHTTPServer.Response) -> BadInput {
+    static func scripted(
+        accepting: ScriptedHTTPServer.Accepting = .serve,
+        _ response: ScriptedHTTPServer.Response
+    ) -> BadInput {
         scripted(accepting: accepting) { _ in response }
     }
 
     /// `/x.flv` answered with a response made from the media fixtures.
-    static func scriptedMedia(_ make: @escaping @Sendable (BatteryEnvironment) throws -> ScriptedHTTPServer.Response) -> BadInput {
+    static func scriptedMedia(
+        _ make: @escaping @Sendable (BatteryEnvironment) throws -> ScriptedHTTPServer.Response
+    ) -> BadInput {
         BadInput { environment in
             let response = try make(environment)
             let server = try ScriptedHTTPServer { _ in response }
@@ -565,13 +842,20 @@ extension BadInput {
     }
 
     /// A file named `name` in a directory of its own with `make`'s bytes (nil: no file at all).
-    static func localFile(_ name: String, _ make: @escaping @Sendable (BatteryEnvironment) throws -> [UInt8]?) -> BadInput {
+    static func localFile(
+        _ name: String,
+        _ make: @escaping @Sendable (BatteryEnvironment) throws -> [UInt8]?
+    ) -> BadInput {
         BadInput { environment in
             let directory = try environment.scratchDirectory()
             let file = directory.appendingPathComponent(name)
             let bytes = try make(environment)
             if let bytes { try Data(bytes).write(to: file) }
-            return PreparedInput(url: file.path, stop: { try? FileManager.default.removeItem(at: directory) }, fileSize: bytes?.count)
+            return PreparedInput(
+                url: file.path,
+                stop: { try? FileManager.default.removeItem(at: directory) },
+                fileSize: bytes?.count
+            )
         }
     }
 
@@ -586,7 +870,8 @@ extension BadInput {
         let path = directory.appendingPathComponent("fifo.flv").path
         guard mkfifo(path, 0o600) == 0 else { throw MediaFixtures.Failure(description: "mkfifo: \(errno)") }
         return PreparedInput(
-            url: path, stop: { try? FileManager.default.removeItem(at: directory) },
+            url: path,
+            stop: { try? FileManager.default.removeItem(at: directory) },
             unblock: {
                 // A writer that comes and goes: the reader's open returns, and its read sees the end.
                 for _ in 0..<50 {
@@ -597,22 +882,26 @@ extension BadInput {
                     }
                     usleep(20_000)
                 }
-            })
+            }
+        )
     }
 
     static let concatOfTwoFiles = BadInput { environment in
         let directory = try environment.scratchDirectory()
         let second = directory.appendingPathComponent("b.flv")
         try FileManager.default.copyItem(at: environment.media.audioVideoFLV, to: second)
-        return PreparedInput(url: "concat:\(environment.media.audioVideoFLV.path)|\(second.path)",
-                             stop: { try? FileManager.default.removeItem(at: directory) })
+        return PreparedInput(
+            url: "concat:\(environment.media.audioVideoFLV.path)|\(second.path)",
+            stop: { try? FileManager.default.removeItem(at: directory) }
+        )
     }
 
     /// The URL `make` builds from the environment and a closed port, opened with a DNS cache whose resolver
     /// asks a name server that never answers. The resolver gives up after 2 s (one attempt), so its thread does
     /// not outlive the case's settling time.
     static func hungResolver(
-        cancelAfterMs: Double? = nil, _ make: @escaping @Sendable (BatteryEnvironment, Int) -> String
+        cancelAfterMs: Double? = nil,
+        _ make: @escaping @Sendable (BatteryEnvironment, Int) -> String
     ) -> BadInput {
         BadInput { environment in
             let silent = try SilentUDPSocket()
@@ -620,33 +909,47 @@ extension BadInput {
             let resolver = SystemResolver(nameserver: silent.address, queryTimeoutSeconds: 2, queryAttempts: 1)
             let cache = DNSCache(configuration: .init(families: .ipv4Only, resolver: resolver))
             return PreparedInput(
-                url: make(environment, closed.port), dnsCache: cache,
+                url: make(environment, closed.port),
+                dnsCache: cache,
                 cancel: cancelAfterMs.map { after in (after, { silent.waitForQuery(timeout: 2) }) },
                 stop: {
                     cache.shutdown()
                     silent.close()
                     closed.close()
-                })
+                }
+            )
         }
     }
 
     /// The ffmpeg-made audio-only FLV, served whole then closed.
     static let audioOnlyFLV = scriptedMedia { environment in
-        .http(200, headers: [("Content-Type", "video/x-flv")], body: Array(try Data(contentsOf: environment.media.audioOnlyFLV)))
+        .http(
+            200,
+            headers: [("Content-Type", "video/x-flv")],
+            body: Array(try Data(contentsOf: environment.media.audioOnlyFLV))
+        )
     }
 
     /// A header that announces audio and video, then the audio-only file's tags forever, as fast as the client
     /// reads (stopping after 512 MiB, so a broken opener fails the memory check instead of exhausting the machine).
     static let endlessAudioTags = scriptedMedia { environment in
         let stream = try MediaFixtures.endlessAudioTags(
-            from: Array(try Data(contentsOf: environment.media.audioOnlyFLV)), flags: 0x05, limit: 512 << 20)
-        return ScriptedHTTPServer.Response([.send(ScriptedHTTPServer.Response.head(200, headers: [("Content-Type", "video/x-flv")])),
-                                            .stream(stream)])
+            from: Array(try Data(contentsOf: environment.media.audioOnlyFLV)),
+            flags: 0x05,
+            limit: 512 << 20
+        )
+        return ScriptedHTTPServer.Response([
+            .send(ScriptedHTTPServer.Response.head(200, headers: [("Content-Type", "video/x-flv")])),
+            .stream(stream),
+        ])
     }
 
     /// `openssl s_server` with a fresh self-signed certificate, serving the audio/video FLV.
     static let selfSignedTLS = BadInput { environment in
-        let server = try OpenSSLServer(version: "-tls1_3", files: ["stream.flv": Array(try Data(contentsOf: environment.media.audioVideoFLV))])
+        let server = try OpenSSLServer(
+            version: "-tls1_3",
+            files: ["stream.flv": Array(try Data(contentsOf: environment.media.audioVideoFLV))]
+        )
         return PreparedInput(url: "https://127.0.0.1:\(server.port)/stream.flv", stop: { server.stop() })
     }
 
@@ -654,8 +957,10 @@ extension BadInput {
     static let caSignedTLS = BadInput { environment in
         let certificates = try MediaFixtures.certificates()
         let server = try CertifiedTLSServer(
-            certificate: certificates.leafCertificate, key: certificates.leafKey,
-            files: ["stream.flv": Array(try Data(contentsOf: environment.media.audioVideoFLV))])
+            certificate: certificates.leafCertificate,
+            key: certificates.leafKey,
+            files: ["stream.flv": Array(try Data(contentsOf: environment.media.audioVideoFLV))]
+        )
         return PreparedInput(url: "https://127.0.0.1:\(server.port)/stream.flv", stop: { server.stop() })
     }
 
@@ -665,21 +970,28 @@ extension BadInput {
         let playlist = "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=100000\nself.m3u8\n"
         let server = Holder(try StaticFileServer(files: ["self.m3u8": Array(playlist.utf8)]))
         let port = server.object!.port
-        return PreparedInput(url: "http://127.0.0.1:\(port)/self.m3u8", stop: {
-            server.object?.stop()
-            server.release()
-        })
+        return PreparedInput(
+            url: "http://127.0.0.1:\(port)/self.m3u8",
+            stop: {
+                server.object?.stop()
+                server.release()
+            }
+        )
     }
 
     /// A media playlist whose segment is a local file.
     static let playlistWithLocalSegment = BadInput { _ in
-        let playlist = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n#EXTINF:2.0,\nfile:///etc/hosts\n#EXT-X-ENDLIST\n"
+        let playlist =
+            "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n#EXTINF:2.0,\nfile:///etc/hosts\n#EXT-X-ENDLIST\n"
         let server = Holder(try StaticFileServer(files: ["live.m3u8": Array(playlist.utf8)]))
         let port = server.object!.port
-        return PreparedInput(url: "http://127.0.0.1:\(port)/live.m3u8", stop: {
-            server.object?.stop()
-            server.release()
-        })
+        return PreparedInput(
+            url: "http://127.0.0.1:\(port)/live.m3u8",
+            stop: {
+                server.object?.stop()
+                server.release()
+            }
+        )
     }
 }
 
@@ -753,7 +1065,10 @@ struct BatteryEnvironment: Sendable {
         _ = await opener.report(opening: media.audioVideoFLV.path)
         _ = await opener.report(opening: "http://127.0.0.1:1/x.flv")
         _ = await opener.report(opening: "http://nonexistent.invalid/x.flv")
-        let server = try OpenSSLServer(version: "-tls1_3", files: ["stream.flv": Array(try Data(contentsOf: media.audioVideoFLV))])
+        let server = try OpenSSLServer(
+            version: "-tls1_3",
+            files: ["stream.flv": Array(try Data(contentsOf: media.audioVideoFLV))]
+        )
         var insecure = knobs
         insecure.verifyTLS = false
         _ = await (try StreamOpener(knobs: insecure)).report(opening: "https://127.0.0.1:\(server.port)/stream.flv")
@@ -801,7 +1116,9 @@ enum ProcessCounters {
 
     /// What `after` has that `before` did not, for messages.
     static func difference(_ after: [Int32: String], _ before: [Int32: String]) -> String {
-        after.filter { before[$0.key] != $0.value }.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")
+        after.filter { before[$0.key] != $0.value }.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(
+            separator: ", "
+        )
     }
 
     private static func list(_ path: String, _ describe: (String) -> String) -> [Int32: String] {
@@ -810,7 +1127,9 @@ enum ProcessCounters {
         let own = dirfd(directory)
         var entries: [Int32: String] = [:]
         while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+            }
             guard let number = Int32(name), !(path.hasSuffix("/fd") && number == own) else { continue }
             entries[number] = describe(name)
         }
@@ -833,7 +1152,8 @@ enum ProcessCounters {
 
     private static func status(_ field: String) -> Int {
         guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-              let line = text.split(separator: "\n").first(where: { $0.hasPrefix(field + ":") }) else { return 0 }
+            let line = text.split(separator: "\n").first(where: { $0.hasPrefix(field + ":") })
+        else { return 0 }
         return (Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? 0) * 1024
     }
 }

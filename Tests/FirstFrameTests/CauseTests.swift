@@ -17,7 +17,11 @@ extension OriginTests {
             let causes = try #require(report.causes, sourceLocation: sourceLocation)
             #expect(causes.spans.first?.startMs == 0, sourceLocation: sourceLocation)
             for (previous, next) in zip(causes.spans, causes.spans.dropFirst()) {
-                #expect(previous.endMs == next.startMs, "gap or overlap between \(previous.cause) and \(next.cause)", sourceLocation: sourceLocation)
+                #expect(
+                    previous.endMs == next.startMs,
+                    "gap or overlap between \(previous.cause) and \(next.cause)",
+                    sourceLocation: sourceLocation
+                )
                 #expect(previous.cause != next.cause || previous.hop != next.hop, sourceLocation: sourceLocation)
             }
             if let picture = report.summary.firstVideoFrameMs {
@@ -29,7 +33,8 @@ extension OriginTests {
 
         static func line(_ report: FirstFrameReport) -> String {
             guard let causes = report.causes else { return "no causes" }
-            return Cause.allCases.filter { causes[$0] > 0 }.map { String(format: "%@ %.1f", $0.rawValue, causes[$0]) }.joined(separator: ", ")
+            return Cause.allCases.filter { causes[$0] > 0 }.map { String(format: "%@ %.1f", $0.rawValue, causes[$0]) }
+                .joined(separator: ", ")
         }
 
         /// The origin's account of the last viewer's join: milliseconds from its first body write to its write of
@@ -59,9 +64,17 @@ extension OriginTests {
                     let causes = try #require(opened.causes)
                     #expect(causes.keyframeArrival == .network)
                     let originWaitMs = try Self.originKeyframeWaitMs(origin)
-                    let where_ = causes.spans.first { $0.cause == .keyframeWait }?.stages.map(\.rawValue).joined(separator: "+") ?? "-"
-                    report("\(preset.rawValue) live join: keyframe wait \(String(format: "%.1f", causes[.keyframeWait])) ms (origin: \(String(format: "%.1f", originWaitMs)) ms, in \(where_)); " + Self.line(opened))
-                    #expect(abs(causes[.keyframeWait] - originWaitMs) <= 3, "keyframe wait \(causes[.keyframeWait]) ms, origin says \(originWaitMs) ms")
+                    let where_ =
+                        causes.spans.first { $0.cause == .keyframeWait }?.stages.map(\.rawValue).joined(separator: "+")
+                        ?? "-"
+                    report(
+                        "\(preset.rawValue) live join: keyframe wait \(String(format: "%.1f", causes[.keyframeWait])) ms (origin: \(String(format: "%.1f", originWaitMs)) ms, in \(where_)); "
+                            + Self.line(opened)
+                    )
+                    #expect(
+                        abs(causes[.keyframeWait] - originWaitMs) <= 3,
+                        "keyframe wait \(causes[.keyframeWait]) ms, origin says \(originWaitMs) ms"
+                    )
                     if originWaitMs > AdviceRules.thresholdsMs[.keyframeWait]! + 5 {
                         #expect(opened.advice.contains { $0.remedy == .gopCache })
                     }
@@ -74,7 +87,10 @@ extension OriginTests {
             // What a sweep ranks by does not depend on the GOP phase each open joined at (the first picture does,
             // by up to a GOP): the same preset's client-attributable times stay within a few frames.
             let spread = (clientTimes.max() ?? 0) - (clientTimes.min() ?? 0)
-            report("\(preset.rawValue): client-attributable " + clientTimes.map { String(format: "%.1f", $0) }.joined(separator: ", ") + " ms")
+            report(
+                "\(preset.rawValue): client-attributable "
+                    + clientTimes.map { String(format: "%.1f", $0) }.joined(separator: ", ") + " ms"
+            )
             #expect(spread < 100, "client-attributable times \(clientTimes)")
         }
 

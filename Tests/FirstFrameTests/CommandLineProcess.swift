@@ -1,6 +1,7 @@
 import FirstFrameTestSupport
 import Foundation
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -21,12 +22,18 @@ struct CommandLineProcess {
     var stderr: String
 
     /// What a test prints when an expectation on the run fails.
-    var transcript: String { "exit \(signalled ? "signal " : "")\(status)\nstdout: \(stdout.prefix(4000))\nstderr: \(stderr.prefix(4000))" }
+    var transcript: String {
+        "exit \(signalled ? "signal " : "")\(status)\nstdout: \(stdout.prefix(4000))\nstderr: \(stderr.prefix(4000))"
+    }
 
     /// Runs `firstframe arguments…` with standard input from /dev/null (or `input`) and waits for it; a watchdog
     /// kills it after `timeout` seconds (the run then shows `SIGKILL`).
-    static func run(_ arguments: [String], environment: [String: String] = [:], input: FileHandle = .nullDevice,
-                    timeout: Double = 30) async throws -> CommandLineProcess {
+    static func run(
+        _ arguments: [String],
+        environment: [String: String] = [:],
+        input: FileHandle = .nullDevice,
+        timeout: Double = 30
+    ) async throws -> CommandLineProcess {
         let executable = try #require(Self.executable, "the firstframe executable is not built next to the tests")
         let process = Process()
         process.executableURL = executable
@@ -34,7 +41,8 @@ struct CommandLineProcess {
         var variables = ProcessInfo.processInfo.environment
         variables.removeValue(forKey: "FIRSTFRAME_FFMPEG_LOG")
         process.environment = variables.merging(environment) { $1 }
-        let output = Pipe(), errors = Pipe()
+        let output = Pipe()
+        let errors = Pipe()
         process.standardInput = input
         process.standardOutput = output
         process.standardError = errors
@@ -53,13 +61,18 @@ struct CommandLineProcess {
         try? output.fileHandleForReading.close()
         try? errors.fileHandleForReading.close()
         return CommandLineProcess(
-            status: process.terminationStatus, signalled: process.terminationReason == .uncaughtSignal,
-            stdout: String(decoding: printed, as: UTF8.self), stderr: String(decoding: complaints, as: UTF8.self))
+            status: process.terminationStatus,
+            signalled: process.terminationReason == .uncaughtSignal,
+            stdout: String(decoding: printed, as: UTF8.self),
+            stderr: String(decoding: complaints, as: UTF8.self)
+        )
     }
 
     /// A fresh directory under the temporary directory, for a run's files.
     static func scratchDirectory(_ label: String) throws -> URL {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("firstframe-\(label)-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "firstframe-\(label)-\(UUID().uuidString)"
+        )
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         return directory
     }

@@ -1,8 +1,9 @@
 import CFFmpeg
-@testable import FirstFrame
 import FirstFrameTestSupport
 import Foundation
 import Testing
+
+@testable import FirstFrame
 
 /// The content check's core on made-up packet lists (a looping source, as the origin's), and once on a file remuxed
 /// with faults planted in it.
@@ -13,12 +14,26 @@ import Testing
         var packets: [PacketDigest] = []
         for pass in 0..<Int64(passes) {
             for frame in 0..<Int64(loop / 40) {
-                packets.append(PacketDigest(kind: .video, milliseconds: pass * loop + frame * 40, isKeyframe: frame % 25 == 0,
-                                            size: 1000 + Int(frame), hash: UInt64(0x1000 + frame)))
+                packets.append(
+                    PacketDigest(
+                        kind: .video,
+                        milliseconds: pass * loop + frame * 40,
+                        isKeyframe: frame % 25 == 0,
+                        size: 1000 + Int(frame),
+                        hash: UInt64(0x1000 + frame)
+                    )
+                )
             }
             for frame in 0..<Int64(loop / 23) {
-                packets.append(PacketDigest(kind: .audio, milliseconds: pass * loop + frame * 23, isKeyframe: true,
-                                            size: 200, hash: UInt64(0x9000 + frame)))
+                packets.append(
+                    PacketDigest(
+                        kind: .audio,
+                        milliseconds: pass * loop + frame * 23,
+                        isKeyframe: true,
+                        size: 200,
+                        hash: UInt64(0x9000 + frame)
+                    )
+                )
             }
         }
         return packets.sorted { $0.milliseconds < $1.milliseconds }
@@ -26,13 +41,31 @@ import Testing
 
     /// The packets in file order and time: `packets` moved by `shift` ms.
     private func file(_ packets: [PacketDigest], shift: Int64) -> [PacketDigest] {
-        packets.map { var moved = $0; moved.milliseconds += shift; return moved }
+        packets.map {
+            var moved = $0
+            moved.milliseconds += shift
+            return moved
+        }
     }
 
     private func gap(from: Double, to: Double?) -> RecordingGap {
-        RecordingGap(kind: .reconnect, afterAttempt: 1, end: StreamEnd(reason: .connectionDropped, message: "dropped", packets: 0, bytesRead: 0,
-                                                     discardedBytes: 0, secondsSinceFirstPicture: 0, secondsSinceLastPacket: 0),
-                     fromSeconds: from, toSeconds: to, duplicatesDropped: 0, droppedUntilKeyframe: 0)
+        RecordingGap(
+            kind: .reconnect,
+            afterAttempt: 1,
+            end: StreamEnd(
+                reason: .connectionDropped,
+                message: "dropped",
+                packets: 0,
+                bytesRead: 0,
+                discardedBytes: 0,
+                secondsSinceFirstPicture: 0,
+                secondsSinceLastPacket: 0
+            ),
+            fromSeconds: from,
+            toSeconds: to,
+            duplicatesDropped: 0,
+            droppedUntilKeyframe: 0
+        )
     }
 
     @Test func aWholeRecordingOfALoopingSourceMatchesEveryPacketOnce() {
@@ -94,7 +127,10 @@ import Testing
     @Test func aPacketNeverSentIsUnknown_andASwapIsOutOfOrder() {
         let truth = looping(passes: 1)
         var recorded = truth
-        recorded.insert(PacketDigest(kind: .video, milliseconds: 500, isKeyframe: false, size: 1000, hash: 0xDEAD), at: 30)
+        recorded.insert(
+            PacketDigest(kind: .video, milliseconds: 500, isKeyframe: false, size: 1000, hash: 0xDEAD),
+            at: 30
+        )
         let unknown = ContentCheck.compare(recorded: recorded, truth: truth, gaps: [])
         #expect(unknown.unknown == 1 && unknown.matched == truth.count && !unknown.passed)
 
@@ -114,7 +150,8 @@ import Testing
     /// twice, one packet with a byte changed. The checker reads it back and names each fault.
     @Test func faultsPlantedInARemuxedFileAreFound() throws {
         let source = try MediaFixtures.files().audioVideoFLV.path
-        let output = FileManager.default.temporaryDirectory.appendingPathComponent("planted-\(UUID().uuidString).flv").path
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("planted-\(UUID().uuidString).flv")
+            .path
         defer { try? FileManager.default.removeItem(atPath: output) }
         let input = try InputFormatContext(url: source)
         try input.findStreamInfo()

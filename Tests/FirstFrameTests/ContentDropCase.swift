@@ -31,7 +31,9 @@ struct ContentDropCase: Sendable, CustomTestStringConvertible {
 
     /// Every GOP length, phase and join: 18 cases.
     static let all: [ContentDropCase] = [1.0, 2.0, 4.0].flatMap { gop in
-        [JoinMode.gop, .live].flatMap { join in Phase.allCases.map { ContentDropCase(gopSeconds: gop, phase: $0, join: join) } }
+        [JoinMode.gop, .live].flatMap { join in
+            Phase.allCases.map { ContentDropCase(gopSeconds: gop, phase: $0, join: join) }
+        }
     }
 
     /// The default run's representative few: each GOP length once with a GOP cache at a rotating phase (the

@@ -1,9 +1,10 @@
 import FirstFrame
 import FirstFrameTestSupport
-import OriginTestSupport
 import Foundation
+import OriginTestSupport
 import Synchronization
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -17,16 +18,20 @@ extension OriginTests {
         @Test(.enabled(if: NetworkTrace.isAvailable))
         func theFastEdgeIsChosenAndARecoveredOneIsFoundByExploring() async throws {
             try await withOrigin { origin in
-                let slow = IPAddress("127.0.0.2")!, fast = IPAddress("127.0.0.1")!
+                let slow = IPAddress("127.0.0.2")!
+                let fast = IPAddress("127.0.0.1")!
                 let blocked = try BlockedListener(address: "127.0.0.2", port: origin.port)
-                let cache = DNSCache(configuration: .init(
-                    // The slow edge first, as a resolver might put it.
-                    resolver: StaticResolver(["edges.test": [slow, fast]]),
-                    // FFmpeg races past the slow edge after 200–300 ms, which demotes it for a minute by default; here
-                    // it is only ranked, so the test sees the ranking on its own.
-                    demotionPeriod: 0,
-                    // The third lookup explores.
-                    explorationInterval: 3))
+                let cache = DNSCache(
+                    configuration: .init(
+                        // The slow edge first, as a resolver might put it.
+                        resolver: StaticResolver(["edges.test": [slow, fast]]),
+                        // FFmpeg races past the slow edge after 200–300 ms, which demotes it for a minute by default; here
+                        // it is only ranked, so the test sees the ranking on its own.
+                        demotionPeriod: 0,
+                        // The third lookup explores.
+                        explorationInterval: 3
+                    )
+                )
                 defer { cache.shutdown() }
                 let opener = try StreamOpener(knobs: Preset.instant.knobs, dnsCache: cache)
                 let url = origin.url(host: "edges.test")
@@ -75,11 +80,22 @@ extension OriginTests {
                 #expect(after.candidates.first { $0.address == slow }?.samples == 2)
                 #expect(cache.stats.explorations == 1)
 
-                report(String(
-                    format: "edge ranking: open 1 (slow edge first) connected after %.1f ms; open 2 chose the fast edge "
-                        + "(average %.3f ms vs %.1f ms for the slow one, ×%.0f), connect %.3f ms; open 3 explored the "
-                        + "recovered edge: connect %.3f ms, its average %.1f → %.1f ms",
-                    fallbackMs, fastMs, slowMs, slowMs / max(fastMs, 0.001), secondConnectMs, recoveredMs, slowMs, slowAfter))
+                report(
+                    String(
+                        format:
+                            "edge ranking: open 1 (slow edge first) connected after %.1f ms; open 2 chose the fast edge "
+                            + "(average %.3f ms vs %.1f ms for the slow one, ×%.0f), connect %.3f ms; open 3 explored the "
+                            + "recovered edge: connect %.3f ms, its average %.1f → %.1f ms",
+                        fallbackMs,
+                        fastMs,
+                        slowMs,
+                        slowMs / max(fastMs, 0.001),
+                        secondConnectMs,
+                        recoveredMs,
+                        slowMs,
+                        slowAfter
+                    )
+                )
             }
         }
     }

@@ -4,6 +4,7 @@ import FirstFrameTestSupport
 import Foundation
 import OriginTestSupport
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -34,7 +35,12 @@ extension OriginTests {
                 #expect(answer.status == 200, "\(answer.body)")
                 #expect(answer.headers["content-type"]?.hasPrefix("text/plain; version=0.0.4") == true)
                 let series = try Exposition(answer.body)
-                report("exporter /probe?target=room1:\n" + answer.body.split(separator: "\n").filter { !$0.hasPrefix("#") }.sorted().joined(separator: "\n"))
+                report(
+                    "exporter /probe?target=room1:\n"
+                        + answer.body.split(separator: "\n").filter { !$0.hasPrefix("#") }.sorted().joined(
+                            separator: "\n"
+                        )
+                )
                 #expect(series.types["firstframe_probe_success"] == "gauge")
                 #expect(series.value("firstframe_probe_success") == 1)
                 #expect(series.samples(of: "firstframe_probe_failure_info").isEmpty)
@@ -111,8 +117,15 @@ extension OriginTests {
                 let metrics = try Exposition(try await exporter.get("/metrics").body)
                 #expect(metrics.value("firstframe_exporter_probe_request_errors_total", ["code": "403"]) == 2)
                 #expect(metrics.value("firstframe_exporter_probe_request_errors_total", ["code": "400"]) == 3)
-                #expect(metrics.value("firstframe_exporter_probes_total", ["target": "room1", "trigger": "probe"]) == 1)
-                #expect(metrics.value("firstframe_target_first_picture_seconds_count", ["target": "room1", "preset": "instant"]) == 1)
+                #expect(
+                    metrics.value("firstframe_exporter_probes_total", ["target": "room1", "trigger": "probe"]) == 1
+                )
+                #expect(
+                    metrics.value(
+                        "firstframe_target_first_picture_seconds_count",
+                        ["target": "room1", "preset": "instant"]
+                    ) == 1
+                )
                 #expect(metrics.value("firstframe_target_last_success", ["target": "room1"]) == 1)
                 #expect((metrics.value("process_cpu_seconds_total") ?? 0) > 0)
                 #expect((metrics.value("process_resident_memory_bytes") ?? 0) > 1_000_000)
@@ -120,23 +133,39 @@ extension OriginTests {
             }
         }
 
-        @Test(.enabled(if: ExporterTests.executable != nil, "the firstframe executable is not built next to the tests"),
-              arguments: [
-                  (#"{"targets": [{"name": "a", "url": "http://h/a.flv"}, {"name": "a", "url": "http://h/b.flv"}]}"#, "used twice"),
-                  (#"{"targets": [{"name": "a", "url": "http://h/a.flv", "labels": {"target": "x"}}]}"#, "label name \"target\""),
-                  (#"{"targets": [{"name": "a", "url": "http://h/a.flv", "set": {"fpsprobesize": "many"}}]}"#, "fpsprobesize"),
-                  (#"{"targets": [{"name": "a b", "url": "http://h/a.flv"}]}"#, "name \"a b\""),
-                  (#"{"targets": [], "concurrency": 0}"#, "concurrency"),
-              ])
+        @Test(
+            .enabled(if: ExporterTests.executable != nil, "the firstframe executable is not built next to the tests"),
+            arguments: [
+                (
+                    #"{"targets": [{"name": "a", "url": "http://h/a.flv"}, {"name": "a", "url": "http://h/b.flv"}]}"#,
+                    "used twice"
+                ),
+                (
+                    #"{"targets": [{"name": "a", "url": "http://h/a.flv", "labels": {"target": "x"}}]}"#,
+                    "label name \"target\""
+                ),
+                (
+                    #"{"targets": [{"name": "a", "url": "http://h/a.flv", "set": {"fpsprobesize": "many"}}]}"#,
+                    "fpsprobesize"
+                ),
+                (#"{"targets": [{"name": "a b", "url": "http://h/a.flv"}]}"#, "name \"a b\""),
+                (#"{"targets": [], "concurrency": 0}"#, "concurrency"),
+            ]
+        )
         func anInvalidConfigurationStopsTheStart(_ json: String, _ message: String) async throws {
             let executable = try #require(Self.executable)
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("firstframe-exporter-\(UUID().uuidString)")
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "firstframe-exporter-\(UUID().uuidString)"
+            )
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: directory) }
             let file = directory.appendingPathComponent("bad.json")
             try json.write(to: file, atomically: true, encoding: .utf8)
-            let process = try SpawnedProcess(executable.path, ["exporter", "--config", file.path, "--listen", "127.0.0.1:0"],
-                                             output: directory.appendingPathComponent("out.log"))
+            let process = try SpawnedProcess(
+                executable.path,
+                ["exporter", "--config", file.path, "--listen", "127.0.0.1:0"],
+                output: directory.appendingPathComponent("out.log")
+            )
             let exited = try await blocking { process.wait(timeout: 10) }
             if !exited { process.kill() }
             #expect(exited, "the exporter started with \(json)")
@@ -155,19 +184,31 @@ extension OriginTests {
                 let schedURL = origin.url(.gop, channel: "sched")
                 let exporter = try ExporterProcess(
                     config: Self.config([("sched", schedURL, 1)], jitter: 0),
-                    arguments: ["--allow-any-target", "--probe-concurrency", "1"])
+                    arguments: ["--allow-any-target", "--probe-concurrency", "1"]
+                )
                 defer { exporter.stop() }
 
                 // The schedule probes on its own, every second.
                 var metrics = try await exporter.waitForMetrics("two scheduled probes of sched") { metrics in
-                    (metrics.value("firstframe_exporter_probes_total", ["target": "sched", "trigger": "schedule"]) ?? 0) >= 2
+                    (metrics.value("firstframe_exporter_probes_total", ["target": "sched", "trigger": "schedule"]) ?? 0)
+                        >= 2
                 }
-                #expect(metrics.value("firstframe_target_last_success", ["target": "sched", "preset": "instant", "region": "test"]) == 1)
+                #expect(
+                    metrics.value(
+                        "firstframe_target_last_success",
+                        ["target": "sched", "preset": "instant", "region": "test"]
+                    ) == 1
+                )
                 #expect(metrics.value("firstframe_target_last_first_picture_seconds", ["target": "sched"]) != nil)
-                #expect((metrics.value("firstframe_target_stage_seconds_count", ["target": "sched", "stage": "decode"]) ?? 0) >= 2)
+                #expect(
+                    (metrics.value("firstframe_target_stage_seconds_count", ["target": "sched", "stage": "decode"]) ?? 0)
+                        >= 2
+                )
                 #expect(metrics.types["firstframe_exporter_schedule_delay_seconds"] == "histogram")
                 let library = metrics.types.keys.filter { $0.hasPrefix("firstframe_open") }.sorted()
-                report("exporter /metrics: the library's own series present: \(library.isEmpty ? "none yet" : library.joined(separator: ", "))")
+                report(
+                    "exporter /metrics: the library's own series present: \(library.isEmpty ? "none yet" : library.joined(separator: ", "))"
+                )
 
                 // Any URL with --allow-any-target: labelled _adhoc, never by its URL; local files stay out.
                 let adhoc = origin.url(.gop, channel: "adhoc")
@@ -189,7 +230,9 @@ extension OriginTests {
                 let answers = try await [first, second]
                 #expect(answers.map(\.status).sorted() == [200, 429], "\(answers.map { "\($0.status) \($0.body)" })")
                 if let refused = answers.first(where: { $0.status == 429 }) {
-                    report("exporter, a second /probe while the only slot is taken → \(refused.status) \(refused.body.trimmingCharacters(in: .newlines))")
+                    report(
+                        "exporter, a second /probe while the only slot is taken → \(refused.status) \(refused.body.trimmingCharacters(in: .newlines))"
+                    )
                 }
                 if let served = answers.first(where: { $0.status == 200 }) {
                     let slowSeries = try Exposition(served.body)
@@ -198,8 +241,11 @@ extension OriginTests {
                 }
 
                 // A reload adds a target; a broken file keeps the running configuration.
-                try Self.config([("sched", schedURL, 1), ("sched2", origin.url(.gop, channel: "sched2"), 1)], jitter: 0)
-                    .write(to: exporter.configFile, atomically: true, encoding: .utf8)
+                try Self.config(
+                    [("sched", schedURL, 1), ("sched2", origin.url(.gop, channel: "sched2"), 1)],
+                    jitter: 0
+                )
+                .write(to: exporter.configFile, atomically: true, encoding: .utf8)
                 let reloaded = try await exporter.get("/-/reload", method: "POST")
                 #expect(reloaded.status == 200, "\(reloaded.body)")
                 metrics = try await exporter.waitForMetrics("a scheduled probe of sched2") { metrics in
@@ -210,17 +256,24 @@ extension OriginTests {
                 try "{\"targets\": [{\"name\": \"x\", \"url\": \"http://a/b\", \"intervall\": 5}]}"
                     .write(to: exporter.configFile, atomically: true, encoding: .utf8)
                 let broken = try await exporter.get("/-/reload", method: "POST")
-                report("exporter, reload of a misspelt key → \(broken.status) \(broken.body.trimmingCharacters(in: .newlines))")
+                report(
+                    "exporter, reload of a misspelt key → \(broken.status) \(broken.body.trimmingCharacters(in: .newlines))"
+                )
                 #expect(broken.status == 500 && broken.body.contains("unknown key \"intervall\""), "\(broken.body)")
                 metrics = try Exposition(try await exporter.get("/metrics").body)
                 #expect(metrics.value("firstframe_exporter_config_last_reload_successful") == 0)
                 #expect(metrics.value("firstframe_exporter_targets") == 2)
 
                 // SIGHUP: sched2 goes, and its last-probe series with it.
-                try Self.config([("sched", schedURL, 1)], jitter: 0).write(to: exporter.configFile, atomically: true, encoding: .utf8)
+                try Self.config([("sched", schedURL, 1)], jitter: 0).write(
+                    to: exporter.configFile,
+                    atomically: true,
+                    encoding: .utf8
+                )
                 exporter.process.signal(SIGHUP)
                 metrics = try await exporter.waitForMetrics("sched2 gone after SIGHUP") { metrics in
-                    metrics.value("firstframe_exporter_targets") == 1 && metrics.value("firstframe_target_last_success", ["target": "sched2"]) == nil
+                    metrics.value("firstframe_exporter_targets") == 1
+                        && metrics.value("firstframe_target_last_success", ["target": "sched2"]) == nil
                 }
                 #expect(metrics.value("firstframe_exporter_config_last_reload_successful") == 1)
 
@@ -228,34 +281,46 @@ extension OriginTests {
                 exporter.process.signal(SIGTERM)
                 #expect(exporter.process.wait(timeout: 10), "the exporter did not exit on SIGTERM")
                 let status = exporter.process.status ?? -1
-                #expect(status & 0x7f == 0 && (status >> 8) & 0xff == 0, "wait status \(status): \(exporter.process.printed)")
+                #expect(
+                    status & 0x7f == 0 && (status >> 8) & 0xff == 0,
+                    "wait status \(status): \(exporter.process.printed)"
+                )
             }
         }
 
         // MARK: Prometheus scraping it
 
-        @Test(.enabled(if: ExporterTests.executable != nil, "the firstframe executable is not built next to the tests"),
-              .enabled(if: PrometheusServer.unavailableReason == nil, "prometheus is not installed (Debian: prometheus): skipped"))
+        @Test(
+            .enabled(if: ExporterTests.executable != nil, "the firstframe executable is not built next to the tests"),
+            .enabled(
+                if: PrometheusServer.unavailableReason == nil,
+                "prometheus is not installed (Debian: prometheus): skipped"
+            )
+        )
         func prometheusScrapesTheExporter() async throws {
             try await withOrigin { origin in
                 try await origin.prepareChannels(["room1"])
-                let exporter = try ExporterProcess(config: Self.config([("room1", origin.url(.gop, channel: "room1"), nil)]))
+                let exporter = try ExporterProcess(
+                    config: Self.config([("room1", origin.url(.gop, channel: "room1"), nil)])
+                )
                 defer { exporter.stop() }
                 let address = "127.0.0.1:\(exporter.port)"
                 // blackbox_exporter's pattern: /probe with the target as a parameter; the exporter's own /metrics.
                 let prometheus = try await blocking {
-                    try PrometheusServer(scrapeConfigs: """
-                          - job_name: firstframe_probe
-                            metrics_path: /probe
-                            params:
-                              target: [room1]
-                              preset: [instant]
-                            static_configs:
-                              - targets: ['\(address)']
-                          - job_name: firstframe_exporter
-                            static_configs:
-                              - targets: ['\(address)']
-                        """)
+                    try PrometheusServer(
+                        scrapeConfigs: """
+                              - job_name: firstframe_probe
+                                metrics_path: /probe
+                                params:
+                                  target: [room1]
+                                  preset: [instant]
+                                static_configs:
+                                  - targets: ['\(address)']
+                              - job_name: firstframe_exporter
+                                static_configs:
+                                  - targets: ['\(address)']
+                            """
+                    )
                 }
                 defer { prometheus.stop() }
 
@@ -270,7 +335,11 @@ extension OriginTests {
                     samples = try PrometheusServer.vector(fromAnswer: answer)
                     up = try await blocking { try prometheus.vector("up == 1") }
                     // The exporter's own /metrics, scraped after a /probe scrape: the probe counted there too.
-                    probes = try await blocking { try prometheus.vector(#"firstframe_exporter_probes_total{target="room1",job="firstframe_exporter"}"#) }
+                    probes = try await blocking {
+                        try prometheus.vector(
+                            #"firstframe_exporter_probes_total{target="room1",job="firstframe_exporter"}"#
+                        )
+                    }
                     if !samples.isEmpty, up.count == 2, !probes.isEmpty { break }
                     try await Task.sleep(for: .milliseconds(100))
                 }
@@ -281,7 +350,10 @@ extension OriginTests {
                 #expect(samples.count == 1)
                 #expect(sample.labels["job"] == "firstframe_probe")
                 #expect(sample.labels["instance"] == address)
-                #expect(Set(up.compactMap { $0.labels["job"] }) == ["firstframe_probe", "firstframe_exporter"], "\(upAnswer)")
+                #expect(
+                    Set(up.compactMap { $0.labels["job"] }) == ["firstframe_probe", "firstframe_exporter"],
+                    "\(upAnswer)"
+                )
 
                 // The stored value is, to the bit, one the exporter produced (it keeps its last reports).
                 let produced = try await exporter.reports(target: "room1").compactMap(\.firstPictureSeconds)
@@ -329,13 +401,17 @@ final class ExporterProcess: Sendable {
 
     init(config: String, arguments: [String] = [], timeout: Double = 20) throws {
         let executable = try #require(OriginTests.ExporterTests.executable)
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("firstframe-exporter-\(UUID().uuidString)")
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "firstframe-exporter-\(UUID().uuidString)"
+        )
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         configFile = directory.appendingPathComponent("exporter.json")
         try config.write(to: configFile, atomically: true, encoding: .utf8)
         process = try SpawnedProcess(
-            executable.path, ["exporter", "--config", configFile.path, "--listen", "127.0.0.1:0"] + arguments,
-            output: directory.appendingPathComponent("exporter.log"))
+            executable.path,
+            ["exporter", "--config", configFile.path, "--listen", "127.0.0.1:0"] + arguments,
+            output: directory.appendingPathComponent("exporter.log")
+        )
         let deadline = MonotonicClock.nanoseconds() + UInt64(timeout * 1e9)
         var found: Int?
         while found == nil, MonotonicClock.nanoseconds() < deadline, !process.hasExited() {
@@ -371,7 +447,11 @@ final class ExporterProcess: Sendable {
     }
 
     /// Polls `/metrics` (bounded) until `condition` holds; the last answer, parsed.
-    func waitForMetrics(_ what: String, timeout: Double = 20, _ condition: (Exposition) -> Bool) async throws -> Exposition {
+    func waitForMetrics(
+        _ what: String,
+        timeout: Double = 20,
+        _ condition: (Exposition) -> Bool
+    ) async throws -> Exposition {
         let deadline = MonotonicClock.nanoseconds() + UInt64(timeout * 1e9)
         var last = try Exposition(try await get("/metrics").body)
         while !condition(last) {
@@ -421,7 +501,8 @@ struct Exposition {
             index = line.index(after: index)
             while index < line.endIndex, line[index] != "}" {
                 guard let equals = line[index...].firstIndex(of: "="), line.index(after: equals) < line.endIndex,
-                      line[line.index(after: equals)] == "\"" else { throw Malformed(description: "labels in \(line)") }
+                    line[line.index(after: equals)] == "\""
+                else { throw Malformed(description: "labels in \(line)") }
                 let key = String(line[index..<equals])
                 var cursor = line.index(equals, offsetBy: 2)
                 var value = ""
@@ -434,7 +515,9 @@ struct Exposition {
                     }
                     cursor = line.index(after: cursor)
                 }
-                guard cursor < line.endIndex else { throw Malformed(description: "unterminated label value in \(line)") }
+                guard cursor < line.endIndex else {
+                    throw Malformed(description: "unterminated label value in \(line)")
+                }
                 labels[key] = value
                 index = line.index(after: cursor)
                 if index < line.endIndex, line[index] == "," { index = line.index(after: index) }
@@ -453,6 +536,7 @@ struct Exposition {
 
     /// The value of the first sample of `name` whose labels include `labels`.
     func value(_ name: String, _ labels: [String: String] = [:]) -> Double? {
-        samples.first { sample in sample.name == name && labels.allSatisfy { sample.labels[$0.key] == $0.value } }?.value
+        samples.first { sample in sample.name == name && labels.allSatisfy { sample.labels[$0.key] == $0.value } }?
+            .value
     }
 }

@@ -17,15 +17,21 @@ extension OriginTests {
             let closed = try ClosedPort()
             let capture = LogCapture()
             let url = "http://127.0.0.1:\(closed.port)/live/refused.flv"
-            let report = await StreamOpener(preset: .instant, logger: capture.logger(label: "test.open")).report(opening: url)
+            let report = await StreamOpener(preset: .instant, logger: capture.logger(label: "test.open")).report(
+                opening: url
+            )
             #expect(report.outcome == .failed)
             let lines = capture.ffmpegLines
             let tcp = lines.filter { $0.component == "tcp" }
-            let failed = try #require(tcp.first { $0.message.hasPrefix("Connection to tcp://127.0.0.1:\(closed.port)") })
+            let failed = try #require(
+                tcp.first { $0.message.hasPrefix("Connection to tcp://127.0.0.1:\(closed.port)") }
+            )
             #expect(failed.message.contains("failed"))
             #expect(failed.level == .error && failed.metadata[FFmpegLog.levelMetadataKey] == "error")
             // VERBOSE → debug.
-            let attempt = try #require(tcp.first { $0.message.hasPrefix("Starting connection attempt to 127.0.0.1 port \(closed.port)") })
+            let attempt = try #require(
+                tcp.first { $0.message.hasPrefix("Starting connection attempt to 127.0.0.1 port \(closed.port)") }
+            )
             #expect(attempt.level == .debug && attempt.metadata[FFmpegLog.levelMetadataKey] == "verbose")
             // The open's metadata: its URL, and the stage it was in (from the trace, where there is one).
             #expect(lines.allSatisfy { $0.metadata["url"] == url })
@@ -40,24 +46,49 @@ extension OriginTests {
             _ = await StreamOpener(preset: .instant, logger: capture.logger(label: "test.open"))
                 .report(opening: "http://user:secret@127.0.0.1:\(closed.port)/live/x.flv")
             #expect(!capture.ffmpegLines.isEmpty)
-            #expect(capture.ffmpegLines.allSatisfy { $0.metadata["url"] == "http://***@127.0.0.1:\(closed.port)/live/x.flv" })
+            #expect(
+                capture.ffmpegLines.allSatisfy {
+                    $0.metadata["url"] == "http://***@127.0.0.1:\(closed.port)/live/x.flv"
+                }
+            )
         }
 
         @Test func anOriginOpenLogsTCPHTTPAndTheDemuxerAtTheirLevels() async throws {
             try await withOrigin { origin in
-                let capture = LogCapture(), quiet = LogCapture()
+                let capture = LogCapture()
+                let quiet = LogCapture()
                 let url = origin.url(.gop)
-                let stream = try await StreamOpener(preset: .instant, logger: capture.logger(label: "test.open")).open(url)
+                let stream = try await StreamOpener(preset: .instant, logger: capture.logger(label: "test.open")).open(
+                    url
+                )
                 let open = capture.ffmpegLines
-                _ = try await StreamOpener(preset: .instant, logger: quiet.logger(label: "test.open", level: .info)).open(url)
+                _ = try await StreamOpener(preset: .instant, logger: quiet.logger(label: "test.open", level: .info))
+                    .open(url)
 
-                let attempt = try #require(open.first { $0.component == "tcp" && $0.message.hasPrefix("Starting connection attempt to 127.0.0.1 port \(origin.port)") })
+                let attempt = try #require(
+                    open.first {
+                        $0.component == "tcp"
+                            && $0.message.hasPrefix("Starting connection attempt to 127.0.0.1 port \(origin.port)")
+                    }
+                )
                 #expect(attempt.level == .debug)
-                #expect(open.contains { $0.component == "tcp" && $0.message.hasPrefix("Successfully connected to 127.0.0.1 port \(origin.port)") })
+                #expect(
+                    open.contains {
+                        $0.component == "tcp"
+                            && $0.message.hasPrefix("Successfully connected to 127.0.0.1 port \(origin.port)")
+                    }
+                )
                 // http's DEBUG "request: …" → trace; its TRACE "header='…'" lines → trace.
-                let request = try #require(open.first { $0.component == "http" && $0.message.hasPrefix("request: GET /gop/stream.flv") })
+                let request = try #require(
+                    open.first { $0.component == "http" && $0.message.hasPrefix("request: GET /gop/stream.flv") }
+                )
                 #expect(request.level == .trace && request.metadata[FFmpegLog.levelMetadataKey] == "debug")
-                #expect(open.contains { $0.component == "http" && $0.message.hasPrefix("header='") && $0.metadata[FFmpegLog.levelMetadataKey] == "trace" })
+                #expect(
+                    open.contains {
+                        $0.component == "http" && $0.message.hasPrefix("header='")
+                            && $0.metadata[FFmpegLog.levelMetadataKey] == "trace"
+                    }
+                )
                 #expect(open.contains { $0.component == "flv" && $0.message.hasPrefix("type:9, size:") })
                 #expect(open.allSatisfy { $0.metadata["url"] == url })
                 if NetworkTrace.isAvailable {
@@ -66,7 +97,10 @@ extension OriginTests {
                 }
                 // The stage moves on with the open, in order.
                 let stages = open.compactMap { $0.metadata["stage"].flatMap(Stage.init(rawValue:)) }
-                #expect(stages.count == open.count && zip(stages, stages.dropFirst()).allSatisfy { $0 <= $1 || $1.isNetwork })
+                #expect(
+                    stages.count == open.count
+                        && zip(stages, stages.dropFirst()).allSatisfy { $0 <= $1 || $1.isNetwork }
+                )
                 #expect(stages.last == .decode)
                 // A logger at info is handed none of those.
                 #expect(quiet.ffmpegLines.allSatisfy { $0.level >= .info })
@@ -82,17 +116,21 @@ extension OriginTests {
                 let reads = capture.ffmpegLines.dropFirst(open.count)
                 #expect(reads.contains { $0.component == "flv" && $0.message.hasPrefix("type:") })
                 #expect(reads.allSatisfy { $0.metadata["url"] == url && $0.metadata["stage"] == nil })
-                FirstFrameTestSupport.report("origin open: \(open.count) FFmpeg lines during the open, \(reads.count) during \(packets) packets' reads")
+                FirstFrameTestSupport.report(
+                    "origin open: \(open.count) FFmpeg lines during the open, \(reads.count) during \(packets) packets' reads"
+                )
             }
         }
 
         /// Two opens at once, each with its logger: each gets its own lines only (told apart by what FFmpeg puts
         /// in them: the refused port, the request's query).
         @Test func concurrentOpensEachGetOnlyTheirOwnLines() async throws {
-            let refusedA = try ClosedPort(), refusedB = try ClosedPort()
+            let refusedA = try ClosedPort()
+            let refusedB = try ClosedPort()
             try await withOrigin { origin in
                 for round in 0..<3 {
-                    let a = LogCapture(), b = LogCapture()
+                    let a = LogCapture()
+                    let b = LogCapture()
                     let openerA = StreamOpener(preset: .instant, logger: a.logger(label: "test.open"))
                     let openerB = StreamOpener(preset: .instant, logger: b.logger(label: "test.open"))
                     // Distinct, harmless behaviours: the query FFmpeg logs in its request tells the opens apart.
@@ -105,10 +143,20 @@ extension OriginTests {
                     let outcomes = await [refusedReportA, refusedReportB, servedReportA, servedReportB].map(\.outcome)
                     #expect(outcomes == [.failed, .failed, .ok, .ok])
 
-                    expectOnlyOwnLines(a.ffmpegLines.map(\.message), refused: refusedA.port, served: Self.query(servedA),
-                                       otherRefused: refusedB.port, otherServed: Self.query(servedB))
-                    expectOnlyOwnLines(b.ffmpegLines.map(\.message), refused: refusedB.port, served: Self.query(servedB),
-                                       otherRefused: refusedA.port, otherServed: Self.query(servedA))
+                    expectOnlyOwnLines(
+                        a.ffmpegLines.map(\.message),
+                        refused: refusedA.port,
+                        served: Self.query(servedA),
+                        otherRefused: refusedB.port,
+                        otherServed: Self.query(servedB)
+                    )
+                    expectOnlyOwnLines(
+                        b.ffmpegLines.map(\.message),
+                        refused: refusedB.port,
+                        served: Self.query(servedB),
+                        otherRefused: refusedA.port,
+                        otherServed: Self.query(servedA)
+                    )
                 }
             }
         }
@@ -116,7 +164,11 @@ extension OriginTests {
         private static func query(_ url: String) -> String { String(url.split(separator: "?").last!) }
 
         private func expectOnlyOwnLines(
-            _ lines: [String], refused: Int, served: String, otherRefused: Int, otherServed: String,
+            _ lines: [String],
+            refused: Int,
+            served: String,
+            otherRefused: Int,
+            otherServed: String,
             sourceLocation: SourceLocation = #_sourceLocation
         ) {
             let refusedLine = lines.contains { $0.hasPrefix("Connection to tcp://127.0.0.1:\(refused)") }
@@ -134,26 +186,37 @@ extension OriginTests {
         /// `firstframe probe` against a refused port and against the origin: its stderr holds nothing FirstFrame
         /// did not choose to print (no FFmpeg line, in FFmpeg's format or swift-log's); with
         /// `FIRSTFRAME_FFMPEG_LOG=verbose` FFmpeg's lines come, as swift-log lines.
-        @Test(.enabled(if: OriginTests.HungResolverProcess.executable != nil, "the firstframe executable is not built next to the tests"))
+        @Test(
+            .enabled(
+                if: OriginTests.HungResolverProcess.executable != nil,
+                "the firstframe executable is not built next to the tests"
+            )
+        )
         func theCLIPrintsNoFFmpegLineUnlessAskedTo() async throws {
             let closed = try ClosedPort()
             let refused = "http://127.0.0.1:\(closed.port)/live/x.flv"
             try await withOrigin { origin in
                 for url in [refused, origin.url(.gop)] {
                     let quiet = try await Self.probe(url)
-                    FirstFrameTestSupport.report("probe \(url): exit \(quiet.status), stderr \(quiet.stderr.utf8.count) bytes")
+                    FirstFrameTestSupport.report(
+                        "probe \(url): exit \(quiet.status), stderr \(quiet.stderr.utf8.count) bytes"
+                    )
                     #expect(quiet.status == (url == refused ? 1 : 0))
                     #expect(quiet.stdout.contains("\"outcome\":\"\(url == refused ? "failed" : "ok")\""))
                     #expect(quiet.stderr.isEmpty, "stderr: \(quiet.stderr)")
 
                     let verbose = try await Self.probe(url, environment: ["FIRSTFRAME_FFMPEG_LOG": "verbose"])
-                    for line in verbose.stderr.split(separator: "\n").prefix(8) { FirstFrameTestSupport.report("  \(line)") }
+                    for line in verbose.stderr.split(separator: "\n").prefix(8) {
+                        FirstFrameTestSupport.report("  \(line)")
+                    }
                     for prefix in ["[tcp @ 0x", "[http @ 0x", "[flv @ 0x", "[h264 @ 0x"] {
                         #expect(!verbose.stderr.contains(prefix), "stderr: \(verbose.stderr)")
                     }
                     #expect(verbose.stderr.contains("ffmpeg.component=tcp"))
                     #expect(verbose.stderr.contains("Starting connection attempt to 127.0.0.1 port"))
-                    if url == refused { #expect(verbose.stderr.contains("Connection to tcp://127.0.0.1:\(closed.port) failed")) }
+                    if url == refused {
+                        #expect(verbose.stderr.contains("Connection to tcp://127.0.0.1:\(closed.port) failed"))
+                    }
                     // verbose is swift-log's debug: the trace-level request lines stay out.
                     #expect(!verbose.stderr.contains("request: GET"))
                 }
@@ -162,8 +225,11 @@ extension OriginTests {
 
         /// Runs `firstframe probe --json URL` (the shared ``CommandLineProcess``); killed (and failed) after 20 s.
         static func probe(_ url: String, environment: [String: String] = [:]) async throws -> CommandLineProcess {
-            try await CommandLineProcess.run(["probe", "--json", "--set", "totalDeadline=10", url], environment: environment,
-                                             timeout: 20)
+            try await CommandLineProcess.run(
+                ["probe", "--json", "--set", "totalDeadline=10", url],
+                environment: environment,
+                timeout: 20
+            )
         }
     }
 }

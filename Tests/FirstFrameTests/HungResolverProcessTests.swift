@@ -2,6 +2,7 @@ import FirstFrame
 import FirstFrameTestSupport
 import Foundation
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -33,18 +34,29 @@ extension OriginTests {
             return process.terminationStatus == 0
         }()
 
-        @Test(.enabled(if: OriginTests.HungResolverProcess.executable != nil, "the firstframe executable is not built next to the tests"),
-              .enabled(if: OriginTests.HungResolverProcess.namespacesWork, "needs root and unshare --net --mount (skipped)"),
-              arguments: ["ffmpeg", "instant"])
+        @Test(
+            .enabled(
+                if: OriginTests.HungResolverProcess.executable != nil,
+                "the firstframe executable is not built next to the tests"
+            ),
+            .enabled(
+                if: OriginTests.HungResolverProcess.namespacesWork,
+                "needs root and unshare --net --mount (skipped)"
+            ),
+            arguments: ["ffmpeg", "instant"]
+        )
         func hungSystemResolverEndsAtTheDeadline(_ preset: String) async throws {
             let executable = try #require(Self.executable)
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("firstframe-resolv-\(UUID().uuidString)")
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "firstframe-resolv-\(UUID().uuidString)"
+            )
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: directory) }
             let resolvConf = directory.appendingPathComponent("resolv.conf")
             try Data("nameserver 10.255.255.53\noptions timeout:5 attempts:2\n".utf8).write(to: resolvConf)
 
-            let script = "ip link set lo up && ip route add 10.0.0.0/8 dev lo && mount --bind '\(resolvConf.path)' /etc/resolv.conf"
+            let script =
+                "ip link set lo up && ip route add 10.0.0.0/8 dev lo && mount --bind '\(resolvConf.path)' /etc/resolv.conf"
                 + " && exec '\(executable.path)' probe --preset \(preset) --set totalDeadline=1 --json http://hung.example.org/x.flv"
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
@@ -74,9 +86,13 @@ extension OriginTests {
             try? errors.fileHandleForReading.close()
 
             let text = String(decoding: printed, as: UTF8.self)
-            report("hung resolver, \(preset) preset, CLI in a namespace: exit \(process.terminationStatus) after \(String(format: "%.1f", elapsed)) ms")
-            let line = try #require(text.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
-                                    "no JSON report; stdout: \(text); stderr: \(String(decoding: complaints, as: UTF8.self))")
+            report(
+                "hung resolver, \(preset) preset, CLI in a namespace: exit \(process.terminationStatus) after \(String(format: "%.1f", elapsed)) ms"
+            )
+            let line = try #require(
+                text.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
+                "no JSON report; stdout: \(text); stderr: \(String(decoding: complaints, as: UTF8.self))"
+            )
             let decoded = try JSONDecoder().decode(FirstFrameReport.self, from: Data(line.utf8))
             report("  \(decoded.error.map { "\($0.stage.rawValue)/\($0.kind.rawValue): \($0.message)" } ?? "ok")")
             #expect(decoded.outcome == .failed)

@@ -21,9 +21,12 @@ extension OriginTests {
             let causes = try #require(opened.causes)
             #expect(causes.keyframeArrival == .network, "chunked HTTP: the arrival comes from the de-chunked body")
             let expectedMs = server.keyframeSendSeconds * 1000
-            let stages = causes.spans.first { $0.cause == .keyframeWait }?.stages.map(\.rawValue).joined(separator: "+") ?? "-"
-            report("ffmpeg -listen, \(preset.rawValue), join at \(server.joinAt) s: keyframe wait \(String(format: "%.1f", causes[.keyframeWait])) ms (the file's dts say \(String(format: "%.1f", expectedMs)) ms; in \(stages)); "
-                   + Causes.line(opened))
+            let stages =
+                causes.spans.first { $0.cause == .keyframeWait }?.stages.map(\.rawValue).joined(separator: "+") ?? "-"
+            report(
+                "ffmpeg -listen, \(preset.rawValue), join at \(server.joinAt) s: keyframe wait \(String(format: "%.1f", causes[.keyframeWait])) ms (the file's dts say \(String(format: "%.1f", expectedMs)) ms; in \(stages)); "
+                    + Causes.line(opened)
+            )
             // -re paces packets by their dts from the first one read; it sleeps in steps and checks per packet,
             // so a packet can leave up to a frame late.
             #expect(abs(causes[.keyframeWait] - expectedMs) <= 20)

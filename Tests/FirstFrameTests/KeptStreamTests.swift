@@ -22,7 +22,10 @@ extension OriginTests {
         /// minute, every frame there, in order.
         @Test func aKeptStreamReadsALiveChannelForAMinute() async throws {
             try await withOrigin { origin in
-                let knobs = knobs { $0.totalDeadline = 2; $0.readTimeoutMs = 3000 }
+                let knobs = knobs {
+                    $0.totalDeadline = 2
+                    $0.readTimeoutMs = 3000
+                }
                 let stream = try await StreamOpener(knobs: knobs).open(origin.url(.live))
                 let started = MonotonicClock.nanoseconds()
                 var video: [Int64] = []
@@ -43,14 +46,18 @@ extension OriginTests {
                 #expect(steps == [40], "25 fps without a missing frame: \(steps)")
                 // Live: a minute of media takes a minute, 30 times the open's deadline.
                 #expect(seconds > 55)
-                report("kept stream: \(video.count) video packets over \(String(format: "%.1f", seconds)) s past a 2 s open deadline")
+                report(
+                    "kept stream: \(video.count) video packets over \(String(format: "%.1f", seconds)) s past a 2 s open deadline"
+                )
             }
         }
 
         /// A stream whose server stops sending after 120 kB, with no read timeout: its reads block.
         private func stalledStream(_ origin: LiveOrigin) async throws -> OpenedStream {
             let knobs = knobs { $0.readTimeoutMs = 0 }
-            return try await StreamOpener(knobs: knobs).open(origin.url(.gop, behaviour: Behaviour(stallAfterBytes: 120_000)))
+            return try await StreamOpener(knobs: knobs).open(
+                origin.url(.gop, behaviour: Behaviour(stallAfterBytes: 120_000))
+            )
         }
 
         /// A read blocked on another thread (the server stalls; no read timeout) returns when the stream is
@@ -72,9 +79,11 @@ extension OriginTests {
                     }
                 }
                 // Media flows at 25 fps: a reader that has not returned for 500 ms is blocked in the stalled read.
-                #expect(try await eventually(timeout: 15) {
-                    MonotonicClock.nanoseconds() - lastReturn.load(ordering: .relaxed) > 500_000_000
-                })
+                #expect(
+                    try await eventually(timeout: 15) {
+                        MonotonicClock.nanoseconds() - lastReturn.load(ordering: .relaxed) > 500_000_000
+                    }
+                )
                 let finishedBeforeClose = finished.load(ordering: .relaxed)
                 #expect(!finishedBeforeClose)
                 let closing = MonotonicClock.nanoseconds()
@@ -103,9 +112,11 @@ extension OriginTests {
                     return count
                 }
                 // Media flows at 25 fps: nothing for 500 ms means the read-ahead is blocked in the stalled read.
-                #expect(try await eventually(timeout: 15) {
-                    MonotonicClock.nanoseconds() - lastPacket.load(ordering: .relaxed) > 500_000_000
-                })
+                #expect(
+                    try await eventually(timeout: 15) {
+                        MonotonicClock.nanoseconds() - lastPacket.load(ordering: .relaxed) > 500_000_000
+                    }
+                )
                 let cancelled = MonotonicClock.nanoseconds()
                 consuming.cancel()
                 let count = try await consuming.value
@@ -138,7 +149,9 @@ extension OriginTests {
         @Test func aStallPastTheReadTimeoutEndsTheStream() async throws {
             try await withOrigin { origin in
                 let knobs = knobs { $0.readTimeoutMs = 400 }
-                let stream = try await StreamOpener(knobs: knobs).open(origin.url(.gop, behaviour: Behaviour(stallAfterBytes: 120_000)))
+                let stream = try await StreamOpener(knobs: knobs).open(
+                    origin.url(.gop, behaviour: Behaviour(stallAfterBytes: 120_000))
+                )
                 var packets = 0
                 do throws(StreamEnd) {
                     for try await _ in stream.packets() { packets += 1 }
@@ -160,7 +173,9 @@ extension OriginTests {
             try await withOrigin { origin in
                 let knobs = knobs { $0.readTimeoutMs = 1000 }
                 // 120 001 bytes: inside a tag (the test checks it cut one).
-                let stream = try await StreamOpener(knobs: knobs).open(origin.url(.gop, behaviour: Behaviour(stallAfterBytes: 120_001)))
+                let stream = try await StreamOpener(knobs: knobs).open(
+                    origin.url(.gop, behaviour: Behaviour(stallAfterBytes: 120_001))
+                )
                 // The consumer's own clock: when the last packet reached it, and when the end did.
                 var lastPacket = MonotonicClock.nanoseconds()
                 do throws(StreamEnd) {
@@ -171,8 +186,10 @@ extension OriginTests {
                     #expect(observed < 1.6, "the end came \(observed) s after the last packet, for a 1 s read timeout")
                     #expect(error.reason == .stalled)
                     #expect(error.discardedBytes > 0, "the stall did not cut a tag: \(error)")
-                    #expect(error.secondsSinceLastPacket >= 0.95 && error.secondsSinceLastPacket < 1.6,
-                            "one read timeout (1 s) after the last whole packet: \(error.secondsSinceLastPacket) s")
+                    #expect(
+                        error.secondsSinceLastPacket >= 0.95 && error.secondsSinceLastPacket < 1.6,
+                        "one read timeout (1 s) after the last whole packet: \(error.secondsSinceLastPacket) s"
+                    )
                 }
             }
         }
@@ -202,8 +219,11 @@ extension OriginTests {
             let lastVideo = try #require(handedOn.last { $0.mediaKind == .video })
             #expect(lastVideo.dts.map { $0 < Int64(cutTag.timestamp) } == true)
             // Every handed-on video packet after the ones the open decoded goes through the primed decoder.
-            let video = handedOn.filter { $0.mediaKind == .video }.drop { !$0.flags.contains(.key) }.dropFirst(handOff.packetsAlreadyDecoded)
-            var errors = 0, pictures = 0
+            let video = handedOn.filter { $0.mediaKind == .video }.drop { !$0.flags.contains(.key) }.dropFirst(
+                handOff.packetsAlreadyDecoded
+            )
+            var errors = 0
+            var pictures = 0
             let frame = Frame()
             for packet in video {
                 do {
@@ -227,10 +247,18 @@ extension OriginTests {
             for preset in Preset.allCases {
                 let stream = try await StreamOpener(preset: preset).open("http://127.0.0.1:\(server.port)/av.flv")
                 var packets: [(kind: StreamInfo.Kind, key: Bool)] = []
-                for try await packet in stream.packets() { packets.append((packet.mediaKind, packet.flags.contains(.key))) }
+                for try await packet in stream.packets() {
+                    packets.append((packet.mediaKind, packet.flags.contains(.key)))
+                }
                 #expect(stream.end?.reason == .endOfInput, "\(preset)")
-                #expect(packets.count == expected.count, "\(preset): \(packets.count) handed on, ffprobe finds \(expected.count)")
-                #expect(packets.filter { $0.kind == .video }.count == expected.filter { $0.codec_type == "video" }.count, "\(preset)")
+                #expect(
+                    packets.count == expected.count,
+                    "\(preset): \(packets.count) handed on, ffprobe finds \(expected.count)"
+                )
+                #expect(
+                    packets.filter { $0.kind == .video }.count == expected.filter { $0.codec_type == "video" }.count,
+                    "\(preset)"
+                )
             }
         }
     }

@@ -43,10 +43,13 @@ extension OriginTests {
                 let handOff = try #require(stream.takeVideoDecoder())
                 // The first picture is the keyframe's own (x264's keyframe has the lowest pts of its GOP).
                 #expect(handOff.firstPicture.isKeyframe)
-                report("ffmpeg -listen (x264 defaults), decodeKeyframeAlone=\(alone): keyframe arrival → picture "
-                       + String(format: "%.1f ms", picture - arrival))
+                report(
+                    "ffmpeg -listen (x264 defaults), decodeKeyframeAlone=\(alone): keyframe arrival → picture "
+                        + String(format: "%.1f ms", picture - arrival)
+                )
             }
-            let alone = try #require(arrivalToPicture[true]), inOrder = try #require(arrivalToPicture[false])
+            let alone = try #require(arrivalToPicture[true])
+            let inOrder = try #require(arrivalToPicture[false])
             // In order, the picture waits for frames that come in real time: at least one frame interval.
             #expect(inOrder >= 40)
             #expect(alone * 3 < inOrder)
@@ -69,7 +72,11 @@ extension OriginTests {
             try await withOrigin(OriginConfiguration(media: media)) { origin in
                 var knobs = Preset.instant.knobs
                 knobs.decoderThreads = threads
-                try await expectDecodesOnInOrder(origin.url(.gop), knobs: knobs, label: "origin openGOP=\(openGOP) threads=\(threads)")
+                try await expectDecodesOnInOrder(
+                    origin.url(.gop),
+                    knobs: knobs,
+                    label: "origin openGOP=\(openGOP) threads=\(threads)"
+                )
             }
         }
 
@@ -102,7 +109,9 @@ extension OriginTests {
             let decode = try #require(stream.report.firstPictureDecode)
             let handOff = try #require(stream.takeVideoDecoder())
             let picture = handOff.firstPicture
-            report("inter frame flagged key: first picture pts \(picture.pts ?? -1) ms, keyframe \(picture.isKeyframe), corrupt \(picture.isCorrupt), decoded alone \(decode.keyframeAlone)")
+            report(
+                "inter frame flagged key: first picture pts \(picture.pts ?? -1) ms, keyframe \(picture.isKeyframe), corrupt \(picture.isCorrupt), decoded alone \(decode.keyframeAlone)"
+            )
             #expect(picture.isKeyframe && !picture.isCorrupt)
             // The real keyframe is the eleventh tag (dts 400 ms); x264's B-frames put its pts two frames later.
             #expect(picture.pts == 480)

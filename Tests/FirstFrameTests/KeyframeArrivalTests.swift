@@ -4,6 +4,7 @@ import Foundation
 import OriginTestSupport
 import Synchronization
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -78,7 +79,9 @@ extension OriginTests {
             private func write(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
                 var offset = 0
                 while offset < bytes.count {
-                    let written = bytes[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                    let written = bytes[offset...].withUnsafeBytes {
+                        send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+                    }
                     guard written > 0 else { return false }
                     offset += written
                 }
@@ -88,15 +91,20 @@ extension OriginTests {
             /// Where the first AVC keyframe tag (not the sequence header) ends in the response, and where the held
             /// back part starts: parsed from the bytes, independently of FFmpeg.
             static func keyframeSplit(_ response: [UInt8]) -> (early: Int, end: Int)? {
-                guard let headEnd = (0..<max(0, response.count - 3)).first(where: {
-                    response[$0] == 13 && response[$0 + 1] == 10 && response[$0 + 2] == 13 && response[$0 + 3] == 10
-                }).map({ $0 + 4 }) else { return nil }
-                var offset = headEnd + 9 + 4 // FLV header, PreviousTagSize0
+                guard
+                    let headEnd = (0..<max(0, response.count - 3)).first(where: {
+                        response[$0] == 13 && response[$0 + 1] == 10 && response[$0 + 2] == 13 && response[$0 + 3] == 10
+                    }).map({ $0 + 4 })
+                else { return nil }
+                var offset = headEnd + 9 + 4  // FLV header, PreviousTagSize0
                 while offset + 11 <= response.count {
                     let type = response[offset] & 0x1F
-                    let size = Int(response[offset + 1]) << 16 | Int(response[offset + 2]) << 8 | Int(response[offset + 3])
+                    let size =
+                        Int(response[offset + 1]) << 16 | Int(response[offset + 2]) << 8 | Int(response[offset + 3])
                     let end = offset + 11 + size
-                    if type == 9, offset + 13 <= response.count, response[offset + 11] >> 4 == 1, response[offset + 12] == 1 {
+                    if type == 9, offset + 13 <= response.count, response[offset + 11] >> 4 == 1,
+                        response[offset + 12] == 1
+                    {
                         return (end - heldBack, end)
                     }
                     offset = end + 4
@@ -111,7 +119,8 @@ extension OriginTests {
                 let relay = try SplittingRelay(originPort: origin.port)
                 var knobs = Preset.instant.knobs
                 knobs.totalDeadline = 5
-                let opened = try await StreamOpener(knobs: knobs).open("http://127.0.0.1:\(relay.port)/gop/stream.flv").report
+                let opened = try await StreamOpener(knobs: knobs).open("http://127.0.0.1:\(relay.port)/gop/stream.flv")
+                    .report
                 let times = relay.times.withLock { $0 }
                 try #require(times.last > 0, "the relay split the keyframe")
                 let firstByte = try #require(opened.milestones.firstByteMs)
@@ -120,7 +129,9 @@ extension OriginTests {
                 let measured = keyframe - firstByte
                 // What `pos + size` gave: the time the byte 16 before the tag's end arrived, the early write.
                 let formerly = Double(times.early - times.firstByte) / 1e6
-                report("Keyframe arrival after the first byte: relay \(truth) ms; report \(measured) ms (error \(measured - truth) ms); pos + size would give \(formerly) ms (error \(formerly - truth) ms)")
+                report(
+                    "Keyframe arrival after the first byte: relay \(truth) ms; report \(measured) ms (error \(measured - truth) ms); pos + size would give \(formerly) ms (error \(formerly - truth) ms)"
+                )
                 #expect(abs(measured - truth) < 5, "within a few ms of the relay's write of the last byte")
                 #expect(formerly - truth < -20, "the stimulus separates the two formulas")
             }

@@ -13,7 +13,8 @@ import Testing
         let file = Array(try Data(contentsOf: try MediaFixtures.files().audioVideoFLV))
         let (preamble, tags) = try MediaFixtures.flvTags(file)
         // Header (audio and video announced), metadata, every audio tag, then the video from its sequence header.
-        let body = preamble + tags.filter { $0.type == 18 }.flatMap(\.bytes) + tags.filter { $0.type == 8 }.flatMap(\.bytes)
+        let body =
+            preamble + tags.filter { $0.type == 18 }.flatMap(\.bytes) + tags.filter { $0.type == 8 }.flatMap(\.bytes)
             + tags.filter { $0.type == 9 }.flatMap(\.bytes)
         let server = try ScriptedHTTPServer { _ in
             .http(200, headers: [("Content-Type", "video/x-flv")], body: body, contentLength: false)
@@ -21,7 +22,9 @@ import Testing
         defer { server.stop() }
         var knobs = Preset.instant.knobs
         try knobs.set("streamWaitMs", "0")
-        let stream = try await StreamOpener(knobs: knobs, presetName: "instant+").open(server.baseURL + "/late-video.flv")
+        let stream = try await StreamOpener(knobs: knobs, presetName: "instant+").open(
+            server.baseURL + "/late-video.flv"
+        )
         defer { stream.close() }
         #expect(stream.report.outcome == .ok)
         #expect(stream.report.streams.map(\.type).sorted { $0.rawValue < $1.rawValue } == [.audio, .video])

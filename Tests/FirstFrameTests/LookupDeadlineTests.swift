@@ -1,10 +1,10 @@
 import CFFmpeg
 import FirstFrame
 import FirstFrameTestSupport
-import OriginTestSupport
-import FirstFrameTestSupport
 import Foundation
+import OriginTestSupport
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -23,7 +23,10 @@ extension OriginTests {
                     let (error, trace) = NetworkTrace.capture { () -> FFmpegError? in
                         DNSCache.withLookupDeadline(interrupter) {
                             do throws(FFmpegError) {
-                                _ = try InputFormatContext(url: "http://never.test/live/stream.flv", interrupter: interrupter)
+                                _ = try InputFormatContext(
+                                    url: "http://never.test/live/stream.flv",
+                                    interrupter: interrupter
+                                )
                                 return nil
                             } catch {
                                 return error

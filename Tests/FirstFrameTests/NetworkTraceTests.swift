@@ -1,8 +1,8 @@
 import FirstFrame
-import FirstFrameTestSupport
-import OriginTestSupport
 import FirstFrameOrigin
+import FirstFrameTestSupport
 import Foundation
+import OriginTestSupport
 import Synchronization
 import Testing
 
@@ -62,7 +62,9 @@ extension OriginTests.NetworkTraceAccuracy {
                 relay(connection.fd, toPort: origin.port)
             }
             server.start()
-            let cache = DNSCache(configuration: .init(resolver: StaticResolver(["slow.test": [IPAddress("127.0.0.1")!]])))
+            let cache = DNSCache(
+                configuration: .init(resolver: StaticResolver(["slow.test": [IPAddress("127.0.0.1")!]]))
+            )
             let url = "http://slow.test:\(listener.port)/gop/stream.flv"
             let open = try await withInstalledCache(cache) { try await TracedOpen.run(url) }
             #expect(open.error == nil)
@@ -84,7 +86,9 @@ extension OriginTests.NetworkTraceAccuracy {
     @Test func responseDelayShowsInTheResponseStage() async throws {
         try await withOrigin { origin in
             let plain = try await TracedOpen.run(origin.url(.gop))
-            let delayed = try await TracedOpen.run(origin.url(.gop, behaviour: Behaviour(responseDelayMilliseconds: 200)))
+            let delayed = try await TracedOpen.run(
+                origin.url(.gop, behaviour: Behaviour(responseDelayMilliseconds: 200))
+            )
             #expect(plain.error == nil && delayed.error == nil)
             func wait(_ open: TracedOpen) throws -> Double {
                 let hop = try #require(open.trace.hops.first)
@@ -106,10 +110,17 @@ extension OriginTests.NetworkTraceAccuracy {
         try await withOrigin { first in
             try await withOrigin(OriginConfiguration(host: "127.0.0.2")) { second in
                 let target = second.url(host: "b.test")
-                let cache = DNSCache(configuration: .init(resolver: StaticResolver([
-                    "a.test": [IPAddress("127.0.0.1")!], "b.test": [IPAddress("127.0.0.2")!],
-                ])))
-                let url = first.url(host: "a.test", query: "redirect=" + target.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)
+                let cache = DNSCache(
+                    configuration: .init(
+                        resolver: StaticResolver([
+                            "a.test": [IPAddress("127.0.0.1")!], "b.test": [IPAddress("127.0.0.2")!],
+                        ])
+                    )
+                )
+                let url = first.url(
+                    host: "a.test",
+                    query: "redirect=" + target.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+                )
                 let open = try await withInstalledCache(cache) { try await TracedOpen.run(url) }
                 #expect(open.error == nil)
                 let hops = open.trace.hops
@@ -132,7 +143,9 @@ extension OriginTests.NetworkTraceAccuracy {
                     #expect(try #require(hop.requestStart) <= (try #require(hop.responseStart)))
                 }
                 #expect(try #require(hops[0].responseStart) <= (try #require(hops[1].lookup?.start)))
-                report("redirect: hop 1 a.test dns \(ms(hops[0].lookup!.duration!)) ms, hop 2 b.test dns \(ms(hops[1].lookup!.duration!)) ms")
+                report(
+                    "redirect: hop 1 a.test dns \(ms(hops[0].lookup!.duration!)) ms, hop 2 b.test dns \(ms(hops[1].lookup!.duration!)) ms"
+                )
             }
         }
     }
@@ -145,9 +158,13 @@ extension OriginTests.NetworkTraceAccuracy {
         try await withOrigin { origin in
             // Same port as the origin, another loopback address, accept queue full: SYNs go unanswered.
             let blackHole = try BlockedListener(address: "127.0.0.5", port: origin.port)
-            let cache = DNSCache(configuration: .init(resolver: StaticResolver([
-                "eyeballs.test": [IPAddress("127.0.0.5")!, IPAddress("127.0.0.1")!],
-            ])))
+            let cache = DNSCache(
+                configuration: .init(
+                    resolver: StaticResolver([
+                        "eyeballs.test": [IPAddress("127.0.0.5")!, IPAddress("127.0.0.1")!]
+                    ])
+                )
+            )
             let url = origin.url(host: "eyeballs.test")
             let (first, second) = try await withInstalledCache(cache) {
                 (try await TracedOpen.run(url), try await TracedOpen.run(url))
@@ -161,7 +178,9 @@ extension OriginTests.NetworkTraceAccuracy {
             #expect(raced[1].address.address == IPAddress("127.0.0.1"))
             #expect(raced[1].outcome == .connected)
             let stagger = ms(raced[1].start - raced[0].start)
-            report("happy eyeballs: second attempt \(stagger) ms after the first; first abandoned after \(ms(raced[0].duration ?? 0)) ms")
+            report(
+                "happy eyeballs: second attempt \(stagger) ms after the first; first abandoned after \(ms(raced[0].duration ?? 0)) ms"
+            )
             #expect(stagger >= 195 && stagger < 400, "FFmpeg staggers attempts by 200 ms")
             let after = try #require(second.trace.hops.first).connects
             #expect(after.map(\.address.address) == [IPAddress("127.0.0.1")!])
@@ -171,10 +190,16 @@ extension OriginTests.NetworkTraceAccuracy {
 
     @Test func refusedAddressFailsAtOnceAndTheNextIsTried() async throws {
         try await withOrigin { origin in
-            let cache = DNSCache(configuration: .init(resolver: StaticResolver([
-                "refused.test": [IPAddress("127.0.0.6")!, IPAddress("127.0.0.1")!],
-            ])))
-            let open = try await withInstalledCache(cache) { try await TracedOpen.run(origin.url(host: "refused.test")) }
+            let cache = DNSCache(
+                configuration: .init(
+                    resolver: StaticResolver([
+                        "refused.test": [IPAddress("127.0.0.6")!, IPAddress("127.0.0.1")!]
+                    ])
+                )
+            )
+            let open = try await withInstalledCache(cache) {
+                try await TracedOpen.run(origin.url(host: "refused.test"))
+            }
             #expect(open.error == nil)
             let attempts = try #require(open.trace.hops.first).connects
             try #require(attempts.count == 2)
@@ -229,8 +254,10 @@ extension OriginTests.NetworkTraceAccuracy {
 extension OriginTests.NetworkTraceAccuracy {
     /// HTTPS: FFmpeg's gnutls client against OpenSSL. The gnutls hook brackets the handshake exactly; the
     /// record-type reading (what remains without it, e.g. an OpenSSL build of FFmpeg) must agree with it.
-    @Test(.enabled(if: OpenSSLServer.isAvailable, "needs the openssl binary (make deps installs it)"),
-          arguments: ["-tls1_2", "-tls1_3"])
+    @Test(
+        .enabled(if: OpenSSLServer.isAvailable, "needs the openssl binary (make deps installs it)"),
+        arguments: ["-tls1_2", "-tls1_3"]
+    )
     func tlsHandshakeIsItsOwnStage(_ version: String) async throws {
         let program = try ChannelProgram.synthesized(MediaConfiguration())
         var flv = program.header.encoded()
@@ -259,13 +286,19 @@ extension OriginTests.NetworkTraceAccuracy {
 
         // The same events without the gnutls hooks' (another TLS library): the record types alone.
         let unbracketed = NetworkTrace(
-            start: open.trace.start, end: open.trace.end,
-            events: open.trace.events.filter { ![.tlsHandshakeStart, .tlsHandshakeEnd, .tlsSend, .tlsReceive].contains($0.kind) })
+            start: open.trace.start,
+            end: open.trace.end,
+            events: open.trace.events.filter {
+                ![.tlsHandshakeStart, .tlsHandshakeEnd, .tlsSend, .tlsReceive].contains($0.kind)
+            }
+        )
         let inferred = try #require(unbracketed.hops.first)
         #expect(inferred.kind == .tls)
         let inferredStart = try #require(inferred.secureConnectionStart)
         let inferredEnd = try #require(inferred.secureConnectionEnd)
-        report("TLS \(version): handshake \(ms(tlsEnd - tlsStart)) ms (gnutls hook), \(ms(inferredEnd - inferredStart)) ms (record types); request → response \(ms(response - request)) ms")
+        report(
+            "TLS \(version): handshake \(ms(tlsEnd - tlsStart)) ms (gnutls hook), \(ms(inferredEnd - inferredStart)) ms (record types); request → response \(ms(response - request)) ms"
+        )
         // The ClientHello leaves after gnutls has generated its key share (CPU time inside the hook's bracket);
         // the handshake's end and the request are a few calls apart.
         #expect(inferredStart >= tlsStart && ms(inferredStart - tlsStart) < 10)
@@ -282,8 +315,10 @@ extension OriginTests.NetworkTraceAccuracy {
     @Test func unknownHostIsReportedAndThenAnsweredFromTheNegativeCache() async throws {
         let cache = DNSCache(configuration: .init(resolver: StaticResolver([:])))
         let (first, second) = try await withInstalledCache(cache) {
-            (try await TracedOpen.run("http://nowhere.test:9/live/stream.flv"),
-             try await TracedOpen.run("http://nowhere.test:9/live/stream.flv"))
+            (
+                try await TracedOpen.run("http://nowhere.test:9/live/stream.flv"),
+                try await TracedOpen.run("http://nowhere.test:9/live/stream.flv")
+            )
         }
         #expect(first.error != nil && second.error != nil)
         let firstLookup = try #require(first.trace.hops.first?.lookup)
@@ -301,9 +336,14 @@ extension OriginTests.NetworkTraceAccuracy {
     /// each attempt's family; the origin listens on IPv4 only, so the IPv6 attempt is refused.
     @Test func bothFamiliesAreTriedInTheCachesOrder() async throws {
         try await withOrigin { origin in
-            let cache = DNSCache(configuration: .init(families: .both, resolver: StaticResolver([
-                "dual.test": [IPAddress("127.0.0.1")!, IPAddress("::1")!],
-            ])))
+            let cache = DNSCache(
+                configuration: .init(
+                    families: .both,
+                    resolver: StaticResolver([
+                        "dual.test": [IPAddress("127.0.0.1")!, IPAddress("::1")!]
+                    ])
+                )
+            )
             let open = try await withInstalledCache(cache) { try await TracedOpen.run(origin.url(host: "dual.test")) }
             #expect(open.error == nil)
             let hop = try #require(open.trace.hops.first)

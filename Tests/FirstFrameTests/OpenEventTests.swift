@@ -13,7 +13,10 @@ extension OriginTests {
         init() { FFmpegLog.level = .quiet }
 
         /// The open's events through the AsyncSequence API, and the stream.
-        static func openCollecting(_ opener: StreamOpener, _ url: String) async throws -> ([OpenEvent], Result<OpenedStream, OpenError>) {
+        static func openCollecting(
+            _ opener: StreamOpener,
+            _ url: String
+        ) async throws -> ([OpenEvent], Result<OpenedStream, OpenError>) {
             let opening = opener.openWithEvents(url)
             var events: [OpenEvent] = []
             for await event in opening.events { events.append(event) }
@@ -25,7 +28,11 @@ extension OriginTests {
         }
 
         /// Every hop, stage and milestone of the report has its event, at the same time, and nothing else does.
-        static func expectMatches(_ events: [OpenEvent], _ report: FirstFrameReport, sourceLocation: SourceLocation = #_sourceLocation) {
+        static func expectMatches(
+            _ events: [OpenEvent],
+            _ report: FirstFrameReport,
+            sourceLocation: SourceLocation = #_sourceLocation
+        ) {
             for (index, hop) in report.hops.enumerated() {
                 let mine = events.filter { $0.hop == index }
                 if let dns = hop.dns {
@@ -34,25 +41,42 @@ extension OriginTests {
                     let finished = mine.first { $0.kind.name == "lookupFinished" }
                     #expect(finished?.ms == dns.endMs, "hop \(index) lookup end", sourceLocation: sourceLocation)
                     if case .lookupFinished(let host, let source, let answers, let error) = finished?.kind {
-                        #expect(host == dns.host && source == dns.source && answers == dns.answers && error == dns.error,
-                                sourceLocation: sourceLocation)
+                        #expect(
+                            host == dns.host && source == dns.source && answers == dns.answers && error == dns.error,
+                            sourceLocation: sourceLocation
+                        )
                     }
                 } else {
                     #expect(!mine.contains { $0.kind.name.hasPrefix("lookup") }, sourceLocation: sourceLocation)
                 }
                 let starts = mine.compactMap { event -> (Double, String, Int)? in
-                    if case .connectStarted(let address, let port) = event.kind { (event.ms, address, port) } else { nil }
+                    if case .connectStarted(let address, let port) = event.kind {
+                        (event.ms, address, port)
+                    } else {
+                        nil
+                    }
                 }
-                #expect(starts.map(\.0) == hop.connects.map(\.startMs), "hop \(index) connect starts", sourceLocation: sourceLocation)
+                #expect(
+                    starts.map(\.0) == hop.connects.map(\.startMs),
+                    "hop \(index) connect starts",
+                    sourceLocation: sourceLocation
+                )
                 #expect(starts.map(\.1) == hop.connects.map(\.address), sourceLocation: sourceLocation)
                 #expect(starts.map(\.2) == hop.connects.map(\.port), sourceLocation: sourceLocation)
                 let ends = mine.compactMap { event -> (Double, String, ConnectAttempt.Outcome, String?)? in
-                    if case .connectFinished(let address, _, let outcome, let error) = event.kind { (event.ms, address, outcome, error) } else { nil }
+                    if case .connectFinished(let address, _, let outcome, let error) = event.kind {
+                        (event.ms, address, outcome, error)
+                    } else {
+                        nil
+                    }
                 }
                 for connect in hop.connects where connect.endMs != nil {
                     let end = ends.first { $0.1 == connect.address && $0.0 == connect.endMs }
-                    #expect(end?.2 == connect.outcome && end?.3 == connect.error, "hop \(index) connect to \(connect.address)",
-                            sourceLocation: sourceLocation)
+                    #expect(
+                        end?.2 == connect.outcome && end?.3 == connect.error,
+                        "hop \(index) connect to \(connect.address)",
+                        sourceLocation: sourceLocation
+                    )
                 }
                 #expect(mine.first { $0.kind == .tlsStarted }?.ms == hop.tls?.startMs, sourceLocation: sourceLocation)
                 if let end = hop.tls?.endMs {
@@ -60,34 +84,54 @@ extension OriginTests {
                 }
                 let request = mine.first { $0.kind.name == "requestSent" }
                 #expect(request?.ms == hop.requestStartMs, "hop \(index) request", sourceLocation: sourceLocation)
-                if case .requestSent(let url) = request?.kind { #expect(url == hop.url, sourceLocation: sourceLocation) }
+                if case .requestSent(let url) = request?.kind {
+                    #expect(url == hop.url, sourceLocation: sourceLocation)
+                }
                 let response = mine.first { $0.kind.name == "responseStarted" }
                 #expect(response?.ms == hop.responseStartMs, "hop \(index) response", sourceLocation: sourceLocation)
                 if case .responseStarted(let status, _, let redirectTo) = response?.kind {
                     #expect(status == hop.status && redirectTo == hop.redirectTo, sourceLocation: sourceLocation)
                 }
             }
-            #expect(events.allSatisfy { ($0.hop ?? 0) < max(1, report.hops.count) }, "events of hops the report does not have",
-                    sourceLocation: sourceLocation)
+            #expect(
+                events.allSatisfy { ($0.hop ?? 0) < max(1, report.hops.count) },
+                "events of hops the report does not have",
+                sourceLocation: sourceLocation
+            )
 
             func stageEnd(_ stage: Stage) -> Double? { report.stages.last { $0.name == stage }?.endMs }
             func ms(_ name: String) -> Double? { events.first { $0.kind.name == name }?.ms }
             #expect(ms("formatProbed") == stageEnd(.formatProbe), "probed", sourceLocation: sourceLocation)
             #expect(ms("streamsKnown") == stageEnd(.streamInfo), "streams", sourceLocation: sourceLocation)
             #expect(ms("bufferReady") == stageEnd(.buffering), "buffer", sourceLocation: sourceLocation)
-            #expect(ms("firstKeyframe") == report.milestones.firstKeyframeMs, "keyframe", sourceLocation: sourceLocation)
+            #expect(
+                ms("firstKeyframe") == report.milestones.firstKeyframeMs,
+                "keyframe",
+                sourceLocation: sourceLocation
+            )
             #expect(ms("firstPicture") == report.summary.firstVideoFrameMs, "picture", sourceLocation: sourceLocation)
-            #expect(ms("firstAudioFrame") == report.milestones.firstAudioFrameMs, "audio", sourceLocation: sourceLocation)
+            #expect(
+                ms("firstAudioFrame") == report.milestones.firstAudioFrameMs,
+                "audio",
+                sourceLocation: sourceLocation
+            )
             if let failure = report.error {
                 #expect(events.last?.kind == .openFailed(failure), sourceLocation: sourceLocation)
             }
         }
 
         /// The delivery order of the first event of each kind.
-        static func expectOrder(_ events: [OpenEvent], _ names: [String], sourceLocation: SourceLocation = #_sourceLocation) {
+        static func expectOrder(
+            _ events: [OpenEvent],
+            _ names: [String],
+            sourceLocation: SourceLocation = #_sourceLocation
+        ) {
             let positions = names.map { name in events.firstIndex { $0.kind.name == name } }
-            #expect(!positions.contains(nil), "missing: \(zip(names, positions).filter { $0.1 == nil }.map(\.0))",
-                    sourceLocation: sourceLocation)
+            #expect(
+                !positions.contains(nil),
+                "missing: \(zip(names, positions).filter { $0.1 == nil }.map(\.0))",
+                sourceLocation: sourceLocation
+            )
             let found = positions.compactMap { $0 }
             #expect(found == found.sorted(), "order: \(events.map(\.kind.name))", sourceLocation: sourceLocation)
         }
@@ -114,16 +158,29 @@ extension OriginTests {
                 let hop = try #require(opened.hops.first)
                 #expect(opened.hops.count == 1)
                 #expect(hop.dns?.source == .cache)
-                #expect(events.contains { $0.kind == .lookupFinished(host: "stream.test", source: .cache, answers: ["127.0.0.1"], error: nil) })
-                #expect(events.contains { $0.kind == .responseStarted(status: 200, statusLine: "HTTP/1.1 200 OK", redirectTo: nil) })
-                #expect(events.contains { $0.kind == .requestSent(url: "http://stream.test:\(origin.port)/gop/stream.flv") })
+                #expect(
+                    events.contains {
+                        $0.kind
+                            == .lookupFinished(host: "stream.test", source: .cache, answers: ["127.0.0.1"], error: nil)
+                    }
+                )
+                #expect(
+                    events.contains {
+                        $0.kind == .responseStarted(status: 200, statusLine: "HTTP/1.1 200 OK", redirectTo: nil)
+                    }
+                )
+                #expect(
+                    events.contains { $0.kind == .requestSent(url: "http://stream.test:\(origin.port)/gop/stream.flv") }
+                )
                 #expect(events.contains { $0.kind == .formatProbed(format: "flv") })
                 if case .streamsKnown(let streams) = events.first(where: { $0.kind.name == "streamsKnown" })?.kind {
                     let known: [String] = streams.map(\.type.rawValue).sorted()
                     let reported: [String] = opened.streams.map(\.type.rawValue).sorted()
                     #expect(known == reported)
                 }
-                if case .firstKeyframe(let readMs, let arrivedMs) = events.first(where: { $0.kind.name == "firstKeyframe" })?.kind {
+                if case .firstKeyframe(let readMs, let arrivedMs) = events.first(where: {
+                    $0.kind.name == "firstKeyframe"
+                })?.kind {
                     // Plain HTTP: the trace tells when the keyframe's last byte arrived, before the demuxer read it.
                     let arrived = try #require(arrivedMs)
                     #expect(arrived <= readMs)
@@ -132,7 +189,10 @@ extension OriginTests {
                 // Every event on the report's clock, inside the open.
                 let picture = try #require(opened.summary.firstVideoFrameMs)
                 #expect(events.allSatisfy { $0.ms >= 0 && $0.ms <= (opened.milestones.firstAudioFrameMs ?? picture) })
-                report("\(preset.rawValue) events: " + events.map { String(format: "%@ %.1f", $0.kind.name, $0.ms) }.joined(separator: ", "))
+                report(
+                    "\(preset.rawValue) events: "
+                        + events.map { String(format: "%@ %.1f", $0.kind.name, $0.ms) }.joined(separator: ", ")
+                )
             }
         }
 
@@ -172,10 +232,16 @@ extension OriginTests {
             var knobs = Preset.instant.knobs
             knobs.resolve = ["tls.test": ["127.0.0.1"]]
             knobs.verifyTLS = false
-            let (events, result) = try await Self.openCollecting(try StreamOpener(knobs: knobs), "https://tls.test:\(server.port)/stream.flv")
+            let (events, result) = try await Self.openCollecting(
+                try StreamOpener(knobs: knobs),
+                "https://tls.test:\(server.port)/stream.flv"
+            )
             let stream = try result.get()
             defer { stream.close() }
-            Self.expectOrder(events, ["connectFinished", "tlsStarted", "tlsFinished", "requestSent", "responseStarted", "firstPicture"])
+            Self.expectOrder(
+                events,
+                ["connectFinished", "tlsStarted", "tlsFinished", "requestSent", "responseStarted", "firstPicture"]
+            )
             Self.expectMatches(events, stream.report)
             #expect(events.contains { $0.kind == .tlsFinished(resumed: false, error: nil) })
             #expect(events.contains { $0.kind == .requestSent(url: "https://tls.test:\(server.port)/stream.flv") })
@@ -187,7 +253,9 @@ extension OriginTests {
         /// request is a hop, numbered as the report numbers them, the reused one with no lookup or connect.
         @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/ffmpeg"), "needs the ffmpeg CLI"))
         func keptAliveHLSRequestsAreHopsOfTheirOwn() async throws {
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("events-hls-\(UUID().uuidString)")
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "events-hls-\(UUID().uuidString)"
+            )
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: directory) }
             let encoder = Process()
@@ -208,11 +276,16 @@ extension OriginTests {
             // A master playlist of two variants (the same media twice): FFmpeg fetches the second media playlist on
             // the first one's connection, kept alive.
             files["other.m3u8"] = files["index.m3u8"]
-            files["master.m3u8"] = Array(("#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=300000,RESOLUTION=160x120\nindex.m3u8\n"
-                + "#EXT-X-STREAM-INF:BANDWIDTH=200000,RESOLUTION=160x120\nother.m3u8\n").utf8)
+            files["master.m3u8"] = Array(
+                ("#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=300000,RESOLUTION=160x120\nindex.m3u8\n"
+                    + "#EXT-X-STREAM-INF:BANDWIDTH=200000,RESOLUTION=160x120\nother.m3u8\n").utf8
+            )
             let server = try StaticFileServer(files: files)
             defer { server.stop() }
-            let (events, result) = try await Self.openCollecting(StreamOpener(preset: .ffmpeg), "http://127.0.0.1:\(server.port)/master.m3u8")
+            let (events, result) = try await Self.openCollecting(
+                StreamOpener(preset: .ffmpeg),
+                "http://127.0.0.1:\(server.port)/master.m3u8"
+            )
             let stream = try result.get()
             defer { stream.close() }
             let hops = stream.report.hops
@@ -220,7 +293,9 @@ extension OriginTests {
             #expect(hops.contains { $0.reusedConnection }, "kept-alive requests")
             Self.expectMatches(events, stream.report)
             #expect(Set(events.compactMap(\.hop)) == Set(hops.indices))
-            report("HLS events: " + events.filter(\.isNetwork).map { "\($0.hop!):\($0.kind.name)" }.joined(separator: " "))
+            report(
+                "HLS events: " + events.filter(\.isNetwork).map { "\($0.hop!):\($0.kind.name)" }.joined(separator: " ")
+            )
         }
 
         /// A port where connects are refused: the connect's start and its end with the kernel's error, at the
@@ -228,7 +303,10 @@ extension OriginTests {
         @Test func aRefusedConnectEndsWithItsError() async throws {
             let closed = try ClosedPort()
             defer { closed.close() }
-            let (events, result) = try await Self.openCollecting(StreamOpener(preset: .instant), "http://127.0.0.1:\(closed.port)/live/x.flv")
+            let (events, result) = try await Self.openCollecting(
+                StreamOpener(preset: .instant),
+                "http://127.0.0.1:\(closed.port)/live/x.flv"
+            )
             guard case .failure(let error) = result else {
                 Issue.record("the open succeeded")
                 return
@@ -237,11 +315,24 @@ extension OriginTests {
             #expect(failed.error?.kind == .connect)
             Self.expectMatches(events, failed)
             let attempt = try #require(failed.hops.first?.connects.first)
-            #expect(events.contains { $0.hop == 0 && $0.ms == attempt.startMs && $0.kind == .connectStarted(address: "127.0.0.1", port: closed.port) })
-            #expect(events.contains { event in
-                event.hop == 0 && event.ms == attempt.endMs
-                    && event.kind == .connectFinished(address: "127.0.0.1", port: closed.port, outcome: .failed, error: "Connection refused")
-            })
+            #expect(
+                events.contains {
+                    $0.hop == 0 && $0.ms == attempt.startMs
+                        && $0.kind == .connectStarted(address: "127.0.0.1", port: closed.port)
+                }
+            )
+            #expect(
+                events.contains { event in
+                    event.hop == 0 && event.ms == attempt.endMs
+                        && event.kind
+                            == .connectFinished(
+                                address: "127.0.0.1",
+                                port: closed.port,
+                                outcome: .failed,
+                                error: "Connection refused"
+                            )
+                }
+            )
             #expect(events.last?.kind.name == "openFailed")
             #expect(!events.contains { $0.kind.name == "requestSent" || $0.kind.name == "formatProbed" })
         }
@@ -253,14 +344,18 @@ extension OriginTests {
         @Test func eventsReachTheConsumerWhileTheOpenWaits() async throws {
             try await withOrigin { origin in
                 let log = Mutex<[String]>([])
-                let (stream, continuation) = AsyncStream.makeStream(of: OpenEvent.self, bufferingPolicy: .bufferingNewest(1024))
+                let (stream, continuation) = AsyncStream.makeStream(
+                    of: OpenEvent.self,
+                    bufferingPolicy: .bufferingNewest(1024)
+                )
                 let consumer = Task {
                     for await event in stream { log.withLock { $0.append("received " + event.kind.name) } }
                 }
                 // Join with most of a GOP to wait (once the channel has run a while: its first keyframe is at 0), so
                 // that the open is still waiting for the keyframe when the response is in.
                 #expect(try await eventually(timeout: 5) { (1000...1600).contains(origin.millisecondsToNextKeyframe) })
-                let opened = try await StreamOpener(preset: .instant).open(origin.url(host: "127.0.0.1", .live)) { event in
+                let opened = try await StreamOpener(preset: .instant).open(origin.url(host: "127.0.0.1", .live)) {
+                    event in
                     log.withLock { $0.append("emitted " + event.kind.name) }
                     continuation.yield(event)
                 }
@@ -286,7 +381,9 @@ extension OriginTests {
             try await withOrigin { origin in
                 var knobs = Preset.instant.knobs
                 knobs.readTimeoutMs = 1500
-                let stream = try await StreamOpener(knobs: knobs).open(origin.url(.gop, behaviour: Behaviour(stallAfterBytes: 200_000)))
+                let stream = try await StreamOpener(knobs: knobs).open(
+                    origin.url(.gop, behaviour: Behaviour(stallAfterBytes: 200_000))
+                )
                 let events = stream.events(stallAfter: .milliseconds(300))
                 let reading = Task {
                     var packets = 0
@@ -342,8 +439,11 @@ extension OriginTests {
                 for (index, name) in stalls.enumerated() {
                     #expect(name == (index % 2 == 0 ? "stallStarted" : "stallEnded"), "\(names)")
                 }
-                for (start, end) in zip(seen, seen.dropFirst()) where start.kind.name == "stallStarted" && end.kind.name == "stallEnded" {
-                    guard case .stallStarted(let since) = start.kind, case .stallEnded(let duration) = end.kind else { continue }
+                for (start, end) in zip(seen, seen.dropFirst())
+                where start.kind.name == "stallStarted" && end.kind.name == "stallEnded" {
+                    guard case .stallStarted(let since) = start.kind, case .stallEnded(let duration) = end.kind else {
+                        continue
+                    }
                     #expect(end.ms >= start.ms)
                     #expect(abs(end.ms - since - duration) < 0.001)
                 }
@@ -360,14 +460,18 @@ extension OriginTests {
             try await withOrigin { origin in
                 let url = origin.url(.gop, behaviour: Behaviour(closeAfterMilliseconds: 1000))
                 let recorder = try Recorder(
-                    url: url, path: directory.appendingPathComponent("room.ts").path,
-                    reconnect: try ReconnectPolicy(initialDelay: 0.05, maximumDelay: 0.2, jitter: 0))
+                    url: url,
+                    path: directory.appendingPathComponent("room.ts").path,
+                    reconnect: try ReconnectPolicy(initialDelay: 0.05, maximumDelay: 0.2, jitter: 0)
+                )
                 let events = recorder.events()
                 let running = Task { await recorder.run() }
                 var seen: [OpenEvent] = []
                 for await event in events {
                     seen.append(event)
-                    if event.kind.name == "firstPicture", seen.contains(where: { $0.kind.name == "reconnecting" }) { recorder.stop() }
+                    if event.kind.name == "firstPicture", seen.contains(where: { $0.kind.name == "reconnecting" }) {
+                        recorder.stop()
+                    }
                 }
                 _ = await running.value
                 let names = seen.map(\.kind.name)
@@ -378,11 +482,18 @@ extension OriginTests {
                 }
                 #expect(seen[reconnect].ms == 0)
                 // Before it: a whole open and its stream's end; after it: the next open from its start.
-                Self.expectOrder(Array(seen[..<reconnect]), ["connectStarted", "responseStarted", "firstPicture", "ended"])
+                Self.expectOrder(
+                    Array(seen[..<reconnect]),
+                    ["connectStarted", "responseStarted", "firstPicture", "ended"]
+                )
                 Self.expectOrder(Array(seen[reconnect...]), ["connectStarted", "responseStarted", "firstPicture"])
                 let firstEnd = try #require(seen[..<reconnect].last)
-                if case .ended(let end) = firstEnd.kind { #expect(end.reason == .connectionDropped || end.reason == .endOfInput) }
-                #expect(try #require(seen[(reconnect + 1)...].first { $0.kind.name == "connectStarted" }).ms < firstEnd.ms)
+                if case .ended(let end) = firstEnd.kind {
+                    #expect(end.reason == .connectionDropped || end.reason == .endOfInput)
+                }
+                #expect(
+                    try #require(seen[(reconnect + 1)...].first { $0.kind.name == "connectStarted" }).ms < firstEnd.ms
+                )
                 report("recorder events: \(names.joined(separator: ", "))")
             }
         }
@@ -390,8 +501,16 @@ extension OriginTests {
         /// Events encode and decode as they are (JSON Lines logs of them).
         @Test func eventsRoundTripThroughJSON() throws {
             let events = [
-                OpenEvent(ms: 1.5, hop: 0, kind: .lookupFinished(host: "a.test", source: .cache, answers: ["127.0.0.1"], error: nil)),
-                OpenEvent(ms: 2, hop: 0, kind: .connectFinished(address: "::1", port: 80, outcome: .failed, error: "Connection refused")),
+                OpenEvent(
+                    ms: 1.5,
+                    hop: 0,
+                    kind: .lookupFinished(host: "a.test", source: .cache, answers: ["127.0.0.1"], error: nil)
+                ),
+                OpenEvent(
+                    ms: 2,
+                    hop: 0,
+                    kind: .connectFinished(address: "::1", port: 80, outcome: .failed, error: "Connection refused")
+                ),
                 OpenEvent(ms: 30, kind: .firstKeyframe(readMs: 30, arrivedMs: 12.5)),
                 OpenEvent(ms: 31, kind: .openFailed(.init(stage: .decode, kind: .decoder, message: "no"))),
                 OpenEvent(ms: 900, kind: .stallStarted(waitingSinceMs: 400)),
@@ -401,4 +520,3 @@ extension OriginTests {
         }
     }
 }
-

@@ -2,6 +2,7 @@ import FirstFrame
 import FirstFrameTestSupport
 import Foundation
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -37,7 +38,10 @@ import Glibc
         var status = stat()
         stat(path, &status)
         #expect(status.st_mode & 0o7777 == 0o640)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["page.html"], "no temporary file left")
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["page.html"],
+            "no temporary file left"
+        )
     }
 
     @Test func aSymlinkToAFileStaysALinkAndItsTargetGetsTheContent() throws {
@@ -73,8 +77,10 @@ import Glibc
     @Test func aDirectoryAndASocketAreRefusedClearly() throws {
         let directory = try CommandLineProcess.scratchDirectory("output-dir")
         defer { try? FileManager.default.removeItem(at: directory) }
-        #expect(performing: { try OutputFile.write(Self.page("x"), to: directory.path) },
-                throws: { ($0 as? OutputFileError)?.kind == .isDirectory && "\($0)".contains("is a directory") })
+        #expect(
+            performing: { try OutputFile.write(Self.page("x"), to: directory.path) },
+            throws: { ($0 as? OutputFileError)?.kind == .isDirectory && "\($0)".contains("is a directory") }
+        )
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).isEmpty)
 
         let socketPath = directory.appendingPathComponent("s").path
@@ -86,11 +92,15 @@ import Glibc
             for (index, byte) in socketPath.utf8.enumerated() { buffer[index] = byte }
         }
         let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(socket, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
         try #require(bound == 0)
-        #expect(performing: { try OutputFile.write(Self.page("x"), to: socketPath) },
-                throws: { ($0 as? OutputFileError)?.kind == .isSocket })
+        #expect(
+            performing: { try OutputFile.write(Self.page("x"), to: socketPath) },
+            throws: { ($0 as? OutputFileError)?.kind == .isSocket }
+        )
         #expect(Self.fileType(socketPath) == S_IFSOCK)
     }
 

@@ -9,7 +9,8 @@ import Testing
 @Suite(
     .serialized,
     .enabled(if: NginxRTMPServer.isAvailable, "\(NginxRTMPServer.unavailableReason ?? "")"),
-    .enabled(if: NetworkTrace.isAvailable, "the hooks interpose libc only on Linux, without sanitizers"))
+    .enabled(if: NetworkTrace.isAvailable, "the hooks interpose libc only on Linux, without sanitizers")
+)
 struct RTMPCauseTests {
     init() { FFmpegLog.level = .quiet }
 
@@ -35,14 +36,29 @@ struct RTMPCauseTests {
             #expect(rtmp.phases.map(\.name) == ["handshake", "connect", "createStream", "play"])
             #expect(causes.keyframeArrival == .network)
             // The exchange is the command phases after the handshake's first answer, stalls included.
-            let commands = rtmp.phases.filter { $0.name != "handshake" }.reduce(0) { $0 + (($1.endMs ?? $1.startMs) - $1.startMs) }
+            let commands = rtmp.phases.filter { $0.name != "handshake" }.reduce(0) {
+                $0 + (($1.endMs ?? $1.startMs) - $1.startMs)
+            }
             #expect(causes[.protocolExchange] >= commands - 1)
-            #expect(causes[.protocolExchange] <= (rtmp.phases.last?.endMs ?? 0) - (opened.hops.first?.responseStartMs ?? 0) + 0.001)
+            #expect(
+                causes[.protocolExchange] <= (rtmp.phases.last?.endMs ?? 0) - (opened.hops.first?.responseStartMs ?? 0)
+                    + 0.001
+            )
             let expectedMs = try #require(dts.keyframe) * 1000 - (try #require(dts.first)) * 1000
-            let stages = causes.spans.first { $0.cause == .keyframeWait }?.stages.map(\.rawValue).joined(separator: "+") ?? "-"
-            report("nginx-rtmp, \(preset.rawValue): keyframe wait \(String(format: "%.1f", causes[.keyframeWait])) ms (dts say \(String(format: "%.1f", expectedMs)) ms; in \(stages)); "
-                   + OriginTests.Causes.line(opened) + "; phases: "
-                   + rtmp.phases.map { String(format: "%@ %.1f ms (stalls %.1f)", $0.name, ($0.endMs ?? $0.startMs) - $0.startMs, $0.stallMs) }.joined(separator: ", "))
+            let stages =
+                causes.spans.first { $0.cause == .keyframeWait }?.stages.map(\.rawValue).joined(separator: "+") ?? "-"
+            report(
+                "nginx-rtmp, \(preset.rawValue): keyframe wait \(String(format: "%.1f", causes[.keyframeWait])) ms (dts say \(String(format: "%.1f", expectedMs)) ms; in \(stages)); "
+                    + OriginTests.Causes.line(opened) + "; phases: "
+                    + rtmp.phases.map {
+                        String(
+                            format: "%@ %.1f ms (stalls %.1f)",
+                            $0.name,
+                            ($0.endMs ?? $0.startMs) - $0.startMs,
+                            $0.stallMs
+                        )
+                    }.joined(separator: ", ")
+            )
             // The relay's pacing and the first message (metadata, sent at play) give a frame or two of slack.
             #expect(abs(causes[.keyframeWait] - expectedMs) <= 100)
         }
@@ -66,10 +82,20 @@ struct RTMPCauseTests {
         func createStream(_ report: FirstFrameReport) throws -> FirstFrameReport.RTMPTimeline.Phase {
             try #require(report.hops.first?.rtmp?.phases.first { $0.name == "createStream" })
         }
-        let before = try createStream(stock.report), after = try createStream(tuned.report)
-        report(String(format: "nginx-rtmp createStream: %.1f ms (stalls %.1f) stock, %.1f ms (stalls %.1f) with tcp_nodelay; exchange %.1f → %.1f ms",
-                      (before.endMs ?? 0) - before.startMs, before.stallMs, (after.endMs ?? 0) - after.startMs, after.stallMs,
-                      stock.report.causes?[.protocolExchange] ?? -1, tuned.report.causes?[.protocolExchange] ?? -1))
+        let before = try createStream(stock.report)
+        let after = try createStream(tuned.report)
+        report(
+            String(
+                format:
+                    "nginx-rtmp createStream: %.1f ms (stalls %.1f) stock, %.1f ms (stalls %.1f) with tcp_nodelay; exchange %.1f → %.1f ms",
+                (before.endMs ?? 0) - before.startMs,
+                before.stallMs,
+                (after.endMs ?? 0) - after.startMs,
+                after.stallMs,
+                stock.report.causes?[.protocolExchange] ?? -1,
+                tuned.report.causes?[.protocolExchange] ?? -1
+            )
+        )
         #expect(after.stallMs <= before.stallMs)
         // Without it, FFmpeg's createStream (written in pieces) waits for nginx's delayed ACK; with it, never.
         #expect(before.stalls.contains { $0.after == "after sending createStream" && $0.durationMs >= 30 })

@@ -8,7 +8,8 @@ import Testing
 @Suite(
     .serialized,
     .enabled(if: NginxRTMPServer.isAvailable, "\(NginxRTMPServer.unavailableReason ?? "")"),
-    .enabled(if: NetworkTrace.isAvailable, "the hooks interpose libc only on Linux, without sanitizers"))
+    .enabled(if: NetworkTrace.isAvailable, "the hooks interpose libc only on Linux, without sanitizers")
+)
 struct RTMPPhaseTests {
     init() { FFmpegLog.level = .quiet }
 
@@ -44,8 +45,13 @@ struct RTMPPhaseTests {
                 }
                 throw MediaFixtures.Failure(description: "the stream ended before a video keyframe")
             }
-            return Open(trace: trace, start: start, opened: result.opened, keyframeHandedOut: result.keyframe,
-                        unconsumedOptions: result.unconsumed)
+            return Open(
+                trace: trace,
+                start: start,
+                opened: result.opened,
+                keyframeHandedOut: result.keyframe,
+                unconsumedOptions: result.unconsumed
+            )
         }
     }
 
@@ -61,36 +67,50 @@ struct RTMPPhaseTests {
             time.map { String(format: "%.1f", Double(Int64(bitPattern: $0 &- open.start)) / 1e6) } ?? "-"
         }
         func span(_ nanoseconds: UInt64) -> String { String(format: "%.1f ms", Double(nanoseconds) / 1e6) }
-        report("RTMP \(label): avformat_open_input \(ms(open.opened)) ms, first keyframe packet \(ms(open.keyframeHandedOut)) ms")
+        report(
+            "RTMP \(label): avformat_open_input \(ms(open.opened)) ms, first keyframe packet \(ms(open.keyframeHandedOut)) ms"
+        )
         for phase in exchange.phases {
             let stalls = phase.stalls.map { "\(span($0.duration)) \($0.awaited.rawValue) \($0.after)" }
-            report("RTMP \(label):   \(phase.name.rawValue) \(ms(phase.start))→\(ms(phase.end)) ms = "
-                   + "\(phase.duration.map(span) ?? "-") (\(phase.sends) sends, \(phase.receives) receives; "
-                   + "ended by \(phase.endedBy ?? "-")); stalls \(span(phase.stallTime))"
-                   + (stalls.isEmpty ? "" : ": " + stalls.joined(separator: "; ")))
+            report(
+                "RTMP \(label):   \(phase.name.rawValue) \(ms(phase.start))→\(ms(phase.end)) ms = "
+                    + "\(phase.duration.map(span) ?? "-") (\(phase.sends) sends, \(phase.receives) receives; "
+                    + "ended by \(phase.endedBy ?? "-")); stalls \(span(phase.stallTime))"
+                    + (stalls.isEmpty ? "" : ": " + stalls.joined(separator: "; "))
+            )
         }
         // The sizes of the client's writes from `connect` to Play.Start: how FFmpeg cuts its commands up.
         if let first = exchange.phase(.connect)?.start, let last = exchange.phase(.play)?.end {
-            let writes = open.trace.events.filter { $0.fd == fd && $0.kind == .send && $0.time >= first && $0.time <= last }
-            report("RTMP \(label):   client writes connect→Play.Start: \(writes.map { String($0.result) }.joined(separator: " "))")
+            let writes = open.trace.events.filter {
+                $0.fd == fd && $0.kind == .send && $0.time >= first && $0.time <= last
+            }
+            report(
+                "RTMP \(label):   client writes connect→Play.Start: \(writes.map { String($0.result) }.joined(separator: " "))"
+            )
         }
         // What avformat_open_input still read after Play.Start before it returned (its format probe).
         if let playEnd = exchange.phase(.play)?.end {
             let reads = open.trace.events.filter {
                 $0.fd == fd && $0.kind == .receive && $0.result > 0 && $0.time > playEnd && $0.time <= open.opened
             }
-            report("RTMP \(label):   after Play.Start, avformat_open_input read \(reads.reduce(0) { $0 + $1.result }) bytes "
-                   + "in \(reads.count) receives before returning \(span(open.opened - playEnd)) later")
+            report(
+                "RTMP \(label):   after Play.Start, avformat_open_input read \(reads.reduce(0) { $0 + $1.result }) bytes "
+                    + "in \(reads.count) receives before returning \(span(open.opened - playEnd)) later"
+            )
         }
         let outside = exchange.stalls.filter { $0.phase == nil }
-        report("RTMP \(label):   first media byte \(ms(exchange.firstMediaByte)) ms, first audio \(ms(exchange.firstAudioMessage)) ms, "
-               + "first video \(ms(exchange.firstVideoMessage)) ms, first keyframe \(ms(exchange.firstKeyframeStart))→"
-               + "\(ms(exchange.firstKeyframeEnd)) ms; server chunk size \(exchange.serverChunkSize); "
-               + "messages sent \(exchange.messages.sent), received \(exchange.messages.received) "
-               + "(\(exchange.messages.audio) audio, \(exchange.messages.video) video); status \(exchange.statusCodes)")
-        report("RTMP \(label):   stalls in phases \(span(exchange.phases.reduce(0) { $0 + $1.stallTime })), "
-               + "outside \(span(outside.reduce(0) { $0 + $1.duration })): "
-               + outside.map { "\(span($0.duration)) \($0.awaited.rawValue) \($0.after)" }.joined(separator: "; "))
+        report(
+            "RTMP \(label):   first media byte \(ms(exchange.firstMediaByte)) ms, first audio \(ms(exchange.firstAudioMessage)) ms, "
+                + "first video \(ms(exchange.firstVideoMessage)) ms, first keyframe \(ms(exchange.firstKeyframeStart))→"
+                + "\(ms(exchange.firstKeyframeEnd)) ms; server chunk size \(exchange.serverChunkSize); "
+                + "messages sent \(exchange.messages.sent), received \(exchange.messages.received) "
+                + "(\(exchange.messages.audio) audio, \(exchange.messages.video) video); status \(exchange.statusCodes)"
+        )
+        report(
+            "RTMP \(label):   stalls in phases \(span(exchange.phases.reduce(0) { $0 + $1.stallTime })), "
+                + "outside \(span(outside.reduce(0) { $0 + $1.duration })): "
+                + outside.map { "\(span($0.duration)) \($0.awaited.rawValue) \($0.after)" }.joined(separator: "; ")
+        )
 
         #expect(exchange.isComplete, "\(String(describing: exchange.incompleteReason))")
         #expect(exchange.phases.map(\.name) == [.handshake, .connect, .createStream, .play])
@@ -131,7 +151,8 @@ struct RTMPPhaseTests {
     @Test func stockOpenPhasesAndStalls() async throws {
         let server = try NginxRTMPServer()
         defer { server.stop() }
-        var stock: [RTMPExchange] = [], noDelay: [RTMPExchange] = []
+        var stock: [RTMPExchange] = []
+        var noDelay: [RTMPExchange] = []
         // Alternated, so both variants see the same server state; three each to show the spread.
         for round in 1...3 {
             stock.append(try Self.check(try await Self.open(server.url), label: "stock #\(round)"))
@@ -141,15 +162,20 @@ struct RTMPPhaseTests {
             noDelay.append(try Self.check(open, label: "tcp_nodelay #\(round)"))
         }
         func commands(_ exchange: RTMPExchange) -> Double {
-            let first = exchange.phase(.connect)!.start, last = exchange.phase(.play)!.end!
+            let first = exchange.phase(.connect)!.start
+            let last = exchange.phase(.play)!.end!
             return Double(last - first) / 1e6
         }
         func stalled(_ exchange: RTMPExchange) -> Double {
             Double(exchange.phases.reduce(0) { $0 + $1.stallTime }) / 1e6
         }
-        report("RTMP: connect→Play.Start stock \(stock.map(commands).map { String(format: "%.1f", $0) }) ms, "
-               + "tcp_nodelay \(noDelay.map(commands).map { String(format: "%.1f", $0) }) ms")
-        report("RTMP: stalls inside phases stock \(stock.map(stalled).map { String(format: "%.1f", $0) }) ms, "
-               + "tcp_nodelay \(noDelay.map(stalled).map { String(format: "%.1f", $0) }) ms")
+        report(
+            "RTMP: connect→Play.Start stock \(stock.map(commands).map { String(format: "%.1f", $0) }) ms, "
+                + "tcp_nodelay \(noDelay.map(commands).map { String(format: "%.1f", $0) }) ms"
+        )
+        report(
+            "RTMP: stalls inside phases stock \(stock.map(stalled).map { String(format: "%.1f", $0) }) ms, "
+                + "tcp_nodelay \(noDelay.map(stalled).map { String(format: "%.1f", $0) }) ms"
+        )
     }
 }

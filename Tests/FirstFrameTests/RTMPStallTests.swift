@@ -2,6 +2,7 @@ import FirstFrame
 import FirstFrameTestSupport
 import Foundation
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -12,7 +13,8 @@ import Glibc
 /// `TCP_QUICKACK` after every receive of the open) the second; `instant` sets both.
 @Suite(
     .serialized,
-    .enabled(if: NetworkTrace.isAvailable, "the hooks interpose libc only on Linux, without sanitizers"))
+    .enabled(if: NetworkTrace.isAvailable, "the hooks interpose libc only on Linux, without sanitizers")
+)
 struct RTMPStallTests {
     init() { FFmpegLog.level = .quiet }
 
@@ -45,8 +47,22 @@ struct RTMPStallTests {
         }
 
         var line: String {
-            String(format: "Play.Start %.1f ms, first media %.1f ms after the connect; stalls: ", playStartMs, firstMediaMs)
-                + (stalls.isEmpty ? "none" : stalls.map { String(format: "%@ %.1f ms %@ %@", $0.phase, $0.stall.durationMs, $0.stall.awaiting, $0.stall.after) }
+            String(
+                format: "Play.Start %.1f ms, first media %.1f ms after the connect; stalls: ",
+                playStartMs,
+                firstMediaMs
+            )
+                + (stalls.isEmpty
+                    ? "none"
+                    : stalls.map {
+                        String(
+                            format: "%@ %.1f ms %@ %@",
+                            $0.phase,
+                            $0.stall.durationMs,
+                            $0.stall.awaiting,
+                            $0.stall.after
+                        )
+                    }
                     .joined(separator: "; "))
         }
     }
@@ -58,24 +74,36 @@ struct RTMPStallTests {
     func instantHasNoDelayedACKStallsWhereStockNamesItsOwn() async throws {
         let server = try NginxRTMPServer(streamName: "stalls")
         defer { server.stop() }
-        var stock: [FirstFrameReport] = [], instant: [FirstFrameReport] = []
+        var stock: [FirstFrameReport] = []
+        var instant: [FirstFrameReport] = []
         for _ in 1...3 {
             stock.append(await StreamOpener(preset: .ffmpeg).report(opening: server.url))
             instant.append(await StreamOpener(preset: .instant).report(opening: server.url))
         }
-        let stockExchanges = try stock.map(Exchange.init), instantExchanges = try instant.map(Exchange.init)
-        for (index, exchange) in stockExchanges.enumerated() { report("nginx-rtmp stock #\(index + 1): \(exchange.line)") }
-        for (index, exchange) in instantExchanges.enumerated() { report("nginx-rtmp instant #\(index + 1): \(exchange.line)") }
+        let stockExchanges = try stock.map(Exchange.init)
+        let instantExchanges = try instant.map(Exchange.init)
+        for (index, exchange) in stockExchanges.enumerated() {
+            report("nginx-rtmp stock #\(index + 1): \(exchange.line)")
+        }
+        for (index, exchange) in instantExchanges.enumerated() {
+            report("nginx-rtmp instant #\(index + 1): \(exchange.line)")
+        }
 
         // Stock: the stalls are there, each inside a named command phase, and the report's text says so.
         for (report, exchange) in zip(stock, stockExchanges) {
             #expect(!exchange.longStalls.isEmpty, "stock FFmpeg against nginx-rtmp stalls in its exchange")
             #expect(exchange.stalls.allSatisfy { ["handshake", "connect", "createStream", "play"].contains($0.phase) })
-            #expect(exchange.stalls.allSatisfy { !$0.stall.after.isEmpty && ["server", "client"].contains($0.stall.awaiting) })
+            #expect(
+                exchange.stalls.allSatisfy {
+                    !$0.stall.after.isEmpty && ["server", "client"].contains($0.stall.awaiting)
+                }
+            )
             let rtmpLine = ReportRendering.waterfall(report).split(separator: "\n").first { $0.hasPrefix("rtmp: ") }
             for phase in Set(exchange.stalls.map(\.phase)) {
-                #expect(rtmpLine?.contains(try Regex("\(phase) [0-9.]+ ms \\([0-9]+ stalls? ")) == true,
-                        "\(rtmpLine ?? "no rtmp line")")
+                #expect(
+                    rtmpLine?.contains(try Regex("\(phase) [0-9.]+ ms \\([0-9]+ stalls? ")) == true,
+                    "\(rtmpLine ?? "no rtmp line")"
+                )
             }
             let advice = report.advice.first { $0.cause == .protocolExchange }
             #expect(advice?.knobs == ["tcp_nodelay=true", "quickAck=true"], "\(advice?.message ?? "no advice")")
@@ -105,18 +133,24 @@ struct RTMPStallTests {
         var withoutKnobs = Preset.instant.knobs
         withoutKnobs.quickAck = false
         let noQuickAck = try StreamOpener(knobs: withoutKnobs, presetName: "instant+")
-        var without: [Exchange] = [], with: [Exchange] = []
+        var without: [Exchange] = []
+        var with: [Exchange] = []
         for _ in 1...3 {
             without.append(try Exchange(await noQuickAck.report(opening: server.url)))
             with.append(try Exchange(await StreamOpener(preset: .instant).report(opening: server.url)))
         }
-        for (index, exchange) in without.enumerated() { report("nginx-rtmp instant, quickAck=false #\(index + 1): \(exchange.line)") }
+        for (index, exchange) in without.enumerated() {
+            report("nginx-rtmp instant, quickAck=false #\(index + 1): \(exchange.line)")
+        }
         for (index, exchange) in with.enumerated() { report("nginx-rtmp instant #\(index + 1): \(exchange.line)") }
         // The server's Nagle waiting for our delayed ACK: the connection waits on the server, after receiving.
         func serverWaits(_ exchange: Exchange) -> Int {
             exchange.longStalls.count { $0.stall.awaiting == "server" && $0.stall.after.hasPrefix("after receiving") }
         }
-        #expect(without.allSatisfy { serverWaits($0) > 0 }, "nginx's small writes wait for a delayed ACK without quickAck")
+        #expect(
+            without.allSatisfy { serverWaits($0) > 0 },
+            "nginx's small writes wait for a delayed ACK without quickAck"
+        )
         #expect(with.allSatisfy { serverWaits($0) == 0 })
     }
 
@@ -156,7 +190,10 @@ struct RTMPStallTests {
                 clientReceives()
                 clientAnswers()
             }
-            try #require(quickAckMode() == 0, "the kernel did not take the connection for interactive: nothing to re-arm")
+            try #require(
+                quickAckMode() == 0,
+                "the kernel did not take the connection for interactive: nothing to re-arm"
+            )
 
             serverSends()
             _ = NetworkTrace.capture { clientReceives() }
@@ -166,7 +203,10 @@ struct RTMPStallTests {
             serverSends()
             let (_, trace) = NetworkTrace.capture(quickAck: true) { clientReceives() }
             #expect(quickAckMode() == 1, "a traced receive with quickAck re-arms quick ACKs")
-            #expect(trace.events.contains { $0.kind == .receive && $0.fd == client && $0.result == 1 }, "and is traced as before")
+            #expect(
+                trace.events.contains { $0.kind == .receive && $0.fd == client && $0.result == 1 },
+                "and is traced as before"
+            )
         }
     }
 }

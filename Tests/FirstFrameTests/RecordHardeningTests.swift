@@ -20,19 +20,27 @@ extension OriginTests {
 
         /// Each was a trap (SIGILL), an endless stream of lines, or a run with a value silently changed.
         static let badNumbers: [(String, String)] = [
-            ("--duration", "nan"), ("--duration", "inf"), ("--duration", "1e308"), ("--duration", "0"), ("--duration", "-3"),
+            ("--duration", "nan"), ("--duration", "inf"), ("--duration", "1e308"), ("--duration", "0"),
+            ("--duration", "-3"),
             ("--status-interval", "nan"), ("--status-interval", "0"), ("--status-interval", "1e300"),
             ("--segment", "nan"), ("--segment", "0"), ("--segment", "inf"),
             ("--max-attempts", "0"), ("--read-timeout-ms", "3600001"), ("--timeout", "nan"), ("--timeout", "inf"),
         ]
 
-        @Test(.enabled(if: CommandLineProcess.executable != nil, "the firstframe executable is not built next to the tests"),
-              arguments: badNumbers)
+        @Test(
+            .enabled(
+                if: CommandLineProcess.executable != nil,
+                "the firstframe executable is not built next to the tests"
+            ),
+            arguments: badNumbers
+        )
         func aNumberRecordCannotUseIsAUsageErrorNamingIt(_ option: String, _ value: String) async throws {
             let closed = try ClosedPort()
             let directory = try CommandLineProcess.scratchDirectory("record-numbers")
             defer { try? FileManager.default.removeItem(at: directory) }
-            var arguments = ["record", "http://127.0.0.1:\(closed.port)/live/x.flv", "--out", directory.path, option, value]
+            var arguments = [
+                "record", "http://127.0.0.1:\(closed.port)/live/x.flv", "--out", directory.path, option, value,
+            ]
             // Bounded, for a build where the value is taken: the run ends and the test fails on its status.
             if option != "--duration" { arguments += ["--duration", "2"] }
             let run = try await CommandLineProcess.run(arguments, timeout: 15)
@@ -55,14 +63,20 @@ extension OriginTests {
                 ("readBatchSeconds", { try Recorder(url: url, path: path, readBatchSeconds: .nan) }),
                 ("readBatchSeconds", { try Recorder(url: url, path: path, readBatchSeconds: -1) }),
                 ("readBatchSeconds", { try Recorder(url: url, path: path, readBatchSeconds: .infinity) }),
-                ("initialDelay", {
-                    var policy = ReconnectPolicy.standard
-                    policy.initialDelay = .nan  // set after the policy's own checks: the recorder checks again
-                    return try Recorder(url: url, path: path, reconnect: policy)
-                }),
+                (
+                    "initialDelay",
+                    {
+                        var policy = ReconnectPolicy.standard
+                        policy.initialDelay = .nan  // set after the policy's own checks: the recorder checks again
+                        return try Recorder(url: url, path: path, reconnect: policy)
+                    }
+                ),
             ]
             for (parameter, make) in recorders {
-                #expect(performing: { _ = try make() }, throws: { ($0 as? RecorderParameterError)?.parameter == parameter })
+                #expect(
+                    performing: { _ = try make() },
+                    throws: { ($0 as? RecorderParameterError)?.parameter == parameter }
+                )
             }
             let policies: [(String, () throws -> ReconnectPolicy)] = [
                 ("initialDelay", { try ReconnectPolicy(initialDelay: .nan) }),
@@ -74,15 +88,31 @@ extension OriginTests {
                 ("maxAttempts", { try ReconnectPolicy(maxAttempts: 0) }),
             ]
             for (parameter, make) in policies {
-                #expect(performing: { _ = try make() }, throws: { ($0 as? RecorderParameterError)?.parameter == parameter })
+                #expect(
+                    performing: { _ = try make() },
+                    throws: { ($0 as? RecorderParameterError)?.parameter == parameter }
+                )
             }
             #expect(throws: DecodingError.self) {
-                try JSONDecoder().decode(ReconnectPolicy.self, from: Data(#"{"initialDelay":1,"multiplier":2,"maximumDelay":30,"jitter":5}"#.utf8))
+                try JSONDecoder().decode(
+                    ReconnectPolicy.self,
+                    from: Data(#"{"initialDelay":1,"multiplier":2,"maximumDelay":30,"jitter":5}"#.utf8)
+                )
             }
             // The ends of each range are accepted, and kept as given.
-            let edges = try Recorder(url: url, path: path, segmentSeconds: 86_400,
-                                     reconnect: ReconnectPolicy(initialDelay: 0, multiplier: 1, maximumDelay: 3600, jitter: 1, maxAttempts: 1),
-                                     readBatchSeconds: 0)
+            let edges = try Recorder(
+                url: url,
+                path: path,
+                segmentSeconds: 86_400,
+                reconnect: ReconnectPolicy(
+                    initialDelay: 0,
+                    multiplier: 1,
+                    maximumDelay: 3600,
+                    jitter: 1,
+                    maxAttempts: 1
+                ),
+                readBatchSeconds: 0
+            )
             #expect(edges.segmentSeconds == 86_400 && edges.readBatchSeconds == 0)
         }
 
@@ -92,8 +122,11 @@ extension OriginTests {
             let directory = try CommandLineProcess.scratchDirectory("recorder-stop")
             defer { try? FileManager.default.removeItem(at: directory) }
             let recorder = try Recorder(
-                url: "http://127.0.0.1:\(closed.port)/live/x.flv", path: directory.appendingPathComponent("x.ts").path,
-                reconnect: ReconnectPolicy(initialDelay: 0.05, maximumDelay: 0.05, jitter: 0), logger: Self.quiet)
+                url: "http://127.0.0.1:\(closed.port)/live/x.flv",
+                path: directory.appendingPathComponent("x.ts").path,
+                reconnect: ReconnectPolicy(initialDelay: 0.05, maximumDelay: 0.05, jitter: 0),
+                logger: Self.quiet
+            )
             let running = Task { await recorder.run() }
             #expect(try await eventually(timeout: 10) { recorder.progress.lastProblem != nil })
             recorder.stop()
@@ -109,18 +142,29 @@ extension OriginTests {
         /// `record --duration 4 --status-interval 1` on a steady channel: the lines at the stop give the rate up
         /// to the stop (they said 0 kbit/s, or thousands, measured again after the files were finalised), and the
         /// summary names the channel's URL without its password.
-        @Test(.enabled(if: CommandLineProcess.executable != nil, "the firstframe executable is not built next to the tests"))
+        @Test(
+            .enabled(
+                if: CommandLineProcess.executable != nil,
+                "the firstframe executable is not built next to the tests"
+            )
+        )
         func theLinesAtTheStopAreMeasuredUpToIt() async throws {
             let directory = try CommandLineProcess.scratchDirectory("record-status")
             defer { try? FileManager.default.removeItem(at: directory) }
             try await withOrigin { origin in
                 try await origin.prepareChannels(["room"])
-                let url = origin.url(.gop, channel: "room").replacingOccurrences(of: "http://", with: "http://viewer:s3cr3t@")
+                let url = origin.url(.gop, channel: "room").replacingOccurrences(
+                    of: "http://",
+                    with: "http://viewer:s3cr3t@"
+                )
                 let run = try await CommandLineProcess.run(
-                    ["record", url, "--out", directory.path, "--duration", "4", "--status-interval", "1"], timeout: 30)
+                    ["record", url, "--out", directory.path, "--duration", "4", "--status-interval", "1"],
+                    timeout: 30
+                )
                 #expect(run.status == 0, "\(run.transcript)")
                 // "record 3 s: room: recording, 0.3 MB, 871 kbit/s, 3.1 s, 0 reconnects, first picture 12 ms"
-                let rates = run.stderr.split(separator: "\n").filter { $0.hasPrefix("record ") }.compactMap { line -> Double? in
+                let rates = run.stderr.split(separator: "\n").filter { $0.hasPrefix("record ") }.compactMap {
+                    line -> Double? in
                     guard let range = line.range(of: #"[0-9]+ kbit/s"#, options: .regularExpression) else { return nil }
                     return Double(line[range].split(separator: " ")[0])
                 }
@@ -129,8 +173,14 @@ extension OriginTests {
                 let earlier = rates.dropFirst().dropLast().sorted()
                 let median = earlier[earlier.count / 2]
                 let last = rates.last!
-                #expect(last > 0.4 * median && last < 2.5 * median, "the last line's \(last) kbit/s against \(median) before it")
-                #expect(run.stdout.contains("room (http://***@127.0.0.1:\(origin.port)/gop/room.flv): stopped,"), "\(run.transcript)")
+                #expect(
+                    last > 0.4 * median && last < 2.5 * median,
+                    "the last line's \(last) kbit/s against \(median) before it"
+                )
+                #expect(
+                    run.stdout.contains("room (http://***@127.0.0.1:\(origin.port)/gop/room.flv): stopped,"),
+                    "\(run.transcript)"
+                )
                 #expect(!run.stdout.contains("s3cr3t") && !run.stderr.contains("s3cr3t"))
             }
         }
@@ -148,7 +198,9 @@ extension OriginTests.FFmpegLogRouting {
             for bytes in stride(from: 100_000, through: 300_000, by: 25_000) where !cut {
                 let capture = LogCapture()
                 let url = origin.url(.gop, behaviour: Behaviour(closeAfterBytes: bytes))
-                guard let stream = try? await StreamOpener(preset: .instant, logger: capture.logger(label: "test.open")).open(url)
+                guard
+                    let stream = try? await StreamOpener(preset: .instant, logger: capture.logger(label: "test.open"))
+                        .open(url)
                 else { continue }
                 let end = try await blocking { () -> StreamEnd in
                     while true {
@@ -168,10 +220,20 @@ extension OriginTests.FFmpegLogRouting {
                         || $0.message.hasPrefix("missing picture in access unit")
                 }
                 let premature = lines.filter { $0.message.hasPrefix("Stream ends prematurely at ") }
-                report("cut after \(bytes) bytes: \(aboutCut.count) lines about the cut packet, \(premature.count) 'ends prematurely'")
-                #expect(!aboutCut.isEmpty, "FFmpeg said nothing about the cut packet: \(lines.map(\.message).suffix(10))")
+                report(
+                    "cut after \(bytes) bytes: \(aboutCut.count) lines about the cut packet, \(premature.count) 'ends prematurely'"
+                )
+                #expect(
+                    !aboutCut.isEmpty,
+                    "FFmpeg said nothing about the cut packet: \(lines.map(\.message).suffix(10))"
+                )
                 #expect(aboutCut.allSatisfy { $0.level == .debug }, "\(aboutCut.map { "\($0.level) \($0.message)" })")
-                #expect(!premature.isEmpty && premature.allSatisfy { $0.level == .debug && $0.metadata[FFmpegLog.levelMetadataKey] == "error" })
+                #expect(
+                    !premature.isEmpty
+                        && premature.allSatisfy {
+                            $0.level == .debug && $0.metadata[FFmpegLog.levelMetadataKey] == "error"
+                        }
+                )
                 let loud = lines.filter { $0.level >= .warning }
                 #expect(loud.isEmpty, "\(loud.map { "\($0.level) \($0.message)" })")
             }

@@ -17,12 +17,16 @@ extension OriginTests {
             return directory
         }
 
-        private var quickReconnect: ReconnectPolicy { get throws { try ReconnectPolicy(initialDelay: 0.05, maximumDelay: 0.2, jitter: 0) } }
+        private var quickReconnect: ReconnectPolicy {
+            get throws { try ReconnectPolicy(initialDelay: 0.05, maximumDelay: 0.2, jitter: 0) }
+        }
 
         /// Records until `mediaSeconds` of media are written, then stops it.
         private func record(_ recorder: Recorder, mediaSeconds: Double) async throws -> RecordingSummary {
             let running = Task { await recorder.run() }
-            let reached = try await eventually(timeout: mediaSeconds * 3 + 10) { recorder.progress.mediaSeconds >= mediaSeconds }
+            let reached = try await eventually(timeout: mediaSeconds * 3 + 10) {
+                recorder.progress.mediaSeconds >= mediaSeconds
+            }
             #expect(reached, "progress: \(recorder.progress)")
             recorder.stop()
             return await running.value
@@ -48,7 +52,9 @@ extension OriginTests {
                 #expect(summary.outcome == .stopped)
                 #expect(summary.successfulOpens >= 3)
                 #expect(summary.gaps.count == summary.successfulOpens - 1)
-                #expect(summary.gaps.allSatisfy { $0.end?.reason == .connectionDropped || $0.end?.reason == .endOfInput })
+                #expect(
+                    summary.gaps.allSatisfy { $0.end?.reason == .connectionDropped || $0.end?.reason == .endOfInput }
+                )
                 #expect(summary.duplicatesDropped > 0, "a gop edge re-sends what was written")
                 #expect(summary.files == [path])
 
@@ -69,9 +75,11 @@ extension OriginTests {
                 #expect(lines.last?["event"] as? String == "summary")
                 let reports = lines.compactMap { $0["report"] as? [String: Any] }
                 #expect(reports.allSatisfy { $0["outcome"] as? String == "ok" })
-                report("recorder (\(container)): \(summary.successfulOpens) connections, \(summary.gaps.count) gaps, "
-                    + "\(summary.duplicatesDropped) re-sent packets dropped, \(summary.packetsWritten) packets, "
-                    + String(format: "%.1f s of media", summary.mediaSeconds))
+                report(
+                    "recorder (\(container)): \(summary.successfulOpens) connections, \(summary.gaps.count) gaps, "
+                        + "\(summary.duplicatesDropped) re-sent packets dropped, \(summary.packetsWritten) packets, "
+                        + String(format: "%.1f s of media", summary.mediaSeconds)
+                )
             }
         }
 
@@ -85,8 +93,13 @@ extension OriginTests {
                 knobs.readTimeoutMs = 1000
                 // 200 001 bytes: past the cached GOP, inside a tag.
                 let url = origin.url(.gop, behaviour: Behaviour(stallAfterBytes: 200_001))
-                let recorder = try Recorder(url: url, path: directory.appendingPathComponent("room.flv").path, knobs: knobs,
-                                            reconnect: quickReconnect, readBatchSeconds: 0)
+                let recorder = try Recorder(
+                    url: url,
+                    path: directory.appendingPathComponent("room.flv").path,
+                    knobs: knobs,
+                    reconnect: quickReconnect,
+                    readBatchSeconds: 0
+                )
                 let running = Task { await recorder.run() }
                 #expect(try await eventually(timeout: 30) { recorder.progress.reconnects >= 2 })
                 recorder.stop()
@@ -96,7 +109,10 @@ extension OriginTests {
                 for gap in closed {
                     #expect(gap.end?.reason == .stalled)
                     let wall = gap.wallSeconds ?? 0
-                    #expect(wall >= 0.95 && wall < 2.5, "the gap lasted \(wall) s from the last packet, for a 1 s read timeout")
+                    #expect(
+                        wall >= 0.95 && wall < 2.5,
+                        "the gap lasted \(wall) s from the last packet, for a 1 s read timeout"
+                    )
                 }
             }
         }
@@ -107,7 +123,12 @@ extension OriginTests {
             defer { try? FileManager.default.removeItem(at: directory) }
             try await withOrigin { origin in
                 let path = directory.appendingPathComponent("room.mkv").path
-                let recorder = try Recorder(url: origin.url(.burst), path: path, segmentSeconds: 2, reconnect: quickReconnect)
+                let recorder = try Recorder(
+                    url: origin.url(.burst),
+                    path: path,
+                    segmentSeconds: 2,
+                    reconnect: quickReconnect
+                )
                 let summary = try await record(recorder, mediaSeconds: 7)
                 #expect(summary.files.count >= 3)
                 #expect(summary.files.first?.hasSuffix("room-00001.mkv") == true)
@@ -123,7 +144,11 @@ extension OriginTests {
             let path = directory.appendingPathComponent("room.ts").path
             var policy = try quickReconnect
             policy.maxAttempts = 3
-            let recorder = try Recorder(url: "http://127.0.0.1:\(closed.port)/live/room.flv", path: path, reconnect: policy)
+            let recorder = try Recorder(
+                url: "http://127.0.0.1:\(closed.port)/live/room.flv",
+                path: path,
+                reconnect: policy
+            )
             let summary = await recorder.run()
             #expect(summary.outcome == .attemptsExhausted)
             #expect(summary.attempts == 3 && summary.successfulOpens == 0)
@@ -143,7 +168,11 @@ extension OriginTests {
                 let url = origin.url(.gop, behaviour: Behaviour(responseDelayMilliseconds: 10_000))
                 let recorder = try Recorder(url: url, path: path, reconnect: quickReconnect)
                 let running = Task { await recorder.run() }
-                #expect(try await eventually(timeout: 5) { recorder.progress.state == .opening && recorder.progress.attempts == 1 })
+                #expect(
+                    try await eventually(timeout: 5) {
+                        recorder.progress.state == .opening && recorder.progress.attempts == 1
+                    }
+                )
                 let stopping = MonotonicClock.nanoseconds()
                 recorder.stop()
                 let summary = await running.value
@@ -170,7 +199,10 @@ extension OriginTests {
                 #expect(summary.outcome == .inputEnded)
                 #expect(summary.successfulOpens == 1)
                 // The end is logged as a gap that nothing closed (toSeconds nil): the recording ended there.
-                #expect(summary.gaps.count == 1 && summary.gaps.first?.toSeconds == nil && summary.gaps.first?.end?.reason == .endOfInput)
+                #expect(
+                    summary.gaps.count == 1 && summary.gaps.first?.toSeconds == nil
+                        && summary.gaps.first?.end?.reason == .endOfInput
+                )
                 #expect(summary.mediaSeconds > 1)
                 try Remuxing.judge(path, width: 640, height: 360, label: "ended channel")
             }

@@ -18,22 +18,31 @@ extension OriginTests {
         func aRecordingAcrossADropHoldsWhatWasSent(_ drop: ContentDropCase) async throws {
             let media = MediaConfiguration(width: 320, height: 180, gopSeconds: drop.gopSeconds, loopSeconds: 12)
             try await withOrigin(OriginConfiguration(media: media, logsSentTags: true)) { origin in
-                let directory = FileManager.default.temporaryDirectory.appendingPathComponent("matrix-\(UUID().uuidString)")
+                let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+                    "matrix-\(UUID().uuidString)"
+                )
                 try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
                 defer { try? FileManager.default.removeItem(at: directory) }
                 let delay = drop.responseDelayMilliseconds
                 let closeAfter = drop.closeAfterMilliseconds(nextKeyframe: origin.millisecondsToNextKeyframe)
-                let behaviour = Behaviour(responseDelayMilliseconds: delay, waitForKeyframe: drop.join == .gop,
-                                          closeAfterMilliseconds: closeAfter)
+                let behaviour = Behaviour(
+                    responseDelayMilliseconds: delay,
+                    waitForKeyframe: drop.join == .gop,
+                    closeAfterMilliseconds: closeAfter
+                )
                 let recorder = try Recorder(
-                    url: origin.url(drop.join, behaviour: behaviour), path: directory.appendingPathComponent("room.flv").path,
-                    reconnect: try ReconnectPolicy(initialDelay: 0.05, maximumDelay: 0.2, jitter: 0))
+                    url: origin.url(drop.join, behaviour: behaviour),
+                    path: directory.appendingPathComponent("room.flv").path,
+                    reconnect: try ReconnectPolicy(initialDelay: 0.05, maximumDelay: 0.2, jitter: 0)
+                )
                 let running = Task { await recorder.run() }
                 // Across the first drop: until the recorder has reconnected and written 100 packets more (1.5 s of
                 // 25 frames and 43 AAC frames a second; a `live` rejoin's gap does not count).
                 let reconnected = try await eventually(timeout: 20) { recorder.progress.reconnects >= 1 }
                 let writtenBefore = recorder.progress.packetsWritten
-                let recorded = try await eventually(timeout: 15) { recorder.progress.packetsWritten >= writtenBefore + 100 }
+                let recorded = try await eventually(timeout: 15) {
+                    recorder.progress.packetsWritten >= writtenBefore + 100
+                }
                 recorder.stop()
                 let summary = await running.value
                 #expect(reconnected && recorded, "progress: \(recorder.progress)")
@@ -41,12 +50,21 @@ extension OriginTests {
 
                 let tags = try #require(origin.sentTags())
                 let truth = SentTag.truth(tags)
-                let check = try ContentCheck.run(paths: summary.files, truth: truth, sessionLog: recorder.sessionLogPath)
+                let check = try ContentCheck.run(
+                    paths: summary.files,
+                    truth: truth,
+                    sessionLog: recorder.sessionLogPath
+                )
                 let gop = drop.gopSeconds * 1000
                 let phases = Self.connectionPhases(tags, truth: truth, gopMilliseconds: gop)
-                report("recording (\(drop.testDescription); \(phases.text); \(summary.gaps.count) drop(s)) by content: \(check.figures); "
-                    + "gaps: " + check.gaps.map { "\($0.fromSeconds)–\($0.toSeconds.map { "\($0)" } ?? "end") s, \($0.missing) missing" }
-                    .joined(separator: "; "))
+                report(
+                    "recording (\(drop.testDescription); \(phases.text); \(summary.gaps.count) drop(s)) by content: \(check.figures); "
+                        + "gaps: "
+                        + check.gaps.map {
+                            "\($0.fromSeconds)–\($0.toSeconds.map { "\($0)" } ?? "end") s, \($0.missing) missing"
+                        }
+                        .joined(separator: "; ")
+                )
 
                 // The case is what it says: the first drop came at its phase, give or take the open's latency and a
                 // frame (the last tag sent before it).
@@ -74,8 +92,13 @@ extension OriginTests {
         /// Where in its GOP each connection of the sent log ended (its last tag) and where the next one began (its
         /// first tag), on the channel's keyframe grid: `conn 1 dropped 1762 ms into a GOP (88 %); conn 2 began 87 ms
         /// into a GOP, stopped`; and the first drop's ms into its GOP.
-        static func connectionPhases(_ tags: [SentTag], truth: [PacketDigest], gopMilliseconds: Double)
-            -> (text: String, firstDrop: Int64?) {
+        static func connectionPhases(
+            _ tags: [SentTag],
+            truth: [PacketDigest],
+            gopMilliseconds: Double
+        )
+            -> (text: String, firstDrop: Int64?)
+        {
             // Keyframes come every GOP on the channel's clock, sent or not.
             let gop = Int64(gopMilliseconds)
             let keyframe = truth.first { $0.kind == .video && $0.isKeyframe }?.milliseconds

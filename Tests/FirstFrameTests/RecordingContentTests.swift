@@ -12,7 +12,9 @@ extension OriginTests {
         init() { FFmpegLog.level = .quiet }
 
         private func directory() throws -> URL {
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("content-\(UUID().uuidString)")
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "content-\(UUID().uuidString)"
+            )
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             return directory
         }
@@ -21,13 +23,21 @@ extension OriginTests {
         /// drop: until the recorder has reconnected and written 1.5 s more (before the second connection's drop, on
         /// an unloaded machine), then stops it and checks the file against the origin's sent log of the channel (all
         /// its connections).
-        private func recordAcrossADrop(_ origin: LiveOrigin, _ mode: JoinMode, _ behaviour: Behaviour, label: String)
-            async throws -> (RecordingSummary, ContentCheck) {
+        private func recordAcrossADrop(
+            _ origin: LiveOrigin,
+            _ mode: JoinMode,
+            _ behaviour: Behaviour,
+            label: String
+        )
+            async throws -> (RecordingSummary, ContentCheck)
+        {
             let directory = try directory()
             defer { try? FileManager.default.removeItem(at: directory) }
             let recorder = try Recorder(
-                url: origin.url(mode, behaviour: behaviour), path: directory.appendingPathComponent("room.flv").path,
-                reconnect: try ReconnectPolicy(initialDelay: 0.05, maximumDelay: 0.2, jitter: 0))
+                url: origin.url(mode, behaviour: behaviour),
+                path: directory.appendingPathComponent("room.flv").path,
+                reconnect: try ReconnectPolicy(initialDelay: 0.05, maximumDelay: 0.2, jitter: 0)
+            )
             let running = Task { await recorder.run() }
             let reconnected = try await eventually(timeout: 15) { recorder.progress.reconnects >= 1 }
             let resumedAt = recorder.progress.mediaSeconds
@@ -38,8 +48,12 @@ extension OriginTests {
             #expect(summary.gaps.count >= 1)
             let truth = SentTag.truth(try #require(origin.sentTags()))
             let check = try ContentCheck.run(paths: summary.files, truth: truth, sessionLog: recorder.sessionLogPath)
-            report("recording (\(label), \(summary.gaps.count) drop(s)) by content: \(check.figures); gaps: "
-                + check.gaps.map { "\($0.fromSeconds)–\($0.toSeconds.map { "\($0)" } ?? "end") s, \($0.missing) missing" }.joined(separator: "; "))
+            report(
+                "recording (\(label), \(summary.gaps.count) drop(s)) by content: \(check.figures); gaps: "
+                    + check.gaps.map {
+                        "\($0.fromSeconds)–\($0.toSeconds.map { "\($0)" } ?? "end") s, \($0.missing) missing"
+                    }.joined(separator: "; ")
+            )
             return (summary, check)
         }
 
@@ -48,7 +62,11 @@ extension OriginTests {
         @Test func aRecordingAcrossAGOPEdgesDropHoldsWhatItSent() async throws {
             try await withOrigin(OriginConfiguration(logsSentTags: true)) { origin in
                 let (_, check) = try await recordAcrossADrop(
-                    origin, .gop, Behaviour(closeAfterMilliseconds: 2500), label: "gop join, drop 0.5 s into a GOP")
+                    origin,
+                    .gop,
+                    Behaviour(closeAfterMilliseconds: 2500),
+                    label: "gop join, drop 0.5 s into a GOP"
+                )
                 #expect(check.passed, "\(check.problems)")
                 #expect(check.matched > 200)
                 #expect(check.gapsWithOtherBounds == 0, "\(check.gaps)")
@@ -64,7 +82,11 @@ extension OriginTests {
             try await withOrigin(OriginConfiguration(logsSentTags: true)) { origin in
                 let dropAfter = Int(origin.millisecondsToNextKeyframe) + 2000 - 200
                 let (_, check) = try await recordAcrossADrop(
-                    origin, .gop, Behaviour(closeAfterMilliseconds: dropAfter), label: "gop join, drop 0.2 s before a keyframe")
+                    origin,
+                    .gop,
+                    Behaviour(closeAfterMilliseconds: dropAfter),
+                    label: "gop join, drop 0.2 s before a keyframe"
+                )
                 #expect(check.duplicated == 0, "\(check.problems)")
                 #expect(check.passed, "\(check.problems)")
                 #expect(check.matched > 200)
@@ -82,8 +104,17 @@ extension OriginTests {
                 // The drop counts from the response head, after the delay.
                 let delay = 300
                 let dropAfter = Int(origin.millisecondsToNextKeyframe) + 3000 - delay
-                let behaviour = Behaviour(responseDelayMilliseconds: delay, waitForKeyframe: false, closeAfterMilliseconds: dropAfter)
-                let (_, check) = try await recordAcrossADrop(origin, .live, behaviour, label: "live join, waitkey=0, 1 s into a GOP")
+                let behaviour = Behaviour(
+                    responseDelayMilliseconds: delay,
+                    waitForKeyframe: false,
+                    closeAfterMilliseconds: dropAfter
+                )
+                let (_, check) = try await recordAcrossADrop(
+                    origin,
+                    .live,
+                    behaviour,
+                    label: "live join, waitkey=0, 1 s into a GOP"
+                )
                 #expect(check.passed, "\(check.problems)")
                 #expect(check.matched > 200)
                 #expect(check.inGaps > 0, "video sent before the rejoin's first keyframe is not written")
@@ -98,15 +129,26 @@ extension OriginTests {
             let directory = try directory()
             defer { try? FileManager.default.removeItem(at: directory) }
             let source = directory.appendingPathComponent("src.flv").path
-            try MediaFixtures.run("/usr/bin/ffmpeg", [
-                "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25",
-                "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100", "-c:v", "libx264", "-pix_fmt", "yuv420p",
-                "-g", "50", "-c:a", "aac", "-t", "12", source])
+            try MediaFixtures.run(
+                "/usr/bin/ffmpeg",
+                [
+                    "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25",
+                    "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100", "-c:v", "libx264", "-pix_fmt",
+                    "yuv420p",
+                    "-g", "50", "-c:a", "aac", "-t", "12", source,
+                ]
+            )
             let port = try LoopbackSocket.freePort()
             // At 3× real time: a live sender all the same (paced by its clock), in a third of the file's 12 s.
-            let server = try SpawnedProcess("/usr/bin/ffmpeg", [
-                "-nostdin", "-v", "error", "-readrate", "3", "-i", source, "-c", "copy", "-f", "flv", "-listen", "1",
-                "http://127.0.0.1:\(port)/x.flv"], output: directory.appendingPathComponent("server.log"))
+            let server = try SpawnedProcess(
+                "/usr/bin/ffmpeg",
+                [
+                    "-nostdin", "-v", "error", "-readrate", "3", "-i", source, "-c", "copy", "-f", "flv", "-listen",
+                    "1",
+                    "http://127.0.0.1:\(port)/x.flv",
+                ],
+                output: directory.appendingPathComponent("server.log")
+            )
             defer { server.kill() }
             // Listening shows in /proc before anyone connects (a test connection would take the one accept).
             #expect(try await eventually(timeout: 10) { LoopbackSocket.isListening(port: port) }, "\(server.printed)")
@@ -114,7 +156,12 @@ extension OriginTests {
             let path = directory.appendingPathComponent("recording.flv").path
             var policy = try ReconnectPolicy(initialDelay: 0.05, maximumDelay: 0.2, jitter: 0)
             policy.maxAttempts = 1
-            let recorder = try Recorder(url: "http://127.0.0.1:\(port)/x.flv", path: path, reconnect: policy, stopAtEndOfInput: true)
+            let recorder = try Recorder(
+                url: "http://127.0.0.1:\(port)/x.flv",
+                path: path,
+                reconnect: policy,
+                stopAtEndOfInput: true
+            )
             let summary = await recorder.run()
             #expect(summary.outcome == .inputEnded, "\(summary.message ?? "")")
 

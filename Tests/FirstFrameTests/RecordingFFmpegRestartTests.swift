@@ -78,24 +78,35 @@ extension OriginTests {
             /// splicer (the same clock's mid-GOP re-sends are recognised as its keyframe re-send is: by content at
             /// their own time).
             static var selected: [Restart] {
-                ProcessInfo.processInfo.environment["FIRSTFRAME_LONG_TESTS"] == "1" ? all : all.filter { !$0.sameClock || $0.from == .keyframe }
+                ProcessInfo.processInfo.environment["FIRSTFRAME_LONG_TESTS"] == "1"
+                    ? all : all.filter { !$0.sameClock || $0.from == .keyframe }
             }
         }
 
         /// 20 s of x264 (defaults: B-frames; a keyframe every 2 s) and AAC in FLV, made once per process.
-        private static let source: Result<URL, MediaFixtures.Failure> = Result { () throws(MediaFixtures.Failure) -> URL in
+        private static let source: Result<URL, MediaFixtures.Failure> = Result {
+            () throws(MediaFixtures.Failure) -> URL in
             let files = try MediaFixtures.files()
             let source = files.directory.appendingPathComponent("restart-src.flv")
-            try MediaFixtures.run("/usr/bin/ffmpeg", [
-                "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25",
-                "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100", "-c:v", "libx264", "-pix_fmt", "yuv420p",
-                "-g", "50", "-c:a", "aac", "-t", "20", source.path])
+            try MediaFixtures.run(
+                "/usr/bin/ffmpeg",
+                [
+                    "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25",
+                    "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100", "-c:v", "libx264", "-pix_fmt",
+                    "yuv420p",
+                    "-g", "50", "-c:a", "aac", "-t", "20", source.path,
+                ]
+            )
             return source
         }
 
         private static func serve(_ arguments: [String], source: URL, port: Int, log: URL) throws -> SpawnedProcess {
-            try SpawnedProcess("/usr/bin/ffmpeg", ["-nostdin", "-v", "error"] + arguments.map { $0 == "SOURCE" ? source.path : $0 }
-                + ["-c", "copy", "-copyinkf", "-f", "flv", "-listen", "1", "http://127.0.0.1:\(port)/x.flv"], output: log)
+            try SpawnedProcess(
+                "/usr/bin/ffmpeg",
+                ["-nostdin", "-v", "error"] + arguments.map { $0 == "SOURCE" ? source.path : $0 }
+                    + ["-c", "copy", "-copyinkf", "-f", "flv", "-listen", "1", "http://127.0.0.1:\(port)/x.flv"],
+                output: log
+            )
         }
 
         /// Every packet sent is in the file once, in order, missing packets only inside logged gaps with their bounds;
@@ -114,26 +125,40 @@ extension OriginTests {
 
         private func record(_ restart: Restart) async throws -> (ContentCheck, [PacketDigest]) {
             let source = try Self.source.get()
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("restart-\(UUID().uuidString)")
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "restart-\(UUID().uuidString)"
+            )
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: directory) }
             let port = try LoopbackSocket.freePort()
             // At 4× real time: a live sender all the same (paced by its clock).
-            let first = try Self.serve(["-readrate", "4", "-i", "SOURCE"], source: source, port: port,
-                                       log: directory.appendingPathComponent("server1.log"))
+            let first = try Self.serve(
+                ["-readrate", "4", "-i", "SOURCE"],
+                source: source,
+                port: port,
+                log: directory.appendingPathComponent("server1.log")
+            )
             defer { first.kill() }
             // Listening shows in /proc before anyone connects (a test connection would take the one accept).
             #expect(try await eventually(timeout: 10) { LoopbackSocket.isListening(port: port) }, "\(first.printed)")
 
             let recorder = try Recorder(
-                url: "http://127.0.0.1:\(port)/x.flv", path: directory.appendingPathComponent("recording.flv").path,
-                reconnect: try ReconnectPolicy(initialDelay: 0.05, maximumDelay: 0.2, jitter: 0))
+                url: "http://127.0.0.1:\(port)/x.flv",
+                path: directory.appendingPathComponent("recording.flv").path,
+                reconnect: try ReconnectPolicy(initialDelay: 0.05, maximumDelay: 0.2, jitter: 0)
+            )
             let running = Task { await recorder.run() }
-            let midStream = try await eventually(timeout: 15) { recorder.progress.mediaSeconds >= Restart.killAfterSeconds }
+            let midStream = try await eventually(timeout: 15) {
+                recorder.progress.mediaSeconds >= Restart.killAfterSeconds
+            }
             first.kill()
             let killedAt = recorder.progress.mediaSeconds
-            let second = try Self.serve(restart.resendArguments, source: source, port: port,
-                                        log: directory.appendingPathComponent("server2.log"))
+            let second = try Self.serve(
+                restart.resendArguments,
+                source: source,
+                port: port,
+                log: directory.appendingPathComponent("server2.log")
+            )
             defer { second.kill() }
             // The second server sends the rest of the file and exits; the recorder has read it all once its
             // connection has ended (it is trying to reconnect).
@@ -147,10 +172,14 @@ extension OriginTests {
 
             let truth = try PacketDigest.read(url: source.path)
             let check = try ContentCheck.run(paths: summary.files, truth: truth, sessionLog: recorder.sessionLogPath)
-            report("recording of ffmpeg -listen killed with \(killedAt) s written, restarted with \(restart.testDescription), "
-                + "by content: \(check.figures); gaps: "
-                + check.gaps.map { "\($0.fromSeconds)–\($0.toSeconds.map { "\($0)" } ?? "end") s, \($0.missing) missing" }.joined(separator: "; ")
-                + "; \(summary.duplicatesDropped) duplicates dropped")
+            report(
+                "recording of ffmpeg -listen killed with \(killedAt) s written, restarted with \(restart.testDescription), "
+                    + "by content: \(check.figures); gaps: "
+                    + check.gaps.map {
+                        "\($0.fromSeconds)–\($0.toSeconds.map { "\($0)" } ?? "end") s, \($0.missing) missing"
+                    }.joined(separator: "; ")
+                    + "; \(summary.duplicatesDropped) duplicates dropped"
+            )
             #expect(check.passed, "\(check.problems)")
             #expect(check.duplicated == 0, "\(check.problems)")
             #expect(check.missingUnlogged == 0, "\(check.problems)")

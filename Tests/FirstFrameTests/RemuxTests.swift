@@ -27,13 +27,18 @@ extension OriginTests {
                 for (name, url, width, height) in sources {
                     let stream = try await StreamOpener(preset: preset).open(url)
                     let video = try #require(stream.streams.first { $0.index == stream.videoStreamIndex })
-                    #expect(video.width == width && video.height == height && video.format == "yuv420p", "\(preset) \(name)")
+                    #expect(
+                        video.width == width && video.height == height && video.format == "yuv420p",
+                        "\(preset) \(name)"
+                    )
                     #expect(video.isCompleteForMuxing && video.frameRate == 25, "\(preset) \(name): \(video)")
                     #expect(video.profile != nil && video.level != nil, "\(preset) \(name)")
                     let audio = try #require(stream.streams.first { $0.kind == .audio })
                     #expect(audio.isCompleteForMuxing && audio.channelLayout != nil, "\(preset) \(name): \(audio)")
 
-                    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("remux-\(UUID().uuidString)")
+                    let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+                        "remux-\(UUID().uuidString)"
+                    )
                     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
                     defer { try? FileManager.default.removeItem(at: directory) }
                     let paths = Self.containers.map { directory.appendingPathComponent("\(name).\($0)").path }
@@ -49,7 +54,8 @@ extension OriginTests {
         /// `seconds` of video or the end; returns the packets written per file.
         static func remux(_ stream: OpenedStream, to paths: [String], seconds: Double) throws -> Int {
             let kinds: [Int: StreamInfo.Kind] = [stream.videoStreamIndex: .video].merging(
-                stream.audioStreamIndex.map { [$0: .audio] } ?? [:]) { a, _ in a }
+                stream.audioStreamIndex.map { [$0: .audio] } ?? [:]
+            ) { a, _ in a }
             var outputs: [(OutputFormatContext, [Int: Int])] = []
             for path in paths {
                 let output = try OutputFormatContext(path: path)
@@ -87,19 +93,26 @@ extension OriginTests {
             let streams = try MediaProbe.streams(path)
             let video = try #require(streams.first { $0.codec_type == "video" }, "\(label) \(path)")
             #expect(video.codec_name == "h264" && video.width == width && video.height == height, "\(label) \(path)")
-            #expect(streams.contains { $0.codec_type == "audio" && $0.codec_name == "aac" && $0.sample_rate == "44100" }, "\(label) \(path)")
+            #expect(
+                streams.contains { $0.codec_type == "audio" && $0.codec_name == "aac" && $0.sample_rate == "44100" },
+                "\(label) \(path)"
+            )
             let packets = try MediaProbe.packets(path)
             let firstVideo = try #require(packets.first { $0.codec_type == "video" }, "\(label) \(path)")
             #expect(firstVideo.isKeyframe, "\(label) \(path): the first video packet is not a keyframe")
             for index in Set(packets.map(\.stream_index)) {
                 let dts = packets.filter { $0.stream_index == index }.compactMap(\.dts)
-                #expect(zip(dts, dts.dropFirst()).allSatisfy { $0 < $1 }, "\(label) \(path): stream \(index) dts not increasing")
+                #expect(
+                    zip(dts, dts.dropFirst()).allSatisfy { $0 < $1 },
+                    "\(label) \(path): stream \(index) dts not increasing"
+                )
             }
             // The origin's x264 stream (CBR, with HRD) carries a buffering-period SEI ahead of the SPS that MPEG-TS
             // puts in band; the decoder notes it and decodes on. Stock `ffmpeg -c copy` to .ts of the same stream
             // gives the same line, so it says nothing about the remux.
             let errors = try MediaProbe.decodeErrors(path).split(separator: "\n").filter {
-                !$0.contains("non-existing SPS 0 referenced in buffering period") && !$0.contains("Last message repeated")
+                !$0.contains("non-existing SPS 0 referenced in buffering period")
+                    && !$0.contains("Last message repeated")
             }
             #expect(errors.isEmpty, "\(label) \(path): \(errors.prefix(3))")
         }

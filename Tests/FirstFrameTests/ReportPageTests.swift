@@ -2,11 +2,12 @@ import FirstFrame
 import FirstFrameOrigin
 import FirstFrameTestSupport
 import Foundation
+import OriginTestSupport
+import Testing
+
 #if canImport(FoundationXML)
 import FoundationXML
 #endif
-import OriginTestSupport
-import Testing
 
 /// The HTML report page: built from real opens against the origin, it shows every open, every cause in its
 /// legend, the advice, escapes what the reports carry, fetches nothing — and a real browser draws it.
@@ -28,14 +29,20 @@ extension OriginTests {
                 for preset in [Preset.instant, .ffmpeg] {
                     var reports: [FirstFrameReport] = []
                     for mode in [JoinMode.gop, .live] {
-                        reports.append(await StreamOpener(preset: preset).report(opening: origin.url(host: "127.0.0.1", mode)))
+                        reports.append(
+                            await StreamOpener(preset: preset).report(opening: origin.url(host: "127.0.0.1", mode))
+                        )
                     }
                     sections.append(.init(label: "\(preset.rawValue): gop and live joins", reports: reports))
                 }
                 let closed = try ClosedPort()
                 defer { closed.close() }
-                let refused = await StreamOpener(preset: .instant).report(opening: "http://127.0.0.1:\(closed.port)/gop/stream.flv")
-                let hostile = await StreamOpener(preset: .instant).report(opening: "http://127.0.0.1:\(origin.port)\(hostilePath)")
+                let refused = await StreamOpener(preset: .instant).report(
+                    opening: "http://127.0.0.1:\(closed.port)/gop/stream.flv"
+                )
+                let hostile = await StreamOpener(preset: .instant).report(
+                    opening: "http://127.0.0.1:\(origin.port)\(hostilePath)"
+                )
                 sections.append(.init(label: "failures: a refused port, a <script> path", reports: [refused, hostile]))
                 return ReportPage(title: "origin opens <instant & ffmpeg>", sections: sections)
             }
@@ -55,19 +62,31 @@ extension OriginTests {
                 #expect(open.contains("<svg class=\"waterfall\""))
                 // Every cause the band shows is in the legend under it.
                 for cause in Set<Cause>(report.causes?.spans.map(\.cause) ?? []) {
-                    #expect(open.contains("<li data-cause=\"\(cause.rawValue)\">"), "\(cause) missing from the legend of \(report.url)")
+                    #expect(
+                        open.contains("<li data-cause=\"\(cause.rawValue)\">"),
+                        "\(cause) missing from the legend of \(report.url)"
+                    )
                 }
                 for advice in report.advice {
                     #expect(open.contains(ReportPage.escape(advice.message)), "advice missing: \(advice.message)")
                     for knob in advice.knobs { #expect(open.contains("<code>\(ReportPage.escape(knob))</code>")) }
                 }
                 if let error = report.error {
-                    #expect(open.contains("Failed in \(error.stage.rawValue)") && open.contains(ReportPage.escape(error.message)))
+                    #expect(
+                        open.contains("Failed in \(error.stage.rawValue)")
+                            && open.contains(ReportPage.escape(error.message))
+                    )
                 }
             }
             let ok = reports.filter { $0.outcome == .ok }
-            #expect(ok.count == 4, "the origin's four opens reach a picture: \(reports.map { $0.error?.message ?? "ok" })")
-            #expect(reports.contains { !$0.advice.isEmpty }, "a live join, or stock FFmpeg's frame-rate probe, gives advice")
+            #expect(
+                ok.count == 4,
+                "the origin's four opens reach a picture: \(reports.map { $0.error?.message ?? "ok" })"
+            )
+            #expect(
+                reports.contains { !$0.advice.isEmpty },
+                "a live join, or stock FFmpeg's frame-rate probe, gives advice"
+            )
 
             // The failures: a refused connect, drawn in red with its error, and the hostile path's 404.
             let failed = reports.filter { $0.outcome == .failed }
@@ -85,16 +104,23 @@ extension OriginTests {
             let p50 = ReportAggregate.Distribution.percentile(0.5, ofSorted: pictures)
             #expect(html.contains("<td>\(ReportPage.ms(p50))</td>"))
             #expect(html.contains("6 opens in 3 sections · 2 failed"))
-            report("report page: \(html.utf8.count) bytes for \(reports.count) opens; first pictures "
-                   + ok.map { "\($0.preset ?? "?") \(ReportPage.ms($0.summary.firstVideoFrameMs ?? 0))" }.joined(separator: ", "))
+            report(
+                "report page: \(html.utf8.count) bytes for \(reports.count) opens; first pictures "
+                    + ok.map { "\($0.preset ?? "?") \(ReportPage.ms($0.summary.firstVideoFrameMs ?? 0))" }.joined(
+                        separator: ", "
+                    )
+            )
         }
 
         /// Reports carry whatever a server or a user typed: a host, a URL, an error, a stall's description.
         @Test func handBuiltRTMPReportShowsPhasesStallsAndEscapesEverything() throws {
             let report = try Self.handBuiltRTMPReport()
-            let html = ReportPage(title: "hand-built", sections: [.init(label: "rtmp \"quoted\"", reports: [report])]).html()
+            let html = ReportPage(title: "hand-built", sections: [.init(label: "rtmp \"quoted\"", reports: [report])])
+                .html()
             try Self.expectSelfContained(html)
-            for phase in ["handshake", "connect", "createStream", "play"] { #expect(html.contains(">\(phase)<") || html.contains("\(phase) ")) }
+            for phase in ["handshake", "connect", "createStream", "play"] {
+                #expect(html.contains(">\(phase)<") || html.contains("\(phase) "))
+            }
             #expect(html.contains("RTMP exchange") && html.contains("2 stalls 80.0 ms"))
             #expect(html.contains("stall 40.0 ms awaiting server, after sending connect &amp; &lt;b&gt;"))
             #expect(!html.contains("<b>") && !html.contains("<evil>") && html.contains("&lt;evil&gt;"))
@@ -104,10 +130,15 @@ extension OriginTests {
             for cause in Cause.allCases { #expect(html.contains("<li data-cause=\"\(cause.rawValue)\">")) }
 
             // HLS hops carry their role, playlist and segment; TLS says whether it resumed.
-            let hls = try ReportPage(title: "hls", sections: [.init(label: "hls", reports: [Self.handBuiltHLSReport()])]).html()
+            let hls = try ReportPage(
+                title: "hls",
+                sections: [.init(label: "hls", reports: [Self.handBuiltHLSReport()])]
+            ).html()
             try Self.expectSelfContained(hls)
-            for text in [">master playlist<", ">media playlist<", ">segment<", "2 variants", "5 segments, 10.0 s, live",
-                         "segment #41, 2.0 s, 4.0 s from the live edge", "TLS 24.0 ms (full handshake)", "reused connection"] {
+            for text in [
+                ">master playlist<", ">media playlist<", ">segment<", "2 variants", "5 segments, 10.0 s, live",
+                "segment #41, 2.0 s, 4.0 s from the live edge", "TLS 24.0 ms (full handshake)", "reused connection",
+            ] {
                 #expect(hls.contains(text), "\(text) missing")
             }
         }
@@ -119,7 +150,9 @@ extension OriginTests {
             #expect(refused.error?.kind == .invalidURL && refused.hops.isEmpty)
             let html = ReportPage(title: "refused", sections: [.init(label: "one", reports: [refused])]).html()
             try Self.expectSelfContained(html)
-            #expect(html.contains("Failed in \(refused.error!.stage.rawValue)") && html.contains("no media stage reached"))
+            #expect(
+                html.contains("Failed in \(refused.error!.stage.rawValue)") && html.contains("no media stage reached")
+            )
             #expect(Self.count("<svg class=\"waterfall\"", in: html) == 1 && html.contains("&lt;x&gt;.flv"))
             let empty = ReportPage(title: "nothing", sections: []).html()
             try Self.expectSelfContained(empty)
@@ -127,20 +160,40 @@ extension OriginTests {
         }
 
         /// Headless Chromium draws the page: the screenshot is not blank, and the causes' colours are on it.
-        @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: Browser.chromium), "needs /usr/bin/chromium (Debian: chromium)"),
-              .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/ffmpeg"), "needs /usr/bin/ffmpeg to read the screenshot"))
+        @Test(
+            .enabled(
+                if: FileManager.default.isExecutableFile(atPath: Browser.chromium),
+                "needs /usr/bin/chromium (Debian: chromium)"
+            ),
+            .enabled(
+                if: FileManager.default.isExecutableFile(atPath: "/usr/bin/ffmpeg"),
+                "needs /usr/bin/ffmpeg to read the screenshot"
+            )
+        )
         func chromiumDrawsTheWaterfallsInTheCauseColours() async throws {
             var page = try await Self.realOpens.value
-            page.sections.append(.init(label: "hand-built RTMP and HLS reports (examples, not measurements)",
-                                       reports: [try Self.handBuiltRTMPReport(), try Self.handBuiltHLSReport()]))
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("firstframe-page-\(UUID().uuidString)")
+            page.sections.append(
+                .init(
+                    label: "hand-built RTMP and HLS reports (examples, not measurements)",
+                    reports: [try Self.handBuiltRTMPReport(), try Self.handBuiltHLSReport()]
+                )
+            )
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "firstframe-page-\(UUID().uuidString)"
+            )
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: directory) }
             let file = directory.appendingPathComponent("page.html")
             try page.write(to: file)
             let screenshot = directory.appendingPathComponent("page.png")
             let (width, height) = (1280, 2000)
-            try await Browser.screenshot(of: file, to: screenshot, width: width, height: height, profile: directory.appendingPathComponent("profile"))
+            try await Browser.screenshot(
+                of: file,
+                to: screenshot,
+                width: width,
+                height: height,
+                profile: directory.appendingPathComponent("profile")
+            )
 
             let pixels = try Browser.rgb(of: screenshot)
             try #require(pixels.count == width * height * 3, "ffmpeg read \(pixels.count) bytes")
@@ -151,22 +204,28 @@ extension OriginTests {
                 for offset in stride(from: 0, to: bytes.count, by: 3) {
                     let (r, g, b) = (Int(bytes[offset]), Int(bytes[offset + 1]), Int(bytes[offset + 2]))
                     if r < 235 || g < 235 || b < 235 { nonWhite += 1 }
-                    for (cause, colour) in palette where abs(r - colour.0) <= 6 && abs(g - colour.1) <= 6 && abs(b - colour.2) <= 6 {
+                    for (cause, colour) in palette
+                    where abs(r - colour.0) <= 6 && abs(g - colour.1) <= 6 && abs(b - colour.2) <= 6 {
                         counts[cause, default: 0] += 1
                     }
                 }
             }
             let fraction = Double(nonWhite) / Double(width * height)
             let seen = counts.filter { $0.value >= 60 }.keys.map(\.rawValue).sorted()
-            report(String(format: "screenshot: %.1f%% non-white; cause colours seen (pixels): ", fraction * 100)
-                   + counts.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue) \($0.value)" }.joined(separator: ", "))
+            report(
+                String(format: "screenshot: %.1f%% non-white; cause colours seen (pixels): ", fraction * 100)
+                    + counts.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue) \($0.value)" }
+                    .joined(separator: ", ")
+            )
             #expect(fraction > 0.04, "the screenshot is (nearly) blank")
             #expect(seen.count >= 4, "only \(seen) of the cause colours are on the screenshot")
             // Legend swatches are 12 × 12; a causes band is hundreds of pixels wide: the waterfalls were drawn.
             #expect(counts.values.max() ?? 0 >= 3000, "no causes band on the screenshot")
 
             // For a person to look at.
-            for (source, target) in [(screenshot, "/tmp/firstframe-report-page.png"), (file, "/tmp/firstframe-report-page.html")] {
+            for (source, target) in [
+                (screenshot, "/tmp/firstframe-report-page.png"), (file, "/tmp/firstframe-report-page.html"),
+            ] {
                 try? FileManager.default.removeItem(atPath: target)
                 try FileManager.default.copyItem(at: source, to: URL(fileURLWithPath: target))
             }
@@ -174,7 +233,11 @@ extension OriginTests {
 
         /// An HLS open over HTTPS: master playlist, media playlist and a segment on one kept-alive connection.
         static func handBuiltHLSReport() throws -> FirstFrameReport {
-            var report = FirstFrameReport(url: "https://cdn.test/live/master.m3u8", preset: "instant", knobs: Preset.instant.knobs)
+            var report = FirstFrameReport(
+                url: "https://cdn.test/live/master.m3u8",
+                preset: "instant",
+                knobs: Preset.instant.knobs
+            )
             let hops = """
                 [{"url": "https://cdn.test/live/master.m3u8", "host": "cdn.test", "role": "masterPlaylist", "reusedConnection": false,
                   "dns": {"host": "cdn.test", "startMs": 0.2, "endMs": 0.3, "source": "cache", "answers": ["127.0.0.1"]},
@@ -191,16 +254,25 @@ extension OriginTests {
                 """
             report.hops = try JSONDecoder().decode([FirstFrameReport.Hop].self, from: Data(hops.utf8))
             var cursor = 0.0
-            for (stage, duration) in [(Stage.dns, 0.3), (.tcpConnect, 8.7), (.tls, 24), (.httpResponse, 19), (.formatProbe, 90), (.streamInfo, 30), (.buffering, 2), (.decode, 6)] {
+            for (stage, duration) in [
+                (Stage.dns, 0.3), (.tcpConnect, 8.7), (.tls, 24), (.httpResponse, 19), (.formatProbe, 90),
+                (.streamInfo, 30), (.buffering, 2), (.decode, 6),
+            ] {
                 report.stages.append(.init(name: stage, startMs: cursor, endMs: cursor + duration))
                 report.summary[stage] = duration
                 cursor += duration
             }
-            report.causes = .init(spans: [
-                .init(cause: .networkSetup, startMs: 0, endMs: 33, hop: 0), .init(cause: .serverResponse, startMs: 33, endMs: 98, hop: 0),
-                .init(cause: .keyframeTransfer, startMs: 98, endMs: 150), .init(cause: .clientWait, startMs: 150, endMs: 174),
-                .init(cause: .decode, startMs: 174, endMs: cursor),
-            ], keyframeArrival: .demuxer, firstPictureMs: cursor)
+            report.causes = .init(
+                spans: [
+                    .init(cause: .networkSetup, startMs: 0, endMs: 33, hop: 0),
+                    .init(cause: .serverResponse, startMs: 33, endMs: 98, hop: 0),
+                    .init(cause: .keyframeTransfer, startMs: 98, endMs: 150),
+                    .init(cause: .clientWait, startMs: 150, endMs: 174),
+                    .init(cause: .decode, startMs: 174, endMs: cursor),
+                ],
+                keyframeArrival: .demuxer,
+                firstPictureMs: cursor
+            )
             report.summary.firstVideoFrameMs = cursor
             report.milestones.firstByteMs = 98
             report.milestones.firstKeyframeMs = 150
@@ -219,23 +291,51 @@ extension OriginTests {
             let reader = MarkupReader()
             let parser = XMLParser(data: Data(html.utf8))
             parser.delegate = reader
-            #expect(parser.parse(), "not well-formed: \(parser.parserError.map { "\($0)" } ?? "?") at line \(parser.lineNumber)",
-                    sourceLocation: sourceLocation)
-            #expect(reader.elements.isDisjoint(with: ["script", "link", "img", "iframe", "object", "embed", "image", "use", "foreignObject"]),
-                    "elements: \(reader.elements.sorted())", sourceLocation: sourceLocation)
+            #expect(
+                parser.parse(),
+                "not well-formed: \(parser.parserError.map { "\($0)" } ?? "?") at line \(parser.lineNumber)",
+                sourceLocation: sourceLocation
+            )
+            #expect(
+                reader.elements.isDisjoint(with: [
+                    "script", "link", "img", "iframe", "object", "embed", "image", "use", "foreignObject",
+                ]),
+                "elements: \(reader.elements.sorted())",
+                sourceLocation: sourceLocation
+            )
             for (element, name, value) in reader.attributes {
-                #expect(!value.contains("://") && !value.lowercased().contains("url("), "\(element) \(name)=\"\(value)\"", sourceLocation: sourceLocation)
+                #expect(
+                    !value.contains("://") && !value.lowercased().contains("url("),
+                    "\(element) \(name)=\"\(value)\"",
+                    sourceLocation: sourceLocation
+                )
                 if name == "href" || name == "src" || name == "xlink:href" {
-                    #expect(value.hasPrefix("#"), "\(element) \(name)=\"\(value)\" is not a fragment", sourceLocation: sourceLocation)
+                    #expect(
+                        value.hasPrefix("#"),
+                        "\(element) \(name)=\"\(value)\" is not a fragment",
+                        sourceLocation: sourceLocation
+                    )
                 }
             }
             let css = reader.styleText.lowercased()
-            #expect(!css.contains("@import") && !css.contains("url(") && !css.contains("://"), sourceLocation: sourceLocation)
+            #expect(
+                !css.contains("@import") && !css.contains("url(") && !css.contains("://"),
+                sourceLocation: sourceLocation
+            )
             #expect(!html.lowercased().contains("url("), sourceLocation: sourceLocation)
-            #expect(html.hasPrefix("<!DOCTYPE html>") && html.contains("<meta name=\"viewport\""), sourceLocation: sourceLocation)
+            #expect(
+                html.hasPrefix("<!DOCTYPE html>") && html.contains("<meta name=\"viewport\""),
+                sourceLocation: sourceLocation
+            )
             // Each waterfall scales with the page: a viewBox, and the style sheet's width 100%.
-            #expect(count("<svg class=\"waterfall\" viewBox=\"0 0 960 ", in: html) == count("<svg", in: html), sourceLocation: sourceLocation)
-            #expect(reader.styleText.contains("svg.waterfall { display: block; width: 100%;"), sourceLocation: sourceLocation)
+            #expect(
+                count("<svg class=\"waterfall\" viewBox=\"0 0 960 ", in: html) == count("<svg", in: html),
+                sourceLocation: sourceLocation
+            )
+            #expect(
+                reader.styleText.contains("svg.waterfall { display: block; width: 100%;"),
+                sourceLocation: sourceLocation
+            )
         }
 
         /// Every element name, every attribute, and the text of `<style>`.
@@ -245,14 +345,20 @@ extension OriginTests {
             var styleText = ""
             private var inStyle = false
 
-            func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
-                        attributes attributeDict: [String: String] = [:]) {
+            func parser(
+                _ parser: XMLParser,
+                didStartElement name: String,
+                namespaceURI: String?,
+                qualifiedName: String?,
+                attributes attributeDict: [String: String] = [:]
+            ) {
                 elements.insert(name)
                 attributes += attributeDict.map { (name, $0.key, $0.value) }
                 inStyle = name == "style"
             }
 
-            func parser(_ parser: XMLParser, didEndElement name: String, namespaceURI: String?, qualifiedName: String?) {
+            func parser(_ parser: XMLParser, didEndElement name: String, namespaceURI: String?, qualifiedName: String?)
+            {
                 if name == "style" { inStyle = false }
             }
 
@@ -266,7 +372,11 @@ extension OriginTests {
         /// An RTMP open as the chunk-stream reading would describe it (no RTMP server runs in these tests), with
         /// every cause, a failed connect, and hostile strings wherever a report carries text.
         static func handBuiltRTMPReport() throws -> FirstFrameReport {
-            var report = FirstFrameReport(url: "rtmp://<evil>.test/live/\"x\"", preset: "instant", knobs: Preset.instant.knobs)
+            var report = FirstFrameReport(
+                url: "rtmp://<evil>.test/live/\"x\"",
+                preset: "instant",
+                knobs: Preset.instant.knobs
+            )
             let hops = """
                 [{"url": "rtmp://<evil>.test:1935/live/\\"x\\"", "host": "<evil>.test",
                   "dns": {"host": "<evil>.test", "startMs": 0.5, "endMs": 38, "source": "resolver", "answers": ["::1", "127.0.0.1"]},
@@ -291,8 +401,19 @@ extension OriginTests {
                 """
             report.hops = try JSONDecoder().decode([FirstFrameReport.Hop].self, from: Data(hops.utf8))
             var cursor = 0.0
-            for (stage, duration) in [(Stage.dns, 38.0), (.tcpConnect, 14.2), (.httpResponse, 7.8), (.formatProbe, 420), (.streamInfo, 95), (.buffering, 5), (.decode, 60)] {
-                report.stages.append(.init(name: stage, startMs: cursor, endMs: cursor + duration, bytes: stage.isNetwork ? 0 : 48_000, packets: stage.isNetwork ? 0 : 12))
+            for (stage, duration) in [
+                (Stage.dns, 38.0), (.tcpConnect, 14.2), (.httpResponse, 7.8), (.formatProbe, 420), (.streamInfo, 95),
+                (.buffering, 5), (.decode, 60),
+            ] {
+                report.stages.append(
+                    .init(
+                        name: stage,
+                        startMs: cursor,
+                        endMs: cursor + duration,
+                        bytes: stage.isNetwork ? 0 : 48_000,
+                        packets: stage.isNetwork ? 0 : 12
+                    )
+                )
                 report.summary[stage] = duration
                 cursor += duration
             }

@@ -2,6 +2,7 @@ import FirstFrame
 import FirstFrameTestSupport
 import Foundation
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -17,7 +18,10 @@ extension OriginTests {
         }
 
         private static func probe(_ html: String, port: Int) async throws -> CommandLineProcess {
-            try await CommandLineProcess.run(["probe", "http://127.0.0.1:\(port)/live/x.flv", "--html", html], timeout: 30)
+            try await CommandLineProcess.run(
+                ["probe", "http://127.0.0.1:\(port)/live/x.flv", "--html", html],
+                timeout: 30
+            )
         }
 
         /// Reads a FIFO until its writer closes it, without waiting to open it (so a writer that never comes
@@ -33,7 +37,10 @@ extension OriginTests {
                 var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
                 guard poll(&poller, 1, 100) > 0 else { continue }
                 let count = read(descriptor, &buffer, buffer.count)
-                if count > 0 { data.append(contentsOf: buffer[..<count]); continue }
+                if count > 0 {
+                    data.append(contentsOf: buffer[..<count])
+                    continue
+                }
                 // POLLHUP with nothing left: a writer came and closed.
                 if count == 0 { return data }
                 if errno != EAGAIN && errno != EINTR { return nil }
@@ -41,7 +48,12 @@ extension OriginTests {
             return nil
         }
 
-        @Test(.enabled(if: CommandLineProcess.executable != nil, "the firstframe executable is not built next to the tests"))
+        @Test(
+            .enabled(
+                if: CommandLineProcess.executable != nil,
+                "the firstframe executable is not built next to the tests"
+            )
+        )
         func aFIFOGetsThePageThroughIt() async throws {
             let closed = try ClosedPort()
             let directory = try CommandLineProcess.scratchDirectory("probe-fifo")
@@ -52,11 +64,19 @@ extension OriginTests {
             let run = try await Self.probe(fifo, port: closed.port)
             let received = try await page
             #expect(run.status == 1 && run.stderr.contains("wrote \(fifo)"), "\(run.transcript)")
-            #expect(received.map { String(decoding: $0, as: UTF8.self) }?.hasSuffix("</html>\n") == true, "the reader got \(received?.count ?? -1) bytes")
+            #expect(
+                received.map { String(decoding: $0, as: UTF8.self) }?.hasSuffix("</html>\n") == true,
+                "the reader got \(received?.count ?? -1) bytes"
+            )
             #expect(Self.fileType(fifo) == S_IFIFO, "the FIFO is still a FIFO")
         }
 
-        @Test(.enabled(if: CommandLineProcess.executable != nil, "the firstframe executable is not built next to the tests"))
+        @Test(
+            .enabled(
+                if: CommandLineProcess.executable != nil,
+                "the firstframe executable is not built next to the tests"
+            )
+        )
         func aDeviceALinkAndADirectory() async throws {
             let closed = try ClosedPort()
             let directory = try CommandLineProcess.scratchDirectory("probe-paths")

@@ -18,7 +18,12 @@ extension OriginTests {
             origin.url(.gop, channel: channel).replacingOccurrences(of: "http://", with: "http://user:\(plant)@")
         }
 
-        @Test(.enabled(if: CommandLineProcess.executable != nil, "the firstframe executable is not built next to the tests"))
+        @Test(
+            .enabled(
+                if: CommandLineProcess.executable != nil,
+                "the firstframe executable is not built next to the tests"
+            )
+        )
         func theExportersPagesAndOutputCarryNoPassword() async throws {
             try await withOrigin { origin in
                 try await origin.prepareChannels(["room1", "room2"])
@@ -33,21 +38,35 @@ extension OriginTests {
                     ($0.value("firstframe_exporter_probes_total", ["target": "room1", "trigger": "schedule"]) ?? 0) >= 1
                 }
                 var pages: [String: String] = [:]
-                for path in ["/", "/metrics", "/reports", "/reports?target=room2", "/probe?target=room2", "/-/healthy", "/nothing",
-                             "/probe?target=" + Self.encoded(Self.planted(origin, "room3"))] {
+                for path in [
+                    "/", "/metrics", "/reports", "/reports?target=room2", "/probe?target=room2", "/-/healthy",
+                    "/nothing",
+                    "/probe?target=" + Self.encoded(Self.planted(origin, "room3")),
+                ] {
                     let answer = try await exporter.get(path)
                     pages[path] = answer.body
                 }
-                #expect(pages["/"]?.contains("http://***@127.0.0.1:\(origin.port)/gop/room1.flv") == true, "\(pages["/"] ?? "")")
+                #expect(
+                    pages["/"]?.contains("http://***@127.0.0.1:\(origin.port)/gop/room1.flv") == true,
+                    "\(pages["/"] ?? "")"
+                )
                 #expect(pages["/reports"]?.contains("room1") == true)
                 for (path, body) in pages {
                     #expect(!body.contains(Self.plant), "\(path) shows the password: \(body.prefix(2000))")
                 }
-                #expect(!exporter.process.printed.contains(Self.plant), "the exporter's output: \(exporter.process.printed)")
+                #expect(
+                    !exporter.process.printed.contains(Self.plant),
+                    "the exporter's output: \(exporter.process.printed)"
+                )
             }
         }
 
-        @Test(.enabled(if: CommandLineProcess.executable != nil, "the firstframe executable is not built next to the tests"))
+        @Test(
+            .enabled(
+                if: CommandLineProcess.executable != nil,
+                "the firstframe executable is not built next to the tests"
+            )
+        )
         func recordAndProbeCarryNoPassword() async throws {
             let directory = try CommandLineProcess.scratchDirectory("plant")
             defer { try? FileManager.default.removeItem(at: directory) }
@@ -59,16 +78,25 @@ extension OriginTests {
 
                 let record = try await CommandLineProcess.run(
                     ["record", url, "--out", directory.path, "--duration", "2", "--status-interval", "0.5"],
-                    environment: talkative, timeout: 30)
+                    environment: talkative,
+                    timeout: 30
+                )
                 #expect(record.status == 0, "\(record.transcript.prefix(3000))")
                 #expect(record.stderr.contains("Opening 'http://***@127.0.0.1"), "FFmpeg named the URL it opened")
                 #expect(!record.stdout.contains(Self.plant) && !record.stderr.contains(Self.plant), "record's output")
-                let log = try String(contentsOf: directory.appendingPathComponent("room.ts.session.jsonl"), encoding: .utf8)
+                let log = try String(
+                    contentsOf: directory.appendingPathComponent("room.ts.session.jsonl"),
+                    encoding: .utf8
+                )
                 #expect(log.contains("\"summary\"") && log.contains("***@"))
                 #expect(!log.contains(Self.plant), "the session log")
 
                 let page = directory.appendingPathComponent("probe.html")
-                let probe = try await CommandLineProcess.run(["probe", url, "--json", "--html", page.path], environment: talkative, timeout: 30)
+                let probe = try await CommandLineProcess.run(
+                    ["probe", url, "--json", "--html", page.path],
+                    environment: talkative,
+                    timeout: 30
+                )
                 #expect(probe.status == 0, "\(probe.transcript.prefix(3000))")
                 #expect(!probe.stdout.contains(Self.plant) && !probe.stderr.contains(Self.plant), "probe's output")
                 #expect(!(try String(contentsOf: page, encoding: .utf8)).contains(Self.plant), "probe's page")
@@ -84,10 +112,14 @@ extension OriginTests {
 
         /// What the router does to each of FFmpeg's lines: every URL's userinfo goes, the rest stays.
         @Test func everyURLInALineLosesItsUserinfo() {
-            #expect(URLRedaction.redactingUserinfo(in: "Opening 'http://u:p@h:80/a@b.flv?x=y@z' for reading")
-                    == "Opening 'http://***@h:80/a@b.flv?x=y@z' for reading")
-            #expect(URLRedaction.redactingUserinfo(in: "a rtmp://u:p:q@h/app and https://k@h2#f, then ftp://h/x")
-                    == "a rtmp://***@h/app and https://***@h2#f, then ftp://h/x")
+            #expect(
+                URLRedaction.redactingUserinfo(in: "Opening 'http://u:p@h:80/a@b.flv?x=y@z' for reading")
+                    == "Opening 'http://***@h:80/a@b.flv?x=y@z' for reading"
+            )
+            #expect(
+                URLRedaction.redactingUserinfo(in: "a rtmp://u:p:q@h/app and https://k@h2#f, then ftp://h/x")
+                    == "a rtmp://***@h/app and https://***@h2#f, then ftp://h/x"
+            )
             #expect(URLRedaction.redactingUserinfo(in: "no URL here: user@host") == "no URL here: user@host")
         }
 

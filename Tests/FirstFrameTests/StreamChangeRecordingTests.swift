@@ -17,14 +17,23 @@ extension OriginTests {
         }
 
         /// `seconds` of testsrc2 (or another `pattern`) at `size`, with a sine, as FLV; video `codec` arguments.
-        private func flv(in directory: URL, _ name: String, size: String, pattern: String = "testsrc2",
-                         video: [String] = ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "50"], seconds: Int = 4) throws -> [UInt8] {
+        private func flv(
+            in directory: URL,
+            _ name: String,
+            size: String,
+            pattern: String = "testsrc2",
+            video: [String] = ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "50"],
+            seconds: Int = 4
+        ) throws -> [UInt8] {
             let path = directory.appendingPathComponent(name).path
-            try MediaFixtures.run("/usr/bin/ffmpeg", [
-                "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
-                "-f", "lavfi", "-i", "\(pattern)=size=\(size):rate=25",
-                "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
-            ] + video + ["-c:a", "aac", "-t", "\(seconds)", "-f", "flv", path])
+            try MediaFixtures.run(
+                "/usr/bin/ffmpeg",
+                [
+                    "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+                    "-f", "lavfi", "-i", "\(pattern)=size=\(size):rate=25",
+                    "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
+                ] + video + ["-c:a", "aac", "-t", "\(seconds)", "-f", "flv", path]
+            )
             return try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
         }
 
@@ -50,11 +59,15 @@ extension OriginTests {
             defer { server.stop() }
             let path = directory.appendingPathComponent("room.\(container)").path
             let recorder = try Recorder(
-                url: "http://127.0.0.1:\(server.port)/room.flv", path: path,
+                url: "http://127.0.0.1:\(server.port)/room.flv",
+                path: path,
                 reconnect: try ReconnectPolicy(initialDelay: 0.05, maximumDelay: 0.2, jitter: 0, maxAttempts: 2),
-                readBatchSeconds: 0, stopAtEndOfInput: true)
+                readBatchSeconds: 0,
+                stopAtEndOfInput: true
+            )
             let summary = await recorder.run()
-            let lines = try String(contentsOfFile: recorder.sessionLogPath, encoding: .utf8).split(separator: "\n").map {
+            let lines = try String(contentsOfFile: recorder.sessionLogPath, encoding: .utf8).split(separator: "\n").map
+            {
                 try #require(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
             }
             let reasons = lines.filter { $0["event"] as? String == "file" }.compactMap { $0["reason"] as? String }
@@ -62,7 +75,9 @@ extension OriginTests {
         }
 
         private func directory() throws -> URL {
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("changes-\(UUID().uuidString)")
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "changes-\(UUID().uuidString)"
+            )
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             return directory
         }
@@ -75,9 +90,15 @@ extension OriginTests {
                 video += packets.filter { $0.codec_type == "video" }.count
                 for index in Set(packets.map(\.stream_index)) {
                     let dts = packets.filter { $0.stream_index == index }.compactMap(\.dts)
-                    #expect(zip(dts, dts.dropFirst()).allSatisfy { $0 < $1 }, "\(file): stream \(index) dts not increasing")
+                    #expect(
+                        zip(dts, dts.dropFirst()).allSatisfy { $0 < $1 },
+                        "\(file): stream \(index) dts not increasing"
+                    )
                 }
-                #expect(packets.first { $0.codec_type == "video" }?.isKeyframe == true, "\(file) starts without a keyframe")
+                #expect(
+                    packets.first { $0.codec_type == "video" }?.isKeyframe == true,
+                    "\(file) starts without a keyframe"
+                )
                 let errors = try MediaProbe.decodeErrors(file)
                 #expect(errors.isEmpty, "\(file): \(errors.prefix(300))")
             }
@@ -95,7 +116,9 @@ extension OriginTests {
             #expect(recorded.summary.files.count == 2, "\(recorded.summary.files)")
             #expect(recorded.fileReasons == ["first", "newSequenceHeader"])
             let sizes = try recorded.summary.files.map { file in
-                try MediaProbe.streams(file).first { $0.codec_type == "video" }.map { "\($0.width ?? 0)x\($0.height ?? 0)" }
+                try MediaProbe.streams(file).first { $0.codec_type == "video" }.map {
+                    "\($0.width ?? 0)x\($0.height ?? 0)"
+                }
             }
             #expect(sizes == ["320x240", "640x360"])
             try judge(recorded.summary.files, video: try mediaTagCounts(small).video + mediaTagCounts(large).video)
@@ -106,12 +129,19 @@ extension OriginTests {
             let directory = try directory()
             defer { try? FileManager.default.removeItem(at: directory) }
             let h264 = try flv(in: directory, "h264.flv", size: "320x240")
-            let sorenson = try flv(in: directory, "flv1.flv", size: "320x240", pattern: "testsrc",
-                                   video: ["-c:v", "flv", "-g", "50", "-q:v", "5"])
+            let sorenson = try flv(
+                in: directory,
+                "flv1.flv",
+                size: "320x240",
+                pattern: "testsrc",
+                video: ["-c:v", "flv", "-g", "50", "-q:v", "5"]
+            )
             let body = try splice(h264, sorenson) { $0 + 4000 }
             let recorded = try await record(body, in: directory)
             #expect(recorded.fileReasons == ["first", "codecChanged"])
-            let codecs = try recorded.summary.files.map { try MediaProbe.streams($0).first { $0.codec_type == "video" }?.codec_name }
+            let codecs = try recorded.summary.files.map {
+                try MediaProbe.streams($0).first { $0.codec_type == "video" }?.codec_name
+            }
             #expect(codecs == ["h264", "flv1"])
             try judge(recorded.summary.files, video: try mediaTagCounts(h264).video + mediaTagCounts(sorenson).video)
         }
@@ -125,7 +155,10 @@ extension OriginTests {
             let second = try flv(in: directory, "b.flv", size: "320x240", pattern: "testsrc")
             let body = try splice(first, second) { $0 + 4000 + 5 * 3_600_000 }
             let recorded = try await record(body, in: directory)
-            #expect(recorded.summary.mediaSeconds > 7 && recorded.summary.mediaSeconds < 9, "\(recorded.summary.mediaSeconds) s")
+            #expect(
+                recorded.summary.mediaSeconds > 7 && recorded.summary.mediaSeconds < 9,
+                "\(recorded.summary.mediaSeconds) s"
+            )
             #expect(recorded.summary.gaps.contains { $0.kind == .timestampJump }, "\(recorded.summary.gaps)")
             try judge(recorded.summary.files, video: try mediaTagCounts(first).video + mediaTagCounts(second).video)
         }
@@ -139,7 +172,10 @@ extension OriginTests {
             let start = UInt32.max - 1999
             let body = preamble + tags.flatMap { $0.retimed($0.type == 18 ? 0 : start &+ $0.timestamp) }
             let recorded = try await record(body, in: directory)
-            #expect(recorded.summary.mediaSeconds > 3 && recorded.summary.mediaSeconds < 5, "\(recorded.summary.mediaSeconds) s")
+            #expect(
+                recorded.summary.mediaSeconds > 3 && recorded.summary.mediaSeconds < 5,
+                "\(recorded.summary.mediaSeconds) s"
+            )
             try judge(recorded.summary.files, video: try mediaTagCounts(media).video)
         }
 
@@ -149,14 +185,17 @@ extension OriginTests {
         @Test func aPlaylistThatNeverUpdatesIsRecordedOnce() async throws {
             let directory = try directory()
             defer { try? FileManager.default.removeItem(at: directory) }
-            try MediaFixtures.run("/usr/bin/ffmpeg", [
-                "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
-                "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-f", "lavfi", "-i", "sine=frequency=440",
-                "-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "25", "-c:a", "aac", "-t", "4",
-                "-f", "hls", "-hls_time", "1", "-hls_list_size", "0", "-hls_flags", "omit_endlist",
-                "-hls_segment_filename", directory.appendingPathComponent("seg%d.ts").path,
-                directory.appendingPathComponent("live.m3u8").path,
-            ])
+            try MediaFixtures.run(
+                "/usr/bin/ffmpeg",
+                [
+                    "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+                    "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-f", "lavfi", "-i", "sine=frequency=440",
+                    "-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "25", "-c:a", "aac", "-t", "4",
+                    "-f", "hls", "-hls_time", "1", "-hls_list_size", "0", "-hls_flags", "omit_endlist",
+                    "-hls_segment_filename", directory.appendingPathComponent("seg%d.ts").path,
+                    directory.appendingPathComponent("live.m3u8").path,
+                ]
+            )
             var files: [String: [UInt8]] = [:]
             for name in try FileManager.default.contentsOfDirectory(atPath: directory.path) {
                 files[name] = try [UInt8](Data(contentsOf: directory.appendingPathComponent(name)))
@@ -170,9 +209,12 @@ extension OriginTests {
             knobs.allowedProtocols = ["http", "tcp", "hls"]
             let path = directory.appendingPathComponent("room.mkv").path
             let recorder = try Recorder(
-                url: "http://127.0.0.1:\(server.port)/live.m3u8", path: path, knobs: knobs,
+                url: "http://127.0.0.1:\(server.port)/live.m3u8",
+                path: path,
+                knobs: knobs,
                 reconnect: try ReconnectPolicy(initialDelay: 0.05, maximumDelay: 0.2, jitter: 0, maxAttempts: 2),
-                readBatchSeconds: 0)
+                readBatchSeconds: 0
+            )
             let summary = await recorder.run()
             #expect(summary.outcome == .attemptsExhausted)
             #expect(summary.successfulOpens == 3, "one that wrote, two that sent it all again")
@@ -180,7 +222,10 @@ extension OriginTests {
             #expect(summary.duplicatesDropped > 0)
             // FFmpeg starts a live playlist three segments from its end: those, once each.
             let sent = try segments.suffix(3).reduce(0) { count, name in
-                try count + MediaProbe.packets(directory.appendingPathComponent(name).path).filter { $0.codec_type == "video" }.count
+                try count
+                    + MediaProbe.packets(directory.appendingPathComponent(name).path).filter {
+                        $0.codec_type == "video"
+                    }.count
             }
             let written = try MediaProbe.packets(path).filter { $0.codec_type == "video" }
             #expect(written.count == sent, "video packets written vs in the segments read")
@@ -194,20 +239,28 @@ extension OriginTests {
             let directory = try directory()
             defer { try? FileManager.default.removeItem(at: directory) }
             let path = directory.appendingPathComponent("two.ts").path
-            try MediaFixtures.run("/usr/bin/ffmpeg", [
-                "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
-                "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-f", "lavfi", "-i", "sine=frequency=440",
-                "-f", "lavfi", "-i", "sine=frequency=880",
-                "-map", "0:v", "-map", "1:a", "-map", "2:a", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "50",
-                "-c:a:0", "aac", "-c:a:1", "mp2", "-t", "4", "-f", "mpegts", path,
+            try MediaFixtures.run(
+                "/usr/bin/ffmpeg",
+                [
+                    "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+                    "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-f", "lavfi", "-i", "sine=frequency=440",
+                    "-f", "lavfi", "-i", "sine=frequency=880",
+                    "-map", "0:v", "-map", "1:a", "-map", "2:a", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "50",
+                    "-c:a:0", "aac", "-c:a:1", "mp2", "-t", "4", "-f", "mpegts", path,
+                ]
+            )
+            let server = try StaticFileServer(files: [
+                "two.ts": try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
             ])
-            let server = try StaticFileServer(files: ["two.ts": try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))])
             defer { server.stop() }
             let recording = directory.appendingPathComponent("room.mkv").path
             let recorder = try Recorder(
-                url: "http://127.0.0.1:\(server.port)/two.ts", path: recording,
+                url: "http://127.0.0.1:\(server.port)/two.ts",
+                path: recording,
                 reconnect: try ReconnectPolicy(initialDelay: 0.05, maximumDelay: 0.2, jitter: 0, maxAttempts: 2),
-                readBatchSeconds: 0, stopAtEndOfInput: true)
+                readBatchSeconds: 0,
+                stopAtEndOfInput: true
+            )
             let summary = await recorder.run()
             #expect(summary.files == [recording], "\(summary.files)")
             let audio = try MediaProbe.streams(recording).filter { $0.codec_type == "audio" }

@@ -1,9 +1,9 @@
 import CFFmpeg
 import FirstFrame
-import FirstFrameTestSupport
-import OriginTestSupport
 import FirstFrameOrigin
+import FirstFrameTestSupport
 import Foundation
+import OriginTestSupport
 import Testing
 
 extension OriginTests {
@@ -16,7 +16,11 @@ extension OriginTests {
             let stages = report.stages
             #expect(stages.first?.startMs == 0, sourceLocation: sourceLocation)
             for (previous, next) in zip(stages, stages.dropFirst()) {
-                #expect(previous.endMs == next.startMs, "gap or overlap between \(previous.name) and \(next.name)", sourceLocation: sourceLocation)
+                #expect(
+                    previous.endMs == next.startMs,
+                    "gap or overlap between \(previous.name) and \(next.name)",
+                    sourceLocation: sourceLocation
+                )
                 #expect(previous.name <= next.name || next.name.isNetwork, sourceLocation: sourceLocation)
             }
             if let first = report.summary.firstVideoFrameMs {
@@ -33,9 +37,15 @@ extension OriginTests {
                 let opened = stream.report
                 #expect(opened.outcome == .ok && opened.error == nil)
                 expectTiling(opened)
-                #expect(opened.stages.map(\.name) == [.dns, .tcpConnect, .httpResponse, .formatProbe, .streamInfo, .buffering, .decode])
+                #expect(
+                    opened.stages.map(\.name) == [
+                        .dns, .tcpConnect, .httpResponse, .formatProbe, .streamInfo, .buffering, .decode,
+                    ]
+                )
                 #expect(opened.hops.count == 1 && opened.hops.first?.status == 200)
-                #expect(opened.streams.map(\.type) == [.video, .audio] || opened.streams.map(\.type) == [.audio, .video])
+                #expect(
+                    opened.streams.map(\.type) == [.video, .audio] || opened.streams.map(\.type) == [.audio, .video]
+                )
                 let video = try #require(opened.streams.first { $0.type == .video })
                 #expect(video.codec == "h264" && video.width == 640 && video.height == 360)
                 #expect(opened.streams.first { $0.type == .audio }?.sampleRate == 44100)
@@ -43,7 +53,12 @@ extension OriginTests {
                 let picture = try #require(opened.milestones.firstVideoFrameMs)
                 #expect(keyframe <= picture)
                 #expect(stream.takeVideoDecoder()?.firstPicture.width == 640)
-                report("instant, gop: first picture \(picture) ms (keyframe \(keyframe) ms); " + opened.stages.map { "\($0.name.rawValue) \(String(format: "%.1f", $0.durationMs))" }.joined(separator: ", "))
+                report(
+                    "instant, gop: first picture \(picture) ms (keyframe \(keyframe) ms); "
+                        + opened.stages.map { "\($0.name.rawValue) \(String(format: "%.1f", $0.durationMs))" }.joined(
+                            separator: ", "
+                        )
+                )
             }
         }
 
@@ -56,11 +71,15 @@ extension OriginTests {
                 expectTiling(stock)
                 expectTiling(instant)
                 let stockInfo = stock.summary.streamInfoMs + stock.summary.bufferingMs
-                let instantAfterKeyframe = try #require(instant.summary.firstVideoFrameMs) - (try #require(instant.milestones.firstKeyframeMs))
-                let stockAfterKeyframe = try #require(stock.summary.firstVideoFrameMs) - (try #require(stock.milestones.firstKeyframeMs))
+                let instantAfterKeyframe =
+                    try #require(instant.summary.firstVideoFrameMs) - (try #require(instant.milestones.firstKeyframeMs))
+                let stockAfterKeyframe =
+                    try #require(stock.summary.firstVideoFrameMs) - (try #require(stock.milestones.firstKeyframeMs))
                 // The keyframe milestone is when its bytes arrived (from the trace), so both wait from the same point.
                 #expect(stockAfterKeyframe > 1000)
-                report("live: stock first picture \(stock.summary.firstVideoFrameMs!) ms (stream info \(stock.summary.streamInfoMs) ms), instant \(instant.summary.firstVideoFrameMs!) ms; after the keyframe: stock \(stockAfterKeyframe) ms, instant \(instantAfterKeyframe) ms")
+                report(
+                    "live: stock first picture \(stock.summary.firstVideoFrameMs!) ms (stream info \(stock.summary.streamInfoMs) ms), instant \(instant.summary.firstVideoFrameMs!) ms; after the keyframe: stock \(stockAfterKeyframe) ms, instant \(instantAfterKeyframe) ms"
+                )
                 // 40 frames at 25 fps is 1.6 s of media that stock FFmpeg waits for in real time.
                 #expect(stockInfo > 1000)
                 // (Where instant waits for the keyframe depends on the probe: with `format=auto` on a .flv URL there is
@@ -109,7 +128,10 @@ extension OriginTests {
     @Suite struct OpenFailures {
         init() { FFmpegLog.level = .quiet }
 
-        private func failure(_ url: String, knobs: TuningKnobs = Preset.instant.knobs) async throws -> (OpenError, Double) {
+        private func failure(
+            _ url: String,
+            knobs: TuningKnobs = Preset.instant.knobs
+        ) async throws -> (OpenError, Double) {
             let opener = try StreamOpener(knobs: knobs, presetName: "test")
             let start = MonotonicClock.nanoseconds()
             do throws(OpenError) {
@@ -177,7 +199,10 @@ extension OriginTests {
             try await withOrigin { origin in
                 var knobs = Preset.instant.knobs
                 knobs.totalDeadline = 1
-                let (error, elapsed) = try await failure(origin.url(.gop, behaviour: Behaviour(stallAfterBytes: 3000)), knobs: knobs)
+                let (error, elapsed) = try await failure(
+                    origin.url(.gop, behaviour: Behaviour(stallAfterBytes: 3000)),
+                    knobs: knobs
+                )
                 report("stalled origin, 1 s deadline: failed after \(elapsed) ms in \(error.stage.rawValue)")
                 #expect(error.kind == .timeout)
                 #expect(elapsed >= 1000 && elapsed < 1500)
@@ -189,7 +214,7 @@ extension OriginTests {
             try await withOrigin { origin in
                 var knobs = Preset.fieldReport.knobs
                 knobs.stageDeadlines = [.buffering: 50]
-                knobs.minVideoFrames = 10_000 // never met
+                knobs.minVideoFrames = 10_000  // never met
                 let (error, elapsed) = try await failure(origin.url(.live), knobs: knobs)
                 #expect(error.stage == .buffering)
                 #expect(error.kind == .timeout)
@@ -201,7 +226,7 @@ extension OriginTests {
             try await withOrigin { origin in
                 let url = origin.url(.gop, behaviour: Behaviour(responseDelayMilliseconds: 5000))
                 let task = Task { try await StreamOpener(preset: .instant).open(url) }
-                try await Task.sleep(for: .milliseconds(200)) // the scenario: the caller gives up while it waits
+                try await Task.sleep(for: .milliseconds(200))  // the scenario: the caller gives up while it waits
                 let start = MonotonicClock.nanoseconds()
                 task.cancel()
                 let result = await task.result
@@ -249,7 +274,9 @@ extension OriginTests {
             for tag in [program.metadata].compactMap({ $0 }) + program.sequenceHeaders + program.media.prefix(300) {
                 bytes += tag.encoded()
             }
-            let url = FileManager.default.temporaryDirectory.appendingPathComponent("firstframe-\(UUID().uuidString).flv")
+            let url = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "firstframe-\(UUID().uuidString).flv"
+            )
             try Data(bytes).write(to: url)
             return url
         }
@@ -274,13 +301,17 @@ extension OriginTests {
         func hlsIsAHopPerRequest() async throws {
             let file = try Self.flvFile()
             defer { try? FileManager.default.removeItem(at: file) }
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("firstframe-hls-\(UUID().uuidString)")
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "firstframe-hls-\(UUID().uuidString)"
+            )
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: directory) }
             let segmenter = Process()
             segmenter.executableURL = URL(fileURLWithPath: "/usr/bin/ffmpeg")
-            segmenter.arguments = ["-loglevel", "error", "-i", file.path, "-c", "copy", "-f", "hls", "-hls_time", "2",
-                                   "-hls_list_size", "0", directory.appendingPathComponent("live.m3u8").path]
+            segmenter.arguments = [
+                "-loglevel", "error", "-i", file.path, "-c", "copy", "-f", "hls", "-hls_time", "2",
+                "-hls_list_size", "0", directory.appendingPathComponent("live.m3u8").path,
+            ]
             try segmenter.run()
             segmenter.waitUntilExit()
             try #require(segmenter.terminationStatus == 0)
@@ -292,10 +323,14 @@ extension OriginTests {
             defer { server.stop() }
             var knobs = Preset.instant.knobs
             try knobs.set("resolve", "hls.test=127.0.0.1")
-            let opened = try await StreamOpener(knobs: knobs, presetName: "instant+").open("http://hls.test:\(server.port)/live.m3u8").report
+            let opened = try await StreamOpener(knobs: knobs, presetName: "instant+").open(
+                "http://hls.test:\(server.port)/live.m3u8"
+            ).report
             #expect(opened.outcome == .ok, "\(String(describing: opened.error))")
             let urls = opened.hops.compactMap(\.url)
-            report("HLS: \(opened.hops.count) hops (\(urls.map { URL(string: $0)?.lastPathComponent ?? $0 }.joined(separator: ", "))), first picture \(opened.summary.firstVideoFrameMs ?? -1) ms")
+            report(
+                "HLS: \(opened.hops.count) hops (\(urls.map { URL(string: $0)?.lastPathComponent ?? $0 }.joined(separator: ", "))), first picture \(opened.summary.firstVideoFrameMs ?? -1) ms"
+            )
             #expect(urls.first?.hasSuffix("/live.m3u8") == true)
             #expect(urls.contains { $0.hasSuffix(".ts") })
             #expect(opened.hops.allSatisfy { $0.status == 200 })
@@ -322,9 +357,11 @@ extension OriginTests.OpenProtocols {
         let port = Int.random(in: 20000...40000)
         let server = Process()
         server.executableURL = URL(fileURLWithPath: "/usr/bin/ffmpeg")
-        server.arguments = ["-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25",
-                            "-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-g", "25",
-                            "-f", "flv", "-listen", "1", "rtmp://127.0.0.1:\(port)/live/stream"]
+        server.arguments = [
+            "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25",
+            "-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-g", "25",
+            "-f", "flv", "-listen", "1", "rtmp://127.0.0.1:\(port)/live/stream",
+        ]
         server.standardError = FileHandle.nullDevice
         try server.run()
         defer {
@@ -336,11 +373,19 @@ extension OriginTests.OpenProtocols {
         try #require(ready)
         var knobs = Preset.instant.knobs
         try knobs.set("resolve", "rtmp.test=127.0.0.1")
-        let opened = try await StreamOpener(knobs: knobs, presetName: "instant+").open("rtmp://rtmp.test:\(port)/live/stream").report
-        report("RTMP: first picture \(opened.summary.firstVideoFrameMs ?? -1) ms; handshake round trip \(opened.summary.httpResponseMs) ms")
+        let opened = try await StreamOpener(knobs: knobs, presetName: "instant+").open(
+            "rtmp://rtmp.test:\(port)/live/stream"
+        ).report
+        report(
+            "RTMP: first picture \(opened.summary.firstVideoFrameMs ?? -1) ms; handshake round trip \(opened.summary.httpResponseMs) ms"
+        )
         #expect(opened.outcome == .ok, "\(String(describing: opened.error))")
         #expect(opened.hops.count == 1)
-        #expect(opened.stages.map(\.name) == [.dns, .tcpConnect, .httpResponse, .formatProbe, .streamInfo, .buffering, .decode])
+        #expect(
+            opened.stages.map(\.name) == [
+                .dns, .tcpConnect, .httpResponse, .formatProbe, .streamInfo, .buffering, .decode,
+            ]
+        )
         #expect(opened.streams.first { $0.type == .video }?.width == 320)
     }
 }
@@ -356,13 +401,19 @@ extension OriginTests.OpenProtocols {
         var knobs = Preset.instant.knobs
         try knobs.set("resolve", "tls.test=127.0.0.1")
         // The server's certificate is self-signed: verified by default, it is refused as TLS.
-        let refused = await (try StreamOpener(knobs: knobs)).report(opening: "https://tls.test:\(server.port)/stream.flv")
+        let refused = await (try StreamOpener(knobs: knobs)).report(
+            opening: "https://tls.test:\(server.port)/stream.flv"
+        )
         #expect(refused.error?.stage == .tls && refused.error?.kind == .tls, "\(String(describing: refused.error))")
         knobs.verifyTLS = false
         let opened = try await StreamOpener(knobs: knobs).open("https://tls.test:\(server.port)/stream.flv").report
         #expect(opened.outcome == .ok, "\(String(describing: opened.error))")
         #expect(opened.tlsPeerVerified == false)
-        #expect(opened.stages.map(\.name) == [.dns, .tcpConnect, .tls, .httpResponse, .formatProbe, .streamInfo, .buffering, .decode])
+        #expect(
+            opened.stages.map(\.name) == [
+                .dns, .tcpConnect, .tls, .httpResponse, .formatProbe, .streamInfo, .buffering, .decode,
+            ]
+        )
         #expect(opened.hops.first?.status == 200)
         #expect(opened.summary.tlsMs > 0)
     }

@@ -4,6 +4,7 @@ import FirstFrameOrigin
 import FirstFrameTestSupport
 import Foundation
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -11,8 +12,12 @@ import Glibc
 /// Warm or cold TLS: whether a hop's handshake resumed an earlier session (`NetworkHop.tlsResumed`, from
 /// `gnutls_session_is_resumed` in the handshake hook).
 extension OriginTests {
-    @Suite(.enabled(if: NetworkTrace.isAvailable && OpenSSLServer.isAvailable,
-                    "needs the hooks (Linux, no sanitizer) and the openssl binary (make deps installs it)"))
+    @Suite(
+        .enabled(
+            if: NetworkTrace.isAvailable && OpenSSLServer.isAvailable,
+            "needs the hooks (Linux, no sanitizer) and the openssl binary (make deps installs it)"
+        )
+    )
     struct TLSResumption {
         init() { FFmpegLog.level = .quiet }
 
@@ -32,7 +37,9 @@ extension OriginTests {
         func stockFFmpegDoesNotResumeAcrossOpens(_ version: String) async throws {
             let server = try OpenSSLServer(version: version, files: ["stream.flv": try Self.flv()])
             defer { server.stop() }
-            let cache = DNSCache(configuration: .init(resolver: StaticResolver(["tls.test": [IPAddress("127.0.0.1")!]])))
+            let cache = DNSCache(
+                configuration: .init(resolver: StaticResolver(["tls.test": [IPAddress("127.0.0.1")!]]))
+            )
             let url = "https://tls.test:\(server.port)/stream.flv"
             let opens = try await withInstalledCache(cache) {
                 [try await TracedOpen.run(url), try await TracedOpen.run(url)]
@@ -42,13 +49,22 @@ extension OriginTests {
                 #expect(open.error == nil)
                 let hop = try #require(open.trace.hops.first)
                 #expect(open.trace.hops.count == 1 && hop.kind == .tls)
-                let start = try #require(hop.secureConnectionStart), end = try #require(hop.secureConnectionEnd)
-                handshakes.append(String(format: "%.2f ms resumed %@", Double(end - start) / 1e6, hop.tlsResumed.map(String.init) ?? "?"))
+                let start = try #require(hop.secureConnectionStart)
+                let end = try #require(hop.secureConnectionEnd)
+                handshakes.append(
+                    String(
+                        format: "%.2f ms resumed %@",
+                        Double(end - start) / 1e6,
+                        hop.tlsResumed.map(String.init) ?? "?"
+                    )
+                )
                 #expect(hop.tlsResumed == false)
             }
             // The server would have resumed a client that offered its session.
             let resumed = try Self.serverResumes(port: server.port)
-            report("TLS \(version), two stock FFmpeg opens: \(handshakes.joined(separator: "; ")); openssl s_client against the same server: \(resumed)")
+            report(
+                "TLS \(version), two stock FFmpeg opens: \(handshakes.joined(separator: "; ")); openssl s_client against the same server: \(resumed)"
+            )
             #expect(resumed.hasPrefix("Reused"))
         }
 
@@ -73,7 +89,9 @@ extension OriginTests {
             }
             #expect(failure == nil)
             let hops = trace.hops
-            report("TLS \(version), gnutls keeping its session: resumed \(hops.map { $0.tlsResumed.map(String.init) ?? "?" }.joined(separator: ", "))")
+            report(
+                "TLS \(version), gnutls keeping its session: resumed \(hops.map { $0.tlsResumed.map(String.init) ?? "?" }.joined(separator: ", "))"
+            )
             #expect(hops.count == 2)
             #expect(hops.map(\.tlsResumed) == [false, true])
         }
@@ -81,7 +99,9 @@ extension OriginTests {
         /// What `openssl s_client` prints for a second connection that offers the first one's session:
         /// "Reused, TLSv1.x, …" when the server resumed it.
         private static func serverResumes(port: Int) throws -> String {
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("firstframe-sess-\(UUID().uuidString)")
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "firstframe-sess-\(UUID().uuidString)"
+            )
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: directory) }
             let session = directory.appendingPathComponent("session.pem").path
@@ -90,7 +110,8 @@ extension OriginTests {
                 let client = Process()
                 client.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
                 client.arguments = ["s_client", "-connect", "127.0.0.1:\(port)", flag, session, "-ign_eof"]
-                let input = Pipe(), output = Pipe()
+                let input = Pipe()
+                let output = Pipe()
                 client.standardInput = input
                 client.standardOutput = output
                 client.standardError = FileHandle.nullDevice
@@ -99,7 +120,10 @@ extension OriginTests {
                 try input.fileHandleForWriting.close()
                 let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
                 client.waitUntilExit()
-                last = printed.split(separator: "\n").first { $0.hasPrefix("New,") || $0.hasPrefix("Reused,") }.map(String.init) ?? "?"
+                last =
+                    printed.split(separator: "\n").first { $0.hasPrefix("New,") || $0.hasPrefix("Reused,") }.map(
+                        String.init
+                    ) ?? "?"
             }
             return last
         }
@@ -115,7 +139,10 @@ private struct GnuTLSClient {
     }
 
     private typealias Session = OpaquePointer
-    private struct Datum { var data: UnsafeMutablePointer<UInt8>?; var size: UInt32 }
+    private struct Datum {
+        var data: UnsafeMutablePointer<UInt8>?
+        var size: UInt32
+    }
 
     private typealias AllocateCredentials = @convention(c) (UnsafeMutablePointer<OpaquePointer?>) -> Int32
     private typealias Initialise = @convention(c) (UnsafeMutablePointer<OpaquePointer?>, UInt32) -> Int32
@@ -143,7 +170,9 @@ private struct GnuTLSClient {
     init() throws(Failure) {
         func symbol<T>(_ name: String, as: T.Type) throws(Failure) -> T {
             // RTLD_DEFAULT: the executable's definitions first, so gnutls_handshake is the hook.
-            guard let pointer = dlsym(UnsafeMutableRawPointer(bitPattern: 0), name) else { throw Failure(description: "no \(name)") }
+            guard let pointer = dlsym(UnsafeMutableRawPointer(bitPattern: 0), name) else {
+                throw Failure(description: "no \(name)")
+            }
             return unsafeBitCast(pointer, to: T.self)
         }
         let allocateCredentials = try symbol("gnutls_certificate_allocate_credentials", as: AllocateCredentials.self)
@@ -172,14 +201,20 @@ private struct GnuTLSClient {
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard connected == 0 else { throw Failure(description: "connect: errno \(errno)") }
         var pointer: OpaquePointer?
-        guard initialise(&pointer, 1 << 1 /* GNUTLS_CLIENT */) == 0, let session = pointer else { throw Failure(description: "gnutls_init") }
+        // 1 << 1: GNUTLS_CLIENT.
+        guard initialise(&pointer, 1 << 1) == 0, let session = pointer else {
+            throw Failure(description: "gnutls_init")
+        }
         defer { deinitialise(session) }
         _ = setDefaultPriority(session)
-        _ = setCredentials(session, 1 /* GNUTLS_CRD_CERTIFICATE */, credentials)
+        // 1: GNUTLS_CRD_CERTIFICATE.
+        _ = setCredentials(session, 1, credentials)
         setTransport(session, fd, fd)
         if let offered {
             let status = offered.withUnsafeBytes { setData(session, $0.baseAddress!, $0.count) }
@@ -196,7 +231,9 @@ private struct GnuTLSClient {
         while buffer.withUnsafeMutableBytes({ receive(session, $0.baseAddress!, $0.count) }) > 0 {}
         var datum = Datum(data: nil, size: 0)
         let status = withUnsafeMutablePointer(to: &datum) { getData(session, UnsafeMutableRawPointer($0)) }
-        guard status == 0, let data = datum.data else { throw Failure(description: "gnutls_session_get_data2 \(status)") }
+        guard status == 0, let data = datum.data else {
+            throw Failure(description: "gnutls_session_get_data2 \(status)")
+        }
         defer { free(data) }
         return Array(UnsafeBufferPointer(start: data, count: Int(datum.size)))
     }

@@ -8,6 +8,7 @@ import MetricsTestKit
 import OriginTestSupport
 import Testing
 import Tracing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -56,7 +57,9 @@ extension OriginTests {
                 #expect(lookup.attributes.get("dns.question.name") == .string("stream.test"))
                 #expect(lookup.attributes.get("firstframe.dns.source") == .string("cache"))
                 #expect(lookup.attributes.get("dns.answers") == .stringArray(["127.0.0.1"]))
-                let connect = try #require(tree.children.first { $0.operationName == "socket connect 127.0.0.1:\(origin.port)" })
+                let connect = try #require(
+                    tree.children.first { $0.operationName == "socket connect 127.0.0.1:\(origin.port)" }
+                )
                 #expect(connect.attributes.get("network.peer.address") == .string("127.0.0.1"))
                 #expect(Self.int(connect.attributes.get("network.peer.port")) == Int64(origin.port))
                 #expect(connect.attributes.get("server.address") == .string("stream.test"))
@@ -66,18 +69,25 @@ extension OriginTests {
                 #expect(request.attributes.get("url.full") == hop.url.map { .string($0) })
                 #expect(request.attributes.get("http.request.method") == .string("GET"))
                 #expect(Self.int(request.attributes.get("server.port")) == Int64(origin.port))
-                report("telemetry: \(sinks.metrics.timers.count) timers, \(sinks.metrics.counters.count) counters, "
-                       + "\(sinks.tracer.finishedSpans.count - 1) spans for one open: "
-                       + tree.children.map(\.operationName).joined(separator: ", "))
+                report(
+                    "telemetry: \(sinks.metrics.timers.count) timers, \(sinks.metrics.counters.count) counters, "
+                        + "\(sinks.tracer.finishedSpans.count - 1) spans for one open: "
+                        + tree.children.map(\.operationName).joined(separator: ", ")
+                )
                 // The tree as a person reads it: each span's start and end in ms from the open's own start.
                 let origin = Double(tree.open.startInstant.nanosecondsSinceEpoch)
                 func line(_ span: FinishedInMemorySpan, _ depth: Int) -> String {
-                    String(repeating: "  ", count: depth) + span.operationName + String(
-                        format: "  %.3f → %.3f ms", (Double(span.startInstant.nanosecondsSinceEpoch) - origin) / 1e6,
-                        (Double(span.endInstant.nanosecondsSinceEpoch) - origin) / 1e6)
+                    String(repeating: "  ", count: depth) + span.operationName
+                        + String(
+                            format: "  %.3f → %.3f ms",
+                            (Double(span.startInstant.nanosecondsSinceEpoch) - origin) / 1e6,
+                            (Double(span.endInstant.nanosecondsSinceEpoch) - origin) / 1e6
+                        )
                 }
-                report("span tree:\n" + ([line(tree.open, 0)] + tree.children.map { line($0, 1) }).joined(separator: "\n")
-                       + String(format: "\nreport: first picture %.3f ms", opened.summary.firstVideoFrameMs ?? -1))
+                report(
+                    "span tree:\n" + ([line(tree.open, 0)] + tree.children.map { line($0, 1) }).joined(separator: "\n")
+                        + String(format: "\nreport: first picture %.3f ms", opened.summary.firstVideoFrameMs ?? -1)
+                )
             }
         }
 
@@ -90,17 +100,37 @@ extension OriginTests {
             let sinks = Sinks()
             var knobs = Preset.instant.knobs
             knobs.resolve = ["closed.test": ["127.0.0.1"]]
-            let opener = try StreamOpener(knobs: knobs, presetName: "instant", telemetry: sinks.telemetry(labelsHost: true))
-            let opened = await opener.report(opening: "http://user:pw@closed.test:\(closed.port)/live/x.flv?token=secret")
+            let opener = try StreamOpener(
+                knobs: knobs,
+                presetName: "instant",
+                telemetry: sinks.telemetry(labelsHost: true)
+            )
+            let opened = await opener.report(
+                opening: "http://user:pw@closed.test:\(closed.port)/live/x.flv?token=secret"
+            )
             #expect(opened.outcome == .failed)
             #expect(opened.error?.stage == .tcpConnect)
             #expect(opened.error?.kind == .connect)
 
             let base = [("preset", "instant"), ("protocol", "http"), ("host", "closed.test")]
-            #expect(try sinks.metrics.expectCounter(MetricNames.failures, [("stage", "tcpConnect"), ("kind", "connect")] + base).totalValue == 1)
+            #expect(
+                try sinks.metrics.expectCounter(
+                    MetricNames.failures,
+                    [("stage", "tcpConnect"), ("kind", "connect")] + base
+                ).totalValue == 1
+            )
             #expect(try sinks.metrics.expectCounter(MetricNames.opens, [("outcome", "failed")] + base).totalValue == 1)
-            #expect(try sinks.metrics.expectCounter(MetricNames.connectAttempts, [("outcome", "failed")] + base).totalValue >= 1)
-            try Self.expectMetrics(of: opened, in: sinks.metrics, preset: "instant", protocol: "http", host: "closed.test")
+            #expect(
+                try sinks.metrics.expectCounter(MetricNames.connectAttempts, [("outcome", "failed")] + base).totalValue
+                    >= 1
+            )
+            try Self.expectMetrics(
+                of: opened,
+                in: sinks.metrics,
+                preset: "instant",
+                protocol: "http",
+                host: "closed.test"
+            )
 
             let tree = try Self.expectSpans(of: opened, in: sinks.tracer)
             #expect(tree.open.parentSpanID == nil, "no caller span: a root")
@@ -121,28 +151,42 @@ extension OriginTests {
 
         /// The recorder's counters against its summary, through a drop and a reconnect.
         @Test func theRecordersCountersFollowItsSummary() async throws {
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("telemetry-\(UUID().uuidString)")
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "telemetry-\(UUID().uuidString)"
+            )
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: directory) }
             try await withOrigin { origin in
                 let sinks = Sinks()
                 let url = origin.url(.gop, behaviour: Behaviour(closeAfterMilliseconds: 1500))
                 let recorder = try Recorder(
-                    url: url, path: directory.appendingPathComponent("room.ts").path,
+                    url: url,
+                    path: directory.appendingPathComponent("room.ts").path,
                     reconnect: try ReconnectPolicy(initialDelay: 0.05, maximumDelay: 0.2, jitter: 0),
-                    channel: "room", telemetry: sinks.telemetry())
+                    channel: "room",
+                    telemetry: sinks.telemetry()
+                )
                 let running = Task { await recorder.run() }
                 let reached = try await eventually(timeout: 20) {
-                    recorder.progress.reconnects >= 2 && recorder.progress.state == .recording && recorder.progress.mediaSeconds > 4
+                    recorder.progress.reconnects >= 2 && recorder.progress.state == .recording
+                        && recorder.progress.mediaSeconds > 4
                 }
                 #expect(reached, "progress: \(recorder.progress)")
                 recorder.stop()
                 let summary = await running.value
                 let labels = [("protocol", "http"), ("channel", "room")]
-                #expect(try sinks.metrics.expectCounter(MetricNames.recorderBytes, labels).totalValue == summary.bytesWritten)
-                #expect(try sinks.metrics.expectCounter(MetricNames.recorderReconnects, labels).totalValue
-                        == Int64(summary.successfulOpens - 1))
-                #expect(try sinks.metrics.expectCounter(MetricNames.recorderGaps, labels).totalValue == Int64(summary.gaps.count))
+                #expect(
+                    try sinks.metrics.expectCounter(MetricNames.recorderBytes, labels).totalValue
+                        == summary.bytesWritten
+                )
+                #expect(
+                    try sinks.metrics.expectCounter(MetricNames.recorderReconnects, labels).totalValue
+                        == Int64(summary.successfulOpens - 1)
+                )
+                #expect(
+                    try sinks.metrics.expectCounter(MetricNames.recorderGaps, labels).totalValue
+                        == Int64(summary.gaps.count)
+                )
                 let closedGaps = summary.gaps.compactMap(\.wallSeconds)
                 let gapTimer = try sinks.metrics.expectTimer(MetricNames.recorderGapSeconds, labels)
                 #expect(gapTimer.values.count == closedGaps.count)
@@ -152,10 +196,14 @@ extension OriginTests {
                 #expect(gapTimer.displayUnit == .seconds)
                 // Each of the recorder's opens went through the same telemetry.
                 #expect(sinks.metrics.counterTotal(label: MetricNames.opens) == Int64(summary.attempts))
-                #expect(sinks.tracer.finishedSpans.filter { $0.operationName == SpanNames.open }.count == summary.attempts)
+                #expect(
+                    sinks.tracer.finishedSpans.filter { $0.operationName == SpanNames.open }.count == summary.attempts
+                )
                 Self.expectNoURL(in: sinks, secrets: [])
-                report("recorder telemetry: \(summary.successfulOpens) opens, \(summary.gaps.count) gaps "
-                       + "(\(closedGaps.map { String(format: "%.3f s", $0) }.joined(separator: ", "))), \(summary.bytesWritten) bytes")
+                report(
+                    "recorder telemetry: \(summary.successfulOpens) opens, \(summary.gaps.count) gaps "
+                        + "(\(closedGaps.map { String(format: "%.3f s", $0) }.joined(separator: ", "))), \(summary.bytesWritten) bytes"
+                )
             }
         }
 
@@ -182,7 +230,10 @@ extension OriginTests {
                 sample.error = .init(stage: .formatProbe, kind: .invalidData, message: "bad")
                 sinks.telemetry().emit(sample, context: .topLevel)
                 #expect(throws: Never.self, "\(url)") {
-                    try sinks.metrics.expectCounter(MetricNames.opens, [("preset", "custom"), ("protocol", expected), ("outcome", "failed")])
+                    try sinks.metrics.expectCounter(
+                        MetricNames.opens,
+                        [("preset", "custom"), ("protocol", expected), ("outcome", "failed")]
+                    )
                 }
                 let spans = sinks.tracer.finishedSpans
                 let open = try #require(spans.first { $0.operationName == SpanNames.open })
@@ -203,7 +254,9 @@ extension OriginTests {
             let cpu = Self.threadCPU {
                 for _ in 0..<iterations { telemetry.emit(sample, context: .topLevel) }
             }
-            report("telemetry emit with the unbootstrapped global systems: \(String(format: "%.0f", cpu / Double(iterations) * 1e9)) ns")
+            report(
+                "telemetry emit with the unbootstrapped global systems: \(String(format: "%.0f", cpu / Double(iterations) * 1e9)) ns"
+            )
         }
 
         // MARK: Cost
@@ -217,13 +270,14 @@ extension OriginTests {
                 knobs.resolve = ["stream.test": ["127.0.0.1"]]
                 let opener = try StreamOpener(knobs: knobs, presetName: "instant")
                 let url = origin.url(host: "stream.test", .gop)
-                _ = await opener.report(opening: url) // one-off costs (codec tables, lazy binding)
+                _ = await opener.report(opening: url)  // one-off costs (codec tables, lazy binding)
 
                 // The open's CPU: the process's, less the origin's (its event-loop threads serve and tick the
                 // channels; nothing else in the process uses NIO).
                 let opens = 10
                 var reports: [FirstFrameReport] = []
-                let processStart = Self.processCPU(), originStart = Self.originCPU()
+                let processStart = Self.processCPU()
+                let originStart = Self.originCPU()
                 for _ in 0..<opens { reports.append(await opener.report(opening: url)) }
                 let openCPU = (Self.processCPU() - processStart) / Double(opens)
                 let originCPU = (Self.originCPU() - originStart) / Double(opens)
@@ -238,30 +292,47 @@ extension OriginTests {
                 #expect(opened.outcome == .ok)
                 let sinks = Sinks()
                 let telemetry = sinks.telemetry()
-                telemetry.emit(opened, context: .topLevel) // warm
+                telemetry.emit(opened, context: .topLevel)  // warm
                 let emits = 200
-                let emitCPU = Self.threadCPU {
-                    for _ in 0..<emits { telemetry.emit(opened, context: .topLevel) }
-                } / Double(emits)
+                let emitCPU =
+                    Self.threadCPU {
+                        for _ in 0..<emits { telemetry.emit(opened, context: .topLevel) }
+                    } / Double(emits)
                 let metricsOnly = Telemetry(metricsFactory: sinks.metrics, tracer: NoOpTracer())
-                let metricsCPU = Self.threadCPU {
-                    for _ in 0..<emits { metricsOnly.emit(opened, context: .topLevel) }
-                } / Double(emits)
+                let metricsCPU =
+                    Self.threadCPU {
+                        for _ in 0..<emits { metricsOnly.emit(opened, context: .topLevel) }
+                    } / Double(emits)
                 // The library's own share: sinks that take everything and keep nothing.
                 let discarding = Telemetry(metricsFactory: DiscardingMetrics(), tracer: DiscardingTracer())
                 discarding.emit(opened, context: .topLevel)
-                let ownCPU = Self.threadCPU {
-                    for _ in 0..<emits { discarding.emit(opened, context: .topLevel) }
-                } / Double(emits)
+                let ownCPU =
+                    Self.threadCPU {
+                        for _ in 0..<emits { discarding.emit(opened, context: .topLevel) }
+                    } / Double(emits)
                 let liveOpenCPU = max(openCPU - originCPU, 1e-6)
                 let spans = sinks.tracer.finishedSpans.count / (emits + 1)
                 let series = sinks.metrics.timers.count + sinks.metrics.counters.count
                 let emitLine = String(
-                    format: "emit %.1f µs CPU per open into TestMetrics+InMemoryTracer (metrics alone %.1f µs; %d spans, %d series), "
-                        + "%.1f µs into sinks that keep nothing", emitCPU * 1e6, metricsCPU * 1e6, spans, series, ownCPU * 1e6)
+                    format:
+                        "emit %.1f µs CPU per open into TestMetrics+InMemoryTracer (metrics alone %.1f µs; %d spans, %d series), "
+                        + "%.1f µs into sinks that keep nothing",
+                    emitCPU * 1e6,
+                    metricsCPU * 1e6,
+                    spans,
+                    series,
+                    ownCPU * 1e6
+                )
                 let openLine = String(
-                    format: "open %.2f ms CPU without the origin's (%.2f ms with its %.2f ms) → %.2f %%; file open %.2f ms CPU → %.2f %%",
-                    liveOpenCPU * 1e3, openCPU * 1e3, originCPU * 1e3, emitCPU / liveOpenCPU * 100, fileCPU * 1e3, emitCPU / fileCPU * 100)
+                    format:
+                        "open %.2f ms CPU without the origin's (%.2f ms with its %.2f ms) → %.2f %%; file open %.2f ms CPU → %.2f %%",
+                    liveOpenCPU * 1e3,
+                    openCPU * 1e3,
+                    originCPU * 1e3,
+                    emitCPU / liveOpenCPU * 100,
+                    fileCPU * 1e3,
+                    emitCPU / fileCPU * 100
+                )
                 report("telemetry cost (debug build): " + emitLine + "; " + openLine)
                 // A debug build: the emit is all Swift (unoptimised here), the open mostly FFmpeg's optimised C, so
                 // the ratio is several times what a release build shows. The library's own share (sinks that keep
@@ -275,7 +346,11 @@ extension OriginTests {
 
         /// Every stage and cause timer, the first picture, the counters: the report's figures, with bounded labels.
         static func expectMetrics(
-            of report: FirstFrameReport, in metrics: TestMetrics, preset: String, protocol: String, host: String? = nil,
+            of report: FirstFrameReport,
+            in metrics: TestMetrics,
+            preset: String,
+            protocol: String,
+            host: String? = nil,
             sourceLocation: SourceLocation = #_sourceLocation
         ) throws {
             var base = [("preset", preset), ("protocol", `protocol`)]
@@ -284,20 +359,34 @@ extension OriginTests {
             func expectNanoseconds(_ label: String, _ dimensions: [(String, String)], _ ms: Double) throws {
                 let timer = try metrics.expectTimer(label, dimensions)
                 let recorded = try #require(timer.lastValue, sourceLocation: sourceLocation)
-                #expect(abs(Double(recorded) - ms * 1e6) <= 1000, "\(label) \(dimensions): \(recorded) ns, report \(ms) ms",
-                        sourceLocation: sourceLocation)
+                #expect(
+                    abs(Double(recorded) - ms * 1e6) <= 1000,
+                    "\(label) \(dimensions): \(recorded) ns, report \(ms) ms",
+                    sourceLocation: sourceLocation
+                )
                 #expect(timer.displayUnit == .seconds, sourceLocation: sourceLocation)
             }
             let happened = Set(report.stages.map(\.name))
             #expect(!happened.isEmpty, sourceLocation: sourceLocation)
             for stage in happened {
-                try expectNanoseconds(MetricNames.stageSeconds, [("stage", stage.rawValue)] + withOutcome, report.summary[stage])
+                try expectNanoseconds(
+                    MetricNames.stageSeconds,
+                    [("stage", stage.rawValue)] + withOutcome,
+                    report.summary[stage]
+                )
             }
-            #expect(metrics.timers(label: MetricNames.stageSeconds).count == happened.count, "only stages that happened",
-                    sourceLocation: sourceLocation)
+            #expect(
+                metrics.timers(label: MetricNames.stageSeconds).count == happened.count,
+                "only stages that happened",
+                sourceLocation: sourceLocation
+            )
             if let causes = report.causes {
                 for cause in Cause.allCases {
-                    try expectNanoseconds(MetricNames.causeSeconds, [("cause", cause.rawValue)] + withOutcome, causes[cause])
+                    try expectNanoseconds(
+                        MetricNames.causeSeconds,
+                        [("cause", cause.rawValue)] + withOutcome,
+                        causes[cause]
+                    )
                 }
                 if let client = causes.clientAttributableMs {
                     try expectNanoseconds(MetricNames.clientAttributableSeconds, base, client)
@@ -308,34 +397,62 @@ extension OriginTests {
             } else {
                 #expect(metrics.timers(label: MetricNames.firstPictureSeconds).isEmpty, sourceLocation: sourceLocation)
             }
-            #expect(try metrics.expectCounter(MetricNames.opens, withOutcome).totalValue == 1, sourceLocation: sourceLocation)
+            #expect(
+                try metrics.expectCounter(MetricNames.opens, withOutcome).totalValue == 1,
+                sourceLocation: sourceLocation
+            )
             if let error = report.error {
                 let dimensions = [("stage", error.stage.rawValue), ("kind", error.kind.rawValue)] + base
-                #expect(try metrics.expectCounter(MetricNames.failures, dimensions).totalValue == 1, sourceLocation: sourceLocation)
+                #expect(
+                    try metrics.expectCounter(MetricNames.failures, dimensions).totalValue == 1,
+                    sourceLocation: sourceLocation
+                )
             } else {
                 #expect(metrics.counters(label: MetricNames.failures).isEmpty, sourceLocation: sourceLocation)
             }
             for source in Set(report.hops.compactMap(\.dns?.source)) {
                 let expected = report.hops.filter { $0.dns?.source == source }.count
-                #expect(try metrics.expectCounter(MetricNames.dnsLookups, [("source", source.rawValue)] + withOutcome).totalValue
-                        == Int64(expected), sourceLocation: sourceLocation)
+                #expect(
+                    try metrics.expectCounter(MetricNames.dnsLookups, [("source", source.rawValue)] + withOutcome)
+                        .totalValue
+                        == Int64(expected),
+                    sourceLocation: sourceLocation
+                )
             }
             let attempts = report.hops.flatMap(\.connects)
             for outcome in Set(attempts.map(\.outcome)) {
-                #expect(try metrics.expectCounter(MetricNames.connectAttempts, [("outcome", outcome.rawValue)] + base).totalValue
-                        == Int64(attempts.filter { $0.outcome == outcome }.count), sourceLocation: sourceLocation)
+                #expect(
+                    try metrics.expectCounter(MetricNames.connectAttempts, [("outcome", outcome.rawValue)] + base)
+                        .totalValue
+                        == Int64(attempts.filter { $0.outcome == outcome }.count),
+                    sourceLocation: sourceLocation
+                )
             }
             for remedy in Set(report.advice.map(\.remedy)) {
-                #expect(try metrics.expectCounter(MetricNames.advice, [("remedy", remedy.rawValue)] + withOutcome).totalValue
-                        == Int64(report.advice.filter { $0.remedy == remedy }.count), sourceLocation: sourceLocation)
+                #expect(
+                    try metrics.expectCounter(MetricNames.advice, [("remedy", remedy.rawValue)] + withOutcome)
+                        .totalValue
+                        == Int64(report.advice.filter { $0.remedy == remedy }.count),
+                    sourceLocation: sourceLocation
+                )
             }
-            let labelNames = Set((metrics.timers.flatMap(\.dimensions) + metrics.counters.flatMap(\.dimensions)).map(\.0))
-            #expect(labelNames.isSubset(of: ["preset", "protocol", "outcome", "host", "stage", "cause", "kind", "source", "remedy"]),
-                    "\(labelNames)", sourceLocation: sourceLocation)
+            let labelNames = Set(
+                (metrics.timers.flatMap(\.dimensions) + metrics.counters.flatMap(\.dimensions)).map(\.0)
+            )
+            #expect(
+                labelNames.isSubset(of: [
+                    "preset", "protocol", "outcome", "host", "stage", "cause", "kind", "source", "remedy",
+                ]),
+                "\(labelNames)",
+                sourceLocation: sourceLocation
+            )
             #expect(labelNames.contains("host") == (host != nil), sourceLocation: sourceLocation)
             for dimensions in metrics.timers.map(\.dimensions) + metrics.counters.map(\.dimensions) {
-                #expect(!dimensions.contains { $0.1 == report.url || $0.1.contains("://") || $0.1.contains("/") },
-                        "a URL in \(dimensions)", sourceLocation: sourceLocation)
+                #expect(
+                    !dimensions.contains { $0.1 == report.url || $0.1.contains("://") || $0.1.contains("/") },
+                    "a URL in \(dimensions)",
+                    sourceLocation: sourceLocation
+                )
             }
         }
 
@@ -347,7 +464,9 @@ extension OriginTests {
         /// The open span and its children: the names the report calls for, each starting and ending at `startedAt`
         /// plus the report's milliseconds, to the microsecond.
         static func expectSpans(
-            of report: FirstFrameReport, in tracer: InMemoryTracer, sourceLocation: SourceLocation = #_sourceLocation
+            of report: FirstFrameReport,
+            in tracer: InMemoryTracer,
+            sourceLocation: SourceLocation = #_sourceLocation
         ) throws -> SpanTree {
             let spans = tracer.finishedSpans
             let opens = spans.filter { $0.operationName == SpanNames.open }
@@ -361,28 +480,50 @@ extension OriginTests {
                 let start = Double(span.startInstant.nanosecondsSinceEpoch)
                 let end = Double(span.endInstant.nanosecondsSinceEpoch)
                 // startedAt is a Double of seconds since 1970: exact to ~0.25 µs at today's dates.
-                #expect(abs(start - (originNs + startMs * 1e6)) <= 1000, "\(span.operationName) starts at \(start)",
-                        sourceLocation: sourceLocation)
-                #expect(abs(end - (originNs + endMs * 1e6)) <= 1000, "\(span.operationName) ends at \(end)",
-                        sourceLocation: sourceLocation)
+                #expect(
+                    abs(start - (originNs + startMs * 1e6)) <= 1000,
+                    "\(span.operationName) starts at \(start)",
+                    sourceLocation: sourceLocation
+                )
+                #expect(
+                    abs(end - (originNs + endMs * 1e6)) <= 1000,
+                    "\(span.operationName) ends at \(end)",
+                    sourceLocation: sourceLocation
+                )
                 let duration = span.endInstant.nanosecondsSinceEpoch - span.startInstant.nanosecondsSinceEpoch
-                #expect(abs(Double(duration) - (endMs - startMs) * 1e6) <= 1000, "\(span.operationName) lasts \(duration) ns",
-                        sourceLocation: sourceLocation)
+                #expect(
+                    abs(Double(duration) - (endMs - startMs) * 1e6) <= 1000,
+                    "\(span.operationName) lasts \(duration) ns",
+                    sourceLocation: sourceLocation
+                )
             }
             let endMs = report.summary.firstVideoFrameMs ?? report.stages.last?.endMs ?? 0
             expectTimes(open, 0, endMs)
             #expect(open.attributes.get("url.full") == .string(report.url), sourceLocation: sourceLocation)
-            #expect(open.attributes.get("firstframe.outcome") == .string(report.outcome.rawValue), sourceLocation: sourceLocation)
-            #expect(open.attributes.get("firstframe.preset") == .string(report.preset ?? "custom"), sourceLocation: sourceLocation)
+            #expect(
+                open.attributes.get("firstframe.outcome") == .string(report.outcome.rawValue),
+                sourceLocation: sourceLocation
+            )
+            #expect(
+                open.attributes.get("firstframe.preset") == .string(report.preset ?? "custom"),
+                sourceLocation: sourceLocation
+            )
             if let picture = report.summary.firstVideoFrameMs {
-                #expect(open.attributes.get("firstframe.first_picture_ms") == .double(picture), sourceLocation: sourceLocation)
+                #expect(
+                    open.attributes.get("firstframe.first_picture_ms") == .double(picture),
+                    sourceLocation: sourceLocation
+                )
                 let event = open.events.first { $0.name == "first video frame" }
-                #expect(event.map { abs(Double($0.nanosecondsSinceEpoch) - (originNs + picture * 1e6)) <= 1000 } == true,
-                        sourceLocation: sourceLocation)
+                #expect(
+                    event.map { abs(Double($0.nanosecondsSinceEpoch) - (originNs + picture * 1e6)) <= 1000 } == true,
+                    sourceLocation: sourceLocation
+                )
             }
             if let causes = report.causes {
-                #expect(open.attributes.get("firstframe.cause.keyframe_wait_ms") == .double(causes[.keyframeWait]),
-                        sourceLocation: sourceLocation)
+                #expect(
+                    open.attributes.get("firstframe.cause.keyframe_wait_ms") == .double(causes[.keyframeWait]),
+                    sourceLocation: sourceLocation
+                )
                 for cause in Cause.allCases {
                     let present = open.attributes.get("firstframe.cause.\(Self.snakeCase(cause.rawValue))_ms")
                     #expect(present == .double(causes[cause]), "\(cause)", sourceLocation: sourceLocation)
@@ -394,11 +535,17 @@ extension OriginTests {
             #expect(children.allSatisfy { $0.traceID == open.traceID }, sourceLocation: sourceLocation)
             var expected: [(name: String, startMs: Double, endMs: Double)] = []
             for hop in report.hops {
-                if let lookup = hop.dns { expected.append(("DNS lookup \(lookup.host)", lookup.startMs, lookup.endMs ?? endMs)) }
-                for attempt in hop.connects {
-                    expected.append(("socket connect \(attempt.address):\(attempt.port)", attempt.startMs, attempt.endMs ?? endMs))
+                if let lookup = hop.dns {
+                    expected.append(("DNS lookup \(lookup.host)", lookup.startMs, lookup.endMs ?? endMs))
                 }
-                if let tls = hop.tls { expected.append(("TLS client handshake \(hop.host ?? "-")", tls.startMs, tls.endMs ?? endMs)) }
+                for attempt in hop.connects {
+                    expected.append(
+                        ("socket connect \(attempt.address):\(attempt.port)", attempt.startMs, attempt.endMs ?? endMs)
+                    )
+                }
+                if let tls = hop.tls {
+                    expected.append(("TLS client handshake \(hop.host ?? "-")", tls.startMs, tls.endMs ?? endMs))
+                }
                 if hop.rtmp == nil, let request = hop.requestStartMs {
                     expected.append(("GET", request, hop.responseStartMs ?? endMs))
                 }
@@ -418,15 +565,28 @@ extension OriginTests {
 
         /// No label value and no span attribute but `url.full` holds the URL or any of `secrets`.
         static func expectNoURL(in sinks: Sinks, secrets: [String], sourceLocation: SourceLocation = #_sourceLocation) {
-            let values = (sinks.metrics.timers.flatMap(\.dimensions) + sinks.metrics.counters.flatMap(\.dimensions)).map(\.1)
+            let values = (sinks.metrics.timers.flatMap(\.dimensions) + sinks.metrics.counters.flatMap(\.dimensions))
+                .map(\.1)
             for value in values {
-                #expect(!value.contains("://") && !value.contains("/"), "a URL in a label: \(value)", sourceLocation: sourceLocation)
-                for secret in secrets { #expect(!value.contains(secret), "\(secret) in a label", sourceLocation: sourceLocation) }
+                #expect(
+                    !value.contains("://") && !value.contains("/"),
+                    "a URL in a label: \(value)",
+                    sourceLocation: sourceLocation
+                )
+                for secret in secrets {
+                    #expect(!value.contains(secret), "\(secret) in a label", sourceLocation: sourceLocation)
+                }
             }
             for span in sinks.tracer.finishedSpans {
+                // swift-format-ignore: ReplaceForEachWithForLoop
+                // (SpanAttributes is not a Sequence: forEach is its own method.)
                 span.attributes.forEach { key, value in
                     guard case .string(let text) = value, key != "url.full" else { return }
-                    #expect(!text.contains("://"), "\(key) = \(text) on \(span.operationName)", sourceLocation: sourceLocation)
+                    #expect(
+                        !text.contains("://"),
+                        "\(key) = \(text) on \(span.operationName)",
+                        sourceLocation: sourceLocation
+                    )
                 }
                 #expect(!span.operationName.contains("://"), sourceLocation: sourceLocation)
             }
@@ -454,7 +614,8 @@ extension OriginTests {
 
         /// Seconds of CPU the calling thread spends in `body`.
         static func threadCPU(_ body: () -> Void) -> Double {
-            var start = timespec(), end = timespec()
+            var start = timespec()
+            var end = timespec()
             clock_gettime(CLOCK_THREAD_CPUTIME_ID, &start)
             body()
             clock_gettime(CLOCK_THREAD_CPUTIME_ID, &end)
@@ -467,9 +628,9 @@ extension OriginTests {
             var total = 0.0
             for task in tasks {
                 guard let name = try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8),
-                      name.hasPrefix("NIO-ELT"),
-                      let stat = try? String(contentsOfFile: "/proc/self/task/\(task)/schedstat", encoding: .utf8),
-                      let nanoseconds = stat.split(separator: " ").first.flatMap({ Double($0) })
+                    name.hasPrefix("NIO-ELT"),
+                    let stat = try? String(contentsOfFile: "/proc/self/task/\(task)/schedstat", encoding: .utf8),
+                    let nanoseconds = stat.split(separator: " ").first.flatMap({ Double($0) })
                 else { continue }
                 total += nanoseconds / 1e9
             }
@@ -487,7 +648,9 @@ extension OriginTests {
 
 /// Metrics that go nowhere, but are not the global no-op (so the library builds every series).
 final class DiscardingMetrics: MetricsFactory {
-    func makeCounter(label: String, dimensions: [(String, String)]) -> any CounterHandler { NOOPMetricsHandler.instance }
+    func makeCounter(label: String, dimensions: [(String, String)]) -> any CounterHandler {
+        NOOPMetricsHandler.instance
+    }
     func makeMeter(label: String, dimensions: [(String, String)]) -> any MeterHandler { NOOPMetricsHandler.instance }
     func makeRecorder(label: String, dimensions: [(String, String)], aggregate: Bool) -> any RecorderHandler {
         NOOPMetricsHandler.instance
@@ -515,29 +678,59 @@ struct DiscardingTracer: Tracer {
         func setStatus(_ status: SpanStatus) {}
         func addLink(_ link: SpanLink) {}
         func addEvent(_ event: SpanEvent) {}
-        func recordError<Instant: TracerInstant>(_ error: any Error, attributes: SpanAttributes, at instant: @autoclosure () -> Instant) {}
+        func recordError<Instant: TracerInstant>(
+            _ error: any Error,
+            attributes: SpanAttributes,
+            at instant: @autoclosure () -> Instant
+        ) {}
         func end<Instant: TracerInstant>(at instant: @autoclosure () -> Instant) { _ = instant() }
     }
 
     func startSpan<Instant: TracerInstant>(
-        _ operationName: String, context: @autoclosure () -> ServiceContext, ofKind kind: SpanKind,
-        at instant: @autoclosure () -> Instant, function: String, file fileID: String, line: UInt
+        _ operationName: String,
+        context: @autoclosure () -> ServiceContext,
+        ofKind kind: SpanKind,
+        at instant: @autoclosure () -> Instant,
+        function: String,
+        file fileID: String,
+        line: UInt
     ) -> Span {
         _ = instant()
         return Span(context: context())
     }
 
     func startAnySpan<Instant: TracerInstant>(
-        _ operationName: String, context: @autoclosure () -> ServiceContext, ofKind kind: SpanKind,
-        at instant: @autoclosure () -> Instant, function: String, file fileID: String, line: UInt
+        _ operationName: String,
+        context: @autoclosure () -> ServiceContext,
+        ofKind kind: SpanKind,
+        at instant: @autoclosure () -> Instant,
+        function: String,
+        file fileID: String,
+        line: UInt
     ) -> any Tracing.Span {
-        startSpan(operationName, context: context(), ofKind: kind, at: instant(), function: function, file: fileID, line: line)
+        startSpan(
+            operationName,
+            context: context(),
+            ofKind: kind,
+            at: instant(),
+            function: function,
+            file: fileID,
+            line: line
+        )
     }
 
     func forceFlush() {}
-    func inject<Carrier, Inject: Injector>(_ context: ServiceContext, into carrier: inout Carrier, using injector: Inject)
+    func inject<Carrier, Inject: Injector>(
+        _ context: ServiceContext,
+        into carrier: inout Carrier,
+        using injector: Inject
+    )
     where Inject.Carrier == Carrier {}
-    func extract<Carrier, Extract: Extractor>(_ carrier: Carrier, into context: inout ServiceContext, using extractor: Extract)
+    func extract<Carrier, Extract: Extractor>(
+        _ carrier: Carrier,
+        into context: inout ServiceContext,
+        using extractor: Extract
+    )
     where Extract.Carrier == Carrier {}
 }
 
@@ -545,7 +738,8 @@ struct DiscardingTracer: Tracer {
 @Suite(
     .serialized,
     .enabled(if: NginxRTMPServer.isAvailable, "\(NginxRTMPServer.unavailableReason ?? "")"),
-    .enabled(if: NetworkTrace.isAvailable, "the hooks interpose libc only on Linux, without sanitizers"))
+    .enabled(if: NetworkTrace.isAvailable, "the hooks interpose libc only on Linux, without sanitizers")
+)
 struct RTMPTelemetryTests {
     init() { FFmpegLog.level = .quiet }
 
@@ -575,9 +769,15 @@ struct RTMPTelemetryTests {
         if let firstMedia = rtmp.firstMediaByteMs {
             #expect(abs(Double(session.endInstant.nanosecondsSinceEpoch) - (startedAt + firstMedia * 1e6)) <= 1000)
         }
-        report("RTMP spans: " + ([session] + phases).map {
-            String(format: "%@ %.1f ms", $0.operationName,
-                   Double($0.endInstant.nanosecondsSinceEpoch - $0.startInstant.nanosecondsSinceEpoch) / 1e6)
-        }.joined(separator: ", "))
+        report(
+            "RTMP spans: "
+                + ([session] + phases).map {
+                    String(
+                        format: "%@ %.1f ms",
+                        $0.operationName,
+                        Double($0.endInstant.nanosecondsSinceEpoch - $0.startInstant.nanosecondsSinceEpoch) / 1e6
+                    )
+                }.joined(separator: ", ")
+        )
     }
 }

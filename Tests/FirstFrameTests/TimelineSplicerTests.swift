@@ -1,5 +1,6 @@
-@testable import FirstFrame
 import Testing
+
+@testable import FirstFrame
 
 /// The recorder's splicing rules on made-up timelines (25 fps video in FLV's milliseconds): what the origin cannot
 /// produce — an edge that restarts each client at 0, a jump inside a connection.
@@ -9,11 +10,26 @@ import Testing
 
     /// Feeds video frames `from..<to` (ms, keyframe every `gop` ms) at wall time `now`; returns the output times (ms)
     /// of those written. A frame's content (and so whether it is a keyframe) is its source time plus `content`.
-    private func feed(_ splicer: inout TimelineSplicer, from: Int64, to: Int64, gop: Int64 = 2000, content: Int64 = 0,
-                      loop: Int64? = nil, now: UInt64) -> [Int64] {
+    private func feed(
+        _ splicer: inout TimelineSplicer,
+        from: Int64,
+        to: Int64,
+        gop: Int64 = 2000,
+        content: Int64 = 0,
+        loop: Int64? = nil,
+        now: UInt64
+    ) -> [Int64] {
         var written: [Int64] = []
         for dts in stride(from: from, to: to, by: 40) {
-            if case .write(let shift) = decide(&splicer, .video, dts, key: (dts + content) % gop == 0, content: content, loop: loop, now: now) {
+            if case .write(let shift) = decide(
+                &splicer,
+                .video,
+                dts,
+                key: (dts + content) % gop == 0,
+                content: content,
+                loop: loop,
+                now: now
+            ) {
                 written.append(dts + shift)
             }
         }
@@ -21,15 +37,28 @@ import Testing
     }
 
     /// Counts the decisions over video frames `from..<to`.
-    private func decisions(_ splicer: inout TimelineSplicer, from: Int64, to: Int64, gop: Int64 = 2000, content: Int64 = 0,
-                           now: UInt64) -> [TimelineSplicer.Decision] {
+    private func decisions(
+        _ splicer: inout TimelineSplicer,
+        from: Int64,
+        to: Int64,
+        gop: Int64 = 2000,
+        content: Int64 = 0,
+        now: UInt64
+    ) -> [TimelineSplicer.Decision] {
         stride(from: from, to: to, by: 40).map { dts in
             decide(&splicer, .video, dts, key: (dts + content) % gop == 0, content: content, now: now)
         }
     }
 
-    private func decide(_ splicer: inout TimelineSplicer, _ kind: StreamInfo.Kind, _ dts: Int64, key: Bool,
-                        content: Int64 = 0, loop: Int64? = nil, now: UInt64) -> TimelineSplicer.Decision {
+    private func decide(
+        _ splicer: inout TimelineSplicer,
+        _ kind: StreamInfo.Kind,
+        _ dts: Int64,
+        key: Bool,
+        content: Int64 = 0,
+        loop: Int64? = nil,
+        now: UInt64
+    ) -> TimelineSplicer.Decision {
         let source = loop.map { (dts + content) % $0 } ?? dts + content
         let hash = UInt64(bitPattern: source) &* 0x9E37_79B9_7F4A_7C15 ^ (kind == .video ? 1 : 2)
         return splicer.decide(kind: kind, dts: dts, pts: dts, timeBase: ms, isKeyframe: key, content: hash, now: now)
@@ -134,7 +163,9 @@ import Testing
         var splicer = TimelineSplicer()
         splicer.startConnection()
         _ = feed(&splicer, from: 0, to: 4000, now: second)
-        for dts in stride(from: Int64(23), to: 4000, by: 23) { _ = decide(&splicer, .audio, dts, key: true, now: second) }
+        for dts in stride(from: Int64(23), to: 4000, by: 23) {
+            _ = decide(&splicer, .audio, dts, key: true, now: second)
+        }
         splicer.startConnection()
         #expect(decide(&splicer, .audio, 2001, key: true, now: 2 * second) == .duplicate)
         #expect(decide(&splicer, .audio, 1978, key: true, content: 50_000, now: 2 * second) == .waitingForKeyframe)

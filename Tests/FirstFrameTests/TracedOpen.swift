@@ -1,9 +1,9 @@
 import CNetworkHooks
 import FirstFrame
-import FirstFrameTestSupport
-import OriginTestSupport
 import FirstFrameOrigin
+import FirstFrameTestSupport
 import Foundation
+import OriginTestSupport
 import Testing
 
 /// An FFmpeg `avformat_open_input` run with the network trace on, on a thread of its own.
@@ -28,4 +28,3 @@ struct TracedOpen: Sendable {
         }
     }
 }
-

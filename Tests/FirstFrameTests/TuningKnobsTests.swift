@@ -1,7 +1,7 @@
 import FirstFrame
 import FirstFrameTestSupport
-import OriginTestSupport
 import Foundation
+import OriginTestSupport
 import Testing
 
 @Suite struct TuningKnobsByName {
@@ -92,14 +92,22 @@ import Testing
 
     @Test func namesComeFromTheDescriptorTable() {
         #expect(TuningKnobs.names == TuningKnobs.descriptors.map(\.name))
-        #expect(TuningKnobs.names == [
-            "fpsprobesize", "probesize", "analyzeduration", "formatprobesize", "format", "skipStreamInfo", "streamWaitMs",
-            "minVideoFrames", "minAudioFrames", "bufferCheckIntervalMs", "firstHighWaterMarkMs", "decoderThreads",
-            "decodeKeyframeAlone", "ipv4Only", "tcp_nodelay", "quickAck", "prefetchHosts", "resolve", "stageDeadlines", "allowedProtocols", "verifyTLS", "caFile",
-            "maxBufferBytes", "maxRequests", "readTimeoutMs", "totalDeadline",
-        ])
+        #expect(
+            TuningKnobs.names == [
+                "fpsprobesize", "probesize", "analyzeduration", "formatprobesize", "format", "skipStreamInfo",
+                "streamWaitMs",
+                "minVideoFrames", "minAudioFrames", "bufferCheckIntervalMs", "firstHighWaterMarkMs", "decoderThreads",
+                "decodeKeyframeAlone", "ipv4Only", "tcp_nodelay", "quickAck", "prefetchHosts", "resolve",
+                "stageDeadlines", "allowedProtocols", "verifyTLS", "caFile",
+                "maxBufferBytes", "maxRequests", "readTimeoutMs", "totalDeadline",
+            ]
+        )
         #expect(Set(TuningKnobs.names).count == TuningKnobs.names.count, "no name twice")
-        #expect(TuningKnobs.descriptors.filter(\.omittedAtDefault).map(\.name) == ["prefetchHosts", "resolve", "stageDeadlines", "caFile"])
+        #expect(
+            TuningKnobs.descriptors.filter(\.omittedAtDefault).map(\.name) == [
+                "prefetchHosts", "resolve", "stageDeadlines", "caFile",
+            ]
+        )
     }
 
     @Test func everyDescriptorHasADocLineAndARule() {
@@ -112,14 +120,23 @@ import Testing
 
     @Test func textValuesMatchTheirFormerOutput() {
         let stock = TuningKnobs().textValues
-        #expect(stock.map(\.name) == TuningKnobs.names.filter { !["prefetchHosts", "resolve", "stageDeadlines", "caFile"].contains($0) })
-        #expect(stock.map { "\($0.name)=\($0.value)" }.joined(separator: " ") == [
-            "fpsprobesize=-1", "probesize=5000000", "analyzeduration=0", "formatprobesize=1048576", "format=",
-            "skipStreamInfo=false", "streamWaitMs=1000", "minVideoFrames=0", "minAudioFrames=0", "bufferCheckIntervalMs=0",
-            "firstHighWaterMarkMs=0", "decoderThreads=0", "decodeKeyframeAlone=false", "ipv4Only=false", "tcp_nodelay=false", "quickAck=false",
-            "allowedProtocols=http,https,tls,tcp,rtmp,rtmps,hls,crypto,file", "verifyTLS=true", "maxBufferBytes=15728640",
-            "maxRequests=64", "readTimeoutMs=10000", "totalDeadline=15.0",
-        ].joined(separator: " "))
+        #expect(
+            stock.map(\.name)
+                == TuningKnobs.names.filter { !["prefetchHosts", "resolve", "stageDeadlines", "caFile"].contains($0) }
+        )
+        #expect(
+            stock.map { "\($0.name)=\($0.value)" }.joined(separator: " ")
+                == [
+                    "fpsprobesize=-1", "probesize=5000000", "analyzeduration=0", "formatprobesize=1048576", "format=",
+                    "skipStreamInfo=false", "streamWaitMs=1000", "minVideoFrames=0", "minAudioFrames=0",
+                    "bufferCheckIntervalMs=0",
+                    "firstHighWaterMarkMs=0", "decoderThreads=0", "decodeKeyframeAlone=false", "ipv4Only=false",
+                    "tcp_nodelay=false", "quickAck=false",
+                    "allowedProtocols=http,https,tls,tcp,rtmp,rtmps,hls,crypto,file", "verifyTLS=true",
+                    "maxBufferBytes=15728640",
+                    "maxRequests=64", "readTimeoutMs=10000", "totalDeadline=15.0",
+                ].joined(separator: " ")
+        )
         let changed = Dictionary(uniqueKeysWithValues: Self.changedKnobs.textValues.map { ($0.name, $0.value) })
         #expect(changed["prefetchHosts"] == "a.test,b.test")
         #expect(changed["resolve"] == "a.test=127.0.0.1,::1;b.test=10.0.0.1")
@@ -132,8 +149,14 @@ import Testing
         ("skipStreamInfo", "maybe", "true or false"), ("totalDeadline", "3601", "seconds in (0, 3600]"),
         ("format", "no-such-demuxer", "a demuxer FFmpeg knows (ffmpeg -demuxers), auto, or empty to probe"),
         ("resolve", "a.test", "host=ip[,ip][;host=ip...]"),
-        ("stageDeadlines", "dns=-1", "stage=ms[,stage=ms] with stages \(Stage.allCases.map(\.rawValue).joined(separator: "|")) and ms in (0, 3600000]"),
-        ("stageDeadlines", "streamInfo=1e30", "stage=ms[,stage=ms] with stages \(Stage.allCases.map(\.rawValue).joined(separator: "|")) and ms in (0, 3600000]"),
+        (
+            "stageDeadlines", "dns=-1",
+            "stage=ms[,stage=ms] with stages \(Stage.allCases.map(\.rawValue).joined(separator: "|")) and ms in (0, 3600000]"
+        ),
+        (
+            "stageDeadlines", "streamInfo=1e30",
+            "stage=ms[,stage=ms] with stages \(Stage.allCases.map(\.rawValue).joined(separator: "|")) and ms in (0, 3600000]"
+        ),
         ("maxBufferBytes", "1", "an integer in 65536...2147483648"), ("maxRequests", "0", "an integer in 1...100000"),
     ])
     func rejectionsSayWhatIsExpected(_ name: String, _ value: String, _ expected: String) {
@@ -155,7 +178,9 @@ import Testing
         #expect(knobs.prefetchHosts == ["a.test", "b.test"])
         #expect(knobs.resolve == ["a.test": ["127.0.0.1", "::1"]])
         #expect(knobs.totalDeadline == 3600)
-        #expect(throws: KnobError.unknown(knob: "fastmode", known: TuningKnobs.names)) { try knobs.set("fastmode", "1") }
+        #expect(throws: KnobError.unknown(knob: "fastmode", known: TuningKnobs.names)) {
+            try knobs.set("fastmode", "1")
+        }
     }
 
     @Test(arguments: [
@@ -194,7 +219,9 @@ import Testing
         #expect(Preset.fieldReport.knobs.minVideoFrames == 5)
         #expect(Preset.ijkplayer.knobs.firstHighWaterMarkMs == 100)
         let instant = Preset.instant.knobs
-        #expect(instant.skipStreamInfo && instant.decoderThreads == 1 && instant.ipv4Only && instant.decodeKeyframeAlone)
+        #expect(
+            instant.skipStreamInfo && instant.decoderThreads == 1 && instant.ipv4Only && instant.decodeKeyframeAlone
+        )
         // RTMP's exchange without Nagle or delayed-ACK waits; quickAck is the hooks', not an FFmpeg option.
         #expect(instant.tcpNoDelay && instant.quickAck)
         #expect(instant.formatOptions.map(\.key) == ["fpsprobesize", "tcp_nodelay"])

@@ -38,7 +38,14 @@ extension FirstFrameReport {
         /// The command that confirms the advice on this URL, when a knob is involved.
         public var sweep: String?
 
-        public init(cause: Cause, remedy: Remedy, ms: Double, message: String, knobs: [String] = [], sweep: String? = nil) {
+        public init(
+            cause: Cause,
+            remedy: Remedy,
+            ms: Double,
+            message: String,
+            knobs: [String] = [],
+            sweep: String? = nil
+        ) {
             self.cause = cause
             self.remedy = remedy
             self.ms = ms

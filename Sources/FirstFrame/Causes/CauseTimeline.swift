@@ -57,15 +57,21 @@ package struct CauseTimeline {
     /// The cause spans of an open that started at `origin` and ended (first picture or failure) at `end`.
     /// `stages` are the open's stage spans, to say where each cause's time fell.
     package static func spans(
-        origin: UInt64, end: UInt64, hops: [NetworkHop], media: MediaArrival?, instants: MediaInstants,
+        origin: UInt64,
+        end: UInt64,
+        hops: [NetworkHop],
+        media: MediaArrival?,
+        instants: MediaInstants,
         stages: [FirstFrameReport.StageSpan]
     ) -> [FirstFrameReport.CauseSpan] {
         var timeline = CauseTimeline(origin: origin)
         timeline.lay(boundaries(hops: hops, media: media, instants: instants), until: end)
         return timeline.spans.map { span in
             var span = span
-            span.stages = stages.filter { min($0.endMs, span.endMs) - max($0.startMs, span.startMs) > 0.0005 }.map(\.name)
-                .reduce(into: []) { if $0.last != $1 { $0.append($1) } }
+            span.stages = stages.filter { min($0.endMs, span.endMs) - max($0.startMs, span.startMs) > 0.0005 }.map(
+                \.name
+            )
+            .reduce(into: []) { if $0.last != $1 { $0.append($1) } }
             return span
         }
     }
@@ -75,14 +81,19 @@ package struct CauseTimeline {
         var result: [Boundary] = []
         // Hops up to the one that carried the media (all of them when no hop is known to: a file has none, and
         // then the media causes start at once).
-        let last = media?.hop ?? (instants.keyframeRead.map { read in hops.lastIndex { ($0.requestStart ?? 0) <= read } ?? -1 } ?? hops.count - 1)
+        let last =
+            media?.hop
+            ?? (instants.keyframeRead.map { read in hops.lastIndex { ($0.requestStart ?? 0) <= read } ?? -1 } ?? hops
+                .count - 1)
         for (index, hop) in hops.enumerated() where index <= last {
             // On the last hop, a set-up step that failed or never finished is where the open stopped: what follows
             // is still set-up (a lookup that failed has no server response after it). An earlier hop's failed step
             // (a segment FFmpeg gave up on and moved past) ends nothing.
             let stopsHere = index == hops.count - 1
             if let lookup = hop.lookup {
-                if stopsHere, lookup.error != nil || lookup.end == nil { return result + [.init(cause: .networkSetup, time: nil, hop: index)] }
+                if stopsHere, lookup.error != nil || lookup.end == nil {
+                    return result + [.init(cause: .networkSetup, time: nil, hop: index)]
+                }
                 result.append(.init(cause: .networkSetup, time: lookup.end, hop: index))
             }
             if !hop.connects.isEmpty {
@@ -91,7 +102,9 @@ package struct CauseTimeline {
                 result.append(.init(cause: .networkSetup, time: connected, hop: index))
             }
             if hop.secureConnectionStart != nil {
-                if stopsHere, hop.secureConnectionEnd == nil { return result + [.init(cause: .networkSetup, time: nil, hop: index)] }
+                if stopsHere, hop.secureConnectionEnd == nil {
+                    return result + [.init(cause: .networkSetup, time: nil, hop: index)]
+                }
                 result.append(.init(cause: .networkSetup, time: hop.secureConnectionEnd, hop: index))
             }
             if let media, media.hop == index {
@@ -99,7 +112,13 @@ package struct CauseTimeline {
                     result.append(.init(cause: .serverResponse, time: hop.responseStart, hop: index))
                     result.append(.init(cause: .protocolExchange, time: media.exchangeEnd, hop: index))
                 }
-                result.append(.init(cause: .serverResponse, time: media.firstMediaByte ?? (media.isRTMP ? nil : hop.responseStart), hop: index))
+                result.append(
+                    .init(
+                        cause: .serverResponse,
+                        time: media.firstMediaByte ?? (media.isRTMP ? nil : hop.responseStart),
+                        hop: index
+                    )
+                )
             } else {
                 result.append(.init(cause: .serverResponse, time: hop.responseStart, hop: index))
             }
@@ -148,7 +167,9 @@ package struct CauseTimeline {
         if let last = spans.last, last.cause == boundary.cause, last.hop == boundary.hop {
             spans[spans.count - 1].endMs = milliseconds(end)
         } else if end > cursor || spans.isEmpty {
-            spans.append(.init(cause: boundary.cause, startMs: milliseconds(cursor), endMs: milliseconds(end), hop: boundary.hop))
+            spans.append(
+                .init(cause: boundary.cause, startMs: milliseconds(cursor), endMs: milliseconds(end), hop: boundary.hop)
+            )
         }
         cursor = end
     }

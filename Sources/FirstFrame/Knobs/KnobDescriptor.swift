@@ -63,14 +63,22 @@ package struct KnobDescriptor: Sendable {
 
     /// An integer knob: the text, trimmed of spaces, must be a whole number in `range`.
     package static func integer(
-        _ name: String, _ keyPath: WritableKeyPath<TuningKnobs, Int> & Sendable, _ range: ClosedRange<Int>,
-        isFormatOption: Bool = false, doc: String
+        _ name: String,
+        _ keyPath: WritableKeyPath<TuningKnobs, Int> & Sendable,
+        _ range: ClosedRange<Int>,
+        isFormatOption: Bool = false,
+        doc: String
     ) -> KnobDescriptor {
         KnobDescriptor(
-            name, keyPath, rule: "an integer in \(range.lowerBound)...\(range.upperBound)",
-            isFormatOption: isFormatOption, doc: doc,
+            name,
+            keyPath,
+            rule: "an integer in \(range.lowerBound)...\(range.upperBound)",
+            isFormatOption: isFormatOption,
+            doc: doc,
             parse: { text in
-                guard let value = Int(text.trimmingCharacters(in: .whitespaces)), range.contains(value) else { return nil }
+                guard let value = Int(text.trimmingCharacters(in: .whitespaces)), range.contains(value) else {
+                    return nil
+                }
                 return value
             },
             format: { String($0) }
@@ -79,10 +87,17 @@ package struct KnobDescriptor: Sendable {
 
     /// A switch: `1`/`true`/`yes`/`on` or `0`/`false`/`no`/`off`, in any case; printed as `true` or `false`.
     package static func boolean(
-        _ name: String, _ keyPath: WritableKeyPath<TuningKnobs, Bool> & Sendable, isFormatOption: Bool = false, doc: String
+        _ name: String,
+        _ keyPath: WritableKeyPath<TuningKnobs, Bool> & Sendable,
+        isFormatOption: Bool = false,
+        doc: String
     ) -> KnobDescriptor {
         KnobDescriptor(
-            name, keyPath, rule: "true or false", isFormatOption: isFormatOption, doc: doc,
+            name,
+            keyPath,
+            rule: "true or false",
+            isFormatOption: isFormatOption,
+            doc: doc,
             parse: { text in
                 switch text.lowercased() {
                 case "1", "true", "yes", "on": true

@@ -11,7 +11,8 @@ public enum KnobError: Error, Sendable, Hashable, CustomStringConvertible {
         switch self {
         case .unknown(let knob, let known): "unknown knob \"\(knob)\" (knobs: \(known.joined(separator: ", ")))"
         case .invalid(let knob, let value, let expected): "knob \(knob): \"\(value)\" is not \(expected)"
-        case .unknownPreset(let name): "unknown preset \"\(name)\" (presets: \(Preset.allCases.map(\.rawValue).joined(separator: ", ")))"
+        case .unknownPreset(let name):
+            "unknown preset \"\(name)\" (presets: \(Preset.allCases.map(\.rawValue).joined(separator: ", ")))"
         }
     }
 }

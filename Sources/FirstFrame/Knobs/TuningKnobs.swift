@@ -93,7 +93,9 @@ public struct TuningKnobs: Sendable, Hashable, Codable {
     public static let uninterruptibleProtocols: Set<String> = ["pipe", "fd"]
     /// What ``allowedProtocols`` holds unless widened: HTTP(S), TLS and TCP under them, RTMP(S), HLS (with its
     /// `crypto` segments) and local files.
-    public static let defaultAllowedProtocols = ["http", "https", "tls", "tcp", "rtmp", "rtmps", "hls", "crypto", "file"]
+    public static let defaultAllowedProtocols = [
+        "http", "https", "tls", "tcp", "rtmp", "rtmps", "hls", "crypto", "file",
+    ]
     /// Verify TLS peers (certificate chain against ``caFile`` or the system's CA bundle, and the host name).
     public var verifyTLS = true
     /// A PEM file of trusted CAs for ``verifyTLS``; empty = the system's bundle.
@@ -108,43 +110,107 @@ public struct TuningKnobs: Sendable, Hashable, Codable {
     /// Every knob, in declaration order: the one table that ``names``, ``set(_:_:)``, ``textValues``,
     /// ``validate()`` and the CLI's `--set` help read.
     package static let descriptors: [KnobDescriptor] = [
-        .integer("fpsprobesize", \.fpsprobesize, -1...10_000, isFormatOption: true,
-                 doc: "Frames find_stream_info reads to estimate a frame rate; -1 = FFmpeg's default, 0 = none."),
-        .integer("probesize", \.probesize, 32...Int(Int32.max), isFormatOption: true,
-                 doc: "Bytes find_stream_info may read."),
-        .integer("analyzeduration", \.analyzeduration, 0...Int(Int32.max), isFormatOption: true,
-                 doc: "Microseconds find_stream_info may analyze; 0 = FFmpeg's default (5 s)."),
-        .integer("formatprobesize", \.formatprobesize, 2048...Int(Int32.max), isFormatOption: true,
-                 doc: "Bytes the format probe may read."),
+        .integer(
+            "fpsprobesize",
+            \.fpsprobesize,
+            -1...10_000,
+            isFormatOption: true,
+            doc: "Frames find_stream_info reads to estimate a frame rate; -1 = FFmpeg's default, 0 = none."
+        ),
+        .integer(
+            "probesize",
+            \.probesize,
+            32...Int(Int32.max),
+            isFormatOption: true,
+            doc: "Bytes find_stream_info may read."
+        ),
+        .integer(
+            "analyzeduration",
+            \.analyzeduration,
+            0...Int(Int32.max),
+            isFormatOption: true,
+            doc: "Microseconds find_stream_info may analyze; 0 = FFmpeg's default (5 s)."
+        ),
+        .integer(
+            "formatprobesize",
+            \.formatprobesize,
+            2048...Int(Int32.max),
+            isFormatOption: true,
+            doc: "Bytes the format probe may read."
+        ),
         KnobDescriptor(
-            "format", \.format, rule: "a demuxer FFmpeg knows (ffmpeg -demuxers), auto, or empty to probe",
+            "format",
+            \.format,
+            rule: "a demuxer FFmpeg knows (ffmpeg -demuxers), auto, or empty to probe",
             doc: "The demuxer to use, skipping the format probe; auto = flv for .flv paths.",
             parse: { text in text.isEmpty || text == "auto" || av_find_input_format(text) != nil ? text : nil },
             format: { $0 }
         ),
-        .boolean("skipStreamInfo", \.skipStreamInfo,
-                 doc: "Skip find_stream_info: take parameters from the container's headers, waiting for every stream."),
-        .integer("streamWaitMs", \.streamWaitMs, 0...600_000,
-                 doc: "Milliseconds a skipped stream-info stage waits, after the video, for announced audio."),
-        .integer("minVideoFrames", \.minVideoFrames, 0...10_000,
-                 doc: "Video packets (from the first keyframe) buffered before playback; 0 = no requirement."),
-        .integer("minAudioFrames", \.minAudioFrames, 0...10_000,
-                 doc: "Audio packets buffered before playback; 0 = no requirement."),
-        .integer("bufferCheckIntervalMs", \.bufferCheckIntervalMs, 0...60_000,
-                 doc: "Milliseconds between buffering checks; 0 = on every packet."),
-        .integer("firstHighWaterMarkMs", \.firstHighWaterMarkMs, 0...600_000,
-                 doc: "Buffered milliseconds that also end buffering (ijkplayer's first high-water mark); 0 = off."),
-        .integer("decoderThreads", \.decoderThreads, 0...64,
-                 doc: "Decoder threads: 1 decodes the first frame at once; 0 = one per core (with decodeKeyframeAlone: the decoder handed on)."),
-        .boolean("decodeKeyframeAlone", \.decodeKeyframeAlone,
-                 doc: "First picture from the keyframe alone in a drained decoder: no B-frame reorder or frame-thread delay."),
+        .boolean(
+            "skipStreamInfo",
+            \.skipStreamInfo,
+            doc: "Skip find_stream_info: take parameters from the container's headers, waiting for every stream."
+        ),
+        .integer(
+            "streamWaitMs",
+            \.streamWaitMs,
+            0...600_000,
+            doc: "Milliseconds a skipped stream-info stage waits, after the video, for announced audio."
+        ),
+        .integer(
+            "minVideoFrames",
+            \.minVideoFrames,
+            0...10_000,
+            doc: "Video packets (from the first keyframe) buffered before playback; 0 = no requirement."
+        ),
+        .integer(
+            "minAudioFrames",
+            \.minAudioFrames,
+            0...10_000,
+            doc: "Audio packets buffered before playback; 0 = no requirement."
+        ),
+        .integer(
+            "bufferCheckIntervalMs",
+            \.bufferCheckIntervalMs,
+            0...60_000,
+            doc: "Milliseconds between buffering checks; 0 = on every packet."
+        ),
+        .integer(
+            "firstHighWaterMarkMs",
+            \.firstHighWaterMarkMs,
+            0...600_000,
+            doc: "Buffered milliseconds that also end buffering (ijkplayer's first high-water mark); 0 = off."
+        ),
+        .integer(
+            "decoderThreads",
+            \.decoderThreads,
+            0...64,
+            doc:
+                "Decoder threads: 1 decodes the first frame at once; 0 = one per core (with decodeKeyframeAlone: the decoder handed on)."
+        ),
+        .boolean(
+            "decodeKeyframeAlone",
+            \.decodeKeyframeAlone,
+            doc: "First picture from the keyframe alone in a drained decoder: no B-frame reorder or frame-thread delay."
+        ),
         .boolean("ipv4Only", \.ipv4Only, doc: "Resolve IPv4 only (no AAAA query to wait for)."),
-        .boolean("tcp_nodelay", \.tcpNoDelay, isFormatOption: true,
-                 doc: "TCP_NODELAY on the open's sockets: RTMP's small command writes go out without waiting for an ACK."),
-        .boolean("quickAck", \.quickAck,
-                 doc: "While the open runs, ACK the server's bytes at once (TCP_QUICKACK, Linux): its small RTMP writes don't wait for a delayed ACK."),
+        .boolean(
+            "tcp_nodelay",
+            \.tcpNoDelay,
+            isFormatOption: true,
+            doc: "TCP_NODELAY on the open's sockets: RTMP's small command writes go out without waiting for an ACK."
+        ),
+        .boolean(
+            "quickAck",
+            \.quickAck,
+            doc:
+                "While the open runs, ACK the server's bytes at once (TCP_QUICKACK, Linux): its small RTMP writes don't wait for a delayed ACK."
+        ),
         KnobDescriptor(
-            "prefetchHosts", \.prefetchHosts, rule: "comma-separated hosts", omittedAtDefault: true,
+            "prefetchHosts",
+            \.prefetchHosts,
+            rule: "comma-separated hosts",
+            omittedAtDefault: true,
             doc: "Hosts resolved in parallel before the open, kept fresh by their TTL.",
             parse: { text in
                 text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
@@ -152,7 +218,10 @@ public struct TuningKnobs: Sendable, Hashable, Codable {
             format: { $0.joined(separator: ",") }
         ),
         KnobDescriptor(
-            "resolve", \.resolve, rule: "host=ip[,ip][;host=ip...]", omittedAtDefault: true,
+            "resolve",
+            \.resolve,
+            rule: "host=ip[,ip][;host=ip...]",
+            omittedAtDefault: true,
             doc: "Fixed answers for host lookups, like curl's --resolve.",
             parse: { text in
                 var table: [String: [String]] = [:]
@@ -162,11 +231,17 @@ public struct TuningKnobs: Sendable, Hashable, Codable {
                 }
                 return table
             },
-            format: { table in table.keys.sorted().map { host in "\(host)=\(table[host]!.joined(separator: ","))" }.joined(separator: ";") }
+            format: { table in
+                table.keys.sorted().map { host in "\(host)=\(table[host]!.joined(separator: ","))" }.joined(
+                    separator: ";"
+                )
+            }
         ),
         KnobDescriptor(
-            "stageDeadlines", \.stageDeadlines,
-            rule: "stage=ms[,stage=ms] with stages \(Stage.allCases.map(\.rawValue).joined(separator: "|")) and ms in (0, 3600000]",
+            "stageDeadlines",
+            \.stageDeadlines,
+            rule:
+                "stage=ms[,stage=ms] with stages \(Stage.allCases.map(\.rawValue).joined(separator: "|")) and ms in (0, 3600000]",
             omittedAtDefault: true,
             doc: "Per-stage deadlines in milliseconds: a stage still running after its deadline fails the open.",
             parse: { text in
@@ -174,27 +249,32 @@ public struct TuningKnobs: Sendable, Hashable, Codable {
                 for entry in text.split(separator: ",") {
                     let parts = entry.split(separator: "=", maxSplits: 1)
                     guard parts.count == 2, let stage = Stage(rawValue: String(parts[0])),
-                          let ms = Double(parts[1]), ms > 0, ms <= 3_600_000 else { return nil }
+                        let ms = Double(parts[1]), ms > 0, ms <= 3_600_000
+                    else { return nil }
                     deadlines[stage] = ms
                 }
                 return deadlines
             },
             format: { deadlines in
-                deadlines.keys.sorted { $0.rawValue < $1.rawValue }.map { "\($0.rawValue)=\(deadlines[$0]!)" }.joined(separator: ",")
+                deadlines.keys.sorted { $0.rawValue < $1.rawValue }.map { "\($0.rawValue)=\(deadlines[$0]!)" }.joined(
+                    separator: ","
+                )
             }
         ),
         KnobDescriptor(
-            "allowedProtocols", \.allowedProtocols,
+            "allowedProtocols",
+            \.allowedProtocols,
             rule: "comma-separated names of protocols this FFmpeg has (ffmpeg -protocols), not "
                 + "\(TuningKnobs.uninterruptibleProtocols.sorted().joined(separator: " or ")) "
                 + "(they block in read() on a descriptor without FFmpeg's interrupt callback: no deadline could end the open)",
-            doc: "Protocols an open may use (FFmpeg's protocol_whitelist); file only for local inputs; never pipe or fd.",
+            doc:
+                "Protocols an open may use (FFmpeg's protocol_whitelist); file only for local inputs; never pipe or fd.",
             parse: { text in
                 // Item by item: an empty item or a name FFmpeg does not know would only fail at the open.
                 let names = text.split(separator: ",", omittingEmptySubsequences: false)
                     .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
                 guard names.allSatisfy(InputPolicy.ffmpegProtocols.contains),
-                      !names.contains(where: TuningKnobs.uninterruptibleProtocols.contains)
+                    !names.contains(where: TuningKnobs.uninterruptibleProtocols.contains)
                 else { return nil }
                 return names
             },
@@ -202,19 +282,37 @@ public struct TuningKnobs: Sendable, Hashable, Codable {
         ),
         .boolean("verifyTLS", \.verifyTLS, doc: "Verify TLS peers against caFile or the system's CA bundle."),
         KnobDescriptor(
-            "caFile", \.caFile, rule: "a path to a PEM file, or empty for the system's bundle", omittedAtDefault: true,
+            "caFile",
+            \.caFile,
+            rule: "a path to a PEM file, or empty for the system's bundle",
+            omittedAtDefault: true,
             doc: "Trusted CAs for verifyTLS; empty = the system's bundle.",
             parse: { text in text.isEmpty || FileManager.default.isReadableFile(atPath: text) ? text : nil },
             format: { $0 }
         ),
-        .integer("maxBufferBytes", \.maxBufferBytes, 65_536...(1 << 31),
-                 doc: "Bytes of packets queued before the first picture; beyond it the open fails."),
-        .integer("maxRequests", \.maxRequests, 1...100_000,
-                 doc: "Requests one open may make (redirects and playlist entries included)."),
-        .integer("readTimeoutMs", \.readTimeoutMs, 0...3_600_000,
-                 doc: "After the open: milliseconds a read may wait for a packet before the stream ends as stalled; 0 = none."),
+        .integer(
+            "maxBufferBytes",
+            \.maxBufferBytes,
+            65_536...(1 << 31),
+            doc: "Bytes of packets queued before the first picture; beyond it the open fails."
+        ),
+        .integer(
+            "maxRequests",
+            \.maxRequests,
+            1...100_000,
+            doc: "Requests one open may make (redirects and playlist entries included)."
+        ),
+        .integer(
+            "readTimeoutMs",
+            \.readTimeoutMs,
+            0...3_600_000,
+            doc:
+                "After the open: milliseconds a read may wait for a packet before the stream ends as stalled; 0 = none."
+        ),
         KnobDescriptor(
-            "totalDeadline", \.totalDeadline, rule: "seconds in (0, 3600]",
+            "totalDeadline",
+            \.totalDeadline,
+            rule: "seconds in (0, 3600]",
             doc: "Seconds before the whole open fails; it bounds the DNS lookup too.",
             parse: { text in
                 guard let seconds = Double(text), seconds > 0, seconds <= 3600 else { return nil }
@@ -246,7 +344,8 @@ public struct TuningKnobs: Sendable, Hashable, Codable {
     /// `stageDeadlines` only when they are not empty).
     public var textValues: [(name: String, value: String)] {
         Self.descriptors.compactMap { descriptor in
-            descriptor.omittedAtDefault && descriptor.isDefault(in: self) ? nil : (descriptor.name, descriptor.format(self))
+            descriptor.omittedAtDefault && descriptor.isDefault(in: self)
+                ? nil : (descriptor.name, descriptor.format(self))
         }
     }
 
@@ -268,7 +367,8 @@ extension TuningKnobs {
         case fpsprobesize, probesize, analyzeduration, formatprobesize, format, skipStreamInfo, streamWaitMs
         case minVideoFrames, minAudioFrames, bufferCheckIntervalMs, firstHighWaterMarkMs, decoderThreads, ipv4Only
         case decodeKeyframeAlone
-        case tcpNoDelay, quickAck, prefetchHosts, resolve, stageDeadlines, totalDeadline, readTimeoutMs, allowedProtocols
+        case tcpNoDelay, quickAck, prefetchHosts, resolve, stageDeadlines, totalDeadline, readTimeoutMs,
+            allowedProtocols
         case verifyTLS, caFile, maxBufferBytes, maxRequests
     }
 

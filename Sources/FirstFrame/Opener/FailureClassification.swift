@@ -29,8 +29,12 @@ package enum FailureClassification {
         /// The open was stopped because a segment failed.
         package var segmentFailure: SegmentFailure?
 
-        package init(cancelled: Bool = false, deadlinePassed: Bool = false, deadline: String? = nil,
-                     segmentFailure: SegmentFailure? = nil) {
+        package init(
+            cancelled: Bool = false,
+            deadlinePassed: Bool = false,
+            deadline: String? = nil,
+            segmentFailure: SegmentFailure? = nil
+        ) {
             self.cancelled = cancelled
             self.deadlinePassed = deadlinePassed
             self.deadline = deadline
@@ -40,7 +44,10 @@ package enum FailureClassification {
 
     /// The failure for `error`, thrown by the pipeline after it reached `marks`, with `trace` recorded so far.
     package static func classify(
-        trace: NetworkTrace, marks: StageTimeline.MediaMarks, error: any Error, interruption: Interruption,
+        trace: NetworkTrace,
+        marks: StageTimeline.MediaMarks,
+        error: any Error,
+        interruption: Interruption,
         allowedProtocols: [String] = TuningKnobs.defaultAllowedProtocols
     ) -> FirstFrameReport.Failure {
         var stage = StageTimeline.stageInProgress(hops: trace.hops, marks: marks)
@@ -61,11 +68,13 @@ package enum FailureClassification {
         } else if let segment = interruption.segmentFailure {
             kind = .http
             stage = .httpResponse
-            message = "HTTP \(segment.status) for an HLS segment" + (segment.url.map { " (\($0))" } ?? "")
+            message =
+                "HTTP \(segment.status) for an HLS segment" + (segment.url.map { " (\($0))" } ?? "")
                 + ": FFmpeg would skip it and wait for the next one until the deadline"
         } else if let lastHop, [.http, .tls].contains(lastHop.kind), lastHop.responseStart != nil,
-                  lastHop.statusLine != nil || !interruption.deadlinePassed,
-                  lastHop.status.map({ !(100...599).contains($0) }) ?? true {
+            lastHop.statusLine != nil || !interruption.deadlinePassed,
+            lastHop.status.map({ !(100...599).contains($0) }) ?? true
+        {
             // (A head still incomplete when a deadline passed is a trickle: a timeout, below.)
             // FFmpeg reads any number as a status and passes what is not 4xx/5xx as success; the stream that follows
             // is nonsense. An unparsable or out-of-range status line is the server's error.
@@ -90,17 +99,21 @@ package enum FailureClassification {
             kind = .timeout
             if let known = error as? PipelineFailure, marks.formatProbed != nil { stage = max(stage, known.stage) }
             // A response head that never completed (it trickled): the response had not come yet.
-            if marks.formatProbed == nil, let lastHop, [.http, .tls].contains(lastHop.kind), lastHop.requestStart != nil,
-               lastHop.statusLine == nil {
+            if marks.formatProbed == nil, let lastHop, [.http, .tls].contains(lastHop.kind),
+                lastHop.requestStart != nil,
+                lastHop.statusLine == nil
+            {
                 stage = .httpResponse
             }
-            let which = interruption.deadline ?? (lookup?.failure == .timedOut ? "the lookup's deadline" : "its deadline")
+            let which =
+                interruption.deadline ?? (lookup?.failure == .timedOut ? "the lookup's deadline" : "its deadline")
             message = "\(stage.rawValue) did not finish within \(which)"
         } else if stage == .httpResponse, let lastHop, lastHop.secureConnectionEnd != nil, lastHop.requestStart == nil {
             // The handshake completed but no request followed: FFmpeg checks the peer after the handshake.
             kind = .tls
             stage = .tls
-            message = "the TLS peer could not be verified (certificate chain or host name; verifyTLS, caFile): \(message)"
+            message =
+                "the TLS peer could not be verified (certificate chain or host name; verifyTLS, caFile): \(message)"
         } else if let ffmpeg, let status = lastHop?.status.flatMap({ $0 >= 400 ? $0 : nil }) ?? ffmpeg.httpStatus {
             // The trace has the exact status; FFmpeg names only a few (others are "4xx"/"5xx").
             kind = .http
@@ -111,7 +124,8 @@ package enum FailureClassification {
             if let lookup, let text = lookup.error { message = "\(lookup.host): \(text)" }
         } else if stage == .tcpConnect {
             kind = .connect
-            let errors = lastHop?.connects.compactMap { attempt in attempt.error.map { "\(attempt.address): \($0)" } } ?? []
+            let errors =
+                lastHop?.connects.compactMap { attempt in attempt.error.map { "\(attempt.address): \($0)" } } ?? []
             if !errors.isEmpty { message = errors.joined(separator: "; ") }
         } else if stage == .tls {
             kind = .tls
@@ -142,7 +156,9 @@ package enum FailureClassification {
         guard let last = http.last, let status = last.status, (300...399).contains(status) else { return nil }
         let redirects = http.filter { $0.status.map { (300...399).contains($0) } ?? false }
         let targets = redirects.compactMap(\.redirectTo)
-        if Set(targets).count < targets.count || targets.contains(where: { target in http.contains { $0.url == target } }) {
+        if Set(targets).count < targets.count
+            || targets.contains(where: { target in http.contains { $0.url == target } })
+        {
             return "redirect loop after \(redirects.count) redirects (HTTP \(status))"
         }
         if redirects.count > maximumRedirects { return "more than \(maximumRedirects) redirects (FFmpeg's limit)" }

@@ -30,7 +30,11 @@ package struct InputPolicy: Sendable, Hashable {
         }
         guard !url.isEmpty else { throw refuse(.invalidURL, .dns, "empty URL") }
         guard url.utf8.count <= Self.maximumURLLength else {
-            throw refuse(.invalidURL, .dns, "URL of \(url.utf8.count) bytes; FFmpeg keeps \(Self.maximumURLLength) and would request another resource")
+            throw refuse(
+                .invalidURL,
+                .dns,
+                "URL of \(url.utf8.count) bytes; FFmpeg keeps \(Self.maximumURLLength) and would request another resource"
+            )
         }
         guard !url.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else {
             throw refuse(.invalidURL, .dns, "control characters in the URL")
@@ -40,34 +44,51 @@ package struct InputPolicy: Sendable, Hashable {
         self.scheme = scheme
         isLocal = Self.localSchemes.contains(scheme)
         if scheme == "file" {
-            guard allowed.contains("file") else { throw refuse(.protocolNotAllowed, .formatProbe, "local files are not allowed") }
+            guard allowed.contains("file") else {
+                throw refuse(.protocolNotAllowed, .formatProbe, "local files are not allowed")
+            }
             try Self.requireRegularFile(url, refuse)
             protocols = knobs.allowedProtocols
             return
         }
 
         guard !Self.carrierSchemes.contains(scheme) else {
-            throw refuse(.protocolNotAllowed, .dns, "'\(scheme)' only carries other protocols (HTTP, RTMP) and is not an input of its own")
+            throw refuse(
+                .protocolNotAllowed,
+                .dns,
+                "'\(scheme)' only carries other protocols (HTTP, RTMP) and is not an input of its own"
+            )
         }
         let nested = scheme.split(separator: "+").map(String.init)
         guard nested.allSatisfy(Self.ffmpegProtocols.contains) || Self.ffmpegProtocols.contains(scheme) else {
             throw refuse(.invalidURL, .dns, "unknown scheme '\(scheme)'")
         }
         guard let outer = nested.first, allowed.contains(outer), nested.dropFirst().allSatisfy(allowed.contains) else {
-            throw refuse(.protocolNotAllowed, .dns, "protocol '\(scheme)' is not in allowedProtocols (\(knobs.allowedProtocols.joined(separator: ",")))")
+            throw refuse(
+                .protocolNotAllowed,
+                .dns,
+                "protocol '\(scheme)' is not in allowedProtocols (\(knobs.allowedProtocols.joined(separator: ",")))"
+            )
         }
         if url.dropFirst(scheme.count).hasPrefix("://") {
             let withoutNesting = nested.count > 1 ? String(url.dropFirst(nested[0].count + 1)) : url
-            guard let components = URLComponents(string: withoutNesting) else { throw refuse(.invalidURL, .dns, "malformed URL") }
+            guard let components = URLComponents(string: withoutNesting) else {
+                throw refuse(.invalidURL, .dns, "malformed URL")
+            }
             guard let host = components.host, !host.isEmpty else { throw refuse(.invalidURL, .dns, "no host") }
             if let why = Self.hostProblem(host) { throw refuse(.invalidURL, .dns, why) }
-            if let port = components.port, !(1...65535).contains(port) { throw refuse(.invalidURL, .dns, "port \(port) out of range") }
+            if let port = components.port, !(1...65535).contains(port) {
+                throw refuse(.invalidURL, .dns, "port \(port) out of range")
+            }
             // URLComponents accepts "host:abc" as a host with an empty port; FFmpeg would quietly use port 80.
             let authority = withoutNesting.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: false)
             if authority.count > 2, let last = authority[2].split(separator: "@").last,
-               let colon = last.lastIndex(of: ":"), !last.hasSuffix("]") {
+                let colon = last.lastIndex(of: ":"), !last.hasSuffix("]")
+            {
                 let portText = last[last.index(after: colon)...]
-                guard !portText.isEmpty, portText.allSatisfy(\.isNumber) else { throw refuse(.invalidURL, .dns, "bad port '\(portText)'") }
+                guard !portText.isEmpty, portText.allSatisfy(\.isNumber) else {
+                    throw refuse(.invalidURL, .dns, "bad port '\(portText)'")
+                }
             }
         }
         // The files an allowed wrapper opens (concat:a|b, subfile,…:path, cache:path) obey the same rule as a file
@@ -81,7 +102,8 @@ package struct InputPolicy: Sendable, Hashable {
     /// name's, an IPv6 literal with a zone id (FFmpeg's URL splitting refuses `%`).
     static func hostProblem(_ bracketed: String) -> String? {
         // Foundation on Linux keeps an IPv6 literal's brackets in `host`; Darwin's drops them.
-        let host = bracketed.hasPrefix("[") && bracketed.hasSuffix("]") ? String(bracketed.dropFirst().dropLast()) : bracketed
+        let host =
+            bracketed.hasPrefix("[") && bracketed.hasSuffix("]") ? String(bracketed.dropFirst().dropLast()) : bracketed
         if host.contains(":") {
             if host.contains("%") { return "an IPv6 zone id in the host (FFmpeg cannot use it)" }
             var address = in6_addr()
@@ -95,14 +117,17 @@ package struct InputPolicy: Sendable, Hashable {
             if label.utf8.count > 63 { return "a host name label of \(label.utf8.count) bytes (DNS allows 63)" }
         }
         let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
-        guard host.allSatisfy(allowed.contains) else { return "characters a host name cannot have in '\(host.prefix(60))'" }
+        guard host.allSatisfy(allowed.contains) else {
+            return "characters a host name cannot have in '\(host.prefix(60))'"
+        }
         return nil
     }
 
     /// A local path (or `file:` URL) that is a regular file: a FIFO without a writer, a terminal or a device would
     /// block the open in `open()` or `read()`, where FFmpeg never polls its interrupt callback (or never end).
     private static func requireRegularFile(
-        _ url: String, _ refuse: (FirstFrameReport.Failure.Kind, Stage, String) -> PipelineFailure
+        _ url: String,
+        _ refuse: (FirstFrameReport.Failure.Kind, Stage, String) -> PipelineFailure
     ) throws(PipelineFailure) {
         let path = url.hasPrefix("file:") ? String(url.dropFirst(5)) : url
         var status = stat()
@@ -110,14 +135,20 @@ package struct InputPolicy: Sendable, Hashable {
             throw refuse(.invalidURL, .formatProbe, "no such file (\(String(cString: strerror(errno))))")
         }
         guard status.st_mode & S_IFMT == S_IFREG else {
-            throw refuse(.protocolNotAllowed, .formatProbe, "not a regular file (FIFOs, devices and directories block or never end)")
+            throw refuse(
+                .protocolNotAllowed,
+                .formatProbe,
+                "not a regular file (FIFOs, devices and directories block or never end)"
+            )
         }
     }
 
     /// Every local file a wrapper URL leads to is a regular file: `concat:` parts, `concatf:`'s list and its
     /// entries, the inner URL of `subfile`, `cache` and `async` (wrappers nest, a few deep).
     private static func requireRegularFiles(
-        under url: String, depth: Int, _ refuse: (FirstFrameReport.Failure.Kind, Stage, String) -> PipelineFailure
+        under url: String,
+        depth: Int,
+        _ refuse: (FirstFrameReport.Failure.Kind, Stage, String) -> PipelineFailure
     ) throws(PipelineFailure) {
         guard depth < 4 else { throw refuse(.invalidURL, .dns, "protocols nested more than 4 deep") }
         let scheme = scheme(of: url)

@@ -42,8 +42,14 @@ final class OpenRun: @unchecked Sendable {
     /// The opener's logger: FFmpeg's lines of this open go to it (``FFmpegLog/withLogger(_:metadata:_:)``).
     let logger: Logger
 
-    init(url: String, knobs: TuningKnobs, presetName: String?, dnsCache: DNSCache?, events: (@Sendable (OpenEvent) -> Void)? = nil,
-         logger: Logger = Logger(label: "FirstFrame.StreamOpener")) {
+    init(
+        url: String,
+        knobs: TuningKnobs,
+        presetName: String?,
+        dnsCache: DNSCache?,
+        events: (@Sendable (OpenEvent) -> Void)? = nil,
+        logger: Logger = Logger(label: "FirstFrame.StreamOpener")
+    ) {
         self.events = events
         self.logger = logger
         self.url = url
@@ -58,7 +64,14 @@ final class OpenRun: @unchecked Sendable {
         self.limitReason = limitReason
         self.interrupter = Interrupter(
             timeout: knobs.totalDeadline,
-            limit: Self.limit(knobs: knobs, origin: origin, feed: feed, watchesSegments: Self.isPlaylist(url), reason: limitReason))
+            limit: Self.limit(
+                knobs: knobs,
+                origin: origin,
+                feed: feed,
+                watchesSegments: Self.isPlaylist(url),
+                reason: limitReason
+            )
+        )
     }
 
     /// Why the interrupter's limit stopped the open, set by the limit when it holds.
@@ -88,9 +101,16 @@ final class OpenRun: @unchecked Sendable {
     /// only the trace can tell apart, and for a playlist an HTTP error on a later request (a segment), which FFmpeg
     /// would skip and wait out. Runs on the open's thread, whose trace it reads; says why it held in `reason`.
     /// It also hands the trace's new events to the listener, if any (`feed`).
-    private static func limit(knobs: TuningKnobs, origin: UInt64, feed: OpenEventFeed?, watchesSegments: Bool,
-                              reason: Locked<LimitReason?>) -> @Sendable () -> Bool {
-        let networkDeadlines = knobs.stageDeadlines.filter { [.tcpConnect, .tls, .httpResponse, .formatProbe].contains($0.key) }
+    private static func limit(
+        knobs: TuningKnobs,
+        origin: UInt64,
+        feed: OpenEventFeed?,
+        watchesSegments: Bool,
+        reason: Locked<LimitReason?>
+    ) -> @Sendable () -> Bool {
+        let networkDeadlines = knobs.stageDeadlines.filter {
+            [.tcpConnect, .tls, .httpResponse, .formatProbe].contains($0.key)
+        }
         let maxRequests = knobs.maxRequests
         return {
             feed?.drainNetwork()
@@ -103,7 +123,8 @@ final class OpenRun: @unchecked Sendable {
             let hops = NetworkTrace(start: origin, end: now, events: NetworkTraceRecorder.eventsSoFar()).hops
             // Segments only: a variant or rendition playlist that fails is one FFmpeg marks broken and plays without.
             if watchesSegments, let failed = hops.last(where: { $0.role == .segment && ($0.status ?? 0) >= 400 }),
-               let status = failed.status {
+                let status = failed.status
+            {
                 reason.withLock { $0 = .segmentFailed(status: status, url: failed.url) }
                 return true
             }
@@ -117,7 +138,8 @@ final class OpenRun: @unchecked Sendable {
     /// Whether the calling thread's trace has seen more than `maxRequests` connects or HTTP request heads: read by
     /// the limit on every poll, and after the run to tell the cap from a stage deadline (the limit checks both).
     private static func requestCapExceeded(_ maxRequests: Int) -> Bool {
-        var connects: UInt32 = 0, requests: UInt32 = 0
+        var connects: UInt32 = 0
+        var requests: UInt32 = 0
         cnh_trace_counts(cnh_trace_current(), &connects, &requests)
         return Int(max(connects, requests)) > maxRequests
     }
@@ -139,14 +161,23 @@ final class OpenRun: @unchecked Sendable {
             feed?.failed(report)
             return .failure(OpenError(report: report))
         }
-        var outcome: Result<PendingVideoDecoder, Error> = .failure(PipelineFailure(stage: .dns, kind: .ffmpeg, message: "not run"))
+        var outcome: Result<PendingVideoDecoder, Error> = .failure(
+            PipelineFailure(stage: .dns, kind: .ffmpeg, message: "not run")
+        )
         var stoppedByRequestCap = false
         let (_, trace) = NetworkTrace.capture(captureBytesPerTurn: Self.captureBytesPerTurn, quickAck: knobs.quickAck) {
-            let scope = LookupScope(cache: dnsCache, interrupter: interrupter, deadline: interrupter.deadline,
-                                    lookupBudget: knobs.stageDeadlines[.dns].map { UInt64($0 * 1e6) })
+            let scope = LookupScope(
+                cache: dnsCache,
+                interrupter: interrupter,
+                deadline: interrupter.deadline,
+                lookupBudget: knobs.stageDeadlines[.dns].map { UInt64($0 * 1e6) }
+            )
             // FFmpeg's lines on this thread go to the opener's logger, with the (redacted) URL and the stage.
             scope.run {
-                outcome = FFmpegLog.withLogger(ffmpegLogger, metadata: { ["stage": .string(self.stageInProgress().rawValue)] }) {
+                outcome = FFmpegLog.withLogger(
+                    ffmpegLogger,
+                    metadata: { ["stage": .string(self.stageInProgress().rawValue)] }
+                ) {
                     Result { try pipeline(policy) }
                 }
             }
@@ -156,9 +187,14 @@ final class OpenRun: @unchecked Sendable {
         // The installed cache learns from every trace by itself (NetworkTraceRecorder): once is enough.
         if dnsCache !== DNSCache.installed { dnsCache?.learn(from: trace) }
         if case .failure = outcome, stoppedByRequestCap {
-            outcome = .failure(PipelineFailure(
-                stage: .formatProbe, kind: .requestLimit,
-                message: "the open made more than \(knobs.maxRequests) requests (maxRequests); a playlist that refers to itself?"))
+            outcome = .failure(
+                PipelineFailure(
+                    stage: .formatProbe,
+                    kind: .requestLimit,
+                    message:
+                        "the open made more than \(knobs.maxRequests) requests (maxRequests); a playlist that refers to itself?"
+                )
+            )
         }
         if case .success = outcome, let failure = Self.statusLineFailure(trace) {
             // The input and the decoder it led to go with the failure.
@@ -169,10 +205,20 @@ final class OpenRun: @unchecked Sendable {
         switch outcome {
         case .success(let handOff):
             let report = makeReport(trace: trace, failure: nil)
-            return .success(OpenedStream(
-                report: report, input: input!, interrupter: interrupter, handOff: handOff, videoStreamIndex: videoIndex!,
-                queued: queue, readTimeout: knobs.readTimeoutMs == 0 ? nil : Double(knobs.readTimeoutMs) / 1000,
-                mediaSocket: mediaSocket(trace), openStart: start, logger: ffmpegLogger))
+            return .success(
+                OpenedStream(
+                    report: report,
+                    input: input!,
+                    interrupter: interrupter,
+                    handOff: handOff,
+                    videoStreamIndex: videoIndex!,
+                    queued: queue,
+                    readTimeout: knobs.readTimeoutMs == 0 ? nil : Double(knobs.readTimeoutMs) / 1000,
+                    mediaSocket: mediaSocket(trace),
+                    openStart: start,
+                    logger: ffmpegLogger
+                )
+            )
         case .failure(let error):
             let report = makeReport(trace: trace, failure: error)
             feed?.failed(report)
@@ -191,8 +237,10 @@ final class OpenRun: @unchecked Sendable {
     /// The stage in progress, for FFmpeg's lines: from the marks once the input is open, before that from the trace
     /// so far (the network stages all happen inside `avformat_open_input`). Runs on the open's thread.
     private func stageInProgress() -> Stage {
-        let hops = marks.formatProbed == nil && cnh_trace_current() != nil
-            ? NetworkTrace(start: start, end: MonotonicClock.nanoseconds(), events: NetworkTraceRecorder.eventsSoFar()).hops
+        let hops =
+            marks.formatProbed == nil && cnh_trace_current() != nil
+            ? NetworkTrace(start: start, end: MonotonicClock.nanoseconds(), events: NetworkTraceRecorder.eventsSoFar())
+                .hops
             : []
         return StageTimeline.stageInProgress(hops: hops, marks: marks)
     }
@@ -202,7 +250,8 @@ final class OpenRun: @unchecked Sendable {
     /// it has none.
     private func mediaSocket(_ trace: NetworkTrace) -> Int32? {
         guard let input, ["flv", "live_flv", "mpegts"].contains(input.formatName),
-              let hop = trace.hops.last, hop.closed == nil, let fd = hop.establishedConnect?.fd else { return nil }
+            let hop = trace.hops.last, hop.closed == nil, let fd = hop.establishedConnect?.fd
+        else { return nil }
         return fd
     }
 
@@ -225,13 +274,19 @@ final class OpenRun: @unchecked Sendable {
         options.set("tls_verify", knobs.verifyTLS ? "1" : "0")
         if !knobs.caFile.isEmpty { options.set("ca_file", knobs.caFile) }
         let input = try InputFormatContext(
-            url: url, options: options, interrupter: interrupter, format: knobs.demuxer(for: url))
+            url: url,
+            options: options,
+            interrupter: interrupter,
+            format: knobs.demuxer(for: url)
+        )
         self.input = input
         // A demuxer may take an interrupted read for the end of its header and return: past a deadline, the probe
         // failed, it did not finish.
         try failIfInterrupted(.formatProbe)
         // (Files and network inputs; a concat or subfile input's first bytes are not where the trace or the path shows.)
-        if knobs.demuxer(for: url) == "flv", ["file", "http", "https"].contains(policy.scheme) { try checkFLVSignature(input) }
+        if knobs.demuxer(for: url) == "flv", ["file", "http", "https"].contains(policy.scheme) {
+            try checkFLVSignature(input)
+        }
         reach(.formatProbe, \.formatProbed)
 
         interrupter.setStageDeadline(deadline(.streamInfo, from: MonotonicClock.nanoseconds()))
@@ -260,17 +315,29 @@ final class OpenRun: @unchecked Sendable {
         try failIfInterrupted(.decode)
         reach(.decode, \.firstVideoFrame)
         picture = (frame.width, frame.height)
-        firstPictureDecode = .init(decoder: decoder, keyframeAlone: keyframeAlone != nil, packetsDecoded: decodedVideoPackets)
+        firstPictureDecode = .init(
+            decoder: decoder,
+            keyframeAlone: keyframeAlone != nil,
+            packetsDecoded: decodedVideoPackets
+        )
         feed?.firstPicture(at: marks.firstVideoFrame!, width: frame.width, height: frame.height)
         decodeFirstAudio(input)
         interrupter.setStageDeadline(nil)
         completeParameters(input, video: video, decoder: decoder)
         guard let keyframeAlone else {
-            return .primed(VideoDecoderHandOff(decoder: decoder, firstPicture: frame, packetsAlreadyDecoded: decodedVideoPackets))
+            return .primed(
+                VideoDecoderHandOff(decoder: decoder, firstPicture: frame, packetsAlreadyDecoded: decodedVideoPackets)
+            )
         }
         // The decoder handed on is made, when it is taken, from the parameters as completed.
-        return .toPrime(.init(parameters: CodecParameters(of: input, streamIndex: video), threads: knobs.decoderThreads,
-                              keyframe: keyframeAlone.sharedReference(), firstPicture: frame))
+        return .toPrime(
+            .init(
+                parameters: CodecParameters(of: input, streamIndex: video),
+                threads: knobs.decoderThreads,
+                keyframe: keyframeAlone.sharedReference(),
+                firstPicture: frame
+            )
+        )
     }
 
     /// FFmpeg's http reads any number after the first space of the first line as the status (0 for none) and
@@ -279,19 +346,33 @@ final class OpenRun: @unchecked Sendable {
     /// is the last one the trace read a head of; read from the trace assembled for the report (no second reading).
     private static func statusLineFailure(_ trace: NetworkTrace) -> PipelineFailure? {
         guard let hop = trace.hops.last(where: { $0.statusLine != nil }), let line = hop.statusLine else { return nil }
-        let status = hop.status ?? (line.hasPrefix("ICY ") ? line.split(separator: " ").dropFirst().first.flatMap { Int($0) } : nil)
+        let status =
+            hop.status
+            ?? (line.hasPrefix("ICY ") ? line.split(separator: " ").dropFirst().first.flatMap { Int($0) } : nil)
         if let status, (200...599).contains(status) { return nil }
-        return PipelineFailure(stage: .httpResponse, kind: .http,
-                               message: "invalid HTTP status line '\(line.prefix(80))'" + (status.map { " (status \($0))" } ?? ""))
+        return PipelineFailure(
+            stage: .httpResponse,
+            kind: .http,
+            message: "invalid HTTP status line '\(line.prefix(80))'" + (status.map { " (status \($0))" } ?? "")
+        )
     }
 
     /// Throws `stage`'s timeout (or the cancel) when the interrupter says stop: for calls that return normally
     /// when interrupted, or that never poll.
     private func failIfInterrupted(_ stage: Stage) throws {
-        if interrupter.isCancelled { throw PipelineFailure(stage: stage, kind: .cancelled, message: "cancelled during \(stage.rawValue)") }
+        if interrupter.isCancelled {
+            throw PipelineFailure(stage: stage, kind: .cancelled, message: "cancelled during \(stage.rawValue)")
+        }
         if interrupter.hasTimedOut || interrupter.stageDeadlinePassed {
-            let limit = interrupter.stageDeadlinePassed ? knobs.stageDeadlines[stage].map { "\($0) ms" } ?? "its deadline" : "totalDeadline \(knobs.totalDeadline) s"
-            throw PipelineFailure(stage: stage, kind: .timeout, message: "\(stage.rawValue) did not finish within \(limit)")
+            let limit =
+                interrupter.stageDeadlinePassed
+                ? knobs.stageDeadlines[stage].map { "\($0) ms" } ?? "its deadline"
+                : "totalDeadline \(knobs.totalDeadline) s"
+            throw PipelineFailure(
+                stage: stage,
+                kind: .timeout,
+                message: "\(stage.rawValue) did not finish within \(limit)"
+            )
         }
         // The deadlines of the stages inside avformat_open_input, the request cap and a segment's error stop the
         // open through the limit: the classification names which (the failure's kind and message come from it).
@@ -313,7 +394,11 @@ final class OpenRun: @unchecked Sendable {
     private func readPacket(_ input: InputFormatContext) throws -> Packet {
         let packet = Packet()
         guard try input.read(into: packet) else {
-            throw PipelineFailure(stage: .streamInfo, kind: .endOfStream, message: "the input ended before the first picture")
+            throw PipelineFailure(
+                stage: .streamInfo,
+                kind: .endOfStream,
+                message: "the input ended before the first picture"
+            )
         }
         queue.append(packet)
         queuedBytes += packet.size
@@ -324,7 +409,11 @@ final class OpenRun: @unchecked Sendable {
             firstKeyframeBytes = packet.position.map { $0..<($0 + containerBytes(input, packet)) }
             if let feed {
                 // When its last byte arrived, as the report will say: from the trace so far (only with a listener).
-                let soFar = NetworkTrace(start: start, end: MonotonicClock.nanoseconds(), events: NetworkTraceRecorder.eventsSoFar())
+                let soFar = NetworkTrace(
+                    start: start,
+                    end: MonotonicClock.nanoseconds(),
+                    events: NetworkTraceRecorder.eventsSoFar()
+                )
                 feed.firstKeyframe(readAt: firstKeyframe!, arrivedAt: mediaArrival(soFar)?.keyframeLastByte)
             }
         }
@@ -337,8 +426,11 @@ final class OpenRun: @unchecked Sendable {
         let videoQueued = queue.contains { $0.mediaKind == .video }
         let held = "\(queuedBytes) bytes in \(queue.count) packets (maxBufferBytes \(knobs.maxBufferBytes))"
         return videoQueued
-            ? PipelineFailure(stage: marks.streamInfoFound == nil ? .streamInfo : .buffering, kind: .bufferLimit,
-                              message: "no decodable picture in \(held)")
+            ? PipelineFailure(
+                stage: marks.streamInfoFound == nil ? .streamInfo : .buffering,
+                kind: .bufferLimit,
+                message: "no decodable picture in \(held)"
+            )
             : PipelineFailure(stage: .streamInfo, kind: .noVideo, message: "no video packet in \(held)")
     }
 
@@ -382,11 +474,16 @@ final class OpenRun: @unchecked Sendable {
             }
             do {
                 try readPacket(input)
-            } catch where audioKnown && !videoKnown && !interrupter.isCancelled
-                && (interrupter.hasTimedOut || interrupter.stageDeadlinePassed) {
+            } catch
+                where audioKnown && !videoKnown && !interrupter.isCancelled
+                && (interrupter.hasTimedOut || interrupter.stageDeadlinePassed)
+            {
                 // The deadline came with audio flowing and the announced video still missing: say so.
-                throw PipelineFailure(stage: .streamInfo, kind: .noVideo,
-                                      message: "the header announces video but only audio came before the deadline")
+                throw PipelineFailure(
+                    stage: .streamInfo,
+                    kind: .noVideo,
+                    message: "the header announces video but only audio came before the deadline"
+                )
             }
         }
     }
@@ -396,7 +493,9 @@ final class OpenRun: @unchecked Sendable {
             let parameters = input.stream(at: index).pointee.codecpar.pointee
             guard parameters.codec_type == type, parameters.codec_id != AV_CODEC_ID_NONE else { continue }
             if parameters.extradata_size > 0 { return true }
-            if queue.contains(where: { $0.streamIndex == index && (type != AVMEDIA_TYPE_VIDEO || $0.isKeyframe) }) { return true }
+            if queue.contains(where: { $0.streamIndex == index && (type != AVMEDIA_TYPE_VIDEO || $0.isKeyframe) }) {
+                return true
+            }
         }
         return false
     }
@@ -413,11 +512,17 @@ final class OpenRun: @unchecked Sendable {
             return
         }
         if input.bytesRead < 9 {
-            throw PipelineFailure(stage: .formatProbe, kind: .endOfStream,
-                                  message: "the input ended before an FLV header (\(input.bytesRead) bytes)")
+            throw PipelineFailure(
+                stage: .formatProbe,
+                kind: .endOfStream,
+                message: "the input ended before an FLV header (\(input.bytesRead) bytes)"
+            )
         }
-        throw PipelineFailure(stage: .formatProbe, kind: .invalidData,
-                              message: "not FLV: the input does not start with an FLV header (format \(knobs.format))")
+        throw PipelineFailure(
+            stage: .formatProbe,
+            kind: .invalidData,
+            message: "not FLV: the input does not start with an FLV header (format \(knobs.format))"
+        )
     }
 
     /// The FLV header's audio/video flags, from the file or from the response bytes the trace has seen.
@@ -433,7 +538,8 @@ final class OpenRun: @unchecked Sendable {
         guard bytes.count >= 9 else { return nil }
         for offset in stride(from: bytes.count - 9, through: 0, by: -1)
         where bytes[offset] == 0x46 && bytes[offset + 1] == 0x4C && bytes[offset + 2] == 0x56 && bytes[offset + 3] == 1
-            && bytes[offset + 5] == 0 && bytes[offset + 6] == 0 && bytes[offset + 7] == 0 && bytes[offset + 8] == 9 {
+            && bytes[offset + 5] == 0 && bytes[offset + 6] == 0 && bytes[offset + 7] == 0 && bytes[offset + 8] == 9
+        {
             return (bytes[offset + 4] & 0x01 != 0, bytes[offset + 4] & 0x04 != 0)
         }
         return nil
@@ -463,7 +569,8 @@ final class OpenRun: @unchecked Sendable {
         while true {
             let now = MonotonicClock.nanoseconds()
             if knobs.bufferCheckIntervalMs == 0 || lastCheck == nil
-                || now - lastCheck! >= UInt64(knobs.bufferCheckIntervalMs) * 1_000_000 {
+                || now - lastCheck! >= UInt64(knobs.bufferCheckIntervalMs) * 1_000_000
+            {
                 lastCheck = now
                 if thresholdsMet(input, video: video) { return }
             }
@@ -500,7 +607,8 @@ final class OpenRun: @unchecked Sendable {
     /// handed on as it is.
     /// - Returns: the picture, its decoder, and the keyframe when it was decoded alone.
     private func decodeFirstPicture(
-        _ input: InputFormatContext, video: Int
+        _ input: InputFormatContext,
+        video: Int
     ) throws -> (picture: Frame, decoder: CodecContext, keyframeAlone: Packet?) {
         if knobs.decodeKeyframeAlone, let index = firstKeyframe(of: video) {
             // Decoding the keyframe alone needs no more than one thread: frame threads only add their delay.
@@ -567,7 +675,7 @@ final class OpenRun: @unchecked Sendable {
     /// audio stream's parameters (sample format, layout) for a muxer.
     private func decodeFirstAudio(_ input: InputFormatContext) {
         guard let audio = input.bestStream(.audio),
-              let decoder = try? CodecContext.decoder(for: input, streamIndex: audio, threads: 1)
+            let decoder = try? CodecContext.decoder(for: input, streamIndex: audio, threads: 1)
         else { return }
         defer { input.completeParameters(ofStream: audio, from: decoder) }
         guard let packet = queue.first(where: { $0.streamIndex == audio }) else { return }
@@ -598,7 +706,8 @@ final class OpenRun: @unchecked Sendable {
         } else if interrupter.stageDeadlinePassed {
             interruption.deadlinePassed = true
             let stage = StageTimeline.stageInProgress(hops: [], marks: marks)
-            interruption.deadline = knobs.stageDeadlines[stage].map { "the \(stage.rawValue) deadline (\($0) ms)" } ?? "a stage deadline"
+            interruption.deadline =
+                knobs.stageDeadlines[stage].map { "the \(stage.rawValue) deadline (\($0) ms)" } ?? "a stage deadline"
         } else if interrupter.hasReachedLimit {
             switch limitReason.withLock({ $0 }) {
             case .stageDeadline(let stage, let limit):
@@ -629,9 +738,12 @@ final class OpenRun: @unchecked Sendable {
         var failedAt: UInt64?
         if let failure {
             let classified = FailureClassification.classify(
-                trace: trace, marks: marks, error: failure,
+                trace: trace,
+                marks: marks,
+                error: failure,
                 interruption: interruption(),
-                allowedProtocols: knobs.allowedProtocols)
+                allowedProtocols: knobs.allowedProtocols
+            )
             failedAt = MonotonicClock.nanoseconds()
             timeline.close(classified.stage, at: failedAt!)
             report.error = classified
@@ -642,7 +754,9 @@ final class OpenRun: @unchecked Sendable {
 
         timeline.attribute(receives: trace.events.filter { $0.kind == .receive }, marks: marks)
         report.stages = timeline.spans
-        if trace.hops.first?.lookup?.source == .literal, let index = report.stages.firstIndex(where: { $0.name == .dns }) {
+        if trace.hops.first?.lookup?.source == .literal,
+            let index = report.stages.firstIndex(where: { $0.name == .dns })
+        {
             report.stages[index].note = "no lookup (an address literal): FFmpeg's set-up before its first connect"
         }
         report.summary = timeline.summary
@@ -653,16 +767,26 @@ final class OpenRun: @unchecked Sendable {
         let end = failedAt ?? marks.firstVideoFrame ?? MonotonicClock.nanoseconds()
         report.causes = FirstFrameReport.CauseBreakdown(
             spans: CauseTimeline.spans(
-                origin: start, end: end, hops: trace.hops, media: arrival,
-                instants: .init(keyframeRead: firstKeyframe, decodeStart: marks.bufferReady, firstPicture: marks.firstVideoFrame),
-                stages: timeline.spans),
+                origin: start,
+                end: end,
+                hops: trace.hops,
+                media: arrival,
+                instants: .init(
+                    keyframeRead: firstKeyframe,
+                    decodeStart: marks.bufferReady,
+                    firstPicture: marks.firstVideoFrame
+                ),
+                stages: timeline.spans
+            ),
             keyframeArrival: arrival?.keyframeLastByte != nil ? .network : .demuxer,
-            firstPictureMs: report.summary.firstVideoFrameMs)
+            firstPictureMs: report.summary.firstVideoFrameMs
+        )
         report.milestones = .init(
             firstByteMs: trace.hops.last?.responseStart.map(timeline.milliseconds),
             firstKeyframeMs: (arrival?.keyframeLastByte ?? firstKeyframe).map(timeline.milliseconds),
             firstVideoFrameMs: marks.firstVideoFrame.map(timeline.milliseconds),
-            firstAudioFrameMs: firstAudioFrame.map(timeline.milliseconds))
+            firstAudioFrameMs: firstAudioFrame.map(timeline.milliseconds)
+        )
         report.hops = zip(trace.hops, exchanges).map { hop, exchange in
             var reported = FirstFrameReport.Hop(hop, timeline: timeline)
             reported.rtmp = exchange.map { FirstFrameReport.RTMPTimeline($0, milliseconds: timeline.milliseconds) }
@@ -677,10 +801,20 @@ final class OpenRun: @unchecked Sendable {
         if let input {
             report.streams = input.streams.map { stream in
                 let isVideo = stream.kind == .video
-                let width = isVideo ? (stream.width > 0 ? stream.width : (stream.index == videoIndex ? picture?.width : nil)) : nil
-                let height = isVideo ? (stream.height > 0 ? stream.height : (stream.index == videoIndex ? picture?.height : nil)) : nil
-                return .init(index: stream.index, type: stream.kind, codec: stream.codec, width: width, height: height,
-                             sampleRate: stream.kind == .audio ? stream.sampleRate : nil)
+                let width =
+                    isVideo
+                    ? (stream.width > 0 ? stream.width : (stream.index == videoIndex ? picture?.width : nil)) : nil
+                let height =
+                    isVideo
+                    ? (stream.height > 0 ? stream.height : (stream.index == videoIndex ? picture?.height : nil)) : nil
+                return .init(
+                    index: stream.index,
+                    type: stream.kind,
+                    codec: stream.codec,
+                    width: width,
+                    height: height,
+                    sampleRate: stream.kind == .audio ? stream.sampleRate : nil
+                )
             }
         }
         report.firstPictureDecode = firstPictureDecode
@@ -699,7 +833,8 @@ extension OpenRun {
     private func mediaArrival(_ trace: NetworkTrace, exchanges: [RTMPExchange?]? = nil) -> CauseTimeline.MediaArrival? {
         guard let input else { return nil }
         if input.formatName == "hls" { return segmentArrival(trace) }
-        guard let index = trace.hops.lastIndex(where: { $0.responseStart != nil && ($0.status.map { $0 < 300 } ?? true) })
+        guard
+            let index = trace.hops.lastIndex(where: { $0.responseStart != nil && ($0.status.map { $0 < 300 } ?? true) })
         else { return nil }
         var arrival = CauseTimeline.MediaArrival(hop: index)
         let hop = trace.hops[index]
@@ -721,7 +856,8 @@ extension OpenRun {
         let streamStart: Int64 = ["flv", "live_flv"].contains(input.formatName) ? 13 : 0
         arrival.firstMediaByte = body.arrival(ofOffset: streamStart)
         if let bytes = firstKeyframeBytes, let first = body.arrival(ofOffset: bytes.lowerBound),
-           let last = body.arrival(ofOffset: bytes.upperBound - 1) {
+            let last = body.arrival(ofOffset: bytes.upperBound - 1)
+        {
             arrival.keyframeFirstByte = first
             arrival.keyframeLastByte = last
         }
@@ -734,9 +870,11 @@ extension OpenRun {
     private func segmentArrival(_ trace: NetworkTrace) -> CauseTimeline.MediaArrival? {
         guard let segment = trace.playlists.firstSegment, trace.hops.indices.contains(segment.hop) else { return nil }
         // A redirected segment is fetched by a later hop: the first segment response that succeeded.
-        guard let index = trace.hops[segment.hop...].firstIndex(where: { hop in
-            hop.role == .segment && hop.status.map { (200..<300).contains($0) } == true
-        }) else { return nil }
+        guard
+            let index = trace.hops[segment.hop...].firstIndex(where: { hop in
+                hop.role == .segment && hop.status.map { (200..<300).contains($0) } == true
+            })
+        else { return nil }
         var arrival = CauseTimeline.MediaArrival(hop: index)
         let body = BodyArrival(hop: trace.hops[index], trace: trace)
         arrival.firstMediaByte = body?.firstByte

@@ -54,7 +54,11 @@ package struct StageTimeline {
 
     /// The network stage (or the format probe after the last response) in progress at `now` in an open that
     /// started at `origin`, and when it started: for stage deadlines checked while `avformat_open_input` blocks.
-    package static func networkStageInProgress(hops: [NetworkHop], origin: UInt64, now: UInt64) -> (stage: Stage, since: UInt64) {
+    package static func networkStageInProgress(
+        hops: [NetworkHop],
+        origin: UInt64,
+        now: UInt64
+    ) -> (stage: Stage, since: UInt64) {
         var timeline = StageTimeline(origin: origin)
         timeline.addNetwork(hops, until: now)
         return (stageInProgress(hops: hops, marks: MediaMarks()), timeline.cursor)

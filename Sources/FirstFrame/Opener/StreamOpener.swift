@@ -25,7 +25,9 @@ public struct StreamOpener: Sendable {
     private let logger: Logger
 
     public init(
-        preset: Preset = .instant, logger: Logger = Logger(label: "FirstFrame.StreamOpener"), telemetry: Telemetry = Telemetry()
+        preset: Preset = .instant,
+        logger: Logger = Logger(label: "FirstFrame.StreamOpener"),
+        telemetry: Telemetry = Telemetry()
     ) {
         // Presets are valid by construction (a test checks each).
         try! self.init(knobs: preset.knobs, presetName: preset.rawValue, logger: logger, telemetry: telemetry)
@@ -33,8 +35,11 @@ public struct StreamOpener: Sendable {
 
     /// - Throws: ``KnobError`` naming the first invalid knob.
     public init(
-        knobs: TuningKnobs, presetName: String? = nil, dnsCache: DNSCache? = nil,
-        logger: Logger = Logger(label: "FirstFrame.StreamOpener"), telemetry: Telemetry = Telemetry()
+        knobs: TuningKnobs,
+        presetName: String? = nil,
+        dnsCache: DNSCache? = nil,
+        logger: Logger = Logger(label: "FirstFrame.StreamOpener"),
+        telemetry: Telemetry = Telemetry()
     ) throws(KnobError) {
         try knobs.validate()
         self.knobs = knobs
@@ -45,7 +50,8 @@ public struct StreamOpener: Sendable {
     }
 
     /// The cache the knobs call for; nil (libc's getaddrinfo, as stock FFmpeg) when they call for none.
-    static func cache(for knobs: TuningKnobs, logger: Logger, metricsFactory: (any MetricsFactory)? = nil) -> DNSCache? {
+    static func cache(for knobs: TuningKnobs, logger: Logger, metricsFactory: (any MetricsFactory)? = nil) -> DNSCache?
+    {
         guard knobs.ipv4Only || !knobs.resolve.isEmpty || !knobs.prefetchHosts.isEmpty else { return nil }
         var resolvers: [any Resolver] = []
         if !knobs.resolve.isEmpty {
@@ -56,7 +62,9 @@ public struct StreamOpener: Sendable {
         let resolver: any Resolver = resolvers.count == 1 ? resolvers[0] : ResolverChain(resolvers, hedgeAfter: 1)
         let cache = DNSCache(
             configuration: .init(families: knobs.ipv4Only ? .ipv4Only : .both, resolver: resolver),
-            logger: logger, metricsFactory: metricsFactory)
+            logger: logger,
+            metricsFactory: metricsFactory
+        )
         // As curl's --resolve: the fixed answers are cached before the first open (the chain still answers them
         // should the cache ever re-resolve, after a failed connect).
         cache.seed(knobs.resolve.mapValues { $0.compactMap(IPAddress.init) })
@@ -103,13 +111,21 @@ public struct StreamOpener: Sendable {
     /// Runs an open on a thread of its own, `keep` on that thread after an open that succeeded (what the caller
     /// keeps of the stream), then emits the report's telemetry.
     private func run<Kept: Sendable>(
-        _ url: String, events: (@Sendable (OpenEvent) -> Void)?,
+        _ url: String,
+        events: (@Sendable (OpenEvent) -> Void)?,
         keep: @escaping @Sendable (OpenedStream) -> Kept
     ) async -> Result<Kept, OpenError> {
         // The caller's span, if any: the open's span is its child.
         let context = ServiceContext.current ?? .topLevel
         if let dnsCache, !knobs.prefetchHosts.isEmpty { dnsCache.startPrefetch(hosts: knobs.prefetchHosts) }
-        let run = OpenRun(url: url, knobs: knobs, presetName: presetName, dnsCache: dnsCache, events: events, logger: logger)
+        let run = OpenRun(
+            url: url,
+            knobs: knobs,
+            presetName: presetName,
+            dnsCache: dnsCache,
+            events: events,
+            logger: logger
+        )
         let result: Result<(Kept, FirstFrameReport), OpenError>
         do {
             result = try await withTaskCancellationHandler {
@@ -125,7 +141,13 @@ public struct StreamOpener: Sendable {
         switch result {
         case .success(let (_, report)):
             telemetry.emit(report, context: context)
-            logger.debug("opened", metadata: ["url": "\(InputPolicy.redacted(url))", "firstVideoFrameMs": "\(report.summary.firstVideoFrameMs ?? -1)"])
+            logger.debug(
+                "opened",
+                metadata: [
+                    "url": "\(InputPolicy.redacted(url))",
+                    "firstVideoFrameMs": "\(report.summary.firstVideoFrameMs ?? -1)",
+                ]
+            )
         case .failure(let error):
             telemetry.emit(error.report, context: context)
             logger.debug("open failed", metadata: ["url": "\(InputPolicy.redacted(url))", "error": "\(error)"])

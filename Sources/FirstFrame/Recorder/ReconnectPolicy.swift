@@ -31,19 +31,39 @@ public struct ReconnectPolicy: Sendable, Hashable, Codable {
 
     /// The default policy: 0.5 s, doubling, capped at 30 s, ±20 %, never giving up.
     public static let standard = ReconnectPolicy(
-        checkedInitialDelay: 0.5, multiplier: 2, maximumDelay: 30, jitter: 0.2, maxAttempts: nil)
+        checkedInitialDelay: 0.5,
+        multiplier: 2,
+        maximumDelay: 30,
+        jitter: 0.2,
+        maxAttempts: nil
+    )
 
     /// - Throws: ``RecorderParameterError`` naming the first value that is not finite or lies outside its range
     ///   (``delayRange``, ``multiplierRange``, ``jitterRange``, ``maxAttemptsRange``).
-    public init(initialDelay: Double = 0.5, multiplier: Double = 2, maximumDelay: Double = 30, jitter: Double = 0.2,
-                maxAttempts: Int? = nil) throws(RecorderParameterError) {
-        self.init(checkedInitialDelay: initialDelay, multiplier: multiplier, maximumDelay: maximumDelay, jitter: jitter,
-                  maxAttempts: maxAttempts)
+    public init(
+        initialDelay: Double = 0.5,
+        multiplier: Double = 2,
+        maximumDelay: Double = 30,
+        jitter: Double = 0.2,
+        maxAttempts: Int? = nil
+    ) throws(RecorderParameterError) {
+        self.init(
+            checkedInitialDelay: initialDelay,
+            multiplier: multiplier,
+            maximumDelay: maximumDelay,
+            jitter: jitter,
+            maxAttempts: maxAttempts
+        )
         try validate()
     }
 
-    private init(checkedInitialDelay initialDelay: Double, multiplier: Double, maximumDelay: Double, jitter: Double,
-                 maxAttempts: Int?) {
+    private init(
+        checkedInitialDelay initialDelay: Double,
+        multiplier: Double,
+        maximumDelay: Double,
+        jitter: Double,
+        maxAttempts: Int?
+    ) {
         self.initialDelay = initialDelay
         self.multiplier = multiplier
         self.maximumDelay = maximumDelay
@@ -60,7 +80,9 @@ public struct ReconnectPolicy: Sendable, Hashable, Codable {
         try RecorderParameterError.check(multiplier, "multiplier", in: Self.multiplierRange, unit: "a factor")
         try RecorderParameterError.check(maximumDelay, "maximumDelay", in: Self.delayRange, unit: "seconds")
         try RecorderParameterError.check(jitter, "jitter", in: Self.jitterRange, unit: "a fraction")
-        if let maxAttempts { try RecorderParameterError.check(maxAttempts, "maxAttempts", in: Self.maxAttemptsRange, unit: "attempts") }
+        if let maxAttempts {
+            try RecorderParameterError.check(maxAttempts, "maxAttempts", in: Self.maxAttemptsRange, unit: "attempts")
+        }
     }
 
     private enum CodingKeys: String, CodingKey { case initialDelay, multiplier, maximumDelay, jitter, maxAttempts }
@@ -73,11 +95,14 @@ public struct ReconnectPolicy: Sendable, Hashable, Codable {
             multiplier: try container.decode(Double.self, forKey: .multiplier),
             maximumDelay: try container.decode(Double.self, forKey: .maximumDelay),
             jitter: try container.decode(Double.self, forKey: .jitter),
-            maxAttempts: try container.decodeIfPresent(Int.self, forKey: .maxAttempts))
+            maxAttempts: try container.decodeIfPresent(Int.self, forKey: .maxAttempts)
+        )
         do {
             try validate()
         } catch {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: error.description, underlyingError: error))
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: error.description, underlyingError: error)
+            )
         }
     }
 

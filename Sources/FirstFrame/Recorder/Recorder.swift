@@ -74,17 +74,34 @@ public final class Recorder: Sendable {
     ///   (`segmentSeconds`, `readBatchSeconds`, or one of `reconnect`'s), ``KnobError`` for invalid knobs, or the
     ///   error opening the session log.
     public init(
-        url: String, path: String, segmentSeconds: Double? = nil, knobs: TuningKnobs = Preset.instant.knobs,
-        reconnect: ReconnectPolicy = .standard, readBatchSeconds: Double = 0.2, stopAtEndOfInput: Bool = false,
+        url: String,
+        path: String,
+        segmentSeconds: Double? = nil,
+        knobs: TuningKnobs = Preset.instant.knobs,
+        reconnect: ReconnectPolicy = .standard,
+        readBatchSeconds: Double = 0.2,
+        stopAtEndOfInput: Bool = false,
         sessionLogPath: String? = nil,
-        logger: Logger = Logger(label: "FirstFrame.Recorder"), channel: String? = nil, telemetry: Telemetry = Telemetry()
+        logger: Logger = Logger(label: "FirstFrame.Recorder"),
+        channel: String? = nil,
+        telemetry: Telemetry = Telemetry()
     ) throws {
         self.url = url
         self.path = path
         if let segmentSeconds {
-            try RecorderParameterError.check(segmentSeconds, "segmentSeconds", in: Self.segmentSecondsRange, unit: "seconds")
+            try RecorderParameterError.check(
+                segmentSeconds,
+                "segmentSeconds",
+                in: Self.segmentSecondsRange,
+                unit: "seconds"
+            )
         }
-        try RecorderParameterError.check(readBatchSeconds, "readBatchSeconds", in: Self.readBatchSecondsRange, unit: "seconds")
+        try RecorderParameterError.check(
+            readBatchSeconds,
+            "readBatchSeconds",
+            in: Self.readBatchSecondsRange,
+            unit: "seconds"
+        )
         try reconnect.validate()
         self.segmentSeconds = segmentSeconds
         self.reconnect = reconnect
@@ -126,10 +143,24 @@ public final class Recorder: Sendable {
         precondition(!alreadyRunning, "Recorder.run() called twice: a recorder owns its file")
         let started = MonotonicClock.nanoseconds()
         let writer = RecordingWriter(
-            path: path, segmentSeconds: segmentSeconds, readBatchSeconds: readBatchSeconds, log: log, metrics: metrics)
+            path: path,
+            segmentSeconds: segmentSeconds,
+            readBatchSeconds: readBatchSeconds,
+            log: log,
+            metrics: metrics
+        )
         var summary = RecordingSummary(
-            outcome: .stopped, attempts: 0, successfulOpens: 0, files: [], gaps: [], packetsWritten: 0, bytesWritten: 0,
-            duplicatesDropped: 0, mediaSeconds: 0, wallSeconds: 0)
+            outcome: .stopped,
+            attempts: 0,
+            successfulOpens: 0,
+            files: [],
+            gaps: [],
+            packetsWritten: 0,
+            bytesWritten: 0,
+            duplicatesDropped: 0,
+            mediaSeconds: 0,
+            wallSeconds: 0
+        )
         var failures = 0
         await withTaskCancellationHandler {
             attempts: while !isStopped {
@@ -141,15 +172,24 @@ public final class Recorder: Sendable {
                 }
                 summary.attempts += 1
                 if summary.attempts > 1 {
-                    eventRelay.emit(OpenEvent(ms: 0, kind: .reconnecting(attempt: summary.attempts, waitedMs: wait * 1000)))
+                    eventRelay.emit(
+                        OpenEvent(ms: 0, kind: .reconnecting(attempt: summary.attempts, waitedMs: wait * 1000))
+                    )
                 }
-                updateProgress { $0.state = .opening; $0.attempts = summary.attempts }
+                updateProgress {
+                    $0.state = .opening
+                    $0.attempts = summary.attempts
+                }
                 let stream: OpenedStream
                 do throws(OpenError) {
                     // A task of its own, so that stop() can cancel the open (the opener stops at FFmpeg's next poll).
-                    let opener = opener, url = url, events = eventRelay.sink
+                    let opener = opener
+                    let url = url
+                    let events = eventRelay.sink
                     let opening = Task { () async -> Result<OpenedStream, OpenError> in
-                        do throws(OpenError) { return .success(try await opener.open(url, events: events)) } catch { return .failure(error) }
+                        do throws(OpenError) { return .success(try await opener.open(url, events: events)) } catch {
+                            return .failure(error)
+                        }
                     }
                     state.withLock { $0.opening = opening }
                     if isStopped { opening.cancel() }
@@ -160,9 +200,14 @@ public final class Recorder: Sendable {
                     log.flush()
                     if isStopped { break }
                     failures += 1
-                    summary.message = error.report.error.map { "\($0.stage.rawValue)/\($0.kind.rawValue): \($0.message)" }
+                    summary.message = error.report.error.map {
+                        "\($0.stage.rawValue)/\($0.kind.rawValue): \($0.message)"
+                    }
                     updateProgress { $0.lastProblem = summary.message }
-                    logger.info("open failed", metadata: ["url": "\(error.report.url)", "attempt": "\(summary.attempts)"])
+                    logger.info(
+                        "open failed",
+                        metadata: ["url": "\(error.report.url)", "attempt": "\(summary.attempts)"]
+                    )
                     guard reconnect.allowsAttempt(afterFailures: failures) else {
                         summary.outcome = .attemptsExhausted
                         break
@@ -213,7 +258,10 @@ public final class Recorder: Sendable {
                         log.flush()
                         break attempts
                     }
-                    logger.info("stream ended", metadata: ["reason": "\(end.reason.rawValue)", "attempt": "\(attempt)"])
+                    logger.info(
+                        "stream ended",
+                        metadata: ["reason": "\(end.reason.rawValue)", "attempt": "\(attempt)"]
+                    )
                 case .writeFailed(let error):
                     summary.outcome = .writeFailed
                     summary.message = error.description
@@ -230,7 +278,10 @@ public final class Recorder: Sendable {
         summary.wallSeconds = Double(MonotonicClock.nanoseconds() - started) / 1e9
         log.append(.summary(summary, at: Date()))
         log.flush()
-        updateProgress { $0.state = .stopped; $0.gaps = summary.gaps.count }
+        updateProgress {
+            $0.state = .stopped
+            $0.gaps = summary.gaps.count
+        }
         eventRelay.finish()
         return summary
     }

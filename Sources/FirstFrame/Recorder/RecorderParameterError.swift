@@ -26,16 +26,34 @@ public struct RecorderParameterError: Error, Sendable, Hashable, CustomStringCon
     public var description: String { "\(parameter): \(value) is not \(expected)" }
 
     /// Checks that `value` is a finite number inside `range` (NaN and the infinities never are).
-    static func check(_ value: Double, _ parameter: String, in range: ClosedRange<Double>, unit: String) throws(RecorderParameterError) {
+    static func check(
+        _ value: Double,
+        _ parameter: String,
+        in range: ClosedRange<Double>,
+        unit: String
+    ) throws(RecorderParameterError) {
         guard value.isFinite, range.contains(value) else {
-            throw RecorderParameterError(parameter: parameter, value: "\(value)", expected: "\(unit) in \(Self.text(range))")
+            throw RecorderParameterError(
+                parameter: parameter,
+                value: "\(value)",
+                expected: "\(unit) in \(Self.text(range))"
+            )
         }
     }
 
     /// Checks that `value` is inside `range`.
-    static func check(_ value: Int, _ parameter: String, in range: ClosedRange<Int>, unit: String) throws(RecorderParameterError) {
+    static func check(
+        _ value: Int,
+        _ parameter: String,
+        in range: ClosedRange<Int>,
+        unit: String
+    ) throws(RecorderParameterError) {
         guard range.contains(value) else {
-            throw RecorderParameterError(parameter: parameter, value: "\(value)", expected: "\(unit) in \(range.lowerBound)…\(range.upperBound)")
+            throw RecorderParameterError(
+                parameter: parameter,
+                value: "\(value)",
+                expected: "\(unit) in \(range.lowerBound)…\(range.upperBound)"
+            )
         }
     }
 

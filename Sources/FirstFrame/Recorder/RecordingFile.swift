@@ -68,7 +68,8 @@ final class RecordingFile {
     /// Uses `streams` (per kind) for what follows: when they differ from the current file's, a new file starts at the
     /// next video keyframe (so that every file starts with one), for `reason`.
     func use(_ streams: [StreamInfo.Kind: CodecParameters], reason: Reason) throws(FFmpegError) {
-        let same = Set(streams.keys) == Set(fileParameters.keys)
+        let same =
+            Set(streams.keys) == Set(fileParameters.keys)
             && streams.allSatisfy { kind, value in fileParameters[kind].map { $0.isCompatible(with: value) } ?? false }
         parameters = streams
         guard output != nil else { return }

@@ -37,8 +37,15 @@ public struct RecordingGap: Sendable, Codable, Equatable {
     public var sameClock: Bool?
 
     public init(
-        kind: Kind, afterAttempt: Int, end: StreamEnd?, fromSeconds: Double, toSeconds: Double? = nil,
-        wallSeconds: Double? = nil, duplicatesDropped: Int = 0, droppedUntilKeyframe: Int = 0, sameClock: Bool? = nil
+        kind: Kind,
+        afterAttempt: Int,
+        end: StreamEnd?,
+        fromSeconds: Double,
+        toSeconds: Double? = nil,
+        wallSeconds: Double? = nil,
+        duplicatesDropped: Int = 0,
+        droppedUntilKeyframe: Int = 0,
+        sameClock: Bool? = nil
     ) {
         self.kind = kind
         self.afterAttempt = afterAttempt

@@ -39,7 +39,13 @@ final class RecordingWriter: Sendable {
     private let readBatchSeconds: Double
     private let metrics: RecorderMetrics
 
-    init(path: String, segmentSeconds: Double?, readBatchSeconds: Double, log: SessionLog, metrics: RecorderMetrics = .none) {
+    init(
+        path: String,
+        segmentSeconds: Double?,
+        readBatchSeconds: Double,
+        log: SessionLog,
+        metrics: RecorderMetrics = .none
+    ) {
         self.readBatchSeconds = readBatchSeconds
         self.metrics = metrics
         let file = RecordingFile(path: path, segmentSeconds: segmentSeconds)
@@ -51,7 +57,8 @@ final class RecordingWriter: Sendable {
     }
 
     /// Writes `stream` until it ends (or a write fails), on a thread of its own.
-    func record(_ stream: OpenedStream, attempt: Int, progress: @escaping @Sendable (Written) -> Void) async -> Outcome {
+    func record(_ stream: OpenedStream, attempt: Int, progress: @escaping @Sendable (Written) -> Void) async -> Outcome
+    {
         do {
             return try await DedicatedThread.run(name: "FirstFrame.record") {
                 self.inner.withLock { inner in self.write(stream, attempt: attempt, into: &inner, progress: progress) }
@@ -61,8 +68,12 @@ final class RecordingWriter: Sendable {
         }
     }
 
-    private func write(_ stream: OpenedStream, attempt: Int, into inner: inout Inner,
-                       progress: @Sendable (Written) -> Void) -> Outcome {
+    private func write(
+        _ stream: OpenedStream,
+        attempt: Int,
+        into inner: inout Inner,
+        progress: @Sendable (Written) -> Void
+    ) -> Outcome {
         // A recorder decodes nothing: the open's primed decoder and its picture buffers go now, not with the stream.
         _ = stream.takeVideoDecoder()
         inner.splicer.startConnection()
@@ -94,7 +105,13 @@ final class RecordingWriter: Sendable {
             case .success(let read): packet = read
             case .failure(let end): return finishConnection(end, attempt: attempt, packetsBefore: packetsBefore, &inner)
             }
-            if let change = streamChange(packet, stream: stream, indices: &indices, retired: &retired, streams: &streams) {
+            if let change = streamChange(
+                packet,
+                stream: stream,
+                indices: &indices,
+                retired: &retired,
+                streams: &streams
+            ) {
                 do throws(FFmpegError) {
                     try inner.file.use(streams, reason: change)
                 } catch {
@@ -109,8 +126,14 @@ final class RecordingWriter: Sendable {
             let now = MonotonicClock.nanoseconds()
             let lastWrite = inner.splicer.lastWriteTime
             let decision = inner.splicer.decide(
-                kind: packet.mediaKind, dts: packet.dts, pts: packet.pts, timeBase: packet.timeBase,
-                isKeyframe: packet.flags.contains(.key), content: packet.contentHash, now: now)
+                kind: packet.mediaKind,
+                dts: packet.dts,
+                pts: packet.pts,
+                timeBase: packet.timeBase,
+                isKeyframe: packet.flags.contains(.key),
+                content: packet.contentHash,
+                now: now
+            )
             switch decision {
             case .write(let shift):
                 packet.shiftTimestamps(by: shift)
@@ -141,7 +164,13 @@ final class RecordingWriter: Sendable {
                 lastProgress = now
                 batching.apply(at: now)
                 countBytes(&inner)
-                progress(Written(packets: inner.packets, bytes: inner.file.bytesWritten, seconds: inner.splicer.lastWrittenSeconds))
+                progress(
+                    Written(
+                        packets: inner.packets,
+                        bytes: inner.file.bytesWritten,
+                        seconds: inner.splicer.lastWrittenSeconds
+                    )
+                )
             }
         }
     }
@@ -178,7 +207,11 @@ final class RecordingWriter: Sendable {
         countBytes(&inner)
         if end.reason != .closed, inner.splicer.hasWritten, inner.openGap == nil {
             inner.openGap = RecordingGap(
-                kind: .reconnect, afterAttempt: attempt, end: end, fromSeconds: inner.splicer.lastWrittenSeconds)
+                kind: .reconnect,
+                afterAttempt: attempt,
+                end: end,
+                fromSeconds: inner.splicer.lastWrittenSeconds
+            )
             inner.gapSince = inner.splicer.lastWriteTime
             metrics.gaps.increment()
         }
@@ -199,12 +232,22 @@ final class RecordingWriter: Sendable {
     }
 
     /// A break found inside a connection (timestamps that jumped, video that skipped frames): logged as a gap.
-    private func logDiscontinuity(_ discontinuity: TimelineSplicer.Discontinuity, attempt: Int, now: UInt64,
-                                  lastWrite: UInt64?, _ inner: inout Inner) {
+    private func logDiscontinuity(
+        _ discontinuity: TimelineSplicer.Discontinuity,
+        attempt: Int,
+        now: UInt64,
+        lastWrite: UInt64?,
+        _ inner: inout Inner
+    ) {
         let gap = RecordingGap(
-            kind: discontinuity.kind == .hole ? .hole : .timestampJump, afterAttempt: attempt, end: nil,
-            fromSeconds: Double(discontinuity.from) / 1e6, toSeconds: Double(discontinuity.to) / 1e6,
-            wallSeconds: lastWrite.map { Double(now - min(now, $0)) / 1e9 }, sameClock: false)
+            kind: discontinuity.kind == .hole ? .hole : .timestampJump,
+            afterAttempt: attempt,
+            end: nil,
+            fromSeconds: Double(discontinuity.from) / 1e6,
+            toSeconds: Double(discontinuity.to) / 1e6,
+            wallSeconds: lastWrite.map { Double(now - min(now, $0)) / 1e9 },
+            sameClock: false
+        )
         metrics.gaps.increment()
         inner.gaps.append(gap)
         log.append(.gap(gap, at: Date()))
@@ -213,20 +256,27 @@ final class RecordingWriter: Sendable {
     /// What changed in the stream with `packet`, if anything a file cannot go on with: a new sequence header on it
     /// (the demuxer's new-extradata side data), or a new stream of a kind the recording has (FLV makes a new stream
     /// when the codec changes, or when audio starts after the first picture). Updates `indices` and `streams`.
-    private func streamChange(_ packet: Packet, stream: OpenedStream, indices: inout [Int: StreamInfo.Kind],
-                              retired: inout Set<Int>, streams: inout [StreamInfo.Kind: CodecParameters]) -> RecordingFile.Reason? {
+    private func streamChange(
+        _ packet: Packet,
+        stream: OpenedStream,
+        indices: inout [Int: StreamInfo.Kind],
+        retired: inout Set<Int>,
+        streams: inout [StreamInfo.Kind: CodecParameters]
+    ) -> RecordingFile.Reason? {
         let keyframe = packet.flags.contains(.key) ? packet : nil
         if let kind = indices[packet.streamIndex] {
             // FLV repeats its sequence header (each comes as new extradata): only a different one is a change.
-            guard let extradata = packet.newExtradata, let current = streams[kind], current.extradata != extradata else { return nil }
+            guard let extradata = packet.newExtradata, let current = streams[kind], current.extradata != extradata
+            else { return nil }
             streams[kind] = current.updated(extradata: extradata, keyframe: keyframe)
             return .newSequenceHeader
         }
         // Only a stream the input made after the open can join or replace one (FLV: a codec change, audio that
         // starts late). The others were there at the open and not chosen: another audio track, another variant.
         guard packet.streamIndex >= stream.streams.count, !retired.contains(packet.streamIndex),
-              packet.mediaKind == .video || packet.mediaKind == .audio,
-              var parameters = stream.codecParameters(ofStream: packet.streamIndex) else { return nil }
+            packet.mediaKind == .video || packet.mediaKind == .audio,
+            var parameters = stream.codecParameters(ofStream: packet.streamIndex)
+        else { return nil }
         let kind = packet.mediaKind
         let joining = kind == .audio && streams[.audio] == nil
         // A stream FLV made mid-stream has no picture size yet: the keyframe tells it.
@@ -261,8 +311,14 @@ final class RecordingWriter: Sendable {
                 do throws(FFmpegError) { try inner.file.finish() } catch { failure = error.description }
                 self.countBytes(&inner)
                 return FinishResult(
-                    files: inner.file.paths, gaps: inner.gaps, packets: inner.packets, bytes: inner.file.bytesWritten,
-                    duplicates: inner.duplicates, seconds: inner.splicer.lastWrittenSeconds, failure: failure)
+                    files: inner.file.paths,
+                    gaps: inner.gaps,
+                    packets: inner.packets,
+                    bytes: inner.file.bytesWritten,
+                    duplicates: inner.duplicates,
+                    seconds: inner.splicer.lastWrittenSeconds,
+                    failure: failure
+                )
             }
         }
         guard let result else { return }

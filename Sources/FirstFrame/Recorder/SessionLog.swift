@@ -15,7 +15,9 @@ public final class SessionLog: Sendable {
         case file(path: String, startSeconds: Double, reason: String, at: Date)
         case summary(RecordingSummary, at: Date)
 
-        private enum CodingKeys: String, CodingKey { case event, attempt, time, report, gap, path, startSeconds, reason, summary }
+        private enum CodingKeys: String, CodingKey {
+            case event, attempt, time, report, gap, path, startSeconds, reason, summary
+        }
 
         public func encode(to encoder: any Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
@@ -53,7 +55,10 @@ public final class SessionLog: Sendable {
     public init(path: String, batchSize: Int = 32) throws {
         let descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else {
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path, NSUnderlyingErrorKey: POSIXError(.init(rawValue: errno) ?? .EIO)])
+            throw CocoaError(
+                .fileWriteUnknown,
+                userInfo: [NSFilePathErrorKey: path, NSUnderlyingErrorKey: POSIXError(.init(rawValue: errno) ?? .EIO)]
+            )
         }
         self.path = path
         self.descriptor = descriptor

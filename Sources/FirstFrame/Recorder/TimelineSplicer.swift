@@ -121,21 +121,36 @@ struct TimelineSplicer {
         return discontinuity
     }
 
-    mutating func decide(kind: StreamInfo.Kind, dts: Int64?, pts: Int64?, timeBase: Rational, isKeyframe: Bool,
-                         content: UInt64, now: UInt64) -> Decision {
+    mutating func decide(
+        kind: StreamInfo.Kind,
+        dts: Int64?,
+        pts: Int64?,
+        timeBase: Rational,
+        isKeyframe: Bool,
+        content: UInt64,
+        now: UInt64
+    ) -> Decision {
         guard let sourceTicks = dts ?? pts else { return .untimed }
         let source = timeBase.rescale(sourceTicks, to: Rational(1, 1_000_000))
         // av_rescale_q gives INT64_MIN on overflow; anything past ~142 years cannot be placed without overflowing.
         guard abs(source) < Self.largestTimestamp else { return .untimed }
         if !connectionPlaced {
-            if let early = placeConnection(kind: kind, source: source, isKeyframe: isKeyframe, content: content, now: now) {
+            if let early = placeConnection(
+                kind: kind,
+                source: source,
+                isKeyframe: isKeyframe,
+                content: content,
+                now: now
+            ) {
                 return early
             }
         }
         guard var offset else { return .waitingForKeyframe }
         if let last = lastWritten[kind], source + offset <= last {
             if history[kind]?.contains(content, near: source + offset) == true { return .duplicate }
-            guard isWrap(source: source) || isJumpBack(kind: kind, output: source + offset, last: last, isKeyframe: isKeyframe)
+            guard
+                isWrap(source: source)
+                    || isJumpBack(kind: kind, output: source + offset, last: last, isKeyframe: isKeyframe)
             else {
                 // Behind what was written, and not written itself: a packet dropped before (before a keyframe, in a
                 // gap) that a new connection sends again, or timestamps that did not increase. Too late to write.
@@ -143,7 +158,8 @@ struct TimelineSplicer {
             }
             offset = jump(source: source, now: now)
         } else if let last = lastWritten.values.max(),
-                  source + offset > last + wallGap(now: now) + Self.forwardJumpSeconds * 1_000_000 {
+            source + offset > last + wallGap(now: now) + Self.forwardJumpSeconds * 1_000_000
+        {
             // Measured against the whole file, not the kind: audio back after a long silence is not a jump.
             offset = jump(source: source, now: now)
         }
@@ -170,7 +186,11 @@ struct TimelineSplicer {
             lastKeyframeOutput = output
         }
         lastWritten[kind] = output
-        history[kind, default: WrittenHistory()].append(output: output, content: content, isKeyframe: isKeyframe && kind == .video)
+        history[kind, default: WrittenHistory()].append(
+            output: output,
+            content: content,
+            isKeyframe: isKeyframe && kind == .video
+        )
         lastSource = source
         lastWriteTime = now
         let shift = Rational(1, 1_000_000).rescale(offset, to: timeBase)
@@ -179,8 +199,13 @@ struct TimelineSplicer {
 
     /// The first packets of a connection: places its clock (by a video packet), or decides a packet that comes before
     /// that. Returns nil when the packet is to be decided on the placed clock.
-    private mutating func placeConnection(kind: StreamInfo.Kind, source: Int64, isKeyframe: Bool, content: UInt64,
-                                          now: UInt64) -> Decision? {
+    private mutating func placeConnection(
+        kind: StreamInfo.Kind,
+        source: Int64,
+        isKeyframe: Bool,
+        content: UInt64,
+        now: UInt64
+    ) -> Decision? {
         guard let currentOffset = offset, let lastSource else {
             // The recording's first packet is a video keyframe at time 0: audio and inter frames before it wait.
             guard kind == .video, isKeyframe else { return .waitingForKeyframe }
@@ -193,7 +218,8 @@ struct TimelineSplicer {
         guard kind == .video else {
             // Audio ahead of the connection's first video: a re-send on either clock is dropped; anything else
             // waits for the video to place the connection (it falls in the gap).
-            if sentAgain || history[kind]?.lastMatch(content, keyframesOnly: false, notBefore: matchWindowStart) != nil {
+            if sentAgain || history[kind]?.lastMatch(content, keyframesOnly: false, notBefore: matchWindowStart) != nil
+            {
                 return .duplicate
             }
             return .waitingForKeyframe
@@ -203,7 +229,8 @@ struct TimelineSplicer {
             return .duplicate
         }
         let sinceLastWrite = wallGap(now: now)
-        let plausible = source >= lastSource - Self.sameClockWindowSeconds * 1_000_000
+        let plausible =
+            source >= lastSource - Self.sameClockWindowSeconds * 1_000_000
             && source <= lastSource + sinceLastWrite + Self.forwardJumpSeconds * 1_000_000
         // Ahead of what was written on the recording's clock, at a plausible distance: new media on the same clock.
         let newOnSameClock = plausible && source + currentOffset > lastWritten[.video] ?? .min
@@ -212,14 +239,16 @@ struct TimelineSplicer {
             place(sameClock: true)
             return nil
         }
-        if isKeyframe, let match = history[.video]?.lastMatch(content, keyframesOnly: true, notBefore: matchWindowStart) {
+        if isKeyframe, let match = history[.video]?.lastMatch(content, keyframesOnly: true, notBefore: matchWindowStart)
+        {
             // Sent again on another clock (or restamped): the match says where this clock sits on the file's.
             offset = match - source
             place(sameClock: false)
             return .duplicate
         }
         if !isKeyframe, !newOnSameClock,
-           let match = history[.video]?.lastMatch(content, keyframesOnly: false, notBefore: matchWindowStart) {
+            let match = history[.video]?.lastMatch(content, keyframesOnly: false, notBefore: matchWindowStart)
+        {
             // Inter frames sent again on another clock (a server restarted mid-GOP): one match could be a picture
             // that repeats, so the clock is taken from ``confirmations`` in a row at the same offset. Each is written
             // already either way; once placed, the frames after them continue the file without waiting for a
@@ -291,7 +320,12 @@ struct TimelineSplicer {
         let new = newClockOffset(source: source, wallGap: wallGap(now: now))
         offset = new
         sameClock = false
-        discontinuity = Discontinuity(kind: .clockJump, from: lastVideo, to: source + new, sourceStep: (source + old) - lastVideo)
+        discontinuity = Discontinuity(
+            kind: .clockJump,
+            from: lastVideo,
+            to: source + new,
+            sourceStep: (source + old) - lastVideo
+        )
         return new
     }
 
@@ -317,7 +351,9 @@ struct WrittenHistory {
     mutating func append(output: Int64, content: UInt64, isKeyframe: Bool) {
         entries.append(Entry(output: output, content: content, isKeyframe: isKeyframe))
         let oldest = output - TimelineSplicer.historySeconds * 1_000_000
-        while start < entries.count, entries.count - start > TimelineSplicer.historyLimit || entries[start].output < oldest {
+        while start < entries.count,
+            entries.count - start > TimelineSplicer.historyLimit || entries[start].output < oldest
+        {
             start += 1
         }
         // Compact once the dropped front is as large as what is kept.
@@ -329,7 +365,8 @@ struct WrittenHistory {
 
     /// Whether `content` was written within ``TimelineSplicer/sameInstant`` of `output`.
     func contains(_ content: UInt64, near output: Int64) -> Bool {
-        var low = start, high = entries.count
+        var low = start
+        var high = entries.count
         let from = output - TimelineSplicer.sameInstant
         while low < high {
             let middle = (low + high) / 2

@@ -7,12 +7,24 @@ extension FirstFrameReport.Hop {
         url = hop.url.map(InputPolicy.redacted)
         host = hop.host
         dns = hop.lookup.map { lookup in
-            .init(host: lookup.host, startMs: ms(lookup.start), endMs: lookup.end.map(ms), source: lookup.source,
-                  answers: lookup.answers.map { $0.address.description }, error: lookup.error)
+            .init(
+                host: lookup.host,
+                startMs: ms(lookup.start),
+                endMs: lookup.end.map(ms),
+                source: lookup.source,
+                answers: lookup.answers.map { $0.address.description },
+                error: lookup.error
+            )
         }
         connects = hop.connects.map { attempt in
-            .init(address: attempt.address.address.description, port: attempt.address.port, startMs: ms(attempt.start),
-                  endMs: attempt.end.map(ms), outcome: attempt.outcome, error: attempt.error)
+            .init(
+                address: attempt.address.address.description,
+                port: attempt.address.port,
+                startMs: ms(attempt.start),
+                endMs: attempt.end.map(ms),
+                outcome: attempt.outcome,
+                error: attempt.error
+            )
         }
         tls = hop.secureConnectionStart.map { .init(startMs: ms($0), endMs: hop.secureConnectionEnd.map(ms)) }
         requestStartMs = hop.requestStart.map(ms)
@@ -31,17 +43,33 @@ extension FirstFrameReport {
         guard reading.isHLS else { return }
         for master in reading.masterPlaylists where hops.indices.contains(master.hop) {
             hops[master.hop].playlist = .init(
-                variants: master.variants.map { .init(bandwidth: $0.bandwidth, resolution: $0.resolution, uri: $0.uri, playlistHop: $0.playlistHop) },
-                targetDurationSeconds: nil, segmentCount: 0, durationSeconds: 0, isLive: false, isComplete: master.complete)
+                variants: master.variants.map {
+                    .init(bandwidth: $0.bandwidth, resolution: $0.resolution, uri: $0.uri, playlistHop: $0.playlistHop)
+                },
+                targetDurationSeconds: nil,
+                segmentCount: 0,
+                durationSeconds: 0,
+                isLive: false,
+                isComplete: master.complete
+            )
         }
         for media in reading.mediaPlaylists where hops.indices.contains(media.hop) {
             hops[media.hop].playlist = .init(
-                variants: [], targetDurationSeconds: media.targetDuration, segmentCount: media.segments.count,
-                durationSeconds: media.totalDuration, isLive: media.isLive, isComplete: media.complete)
+                variants: [],
+                targetDurationSeconds: media.targetDuration,
+                segmentCount: media.segments.count,
+                durationSeconds: media.totalDuration,
+                isLive: media.isLive,
+                isComplete: media.complete
+            )
         }
         for fetch in reading.segments where hops.indices.contains(fetch.hop) {
-            hops[fetch.hop].segment = .init(sequence: fetch.sequence, durationSeconds: fetch.duration,
-                                            indexFromEnd: fetch.indexFromEnd, secondsFromLiveEdge: fetch.secondsFromLiveEdge)
+            hops[fetch.hop].segment = .init(
+                sequence: fetch.sequence,
+                durationSeconds: fetch.duration,
+                indexFromEnd: fetch.indexFromEnd,
+                secondsFromLiveEdge: fetch.secondsFromLiveEdge
+            )
         }
     }
 }

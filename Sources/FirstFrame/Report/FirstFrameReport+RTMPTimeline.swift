@@ -50,7 +50,12 @@ extension FirstFrameReport.RTMPTimeline {
             .init(startMs: ms(stall.start), endMs: ms(stall.end), awaiting: stall.awaited.rawValue, after: stall.after)
         }
         phases = exchange.phases.map { phase in
-            .init(name: phase.name.rawValue, startMs: ms(phase.start), endMs: phase.end.map(ms), stalls: phase.stalls.map(stall))
+            .init(
+                name: phase.name.rawValue,
+                startMs: ms(phase.start),
+                endMs: phase.end.map(ms),
+                stalls: phase.stalls.map(stall)
+            )
         }
         firstMediaByteMs = exchange.firstMediaByte.map(ms)
         firstAudioMs = exchange.firstAudioMessage.map(ms)

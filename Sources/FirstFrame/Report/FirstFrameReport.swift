@@ -10,7 +10,8 @@ public struct FirstFrameReport: Sendable, Codable, Hashable {
     public struct Failure: Sendable, Codable, Hashable {
         /// What kind of failure it was.
         public enum Kind: String, Sendable, Codable {
-            case dns, connect, tls, http, timeout, cancelled, invalidData, endOfStream, noVideo, decoder, invalidKnob, ffmpeg
+            case dns, connect, tls, http, timeout, cancelled, invalidData, endOfStream, noVideo, decoder, invalidKnob,
+                ffmpeg
             /// The URL was refused before any I/O: empty host, bad port, unknown scheme, longer than FFmpeg keeps.
             case invalidURL
             /// The URL, or a URL the input led to (a redirect, a playlist entry), uses a protocol outside
@@ -100,7 +101,14 @@ public struct FirstFrameReport: Sendable, Codable, Hashable {
         /// an address literal) is FFmpeg's set-up before its first connect.
         public var note: String?
 
-        public init(name: Stage, startMs: Double, endMs: Double, bytes: Int64 = 0, packets: Int = 0, note: String? = nil) {
+        public init(
+            name: Stage,
+            startMs: Double,
+            endMs: Double,
+            bytes: Int64 = 0,
+            packets: Int = 0,
+            note: String? = nil
+        ) {
             self.name = name
             self.startMs = startMs
             self.endMs = endMs
@@ -271,7 +279,8 @@ public struct FirstFrameReport: Sendable, Codable, Hashable {
 
     // `error` is written as null when there is none, as the schema says (synthesised Codable would omit it).
     private enum CodingKeys: String, CodingKey {
-        case schema, startedAt, url, preset, knobs, outcome, error, summary, milestones, stages, hops, streams, tlsPeerVerified, causes, advice
+        case schema, startedAt, url, preset, knobs, outcome, error, summary, milestones, stages, hops, streams,
+            tlsPeerVerified, causes, advice
         case firstPictureDecode
     }
 
@@ -320,7 +329,8 @@ public struct FirstFrameReport: Sendable, Codable, Hashable {
 extension FirstFrameReport.Summary {
     // firstVideoFrameMs is null, not absent, when the first frame was not reached.
     private enum CodingKeys: String, CodingKey {
-        case dnsMs, tcpConnectMs, tlsMs, httpResponseMs, formatProbeMs, streamInfoMs, bufferingMs, decodeMs, firstVideoFrameMs
+        case dnsMs, tcpConnectMs, tlsMs, httpResponseMs, formatProbeMs, streamInfoMs, bufferingMs, decodeMs,
+            firstVideoFrameMs
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -333,7 +343,9 @@ extension FirstFrameReport.Summary {
 }
 
 extension FirstFrameReport.Milestones {
-    private enum CodingKeys: String, CodingKey { case firstByteMs, firstKeyframeMs, firstVideoFrameMs, firstAudioFrameMs }
+    private enum CodingKeys: String, CodingKey {
+        case firstByteMs, firstKeyframeMs, firstVideoFrameMs, firstAudioFrameMs
+    }
 
     // Milestones not reached are null, not absent.
     public func encode(to encoder: any Encoder) throws {
@@ -369,4 +381,3 @@ extension FirstFrameReport.Stream: CustomStringConvertible {
         return text
     }
 }
-

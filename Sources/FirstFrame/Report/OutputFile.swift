@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -52,10 +53,16 @@ public enum OutputFile {
     }
 
     /// Writes `bytes` to a temporary file next to `file`, syncs it and renames it over `file`.
-    private static func replace(_ file: String, with bytes: [UInt8], shownAs path: String, mode: mode_t?) throws(OutputFileError) {
+    private static func replace(
+        _ file: String,
+        with bytes: [UInt8],
+        shownAs path: String,
+        mode: mode_t?
+    ) throws(OutputFileError) {
         let directory = (file as NSString).deletingLastPathComponent
         let name = (file as NSString).lastPathComponent
-        let temporary = (directory.isEmpty ? "" : directory + "/") + ".\(name).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp"
+        let temporary =
+            (directory.isEmpty ? "" : directory + "/") + ".\(name).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp"
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode ?? 0o666)
         guard descriptor >= 0 else {
             let error = Glibc.errno
@@ -64,17 +71,26 @@ public enum OutputFile {
                 try writeThrough(file, bytes, creating: false, shownAs: path)
                 return
             }
-            throw OutputFileError(.system, path: path, operation: "create a temporary file in \(directory.isEmpty ? "." : directory)", errno: error)
+            throw OutputFileError(
+                .system,
+                path: path,
+                operation: "create a temporary file in \(directory.isEmpty ? "." : directory)",
+                errno: error
+            )
         }
         do throws(OutputFileError) {
             // open() applied the umask; an existing file keeps exactly the bits it had.
             if let mode { _ = fchmod(descriptor, mode) }
             try writeAll(descriptor, bytes, path: path)
-            guard fsync(descriptor) == 0 else { throw OutputFileError(.system, path: path, operation: "fsync", errno: Glibc.errno) }
+            guard fsync(descriptor) == 0 else {
+                throw OutputFileError(.system, path: path, operation: "fsync", errno: Glibc.errno)
+            }
             guard close(descriptor) == 0 else {
                 throw OutputFileError(.system, path: path, operation: "close", errno: Glibc.errno)
             }
-            guard rename(temporary, file) == 0 else { throw OutputFileError(.system, path: path, operation: "rename", errno: Glibc.errno) }
+            guard rename(temporary, file) == 0 else {
+                throw OutputFileError(.system, path: path, operation: "rename", errno: Glibc.errno)
+            }
         } catch {
             _ = close(descriptor)  // harmless after a successful close: EBADF
             unlink(temporary)
@@ -83,7 +99,12 @@ public enum OutputFile {
     }
 
     /// Opens `path` for writing, truncating it, and writes `bytes`: what a shell's `>` does.
-    private static func writeThrough(_ path: String, _ bytes: [UInt8], creating: Bool, shownAs shown: String? = nil) throws(OutputFileError) {
+    private static func writeThrough(
+        _ path: String,
+        _ bytes: [UInt8],
+        creating: Bool,
+        shownAs shown: String? = nil
+    ) throws(OutputFileError) {
         let flags = O_WRONLY | O_TRUNC | O_CLOEXEC | (creating ? O_CREAT : 0)
         var descriptor: Int32
         repeat { descriptor = open(path, flags, 0o666) } while descriptor < 0 && Glibc.errno == EINTR
@@ -113,7 +134,9 @@ public enum OutputFile {
 
     /// The file a link leads to, through every link on the way.
     private static func resolved(_ path: String) throws(OutputFileError) -> String {
-        guard let real = realpath(path, nil) else { throw OutputFileError(.system, path: path, operation: "realpath", errno: Glibc.errno) }
+        guard let real = realpath(path, nil) else {
+            throw OutputFileError(.system, path: path, operation: "realpath", errno: Glibc.errno)
+        }
         defer { free(real) }
         return String(cString: real)
     }

@@ -52,9 +52,12 @@ extension ReportPage {
         /// The numbers as three small tables side by side (they wrap under each other in a narrow window): first
         /// picture and client-attributable time, stages, causes.
         func table() -> String {
-            var html = "<p class=\"meta\">\(opens) open\(opens == 1 ? "" : "s"), \(opens - reached) failed"
+            var html =
+                "<p class=\"meta\">\(opens) open\(opens == 1 ? "" : "s"), \(opens - reached) failed"
                 + (failures.isEmpty ? "" : " (" + ReportPage.escape(failureText) + ")")
-                + (reached > 0 ? "; percentiles (nearest rank) over the \(reached) that reached a picture" : "; none reached a picture")
+                + (reached > 0
+                    ? "; percentiles (nearest rank) over the \(reached) that reached a picture"
+                    : "; none reached a picture")
                 + "</p>\n"
             guard reached > 0 else { return html }
             let header = "<tr><th>ms</th><th>p50</th><th>p95</th><th>min</th><th>max</th></tr>\n"
@@ -79,7 +82,9 @@ extension ReportPage {
 
         private static func row(_ label: String, _ spread: Spread?) -> String {
             guard let spread else { return "<tr><td>\(label)</td><td>-</td><td>-</td><td>-</td><td>-</td></tr>\n" }
-            return "<tr><td>\(label)</td>" + [spread.p50, spread.p95, spread.min, spread.max].map { "<td>\(ReportPage.ms($0))</td>" }.joined() + "</tr>\n"
+            return "<tr><td>\(label)</td>"
+                + [spread.p50, spread.p95, spread.min, spread.max].map { "<td>\(ReportPage.ms($0))</td>" }.joined()
+                + "</tr>\n"
         }
 
         /// A sweep's combinations side by side, in the order given, each linking to its section: first picture
@@ -88,17 +93,22 @@ extension ReportPage {
         static func combinations(_ sections: [(Section, anchor: String)]) -> String {
             let summaries = sections.map { Summary($0.0.reports) }
             let byClient = summaries.contains { $0.clientAttributable != nil }
-            func key(_ summary: Summary) -> Double? { byClient ? summary.clientAttributable?.p50 : summary.firstPicture?.p50 }
+            func key(_ summary: Summary) -> Double? {
+                byClient ? summary.clientAttributable?.p50 : summary.firstPicture?.p50
+            }
             let best = summaries.compactMap(key).min()
-            var html = "<div class=\"scroll\"><table class=\"combinations\">\n"
+            var html =
+                "<div class=\"scroll\"><table class=\"combinations\">\n"
                 + "<tr><th>combination</th><th>opens</th><th>failed</th><th>picture p50</th><th>p95</th><th>min</th><th>max</th>"
                 + "<th>client-attributable p50</th><th>p95</th></tr>\n"
             for ((section, anchor), summary) in zip(sections, summaries) {
                 let isBest = best != nil && key(summary) == best
-                html += "<tr\(isBest ? " class=\"best\"" : "")><td class=\"label\"><a href=\"#\(anchor)\">"
+                html +=
+                    "<tr\(isBest ? " class=\"best\"" : "")><td class=\"label\"><a href=\"#\(anchor)\">"
                     + ReportPage.escape(section.label.isEmpty ? "(no label)" : section.label) + "</a></td>"
                     + "<td>\(summary.opens)</td><td>\(summary.opens - summary.reached)</td>"
-                let picture = summary.firstPicture, client = summary.clientAttributable
+                let picture = summary.firstPicture
+                let client = summary.clientAttributable
                 for value in [picture?.p50, picture?.p95, picture?.min, picture?.max, client?.p50, client?.p95] {
                     html += "<td>" + (value.map(ReportPage.ms) ?? "-") + "</td>"
                 }

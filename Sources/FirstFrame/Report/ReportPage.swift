@@ -131,22 +131,30 @@ public struct ReportPage: Sendable, Hashable {
             facts.append("client-attributable \(ms(client)) ms")
         }
         if !report.streams.isEmpty {
-            facts.append(report.streams.map { stream in
-                var text = stream.codec
-                if let width = stream.width, let height = stream.height { text += " \(width)×\(height)" }
-                if let rate = stream.sampleRate { text += " \(rate) Hz" }
-                return escape(text)
-            }.joined(separator: ", "))
+            facts.append(
+                report.streams.map { stream in
+                    var text = stream.codec
+                    if let width = stream.width, let height = stream.height { text += " \(width)×\(height)" }
+                    if let rate = stream.sampleRate { text += " \(rate) Hz" }
+                    return escape(text)
+                }.joined(separator: ", ")
+            )
         }
         if let arrival = report.causes?.keyframeArrival, report.milestones.firstKeyframeMs != nil {
-            facts.append(arrival == .network ? "keyframe arrival from the network trace"
-                         : "keyframe arrival from the demuxer (an upper bound)")
+            facts.append(
+                arrival == .network
+                    ? "keyframe arrival from the network trace"
+                    : "keyframe arrival from the demuxer (an upper bound)"
+            )
         }
-        if let verified = report.tlsPeerVerified { facts.append(verified ? "TLS peer verified" : "TLS peer NOT verified") }
+        if let verified = report.tlsPeerVerified {
+            facts.append(verified ? "TLS peer verified" : "TLS peer NOT verified")
+        }
         if !facts.isEmpty { html += "<p class=\"meta\">\(facts.joined(separator: " · "))</p>\n" }
 
         if let error = report.error {
-            html += "<p class=\"error\"><strong>Failed in \(escape(error.stage.rawValue))</strong> · \(escape(error.kind.rawValue))"
+            html +=
+                "<p class=\"error\"><strong>Failed in \(escape(error.stage.rawValue))</strong> · \(escape(error.kind.rawValue))"
                 + " · \(escape(error.message))</p>\n"
         } else if !ok {
             html += "<p class=\"error\"><strong>Failed</strong> without an error recorded</p>\n"
@@ -165,7 +173,8 @@ public struct ReportPage: Sendable, Hashable {
         guard !present.isEmpty else { return "" }
         var html = "<ul class=\"legend\">"
         for cause in present {
-            html += "<li data-cause=\"\(cause.rawValue)\"><span class=\"swatch c-\(cause.rawValue)\"></span>\(cause.rawValue)"
+            html +=
+                "<li data-cause=\"\(cause.rawValue)\"><span class=\"swatch c-\(cause.rawValue)\"></span>\(cause.rawValue)"
                 + " <span class=\"num\">\(ms(causes[cause])) ms</span>"
                 + (cause.isClientAttributable ? " <span class=\"tag\">client</span>" : "") + "</li>"
         }
@@ -179,7 +188,8 @@ public struct ReportPage: Sendable, Hashable {
         }
         var html = "<ul class=\"advice\">\n"
         for line in report.advice {
-            html += "<li><span class=\"swatch c-\(line.cause.rawValue)\" title=\"\(line.cause.rawValue)\"></span>\(escape(line.message))"
+            html +=
+                "<li><span class=\"swatch c-\(line.cause.rawValue)\" title=\"\(line.cause.rawValue)\"></span>\(escape(line.message))"
             if !line.knobs.isEmpty {
                 html += "<br/>try " + line.knobs.map { "<code>\(escape($0))</code>" }.joined(separator: " ")
             }
@@ -207,7 +217,9 @@ public struct ReportPage: Sendable, Hashable {
             case "\"": escaped += "&quot;"
             case "'": escaped += "&#39;"
             case "\t", "\n", "\r": escaped.unicodeScalars.append(scalar)
-            case _ where scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.value == 0xFFFE || scalar.value == 0xFFFF:
+            case _
+            where scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.value == 0xFFFE
+                || scalar.value == 0xFFFF:
                 escaped += "\u{FFFD}"
             default: escaped.unicodeScalars.append(scalar)
             }

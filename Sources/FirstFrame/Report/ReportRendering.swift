@@ -16,47 +16,76 @@ public enum ReportRendering {
     public static func waterfall(_ report: FirstFrameReport, width: Int = 48) -> String {
         let total = max(report.stages.last?.endMs ?? 0, 0.001)
         var lines: [String] = []
-        let title = report.outcome == .ok
+        let title =
+            report.outcome == .ok
             ? String(format: "%@  first picture %.1f ms", report.url, report.summary.firstVideoFrameMs ?? 0)
             : "\(report.url)  FAILED in \(report.error?.stage.rawValue ?? "?"): \(report.error?.kind.rawValue ?? "?"): \(report.error?.message ?? "")"
         lines.append(title + (report.preset.map { "  [\($0)]" } ?? ""))
         func bar(_ name: String, startMs: Double, durationMs: Double, nameWidth: Int) -> String {
             let from = Int((startMs / total * Double(width)).rounded(.down))
             let length = max(1, Int((durationMs / total * Double(width)).rounded()))
-            let bar = String(repeating: " ", count: min(from, width - 1))
+            let bar =
+                String(repeating: " ", count: min(from, width - 1))
                 + String(repeating: "█", count: min(length, width - min(from, width - 1)))
-            return "\(name.padding(toLength: nameWidth, withPad: " ", startingAt: 0)) \(bar.padding(toLength: width, withPad: " ", startingAt: 0)) "
+            return
+                "\(name.padding(toLength: nameWidth, withPad: " ", startingAt: 0)) \(bar.padding(toLength: width, withPad: " ", startingAt: 0)) "
                 + String(format: "%8.1f ms", durationMs)
         }
         for span in report.stages {
-            lines.append(bar(span.name.rawValue, startMs: span.startMs, durationMs: span.durationMs, nameWidth: 13)
-                         + (span.note.map { "  (\($0))" } ?? ""))
+            lines.append(
+                bar(span.name.rawValue, startMs: span.startMs, durationMs: span.durationMs, nameWidth: 13)
+                    + (span.note.map { "  (\($0))" } ?? "")
+            )
         }
         let milestones = report.milestones
-        let marks = [("first byte", milestones.firstByteMs), ("keyframe", milestones.firstKeyframeMs),
-                     ("picture", milestones.firstVideoFrameMs), ("audio", milestones.firstAudioFrameMs)]
-            .compactMap { name, value in value.map { String(format: "%@ %.1f", name, $0) } }
+        let marks = [
+            ("first byte", milestones.firstByteMs), ("keyframe", milestones.firstKeyframeMs),
+            ("picture", milestones.firstVideoFrameMs), ("audio", milestones.firstAudioFrameMs),
+        ]
+        .compactMap { name, value in value.map { String(format: "%@ %.1f", name, $0) } }
         if !marks.isEmpty { lines.append("milestones (ms): " + marks.joined(separator: ", ")) }
         for (index, hop) in report.hops.enumerated() where report.hops.count > 1 || hop.redirectTo != nil {
-            lines.append("hop \(index): \(hop.url ?? hop.host ?? "?") → \(hop.status.map(String.init) ?? "-")"
-                + (hop.redirectTo.map { " → \($0)" } ?? ""))
+            lines.append(
+                "hop \(index): \(hop.url ?? hop.host ?? "?") → \(hop.status.map(String.init) ?? "-")"
+                    + (hop.redirectTo.map { " → \($0)" } ?? "")
+            )
         }
         for hop in report.hops {
             guard let rtmp = hop.rtmp else { continue }
-            lines.append("rtmp: " + rtmp.phases.map { phase in
-                String(format: "%@ %.1f ms", phase.name, (phase.endMs ?? phase.startMs) - phase.startMs)
-                    + (phase.stalls.isEmpty ? "" : String(format: " (%d stall%@ %.1f ms)", phase.stalls.count, phase.stalls.count == 1 ? "" : "s", phase.stallMs))
-            }.joined(separator: ", "))
+            lines.append(
+                "rtmp: "
+                    + rtmp.phases.map { phase in
+                        String(format: "%@ %.1f ms", phase.name, (phase.endMs ?? phase.startMs) - phase.startMs)
+                            + (phase.stalls.isEmpty
+                                ? ""
+                                : String(
+                                    format: " (%d stall%@ %.1f ms)",
+                                    phase.stalls.count,
+                                    phase.stalls.count == 1 ? "" : "s",
+                                    phase.stallMs
+                                ))
+                    }.joined(separator: ", ")
+            )
         }
         if let causes = report.causes, !causes.spans.isEmpty {
-            lines.append("why (\(causes.keyframeArrival == .network ? "keyframe arrival from the network" : "keyframe arrival from the demuxer: an upper bound")):")
+            lines.append(
+                "why (\(causes.keyframeArrival == .network ? "keyframe arrival from the network" : "keyframe arrival from the demuxer: an upper bound")):"
+            )
             for span in causes.spans where span.durationMs >= 0.05 {
                 let stages = span.stages.map(\.rawValue).joined(separator: "+")
-                lines.append(bar(span.cause.rawValue, startMs: span.startMs, durationMs: span.durationMs, nameWidth: 16)
-                             + (stages.isEmpty ? "" : "  in \(stages)"))
+                lines.append(
+                    bar(span.cause.rawValue, startMs: span.startMs, durationMs: span.durationMs, nameWidth: 16)
+                        + (stages.isEmpty ? "" : "  in \(stages)")
+                )
             }
             if let client = causes.clientAttributableMs {
-                lines.append(String(format: "client-attributable %.1f ms (first picture without network set-up, server response, keyframe wait)", client))
+                lines.append(
+                    String(
+                        format:
+                            "client-attributable %.1f ms (first picture without network set-up, server response, keyframe wait)",
+                        client
+                    )
+                )
             }
         }
         for advice in report.advice {

@@ -69,9 +69,18 @@ public final class OpenedStream: Sendable {
         var waitStart: UInt64
     }
 
-    init(report: FirstFrameReport, input: sending InputFormatContext, interrupter: Interrupter,
-         handOff: sending PendingVideoDecoder, videoStreamIndex: Int, queued: sending [Packet], readTimeout: Double?,
-         mediaSocket: Int32?, openStart: UInt64, logger: Logger = Logger(label: "FirstFrame.StreamOpener")) {
+    init(
+        report: FirstFrameReport,
+        input: sending InputFormatContext,
+        interrupter: Interrupter,
+        handOff: sending PendingVideoDecoder,
+        videoStreamIndex: Int,
+        queued: sending [Packet],
+        readTimeout: Double?,
+        mediaSocket: Int32?,
+        openStart: UInt64,
+        logger: Logger = Logger(label: "FirstFrame.StreamOpener")
+    ) {
         self.report = report
         self.logger = logger
         self.eventHub = KeptStreamEvents(origin: openStart)
@@ -85,7 +94,9 @@ public final class OpenedStream: Sendable {
         self.firstPictureTime = now
         let bytesRead = input.bytesRead
         let queuedCount = queued.count
-        self.reader = Mutex(Reader(input: input, queued: queued, bytesRead: bytesRead, lastPacketTime: now, waitStart: now))
+        self.reader = Mutex(
+            Reader(input: input, queued: queued, bytesRead: bytesRead, lastPacketTime: now, waitStart: now)
+        )
         self.status = Mutex(Status(end: nil, bytesRead: bytesRead, queued: queuedCount, handOff: handOff))
         // The open's deadline and request cap guarded the open; a kept stream lives on.
         interrupter.disarm()
@@ -158,7 +169,9 @@ public final class OpenedStream: Sendable {
 
     /// Copies the reader's state for the getters; called with the reader lock held (reader, then status).
     private func publish(_ reader: borrowing Reader) {
-        let end = reader.end, bytes = reader.bytesRead, queued = reader.queued.count - reader.queuedStart
+        let end = reader.end
+        let bytes = reader.bytesRead
+        let queued = reader.queued.count - reader.queuedStart
         status.withLock { status in
             status.end = end
             status.bytesRead = bytes
@@ -172,7 +185,9 @@ public final class OpenedStream: Sendable {
     public func codecParameters(ofStream index: Int) -> sending CodecParameters? {
         reader.withLock { reader -> OwnershipTransfer<CodecParameters?> in
             // The input's own count: FLV makes streams mid-stream (audio that starts late, a codec change).
-            guard let input = reader.input, index >= 0, index < input.streamCount else { return OwnershipTransfer(unique: nil) }
+            guard let input = reader.input, index >= 0, index < input.streamCount else {
+                return OwnershipTransfer(unique: nil)
+            }
             return OwnershipTransfer(unique: CodecParameters(of: input, streamIndex: index))
         }.take()
     }
@@ -276,7 +291,9 @@ public final class OpenedStream: Sendable {
         eventHub.readStarted()
         do throws(FFmpegError) {
             // On whichever thread reads (the read-ahead's, or the caller's): FFmpeg logs on it.
-            outcome = .success(try FFmpegLog.withLogger(logger) { () throws(FFmpegError) -> Bool in try input.read(into: packet) })
+            outcome = .success(
+                try FFmpegLog.withLogger(logger) { () throws(FFmpegError) -> Bool in try input.read(into: packet) }
+            )
         } catch {
             outcome = .failure(error)
         }
@@ -303,8 +320,12 @@ public final class OpenedStream: Sendable {
             reader.end = makeEnd(&reader, .stalled, "no packet within \(timeout)", discarded: reader.held?.size ?? 0)
         case .success(false):
             if let held = reader.held {
-                reader.end = makeEnd(&reader, .connectionDropped, "the input ended inside a packet of \(held.size) bytes (not handed on)",
-                                     discarded: held.size)
+                reader.end = makeEnd(
+                    &reader,
+                    .connectionDropped,
+                    "the input ended inside a packet of \(held.size) bytes (not handed on)",
+                    discarded: held.size
+                )
             } else {
                 reader.end = makeEnd(&reader, .endOfInput, "the input ended")
             }
@@ -325,22 +346,36 @@ public final class OpenedStream: Sendable {
         let connectionErrors = [EIO, ECONNRESET, EPIPE, ETIMEDOUT, ECONNABORTED, ENETDOWN, ENETUNREACH, EHOSTUNREACH]
         if reader.held != nil || connectionErrors.contains(where: { cffmpeg_averror($0) == error.code }) {
             let inside = reader.held.map { " inside a packet of \($0.size) bytes (not handed on)" } ?? ""
-            return makeEnd(&reader, .connectionDropped, "the connection broke\(inside): \(error.message)", error: error,
-                           discarded: discarded)
+            return makeEnd(
+                &reader,
+                .connectionDropped,
+                "the connection broke\(inside): \(error.message)",
+                error: error,
+                discarded: discarded
+            )
         }
         return makeEnd(&reader, .failed, error.description, error: error, discarded: discarded)
     }
 
     private func makeEnd(
-        _ reader: inout Reader, _ reason: StreamEnd.Reason, _ message: String, error: FFmpegError? = nil, discarded: Int = 0
+        _ reader: inout Reader,
+        _ reason: StreamEnd.Reason,
+        _ message: String,
+        error: FFmpegError? = nil,
+        discarded: Int = 0
     ) -> StreamEnd {
         reader.held = nil
         let now = MonotonicClock.nanoseconds()
         let end = StreamEnd(
-            reason: reason, message: message, error: error, packets: reader.packetsHandedOn, bytesRead: reader.bytesRead,
+            reason: reason,
+            message: message,
+            error: error,
+            packets: reader.packetsHandedOn,
+            bytesRead: reader.bytesRead,
             discardedBytes: discarded,
             secondsSinceFirstPicture: Double(now - firstPictureTime) / 1e9,
-            secondsSinceLastPacket: Double(now - min(now, reader.lastPacketTime)) / 1e9)
+            secondsSinceLastPacket: Double(now - min(now, reader.lastPacketTime)) / 1e9
+        )
         // Every end is made once, when the stream ends (the reader keeps it).
         eventHub.ended(end)
         return end

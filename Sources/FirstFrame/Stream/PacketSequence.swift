@@ -18,7 +18,9 @@ public struct PacketSequence: AsyncSequence {
 
     let pump: PacketPump
 
-    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(pump: pump, lifetime: IteratorLifetime(pump: pump)) }
+    public func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(pump: pump, lifetime: IteratorLifetime(pump: pump))
+    }
 
     public struct AsyncIterator: AsyncIteratorProtocol {
         let pump: PacketPump
@@ -26,7 +28,9 @@ public struct PacketSequence: AsyncSequence {
         let lifetime: IteratorLifetime
         var finished = false
 
-        public mutating func next(isolation actor: isolated (any Actor)? = #isolation) async throws(StreamEnd) -> Packet? {
+        public mutating func next(
+            isolation actor: isolated (any Actor)? = #isolation
+        ) async throws(StreamEnd) -> Packet? {
             guard !finished else { return nil }
             let pump = pump
             // Cancelling the consuming task stops the stream's reads: the blocked one returns within FFmpeg's poll,

@@ -31,13 +31,19 @@ enum PendingVideoDecoder {
         case .primed(let handOff):
             return handOff
         case .toPrime(let alone):
-            guard let decoder = try? CodecContext.decoder(for: alone.parameters.pointer, threads: alone.threads) else { return nil }
+            guard let decoder = try? CodecContext.decoder(for: alone.parameters.pointer, threads: alone.threads) else {
+                return nil
+            }
             alone.keyframe.pointer.pointee.flags |= AV_PKT_FLAG_DISCARD
             // A keyframe this decoder refuses (it took the same bytes moments before, in the first picture's
             // decoder) leaves it unprimed: `packetsAlreadyDecoded` 0 has the player feed it the keyframe, and the
             // first picture comes once more.
             let primed = (try? decoder.send(alone.keyframe)) != nil
-            return VideoDecoderHandOff(decoder: decoder, firstPicture: alone.firstPicture, packetsAlreadyDecoded: primed ? 1 : 0)
+            return VideoDecoderHandOff(
+                decoder: decoder,
+                firstPicture: alone.firstPicture,
+                packetsAlreadyDecoded: primed ? 1 : 0
+            )
         }
     }
 }

@@ -49,11 +49,19 @@ final class KeptStreamEvents: Sendable {
 
     /// Adds a listener told of stalls past `threshold` ns and of the end; returns its id, or nil when the stream
     /// had already ended (the listener was told the end and finished at once).
-    func listen(threshold: UInt64, deliver: @escaping @Sendable (OpenEvent) -> Void, finish: @escaping @Sendable () -> Void) -> Int? {
+    func listen(
+        threshold: UInt64,
+        deliver: @escaping @Sendable (OpenEvent) -> Void,
+        finish: @escaping @Sendable () -> Void
+    ) -> Int? {
         let added = state.withLock { state -> Result<Int, EndedBefore> in
             if let end = state.end { return .failure(EndedBefore(end: end)) }
             state.nextID += 1
-            state.listeners[state.nextID] = Listener(deliver: deliver, finish: finish, threshold: max(1_000_000, threshold))
+            state.listeners[state.nextID] = Listener(
+                deliver: deliver,
+                finish: finish,
+                threshold: max(1_000_000, threshold)
+            )
             listening.store(true, ordering: .relaxed)
             arm(&state, now: MonotonicClock.nanoseconds())
             return .success(state.nextID)
@@ -131,7 +139,7 @@ final class KeptStreamEvents: Sendable {
     /// Makes sure a timer fires when the read in progress passes the nearest threshold not yet told.
     private func arm(_ state: inout State, now: UInt64) {
         guard state.end == nil, state.reading, let start = state.waitStart,
-              let due = state.listeners.values.filter({ !$0.stalled }).map({ start + $0.threshold }).min()
+            let due = state.listeners.values.filter({ !$0.stalled }).map({ start + $0.threshold }).min()
         else { return }
         if let pending = state.timerDue, pending <= due { return }
         state.timerDue = due
@@ -149,7 +157,9 @@ final class KeptStreamEvents: Sendable {
                 let listener = state.listeners[id]!
                 guard !listener.stalled, now >= start + listener.threshold else { continue }
                 state.listeners[id]!.stalled = true
-                listener.deliver(OpenEvent(ms: ms(start + listener.threshold), kind: .stallStarted(waitingSinceMs: ms(start))))
+                listener.deliver(
+                    OpenEvent(ms: ms(start + listener.threshold), kind: .stallStarted(waitingSinceMs: ms(start)))
+                )
             }
             arm(&state, now: now)
         }
@@ -182,10 +192,20 @@ extension OpenedStream {
     /// Each call adds a listener with its own threshold; every listener gets every event from the moment it was
     /// added. On a stream that has already ended, the sequence holds only the end. Nothing is measured while nobody
     /// listens; the events never wait for the consumer (the oldest are dropped past `bufferingNewest`).
-    public func events(stallAfter: Duration = .milliseconds(500), bufferingNewest limit: Int = 1024) -> AsyncStream<OpenEvent> {
-        let (events, continuation) = AsyncStream.makeStream(of: OpenEvent.self, bufferingPolicy: .bufferingNewest(max(1, limit)))
+    public func events(
+        stallAfter: Duration = .milliseconds(500),
+        bufferingNewest limit: Int = 1024
+    ) -> AsyncStream<OpenEvent> {
+        let (events, continuation) = AsyncStream.makeStream(
+            of: OpenEvent.self,
+            bufferingPolicy: .bufferingNewest(max(1, limit))
+        )
         let hub = eventHub
-        if let id = hub.listen(threshold: stallAfter.nanoseconds, deliver: { continuation.yield($0) }, finish: { continuation.finish() }) {
+        if let id = hub.listen(
+            threshold: stallAfter.nanoseconds,
+            deliver: { continuation.yield($0) },
+            finish: { continuation.finish() }
+        ) {
             continuation.onTermination = { _ in hub.stopListening(id) }
         }
         return events

@@ -1,4 +1,5 @@
 import CNetworkHooks
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -106,8 +107,18 @@ struct NetworkEventTracker {
         case CNH_EVENT_TLS_HANDSHAKE_START.rawValue, CNH_EVENT_TLS_HANDSHAKE_END.rawValue: handshake(event)
         case CNH_EVENT_SHUTDOWN.rawValue, CNH_EVENT_CLOSE.rawValue:
             if let pending = attempts.removeValue(forKey: event.fd) {
-                found.append(Found(time: event.time, hop: pending.hop, kind: .connectFinished(
-                    address: pending.address, port: pending.port, outcome: .abandoned, error: nil)))
+                found.append(
+                    Found(
+                        time: event.time,
+                        hop: pending.hop,
+                        kind: .connectFinished(
+                            address: pending.address,
+                            port: pending.port,
+                            outcome: .abandoned,
+                            error: nil
+                        )
+                    )
+                )
             }
             if UInt32(bitPattern: event.kind) == CNH_EVENT_CLOSE.rawValue { connections[event.fd] = nil }
         default:
@@ -120,10 +131,17 @@ struct NetworkEventTracker {
     /// open ends.
     mutating func flush() -> [Found] {
         var pending: [Found] = []
-        for (fd, connection) in connections.sorted(by: { $0.value.hop < $1.value.hop }) where connection.carriesHTTP == true {
+        for (fd, connection) in connections.sorted(by: { $0.value.hop < $1.value.hop })
+        where connection.carriesHTTP == true {
             guard !connection.headRead, let start = hops[connection.hop].responseStart else { continue }
             connections[fd]?.headRead = true
-            pending.append(Found(time: start, hop: connection.hop, kind: .responseStarted(status: nil, statusLine: nil, redirectTo: nil)))
+            pending.append(
+                Found(
+                    time: start,
+                    hop: connection.hop,
+                    kind: .responseStarted(status: nil, statusLine: nil, redirectTo: nil)
+                )
+            )
         }
         return pending
     }
@@ -170,7 +188,13 @@ struct NetworkEventTracker {
             error = text
         }
         let answers = NetworkEvent.packedAddresses(event.data).map(\.address.description)
-        found.append(Found(time: event.time, hop: hop, kind: .lookupFinished(host: host, source: source, answers: answers, error: error)))
+        found.append(
+            Found(
+                time: event.time,
+                hop: hop,
+                kind: .lookupFinished(host: host, source: source, answers: answers, error: error)
+            )
+        )
     }
 
     private mutating func connectStart(_ event: RawEvent) {
@@ -194,11 +218,31 @@ struct NetworkEventTracker {
             connections[fd] = Connection(hop: pending.hop)
             lastConnectedFD = fd
             if openLookupHop == pending.hop { openLookupHop = nil }
-            found.append(Found(time: time, hop: pending.hop, kind: .connectFinished(
-                address: pending.address, port: pending.port, outcome: .connected, error: nil)))
+            found.append(
+                Found(
+                    time: time,
+                    hop: pending.hop,
+                    kind: .connectFinished(
+                        address: pending.address,
+                        port: pending.port,
+                        outcome: .connected,
+                        error: nil
+                    )
+                )
+            )
         } else {
-            found.append(Found(time: time, hop: pending.hop, kind: .connectFinished(
-                address: pending.address, port: pending.port, outcome: .failed, error: String(cString: strerror(error)))))
+            found.append(
+                Found(
+                    time: time,
+                    hop: pending.hop,
+                    kind: .connectFinished(
+                        address: pending.address,
+                        port: pending.port,
+                        outcome: .failed,
+                        error: String(cString: strerror(error))
+                    )
+                )
+            )
         }
     }
 
@@ -218,7 +262,13 @@ struct NetworkEventTracker {
             found.append(Found(time: event.time, hop: hop, kind: .tlsFinished(resumed: resumed, error: nil)))
         } else if event.result != -28 && event.result != -52 {
             // Not GNUTLS_E_AGAIN / GNUTLS_E_INTERRUPTED, which FFmpeg retries: the handshake failed.
-            found.append(Found(time: event.time, hop: hop, kind: .tlsFinished(resumed: nil, error: "gnutls error \(event.result)")))
+            found.append(
+                Found(
+                    time: event.time,
+                    hop: hop,
+                    kind: .tlsFinished(resumed: nil, error: "gnutls error \(event.result)")
+                )
+            )
         }
     }
 
@@ -290,7 +340,13 @@ struct NetworkEventTracker {
         if hops[hop].responseStart == nil {
             hops[hop].responseStart = event.time
             if connection.carriesHTTP != true {
-                found.append(Found(time: event.time, hop: hop, kind: .responseStarted(status: nil, statusLine: nil, redirectTo: nil)))
+                found.append(
+                    Found(
+                        time: event.time,
+                        hop: hop,
+                        kind: .responseStarted(status: nil, statusLine: nil, redirectTo: nil)
+                    )
+                )
             }
         }
         guard !connection.headRead, connection.carriesHTTP == true, let start = hops[hop].responseStart else { return }
@@ -302,13 +358,24 @@ struct NetworkEventTracker {
         connection.headRead = true
         let response = HTTPHead.response(connection.responseHead)
         connection.responseHead = []
-        found.append(Found(time: start, hop: hop, kind: .responseStarted(
-            status: response?.status, statusLine: response?.statusLine, redirectTo: response?.location.map(InputPolicy.redacted))))
+        found.append(
+            Found(
+                time: start,
+                hop: hop,
+                kind: .responseStarted(
+                    status: response?.status,
+                    statusLine: response?.statusLine,
+                    redirectTo: response?.location.map(InputPolicy.redacted)
+                )
+            )
+        )
     }
 
     // MARK: Bytes
 
-    private static let methods = ["GET ", "POST ", "HEAD ", "PUT ", "OPTIONS ", "DELETE ", "PATCH "].map { Array($0.utf8) }
+    private static let methods = ["GET ", "POST ", "HEAD ", "PUT ", "OPTIONS ", "DELETE ", "PATCH "].map {
+        Array($0.utf8)
+    }
 
     private static func isRequest(_ data: UnsafeRawBufferPointer) -> Bool {
         methods.contains { method in data.count >= method.count && zip(data, method).allSatisfy { $0 == $1 } }
@@ -324,8 +391,10 @@ struct NetworkEventTracker {
         var host: String?
         for line in lines.dropFirst() {
             guard let colon = line.firstIndex(of: ":"), line[..<colon].lowercased() == "host" else { continue }
-            host = String(line[line.index(after: colon)...].drop { $0 == " " || $0 == "\t" }.reversed()
-                .drop { $0 == " " || $0 == "\t" }.reversed())
+            host = String(
+                line[line.index(after: colon)...].drop { $0 == " " || $0 == "\t" }.reversed()
+                    .drop { $0 == " " || $0 == "\t" }.reversed()
+            )
             break
         }
         return (String(parts[1]), host)

@@ -163,7 +163,8 @@ extension OpenEvent.Kind: CustomStringConvertible {
             return "lookup started: \(host)" + (port.map { " port \($0)" } ?? "")
         case .lookupFinished(let host, let source, let answers, let error):
             if let error { return "lookup of \(host) failed (\(source)): \(error)" }
-            return "lookup finished: \(host) from \(source)" + (answers.isEmpty ? "" : " → " + answers.joined(separator: ", "))
+            return "lookup finished: \(host) from \(source)"
+                + (answers.isEmpty ? "" : " → " + answers.joined(separator: ", "))
         case .connectStarted(let address, let port):
             return "connect started: \(address) port \(port)"
         case .connectFinished(let address, let port, let outcome, let error):
@@ -191,7 +192,8 @@ extension OpenEvent.Kind: CustomStringConvertible {
         case .streamsKnown(let streams):
             return "streams known: " + (streams.isEmpty ? "none" : streams.map(\.description).joined(separator: ", "))
         case .firstKeyframe(let readMs, let arrivedMs):
-            return "first keyframe read at \(milliseconds(readMs))" + (arrivedMs.map { ", arrived at \(milliseconds($0))" } ?? "")
+            return "first keyframe read at \(milliseconds(readMs))"
+                + (arrivedMs.map { ", arrived at \(milliseconds($0))" } ?? "")
         case .bufferReady:
             return "buffer ready"
         case .firstPicture(let width, let height):

@@ -57,12 +57,21 @@ final class OpenEventFeed: Sendable {
         var events: [OpenEvent] = []
         for index in state.nextEvent..<count {
             let event = raw[index]
-            let data = event.data_length > 0 && bytes != nil
+            let data =
+                event.data_length > 0 && bytes != nil
                 ? UnsafeRawBufferPointer(start: bytes! + Int(event.data_offset), count: Int(event.data_length))
                 : UnsafeRawBufferPointer(start: nil, count: 0)
-            let found = state.tracker.apply(.init(
-                kind: event.kind, time: event.time_ns, fd: event.fd, result: event.result, error: event.error,
-                aux: event.aux, data: data))
+            let found = state.tracker.apply(
+                .init(
+                    kind: event.kind,
+                    time: event.time_ns,
+                    fd: event.fd,
+                    result: event.result,
+                    error: event.error,
+                    aux: event.aux,
+                    data: data
+                )
+            )
             events += found.map { OpenEvent(ms: ms($0.time), hop: $0.hop, kind: $0.kind) }
         }
         state.nextEvent = count
@@ -71,13 +80,15 @@ final class OpenEventFeed: Sendable {
 
     /// The last read of the trace, before it ends: what is left, and the responses whose head never completed.
     func finishNetwork() {
-        emit(state.withLock { state in
-            var events = readNew(&state)
-            events += state.tracker.flush().map { OpenEvent(ms: ms($0.time), hop: $0.hop, kind: $0.kind) }
-            state.finished = true
-            state.trace = nil
-            return events
-        })
+        emit(
+            state.withLock { state in
+                var events = readNew(&state)
+                events += state.tracker.flush().map { OpenEvent(ms: ms($0.time), hop: $0.hop, kind: $0.kind) }
+                state.finished = true
+                state.trace = nil
+                return events
+            }
+        )
     }
 
     // MARK: Media
@@ -92,17 +103,22 @@ final class OpenEventFeed: Sendable {
             let streams = (input?.streams ?? []).map { stream in
                 let isVideo = stream.kind == .video
                 return FirstFrameReport.Stream(
-                    index: stream.index, type: stream.kind, codec: stream.codec,
+                    index: stream.index,
+                    type: stream.kind,
+                    codec: stream.codec,
                     width: isVideo && stream.width > 0 ? stream.width : nil,
                     height: isVideo && stream.height > 0 ? stream.height : nil,
-                    sampleRate: stream.kind == .audio ? stream.sampleRate : nil)
+                    sampleRate: stream.kind == .audio ? stream.sampleRate : nil
+                )
             }
             sink(OpenEvent(ms: ms(time), kind: .streamsKnown(streams)))
             if let keyframe = state.withLock({ state in
                 state.streamsKnown = true
                 defer { state.heldKeyframe = nil }
                 return state.heldKeyframe
-            }) { sink(keyframe) }
+            }) {
+                sink(keyframe)
+            }
         case .buffering:
             sink(OpenEvent(ms: ms(time), kind: .bufferReady))
         default:
@@ -118,7 +134,10 @@ final class OpenEventFeed: Sendable {
     /// keep the pipeline's order, and the keyframe's time is its own either way.
     func firstKeyframe(readAt: UInt64, arrivedAt: UInt64?) {
         drainNetwork()
-        let event = OpenEvent(ms: ms(arrivedAt ?? readAt), kind: .firstKeyframe(readMs: ms(readAt), arrivedMs: arrivedAt.map(ms)))
+        let event = OpenEvent(
+            ms: ms(arrivedAt ?? readAt),
+            kind: .firstKeyframe(readMs: ms(readAt), arrivedMs: arrivedAt.map(ms))
+        )
         let held = state.withLock { state in
             if !state.streamsKnown { state.heldKeyframe = event }
             return !state.streamsKnown
@@ -131,7 +150,9 @@ final class OpenEventFeed: Sendable {
         if let keyframe = state.withLock({ state in
             defer { state.heldKeyframe = nil }
             return state.heldKeyframe
-        }) { sink(keyframe) }
+        }) {
+            sink(keyframe)
+        }
     }
 
     func firstPicture(at time: UInt64, width: Int, height: Int) {

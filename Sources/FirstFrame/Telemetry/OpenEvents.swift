@@ -18,7 +18,10 @@ extension StreamOpener {
     /// ``OpenEvent/Kind/openFailed(_:)``. The kept stream's events continue on
     /// ``OpenedStream/events(stallAfter:bufferingNewest:)``.
     public func openWithEvents(_ url: String, bufferingNewest limit: Int = 1024) -> OpenInProgress {
-        let (events, continuation) = AsyncStream.makeStream(of: OpenEvent.self, bufferingPolicy: .bufferingNewest(max(1, limit)))
+        let (events, continuation) = AsyncStream.makeStream(
+            of: OpenEvent.self,
+            bufferingPolicy: .bufferingNewest(max(1, limit))
+        )
         let opener = self
         let task = Task { () async -> Result<OpenedStream, OpenError> in
             defer { continuation.finish() }
@@ -40,7 +43,10 @@ extension StreamOpener {
     ///
     /// - Throws: ``OpenError`` with the failing stage and the partial report (``OpenEvent/Kind/openFailed(_:)`` was
     ///   the last event).
-    public func open(_ url: String, onEvent: @escaping @Sendable (OpenEvent) -> Void) async throws(OpenError) -> OpenedStream {
+    public func open(
+        _ url: String,
+        onEvent: @escaping @Sendable (OpenEvent) -> Void
+    ) async throws(OpenError) -> OpenedStream {
         try await open(url, events: onEvent)
     }
 }

@@ -48,7 +48,10 @@ final class RecorderEventRelay: Sendable {
     private let state = Mutex(State())
 
     func subscribe(stallAfter: UInt64?, limit: Int) -> AsyncStream<OpenEvent> {
-        let (events, continuation) = AsyncStream.makeStream(of: OpenEvent.self, bufferingPolicy: .bufferingNewest(max(1, limit)))
+        let (events, continuation) = AsyncStream.makeStream(
+            of: OpenEvent.self,
+            bufferingPolicy: .bufferingNewest(max(1, limit))
+        )
         let id = state.withLock { state -> Int? in
             guard !state.finished else { return nil }
             state.nextID += 1
@@ -85,7 +88,10 @@ final class RecorderEventRelay: Sendable {
         for subscriber in subscribers {
             let continuation = subscriber.continuation
             _ = stream.eventHub.listen(
-                threshold: subscriber.stallAfter ?? standard, deliver: { continuation.yield($0) }, finish: {})
+                threshold: subscriber.stallAfter ?? standard,
+                deliver: { continuation.yield($0) },
+                finish: {}
+            )
         }
     }
 

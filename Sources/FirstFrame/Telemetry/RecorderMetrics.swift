@@ -14,7 +14,12 @@ struct RecorderMetrics: Sendable {
         bytes = Counter(label: MetricNames.recorderBytes, dimensions: dimensions, factory: factory)
         reconnects = Counter(label: MetricNames.recorderReconnects, dimensions: dimensions, factory: factory)
         gaps = Counter(label: MetricNames.recorderGaps, dimensions: dimensions, factory: factory)
-        gapSeconds = Timer(label: MetricNames.recorderGapSeconds, dimensions: dimensions, preferredDisplayUnit: .seconds, factory: factory)
+        gapSeconds = Timer(
+            label: MetricNames.recorderGapSeconds,
+            dimensions: dimensions,
+            preferredDisplayUnit: .seconds,
+            factory: factory
+        )
     }
 
     /// Metrics that go nowhere (a writer made without a recorder's).

@@ -34,7 +34,9 @@ struct ReportLabels: Sendable {
 
     /// The host the open asked for: the first hop's, else the URL's.
     static func host(of report: FirstFrameReport) -> String {
-        if let host = report.hops.first?.host ?? report.hops.first?.dns?.host, !host.isEmpty { return host.lowercased() }
+        if let host = report.hops.first?.host ?? report.hops.first?.dns?.host, !host.isEmpty {
+            return host.lowercased()
+        }
         if InputPolicy.localSchemes.contains(Self.scheme(of: report.url)) { return "none" }
         return URLComponents(string: report.url)?.host?.lowercased() ?? "none"
     }
@@ -47,7 +49,7 @@ struct ReportLabels: Sendable {
         while let byte = utf8.next() {
             switch byte {
             case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."):
+                UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."):
                 name.append(byte)
             case UInt8(ascii: "A")...UInt8(ascii: "Z"):
                 name.append(byte + 32)

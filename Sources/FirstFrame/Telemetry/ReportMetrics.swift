@@ -33,7 +33,8 @@ struct ReportMetrics {
 
         Counter(label: MetricNames.opens, dimensions: withOutcome, factory: factory).increment()
         if let error = report.error {
-            let dimensions = [(MetricNames.Label.stage, error.stage.rawValue), (MetricNames.Label.kind, error.kind.rawValue)] + base
+            let dimensions =
+                [(MetricNames.Label.stage, error.stage.rawValue), (MetricNames.Label.kind, error.kind.rawValue)] + base
             Counter(label: MetricNames.failures, dimensions: dimensions, factory: factory).increment()
         }
 
@@ -44,18 +45,30 @@ struct ReportMetrics {
             for attempt in hop.connects { attempts[attempt.outcome, default: 0] += 1 }
         }
         for (source, count) in lookups {
-            Counter(label: MetricNames.dnsLookups, dimensions: [(MetricNames.Label.source, source.rawValue)] + withOutcome, factory: factory)
-                .increment(by: count)
+            Counter(
+                label: MetricNames.dnsLookups,
+                dimensions: [(MetricNames.Label.source, source.rawValue)] + withOutcome,
+                factory: factory
+            )
+            .increment(by: count)
         }
         for (outcome, count) in attempts {
-            Counter(label: MetricNames.connectAttempts, dimensions: [(MetricNames.Label.outcome, outcome.rawValue)] + base, factory: factory)
-                .increment(by: count)
+            Counter(
+                label: MetricNames.connectAttempts,
+                dimensions: [(MetricNames.Label.outcome, outcome.rawValue)] + base,
+                factory: factory
+            )
+            .increment(by: count)
         }
         var remedies: [FirstFrameReport.Advice.Remedy: Int] = [:]
         for advice in report.advice { remedies[advice.remedy, default: 0] += 1 }
         for (remedy, count) in remedies {
-            Counter(label: MetricNames.advice, dimensions: [(MetricNames.Label.remedy, remedy.rawValue)] + withOutcome, factory: factory)
-                .increment(by: count)
+            Counter(
+                label: MetricNames.advice,
+                dimensions: [(MetricNames.Label.remedy, remedy.rawValue)] + withOutcome,
+                factory: factory
+            )
+            .increment(by: count)
         }
     }
 

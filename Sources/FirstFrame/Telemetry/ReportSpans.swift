@@ -44,7 +44,12 @@ struct ReportSpans {
             emitHop(hop, report: report, endMs: endMs, parent: open.context, tracer: tracer, at: at)
         }
         for (index, stage) in report.stages.enumerated() where !stage.name.isNetwork {
-            let span = tracer.startSpan(SpanNames.stage(stage.name), context: open.context, ofKind: .internal, at: at(stage.startMs))
+            let span = tracer.startSpan(
+                SpanNames.stage(stage.name),
+                context: open.context,
+                ofKind: .internal,
+                at: at(stage.startMs)
+            )
             span.updateAttributes { attributes in
                 attributes["firstframe.stage"] = stage.name.rawValue
                 attributes["firstframe.bytes"] = stage.bytes
@@ -88,31 +93,47 @@ struct ReportSpans {
         if let error = report.error { span.setStatus(SpanStatus(code: .error, message: error.message)) }
         let milestones: [(String, Double?)] = [
             ("first byte", report.milestones.firstByteMs), ("first keyframe", report.milestones.firstKeyframeMs),
-            ("first video frame", report.milestones.firstVideoFrameMs), ("first audio frame", report.milestones.firstAudioFrameMs),
+            ("first video frame", report.milestones.firstVideoFrameMs),
+            ("first audio frame", report.milestones.firstAudioFrameMs),
         ]
         for case let (name, ms?) in milestones { span.addEvent(SpanEvent(name: name, at: at(ms))) }
     }
 
     private func emitHop<T: Tracer>(
-        _ hop: FirstFrameReport.Hop, report: FirstFrameReport, endMs: Double, parent: ServiceContext, tracer: T, at: Instants
+        _ hop: FirstFrameReport.Hop,
+        report: FirstFrameReport,
+        endMs: Double,
+        parent: ServiceContext,
+        tracer: T,
+        at: Instants
     ) {
         let host = hop.host ?? hop.dns?.host
         let failure = report.error
         if let lookup = hop.dns {
-            let span = tracer.startSpan(SpanNames.dnsLookup(host: lookup.host), context: parent, ofKind: .client, at: at(lookup.startMs))
+            let span = tracer.startSpan(
+                SpanNames.dnsLookup(host: lookup.host),
+                context: parent,
+                ofKind: .client,
+                at: at(lookup.startMs)
+            )
             span.updateAttributes { attributes in
                 attributes["dns.question.name"] = lookup.host
                 if !lookup.answers.isEmpty { attributes["dns.answers"] = lookup.answers }
                 attributes["firstframe.dns.source"] = lookup.source.rawValue
             }
-            if let error = lookup.error { Self.fail(span, type: FirstFrameReport.Failure.Kind.dns.rawValue, message: error) }
+            if let error = lookup.error {
+                Self.fail(span, type: FirstFrameReport.Failure.Kind.dns.rawValue, message: error)
+            }
             span.end(at: at(lookup.endMs ?? endMs))
         }
         let connected = hop.connects.first { $0.outcome == .connected }
         for attempt in hop.connects {
             let span = tracer.startSpan(
-                SpanNames.connect(address: attempt.address, port: attempt.port), context: parent, ofKind: .client,
-                at: at(attempt.startMs))
+                SpanNames.connect(address: attempt.address, port: attempt.port),
+                context: parent,
+                ofKind: .client,
+                at: at(attempt.startMs)
+            )
             span.updateAttributes { attributes in
                 attributes["network.peer.address"] = attempt.address
                 attributes["network.peer.port"] = attempt.port
@@ -123,13 +144,22 @@ struct ReportSpans {
                 attributes["firstframe.connect.outcome"] = attempt.outcome.rawValue
             }
             if attempt.outcome == .failed {
-                Self.fail(span, type: attempt.error ?? FirstFrameReport.Failure.Kind.connect.rawValue, message: attempt.error)
+                Self.fail(
+                    span,
+                    type: attempt.error ?? FirstFrameReport.Failure.Kind.connect.rawValue,
+                    message: attempt.error
+                )
             }
             span.end(at: at(attempt.endMs ?? endMs))
         }
         let port = connected?.port ?? hop.connects.last?.port
         if let tls = hop.tls {
-            let span = tracer.startSpan(SpanNames.tlsHandshake(host: host ?? "-"), context: parent, ofKind: .client, at: at(tls.startMs))
+            let span = tracer.startSpan(
+                SpanNames.tlsHandshake(host: host ?? "-"),
+                context: parent,
+                ofKind: .client,
+                at: at(tls.startMs)
+            )
             span.updateAttributes { attributes in
                 if let host { attributes["server.address"] = host }
                 if let port { attributes["server.port"] = port }
@@ -165,7 +195,13 @@ struct ReportSpans {
 
     /// An RTMP hop: the session from its first byte to the first media byte, a child span per phase.
     private func emitRTMP<T: Tracer>(
-        _ hop: FirstFrameReport.Hop, host: String?, port: Int?, endMs: Double, parent: ServiceContext, tracer: T, at: Instants
+        _ hop: FirstFrameReport.Hop,
+        host: String?,
+        port: Int?,
+        endMs: Double,
+        parent: ServiceContext,
+        tracer: T,
+        at: Instants
     ) {
         let phases = hop.rtmp?.phases ?? []
         let starts = [hop.requestStartMs, phases.first?.startMs].compactMap { $0 }
@@ -184,7 +220,12 @@ struct ReportSpans {
             }
         }
         for phase in phases {
-            let span = tracer.startSpan(SpanNames.rtmpPhase(phase.name), context: session.context, ofKind: .client, at: at(phase.startMs))
+            let span = tracer.startSpan(
+                SpanNames.rtmpPhase(phase.name),
+                context: session.context,
+                ofKind: .client,
+                at: at(phase.startMs)
+            )
             span.updateAttributes { attributes in
                 attributes["firstframe.rtmp.stall_ms"] = phase.stallMs
                 attributes["firstframe.rtmp.stalls"] = phase.stalls.count

@@ -23,10 +23,16 @@ extension ContentCheck {
     /// gap starts in that hole of the file (its `fromSeconds` between the file times of the packets around the run,
     /// within one frame); otherwise it is missing and unlogged. Runs before the first match of a kind, and after
     /// its last, are outside the recording (an open gap, one never closed, takes a run after the last match).
-    package static func compare(recorded: [PacketDigest], truth unsorted: [PacketDigest], gaps: [RecordingGap]) -> ContentCheck {
+    package static func compare(
+        recorded: [PacketDigest],
+        truth unsorted: [PacketDigest],
+        gaps: [RecordingGap]
+    ) -> ContentCheck {
         var check = ContentCheck()
         // Stable sort by time: the truth's order within a kind is its time order.
-        let truth = unsorted.enumerated().sorted { ($0.element.milliseconds, $0.offset) < ($1.element.milliseconds, $1.offset) }.map(\.element)
+        let truth = unsorted.enumerated().sorted {
+            ($0.element.milliseconds, $0.offset) < ($1.element.milliseconds, $1.offset)
+        }.map(\.element)
         check.sent = truth.count
         check.written = recorded.count
         let frame = Self.frameMilliseconds(truth)
@@ -34,7 +40,9 @@ extension ContentCheck {
         for index in recorded.indices { walk.place(index, of: recorded, into: &check) }
 
         // Unmatched sent packets, in runs per kind, placed against the gaps.
-        var gapMatches = gaps.map { GapMatch(fromSeconds: $0.fromSeconds, toSeconds: $0.toSeconds, missing: 0, boundsMatch: nil) }
+        var gapMatches = gaps.map {
+            GapMatch(fromSeconds: $0.fromSeconds, toSeconds: $0.toSeconds, missing: 0, boundsMatch: nil)
+        }
         var gapBounds = Array(repeating: (before: Int64.min, after: Int64.min), count: gaps.count)
         let tolerance = frame + 1
         for kind in Set(truth.map(\.kind)).sorted(by: { $0.rawValue < $1.rawValue }) {
@@ -61,8 +69,10 @@ extension ContentCheck {
                         check.afterEnd += run.count
                     } else {
                         check.missingUnlogged += run.count
-                        check.note("missing \(run.count) \(kind.rawValue) packets sent at \(truth[run.first!].milliseconds)–"
-                            + "\(truth[run.last!].milliseconds) ms, between file \(Self.seconds(before)) and \(Self.seconds(after!)) s: no gap logged")
+                        check.note(
+                            "missing \(run.count) \(kind.rawValue) packets sent at \(truth[run.first!].milliseconds)–"
+                                + "\(truth[run.last!].milliseconds) ms, between file \(Self.seconds(before)) and \(Self.seconds(after!)) s: no gap logged"
+                        )
                     }
                     return
                 }
@@ -145,19 +155,25 @@ extension ContentCheck {
                 check.note("unknown: \(packet) at file \(ContentCheck.seconds(packet.milliseconds)) s was never sent")
                 return
             }
-            let chosen = offset.map { nearest(in: options, to: packet.milliseconds + $0) } ?? anchor(options, at: index, of: recorded)
+            let chosen =
+                offset.map { nearest(in: options, to: packet.milliseconds + $0) }
+                ?? anchor(options, at: index, of: recorded)
             offset = truth[chosen].milliseconds - packet.milliseconds
             if let earlier = fileIndex[chosen] {
                 check.duplicated += 1
-                check.note("duplicate: \(packet) at file \(ContentCheck.seconds(packet.milliseconds)) s was already written at file "
-                    + "\(ContentCheck.seconds(recorded[earlier].milliseconds)) s")
+                check.note(
+                    "duplicate: \(packet) at file \(ContentCheck.seconds(packet.milliseconds)) s was already written at file "
+                        + "\(ContentCheck.seconds(recorded[earlier].milliseconds)) s"
+                )
                 return
             }
             fileIndex[chosen] = index
             if let last = lastMatched[packet.kind], chosen < last {
                 check.outOfOrder += 1
-                check.note("out of order: \(packet) at file \(ContentCheck.seconds(packet.milliseconds)) s was sent at "
-                    + "\(truth[chosen].milliseconds) ms, before \(truth[last].milliseconds) ms already written")
+                check.note(
+                    "out of order: \(packet) at file \(ContentCheck.seconds(packet.milliseconds)) s was sent at "
+                        + "\(truth[chosen].milliseconds) ms, before \(truth[last].milliseconds) ms already written"
+                )
                 return
             }
             lastMatched[packet.kind] = chosen
@@ -168,14 +184,16 @@ extension ContentCheck {
         /// the later.
         private func nearest(in options: [Int], to predicted: Int64) -> Int {
             // The first candidate at or after the prediction, and the one before it.
-            var low = 0, high = options.count
+            var low = 0
+            var high = options.count
             while low < high {
                 let middle = (low + high) / 2
                 if truth[options[middle]].milliseconds < predicted { low = middle + 1 } else { high = middle }
             }
             let contenders = [low - 1, low].filter { options.indices.contains($0) }.map { options[$0] }
             return contenders.min { a, b in
-                let distanceA = abs(truth[a].milliseconds - predicted), distanceB = abs(truth[b].milliseconds - predicted)
+                let distanceA = abs(truth[a].milliseconds - predicted)
+                let distanceB = abs(truth[b].milliseconds - predicted)
                 if distanceA != distanceB { return distanceA < distanceB }
                 if (fileIndex[a] == nil) != (fileIndex[b] == nil) { return fileIndex[a] == nil }
                 return a > b

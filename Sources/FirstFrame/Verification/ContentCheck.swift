@@ -70,7 +70,8 @@ package struct ContentCheck: Sendable, Codable, Equatable {
     /// One line: `sent 4080, written 3920, matched 3920, in gaps 120, missing-unlogged 0, duplicated 0, unknown 0`,
     /// then what else is not zero.
     package var figures: String {
-        var line = "sent \(sent), written \(written), matched \(matched), in gaps \(inGaps), missing-unlogged \(missingUnlogged), "
+        var line =
+            "sent \(sent), written \(written), matched \(matched), in gaps \(inGaps), missing-unlogged \(missingUnlogged), "
             + "duplicated \(duplicated), unknown \(unknown)"
         if outOfOrder > 0 { line += ", out of order \(outOfOrder)" }
         if outside > 0 { line += ", outside the recording \(outside) (\(beforeStart) before, \(afterEnd) after)" }

@@ -1,5 +1,5 @@
-import FirstFrameCore
 import CFFmpeg
+import FirstFrameCore
 
 /// Opens a URL with stock FFmpeg calls and nothing else (no DNS cache, no tuned knobs, no hooks) and
 /// times each call up to the first decoded picture.
@@ -45,7 +45,12 @@ public enum PlainOpen {
     ///   - options: format options for `avformat_open_input` (none by default: stock behaviour).
     ///   - timeout: seconds before the interrupt callback stops FFmpeg.
     ///   - decoderThreads: threads for the video decoder (1 avoids frame threading's start-up delay).
-    public static func run(url: String, options: FFmpegOptions? = nil, timeout: Double = 15, decoderThreads: Int = 1) -> Result {
+    public static func run(
+        url: String,
+        options: FFmpegOptions? = nil,
+        timeout: Double = 15,
+        decoderThreads: Int = 1
+    ) -> Result {
         var result = Result(url: url)
         let start = MonotonicClock.nanoseconds()
         var stage = Milestone.formatProbed

@@ -1,5 +1,5 @@
-import FirstFrameCore
 import CFFmpeg
+import FirstFrameCore
 
 /// An owned `AVCodecContext`, opened as a decoder or an encoder.
 public final class CodecContext {
@@ -33,7 +33,10 @@ public final class CodecContext {
             throw FFmpegError(code: CFFMPEG_AVERROR_DECODER_NOT_FOUND, operation: "avcodec_find_decoder")
         }
         let context = try CodecContext(codec: codec)
-        try FFmpegError.check(avcodec_parameters_to_context(context.pointer, parameters), "avcodec_parameters_to_context")
+        try FFmpegError.check(
+            avcodec_parameters_to_context(context.pointer, parameters),
+            "avcodec_parameters_to_context"
+        )
         context.pointer.pointee.thread_count = Int32(threads)
         try context.open(codec, options: options)
         return context
@@ -46,7 +49,10 @@ public final class CodecContext {
         configure: (UnsafeMutablePointer<AVCodecContext>) throws(FFmpegError) -> Void
     ) throws(FFmpegError) -> CodecContext {
         guard let codec = avcodec_find_encoder_by_name(name) else {
-            throw FFmpegError(code: CFFMPEG_AVERROR_ENCODER_NOT_FOUND, operation: "avcodec_find_encoder_by_name(\(name))")
+            throw FFmpegError(
+                code: CFFMPEG_AVERROR_ENCODER_NOT_FOUND,
+                operation: "avcodec_find_encoder_by_name(\(name))"
+            )
         }
         let context = try CodecContext(codec: codec)
         try configure(context.pointer)
@@ -73,7 +79,11 @@ public final class CodecContext {
     /// - Parameters:
     ///   - threads: decoder threads; 1 avoids the (threads − 1)-frame delay frame threading adds before the
     ///     first picture, 0 lets FFmpeg choose.
-    public static func decoder(for input: InputFormatContext, streamIndex index: Int, threads: Int = 1) throws(FFmpegError) -> CodecContext {
+    public static func decoder(
+        for input: InputFormatContext,
+        streamIndex index: Int,
+        threads: Int = 1
+    ) throws(FFmpegError) -> CodecContext {
         try decoder(for: input.stream(at: index).pointee.codecpar, threads: threads)
     }
 

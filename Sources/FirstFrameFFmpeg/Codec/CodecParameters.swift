@@ -1,5 +1,5 @@
-import FirstFrameCore
 import CFFmpeg
+import FirstFrameCore
 
 /// An owned copy of a stream's codec parameters (`AVCodecParameters`) with its time base and frame rate: what
 /// a recorder keeps to start another file, or to tell whether a reconnected input still carries the same codec
@@ -38,10 +38,11 @@ public final class CodecParameters {
     /// Whether a file muxed with `self` can go on with packets described by `other`: same codec, picture size
     /// or sample rate and channels, and the same codec configuration bytes.
     public func isCompatible(with other: CodecParameters) -> Bool {
-        let a = pointer.pointee, b = other.pointer.pointee
+        let a = pointer.pointee
+        let b = other.pointer.pointee
         guard a.codec_type == b.codec_type, a.codec_id == b.codec_id, a.width == b.width, a.height == b.height,
-              a.sample_rate == b.sample_rate, a.ch_layout.nb_channels == b.ch_layout.nb_channels,
-              a.extradata_size == b.extradata_size
+            a.sample_rate == b.sample_rate, a.ch_layout.nb_channels == b.ch_layout.nb_channels,
+            a.extradata_size == b.extradata_size
         else { return false }
         guard a.extradata_size > 0, let left = a.extradata, let right = b.extradata else { return true }
         return memcmp(left, right, Int(a.extradata_size)) == 0
@@ -65,7 +66,8 @@ public final class CodecParameters {
                 copy.pointer.pointee.extradata_size = 0
             }
         }
-        guard let keyframe, kind == .video, let decoder = try? CodecContext.decoder(for: copy.pointer, threads: 1) else {
+        guard let keyframe, kind == .video, let decoder = try? CodecContext.decoder(for: copy.pointer, threads: 1)
+        else {
             return copy
         }
         let frame = Frame()

@@ -1,5 +1,5 @@
-import FirstFrameCore
 import CFFmpeg
+import FirstFrameCore
 
 /// An owned `AVFrame`: a decoded picture or block of samples, or one to be encoded.
 public final class Frame {
@@ -34,7 +34,8 @@ public final class Frame {
     }
 
     /// Allocates sample buffers for `format` with the channel layout of `channels` default channels.
-    package func allocateSamples(format: AVSampleFormat, sampleRate: Int, channels: Int, count: Int) throws(FFmpegError) {
+    package func allocateSamples(format: AVSampleFormat, sampleRate: Int, channels: Int, count: Int) throws(FFmpegError)
+    {
         pointer.pointee.format = format.rawValue
         pointer.pointee.sample_rate = Int32(sampleRate)
         pointer.pointee.nb_samples = Int32(count)

@@ -1,5 +1,5 @@
-import FirstFrameCore
 import CFFmpeg
+import FirstFrameCore
 
 /// An owned `AVPacket`; the packet and its buffer are freed with the object.
 ///
@@ -85,7 +85,9 @@ public final class Packet {
     /// ``PayloadHash`` of the payload: what a recorder recognises a packet sent again by (the timestamps an edge
     /// puts on it may differ).
     public var contentHash: UInt64 {
-        guard let data = pointer.pointee.data, size > 0 else { return PayloadHash.hash(UnsafeRawBufferPointer(start: nil, count: 0)) }
+        guard let data = pointer.pointee.data, size > 0 else {
+            return PayloadHash.hash(UnsafeRawBufferPointer(start: nil, count: 0))
+        }
         return PayloadHash.hash(UnsafeRawBufferPointer(start: data, count: size))
     }
 
@@ -93,7 +95,9 @@ public final class Packet {
     /// (`AV_PKT_DATA_NEW_EXTRADATA`: FLV's new AVC or AAC sequence header), nil when it did not change here.
     public var newExtradata: [UInt8]? {
         var size: Int = 0
-        guard let data = av_packet_get_side_data(pointer, AV_PKT_DATA_NEW_EXTRADATA, &size), size > 0 else { return nil }
+        guard let data = av_packet_get_side_data(pointer, AV_PKT_DATA_NEW_EXTRADATA, &size), size > 0 else {
+            return nil
+        }
         return Array(UnsafeBufferPointer(start: data, count: size))
     }
 

@@ -31,8 +31,13 @@ package struct PacketDigest: Sendable, Hashable, Codable, CustomStringConvertibl
     package init?(_ packet: Packet) {
         guard let ticks = packet.dts ?? packet.pts, packet.timeBase.denominator > 0 else { return nil }
         let bytes = UnsafeRawBufferPointer(start: packet.pointer.pointee.data, count: packet.size)
-        self.init(kind: packet.mediaKind, milliseconds: packet.timeBase.rescale(ticks, to: Rational(1, 1000)),
-                  isKeyframe: packet.isKeyframe, size: packet.size, hash: PayloadHash.hash(bytes))
+        self.init(
+            kind: packet.mediaKind,
+            milliseconds: packet.timeBase.rescale(ticks, to: Rational(1, 1000)),
+            isKeyframe: packet.isKeyframe,
+            size: packet.size,
+            hash: PayloadHash.hash(bytes)
+        )
     }
 
     /// The audio and video packets of the file (or stream) at `url`, a path or any URL FFmpeg opens, in the order
@@ -44,7 +49,8 @@ package struct PacketDigest: Sendable, Hashable, Codable, CustomStringConvertibl
         var digests: [PacketDigest] = []
         while try input.read(into: packet) {
             guard packet.mediaKind == .video || packet.mediaKind == .audio, packet.size > 0,
-                  let digest = PacketDigest(packet) else { continue }
+                let digest = PacketDigest(packet)
+            else { continue }
             digests.append(digest)
         }
         return digests
@@ -66,14 +72,19 @@ package struct PacketDigest: Sendable, Hashable, Codable, CustomStringConvertibl
         let container = try decoder.container(keyedBy: CodingKeys.self)
         let text = try container.decode(String.self, forKey: .hash)
         guard text.count == 16, let hash = UInt64(text, radix: 16) else {
-            throw DecodingError.dataCorruptedError(forKey: .hash, in: container, debugDescription: "not 16 hex digits: \(text)")
+            throw DecodingError.dataCorruptedError(
+                forKey: .hash,
+                in: container,
+                debugDescription: "not 16 hex digits: \(text)"
+            )
         }
         self.init(
             kind: try container.decode(StreamInfo.Kind.self, forKey: .kind),
             milliseconds: try container.decode(Int64.self, forKey: .time),
             isKeyframe: try container.decode(Bool.self, forKey: .key),
             size: try container.decode(Int.self, forKey: .size),
-            hash: hash)
+            hash: hash
+        )
     }
 
     package func encode(to encoder: any Encoder) throws {

@@ -1,5 +1,5 @@
-import FirstFrameCore
 import CFFmpeg
+import FirstFrameCore
 
 extension InputFormatContext {
     /// Fills in what the demuxer left unset in stream `index`'s codec parameters from a decoder that has decoded
@@ -20,20 +20,34 @@ extension InputFormatContext {
                 parameters.pointee.sample_aspect_ratio = context.pointee.sample_aspect_ratio
             }
             if parameters.pointee.video_delay == 0 { parameters.pointee.video_delay = context.pointee.has_b_frames }
-            if parameters.pointee.color_range == AVCOL_RANGE_UNSPECIFIED { parameters.pointee.color_range = context.pointee.color_range }
-            if parameters.pointee.color_primaries == AVCOL_PRI_UNSPECIFIED { parameters.pointee.color_primaries = context.pointee.color_primaries }
-            if parameters.pointee.color_trc == AVCOL_TRC_UNSPECIFIED { parameters.pointee.color_trc = context.pointee.color_trc }
-            if parameters.pointee.color_space == AVCOL_SPC_UNSPECIFIED { parameters.pointee.color_space = context.pointee.colorspace }
+            if parameters.pointee.color_range == AVCOL_RANGE_UNSPECIFIED {
+                parameters.pointee.color_range = context.pointee.color_range
+            }
+            if parameters.pointee.color_primaries == AVCOL_PRI_UNSPECIFIED {
+                parameters.pointee.color_primaries = context.pointee.color_primaries
+            }
+            if parameters.pointee.color_trc == AVCOL_TRC_UNSPECIFIED {
+                parameters.pointee.color_trc = context.pointee.color_trc
+            }
+            if parameters.pointee.color_space == AVCOL_SPC_UNSPECIFIED {
+                parameters.pointee.color_space = context.pointee.colorspace
+            }
             if parameters.pointee.chroma_location == AVCHROMA_LOC_UNSPECIFIED {
                 parameters.pointee.chroma_location = context.pointee.chroma_sample_location
             }
-            if parameters.pointee.field_order == AV_FIELD_UNKNOWN { parameters.pointee.field_order = context.pointee.field_order }
-            if stream.pointee.avg_frame_rate.num == 0, context.pointee.framerate.num > 0, context.pointee.framerate.den > 0 {
+            if parameters.pointee.field_order == AV_FIELD_UNKNOWN {
+                parameters.pointee.field_order = context.pointee.field_order
+            }
+            if stream.pointee.avg_frame_rate.num == 0, context.pointee.framerate.num > 0,
+                context.pointee.framerate.den > 0
+            {
                 stream.pointee.avg_frame_rate = context.pointee.framerate
             }
         case AVMEDIA_TYPE_AUDIO:
             if parameters.pointee.sample_rate <= 0 { parameters.pointee.sample_rate = context.pointee.sample_rate }
-            if parameters.pointee.ch_layout.nb_channels <= 0 || parameters.pointee.ch_layout.order == AV_CHANNEL_ORDER_UNSPEC {
+            if parameters.pointee.ch_layout.nb_channels <= 0
+                || parameters.pointee.ch_layout.order == AV_CHANNEL_ORDER_UNSPEC
+            {
                 av_channel_layout_uninit(&parameters.pointee.ch_layout)
                 av_channel_layout_copy(&parameters.pointee.ch_layout, &context.pointee.ch_layout)
             }
@@ -46,8 +60,9 @@ extension InputFormatContext {
         if parameters.pointee.level == FF_LEVEL_UNKNOWN { parameters.pointee.level = context.pointee.level }
         if parameters.pointee.bit_rate <= 0 { parameters.pointee.bit_rate = context.pointee.bit_rate }
         if parameters.pointee.extradata_size == 0, context.pointee.extradata_size > 0,
-           let source = context.pointee.extradata,
-           let copy = av_mallocz(Int(context.pointee.extradata_size) + Int(AV_INPUT_BUFFER_PADDING_SIZE)) {
+            let source = context.pointee.extradata,
+            let copy = av_mallocz(Int(context.pointee.extradata_size) + Int(AV_INPUT_BUFFER_PADDING_SIZE))
+        {
             copy.copyMemory(from: source, byteCount: Int(context.pointee.extradata_size))
             parameters.pointee.extradata = copy.assumingMemoryBound(to: UInt8.self)
             parameters.pointee.extradata_size = context.pointee.extradata_size

@@ -1,5 +1,5 @@
-import FirstFrameCore
 import CFFmpeg
+import FirstFrameCore
 
 /// An opened input (`avformat_open_input`), owned: closed with the object.
 ///
@@ -20,7 +20,10 @@ public final class InputFormatContext {
     ///   - interrupter: deadline and cancel switch polled by FFmpeg while it blocks.
     ///   - format: a demuxer name (`flv`, `hls`, …) to skip the format probe; nil probes.
     public init(
-        url: String, options: FFmpegOptions? = nil, interrupter: Interrupter = Interrupter(), format: String? = nil
+        url: String,
+        options: FFmpegOptions? = nil,
+        interrupter: Interrupter = Interrupter(),
+        format: String? = nil
     ) throws(FFmpegError) {
         guard let allocated = avformat_alloc_context() else {
             throw FFmpegError(code: cffmpeg_averror(ENOMEM), operation: "avformat_alloc_context")
@@ -82,7 +85,9 @@ public final class InputFormatContext {
     /// still holds them: what a check of the container's signature reads when the trace did not keep them (a
     /// response head longer than its capture). Nil once the buffer has moved past them.
     package func leadingBytes(_ count: Int) -> [UInt8]? {
-        guard let io = pointer.pointee.pb, let buffer = io.pointee.buffer, let end = io.pointee.buf_end else { return nil }
+        guard let io = pointer.pointee.pb, let buffer = io.pointee.buffer, let end = io.pointee.buf_end else {
+            return nil
+        }
         let held = buffer.distance(to: end)
         // The buffer holds the input's bytes [pos − held, pos): from the start only while pos == held.
         guard io.pointee.pos == Int64(held), held >= count else { return nil }

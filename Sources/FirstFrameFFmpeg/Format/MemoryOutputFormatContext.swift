@@ -1,5 +1,5 @@
-import FirstFrameCore
 import CFFmpeg
+import FirstFrameCore
 
 /// An output muxed into memory through a custom `AVIOContext`: what the origin uses to turn encoded
 /// packets into FLV bytes without touching the file system.
@@ -14,27 +14,42 @@ package final class MemoryOutputFormatContext {
 
     private static let bufferSize: Int32 = 64 * 1024
 
-    private static let write: @convention(c) (UnsafeMutableRawPointer?, UnsafeMutablePointer<UInt8>?, Int32) -> Int32 = {
-        opaque, buffer, size in
-        guard let opaque, let buffer, size > 0 else { return 0 }
-        let sink = Unmanaged<Sink>.fromOpaque(opaque).takeUnretainedValue()
-        sink.bytes.append(contentsOf: UnsafeBufferPointer(start: buffer, count: Int(size)))
-        return size
-    }
+    private static let write: @convention(c) (UnsafeMutableRawPointer?, UnsafeMutablePointer<UInt8>?, Int32) -> Int32 =
+        {
+            opaque,
+            buffer,
+            size in
+            guard let opaque, let buffer, size > 0 else { return 0 }
+            let sink = Unmanaged<Sink>.fromOpaque(opaque).takeUnretainedValue()
+            sink.bytes.append(contentsOf: UnsafeBufferPointer(start: buffer, count: Int(size)))
+            return size
+        }
 
     /// Creates a muxer for `format` (e.g. `flv`) writing to memory.
     package init(format: String) throws(FFmpegError) {
         var context: UnsafeMutablePointer<AVFormatContext>? = nil
-        try FFmpegError.check(avformat_alloc_output_context2(&context, nil, format, nil), "avformat_alloc_output_context2(\(format))")
-        guard let context else { throw FFmpegError(code: CFFMPEG_AVERROR_MUXER_NOT_FOUND, operation: "avformat_alloc_output_context2") }
+        try FFmpegError.check(
+            avformat_alloc_output_context2(&context, nil, format, nil),
+            "avformat_alloc_output_context2(\(format))"
+        )
+        guard let context else {
+            throw FFmpegError(code: CFFMPEG_AVERROR_MUXER_NOT_FOUND, operation: "avformat_alloc_output_context2")
+        }
         sink = Sink()
         guard let buffer = av_malloc(Int(Self.bufferSize)) else {
             avformat_free_context(context)
             throw FFmpegError(code: cffmpeg_averror(ENOMEM), operation: "av_malloc")
         }
-        guard let io = avio_alloc_context(
-            buffer.assumingMemoryBound(to: UInt8.self), Self.bufferSize, 1,
-            Unmanaged.passUnretained(sink).toOpaque(), nil, Self.write, nil)
+        guard
+            let io = avio_alloc_context(
+                buffer.assumingMemoryBound(to: UInt8.self),
+                Self.bufferSize,
+                1,
+                Unmanaged.passUnretained(sink).toOpaque(),
+                nil,
+                Self.write,
+                nil
+            )
         else {
             av_free(buffer)
             avformat_free_context(context)
@@ -61,7 +76,10 @@ package final class MemoryOutputFormatContext {
         guard let stream = avformat_new_stream(pointer, nil) else {
             throw FFmpegError(code: cffmpeg_averror(ENOMEM), operation: "avformat_new_stream")
         }
-        try FFmpegError.check(avcodec_parameters_from_context(stream.pointee.codecpar, encoder.pointer), "avcodec_parameters_from_context")
+        try FFmpegError.check(
+            avcodec_parameters_from_context(stream.pointee.codecpar, encoder.pointer),
+            "avcodec_parameters_from_context"
+        )
         stream.pointee.time_base = encoder.pointer.pointee.time_base
         return Int(stream.pointee.index)
     }

@@ -1,5 +1,5 @@
-import FirstFrameCore
 import CFFmpeg
+import FirstFrameCore
 
 /// A file being muxed (`avformat_alloc_output_context2` + `avio_open`), owned: its I/O is closed with the object
 /// (after the trailer when ``finish()`` was not called, so a file is never left without what it can still get).
@@ -25,8 +25,10 @@ public final class OutputFormatContext {
     /// `.mkv`, `.mp4`, …) when `format` is nil.
     public init(path: String, format: String? = nil) throws(FFmpegError) {
         var context: UnsafeMutablePointer<AVFormatContext>? = nil
-        try FFmpegError.check(avformat_alloc_output_context2(&context, nil, format, path),
-                              "avformat_alloc_output_context2(\(format ?? path))")
+        try FFmpegError.check(
+            avformat_alloc_output_context2(&context, nil, format, path),
+            "avformat_alloc_output_context2(\(format ?? path))"
+        )
         guard let context else {
             throw FFmpegError(code: CFFMPEG_AVERROR_MUXER_NOT_FOUND, operation: "avformat_alloc_output_context2")
         }
@@ -54,8 +56,11 @@ public final class OutputFormatContext {
     @discardableResult
     public func addStream(copying input: InputFormatContext, streamIndex index: Int) throws(FFmpegError) -> Int {
         let stream = input.stream(at: index)
-        return try addStream(parameters: stream.pointee.codecpar, timeBase: Rational(stream.pointee.time_base),
-                             frameRate: Rational(stream.pointee.avg_frame_rate))
+        return try addStream(
+            parameters: stream.pointee.codecpar,
+            timeBase: Rational(stream.pointee.time_base),
+            frameRate: Rational(stream.pointee.avg_frame_rate)
+        )
     }
 
     /// Adds a stream with a copy of `parameters`.
@@ -65,7 +70,9 @@ public final class OutputFormatContext {
     }
 
     private func addStream(
-        parameters: UnsafePointer<AVCodecParameters>, timeBase: Rational, frameRate: Rational
+        parameters: UnsafePointer<AVCodecParameters>,
+        timeBase: Rational,
+        frameRate: Rational
     ) throws(FFmpegError) -> Int {
         precondition(!headerWritten, "streams are added before writeHeader()")
         guard let stream = avformat_new_stream(pointer, nil) else {
@@ -77,7 +84,8 @@ public final class OutputFormatContext {
         let codecpar = stream.pointee.codecpar!
         var tag: UInt32 = 0
         if av_codec_get_tag2(pointer.pointee.oformat.pointee.codec_tag, codecpar.pointee.codec_id, &tag) == 0
-            || tag != codecpar.pointee.codec_tag {
+            || tag != codecpar.pointee.codec_tag
+        {
             codecpar.pointee.codec_tag = 0
         }
         stream.pointee.time_base = timeBase.avRational
@@ -108,12 +116,21 @@ public final class OutputFormatContext {
     public func write(_ packet: Packet, toStream index: Int) throws(FFmpegError) {
         precondition(index >= 0 && index < streamCount, "stream index out of range")
         precondition(headerWritten && !finished, "write() between writeHeader() and finish()")
-        precondition(packet.timeBase.denominator > 0 && packet.timeBase.numerator > 0,
-                     "the packet has no time base (set when it is read): its timestamps cannot be placed")
+        precondition(
+            packet.timeBase.denominator > 0 && packet.timeBase.numerator > 0,
+            "the packet has no time base (set when it is read): its timestamps cannot be placed"
+        )
         packet.pointer.pointee.stream_index = Int32(index)
         packet.pointer.pointee.pos = -1
-        av_packet_rescale_ts(packet.pointer, packet.timeBase.avRational, pointer.pointee.streams[index]!.pointee.time_base)
-        try FFmpegError.check(av_interleaved_write_frame(pointer, packet.pointer), "av_interleaved_write_frame(\(path))")
+        av_packet_rescale_ts(
+            packet.pointer,
+            packet.timeBase.avRational,
+            pointer.pointee.streams[index]!.pointee.time_base
+        )
+        try FFmpegError.check(
+            av_interleaved_write_frame(pointer, packet.pointer),
+            "av_interleaved_write_frame(\(path))"
+        )
     }
 
     /// Pushes what the muxer holds to the file (what has been written survives a crash).

@@ -1,5 +1,5 @@
-import FirstFrameCore
 import CFFmpeg
+import FirstFrameCore
 
 /// What FFmpeg knows about one stream of an input, copied out as a value.
 public struct StreamInfo: Sendable, Equatable, Codable {
@@ -57,8 +57,10 @@ public struct StreamInfo: Sendable, Equatable, Codable {
         timeBaseNumerator = Int(stream.pointee.time_base.num)
         timeBaseDenominator = Int(stream.pointee.time_base.den)
         switch kind {
-        case .video: format = av_get_pix_fmt_name(AVPixelFormat(parameters.format)).map { String(cString: $0) } ?? "none"
-        case .audio: format = av_get_sample_fmt_name(AVSampleFormat(parameters.format)).map { String(cString: $0) } ?? "none"
+        case .video:
+            format = av_get_pix_fmt_name(AVPixelFormat(parameters.format)).map { String(cString: $0) } ?? "none"
+        case .audio:
+            format = av_get_sample_fmt_name(AVSampleFormat(parameters.format)).map { String(cString: $0) } ?? "none"
         default: format = "none"
         }
         profile = avcodec_profile_name(parameters.codec_id, parameters.profile).map { String(cString: $0) }
@@ -66,7 +68,8 @@ public struct StreamInfo: Sendable, Equatable, Codable {
         if kind == .audio, parameters.ch_layout.nb_channels > 0 {
             var buffer = [CChar](repeating: 0, count: 64)
             var layout = parameters.ch_layout
-            channelLayout = av_channel_layout_describe(&layout, &buffer, buffer.count) > 0
+            channelLayout =
+                av_channel_layout_describe(&layout, &buffer, buffer.count) > 0
                 ? String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : nil
         } else {
             channelLayout = nil

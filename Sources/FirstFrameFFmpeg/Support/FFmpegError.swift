@@ -1,5 +1,5 @@
-import FirstFrameCore
 import CFFmpeg
+import FirstFrameCore
 
 /// An error returned by an FFmpeg call: the negative `AVERROR` code, the call that returned it,
 /// and FFmpeg's own text for it (`av_strerror`).

@@ -2,6 +2,7 @@ import CFFmpeg
 import FirstFrameCore
 import Logging
 import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -46,7 +47,15 @@ import Darwin
 public enum FFmpegLog {
     /// FFmpeg's `AV_LOG_*` levels.
     public enum Level: Int32, Sendable, CaseIterable {
-        case quiet = -8, panic = 0, fatal = 8, error = 16, warning = 24, info = 32, verbose = 40, debug = 48, trace = 56
+        case quiet = -8
+        case panic = 0
+        case fatal = 8
+        case error = 16
+        case warning = 24
+        case info = 32
+        case verbose = 40
+        case debug = 48
+        case trace = 56
 
         /// FFmpeg's name for the level (`"warning"`, `"verbose"`, …): the value of ``levelMetadataKey``.
         public var name: String {
@@ -133,7 +142,9 @@ public enum FFmpegLog {
     ///   - metadata: called on this thread for each line logged, merged over the logger's metadata (what changes
     ///     while `body` runs: the opener's `stage`). It must not block or call FFmpeg.
     public static func withLogger<Result, Failure: Error>(
-        _ logger: Logger, metadata: (() -> Logger.Metadata)? = nil, _ body: () throws(Failure) -> Result
+        _ logger: Logger,
+        metadata: (() -> Logger.Metadata)? = nil,
+        _ body: () throws(Failure) -> Result
     ) throws(Failure) -> Result {
         let state = FFmpegLogRouter.ThreadState.current(creating: true)!
         state.registrations.append(.init(logger: logger, metadata: metadata))
@@ -145,11 +156,13 @@ public enum FFmpegLog {
     }
 
     private static let installation = Mutex(false)
-    private static let fallbackLogger = Mutex({
-        var logger = Logger(label: "FFmpeg")
-        logger.logLevel = .warning
-        return logger
-    }())
+    private static let fallbackLogger = Mutex(
+        {
+            var logger = Logger(label: "FFmpeg")
+            logger.logLevel = .warning
+            return logger
+        }()
+    )
 
     /// The swift-log level of an FFmpeg level (levels between FFmpeg's named ones count as the next quieter one).
     static func loggerLevel(forFFmpegLevel level: Int32) -> Logger.Level {
@@ -202,12 +215,20 @@ enum FFmpegLogRouter {
         func flushPending() {
             guard let line = pending else { return }
             pending = nil
-            FFmpegLogRouter.emit(line.text, level: line.level, component: line.component, registration: line.registration)
+            FFmpegLogRouter.emit(
+                line.text,
+                level: line.level,
+                component: line.component,
+                registration: line.registration
+            )
         }
     }
 
     static func receive(
-        _ context: UnsafeMutableRawPointer?, _ level: Int32, _ format: UnsafePointer<CChar>?, _ arguments: CVaListPointer
+        _ context: UnsafeMutableRawPointer?,
+        _ level: Int32,
+        _ format: UnsafePointer<CChar>?,
+        _ arguments: CVaListPointer
     ) {
         // AV_LOG_QUIET is how FFmpeg flushes its own "last message repeated" state: never a line.
         guard level >= 0, let format else { return }
@@ -228,8 +249,11 @@ enum FFmpegLogRouter {
             guard level <= av_log_get_level(), FFmpegLog.fallback.logLevel <= loggerLevel else { return }
         }
         let line = ThreadState.PendingLine(
-            text: text(context, level, format, arguments), level: level, component: component(of: context),
-            registration: registration)
+            text: text(context, level, format, arguments),
+            level: level,
+            component: component(of: context),
+            registration: registration
+        )
         deliver(line, state: state)
     }
 
@@ -239,7 +263,9 @@ enum FFmpegLogRouter {
         while let end = rest.firstIndex(where: \.isNewline) {
             let whole = rest[..<end]
             rest = rest[rest.index(after: end)...]
-            if !whole.isEmpty { emit(String(whole), level: line.level, component: line.component, registration: line.registration) }
+            if !whole.isEmpty {
+                emit(String(whole), level: line.level, component: line.component, registration: line.registration)
+            }
         }
         guard !rest.isEmpty else { return }
         var pending = line
@@ -247,17 +273,28 @@ enum FFmpegLogRouter {
         (state ?? ThreadState.current(creating: true)!).pending = pending
     }
 
-    fileprivate static func emit(_ text: String, level: Int32, component: String?, registration: ThreadState.Registration?) {
+    fileprivate static func emit(
+        _ text: String,
+        level: Int32,
+        component: String?,
+        registration: ThreadState.Registration?
+    ) {
         var metadata = registration?.metadata?() ?? [:]
         metadata[FFmpegLog.levelMetadataKey] = .string(FFmpegLog.Level(rawValue: level)?.name ?? String(level))
         if let component { metadata[FFmpegLog.componentMetadataKey] = .string(component) }
         let loggerLevel = isEndOfUnknownLength(text) ? .debug : FFmpegLog.loggerLevel(forFFmpegLevel: level)
         // FFmpeg names the URLs it opens with their credentials; no log line carries them.
         let line = FFmpegLogLine(
-            text: URLRedaction.redactingUserinfo(in: text), level: loggerLevel, metadata: metadata, logger: registration?.logger ?? FFmpegLog.fallback)
+            text: URLRedaction.redactingUserinfo(in: text),
+            level: loggerLevel,
+            metadata: metadata,
+            logger: registration?.logger ?? FFmpegLog.fallback
+        )
         if let state = ThreadState.current(creating: false), var capture = state.capture {
             // From the demuxer's word that the packet it returns was cut short, hold the read's lines back.
-            if !capture.holding, text.hasPrefix("Packet corrupt ("), !text.hasSuffix("dropping it.") { capture.holding = true }
+            if !capture.holding, text.hasPrefix("Packet corrupt ("), !text.hasSuffix("dropping it.") {
+                capture.holding = true
+            }
             if capture.holding {
                 capture.lines.append(line)
                 state.capture = capture
@@ -298,7 +335,10 @@ enum FFmpegLogRouter {
 
     /// The piece FFmpeg logged, formatted as its own printer would, without the `[component @ 0x…]` prefix.
     private static func text(
-        _ context: UnsafeMutableRawPointer?, _ level: Int32, _ format: UnsafePointer<CChar>, _ arguments: CVaListPointer
+        _ context: UnsafeMutableRawPointer?,
+        _ level: Int32,
+        _ format: UnsafePointer<CChar>,
+        _ arguments: CVaListPointer
     ) -> String {
         let size: Int32 = 1024
         return withUnsafeTemporaryAllocation(of: CChar.self, capacity: Int(size)) { buffer in

@@ -1,5 +1,5 @@
-import FirstFrameCore
 import CFFmpeg
+import FirstFrameCore
 
 /// Options handed to FFmpeg as an `AVDictionary` (`avformat_open_input`, `avcodec_open2`, …).
 ///

@@ -1,4 +1,5 @@
 import FirstFrameCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -30,7 +31,10 @@ public struct SocketAddress: Sendable, Hashable, Codable, CustomStringConvertibl
         } else if Int32(family) == AF_INET6, raw.count >= MemoryLayout<sockaddr_in6>.size {
             let v6 = raw.loadUnaligned(as: sockaddr_in6.self)
             let bytes = withUnsafeBytes(of: v6.sin6_addr) { Array($0) }
-            self.init(address: IPAddress(bytes: bytes, scopeID: v6.sin6_scope_id)!, port: Int(UInt16(bigEndian: v6.sin6_port)))
+            self.init(
+                address: IPAddress(bytes: bytes, scopeID: v6.sin6_scope_id)!,
+                port: Int(UInt16(bigEndian: v6.sin6_port))
+            )
         } else {
             return nil
         }

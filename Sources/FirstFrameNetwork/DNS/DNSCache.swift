@@ -1,6 +1,6 @@
 import CoreMetrics
-import FirstFrameCore
 import Dispatch
+import FirstFrameCore
 import Logging
 
 /// The pre-resolved, TTL-refreshed DNS cache that answers FFmpeg's `getaddrinfo`.
@@ -99,7 +99,11 @@ public final class DNSCache: Sendable {
             try check(negativeTTL >= 0, "negativeTTL", "must be ≥ 0 s")
             try check(lookupTimeout > 0, "lookupTimeout", "must be > 0 s")
             try check(demotionPeriod >= 0, "demotionPeriod", "must be ≥ 0 s")
-            try check(connectTimeSmoothing > 0 && connectTimeSmoothing <= 1, "connectTimeSmoothing", "must be in (0, 1]")
+            try check(
+                connectTimeSmoothing > 0 && connectTimeSmoothing <= 1,
+                "connectTimeSmoothing",
+                "must be in (0, 1]"
+            )
             try check(connectTimeLifetime >= 0, "connectTimeLifetime", "must be ≥ 0 s")
             try check(explorationInterval >= 0, "explorationInterval", "must be ≥ 0")
         }
@@ -141,7 +145,8 @@ public final class DNSCache: Sendable {
 
         /// Equal when the answers and what they say about the choice are (not the instant it was made).
         public static func == (lhs: Lookup, rhs: Lookup) -> Bool {
-            lhs.host == rhs.host && lhs.addresses == rhs.addresses && lhs.source == rhs.source && lhs.choice == rhs.choice
+            lhs.host == rhs.host && lhs.addresses == rhs.addresses && lhs.source == rhs.source
+                && lhs.choice == rhs.choice
         }
 
         public func hash(into hasher: inout Hasher) {
@@ -168,9 +173,20 @@ public final class DNSCache: Sendable {
         var ranking = EdgeRanking()
 
         /// The addresses in the order to try them now, and what that order came from.
-        mutating func order(now: UInt64, settings: EdgeRanking.Settings, isLookup: Bool) -> ([IPAddress], EdgeRanking.Snapshot) {
-            let addresses = self.addresses, demotedUntil = self.demotedUntil
-            return ranking.order(addresses, demotedUntil: demotedUntil, now: now, settings: settings, isLookup: isLookup)
+        mutating func order(
+            now: UInt64,
+            settings: EdgeRanking.Settings,
+            isLookup: Bool
+        ) -> ([IPAddress], EdgeRanking.Snapshot) {
+            let addresses = self.addresses
+            let demotedUntil = self.demotedUntil
+            return ranking.order(
+                addresses,
+                demotedUntil: demotedUntil,
+                now: now,
+                settings: settings,
+                isLookup: isLookup
+            )
         }
     }
 
@@ -191,15 +207,18 @@ public final class DNSCache: Sendable {
     ///   means `MetricsSystem.factory` as it is now (the metrics are made once, here: bootstrap the metrics system
     ///   before making caches). The library never bootstraps it.
     public init(
-        configuration: Configuration = Configuration(), logger: Logger = Logger(label: "FirstFrame.DNSCache"),
+        configuration: Configuration = Configuration(),
+        logger: Logger = Logger(label: "FirstFrame.DNSCache"),
         metricsFactory: (any MetricsFactory)? = nil
     ) {
         self.configuration = configuration
         self.logger = logger
         self.metrics = DNSCacheMetrics(factory: metricsFactory ?? MetricsSystem.factory)
         self.rankingSettings = EdgeRanking.Settings(
-            smoothing: configuration.connectTimeSmoothing, lifetime: Self.nanoseconds(configuration.connectTimeLifetime),
-            explorationInterval: configuration.explorationInterval)
+            smoothing: configuration.connectTimeSmoothing,
+            lifetime: Self.nanoseconds(configuration.connectTimeLifetime),
+            explorationInterval: configuration.explorationInterval
+        )
     }
 
     public var stats: Stats { state.withLock { $0.stats } }
@@ -268,7 +287,9 @@ public final class DNSCache: Sendable {
     ///   - deadline: `MonotonicClock` nanoseconds; the configured `lookupTimeout` applies when it is later or nil.
     ///   - isCancelled: polled every few milliseconds while waiting.
     package func lookupBlocking(
-        host: String, deadline: UInt64? = nil, isCancelled: () -> Bool = { false }
+        host: String,
+        deadline: UInt64? = nil,
+        isCancelled: () -> Bool = { false }
     ) throws(DNSError) -> Lookup {
         try lookupReportingSource(host: host, deadline: deadline, isCancelled: isCancelled).result.get()
     }
@@ -276,7 +297,9 @@ public final class DNSCache: Sendable {
     /// ``lookupBlocking(host:deadline:isCancelled:)`` that also says where a failure came from (a cached
     /// failure, or the resolvers), for the trace.
     func lookupReportingSource(
-        host: String, deadline: UInt64?, isCancelled: () -> Bool
+        host: String,
+        deadline: UInt64?,
+        isCancelled: () -> Bool
     ) -> (result: Result<Lookup, DNSError>, source: DomainLookup.Source) {
         let start = MonotonicClock.nanoseconds()
         switch decide(host) {
@@ -292,7 +315,10 @@ public final class DNSCache: Sendable {
     /// What a lookup that waited for a resolution answers: its addresses in order, its error, or (nil: the wait
     /// ended first) a timeout or cancellation, counted.
     private func settle(
-        _ outcome: Result<DNSAnswer, DNSError>?, host: String, since start: UInt64, cancelled: Bool
+        _ outcome: Result<DNSAnswer, DNSError>?,
+        host: String,
+        since start: UInt64,
+        cancelled: Bool
     ) -> Result<Lookup, DNSError> {
         switch outcome {
         case .some(.success(let answer)):
@@ -303,7 +329,9 @@ public final class DNSCache: Sendable {
             return .failure(error)
         case .none:
             state.withLock { $0.stats.timeouts += 1 }
-            return .failure(cancelled ? .cancelled(host) : .timedOut(host, milliseconds: MonotonicClock.milliseconds(since: start)))
+            return .failure(
+                cancelled ? .cancelled(host) : .timedOut(host, milliseconds: MonotonicClock.milliseconds(since: start))
+            )
         }
     }
 
@@ -340,7 +368,13 @@ public final class DNSCache: Sendable {
     private func decide(_ rawHost: String) -> Decision {
         let host = rawHost.utf8.contains(where: { (65...90).contains($0) }) ? rawHost.lowercased() : rawHost
         if Self.mightBeLiteral(host), let literal = IPAddress(host) {
-            return .answer(Lookup(host: host, addresses: configuration.families.allows(literal.family) ? [literal] : [], source: .literal))
+            return .answer(
+                Lookup(
+                    host: host,
+                    addresses: configuration.families.allows(literal.family) ? [literal] : [],
+                    source: .literal
+                )
+            )
         }
         let now = MonotonicClock.nanoseconds()
         var refresh = false
@@ -405,9 +439,13 @@ public final class DNSCache: Sendable {
         // costs the resolver's own time plus a hand-off.
         if let blocking = resolver as? any BlockingResolver {
             BlockingPool.resolvers.submit { [self] in
-                complete(host, resolution: resolution, with: Result { () throws(DNSError) in
-                    try blocking.resolveBlocking(host: host, families: families)
-                })
+                complete(
+                    host,
+                    resolution: resolution,
+                    with: Result { () throws(DNSError) in
+                        try blocking.resolveBlocking(host: host, families: families)
+                    }
+                )
             }
             return resolution
         }
@@ -429,7 +467,8 @@ public final class DNSCache: Sendable {
         switch result {
         case .success(let answer):
             let addresses = configuration.families.arrange(answer.addresses)
-            outcome = addresses.isEmpty
+            outcome =
+                addresses.isEmpty
                 ? .failure(.noAddresses(host, configuration.families))
                 : .success(DNSAnswer(addresses: addresses, ttl: answer.ttl))
         case .failure(let error):
@@ -443,7 +482,10 @@ public final class DNSCache: Sendable {
             evictExpired(from: &state, now: now)
             switch outcome {
             case .success(let answer):
-                let ttl = min(max(answer.ttl ?? configuration.defaultTTL, configuration.minimumTTL), configuration.maximumTTL)
+                let ttl = min(
+                    max(answer.ttl ?? configuration.defaultTTL, configuration.minimumTTL),
+                    configuration.maximumTTL
+                )
                 var entry = state.entries[host] ?? Entry(addresses: [], fetched: now, expires: now)
                 entry.addresses = answer.addresses
                 entry.fetched = now
@@ -457,13 +499,15 @@ public final class DNSCache: Sendable {
             case .failure(let error):
                 state.stats.failures += 1
                 // A failed refresh leaves a usable entry alone: it is served (stale, if need be) until it ages out.
-                let usable = state.entries[host].map { now < $0.expires + Self.nanoseconds(configuration.maximumStale) } ?? false
+                let usable =
+                    state.entries[host].map { now < $0.expires + Self.nanoseconds(configuration.maximumStale) } ?? false
                 if error.isAuthoritative, !usable {
                     state.negative[host] = (error, now + Self.nanoseconds(configuration.negativeTTL))
                 }
                 if usable { state.retryAfter[host] = now + Self.nanoseconds(max(configuration.negativeTTL, 1)) }
                 // A pinned host keeps being retried, at the negative TTL's pace.
-                return state.pinned.contains(host) && !state.shutDown ? max(configuration.negativeTTL, 1) / configuration.refreshAhead : nil
+                return state.pinned.contains(host) && !state.shutDown
+                    ? max(configuration.negativeTTL, 1) / configuration.refreshAhead : nil
             }
         }
         metrics.entriesChanged(by: entriesAdded)
@@ -502,12 +546,12 @@ public final class DNSCache: Sendable {
             defer { state.timers = [:] }
             return Array(state.timers.values)
         }
-        timers.forEach { $0.cancel() }
+        for timer in timers { timer.cancel() }
     }
 
     deinit {
         let entries = state.withLock { state in
-            state.timers.values.forEach { $0.cancel() }
+            for timer in state.timers.values { timer.cancel() }
             return state.entries.count
         }
         // The gauge sums the process's caches: this one's entries leave with it.
@@ -521,7 +565,8 @@ public final class DNSCache: Sendable {
         let host = rawHost.lowercased()
         let known = state.withLock { state -> Bool in
             guard state.entries[host]?.addresses.contains(address) == true else { return false }
-            state.entries[host]!.demotedUntil[address] = MonotonicClock.nanoseconds() + Self.nanoseconds(configuration.demotionPeriod)
+            state.entries[host]!.demotedUntil[address] =
+                MonotonicClock.nanoseconds() + Self.nanoseconds(configuration.demotionPeriod)
             state.stats.demotions += 1
             return true
         }
@@ -543,7 +588,11 @@ public final class DNSCache: Sendable {
             for attempt in hop.connects {
                 let beaten = attempt.outcome == .abandoned && winner.map { $0.start > attempt.start } == true
                 if attempt.outcome == .connected || beaten, let duration = attempt.duration {
-                    recordConnectTime(milliseconds: Double(duration) / 1e6, to: attempt.address.address, host: lookup.host)
+                    recordConnectTime(
+                        milliseconds: Double(duration) / 1e6,
+                        to: attempt.address.address,
+                        host: lookup.host
+                    )
                 }
                 if attempt.outcome == .failed || beaten { demote(attempt.address.address, host: lookup.host) }
             }
@@ -558,7 +607,12 @@ public final class DNSCache: Sendable {
         let now = MonotonicClock.nanoseconds()
         state.withLock { state in
             guard state.entries[host]?.addresses.contains(address) == true else { return }
-            state.entries[host]!.ranking.record(milliseconds: milliseconds, for: address, at: now, settings: rankingSettings)
+            state.entries[host]!.ranking.record(
+                milliseconds: milliseconds,
+                for: address,
+                at: now,
+                settings: rankingSettings
+            )
         }
     }
 
@@ -589,7 +643,13 @@ public final class DNSCache: Sendable {
         return state.withLock { state in
             guard state.entries[host] != nil else {
                 var unranked = EdgeRanking()
-                let order = unranked.order(addresses, demotedUntil: [:], now: now, settings: rankingSettings, isLookup: false)
+                let order = unranked.order(
+                    addresses,
+                    demotedUntil: [:],
+                    now: now,
+                    settings: rankingSettings,
+                    isLookup: false
+                )
                 return Lookup(host: host, addresses: addresses, source: .resolver, ranking: order.snapshot)
             }
             return answer(host, source: .resolver, in: &state, now: now)
@@ -612,7 +672,12 @@ public final class DNSCache: Sendable {
     package func recordedChoice(for lookup: DomainLookup) -> EdgeChoice? {
         guard [.cache, .stale, .resolver].contains(lookup.source) else { return nil }
         let found = recent.withLock {
-            $0.find(host: lookup.host.lowercased(), from: lookup.start, to: lookup.end ?? .max, first: lookup.answers.first?.address)
+            $0.find(
+                host: lookup.host.lowercased(),
+                from: lookup.start,
+                to: lookup.end ?? .max,
+                first: lookup.answers.first?.address
+            )
         }
         return found?.choice
     }

@@ -1,5 +1,5 @@
-import FirstFrameCore
 import Dispatch
+import FirstFrameCore
 import Logging
 
 /// A ``DNSCache/Configuration`` setting out of range: the setting's name and the rule it breaks.

@@ -1,5 +1,5 @@
-import FirstFrameCore
 import CNetworkHooks
+import FirstFrameCore
 
 #if canImport(Glibc)
 import Glibc
@@ -28,7 +28,10 @@ extension DNSCache {
     /// Runs `body` with lookups on this thread bounded by `interrupter`: its deadline ends a lookup that
     /// misses the cache, and its cancel switch stops the wait. FFmpeg polls the interrupter everywhere except
     /// in getaddrinfo; this covers that gap.
-    public static func withLookupDeadline<Result>(_ interrupter: Interrupter, _ body: () throws -> Result) rethrows -> Result {
+    public static func withLookupDeadline<Result>(
+        _ interrupter: Interrupter,
+        _ body: () throws -> Result
+    ) rethrows -> Result {
         try LookupScope(cache: nil, interrupter: interrupter, deadline: interrupter.deadline).run(body)
     }
 
@@ -36,7 +39,9 @@ extension DNSCache {
     /// the process), bounded by `interrupter` and by `deadline` (`MonotonicClock` ns) when given. How one open
     /// gets its own `resolve` map and family policy without touching other threads.
     public func answeringLookups<Result>(
-        interrupter: Interrupter? = nil, deadline: UInt64? = nil, _ body: () throws -> Result
+        interrupter: Interrupter? = nil,
+        deadline: UInt64? = nil,
+        _ body: () throws -> Result
     ) rethrows -> Result {
         let limit = [deadline, interrupter?.deadline].compactMap { $0 }.min()
         return try LookupScope(cache: self, interrupter: interrupter, deadline: limit).run(body)
@@ -66,8 +71,14 @@ private let dnsCacheResolverHook: cnh_resolver_fn = { node, service, hints, resu
     if request.ai_flags & AI_NUMERICHOST != 0 || host.isEmpty { return CNH_NOT_HANDLED }
     guard let cache = scope?.cache ?? DNSCache.installed else {
         guard let scope, scope.bounds else { return CNH_NOT_HANDLED }
-        return boundedSystemLookup(host: host, service: service.map { String(cString: $0) }, hints: hints?.pointee,
-                                   result: result, scope: scope, detail: detail)
+        return boundedSystemLookup(
+            host: host,
+            service: service.map { String(cString: $0) },
+            hints: hints?.pointee,
+            result: result,
+            scope: scope,
+            detail: detail
+        )
     }
 
     let policy = cache.configuration.families
@@ -86,24 +97,28 @@ private let dnsCacheResolverHook: cnh_resolver_fn = { node, service, hints, resu
     }
 
     // The node list getaddrinfo would give: one per socket type asked for (all three when none was).
-    let tcp = Int32(IPPROTO_TCP), udp = Int32(IPPROTO_UDP)
-    let stream = Int32(SOCK_STREAM.rawValue), datagram = Int32(SOCK_DGRAM.rawValue)
-    let kinds: [(Int32, Int32)] = switch request.ai_socktype {
-    case 0: [(stream, tcp), (datagram, udp), (Int32(SOCK_RAW.rawValue), 0)]
-    case stream: [(stream, request.ai_protocol == 0 ? tcp : request.ai_protocol)]
-    case datagram: [(datagram, request.ai_protocol == 0 ? udp : request.ai_protocol)]
-    default: [(request.ai_socktype, request.ai_protocol)]
-    }
+    let tcp = Int32(IPPROTO_TCP)
+    let udp = Int32(IPPROTO_UDP)
+    let stream = Int32(SOCK_STREAM.rawValue)
+    let datagram = Int32(SOCK_DGRAM.rawValue)
+    let kinds: [(Int32, Int32)] =
+        switch request.ai_socktype {
+        case 0: [(stream, tcp), (datagram, udp), (Int32(SOCK_RAW.rawValue), 0)]
+        case stream: [(stream, request.ai_protocol == 0 ? tcp : request.ai_protocol)]
+        case datagram: [(datagram, request.ai_protocol == 0 ? udp : request.ai_protocol)]
+        default: [(request.ai_socktype, request.ai_protocol)]
+        }
 
     let (outcome, from) = cache.lookupReportingSource(host: host, deadline: scope?.deadlineForLookup) {
         scope?.interrupter?.isCancelled ?? false
     }
-    source?.pointee = switch from {
-    case .cache: Int32(CNH_SOURCE_CACHE.rawValue)
-    case .stale: Int32(CNH_SOURCE_STALE.rawValue)
-    case .negative: Int32(CNH_SOURCE_NEGATIVE.rawValue)
-    default: Int32(CNH_SOURCE_RESOLVER.rawValue)
-    }
+    source?.pointee =
+        switch from {
+        case .cache: Int32(CNH_SOURCE_CACHE.rawValue)
+        case .stale: Int32(CNH_SOURCE_STALE.rawValue)
+        case .negative: Int32(CNH_SOURCE_NEGATIVE.rawValue)
+        default: Int32(CNH_SOURCE_RESOLVER.rawValue)
+        }
     let answer: DNSCache.Lookup
     switch outcome {
     case .success(let lookup):
@@ -125,8 +140,13 @@ private let dnsCacheResolverHook: cnh_resolver_fn = { node, service, hints, resu
     if cnh_trace_current() != nil { cache.remember(answer, answered: addresses) }
     let storage = addresses.map { SocketAddress(address: $0, port: port).storage }
     let list = cnh_addrinfo_make(
-        storage, Int32(storage.count), kinds.map(\.0), kinds.map(\.1), Int32(kinds.count),
-        request.ai_flags & AI_CANONNAME != 0 ? host : nil)
+        storage,
+        Int32(storage.count),
+        kinds.map(\.0),
+        kinds.map(\.1),
+        Int32(kinds.count),
+        request.ai_flags & AI_CANONNAME != 0 ? host : nil
+    )
     guard let list else { return EAI_MEMORY }
     result.pointee = list
     return 0
@@ -138,19 +158,27 @@ private let dnsCacheResolverHook: cnh_resolver_fn = { node, service, hints, resu
 /// its cancel: the answer is exactly what getaddrinfo gives (the `ffmpeg` preset keeps `AF_UNSPEC` and libc's
 /// order), only the wait is bounded. An abandoned lookup finishes on the pool, which frees its list.
 private func boundedSystemLookup(
-    host: String, service: String?, hints: addrinfo?, result: UnsafeMutablePointer<UnsafeMutablePointer<addrinfo>?>,
-    scope: LookupScope, detail: UnsafeMutablePointer<Int32>?
+    host: String,
+    service: String?,
+    hints: addrinfo?,
+    result: UnsafeMutablePointer<UnsafeMutablePointer<addrinfo>?>,
+    scope: LookupScope,
+    detail: UnsafeMutablePointer<Int32>?
 ) -> Int32 {
     // The list crosses threads as an address: it belongs to whichever side ends up with it.
     struct Answer: Sendable {
         var status: Int32
         var list: UInt
     }
-    let flags = hints?.ai_flags ?? 0, family = hints?.ai_family ?? 0
-    let socketType = hints?.ai_socktype ?? 0, socketProtocol = hints?.ai_protocol ?? 0
+    let flags = hints?.ai_flags ?? 0
+    let family = hints?.ai_family ?? 0
+    let socketType = hints?.ai_socktype ?? 0
+    let socketProtocol = hints?.ai_protocol ?? 0
     let hasHints = hints != nil
+    // swift-format-ignore: OnlyOneTrailingClosureArgument
     let answer = BlockingPool.resolvers.run(
-        until: scope.deadlineForLookup, isCancelled: { scope.interrupter?.isCancelled ?? false },
+        until: scope.deadlineForLookup,
+        isCancelled: { scope.interrupter?.isCancelled ?? false },
         discard: { late in
             if late.list != 0 { cnh_real_freeaddrinfo(UnsafeMutablePointer(bitPattern: late.list)) }
         }
@@ -161,7 +189,8 @@ private func boundedSystemLookup(
         request.ai_socktype = socketType
         request.ai_protocol = socketProtocol
         var list: UnsafeMutablePointer<addrinfo>?
-        let status = hasHints
+        let status =
+            hasHints
             ? cnh_real_getaddrinfo(host, service, &request, &list)
             : cnh_real_getaddrinfo(host, service, nil, &list)
         return Answer(status: status, list: UInt(bitPattern: list))

@@ -15,7 +15,8 @@ public enum DNSError: Error, Sendable, Hashable, CustomStringConvertible {
     public var host: String {
         switch self {
         case .noSuchHost(let host), .noAddresses(let host, _), .timedOut(let host, _), .cancelled(let host),
-             .failed(let host, _, _): host
+            .failed(let host, _, _):
+            host
         }
     }
 

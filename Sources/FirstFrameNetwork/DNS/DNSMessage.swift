@@ -56,7 +56,7 @@ struct DNSMessage {
             guard offset < bytes.count else { throw .truncated }
             let length = Int(bytes[offset])
             if length == 0 { return offset + 1 }
-            if length & 0xC0 == 0xC0 { return offset + 2 } // a pointer ends the name
+            if length & 0xC0 == 0xC0 { return offset + 2 }  // a pointer ends the name
             offset += 1 + length
             labels += 1
             if labels > 127 { throw .pointerLoop }

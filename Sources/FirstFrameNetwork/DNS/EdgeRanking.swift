@@ -42,12 +42,19 @@ struct EdgeRanking: Sendable, Hashable {
         /// `addresses` (the lookup's answer, in its order) described; nil when there are none.
         func choice(for addresses: [IPAddress]) -> EdgeChoice? {
             guard let first = addresses.first else { return nil }
-            return EdgeChoice(chosen: first, reason: reason, candidates: addresses.map { address in
-                let measured = measurements[address].flatMap { $0.isFresh(at: now, lifetime: lifetime) ? $0 : nil }
-                return EdgeChoice.Candidate(
-                    address: address, averageConnectMs: measured?.averageMs, samples: measured?.samples ?? 0,
-                    demoted: (demotedUntil[address] ?? 0) > now)
-            })
+            return EdgeChoice(
+                chosen: first,
+                reason: reason,
+                candidates: addresses.map { address in
+                    let measured = measurements[address].flatMap { $0.isFresh(at: now, lifetime: lifetime) ? $0 : nil }
+                    return EdgeChoice.Candidate(
+                        address: address,
+                        averageConnectMs: measured?.averageMs,
+                        samples: measured?.samples ?? 0,
+                        demoted: (demotedUntil[address] ?? 0) > now
+                    )
+                }
+            )
         }
     }
 
@@ -77,11 +84,21 @@ struct EdgeRanking: Sendable, Hashable {
     /// `addresses` (the resolver's order) in the order to try them, and why.
     /// - Parameter isLookup: counts towards exploration and may explore; false only describes the ranking.
     mutating func order(
-        _ addresses: [IPAddress], demotedUntil: [IPAddress: UInt64], now: UInt64, settings: Settings, isLookup: Bool
+        _ addresses: [IPAddress],
+        demotedUntil: [IPAddress: UInt64],
+        now: UInt64,
+        settings: Settings,
+        isLookup: Bool
     ) -> (addresses: [IPAddress], snapshot: Snapshot) {
         if isLookup { lookups &+= 1 }
         func made(_ reason: EdgeChoice.Reason) -> Snapshot {
-            Snapshot(reason: reason, measurements: measurements, demotedUntil: demotedUntil, now: now, lifetime: settings.lifetime)
+            Snapshot(
+                reason: reason,
+                measurements: measurements,
+                demotedUntil: demotedUntil,
+                now: now,
+                lifetime: settings.lifetime
+            )
         }
         if addresses.count < 2 { return (addresses, made(.onlyAddress)) }
         // The common case, kept free of allocations: nothing measured, nothing demoted.
@@ -95,12 +112,15 @@ struct EdgeRanking: Sendable, Hashable {
         func fresh(_ address: IPAddress) -> Measurement? {
             measurements[address].flatMap { $0.isFresh(at: now, lifetime: settings.lifetime) ? $0 : nil }
         }
-        let measured = working.enumerated().compactMap { index, address in fresh(address).map { (index, address, $0.averageMs) } }
+        let measured = working.enumerated().compactMap { index, address in
+            fresh(address).map { (index, address, $0.averageMs) }
+        }
         if measured.isEmpty { return (working + demoted, made(.resolverOrder)) }
         let ranked = measured.sorted { ($0.2, $0.0) < ($1.2, $1.0) }.map(\.1) + working.filter { fresh($0) == nil }
 
         if isLookup, settings.explorationInterval > 0, lookups % settings.explorationInterval == 0,
-           let target = ranked.dropFirst().min(by: { (fresh($0)?.last ?? 0) < (fresh($1)?.last ?? 0) }) {
+            let target = ranked.dropFirst().min(by: { (fresh($0)?.last ?? 0) < (fresh($1)?.last ?? 0) })
+        {
             return ([target] + ranked.filter { $0 != target } + demoted, made(.exploring))
         }
         return (ranked + demoted, made(.fastest))

@@ -29,7 +29,9 @@ final class FirstAnswer<Value: Sendable>: Sendable {
             let ready: Value? = state.withLock { state in
                 switch state {
                 case .answered(let value): return value
-                case .waiting: state = .waiting(continuation); return nil
+                case .waiting:
+                    state = .waiting(continuation)
+                    return nil
                 }
             }
             if let ready { continuation.resume(returning: ready) }

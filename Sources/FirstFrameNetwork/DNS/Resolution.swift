@@ -1,5 +1,5 @@
-import FirstFrameCore
 import Dispatch
+import FirstFrameCore
 import Logging
 
 /// One resolution in flight, awaited by blocked FFmpeg threads and by tasks alike.

@@ -141,7 +141,10 @@ package struct RTMPChunkStreamReader: Sendable {
     }
 
     private mutating func readPayload(
-        _ bytes: ArraySlice<UInt8>, from index: Int, at time: UInt64, into completed: inout [RTMPMessage]
+        _ bytes: ArraySlice<UInt8>,
+        from index: Int,
+        at time: UInt64,
+        into completed: inout [RTMPMessage]
     ) -> Int {
         guard let id = payloadStream, var partial = streams[id]?.partial else {
             // Cannot happen (a payload is only read for a started message); stop rather than trust the state.
@@ -170,13 +173,19 @@ package struct RTMPChunkStreamReader: Sendable {
         let first = header[0]
         let format = Int(first >> 6)
         // Basic header: chunk stream id 2–63 in the first byte; 0 and 1 announce one or two more bytes.
-        let basicLength = switch first & 0x3F { case 0: 2; case 1: 3; default: 1 }
+        let basicLength =
+            switch first & 0x3F {
+            case 0: 2
+            case 1: 3
+            default: 1
+            }
         guard header.count >= basicLength else { return }
-        let id: UInt32 = switch first & 0x3F {
-        case 0: 64 + UInt32(header[1])
-        case 1: 64 + UInt32(header[1]) + UInt32(header[2]) << 8
-        default: UInt32(first & 0x3F)
-        }
+        let id: UInt32 =
+            switch first & 0x3F {
+            case 0: 64 + UInt32(header[1])
+            case 1: 64 + UInt32(header[1]) + UInt32(header[2]) << 8
+            default: UInt32(first & 0x3F)
+            }
         guard format == 0 || streams[id] != nil else {
             failure = .malformed("chunk stream \(id) continued (fmt \(format)) before a type 0 header started it")
             return
@@ -184,18 +193,22 @@ package struct RTMPChunkStreamReader: Sendable {
         var state = streams[id] ?? ChunkStream()
         let fieldEnd = basicLength + [11, 7, 3, 0][format]
         guard header.count >= fieldEnd else { return }
-        func uint24(_ at: Int) -> UInt32 { UInt32(header[at]) << 16 | UInt32(header[at + 1]) << 8 | UInt32(header[at + 2]) }
+        func uint24(_ at: Int) -> UInt32 {
+            UInt32(header[at]) << 16 | UInt32(header[at + 1]) << 8 | UInt32(header[at + 2])
+        }
         let field = format == 3 ? nil : uint24(basicLength)
         // fmt 3 repeats the extended timestamp when its chunk stream's last full header had one (as FFmpeg,
         // librtmp and nginx-rtmp write and read it).
         let extended = field.map { $0 == 0xFF_FFFF } ?? state.extended
         guard header.count >= fieldEnd + (extended ? 4 : 0) else { return }
-        let timestampField = extended
+        let timestampField =
+            extended
             ? header[fieldEnd..<fieldEnd + 4].reduce(0) { $0 << 8 | UInt32($1) }
             : field ?? state.timestampField
         let length = format <= 1 ? Int(uint24(basicLength + 3)) : state.length
         let typeID = format <= 1 ? header[basicLength + 6] : state.typeID
-        let streamID = format == 0
+        let streamID =
+            format == 0
             ? header[basicLength + 7..<basicLength + 11].reversed().reduce(0) { $0 << 8 | UInt32($1) }
             : state.streamID
         header.removeAll(keepingCapacity: true)
@@ -214,8 +227,13 @@ package struct RTMPChunkStreamReader: Sendable {
                 return
             }
             state.partial = Partial(
-                serial: messagesStarted, length: length, firstByteTime: headerFirstTime, typeID: typeID,
-                streamID: streamID, timestamp: state.timestamp)
+                serial: messagesStarted,
+                length: length,
+                firstByteTime: headerFirstTime,
+                typeID: typeID,
+                streamID: streamID,
+                timestamp: state.timestamp
+            )
             messagesStarted += 1
         }
         streams[id] = state
@@ -232,11 +250,23 @@ package struct RTMPChunkStreamReader: Sendable {
         }
     }
 
-    private mutating func finish(_ partial: Partial, chunkStreamID: UInt32, at time: UInt64, into completed: inout [RTMPMessage]) {
+    private mutating func finish(
+        _ partial: Partial,
+        chunkStreamID: UInt32,
+        at time: UInt64,
+        into completed: inout [RTMPMessage]
+    ) {
         let message = RTMPMessage(
-            serial: partial.serial, chunkStreamID: chunkStreamID, typeID: partial.typeID, streamID: partial.streamID,
-            length: partial.length, timestamp: partial.timestamp, firstByteTime: partial.firstByteTime,
-            lastByteTime: time, content: RTMPMessage.content(typeID: partial.typeID, payload: partial.kept[...]))
+            serial: partial.serial,
+            chunkStreamID: chunkStreamID,
+            typeID: partial.typeID,
+            streamID: partial.streamID,
+            length: partial.length,
+            timestamp: partial.timestamp,
+            firstByteTime: partial.firstByteTime,
+            lastByteTime: time,
+            content: RTMPMessage.content(typeID: partial.typeID, payload: partial.kept[...])
+        )
         position = .message(serial: partial.serial, typeID: partial.typeID, complete: true)
         completed.append(message)
         // Protocol control messages (on chunk stream 2, stream 0, but honoured wherever they come) change how this

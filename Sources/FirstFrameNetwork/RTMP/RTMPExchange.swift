@@ -72,9 +72,18 @@ public struct RTMPExchange: Sendable, Codable, Hashable {
     public var incompleteReason: IncompleteReason?
 
     public init(
-        phases: [RTMPPhase], stalls: [RTMPStall], firstMediaByte: UInt64?, firstAudioMessage: UInt64?,
-        firstVideoMessage: UInt64?, firstKeyframeStart: UInt64?, firstKeyframeEnd: UInt64?, serverChunkSize: Int,
-        clientChunkSize: Int, statusCodes: [String], messages: MessageCounts, incompleteReason: IncompleteReason?
+        phases: [RTMPPhase],
+        stalls: [RTMPStall],
+        firstMediaByte: UInt64?,
+        firstAudioMessage: UInt64?,
+        firstVideoMessage: UInt64?,
+        firstKeyframeStart: UInt64?,
+        firstKeyframeEnd: UInt64?,
+        serverChunkSize: Int,
+        clientChunkSize: Int,
+        statusCodes: [String],
+        messages: MessageCounts,
+        incompleteReason: IncompleteReason?
     ) {
         self.phases = phases
         self.stalls = stalls

@@ -41,7 +41,8 @@ struct RTMPExchangeAnalysis {
     static func run(events: [NetworkEvent], fd: Int32) -> RTMPExchange? {
         let socket = events.filter { $0.fd == fd }
         guard let firstSend = socket.first(where: { ($0.kind == .send || $0.kind == .tlsSend) && $0.result > 0 }),
-              firstSend.data.first == 3 else { return nil }
+            firstSend.data.first == 3
+        else { return nil }
         var analysis = RTMPExchangeAnalysis()
         let reason = analysis.read(socket)
         return analysis.exchange(reason)
@@ -72,12 +73,19 @@ struct RTMPExchangeAnalysis {
                 handshakeStart = event.time
             }
             if let previous, event.time >= previous.time, event.time - previous.time >= RTMPExchange.stallThreshold {
-                stalls.append(PendingStall(
-                    start: previous.time, end: event.time, awaited: side == .client ? .client : .server, before: previous))
+                stalls.append(
+                    PendingStall(
+                        start: previous.time,
+                        end: event.time,
+                        awaited: side == .client ? .client : .server,
+                        before: previous
+                    )
+                )
             }
             transfers.append((event.time, side))
             let captured = event.data.prefix(Int(min(event.result, Int64(event.data.count))))
-            let messages = side == .client ? client.feed(captured, at: event.time) : server.feed(captured, at: event.time)
+            let messages =
+                side == .client ? client.feed(captured, at: event.time) : server.feed(captured, at: event.time)
             if side == .server, handshakeEnd == nil, let end = server.handshakeEnd { handshakeEnd = end }
             for message in messages { apply(message, from: side) }
             previous = Mark(time: event.time, side: side, position: side == .client ? client.position : server.position)
@@ -106,14 +114,16 @@ struct RTMPExchangeAnalysis {
         case .command(let name, let transaction, let code):
             counts.commands += 1
             if name == "_result" || name == "_error", let transaction, let command = transactions[transaction],
-               let phase = RTMPPhase.Name(rawValue: command), phase == .connect || phase == .createStream,
-               requests[phase] != nil, answers[phase] == nil {
+                let phase = RTMPPhase.Name(rawValue: command), phase == .connect || phase == .createStream,
+                requests[phase] != nil, answers[phase] == nil
+            {
                 answers[phase] = (message.lastByteTime, name)
             }
             if name == "onStatus", let code {
                 statusCodes.append(code)
                 // Play.Start ends play; a failure status (StreamNotFound, Failed) ends it too, with no media to come.
-                let failed = code.hasPrefix("NetStream.Play.") && (code.hasSuffix("Failed") || code.hasSuffix("NotFound"))
+                let failed =
+                    code.hasPrefix("NetStream.Play.") && (code.hasSuffix("Failed") || code.hasSuffix("NotFound"))
                 if requests[.play] != nil, answers[.play] == nil, code == "NetStream.Play.Start" || failed {
                     answers[.play] = (message.lastByteTime, "onStatus \(code)")
                 }
@@ -122,7 +132,8 @@ struct RTMPExchangeAnalysis {
         case .video: counts.video += 1
         case .data: counts.data += 1
         case .aggregate: counts.aggregate += 1
-        case .other where message.typeID == RTMPMessage.TypeID.commandAMF0 || message.typeID == RTMPMessage.TypeID.commandAMF3:
+        case .other
+        where message.typeID == RTMPMessage.TypeID.commandAMF0 || message.typeID == RTMPMessage.TypeID.commandAMF3:
             counts.commands += 1
         default: counts.control += 1
         }
@@ -144,7 +155,14 @@ struct RTMPExchangeAnalysis {
     private func exchange(_ reason: RTMPExchange.IncompleteReason?) -> RTMPExchange {
         var phases: [RTMPPhase] = []
         if let handshakeStart {
-            phases.append(RTMPPhase(name: .handshake, start: handshakeStart, end: handshakeEnd, endedBy: handshakeEnd.map { _ in "S2" }))
+            phases.append(
+                RTMPPhase(
+                    name: .handshake,
+                    start: handshakeStart,
+                    end: handshakeEnd,
+                    endedBy: handshakeEnd.map { _ in "S2" }
+                )
+            )
         }
         for name in [RTMPPhase.Name.connect, .createStream, .play] {
             guard let start = requests[name] else { continue }
@@ -162,17 +180,30 @@ struct RTMPExchangeAnalysis {
         }
         let stalls = stalls.map { pending in
             RTMPStall(
-                start: pending.start, end: pending.end, awaited: pending.awaited, after: label(pending.before),
-                phase: phases.first { $0.contains(pending.start) }?.name)
+                start: pending.start,
+                end: pending.end,
+                awaited: pending.awaited,
+                after: label(pending.before),
+                phase: phases.first { $0.contains(pending.start) }?.name
+            )
         }
         for index in phases.indices {
             phases[index].stalls = stalls.filter { $0.phase == phases[index].name }
         }
         return RTMPExchange(
-            phases: phases, stalls: stalls, firstMediaByte: firstMediaByte, firstAudioMessage: firstAudioMessage,
-            firstVideoMessage: firstVideoMessage, firstKeyframeStart: keyframe?.start, firstKeyframeEnd: keyframe?.end,
-            serverChunkSize: server.chunkSize, clientChunkSize: client.chunkSize, statusCodes: statusCodes,
-            messages: counts, incompleteReason: reason)
+            phases: phases,
+            stalls: stalls,
+            firstMediaByte: firstMediaByte,
+            firstAudioMessage: firstAudioMessage,
+            firstVideoMessage: firstVideoMessage,
+            firstKeyframeStart: keyframe?.start,
+            firstKeyframeEnd: keyframe?.end,
+            serverChunkSize: server.chunkSize,
+            clientChunkSize: client.chunkSize,
+            statusCodes: statusCodes,
+            messages: counts,
+            incompleteReason: reason
+        )
     }
 
     /// "after sending connect", "after receiving part of video": what the transfer before a stall moved last.
@@ -195,16 +226,17 @@ struct RTMPExchangeAnalysis {
     /// A message's summary, with the command a `_result`/`_error` answers.
     private func describe(_ message: RTMPMessage) -> String {
         if case .command(let name, let transaction, _) = message.content, name == "_result" || name == "_error",
-           let transaction, let command = transactions[transaction] {
+            let transaction, let command = transactions[transaction]
+        {
             return "\(name) (\(command))"
         }
         return message.summary
     }
 }
 
-private extension RTMPMessage {
+extension RTMPMessage {
     /// An aggregate that holds audio (`audio: true`) or video tags.
-    func hasAggregated(audio: Bool) -> Bool {
+    fileprivate func hasAggregated(audio: Bool) -> Bool {
         guard case .aggregate(let hasAudio, let hasVideo, _) = content else { return false }
         return audio ? hasAudio : hasVideo
     }

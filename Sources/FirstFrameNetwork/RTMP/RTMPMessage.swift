@@ -130,7 +130,8 @@ package struct RTMPMessage: Sendable, Hashable {
         case .command(let name, _, let code): code.map { "\(name) \($0)" } ?? name
         case .data(let name): name.map { "data \($0)" } ?? "data"
         case .audio(let header): header ? "audio sequence header" : "audio"
-        case .video(let video): video.isSequenceHeader ? "video sequence header" : video.isKeyframe ? "video keyframe" : "video"
+        case .video(let video):
+            video.isSequenceHeader ? "video sequence header" : video.isKeyframe ? "video keyframe" : "video"
         case .aggregate: "aggregate"
         case .other: Self.typeName(typeID)
         }
@@ -193,7 +194,9 @@ package struct RTMPMessage: Sendable, Hashable {
         case TypeID.setPeerBandwidth: return u32(payload).map { .setPeerBandwidth($0) } ?? .other
         case TypeID.userControl:
             guard payload.count >= 2 else { return .other }
-            return .userControl(event: UInt16(payload[payload.startIndex]) << 8 | UInt16(payload[payload.startIndex + 1]))
+            return .userControl(
+                event: UInt16(payload[payload.startIndex]) << 8 | UInt16(payload[payload.startIndex + 1])
+            )
         case TypeID.commandAMF0, TypeID.commandAMF3:
             // AMF3 commands start with a format byte of 0 followed by AMF0 values (what servers send).
             let body = typeID == TypeID.commandAMF3 && payload.first == 0 ? payload.dropFirst() : payload
@@ -201,7 +204,11 @@ package struct RTMPMessage: Sendable, Hashable {
             guard let name = values.first?.string else { return .other }
             // onStatus: name, transaction id, null, info object { level, code, description }.
             let info = values.dropFirst(2).first { if case .object = $0 { true } else { false } }
-            return .command(name: name, transactionID: values.dropFirst().first?.number, statusCode: info?["code"]?.string)
+            return .command(
+                name: name,
+                transactionID: values.dropFirst().first?.number,
+                statusCode: info?["code"]?.string
+            )
         case TypeID.dataAMF0, TypeID.dataAMF3:
             let body = typeID == TypeID.dataAMF3 && payload.first == 0 ? payload.dropFirst() : payload
             return .data(name: AMF0Value.decodeAll(body.prefix(4096)).first?.string)
@@ -221,7 +228,9 @@ package struct RTMPMessage: Sendable, Hashable {
     /// Walks the FLV tags inside an aggregate message's kept payload (11-byte tag header, data, 4-byte back
     /// pointer), stopping where the kept bytes end.
     private static func aggregate(_ payload: ArraySlice<UInt8>) -> Content {
-        var hasAudio = false, hasVideo = false, keyframe = false
+        var hasAudio = false
+        var hasVideo = false
+        var keyframe = false
         var offset = payload.startIndex
         while payload.endIndex - offset >= 11 {
             let type = payload[offset] & 0x1F
@@ -230,7 +239,9 @@ package struct RTMPMessage: Sendable, Hashable {
             if type == TypeID.audio { hasAudio = true }
             if type == TypeID.video {
                 hasVideo = true
-                if let video = Video(payload[data..<min(data + size, payload.endIndex)]), video.isKeyframe { keyframe = true }
+                if let video = Video(payload[data..<min(data + size, payload.endIndex)]), video.isKeyframe {
+                    keyframe = true
+                }
             }
             guard payload.endIndex - data >= size + 4 else { break }
             offset = data + size + 4

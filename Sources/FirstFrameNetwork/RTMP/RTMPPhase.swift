@@ -33,7 +33,12 @@ public struct RTMPPhase: Sendable, Codable, Hashable {
     public var stallTime: UInt64 { stalls.reduce(0) { $0 + $1.duration } }
 
     public init(
-        name: Name, start: UInt64, end: UInt64?, endedBy: String?, stalls: [RTMPStall] = [], sends: Int = 0,
+        name: Name,
+        start: UInt64,
+        end: UInt64?,
+        endedBy: String?,
+        stalls: [RTMPStall] = [],
+        sends: Int = 0,
         receives: Int = 0
     ) {
         self.name = name

@@ -5,7 +5,10 @@ public struct ClosureResolver: Resolver {
     public let name: String
     private let body: @Sendable (String, AddressFamilyPolicy) async throws(DNSError) -> DNSAnswer
 
-    public init(name: String, _ body: @escaping @Sendable (String, AddressFamilyPolicy) async throws(DNSError) -> DNSAnswer) {
+    public init(
+        name: String,
+        _ body: @escaping @Sendable (String, AddressFamilyPolicy) async throws(DNSError) -> DNSAnswer
+    ) {
         self.name = name
         self.body = body
     }

@@ -66,20 +66,24 @@ private final class ChainRun: Sendable {
         guard let next, !answer.isAnswered else { return }
         let resolver = resolvers[next]
         let (host, families) = (self.host, self.families)
-        var started = [Task {
-            do throws(DNSError) {
-                answer.offer(.success(try await resolver.resolve(host: host, families: families)))
-                cancelRemaining()
-            } catch {
-                failed(next, error)
+        var started = [
+            Task {
+                do throws(DNSError) {
+                    answer.offer(.success(try await resolver.resolve(host: host, families: families)))
+                    cancelRemaining()
+                } catch {
+                    failed(next, error)
+                }
             }
-        }]
+        ]
         if next + 1 < resolvers.count {
             let hedge = hedgeAfter
-            started.append(Task {
-                try? await Task.sleep(for: .seconds(hedge))
-                if !Task.isCancelled { launch(after: next) }
-            })
+            started.append(
+                Task {
+                    try? await Task.sleep(for: .seconds(hedge))
+                    if !Task.isCancelled { launch(after: next) }
+                }
+            )
         }
         progress.withLock { $0.tasks += started }
         if answer.isAnswered { cancelRemaining() }
@@ -88,7 +92,7 @@ private final class ChainRun: Sendable {
     /// Losers are told to stop (a resolver blocked in a thread finishes on its own; its answer is ignored).
     func cancelRemaining() {
         progress.withLock { progress in
-            progress.tasks.forEach { $0.cancel() }
+            for task in progress.tasks { task.cancel() }
             progress.tasks = []
         }
     }

@@ -1,5 +1,5 @@
-import FirstFrameCore
 import CNetworkHooks
+import FirstFrameCore
 import Foundation
 
 /// The system's resolver, with the records' real TTL where DNS can tell it.
@@ -19,8 +19,12 @@ public struct SystemResolver: Resolver, BlockingResolver {
     public var queryTimeoutSeconds: Int
     public var queryAttempts: Int
 
-    public init(readsRecordTTL: Bool = true, nameserver: SocketAddress? = nil, queryTimeoutSeconds: Int = 2,
-                queryAttempts: Int = 2) {
+    public init(
+        readsRecordTTL: Bool = true,
+        nameserver: SocketAddress? = nil,
+        queryTimeoutSeconds: Int = 2,
+        queryAttempts: Int = 2
+    ) {
         self.readsRecordTTL = readsRecordTTL
         self.nameserver = nameserver
         self.queryTimeoutSeconds = queryTimeoutSeconds
@@ -44,7 +48,10 @@ public struct SystemResolver: Resolver, BlockingResolver {
     // MARK: DNS through libresolv
 
     private enum HostError: Int32 {
-        case hostNotFound = 1, tryAgain = 2, noRecovery = 3, noData = 4
+        case hostNotFound = 1
+        case tryAgain = 2
+        case noRecovery = 3
+        case noData = 4
     }
 
     /// The addresses and TTL from DNS, `nil` when DNS has no address and libc should be asked instead.
@@ -53,17 +60,26 @@ public struct SystemResolver: Resolver, BlockingResolver {
         var ttl: UInt32?
         var notFound = false
         var failure: String?
-        let types: [DNSMessage.RecordType] = switch families {
-        case .ipv4Only: [.a]
-        case .ipv6Only: [.aaaa]
-        case .both: [.aaaa, .a]
-        }
+        let types: [DNSMessage.RecordType] =
+            switch families {
+            case .ipv4Only: [.a]
+            case .ipv6Only: [.aaaa]
+            case .both: [.aaaa, .a]
+            }
         for type in types {
             var answer = [UInt8](repeating: 0, count: 4096)
             var hostError: Int32 = 0
             let length: Int32 = withServer { server in
-                cnh_res_query(host, Int32(type.rawValue), server, Int32(queryTimeoutSeconds), Int32(queryAttempts),
-                              &answer, Int32(answer.count), &hostError)
+                cnh_res_query(
+                    host,
+                    Int32(type.rawValue),
+                    server,
+                    Int32(queryTimeoutSeconds),
+                    Int32(queryAttempts),
+                    &answer,
+                    Int32(answer.count),
+                    &hostError
+                )
             }
             guard length >= 0 else {
                 switch HostError(rawValue: hostError) {
@@ -100,11 +116,12 @@ public struct SystemResolver: Resolver, BlockingResolver {
 
     private func getaddrinfo(host: String, families: AddressFamilyPolicy) throws(DNSError) -> DNSAnswer {
         var hints = addrinfo()
-        hints.ai_family = switch families {
-        case .ipv4Only: AF_INET
-        case .ipv6Only: AF_INET6
-        case .both: AF_UNSPEC
-        }
+        hints.ai_family =
+            switch families {
+            case .ipv4Only: AF_INET
+            case .ipv6Only: AF_INET6
+            case .both: AF_UNSPEC
+            }
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         var list: UnsafeMutablePointer<addrinfo>?
         // The real getaddrinfo: going through the hook would ask the cache, which asked us.
@@ -113,7 +130,8 @@ public struct SystemResolver: Resolver, BlockingResolver {
         guard status == 0 else {
             switch status {
             case EAI_NONAME: throw .noSuchHost(host)
-            case -5 /* EAI_NODATA */, -9 /* EAI_ADDRFAMILY */: throw .noAddresses(host, families)
+            // -5: EAI_NODATA, -9: EAI_ADDRFAMILY (glibc's, not exported by Swift's Glibc).
+            case -5, -9: throw .noAddresses(host, families)
             default: throw .failed(host, resolver: name, reason: String(cString: gai_strerror(status)))
             }
         }
@@ -121,7 +139,10 @@ public struct SystemResolver: Resolver, BlockingResolver {
         var node = list
         while let info = node {
             if let address = info.pointee.ai_addr,
-               let socket = SocketAddress(sockaddrBytes: UnsafeRawBufferPointer(start: address, count: Int(info.pointee.ai_addrlen))) {
+                let socket = SocketAddress(
+                    sockaddrBytes: UnsafeRawBufferPointer(start: address, count: Int(info.pointee.ai_addrlen))
+                )
+            {
                 addresses.append(socket.address)
             }
             node = info.pointee.ai_next

@@ -25,7 +25,8 @@ package struct BodyArrival: Sendable, Hashable {
     package func arrival(ofOffset offset: Int64) -> UInt64? {
         guard offset >= 0 else { return nil }
         // Deliveries are sorted by bodyBytesThrough: the first that covers the offset.
-        var low = 0, high = deliveries.count
+        var low = 0
+        var high = deliveries.count
         while low < high {
             let middle = (low + high) / 2
             if deliveries[middle].bodyBytesThrough > offset { high = middle } else { low = middle + 1 }
@@ -84,7 +85,9 @@ package struct BodyArrival: Sendable, Hashable {
             if body > (deliveries.last?.bodyBytesThrough ?? 0) {
                 deliveries.append(.init(time: read.time, bodyBytesThrough: body))
             }
-            if chunked?.broken == true || chunked?.finished == true || contentLength.map({ body >= $0 }) == true { break }
+            if chunked?.broken == true || chunked?.finished == true || contentLength.map({ body >= $0 }) == true {
+                break
+            }
         }
     }
 }

@@ -33,7 +33,7 @@ package struct ChunkedDecoder: Sendable {
                     if sawDigit { state = .sizeLineFeed(size: value) } else { broken = true }
                 } else if inExtension {
                     break
-                } else if byte == 59 { // ';' starts a chunk extension
+                } else if byte == 59 {  // ';' starts a chunk extension
                     state = .size(value: value, sawDigit: sawDigit, inExtension: true)
                 } else if let digit = Self.hexValue(byte), value <= Self.largestChunk {
                     state = .size(value: value * 16 + digit, sawDigit: true, inExtension: false)
@@ -41,7 +41,9 @@ package struct ChunkedDecoder: Sendable {
                     broken = true
                 }
             case .sizeLineFeed(let size):
-                if byte != 10 || size > Self.largestChunk { broken = true } else {
+                if byte != 10 || size > Self.largestChunk {
+                    broken = true
+                } else {
                     state = size == 0 ? .trailer(lineEmpty: true) : .payload(remaining: size)
                 }
             case .payload(let remaining):

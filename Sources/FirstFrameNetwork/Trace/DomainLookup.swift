@@ -1,5 +1,6 @@
 import CNetworkHooks
 import FirstFrameCore
+
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -138,9 +138,16 @@ package struct HLSPlaylistReading: Sendable, Hashable {
                 masterPlaylists.append(MasterPlaylist(hop: hop, variants: variants, complete: complete))
             } else if parsed.isMediaPlaylist {
                 roles[hop] = .mediaPlaylist
-                mediaPlaylists.append(MediaPlaylist(
-                    hop: hop, targetDuration: parsed.targetDuration, mediaSequence: parsed.mediaSequence,
-                    segments: parsed.segments, isLive: !parsed.endList, complete: complete))
+                mediaPlaylists.append(
+                    MediaPlaylist(
+                        hop: hop,
+                        targetDuration: parsed.targetDuration,
+                        mediaSequence: parsed.mediaSequence,
+                        segments: parsed.segments,
+                        isLive: !parsed.endList,
+                        complete: complete
+                    )
+                )
             } else {
                 roles[hop] = .other
             }
@@ -148,7 +155,8 @@ package struct HLSPlaylistReading: Sendable, Hashable {
         // Segments: a hop whose URL the latest media playlist read before its request listed.
         var listings: [String: [(playlist: Int, position: Int)]] = [:]
         for (index, playlist) in mediaPlaylists.enumerated() {
-            for (position, segment) in playlist.segments.enumerated() where listings[segment.url]?.last?.playlist != index {
+            for (position, segment) in playlist.segments.enumerated()
+            where listings[segment.url]?.last?.playlist != index {
                 listings[segment.url, default: []].append((index, position))
             }
         }
@@ -163,11 +171,18 @@ package struct HLSPlaylistReading: Sendable, Hashable {
                 let position = listing.position
                 let segment = playlist.segments[position]
                 let after = playlist.segments[(position + 1)...]
-                segments.append(SegmentFetch(
-                    hop: hop, playlistHop: playlist.hop, position: position, sequence: segment.sequence,
-                    duration: segment.duration,
-                    indexFromEnd: playlist.complete ? position - playlist.segments.count : nil,
-                    secondsFromLiveEdge: playlist.complete ? after.reduce(segment.duration) { $0 + $1.duration } : nil))
+                segments.append(
+                    SegmentFetch(
+                        hop: hop,
+                        playlistHop: playlist.hop,
+                        position: position,
+                        sequence: segment.sequence,
+                        duration: segment.duration,
+                        indexFromEnd: playlist.complete ? position - playlist.segments.count : nil,
+                        secondsFromLiveEdge: playlist.complete
+                            ? after.reduce(segment.duration) { $0 + $1.duration } : nil
+                    )
+                )
             } else if let head = heads[hop], Self.looksLikeSegment(head) {
                 roles[hop] = .segment
             } else {
@@ -199,8 +214,11 @@ package struct HLSPlaylistReading: Sendable, Hashable {
         var target = url
         var from = after
         for _ in 0..<9 {
-            guard let hop = hops.indices.first(where: { $0 > from && hops[$0].url.map(normalized) == target }) else { return nil }
-            guard let status = hops[hop].status, (300..<400).contains(status), let location = hops[hop].redirectTo else {
+            guard let hop = hops.indices.first(where: { $0 > from && hops[$0].url.map(normalized) == target }) else {
+                return nil
+            }
+            guard let status = hops[hop].status, (300..<400).contains(status), let location = hops[hop].redirectTo
+            else {
                 return hop
             }
             target = normalized(resolve(location, against: hops[hop].url ?? ""))
@@ -247,10 +265,15 @@ package struct HLSPlaylistReading: Sendable, Hashable {
                 }
                 // A URI line: the variant or segment its tags described.
                 if let attributes = pendingVariant {
-                    variants.append(Variant(
-                        bandwidth: attributes["BANDWIDTH"].flatMap { Int($0) }, resolution: attributes["RESOLUTION"],
-                        codecs: attributes["CODECS"], uri: line,
-                        url: HLSPlaylistReading.normalized(HLSPlaylistReading.resolve(line, against: base))))
+                    variants.append(
+                        Variant(
+                            bandwidth: attributes["BANDWIDTH"].flatMap { Int($0) },
+                            resolution: attributes["RESOLUTION"],
+                            codecs: attributes["CODECS"],
+                            uri: line,
+                            url: HLSPlaylistReading.normalized(HLSPlaylistReading.resolve(line, against: base))
+                        )
+                    )
                     pendingVariant = nil
                 } else if let duration = pendingDuration {
                     uris.append((line, duration))
@@ -258,8 +281,12 @@ package struct HLSPlaylistReading: Sendable, Hashable {
                 }
             }
             segments = uris.enumerated().map { position, entry in
-                Segment(uri: entry.uri, url: HLSPlaylistReading.normalized(HLSPlaylistReading.resolve(entry.uri, against: base)),
-                        duration: entry.duration, sequence: mediaSequence + position)
+                Segment(
+                    uri: entry.uri,
+                    url: HLSPlaylistReading.normalized(HLSPlaylistReading.resolve(entry.uri, against: base)),
+                    duration: entry.duration,
+                    sequence: mediaSequence + position
+                )
             }
         }
     }
@@ -267,11 +294,16 @@ package struct HLSPlaylistReading: Sendable, Hashable {
     /// An attribute list (`BANDWIDTH=800000,RESOLUTION=320x240,CODECS="avc1.64001e,mp4a.40.2"`), quotes taken off.
     static func attributes(_ list: Substring) -> [String: String] {
         var result: [String: String] = [:]
-        var name = "", value = "", inValue = false, quoted = false
+        var name = ""
+        var value = ""
+        var inValue = false
+        var quoted = false
         func flush() {
             let key = name.trimmingWhitespace()
             if !key.isEmpty { result[key.uppercased()] = value.trimmingWhitespace() }
-            name = ""; value = ""; inValue = false
+            name = ""
+            value = ""
+            inValue = false
         }
         for character in list {
             if quoted {
@@ -312,7 +344,8 @@ package struct HLSPlaylistReading: Sendable, Hashable {
             // Only a query or fragment: the base's path with it.
             return origin + basePath + suffix
         }
-        let merged = reference.hasPrefix("/")
+        let merged =
+            reference.hasPrefix("/")
             ? String(reference) : String(basePath[...basePath.lastIndex(of: "/")!]) + reference
         // Remove dot segments.
         var output: [Substring] = []
@@ -346,16 +379,16 @@ package struct HLSPlaylistReading: Sendable, Hashable {
     }
 }
 
-private extension StringProtocol {
-    func trimmingWhitespace() -> String {
+extension StringProtocol {
+    fileprivate func trimmingWhitespace() -> String {
         let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\r" || $0 == "\n" || $0 == "\r\n" }
         return String(drop(while: isSpace).reversed().drop(while: isSpace).reversed())
     }
 }
 
-private extension String {
+extension String {
     /// The rest of the line after `tag`, if it starts with it.
-    func value(of tag: String) -> Substring? {
+    fileprivate func value(of tag: String) -> Substring? {
         hasPrefix(tag) ? dropFirst(tag.count) : nil
     }
 }

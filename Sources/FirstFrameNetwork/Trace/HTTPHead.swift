@@ -1,5 +1,6 @@
-import FirstFrameCore
 import CNetworkHooks
+import FirstFrameCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -20,7 +21,9 @@ package enum HTTPHead {
         return data.withUnsafeBufferPointer { bytes -> Int? in
             var index = max(0, start)
             while index <= bytes.count - 4 {
-                if bytes[index] == 13, bytes[index + 1] == 10, bytes[index + 2] == 13, bytes[index + 3] == 10 { return index + 4 }
+                if bytes[index] == 13, bytes[index + 1] == 10, bytes[index + 2] == 13, bytes[index + 3] == 10 {
+                    return index + 4
+                }
                 index += 1
             }
             return nil
@@ -77,15 +80,14 @@ package enum HTTPHead {
     }
 }
 
-import CNetworkHooks
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
 
-private extension Substring {
-    func trimmingCharacters(in set: String) -> String {
+extension Substring {
+    fileprivate func trimmingCharacters(in set: String) -> String {
         guard let first = firstIndex(where: { !set.contains($0) }), let last = lastIndex(where: { !set.contains($0) })
         else { return "" }
         return String(self[first...last])

@@ -1,5 +1,6 @@
-import FirstFrameCore
 import CNetworkHooks
+import FirstFrameCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -18,7 +19,9 @@ enum HopAssembler {
     /// per hop, the indices in `events` of the reads that carried its response (its socket's receives, or its
     /// gnutls session's plaintext, from its request's response on: a kept-alive connection's later responses
     /// belong to the later hops).
-    static func assemble(_ events: [NetworkEvent]) -> (hops: [NetworkHop], hls: HLSPlaylistReading, responseReads: [[Int]]) {
+    static func assemble(
+        _ events: [NetworkEvent]
+    ) -> (hops: [NetworkHop], hls: HLSPlaylistReading, responseReads: [[Int]]) {
         var assembler = State()
         for (index, event) in events.enumerated() {
             assembler.eventIndex = index
@@ -75,11 +78,30 @@ enum HopAssembler {
         var numericCheck = false
 
         mutating func newHop(host: String?, port: Int?) -> Int {
-            hops.append(NetworkHop(
-                index: hops.count, kind: .tcp, url: nil, host: host, port: port, lookup: nil, connects: [],
-                remote: nil, reusedConnection: false, secureConnectionStart: nil, secureConnectionEnd: nil,
-                secureConnectionError: nil, requestStart: nil, responseStart: nil, statusLine: nil, status: nil,
-                redirectTo: nil, bytesSent: 0, bytesReceived: 0, closed: nil))
+            hops.append(
+                NetworkHop(
+                    index: hops.count,
+                    kind: .tcp,
+                    url: nil,
+                    host: host,
+                    port: port,
+                    lookup: nil,
+                    connects: [],
+                    remote: nil,
+                    reusedConnection: false,
+                    secureConnectionStart: nil,
+                    secureConnectionEnd: nil,
+                    secureConnectionError: nil,
+                    requestStart: nil,
+                    responseStart: nil,
+                    statusLine: nil,
+                    status: nil,
+                    redirectTo: nil,
+                    bytesSent: 0,
+                    bytesReceived: 0,
+                    closed: nil
+                )
+            )
             responseReads.append([])
             return hops.count - 1
         }
@@ -98,8 +120,16 @@ enum HopAssembler {
                 let names = event.lookupNames
                 let hop = newHop(host: names.host, port: Int(names.service))
                 hops[hop].lookup = DomainLookup(
-                    host: names.host, service: names.service, start: event.time, end: nil, answers: [],
-                    source: IPAddress(names.host) != nil ? .literal : .system, errorCode: nil, error: nil, failure: nil)
+                    host: names.host,
+                    service: names.service,
+                    start: event.time,
+                    end: nil,
+                    answers: [],
+                    source: IPAddress(names.host) != nil ? .literal : .system,
+                    errorCode: nil,
+                    error: nil,
+                    failure: nil
+                )
                 openLookupHop = hop
 
             case .lookupEnd:
@@ -131,9 +161,17 @@ enum HopAssembler {
                     hop = newHop(host: address.address.description, port: address.port)
                     openLookupHop = hop
                 }
-                hops[hop].connects.append(ConnectAttempt(
-                    address: address, fd: event.fd, start: event.time, end: nil, outcome: .pending,
-                    errorCode: nil, error: nil))
+                hops[hop].connects.append(
+                    ConnectAttempt(
+                        address: address,
+                        fd: event.fd,
+                        start: event.time,
+                        end: nil,
+                        outcome: .pending,
+                        errorCode: nil,
+                        error: nil
+                    )
+                )
                 attempts[event.fd] = (hop, hops[hop].connects.count - 1)
 
             case .connectReturn:
@@ -156,7 +194,9 @@ enum HopAssembler {
 
             case .tlsSend, .tlsReceive:
                 // Plaintext inside a TLS session, on the socket its handshake ran over.
-                guard let fd = sessionSockets[event.fd] ?? lastConnectedFD, var connection = connections[fd] else { return }
+                guard let fd = sessionSockets[event.fd] ?? lastConnectedFD, var connection = connections[fd] else {
+                    return
+                }
                 if event.kind == .tlsSend {
                     applicationSend(event, on: &connection)
                 } else {
@@ -268,7 +308,8 @@ enum HopAssembler {
             guard !handshakeBracketed.contains(hop) else { return }
             if hops[hop].requestStart == nil {
                 if connection.tls.clientApplicationRecords == 0,
-                   TLSRecords.types(in: event.data).contains(TLSRecords.applicationData) {
+                    TLSRecords.types(in: event.data).contains(TLSRecords.applicationData)
+                {
                     connection.tls.serverEncryptedFirst = true
                 }
             } else if hops[hop].responseStart == nil {

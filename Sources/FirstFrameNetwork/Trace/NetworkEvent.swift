@@ -1,5 +1,5 @@
-import FirstFrameCore
 import CNetworkHooks
+import FirstFrameCore
 
 /// One call the network hooks saw on a tracing thread, as recorded: the raw material of ``NetworkTrace``.
 package struct NetworkEvent: Sendable, Codable, Hashable {
@@ -49,7 +49,15 @@ package struct NetworkEvent: Sendable, Codable, Hashable {
     /// bytes of a turn (send/receive: a request or response head, a TLS record header), a label (mark).
     package var data: [UInt8]
 
-    package init(kind: Kind, time: UInt64, fd: Int32 = -1, result: Int64 = 0, error: Int32 = 0, aux: Int32 = 0, data: [UInt8] = []) {
+    package init(
+        kind: Kind,
+        time: UInt64,
+        fd: Int32 = -1,
+        result: Int64 = 0,
+        error: Int32 = 0,
+        aux: Int32 = 0,
+        data: [UInt8] = []
+    ) {
         self.kind = kind
         self.time = time
         self.fd = fd
@@ -84,7 +92,9 @@ extension NetworkEvent {
             let length = Int(raw.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
             offset += 4
             guard offset + length <= raw.count else { break }
-            if let address = SocketAddress(sockaddrBytes: UnsafeRawBufferPointer(rebasing: raw[offset..<offset + length])) {
+            if let address = SocketAddress(
+                sockaddrBytes: UnsafeRawBufferPointer(rebasing: raw[offset..<offset + length])
+            ) {
                 result.append(address)
             }
             offset += length

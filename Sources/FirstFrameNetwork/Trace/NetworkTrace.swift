@@ -1,5 +1,5 @@
-import FirstFrameCore
 import CNetworkHooks
+import FirstFrameCore
 
 /// What FFmpeg (or any code on the thread) did on the network while a trace was on: every lookup, every
 /// connect attempt, the TLS handshake, requests and responses, organised as ``hops``.
@@ -49,9 +49,12 @@ public struct NetworkTrace: Sendable, Codable {
     /// The hops and what they carried are assembled again from the events.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(start: try container.decode(UInt64.self, forKey: .start), end: try container.decode(UInt64.self, forKey: .end),
-                  events: try container.decode([NetworkEvent].self, forKey: .events),
-                  droppedEvents: try container.decode(Int.self, forKey: .droppedEvents))
+        self.init(
+            start: try container.decode(UInt64.self, forKey: .start),
+            end: try container.decode(UInt64.self, forKey: .end),
+            events: try container.decode([NetworkEvent].self, forKey: .events),
+            droppedEvents: try container.decode(Int.self, forKey: .droppedEvents)
+        )
     }
 
     /// The reads that carried `hop`'s response, in order.

@@ -1,5 +1,5 @@
-import FirstFrameCore
 import CNetworkHooks
+import FirstFrameCore
 
 /// Tracing on the current thread from `init` to ``stop()``. Internal: a recorder left running on a thread
 /// would leave that thread pointing at a freed trace, which ``NetworkTrace/capture(captureBytesPerTurn:_:)``
@@ -26,12 +26,21 @@ package final class NetworkTraceRecorder {
         guard let raw = cnh_trace_events(trace) else { return [] }
         for event in UnsafeBufferPointer(start: raw, count: count) {
             guard let kind = NetworkEvent.Kind(event.kind) else { continue }
-            let data: [UInt8] = event.data_length > 0 && bytes != nil
+            let data: [UInt8] =
+                event.data_length > 0 && bytes != nil
                 ? Array(UnsafeBufferPointer(start: bytes! + Int(event.data_offset), count: Int(event.data_length)))
                 : []
-            events.append(NetworkEvent(
-                kind: kind, time: event.time_ns, fd: event.fd, result: event.result,
-                error: event.error, aux: event.aux, data: data))
+            events.append(
+                NetworkEvent(
+                    kind: kind,
+                    time: event.time_ns,
+                    fd: event.fd,
+                    result: event.result,
+                    error: event.error,
+                    aux: event.aux,
+                    data: data
+                )
+            )
         }
         return events
     }
@@ -45,7 +54,11 @@ package final class NetworkTraceRecorder {
         defer { cnh_trace_free(trace) }
         let events = Self.events(of: trace)
         let result = NetworkTrace(
-            start: cnh_trace_start_ns(trace), end: now, events: events, droppedEvents: Int(cnh_trace_dropped(trace)))
+            start: cnh_trace_start_ns(trace),
+            end: now,
+            events: events,
+            droppedEvents: Int(cnh_trace_dropped(trace))
+        )
         // Once, from the outermost capture: an inner capture's events reach the outer one too.
         if cnh_trace_is_active() == 0 { DNSCache.installed?.learn(from: result) }
         return result

@@ -24,12 +24,21 @@ struct ResponseBody {
                     raw = Array(head[length...])
                     head.removeSubrange(length...)
                 }
-                if !captured { cut = true; break }
+                if !captured {
+                    cut = true
+                    break
+                }
             } else {
                 raw += read.data
-                if !captured { cut = true; break }
+                if !captured {
+                    cut = true
+                    break
+                }
             }
-            if let wanted, raw.count >= wanted * 2 + 64 { cut = true; break }
+            if let wanted, raw.count >= wanted * 2 + 64 {
+                cut = true
+                break
+            }
         }
         guard headLength != nil else { return nil }
         let fields = HTTPHead.fields(head)

@@ -1,5 +1,6 @@
-import FirstFrameCore
 import CNetworkHooks
+import FirstFrameCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

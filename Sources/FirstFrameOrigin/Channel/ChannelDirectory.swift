@@ -53,7 +53,12 @@ final class ChannelDirectory: Sendable {
         let sentLogCapacity = configuration.logsSentTags ? configuration.sentLogCapacity : nil
         self.sentLogCapacity = sentLogCapacity
         let prepared = PreparedProgram(standardProgram)
-        standard = LiveChannel(name: .standard, prepared: prepared, clockLoop: group.next(), sentLogCapacity: sentLogCapacity)
+        standard = LiveChannel(
+            name: .standard,
+            prepared: prepared,
+            clockLoop: group.next(),
+            sentLogCapacity: sentLogCapacity
+        )
         var state = State()
         state.channels[.standard] = .ready(standard)
         state.programs[standardProgram.look] = group.next().makeSucceededFuture(prepared)
@@ -64,8 +69,11 @@ final class ChannelDirectory: Sendable {
     func channel(named name: ChannelName) -> Lookup {
         enum Step {
             case found(Lookup)
-            case create(program: EventLoopFuture<PreparedProgram>, synthesis: EventLoopPromise<PreparedProgram>?,
-                        channel: EventLoopPromise<LiveChannel>)
+            case create(
+                program: EventLoopFuture<PreparedProgram>,
+                synthesis: EventLoopPromise<PreparedProgram>?,
+                channel: EventLoopPromise<LiveChannel>
+            )
         }
         let look = name.look(distinctPrograms: distinctPrograms)
         let step: Step = state.withLock { state in
@@ -112,7 +120,8 @@ final class ChannelDirectory: Sendable {
             case .ready: continue
             case .pending(let future): pending.append(future)
             case .ended: throw OriginError.invalidConfiguration("channel \(name) has ended")
-            case .full: throw OriginError.invalidConfiguration("channel \(name): the origin has its maximum number of channels")
+            case .full:
+                throw OriginError.invalidConfiguration("channel \(name): the origin has its maximum number of channels")
             }
         }
         for future in pending { _ = try await future.get() }
@@ -178,7 +187,12 @@ final class ChannelDirectory: Sendable {
 
     private func makeChannel(_ name: ChannelName, _ prepared: PreparedProgram) throws -> LiveChannel {
         let start = prepared.startingAt(gop: name.firstGOP(gopsPerLoop: prepared.program.gopsPerLoop))
-        let channel = LiveChannel(name: name, prepared: start, clockLoop: group.next(), sentLogCapacity: sentLogCapacity)
+        let channel = LiveChannel(
+            name: name,
+            prepared: start,
+            clockLoop: group.next(),
+            sentLogCapacity: sentLogCapacity
+        )
         let created = state.withLock { state -> Bool in
             guard !state.stopped, case .pending = state.channels[name] else { return false }
             state.channels[name] = .ready(channel)

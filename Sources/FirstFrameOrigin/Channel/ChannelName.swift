@@ -18,7 +18,8 @@ package struct ChannelName: Sendable, Hashable, CustomStringConvertible {
     /// `nil` unless `value` is 1…100 characters from `A–Z a–z 0–9 - _ . ~` (URL-safe without escaping).
     package init?(_ value: String) {
         guard (1...Self.maximumLength).contains(value.utf8.count),
-              value.utf8.allSatisfy({ Self.allowed.contains($0) }) else { return nil }
+            value.utf8.allSatisfy({ Self.allowed.contains($0) })
+        else { return nil }
         self.value = value
     }
 

@@ -21,7 +21,12 @@ package struct ChannelProgram: Sendable {
     package let media: [FLVTag]
     package let loopMilliseconds: UInt32
 
-    init(flv bytes: [UInt8], configuration: MediaConfiguration, look: ChannelLook, videoCodec: String) throws(OriginError) {
+    init(
+        flv bytes: [UInt8],
+        configuration: MediaConfiguration,
+        look: ChannelLook,
+        videoCodec: String
+    ) throws(OriginError) {
         var parser = FLVStreamParser()
         let tags: [FLVTag]
         do {
@@ -79,10 +84,14 @@ package struct ChannelProgram: Sendable {
         // Cut at the keyframe's time: what is due from there comes first, what came before moves to the end of
         // the pass, in the same order. A pass is in timestamp order, so this is a rotation of the array, and
         // timestamps still never run backwards within a pass.
-        guard index > 0, let split = media.firstIndex(where: { $0.timestamp >= keyframes[index].timestamp }) else { return self }
+        guard index > 0, let split = media.firstIndex(where: { $0.timestamp >= keyframes[index].timestamp }) else {
+            return self
+        }
         let cut = media[split].timestamp
         let later = media[split...].map { FLVTag(kind: $0.kind, timestamp: $0.timestamp - cut, payload: $0.payload) }
-        let earlier = media[..<split].map { FLVTag(kind: $0.kind, timestamp: $0.timestamp + loopMilliseconds - cut, payload: $0.payload) }
+        let earlier = media[..<split].map {
+            FLVTag(kind: $0.kind, timestamp: $0.timestamp + loopMilliseconds - cut, payload: $0.payload)
+        }
         return ChannelProgram(rotating: self, gop: index, rotation: split, media: later + earlier)
     }
 
@@ -114,7 +123,10 @@ package struct ChannelProgram: Sendable {
     /// Synthesises (or returns the already synthesised) program for `configuration` in `look`. Encoding the
     /// default channel costs about 0.6 s of wall time and 0.9 s of CPU (x264 uses both cores) on the two-core
     /// dev machine; tests and benchmarks start many origins, so results are kept for the life of the process.
-    package static func synthesized(_ configuration: MediaConfiguration, look: ChannelLook = .original) throws(OriginError) -> ChannelProgram {
+    package static func synthesized(
+        _ configuration: MediaConfiguration,
+        look: ChannelLook = .original
+    ) throws(OriginError) -> ChannelProgram {
         let key = CacheKey(configuration: configuration, look: look)
         if let cached = cache.withLock({ $0[key] }) { return cached }
         let program = try MediaSynthesizer.synthesize(configuration, look: look)

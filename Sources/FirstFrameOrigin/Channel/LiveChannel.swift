@@ -146,8 +146,12 @@ final class LiveChannel: Sendable {
                 guard due <= now else { break }
                 let timestamp = UInt32(truncatingIfNeeded: due)
                 let stamped = EmittedTag(
-                    kind: tag.kind, timestamp: timestamp, isKeyframe: tag.isKeyframe,
-                    bytes: Self.restamp(bytes, to: timestamp), packet: packet.map { Self.restamp($0, to: timestamp) })
+                    kind: tag.kind,
+                    timestamp: timestamp,
+                    isKeyframe: tag.isKeyframe,
+                    bytes: Self.restamp(bytes, to: timestamp),
+                    packet: packet.map { Self.restamp($0, to: timestamp) }
+                )
                 // The cache always starts on a keyframe; what comes before the channel's first one is not cached.
                 if stamped.isKeyframe { state.gop.removeAll(keepingCapacity: true) }
                 if stamped.isKeyframe || !state.gop.isEmpty { state.gop.append(stamped) }
@@ -190,7 +194,13 @@ final class LiveChannel: Sendable {
     private static func restamp(_ bytes: ByteBuffer, to timestamp: UInt32) -> ByteBuffer {
         var copy = bytes
         let base = copy.readerIndex + FLVTag.timestampOffset
-        copy.setBytes([UInt8(timestamp >> 16 & 0xFF), UInt8(timestamp >> 8 & 0xFF), UInt8(timestamp & 0xFF), UInt8(timestamp >> 24)], at: base)
+        copy.setBytes(
+            [
+                UInt8(timestamp >> 16 & 0xFF), UInt8(timestamp >> 8 & 0xFF), UInt8(timestamp & 0xFF),
+                UInt8(timestamp >> 24),
+            ],
+            at: base
+        )
         return copy
     }
 }

@@ -12,7 +12,8 @@ package struct FLVStreamParser: Sendable {
     package init() {}
 
     /// Appends bytes and returns the tags they completed.
-    package mutating func append<Bytes: Sequence>(_ bytes: Bytes) throws(FLVParseError) -> [FLVTag] where Bytes.Element == UInt8 {
+    package mutating func append<Bytes: Sequence>(_ bytes: Bytes) throws(FLVParseError) -> [FLVTag]
+    where Bytes.Element == UInt8 {
         let before = buffer.count
         buffer.append(contentsOf: bytes)
         totalBytes += buffer.count - before
@@ -34,11 +35,13 @@ package struct FLVStreamParser: Sendable {
             guard let kind = FLVTag.Kind(rawValue: type & 0x1F) else {
                 throw .unsupportedTagType(type, offset: consumed + offset)
             }
-            let timestamp = UInt32(buffer[offset + 4]) << 16 | UInt32(buffer[offset + 5]) << 8
+            let timestamp =
+                UInt32(buffer[offset + 4]) << 16 | UInt32(buffer[offset + 5]) << 8
                 | UInt32(buffer[offset + 6]) | UInt32(buffer[offset + 7]) << 24
             let payload = Array(buffer[(offset + 11)..<(offset + 11 + size)])
             let trailer = offset + 11 + size
-            let previous = UInt32(buffer[trailer]) << 24 | UInt32(buffer[trailer + 1]) << 16
+            let previous =
+                UInt32(buffer[trailer]) << 24 | UInt32(buffer[trailer + 1]) << 16
                 | UInt32(buffer[trailer + 2]) << 8 | UInt32(buffer[trailer + 3])
             guard previous == UInt32(11 + size) else {
                 throw .previousTagSizeMismatch(expected: UInt32(11 + size), found: previous, offset: consumed + trailer)

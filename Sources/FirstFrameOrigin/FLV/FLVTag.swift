@@ -79,8 +79,13 @@ package struct FLVTag: Sendable, Equatable {
     package func packetDigest(timestamp: UInt32? = nil) -> PacketDigest? {
         guard let offset = packetPayloadOffset else { return nil }
         let hash = payload.withUnsafeBytes { PayloadHash.hash(UnsafeRawBufferPointer(rebasing: $0[offset...])) }
-        return PacketDigest(kind: kind == .video ? .video : .audio, milliseconds: Int64(timestamp ?? self.timestamp),
-                            isKeyframe: kind == .audio || isKeyframe, size: payload.count - offset, hash: hash)
+        return PacketDigest(
+            kind: kind == .video ? .video : .audio,
+            milliseconds: Int64(timestamp ?? self.timestamp),
+            isKeyframe: kind == .audio || isKeyframe,
+            size: payload.count - offset,
+            hash: hash
+        )
     }
 
     /// Size on the wire: header, data and the trailing previous-tag-size field.
@@ -94,11 +99,15 @@ package struct FLVTag: Sendable, Equatable {
         let time = timestamp ?? self.timestamp
         bytes.append(kind.rawValue)
         bytes.append(contentsOf: [UInt8(size >> 16 & 0xFF), UInt8(size >> 8 & 0xFF), UInt8(size & 0xFF)])
-        bytes.append(contentsOf: [UInt8(time >> 16 & 0xFF), UInt8(time >> 8 & 0xFF), UInt8(time & 0xFF), UInt8(time >> 24)])
+        bytes.append(contentsOf: [
+            UInt8(time >> 16 & 0xFF), UInt8(time >> 8 & 0xFF), UInt8(time & 0xFF), UInt8(time >> 24),
+        ])
         bytes.append(contentsOf: [0, 0, 0])
         bytes.append(contentsOf: payload)
         let previous = UInt32(11 + payload.count)
-        bytes.append(contentsOf: [UInt8(previous >> 24), UInt8(previous >> 16 & 0xFF), UInt8(previous >> 8 & 0xFF), UInt8(previous & 0xFF)])
+        bytes.append(contentsOf: [
+            UInt8(previous >> 24), UInt8(previous >> 16 & 0xFF), UInt8(previous >> 8 & 0xFF), UInt8(previous & 0xFF),
+        ])
         return bytes
     }
 

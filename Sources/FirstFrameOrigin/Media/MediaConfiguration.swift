@@ -82,6 +82,8 @@ public struct MediaConfiguration: Sendable, Hashable, Codable {
         guard loopSeconds > 0, loopSeconds <= 600 else { throw fail("loop \(loopSeconds) s: must be > 0 and ≤ 600") }
         guard videoBitrate >= 50_000 else { throw fail("video bitrate \(videoBitrate): must be ≥ 50 kbit/s") }
         guard (0...16).contains(bFrames) else { throw fail("b-frames \(bFrames): must be 0…16") }
-        guard [22_050, 44_100, 48_000].contains(audioSampleRate) else { throw fail("audio rate \(audioSampleRate): 22050, 44100 or 48000") }
+        guard [22_050, 44_100, 48_000].contains(audioSampleRate) else {
+            throw fail("audio rate \(audioSampleRate): 22050, 44100 or 48000")
+        }
     }
 }

@@ -16,7 +16,10 @@ import Darwin
 /// higher pip at the start of every second, which makes A/V alignment audible. ``ChannelLook`` shifts
 /// both per look.
 enum MediaSynthesizer {
-    static func synthesize(_ configuration: MediaConfiguration, look: ChannelLook = .original) throws(OriginError) -> ChannelProgram {
+    static func synthesize(
+        _ configuration: MediaConfiguration,
+        look: ChannelLook = .original
+    ) throws(OriginError) -> ChannelProgram {
         try configuration.validate()
         let bytes: [UInt8]
         let videoCodec: String
@@ -28,7 +31,10 @@ enum MediaSynthesizer {
         return try ChannelProgram(flv: bytes, configuration: configuration, look: look, videoCodec: videoCodec)
     }
 
-    private static func encode(_ configuration: MediaConfiguration, look: ChannelLook) throws(FFmpegError) -> ([UInt8], String) {
+    private static func encode(
+        _ configuration: MediaConfiguration,
+        look: ChannelLook
+    ) throws(FFmpegError) -> ([UInt8], String) {
         let video = try makeVideoEncoder(configuration)
         let audio = configuration.audio ? try makeAudioEncoder(configuration) : nil
 
@@ -39,7 +45,9 @@ enum MediaSynthesizer {
         try muxer.writeHeader(options: FFmpegOptions(["flvflags": "no_duration_filesize"]))
 
         var videoPackets = try encodeVideo(configuration, look: look, with: video)
-        var audioPackets = try audio.map { encoder throws(FFmpegError) in try encodeAudio(configuration, look: look, with: encoder) } ?? []
+        var audioPackets =
+            try audio.map { encoder throws(FFmpegError) in try encodeAudio(configuration, look: look, with: encoder) }
+            ?? []
 
         // Hand the muxer packets in presentation order across both streams.
         let videoBase = video.pointer.pointee.time_base
@@ -76,7 +84,8 @@ enum MediaSynthesizer {
             // lookahead; the loop is encoded ahead of time, so the encoder's delay costs nothing at serve time.
             options = FFmpegOptions([
                 "preset": "veryfast",
-                "x264-params": "keyint=\(gop):min-keyint=\(gop):scenecut=0:open-gop=\(configuration.openGOP ? 1 : 0):nal-hrd=cbr"
+                "x264-params":
+                    "keyint=\(gop):min-keyint=\(gop):scenecut=0:open-gop=\(configuration.openGOP ? 1 : 0):nal-hrd=cbr"
                     + ":bframes=\(configuration.bFrames):b-pyramid=normal",
             ])
         } else if useH264 {
@@ -117,7 +126,11 @@ enum MediaSynthesizer {
         }
     }
 
-    private static func encodeVideo(_ configuration: MediaConfiguration, look: ChannelLook, with encoder: CodecContext) throws(FFmpegError) -> [Packet] {
+    private static func encodeVideo(
+        _ configuration: MediaConfiguration,
+        look: ChannelLook,
+        with encoder: CodecContext
+    ) throws(FFmpegError) -> [Packet] {
         let frame = Frame()
         try frame.allocatePicture(format: AV_PIX_FMT_YUV420P, width: configuration.width, height: configuration.height)
         var packets: [Packet] = []
@@ -133,7 +146,11 @@ enum MediaSynthesizer {
         return packets
     }
 
-    private static func encodeAudio(_ configuration: MediaConfiguration, look: ChannelLook, with encoder: CodecContext) throws(FFmpegError) -> [Packet] {
+    private static func encodeAudio(
+        _ configuration: MediaConfiguration,
+        look: ChannelLook,
+        with encoder: CodecContext
+    ) throws(FFmpegError) -> [Packet] {
         let samplesPerFrame = Int(encoder.pointer.pointee.frame_size)
         let rate = configuration.audioSampleRate
         // One frame more than the loop needs; the channel trims what falls past the loop's end.
@@ -192,7 +209,9 @@ enum MediaSynthesizer {
             while x < width {
                 let start = max(0, x)
                 let end = min(width, x + stripe)
-                if end > start { memset(line + start, levels[(segment + look.levelRotation) % levels.count], end - start) }
+                if end > start {
+                    memset(line + start, levels[(segment + look.levelRotation) % levels.count], end - start)
+                }
                 x += stripe
                 segment += 1
             }
@@ -200,7 +219,9 @@ enum MediaSynthesizer {
         }
         let phase = Double(index) / Double(configuration.framesPerSecond)
         let chromaWidth = width / 2
-        for (plane, stride, offset) in [(picture.data.1!, Int(picture.linesize.1), 0.0), (picture.data.2!, Int(picture.linesize.2), 2.0)] {
+        for (plane, stride, offset) in [
+            (picture.data.1!, Int(picture.linesize.1), 0.0), (picture.data.2!, Int(picture.linesize.2), 2.0),
+        ] {
             let left = Int32(128 + 50 * sin(phase + look.hue + offset))
             let right = Int32(128 + 50 * cos(phase * 1.7 + look.hue + offset))
             for row in 0..<(height / 2) {

@@ -71,7 +71,9 @@ package struct OriginRequest: Sendable, Equatable {
             }
         }
         // Ending the channel happens when this response ends; without an end there is no moment to do it.
-        if behaviour.endsChannel && behaviour.endAfterMilliseconds == nil { throw .requires(name: "end_channel", other: "end_after_ms") }
+        if behaviour.endsChannel && behaviour.endAfterMilliseconds == nil {
+            throw .requires(name: "end_channel", other: "end_after_ms")
+        }
     }
 
     private mutating func apply(name: String, value: String) throws(ParseError) {
@@ -112,7 +114,9 @@ package struct OriginRequest: Sendable, Equatable {
         case "ended": behaviour.channelEnded = try flag()
         case "speed":
             // A client at 1× (or slower) would never reach the live edge.
-            guard let speed = Double(value), speed > 1, speed <= 1000 else { throw .invalidValue(name: name, value: value) }
+            guard let speed = Double(value), speed > 1, speed <= 1000 else {
+                throw .invalidValue(name: name, value: value)
+            }
             behaviour.burstSpeed = speed
         default:
             throw .unknownParameter(name)
@@ -120,7 +124,8 @@ package struct OriginRequest: Sendable, Equatable {
     }
 
     /// Every query parameter the origin takes, in one line: for its index page and `firstframe serve`.
-    package static let parameterSummary = "mode=live|gop|burst speed=N waitkey=0|1 delay=MS status=CODE redirect=URL "
+    package static let parameterSummary =
+        "mode=live|gop|burst speed=N waitkey=0|1 delay=MS status=CODE redirect=URL "
         + "redirects=N redirect_status=CODE stall_after=BYTES close_after=BYTES close_after_ms=MS corrupt_at=BYTES "
         + "corrupt_len=BYTES chunked=0|1 end_after_ms=MS end_channel=0|1 ended=0|1"
 
@@ -135,15 +140,21 @@ package struct OriginRequest: Sendable, Equatable {
         if let status = behaviour.status { items.append(("status", String(status))) }
         if let target = behaviour.redirectTarget { items.append(("redirect", target)) }
         if behaviour.redirectHops != 0 { items.append(("redirects", String(behaviour.redirectHops))) }
-        if behaviour.redirectStatus != plain.redirectStatus { items.append(("redirect_status", String(behaviour.redirectStatus))) }
+        if behaviour.redirectStatus != plain.redirectStatus {
+            items.append(("redirect_status", String(behaviour.redirectStatus)))
+        }
         if let bytes = behaviour.stallAfterBytes { items.append(("stall_after", String(bytes))) }
         if let bytes = behaviour.closeAfterBytes { items.append(("close_after", String(bytes))) }
         if let offset = behaviour.corruptAtByte { items.append(("corrupt_at", String(offset))) }
-        if behaviour.corruptLength != plain.corruptLength { items.append(("corrupt_len", String(behaviour.corruptLength))) }
+        if behaviour.corruptLength != plain.corruptLength {
+            items.append(("corrupt_len", String(behaviour.corruptLength)))
+        }
         if !behaviour.waitForKeyframe { items.append(("waitkey", "0")) }
         if behaviour.chunked { items.append(("chunked", "1")) }
         if let speed = behaviour.burstSpeed { items.append(("speed", String(speed))) }
-        if let milliseconds = behaviour.closeAfterMilliseconds { items.append(("close_after_ms", String(milliseconds))) }
+        if let milliseconds = behaviour.closeAfterMilliseconds {
+            items.append(("close_after_ms", String(milliseconds)))
+        }
         if let milliseconds = behaviour.endAfterMilliseconds { items.append(("end_after_ms", String(milliseconds))) }
         if behaviour.endsChannel { items.append(("end_channel", "1")) }
         if behaviour.channelEnded { items.append(("ended", "1")) }
@@ -184,7 +195,8 @@ package struct OriginRequest: Sendable, Equatable {
         while index < input.count {
             let byte = input[index]
             if byte == UInt8(ascii: "%"), index + 2 < input.count,
-               let decoded = UInt8(String(decoding: input[(index + 1)...(index + 2)], as: UTF8.self), radix: 16) {
+                let decoded = UInt8(String(decoding: input[(index + 1)...(index + 2)], as: UTF8.self), radix: 16)
+            {
                 bytes.append(decoded)
                 index += 3
                 continue
@@ -197,8 +209,8 @@ package struct OriginRequest: Sendable, Equatable {
     }
 }
 
-private extension String {
-    func leftPadded(to length: Int) -> String {
+extension String {
+    fileprivate func leftPadded(to length: Int) -> String {
         count >= length ? self : String(repeating: "0", count: length - count) + self
     }
 }

@@ -51,7 +51,8 @@ package struct SentTag: Sendable, Equatable, Codable {
         // One decode of a JSON array: far faster than a decoder per line.
         var array = Data("[".utf8)
         var first = true
-        for line in data.split(separator: UInt8(ascii: "\n")) where line.contains(where: { $0 != UInt8(ascii: " ") && $0 != 13 }) {
+        for line in data.split(separator: UInt8(ascii: "\n"))
+        where line.contains(where: { $0 != UInt8(ascii: " ") && $0 != 13 }) {
             if !first { array.append(UInt8(ascii: ",")) }
             array.append(contentsOf: line)
             first = false
@@ -66,11 +67,14 @@ package struct SentTag: Sendable, Equatable, Codable {
     package static func truth(_ tags: [SentTag]) -> [PacketDigest] {
         var seen: Set<Key> = []
         var packets: [PacketDigest] = []
-        for tag in tags where tag.complete && seen.insert(Key(kind: tag.packet.kind, milliseconds: tag.packet.milliseconds)).inserted {
+        for tag in tags
+        where tag.complete && seen.insert(Key(kind: tag.packet.kind, milliseconds: tag.packet.milliseconds)).inserted {
             packets.append(tag.packet)
         }
         // Stable: within one time, the order the connections sent them in.
-        return packets.enumerated().sorted { ($0.element.milliseconds, $0.offset) < ($1.element.milliseconds, $1.offset) }.map(\.element)
+        return packets.enumerated().sorted {
+            ($0.element.milliseconds, $0.offset) < ($1.element.milliseconds, $1.offset)
+        }.map(\.element)
     }
 
     private struct Key: Hashable {

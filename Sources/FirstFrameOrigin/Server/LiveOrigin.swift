@@ -34,8 +34,15 @@ public final class LiveOrigin: Sendable {
     private let connections: OpenConnections
     private let ownedGroup: MultiThreadedEventLoopGroup?
 
-    private init(configuration: OriginConfiguration, program: ChannelProgram, core: OriginCore, serverChannel: any Channel,
-                 connections: OpenConnections, port: Int, ownedGroup: MultiThreadedEventLoopGroup?) {
+    private init(
+        configuration: OriginConfiguration,
+        program: ChannelProgram,
+        core: OriginCore,
+        serverChannel: any Channel,
+        connections: OpenConnections,
+        port: Int,
+        ownedGroup: MultiThreadedEventLoopGroup?
+    ) {
         self.connections = connections
         self.configuration = configuration
         self.program = program
@@ -58,17 +65,26 @@ public final class LiveOrigin: Sendable {
         let program = try await DedicatedThread.run(name: "firstframe.origin.synthesis") {
             try ChannelProgram.synthesized(media)
         }
-        let ownedGroup = configuration.eventLoopGroup == nil ? MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount) : nil
+        let ownedGroup =
+            configuration.eventLoopGroup == nil ? MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount) : nil
         let group: any EventLoopGroup = configuration.eventLoopGroup ?? ownedGroup!
         let channels = ChannelDirectory(configuration: configuration, group: group, standardProgram: program)
-        let core = OriginCore(configuration: configuration, channels: channels, registry: ViewerRegistry(), logger: logger)
+        let core = OriginCore(
+            configuration: configuration,
+            channels: channels,
+            registry: ViewerRegistry(),
+            logger: logger
+        )
         let connections = OpenConnections()
         let backlog = configuration.clientBacklogBytes
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelOption(.socketOption(.so_sndbuf), value: SocketOptionValue(configuration.socketSendBufferBytes))
+            .childChannelOption(
+                .socketOption(.so_sndbuf),
+                value: SocketOptionValue(configuration.socketSendBufferBytes)
+            )
             .childChannelOption(.writeBufferWaterMark, value: .init(low: backlog / 2, high: backlog))
             .childChannelInitializer { child in
                 connections.track(child)
@@ -87,18 +103,32 @@ public final class LiveOrigin: Sendable {
         }
         channels.standard.start()
         let port = server.localAddress?.port ?? configuration.port
-        logger.info("origin listening", metadata: [
-            "address": "\(configuration.host):\(port)",
-            "video": "\(program.videoCodec) \(media.width)x\(media.height)@\(media.framesPerSecond)",
-            "kbps": "\(Int(program.bitsPerSecond / 1000))",
-        ])
-        return LiveOrigin(configuration: configuration, program: program, core: core, serverChannel: server,
-                          connections: connections, port: port, ownedGroup: ownedGroup)
+        logger.info(
+            "origin listening",
+            metadata: [
+                "address": "\(configuration.host):\(port)",
+                "video": "\(program.videoCodec) \(media.width)x\(media.height)@\(media.framesPerSecond)",
+                "kbps": "\(Int(program.bitsPerSecond / 1000))",
+            ]
+        )
+        return LiveOrigin(
+            configuration: configuration,
+            program: program,
+            core: core,
+            serverChannel: server,
+            connections: connections,
+            port: port,
+            ownedGroup: ownedGroup
+        )
     }
 
     /// The URL of the channel in `mode` with `behaviour` injected (only the parts that differ from the defaults
     /// go into the query string). `stream` is the last path component: `room7.flv` plays the channel `room7`.
-    public func url(_ mode: JoinMode? = nil, stream: String = "stream.flv", behaviour: Behaviour = Behaviour()) -> String {
+    public func url(
+        _ mode: JoinMode? = nil,
+        stream: String = "stream.flv",
+        behaviour: Behaviour = Behaviour()
+    ) -> String {
         let prefix = mode.map { "/\($0.rawValue)" } ?? ""
         let query = OriginRequest.query(behaviour: behaviour)
         return "\(baseURL)\(prefix)/\(stream)" + (query.isEmpty ? "" : "?" + query)
@@ -116,7 +146,9 @@ public final class LiveOrigin: Sendable {
     public func prepareChannels(_ names: [String]) async throws {
         var valid: [ChannelName] = []
         for name in names {
-            guard let channelName = ChannelName(name) else { throw OriginError.invalidConfiguration("channel name \"\(name)\"") }
+            guard let channelName = ChannelName(name) else {
+                throw OriginError.invalidConfiguration("channel name \"\(name)\"")
+            }
             valid.append(channelName)
         }
         try await core.channels.prepare(valid)

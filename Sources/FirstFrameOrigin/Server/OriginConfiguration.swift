@@ -74,9 +74,13 @@ public struct OriginConfiguration: Sendable {
     public func validate() throws(OriginError) {
         try media.validate()
         guard burstSpeed > 1, burstSpeed <= 1000 else {
-            throw .invalidConfiguration("burst speed \(burstSpeed): must be > 1 (a client at 1× never catches up) and ≤ 1000")
+            throw .invalidConfiguration(
+                "burst speed \(burstSpeed): must be > 1 (a client at 1× never catches up) and ≤ 1000"
+            )
         }
-        guard clientBacklogBytes >= 4096 else { throw .invalidConfiguration("client backlog \(clientBacklogBytes) bytes: must be ≥ 4096") }
+        guard clientBacklogBytes >= 4096 else {
+            throw .invalidConfiguration("client backlog \(clientBacklogBytes) bytes: must be ≥ 4096")
+        }
         guard socketSendBufferBytes >= 4096 else {
             throw .invalidConfiguration("socket send buffer \(socketSendBufferBytes) bytes: must be ≥ 4096")
         }

@@ -132,7 +132,10 @@ final class ViewerHandler: ChannelInboundHandler, ChannelViewer {
     private func respondSentLog(_ request: OriginRequest) {
         guard let name = request.channel else { return }
         guard core.configuration.logsSentTags else {
-            respond(status: 404, body: "the sent log is off: start the origin with logsSentTags (firstframe serve --log-sent-tags)\n")
+            respond(
+                status: 404,
+                body: "the sent log is off: start the origin with logsSentTags (firstframe serve --log-sent-tags)\n"
+            )
             return
         }
         guard let log = core.channels.existingChannel(named: name)?.sentLog else {
@@ -146,7 +149,12 @@ final class ViewerHandler: ChannelInboundHandler, ChannelViewer {
             body += tag.jsonLine
             body += "\n"
         }
-        respond(status: 200, body: body, contentType: "application/jsonl", extraHeaders: ["X-Sent-Log-Dropped: \(dropped)"])
+        respond(
+            status: 200,
+            body: body,
+            contentType: "application/jsonl",
+            extraHeaders: ["X-Sent-Log-Dropped: \(dropped)"]
+        )
     }
 
     private func serve(_ request: OriginRequest) {
@@ -205,7 +213,8 @@ final class ViewerHandler: ChannelInboundHandler, ChannelViewer {
         phase = .finished
         let bodyBytes = Array(body.utf8)
         let reason = HTTPResponseStatus(statusCode: status).reasonPhrase
-        var head = "HTTP/1.1 \(status) \(reason.isEmpty ? "Status" : reason)\r\nServer: FirstFrameOrigin\r\nContent-Type: \(contentType)\r\n"
+        var head =
+            "HTTP/1.1 \(status) \(reason.isEmpty ? "Status" : reason)\r\nServer: FirstFrameOrigin\r\nContent-Type: \(contentType)\r\n"
         head += "Content-Length: \(bodyBytes.count)\r\nConnection: close\r\n"
         for header in extraHeaders { head += header + "\r\n" }
         head += "\r\n"
@@ -218,9 +227,10 @@ final class ViewerHandler: ChannelInboundHandler, ChannelViewer {
 
     /// Closes the connection once everything written so far has gone out.
     private func flushAndClose(_ context: ChannelHandlerContext) {
-        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).assumeIsolated().whenComplete { _ in
-            context.close(promise: nil)
-        }
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).assumeIsolated()
+            .whenComplete { _ in
+                context.close(promise: nil)
+            }
     }
 
     // MARK: Streaming
@@ -228,10 +238,19 @@ final class ViewerHandler: ChannelInboundHandler, ChannelViewer {
     private func stream(_ request: OriginRequest, on channel: LiveChannel) {
         guard let context else { return }
         let mode = request.mode ?? core.configuration.defaultMode
-        let counters = ViewerCounters(id: core.registry.makeID(), path: request.path, channel: channel.name.value, mode: mode)
+        let counters = ViewerCounters(
+            id: core.registry.makeID(),
+            path: request.path,
+            channel: channel.name.value,
+            mode: mode
+        )
         // Joined before the head goes out: a channel that ended since it was looked up is a 404, not an empty 200.
-        guard let (gop, liveEdge) = channel.join(
-            id: counters.id, viewer: NIOLoopBound(self as any ChannelViewer, eventLoop: context.eventLoop)) else {
+        guard
+            let (gop, liveEdge) = channel.join(
+                id: counters.id,
+                viewer: NIOLoopBound(self as any ChannelViewer, eventLoop: context.eventLoop)
+            )
+        else {
             respondChannelEnded(request)
             return
         }
@@ -242,7 +261,8 @@ final class ViewerHandler: ChannelInboundHandler, ChannelViewer {
         phase = .streaming
 
         let framing = request.behaviour.chunked ? "Transfer-Encoding: chunked\r\n" : ""
-        let head = "HTTP/1.1 200 OK\r\nServer: FirstFrameOrigin\r\nContent-Type: video/x-flv\r\n"
+        let head =
+            "HTTP/1.1 200 OK\r\nServer: FirstFrameOrigin\r\nContent-Type: video/x-flv\r\n"
             + "Cache-Control: no-cache\r\n\(framing)Connection: close\r\n\r\n"
         context.write(wrapOutboundOut(context.channel.allocator.buffer(string: head)), promise: nil)
         if let milliseconds = request.behaviour.closeAfterMilliseconds {
@@ -267,7 +287,8 @@ final class ViewerHandler: ChannelInboundHandler, ChannelViewer {
             if let first = gop.first {
                 // The cached GOP is never dropped for backlog: it is the point of these modes. It goes out as
                 // fast as the mode and the connection allow; live tags queue behind it until it has drained.
-                let speed = mode == .gop ? Double.infinity : request.behaviour.burstSpeed ?? core.configuration.burstSpeed
+                let speed =
+                    mode == .gop ? Double.infinity : request.behaviour.burstSpeed ?? core.configuration.burstSpeed
                 catchUpQueue.append(contentsOf: gop)
                 catchUp = (speed, .now(), first.timestamp)
                 pumpCatchUp()
@@ -309,7 +330,9 @@ final class ViewerHandler: ChannelInboundHandler, ChannelViewer {
             let elapsed = Double((NIODeadline.now() - catchUp.startedAt).nanoseconds) / 1_000_000
             allowed = Double(catchUp.startTimestamp) + elapsed * catchUp.speed
         }
-        while let next = catchUpQueue.first, Double(next.timestamp) <= allowed, phase == .streaming, context.channel.isWritable {
+        while let next = catchUpQueue.first, Double(next.timestamp) <= allowed, phase == .streaming,
+            context.channel.isWritable
+        {
             writeTag(catchUpQueue.removeFirst())
         }
         context.flush()
@@ -329,10 +352,12 @@ final class ViewerHandler: ChannelInboundHandler, ChannelViewer {
     /// Keeps a catching-up client that cannot keep up from queueing without bound: once its queue spans more
     /// than two GOPs, it skips to the latest queued keyframe and catches up from there.
     private func trimCatchUpQueue() {
-        guard let counters, let channel, let first = catchUpQueue.first, let last = catchUpQueue.last, var catchUp else { return }
+        guard let counters, let channel, let first = catchUpQueue.first, let last = catchUpQueue.last, var catchUp
+        else { return }
         let limit = UInt32(2 * channel.program.configuration.gopSeconds * 1000)
         guard last.timestamp - first.timestamp > limit,
-              let keyframe = catchUpQueue.lastIndex(where: { $0.isKeyframe }), keyframe > catchUpQueue.startIndex else { return }
+            let keyframe = catchUpQueue.lastIndex(where: { $0.isKeyframe }), keyframe > catchUpQueue.startIndex
+        else { return }
         let dropped = catchUpQueue.distance(from: catchUpQueue.startIndex, to: keyframe)
         catchUpQueue.removeFirst(dropped)
         counters.tagsDropped.wrappingAdd(dropped, ordering: .relaxed)
@@ -368,7 +393,8 @@ final class ViewerHandler: ChannelInboundHandler, ChannelViewer {
     /// the tag that reaches the limit is not sent, so the body ends after the last whole tag before it.
     private func writeTag(_ tag: EmittedTag) {
         if let limit = request?.behaviour.endAfterMilliseconds,
-           Int64(tag.timestamp) - Int64(mediaStart ?? tag.timestamp) >= Int64(limit) {
+            Int64(tag.timestamp) - Int64(mediaStart ?? tag.timestamp) >= Int64(limit)
+        {
             endCleanly()
             return
         }
@@ -382,7 +408,9 @@ final class ViewerHandler: ChannelInboundHandler, ChannelViewer {
         // Logged once NIO has handed the tag to the kernel: a drop loses what it had not written yet, unlogged.
         let written = context.eventLoop.makePromise(of: Void.self)
         let complete = writeBody(tag.bytes, promise: written)
-        written.futureResult.whenSuccess { log.append(SentTag(connection: connection, complete: complete, packet: packet)) }
+        written.futureResult.whenSuccess {
+            log.append(SentTag(connection: connection, complete: complete, packet: packet))
+        }
     }
 
     /// A clean end of the stream, as when the broadcast stops: after the last whole tag, the AVC end-of-sequence
@@ -392,7 +420,9 @@ final class ViewerHandler: ChannelInboundHandler, ChannelViewer {
         guard let context, case .streaming = phase else { return }
         let behaviour = request?.behaviour ?? Behaviour()
         if channel?.program.videoCodec == "h264" {
-            writeBody(context.channel.allocator.buffer(bytes: FLVTag.avcEndOfSequence(timestamp: lastTimestamp).encoded()))
+            writeBody(
+                context.channel.allocator.buffer(bytes: FLVTag.avcEndOfSequence(timestamp: lastTimestamp).encoded())
+            )
             // A byte limit inside the marker has already cut the stream there.
             guard case .streaming = phase else { return }
         }
@@ -466,7 +496,10 @@ final class ViewerHandler: ChannelInboundHandler, ChannelViewer {
             if behaviour.chunked {
                 // One chunk per write. What a stall or close lets through still goes out as a whole chunk, and
                 // no final zero-length chunk follows: the stream is cut, as by a failing edge.
-                context.write(wrapOutboundOut(context.channel.allocator.buffer(string: String(count, radix: 16) + "\r\n")), promise: nil)
+                context.write(
+                    wrapOutboundOut(context.channel.allocator.buffer(string: String(count, radix: 16) + "\r\n")),
+                    promise: nil
+                )
                 context.write(wrapOutboundOut(buffer), promise: promise)
                 context.write(wrapOutboundOut(context.channel.allocator.buffer(string: "\r\n")), promise: nil)
             } else {

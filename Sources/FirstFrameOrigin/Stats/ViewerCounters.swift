@@ -23,11 +23,16 @@ final class ViewerCounters: Sendable {
 
     var snapshot: ViewerStats {
         ViewerStats(
-            id: id, path: path, channel: channel, mode: mode,
+            id: id,
+            path: path,
+            channel: channel,
+            mode: mode,
             bytesSent: bytesSent.load(ordering: .relaxed),
             tagsDropped: tagsDropped.load(ordering: .relaxed),
             dropEvents: dropEvents.load(ordering: .relaxed),
-            firstBodyWriteNs: Self.instant(firstBodyWrite), firstKeyframeWriteNs: Self.instant(firstKeyframeWrite))
+            firstBodyWriteNs: Self.instant(firstBodyWrite),
+            firstKeyframeWriteNs: Self.instant(firstKeyframeWrite)
+        )
     }
 
     private static func instant(_ value: borrowing Atomic<UInt64>) -> UInt64? {

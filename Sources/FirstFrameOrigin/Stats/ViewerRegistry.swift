@@ -55,7 +55,8 @@ final class ViewerRegistry: Sendable {
                     var channel = channel
                     channel.viewers = viewers.count { $0.channel == channel.name }
                     return channel
-                })
+                }
+            )
         }
     }
 }

@@ -1,6 +1,7 @@
 import CNetworkHooks
 import CNetworkHooksTesting
 import FirstFrame
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -88,7 +89,12 @@ enum HookBenchmark {
                 var list: UnsafeMutablePointer<addrinfo>?
                 if cnh_real_getaddrinfo("localhost", "80", &hints, &list) == 0 { cnh_real_freeaddrinfo(list) }
             }
-            return LookupCost(cacheHit: hit, hookedGetaddrinfo: hooked, systemLocalhost: system, hooked: NetworkTrace.isAvailable)
+            return LookupCost(
+                cacheHit: hit,
+                hookedGetaddrinfo: hooked,
+                systemLocalhost: system,
+                hooked: NetworkTrace.isAvailable
+            )
         }
         return result ?? LookupCost(cacheHit: .nan, hookedGetaddrinfo: .nan, systemLocalhost: .nan, hooked: false)
     }

@@ -2,6 +2,7 @@
 import CNetworkHooks
 import FirstFrame
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -28,9 +29,13 @@ struct LoopbackGet {
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, socklen_t(MemoryLayout<timeval>.size))
         var storage = SocketAddress(address: IPAddress("127.0.0.1")!, port: port).storage
         let connected = withUnsafePointer(to: &storage) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
-        guard connected == 0 else { throw Failure(description: "connect to port \(port): \(String(cString: strerror(errno)))") }
+        guard connected == 0 else {
+            throw Failure(description: "connect to port \(port): \(String(cString: strerror(errno)))")
+        }
         let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n\r\n".utf8)
         guard send(fd, request, request.count, Int32(MSG_NOSIGNAL)) == request.count else {
             throw Failure(description: "send: \(String(cString: strerror(errno)))")
@@ -47,8 +52,9 @@ struct LoopbackGet {
             response += buffer[0..<count]
         }
         guard let headLength = HTTPHead.headLength(response),
-              let statusLine = String(decoding: response[..<headLength], as: UTF8.self).split(separator: "\r\n").first,
-              let status = statusLine.split(separator: " ").dropFirst().first.flatMap({ Int($0) }) else {
+            let statusLine = String(decoding: response[..<headLength], as: UTF8.self).split(separator: "\r\n").first,
+            let status = statusLine.split(separator: " ").dropFirst().first.flatMap({ Int($0) })
+        else {
             throw Failure(description: "GET \(path): no HTTP response head")
         }
         self.status = status
@@ -59,7 +65,9 @@ struct LoopbackGet {
     static func body(port: Int, path: String, timeout: Double = 30) throws -> Data {
         let response = try LoopbackGet(port: port, path: path, timeout: timeout)
         guard response.status == 200 else {
-            throw Failure(description: "GET \(path): \(response.status) \(String(decoding: response.body, as: UTF8.self))")
+            throw Failure(
+                description: "GET \(path): \(response.status) \(String(decoding: response.body, as: UTF8.self))"
+            )
         }
         return response.body
     }

@@ -4,6 +4,7 @@ import CNetworkHooks
 import FirstFrame
 import FirstFrameOrigin
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -63,7 +64,10 @@ enum OpenBenchmark {
     /// Runs `repeats` rounds per mode. A round picks a random GOP phase and starts every contender at it.
     /// `measured` is called after each open (of ``opens(modes:repeats:)``), whatever its outcome.
     static func run(
-        origin: LiveOrigin, modes: [JoinMode] = [.gop, .live], repeats: Int, timeout: Double = 15,
+        origin: LiveOrigin,
+        modes: [JoinMode] = [.gop, .live],
+        repeats: Int,
+        timeout: Double = 15,
         measured: @Sendable () -> Void = {}
     ) async throws -> [Row] {
         var rows: [Row] = []
@@ -90,16 +94,26 @@ enum OpenBenchmark {
             for contender in Contender.all {
                 let values = samples[contender] ?? []
                 let distribution = ReportAggregate.Distribution(values)
-                let p50 = distribution?.p50, p95 = distribution?.p95
+                let p50 = distribution?.p50
+                let p95 = distribution?.p95
                 let keyToPictureValues = keyToPicture[contender] ?? []
                 let keyToPictureDistribution = ReportAggregate.Distribution(keyToPictureValues)
-                rows.append(Row(
-                    stream: stream, mode: mode.rawValue, contender: contender.description, samplesMs: values,
-                    failures: failures[contender] ?? 0, p50Ms: p50, p95Ms: p95,
-                    ratioP50: p50.flatMap { value in floor.map { value / $0.p50 } },
-                    ratioP95: p95.flatMap { value in floor.map { value / $0.p95 } },
-                    keyToPictureMs: keyToPictureValues,
-                    keyToPictureP50Ms: keyToPictureDistribution?.p50, keyToPictureP95Ms: keyToPictureDistribution?.p95))
+                rows.append(
+                    Row(
+                        stream: stream,
+                        mode: mode.rawValue,
+                        contender: contender.description,
+                        samplesMs: values,
+                        failures: failures[contender] ?? 0,
+                        p50Ms: p50,
+                        p95Ms: p95,
+                        ratioP50: p50.flatMap { value in floor.map { value / $0.p50 } },
+                        ratioP95: p95.flatMap { value in floor.map { value / $0.p95 } },
+                        keyToPictureMs: keyToPictureValues,
+                        keyToPictureP50Ms: keyToPictureDistribution?.p50,
+                        keyToPictureP95Ms: keyToPictureDistribution?.p95
+                    )
+                )
             }
         }
         return rows
@@ -107,7 +121,8 @@ enum OpenBenchmark {
 
     /// Sleeps until the next keyframe is `lead` ms away (the scenario's phase, not synchronisation).
     static func waitForPhase(_ origin: LiveOrigin, millisecondsBeforeKeyframe lead: Double) async throws {
-        let gop = Double(origin.program.configuration.gopFrames) * 1000 / Double(origin.program.configuration.framesPerSecond)
+        let gop =
+            Double(origin.program.configuration.gopFrames) * 1000 / Double(origin.program.configuration.framesPerSecond)
         var wait = origin.millisecondsToNextKeyframe - lead
         if wait < 0 { wait += gop }
         try await Task.sleep(for: .milliseconds(Int(wait)))
@@ -128,7 +143,10 @@ enum OpenBenchmark {
             guard let opener = try? StreamOpener(knobs: knobs, presetName: preset.rawValue) else { return nil }
             let report = await opener.report(opening: url)
             guard let picture = report.summary.firstVideoFrameMs else { return nil }
-            return Sample(firstPictureMs: picture, keyToPictureMs: report.milestones.firstKeyframeMs.map { picture - $0 })
+            return Sample(
+                firstPictureMs: picture,
+                keyToPictureMs: report.milestones.firstKeyframeMs.map { picture - $0 }
+            )
         }
     }
 
@@ -151,7 +169,8 @@ enum OpenBenchmark {
     /// complete, then that keyframe (H.264) is decoded once. Blocking.
     static func floor(url: String, timeout: Double = 15) throws -> Sample {
         guard let parsed = URL(string: url), let host = parsed.host, let address = IPAddress(host),
-              address.family == .ipv4, let port = parsed.port else {
+            address.family == .ipv4, let port = parsed.port
+        else {
             throw FloorError.unsupported("the floor reader takes http://IPv4:port/ URLs, got \(url)")
         }
         let start = MonotonicClock.nanoseconds()
@@ -160,7 +179,9 @@ enum OpenBenchmark {
         defer { close(fd) }
         var storage = SocketAddress(address: address, port: port).storage
         let connected = withUnsafePointer(to: &storage) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard connected == 0 else { throw FloorError.network("connect: \(String(cString: strerror(errno)))") }
         let path = parsed.path + (parsed.query.map { "?" + $0 } ?? "")
@@ -195,15 +216,22 @@ enum OpenBenchmark {
             let tags: [FLVTag]
             do { tags = try parser.append(bytes) } catch { throw FloorError.network("not FLV: \(error)") }
             for tag in tags where tag.kind == .video {
-                if tag.isSequenceHeader { sequenceHeader = tag } else if tag.isKeyframe { keyframe = tag; break }
+                if tag.isSequenceHeader {
+                    sequenceHeader = tag
+                } else if tag.isKeyframe {
+                    keyframe = tag
+                    break
+                }
             }
         }
         let arrival = MonotonicClock.nanoseconds()
         guard let sequenceHeader, let keyframe, keyframe.payload.first.map({ $0 & 0x0F == 7 }) == true else {
             throw FloorError.unsupported("the floor decodes H.264 in FLV only")
         }
-        let decodeTime = try decodeOnce(configuration: Array(sequenceHeader.payload.dropFirst(5)),
-                                        keyframe: Array(keyframe.payload.dropFirst(5)))
+        let decodeTime = try decodeOnce(
+            configuration: Array(sequenceHeader.payload.dropFirst(5)),
+            keyframe: Array(keyframe.payload.dropFirst(5))
+        )
         return Sample(firstPictureMs: Double(arrival - start) / 1e6 + decodeTime, keyToPictureMs: decodeTime)
     }
 
@@ -222,9 +250,13 @@ enum OpenBenchmark {
         parameters.pointee.extradata = extradata
         parameters.pointee.extradata_size = Int32(configuration.count)
         let decoder: CodecContext
-        do { decoder = try CodecContext.decoder(for: parameters, threads: 1) } catch { throw FloorError.decode("\(error)") }
+        do { decoder = try CodecContext.decoder(for: parameters, threads: 1) } catch {
+            throw FloorError.decode("\(error)")
+        }
         let packet = Packet()
-        guard av_new_packet(packet.pointer, Int32(keyframe.count)) == 0 else { throw FloorError.decode("out of memory") }
+        guard av_new_packet(packet.pointer, Int32(keyframe.count)) == 0 else {
+            throw FloorError.decode("out of memory")
+        }
         packet.pointer.pointee.data.update(from: keyframe, count: keyframe.count)
         packet.pointer.pointee.flags |= AV_PKT_FLAG_KEY
         let frame = Frame()

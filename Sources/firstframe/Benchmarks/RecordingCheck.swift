@@ -17,14 +17,21 @@ struct RecordingCheck: Sendable, Codable {
     var decodeErrors: [String] = []
 
     var passed: Bool {
-        packets > 0 && sawVideo && firstPacketIsKeyframe && dtsMonotonic && duplicates == 0 && holes == holesLogged && decodeErrors.isEmpty
+        packets > 0 && sawVideo && firstPacketIsKeyframe && dtsMonotonic && duplicates == 0 && holes == holesLogged
+            && decodeErrors.isEmpty
     }
 
     /// Checks `path` against the `gaps` its session log recorded.
     static func run(path: String, gaps: [RecordingGap]) -> RecordingCheck {
         var check = RecordingCheck(path: path)
-        let listing = tool("/usr/bin/ffprobe", ["-v", "error", "-show_entries", "packet=stream_index,codec_type,dts_time,flags",
-                                                "-of", "csv=p=0", path], capturing: .output)
+        let listing = tool(
+            "/usr/bin/ffprobe",
+            [
+                "-v", "error", "-show_entries", "packet=stream_index,codec_type,dts_time,flags",
+                "-of", "csv=p=0", path,
+            ],
+            capturing: .output
+        )
         var last: [Int: Double] = [:]
         var seen: Set<String> = []
         for line in listing.split(separator: "\n") {
@@ -44,7 +51,9 @@ struct RecordingCheck: Sendable, Codable {
                 if dts <= previous { check.dtsMonotonic = false }
                 if isVideo, dts - previous > 0.06 {
                     check.holes += 1
-                    if gaps.contains(where: { abs($0.fromSeconds - previous) < 0.05 && $0.toSeconds.map { abs($0 - dts) < 0.05 } == true }) {
+                    if gaps.contains(where: {
+                        abs($0.fromSeconds - previous) < 0.05 && $0.toSeconds.map { abs($0 - dts) < 0.05 } == true
+                    }) {
                         check.holesLogged += 1
                     }
                 }
@@ -53,9 +62,15 @@ struct RecordingCheck: Sendable, Codable {
         }
         // The origin's x264 stream carries a buffering-period SEI ahead of the SPS MPEG-TS puts in band: the decoder
         // notes it and decodes on (stock `ffmpeg -c copy` to .ts prints the same), so that line is not an error.
-        check.decodeErrors = tool("/usr/bin/ffmpeg", ["-nostdin", "-v", "error", "-i", path, "-f", "null", "-"], capturing: .errors)
-            .split(separator: "\n").map(String.init)
-            .filter { !$0.contains("non-existing SPS 0 referenced in buffering period") && !$0.contains("Last message repeated") }
+        check.decodeErrors = tool(
+            "/usr/bin/ffmpeg",
+            ["-nostdin", "-v", "error", "-i", path, "-f", "null", "-"],
+            capturing: .errors
+        )
+        .split(separator: "\n").map(String.init)
+        .filter {
+            !$0.contains("non-existing SPS 0 referenced in buffering period") && !$0.contains("Last message repeated")
+        }
         return check
     }
 

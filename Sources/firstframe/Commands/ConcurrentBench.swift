@@ -1,6 +1,7 @@
 import ArgumentParser
 import FirstFrame
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -11,7 +12,8 @@ import Glibc
 struct ConcurrentBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "concurrent",
-        abstract: "Many opens at once (origin in its own process) against their CPU bound: opens × CPU per open ÷ cores."
+        abstract:
+            "Many opens at once (origin in its own process) against their CPU bound: opens × CPU per open ÷ cores."
     )
 
     @Option(help: "Opens started at once in each round.")
@@ -67,7 +69,9 @@ struct ConcurrentBench: AsyncParsableCommand {
     }
 
     func validate() throws {
-        guard opens >= 1, rounds >= 1, sequential >= 1 else { throw ValidationError("--opens, --rounds and --sequential must be positive") }
+        guard opens >= 1, rounds >= 1, sequential >= 1 else {
+            throw ValidationError("--opens, --rounds and --sequential must be positive")
+        }
         guard ["gop", "live"].contains(mode) else { throw ValidationError("--mode is gop or live") }
     }
 
@@ -95,7 +99,8 @@ struct ConcurrentBench: AsyncParsableCommand {
         var concurrentReports: [FirstFrameReport] = []
         var wallMs: [Double] = []
         var pictureToReturn: [Double] = []
-        var concurrentCPU = 0.0, concurrentClientCPU = 0.0
+        var concurrentCPU = 0.0
+        var concurrentClientCPU = 0.0
         for _ in 0..<rounds {
             let (values, cpu) = try await measureCPU(origin) {
                 let start = MonotonicClock.nanoseconds()
@@ -126,35 +131,85 @@ struct ConcurrentBench: AsyncParsableCommand {
         let wall = ReportAggregate.Distribution(wallMs)
         let distribution = ReportAggregate.Distribution(concurrentMs)
         let result = Result(
-            opens: opens, cores: cores, clientCPUPerOpenMs: clientPerOpen, originCPUPerOpenMs: originPerOpen,
-            cpuPerOpenMs: perOpen, sequentialP50Ms: ReportAggregate.Distribution(sequentialMs)?.p50 ?? .nan,
-            cpuBoundMs: bound, concurrentMs: concurrentMs,
-            concurrentP50Ms: distribution?.p50 ?? .nan, concurrentP95Ms: distribution?.p95 ?? .nan,
+            opens: opens,
+            cores: cores,
+            clientCPUPerOpenMs: clientPerOpen,
+            originCPUPerOpenMs: originPerOpen,
+            cpuPerOpenMs: perOpen,
+            sequentialP50Ms: ReportAggregate.Distribution(sequentialMs)?.p50 ?? .nan,
+            cpuBoundMs: bound,
+            concurrentMs: concurrentMs,
+            concurrentP50Ms: distribution?.p50 ?? .nan,
+            concurrentP95Ms: distribution?.p95 ?? .nan,
             concurrentMaxMs: distribution?.max ?? .nan,
             concurrentCPUPerOpenMs: concurrentCPU / Double(opens * rounds) * 1000,
-            concurrentClientCPUPerOpenMs: concurrentClientCPU / Double(opens * rounds) * 1000, failures: failures,
+            concurrentClientCPUPerOpenMs: concurrentClientCPU / Double(opens * rounds) * 1000,
+            failures: failures,
             ratioP95: (distribution?.p95 ?? .nan) / bound,
-            sequentialStageP50Ms: Self.stageMedians(sequentialReports), concurrentStageP50Ms: Self.stageMedians(concurrentReports),
-            concurrentWallP50Ms: wall?.p50 ?? .nan, concurrentWallP95Ms: wall?.p95 ?? .nan,
+            sequentialStageP50Ms: Self.stageMedians(sequentialReports),
+            concurrentStageP50Ms: Self.stageMedians(concurrentReports),
+            concurrentWallP50Ms: wall?.p50 ?? .nan,
+            concurrentWallP95Ms: wall?.p95 ?? .nan,
             pictureToReturnP50Ms: ReportAggregate.Distribution(pictureToReturn)?.p50 ?? .nan,
-            pictureToReturnP95Ms: ReportAggregate.Distribution(pictureToReturn)?.p95 ?? .nan)
+            pictureToReturnP95Ms: ReportAggregate.Distribution(pictureToReturn)?.p95 ?? .nan
+        )
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
             print(String(decoding: try encoder.encode(result), as: UTF8.self))
             return
         }
-        print(String(format: "one at a time (%d opens, preset %@, %@): first picture p50 %.1f ms; CPU per open %.2f ms (client %.2f + origin %.2f)",
-                     sequential, preset.rawValue, mode, result.sequentialP50Ms, perOpen, clientPerOpen, originPerOpen))
+        print(
+            String(
+                format:
+                    "one at a time (%d opens, preset %@, %@): first picture p50 %.1f ms; CPU per open %.2f ms (client %.2f + origin %.2f)",
+                sequential,
+                preset.rawValue,
+                mode,
+                result.sequentialP50Ms,
+                perOpen,
+                clientPerOpen,
+                originPerOpen
+            )
+        )
         print(String(format: "CPU bound for %d at once on %d cores: %.1f ms", opens, cores, bound))
-        print(String(format: "%d at once × %d rounds: p50 %.1f ms, p95 %.1f ms, max %.1f ms; CPU per open %.2f ms (client %.2f); %d failed",
-                     opens, rounds, result.concurrentP50Ms, result.concurrentP95Ms, result.concurrentMaxMs,
-                     result.concurrentCPUPerOpenMs, result.concurrentClientCPUPerOpenMs, failures))
-        print(String(format: "batch start → report back: p50 %.1f ms, p95 %.1f ms; first picture → report back: p50 %.1f ms, p95 %.1f ms",
-                     result.concurrentWallP50Ms, result.concurrentWallP95Ms, result.pictureToReturnP50Ms, result.pictureToReturnP95Ms))
+        print(
+            String(
+                format:
+                    "%d at once × %d rounds: p50 %.1f ms, p95 %.1f ms, max %.1f ms; CPU per open %.2f ms (client %.2f); %d failed",
+                opens,
+                rounds,
+                result.concurrentP50Ms,
+                result.concurrentP95Ms,
+                result.concurrentMaxMs,
+                result.concurrentCPUPerOpenMs,
+                result.concurrentClientCPUPerOpenMs,
+                failures
+            )
+        )
+        print(
+            String(
+                format:
+                    "batch start → report back: p50 %.1f ms, p95 %.1f ms; first picture → report back: p50 %.1f ms, p95 %.1f ms",
+                result.concurrentWallP50Ms,
+                result.concurrentWallP95Ms,
+                result.pictureToReturnP50Ms,
+                result.pictureToReturnP95Ms
+            )
+        )
         print("stage p50, ms:  " + Stage.allCases.map { $0.rawValue }.joined(separator: " "))
-        print("  one at a time " + Stage.allCases.map { String(format: "%.1f", result.sequentialStageP50Ms[$0.rawValue] ?? 0) }.joined(separator: " "))
-        print("  at once       " + Stage.allCases.map { String(format: "%.1f", result.concurrentStageP50Ms[$0.rawValue] ?? 0) }.joined(separator: " "))
+        print(
+            "  one at a time "
+                + Stage.allCases.map { String(format: "%.1f", result.sequentialStageP50Ms[$0.rawValue] ?? 0) }.joined(
+                    separator: " "
+                )
+        )
+        print(
+            "  at once       "
+                + Stage.allCases.map { String(format: "%.1f", result.concurrentStageP50Ms[$0.rawValue] ?? 0) }.joined(
+                    separator: " "
+                )
+        )
         print(String(format: "target: p95 ≤ 1.5× the CPU bound: %.2fx", result.ratioP95))
     }
 
@@ -170,9 +225,11 @@ struct ConcurrentBench: AsyncParsableCommand {
 
     /// Runs `body` and returns its value with the CPU seconds this process and the origin's spent meanwhile.
     private func measureCPU<Value>(
-        _ origin: OriginProcess, _ body: () async throws -> Value
+        _ origin: OriginProcess,
+        _ body: () async throws -> Value
     ) async throws -> (Value, (client: Double, origin: Double)) {
-        let clientBefore = RecordBench.cpuSeconds(), originBefore = origin.cpuSeconds()
+        let clientBefore = RecordBench.cpuSeconds()
+        let originBefore = origin.cpuSeconds()
         let value = try await body()
         return (value, (RecordBench.cpuSeconds() - clientBefore, origin.cpuSeconds() - originBefore))
     }

@@ -10,7 +10,8 @@ import Logging
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "Open the embedded live origin with stock FFmpeg settings and with instant; show both waterfalls and the saving."
+        abstract:
+            "Open the embedded live origin with stock FFmpeg settings and with instant; show both waterfalls and the saving."
     )
 
     @Option(help: "Rounds per join mode (each at a random point of the GOP).")
@@ -41,9 +42,14 @@ struct DemoCommand: AsyncParsableCommand {
         let program = server.program
         let media = program.configuration
         if !json {
-            print("FirstFrame demo: libavformat \(Self.version(avformat_version())) against the loopback origin \(server.baseURL)")
-            print("\(program.videoCodec) \(media.width)x\(media.height)@\(media.framesPerSecond), GOP \(media.gopSeconds) s"
-                  + (media.audio ? ", aac \(media.audioSampleRate) Hz" : "") + ", \(Int(program.bitsPerSecond / 1000)) kbit/s")
+            print(
+                "FirstFrame demo: libavformat \(Self.version(avformat_version())) against the loopback origin \(server.baseURL)"
+            )
+            print(
+                "\(program.videoCodec) \(media.width)x\(media.height)@\(media.framesPerSecond), GOP \(media.gopSeconds) s"
+                    + (media.audio ? ", aac \(media.audioSampleRate) Hz" : "")
+                    + ", \(Int(program.bitsPerSecond / 1000)) kbit/s"
+            )
         }
         var failed = false
         for round in 1...runs {
@@ -71,9 +77,17 @@ struct DemoCommand: AsyncParsableCommand {
                     print(ReportRendering.waterfall(report))
                     print("")
                 }
-                if let stock = reports[0].summary.firstVideoFrameMs, let instant = reports[1].summary.firstVideoFrameMs {
-                    print(String(format: "saving: %.1f ms → %.1f ms, %.0f ms less (%.0f%%)", stock, instant,
-                                 stock - instant, (stock - instant) / stock * 100))
+                if let stock = reports[0].summary.firstVideoFrameMs, let instant = reports[1].summary.firstVideoFrameMs
+                {
+                    print(
+                        String(
+                            format: "saving: %.1f ms → %.1f ms, %.0f ms less (%.0f%%)",
+                            stock,
+                            instant,
+                            stock - instant,
+                            (stock - instant) / stock * 100
+                        )
+                    )
                 }
             }
         }

@@ -25,10 +25,17 @@ struct ExporterCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: ArgumentHelp("The targets (JSON; default: none, so /probe needs --allow-any-target).", valueName: "file"))
+    @Option(
+        help: ArgumentHelp("The targets (JSON; default: none, so /probe needs --allow-any-target).", valueName: "file")
+    )
     var config: String?
 
-    @Option(help: ArgumentHelp("Address to listen on (loopback unless told otherwise; port 0 picks a free one).", valueName: "host:port"))
+    @Option(
+        help: ArgumentHelp(
+            "Address to listen on (loopback unless told otherwise; port 0 picks a free one).",
+            valueName: "host:port"
+        )
+    )
     var listen = "127.0.0.1:9716"
 
     @Flag(help: "Let /probe open any http(s):// or rtmp(s):// URL, not only configured targets.")
@@ -44,7 +51,9 @@ struct ExporterCommand: AsyncParsableCommand {
     var timeoutOffset = 0.5
 
     func validate() throws {
-        guard (try? Self.address(listen)) != nil else { throw ValidationError("--listen expects host:port, got \"\(listen)\"") }
+        guard (try? Self.address(listen)) != nil else {
+            throw ValidationError("--listen expects host:port, got \"\(listen)\"")
+        }
         guard probeConcurrency >= 1 else { throw ValidationError("--probe-concurrency must be at least 1") }
         guard keepReports >= 0 else { throw ValidationError("--keep-reports must not be negative") }
         guard timeoutOffset.isFinite, (0...3600).contains(timeoutOffset) else {
@@ -54,7 +63,9 @@ struct ExporterCommand: AsyncParsableCommand {
 
     /// `host:port`, `[v6]:port`.
     static func address(_ text: String) throws -> (host: String, port: Int) {
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+            (0...65535).contains(port)
+        else {
             throw ValidationError("bad address")
         }
         var host = String(text[..<colon])
@@ -71,9 +82,15 @@ struct ExporterCommand: AsyncParsableCommand {
         let exporter: Exporter
         do {
             exporter = try Exporter(
-                options: .init(configPath: config, allowAnyTarget: allowAnyTarget, probeConcurrency: probeConcurrency,
-                               keepReports: keepReports, timeoutOffset: timeoutOffset),
-                metrics: metrics)
+                options: .init(
+                    configPath: config,
+                    allowAnyTarget: allowAnyTarget,
+                    probeConcurrency: probeConcurrency,
+                    keepReports: keepReports,
+                    timeoutOffset: timeoutOffset
+                ),
+                metrics: metrics
+            )
         } catch {
             throw ValidationError(error.description)
         }
@@ -85,15 +102,24 @@ struct ExporterCommand: AsyncParsableCommand {
         let configuration = exporter.configuration
         let scheduled = configuration.targets.filter { $0.interval != nil }.count
         // Whoever started the exporter reads its port here, often through a pipe or a file: one unbuffered write.
-        FileHandle.standardOutput.write(Data("""
-            firstframe exporter listening on http://\(shown):\(server.port)
-              \(configuration.targets.count) targets (\(scheduled) scheduled, concurrency \(configuration.concurrency))\
-            \(allowAnyTarget ? "; any URL may be probed" : "")
+        FileHandle.standardOutput.write(
+            Data(
+                """
+                firstframe exporter listening on http://\(shown):\(server.port)
+                  \(configuration.targets.count) targets (\(scheduled) scheduled, concurrency \(configuration.concurrency))\
+                \(allowAnyTarget ? "; any URL may be probed" : "")
 
-            """.utf8))
+                """.utf8
+            )
+        )
 
         if configuration.targets.isEmpty && !allowAnyTarget {
-            FileHandle.standardError.write(Data("exporter: no targets, so /probe refuses every request (give --config FILE or --allow-any-target)\n".utf8))
+            FileHandle.standardError.write(
+                Data(
+                    "exporter: no targets, so /probe refuses every request (give --config FILE or --allow-any-target)\n"
+                        .utf8
+                )
+            )
         }
 
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -119,9 +145,13 @@ struct ExporterCommand: AsyncParsableCommand {
         for await _ in hangUps {
             do throws(ExporterConfiguration.ConfigurationError) {
                 try exporter.reload()
-                FileHandle.standardError.write(Data("exporter: configuration reloaded (\(exporter.configuration.targets.count) targets)\n".utf8))
+                FileHandle.standardError.write(
+                    Data("exporter: configuration reloaded (\(exporter.configuration.targets.count) targets)\n".utf8)
+                )
             } catch {
-                FileHandle.standardError.write(Data("exporter: reload failed, the previous configuration stays: \(error)\n".utf8))
+                FileHandle.standardError.write(
+                    Data("exporter: reload failed, the previous configuration stays: \(error)\n".utf8)
+                )
             }
         }
     }

@@ -45,7 +45,8 @@ struct GOPClock: Sendable {
         keyframes.append(Keyframe(wallNs: wallNs, timestampMs: timestampMs))
         if keyframes.count > 8 { keyframes.removeFirst(keyframes.count - 8) }
         guard keyframes.count >= 2 else { return }
-        let last = keyframes[keyframes.count - 1], previous = keyframes[keyframes.count - 2]
+        let last = keyframes[keyframes.count - 1]
+        let previous = keyframes[keyframes.count - 2]
         let wallMs = Double(last.wallNs &- previous.wallNs) / 1e6
         let stampedMs = Self.stampedInterval(previous, last)
         let live = stampedMs.map { abs(wallMs - $0) <= Self.tolerance($0) } ?? (wallMs >= Self.minimumLiveIntervalMs)

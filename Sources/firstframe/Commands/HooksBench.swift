@@ -24,10 +24,14 @@ struct HooksBench: AsyncParsableCommand {
         let (iterations, lookupIterations) = (self.iterations, self.lookups)
         let (calls, lookups) = try await Progress.run("bench hooks", total: 2, unit: "measurements") { progress in
             let calls = try await progress.step("hooked calls") {
-                try await DedicatedThread.run(name: "bench.hooks") { HookBenchmark.measureCalls(iterations: iterations) }
+                try await DedicatedThread.run(name: "bench.hooks") {
+                    HookBenchmark.measureCalls(iterations: iterations)
+                }
             }
             progress.advance()
-            let lookups = await progress.step("lookups") { await HookBenchmark.measureLookups(iterations: lookupIterations) }
+            let lookups = await progress.step("lookups") {
+                await HookBenchmark.measureLookups(iterations: lookupIterations)
+            }
             progress.advance()
             return (calls, lookups)
         }
@@ -42,8 +46,12 @@ struct HooksBench: AsyncParsableCommand {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
             let output = Output(
-                hooksActive: NetworkTrace.isAvailable, calls: calls, untracedOverheadNs: calls.untracedOverhead,
-                tracedOverheadNs: calls.tracedOverhead, lookups: lookups)
+                hooksActive: NetworkTrace.isAvailable,
+                calls: calls,
+                untracedOverheadNs: calls.untracedOverhead,
+                tracedOverheadNs: calls.tracedOverhead,
+                lookups: lookups
+            )
             print(String(decoding: try encoder.encode(output), as: UTF8.self))
             return
         }
@@ -57,6 +65,8 @@ struct HooksBench: AsyncParsableCommand {
         print("  DNSCache hit           \(ns(lookups.cacheHit))")
         print("  getaddrinfo via cache  \(ns(lookups.hookedGetaddrinfo))   (incl. freeaddrinfo)")
         print("  getaddrinfo localhost  \(ns(lookups.systemLocalhost))   libc, /etc/hosts")
-        print(String(format: "  libc / cached getaddrinfo = %.1fx", lookups.systemLocalhost / lookups.hookedGetaddrinfo))
+        print(
+            String(format: "  libc / cached getaddrinfo = %.1fx", lookups.systemLocalhost / lookups.hookedGetaddrinfo)
+        )
     }
 }

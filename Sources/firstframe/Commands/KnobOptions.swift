@@ -11,7 +11,8 @@ struct KnobOptions: ParsableArguments {
         name: .customLong("set"),
         help: ArgumentHelp(
             "Change a knob: knob=value (repeatable; none by default). 'firstframe help knobs' lists every knob, its values and what it does.",
-            valueName: "knob=value")
+            valueName: "knob=value"
+        )
     )
     var settings: [String] = []
 
@@ -20,11 +21,20 @@ struct KnobOptions: ParsableArguments {
         TuningKnobs.descriptors.map { "\($0.name): \($0.rule) — \($0.doc)" }.joined(separator: "\n")
     }
 
-    @Option(help: ArgumentHelp("Answer lookups of host with these addresses, like curl (repeatable; none by default).",
-                               valueName: "host=ip[,ip]"))
+    @Option(
+        help: ArgumentHelp(
+            "Answer lookups of host with these addresses, like curl (repeatable; none by default).",
+            valueName: "host=ip[,ip]"
+        )
+    )
     var resolve: [String] = []
 
-    @Option(help: ArgumentHelp("Resolve host before the first open and keep it fresh (repeatable; none by default).", valueName: "host"))
+    @Option(
+        help: ArgumentHelp(
+            "Resolve host before the first open and keep it fresh (repeatable; none by default).",
+            valueName: "host"
+        )
+    )
     var prefetch: [String] = []
 
     @Option(help: "Seconds before an open fails, in (0, 3600] (the totalDeadline knob; default: the preset's, 15).")
@@ -63,5 +73,7 @@ struct KnobOptions: ParsableArguments {
     func validate() throws { _ = try knobs() }
 
     /// "instant", or "instant+" when knobs were changed.
-    var label: String { settings.isEmpty && resolve.isEmpty && prefetch.isEmpty && timeout == nil ? preset : preset + "+" }
+    var label: String {
+        settings.isEmpty && resolve.isEmpty && prefetch.isEmpty && timeout == nil ? preset : preset + "+"
+    }
 }

@@ -27,7 +27,8 @@ struct LoadCommand: AsyncParsableCommand {
     var seconds: Double = 10
 
     func validate() throws {
-        guard let components = URLComponents(string: url), components.scheme == "http", let host = components.host else {
+        guard let components = URLComponents(string: url), components.scheme == "http", let host = components.host
+        else {
             throw ValidationError("an http:// URL is required")
         }
         guard LoopbackHost.contains(host) else {
@@ -40,7 +41,8 @@ struct LoadCommand: AsyncParsableCommand {
         let components = URLComponents(string: url)!
         let host = components.host!
         let port = components.port ?? 80
-        let target = (components.percentEncodedPath.isEmpty ? "/" : components.percentEncodedPath)
+        let target =
+            (components.percentEncodedPath.isEmpty ? "/" : components.percentEncodedPath)
             + (components.percentEncodedQuery.map { "?" + $0 } ?? "")
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let results = Mutex<[LoadClientResult]>([])
@@ -59,9 +61,15 @@ struct LoadCommand: AsyncParsableCommand {
                         .channelOption(.socketOption(.tcp_nodelay), value: 1)
                         .channelInitializer { channel in
                             channel.eventLoop.makeCompletedFuture {
-                                try channel.pipeline.syncOperations.addHandler(LoadClientHandler(
-                                    host: host, port: port, target: target, startedAt: clientStart,
-                                    finish: { result in results.withLock { $0.append(result) } }))
+                                try channel.pipeline.syncOperations.addHandler(
+                                    LoadClientHandler(
+                                        host: host,
+                                        port: port,
+                                        target: target,
+                                        startedAt: clientStart,
+                                        finish: { result in results.withLock { $0.append(result) } }
+                                    )
+                                )
                             }
                         }
                     do {
@@ -87,15 +95,22 @@ struct LoadCommand: AsyncParsableCommand {
         let keyframes = all.compactMap(\.firstKeyframeAfter).sorted()
         let bytes = all.reduce(0) { $0 + $1.bodyBytes }
         func percentile(_ p: Double) -> String {
-            keyframes.isEmpty ? "-" : String(format: "%.1f", ReportAggregate.Distribution.percentile(p, ofSorted: keyframes))
+            keyframes.isEmpty
+                ? "-" : String(format: "%.1f", ReportAggregate.Distribution.percentile(p, ofSorted: keyframes))
         }
-        print("clients: \(clients) asked, \(channels.count) connected in \(String(format: "%.0f", connectedAfter)) ms, "
-              + "\(connectFailures) failed to connect, \(all.filter { $0.status == 200 }.count) got 200, "
-              + "\(keyframes.count) got a keyframe, \(all.filter { $0.error != nil }.count) stream errors")
-        print("first keyframe ms: p50 \(percentile(0.5))  p95 \(percentile(0.95))  max \(keyframes.last.map { String(format: "%.1f", $0) } ?? "-")")
-        print("received: \(bytes / 1024) KiB in \(String(format: "%.1f", wall)) s "
-              + "(\(String(format: "%.0f", Double(bytes) * 8 / wall / 1000)) kbit/s total, "
-              + "\(String(format: "%.0f", Double(bytes) * 8 / wall / 1000 / Double(max(1, clients)))) per client)")
+        print(
+            "clients: \(clients) asked, \(channels.count) connected in \(String(format: "%.0f", connectedAfter)) ms, "
+                + "\(connectFailures) failed to connect, \(all.filter { $0.status == 200 }.count) got 200, "
+                + "\(keyframes.count) got a keyframe, \(all.filter { $0.error != nil }.count) stream errors"
+        )
+        print(
+            "first keyframe ms: p50 \(percentile(0.5))  p95 \(percentile(0.95))  max \(keyframes.last.map { String(format: "%.1f", $0) } ?? "-")"
+        )
+        print(
+            "received: \(bytes / 1024) KiB in \(String(format: "%.1f", wall)) s "
+                + "(\(String(format: "%.0f", Double(bytes) * 8 / wall / 1000)) kbit/s total, "
+                + "\(String(format: "%.0f", Double(bytes) * 8 / wall / 1000 / Double(max(1, clients)))) per client)"
+        )
         print("load client CPU: \(String(format: "%.2f", cpu)) s")
         if let firstError = all.first(where: { $0.error != nil })?.error { print("first stream error: \(firstError)") }
         if keyframes.count < clients { throw ExitCode(1) }
@@ -104,6 +119,8 @@ struct LoadCommand: AsyncParsableCommand {
     static func cpuSeconds() -> Double {
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
-        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(
+            usage.ru_utime.tv_usec + usage.ru_stime.tv_usec
+        ) / 1e6
     }
 }

@@ -41,13 +41,24 @@ struct OriginOptions: ParsableArguments {
         let dimensions = size.lowercased().split(separator: "x").compactMap { Int($0) }
         guard dimensions.count == 2 else { throw ValidationError("--size must look like 640x360") }
         let media = MediaConfiguration(
-            width: dimensions[0], height: dimensions[1], framesPerSecond: fps,
-            gopSeconds: gopSeconds, loopSeconds: loopSeconds, audio: !noAudio,
-            videoBitrate: videoKbps * 1000, bFrames: bFrames, openGOP: openGOP)
+            width: dimensions[0],
+            height: dimensions[1],
+            framesPerSecond: fps,
+            gopSeconds: gopSeconds,
+            loopSeconds: loopSeconds,
+            audio: !noAudio,
+            videoBitrate: videoKbps * 1000,
+            bFrames: bFrames,
+            openGOP: openGOP
+        )
         return OriginConfiguration(
-            host: host, port: port, media: media, defaultMode: mode,
+            host: host,
+            port: port,
+            media: media,
+            defaultMode: mode,
             defaultBehaviour: Behaviour(responseDelayMilliseconds: responseDelayMs),
-            burstSpeed: burstSpeed)
+            burstSpeed: burstSpeed
+        )
     }
 }
 

@@ -44,9 +44,11 @@ struct PhaseReview {
             lines += capped(settings.compactMap { clusterWarning($0, gopMs: gopMs) })
         }
         if !aligned, gopMs != nil {
-            lines += capped(settings.compactMap { setting in
-                correlation(setting).map { phaseDriven(setting, $0, warning: true) }
-            })
+            lines += capped(
+                settings.compactMap { setting in
+                    correlation(setting).map { phaseDriven(setting, $0, warning: true) }
+                }
+            )
         }
         if settings.count > 1 { lines += capped(rankingWarnings()) }
         return lines
@@ -54,7 +56,9 @@ struct PhaseReview {
 
     var notes: [String] {
         guard aligned, gopMs != nil else { return [] }
-        return capped(settings.compactMap { setting in correlation(setting).map { phaseDriven(setting, $0, warning: false) } })
+        return capped(
+            settings.compactMap { setting in correlation(setting).map { phaseDriven(setting, $0, warning: false) } }
+        )
     }
 
     /// At most three lines of a kind, then how many more.
@@ -89,47 +93,83 @@ struct PhaseReview {
     private func clusterWarning(_ setting: Setting, gopMs: Double) -> String? {
         let phases = setting.opens.compactMap(\.phaseMs)
         guard phases.count >= 3, let cluster = Self.largestCluster(phases, gopMs: gopMs),
-              cluster.count >= max(3, (phases.count + 1) / 2) else { return nil }
-        let span = cluster.toMs >= cluster.fromMs ? cluster.toMs - cluster.fromMs : cluster.toMs + gopMs - cluster.fromMs
-        let consequence = settings.count > 1
+            cluster.count >= max(3, (phases.count + 1) / 2)
+        else { return nil }
+        let span =
+            cluster.toMs >= cluster.fromMs ? cluster.toMs - cluster.fromMs : cluster.toMs + gopMs - cluster.fromMs
+        let consequence =
+            settings.count > 1
             ? "the ranking is not reliable: it compares the phases the settings happened to meet"
             : "these figures are that phase's, not the stream's"
-        return String(format: "warning: %@%d of %d opens met the GOP within %.0f ms of each other (%.0f–%.0f ms after the edge's keyframe, GOP %.0f ms): opens back to back join at nearly the same phase, so %@; drop --no-align-phase to spread them over the GOP",
-                      prefix(setting), cluster.count, phases.count, span, cluster.fromMs, cluster.toMs, gopMs, consequence)
+        return String(
+            format:
+                "warning: %@%d of %d opens met the GOP within %.0f ms of each other (%.0f–%.0f ms after the edge's keyframe, GOP %.0f ms): opens back to back join at nearly the same phase, so %@; drop --no-align-phase to spread them over the GOP",
+            prefix(setting),
+            cluster.count,
+            phases.count,
+            span,
+            cluster.fromMs,
+            cluster.toMs,
+            gopMs,
+            consequence
+        )
     }
 
     // MARK: Phase-driven spread
 
     /// Spearman's ρ between phase and value over the opens that have both, when the spread is worth explaining.
     private func correlation(_ setting: Setting) -> (rho: Double, count: Int, low: Double, high: Double)? {
-        let pairs = setting.opens.compactMap { open in open.phaseMs.flatMap { phase in open.valueMs.map { (phase, $0) } } }
+        let pairs = setting.opens.compactMap { open in
+            open.phaseMs.flatMap { phase in open.valueMs.map { (phase, $0) } }
+        }
         guard pairs.count >= 4 else { return nil }
         let values = pairs.map(\.1).sorted()
-        let low = values.first!, high = values.last!, median = values[(values.count - 1) / 2]
-        guard high - low >= max(20, 0.25 * median), let rho = Self.spearman(pairs.map(\.0), pairs.map(\.1)), abs(rho) >= 0.8
+        let low = values.first!
+        let high = values.last!
+        let median = values[(values.count - 1) / 2]
+        guard high - low >= max(20, 0.25 * median), let rho = Self.spearman(pairs.map(\.0), pairs.map(\.1)),
+            abs(rho) >= 0.8
         else { return nil }
         return (rho, pairs.count, low, high)
     }
 
-    private func phaseDriven(_ setting: Setting, _ found: (rho: Double, count: Int, low: Double, high: Double), warning: Bool) -> String {
-        let head = String(format: "%@%@the %@ follows the GOP phase (Spearman ρ %.2f over %d opens, %.1f–%.1f ms)",
-                          warning ? "warning: " : "note: ", prefix(setting), metric, found.rho, found.count, found.low, found.high)
+    private func phaseDriven(
+        _ setting: Setting,
+        _ found: (rho: Double, count: Int, low: Double, high: Double),
+        warning: Bool
+    ) -> String {
+        let head = String(
+            format: "%@%@the %@ follows the GOP phase (Spearman ρ %.2f over %d opens, %.1f–%.1f ms)",
+            warning ? "warning: " : "note: ",
+            prefix(setting),
+            metric,
+            found.rho,
+            found.count,
+            found.low,
+            found.high
+        )
         if warning {
-            return head + (settings.count > 1
-                ? ": its spread is where each open joined the GOP, and the ranking is not reliable unless every setting meets the same phases (drop --no-align-phase)"
-                : ": its spread and percentiles are where the opens joined the GOP (drop --no-align-phase to spread them evenly)")
+            return head
+                + (settings.count > 1
+                    ? ": its spread is where each open joined the GOP, and the ranking is not reliable unless every setting meets the same phases (drop --no-align-phase)"
+                    : ": its spread and percentiles are where the opens joined the GOP (drop --no-align-phase to spread them evenly)")
         }
-        return head + (settings.count > 1
-            ? ": every setting met the same phases, so the ranking compares them there"
-            : ": the percentiles are over phases spread across the GOP")
+        return head
+            + (settings.count > 1
+                ? ": every setting met the same phases, so the ranking compares them there"
+                : ": the percentiles are over phases spread across the GOP")
     }
 
     /// Spearman's rank correlation (average ranks for ties); nil when either side is constant.
     static func spearman(_ x: [Double], _ y: [Double]) -> Double? {
         guard x.count == y.count, x.count >= 2 else { return nil }
-        let rx = ranks(x), ry = ranks(y)
-        let mx = rx.reduce(0, +) / Double(rx.count), my = ry.reduce(0, +) / Double(ry.count)
-        var covariance = 0.0, vx = 0.0, vy = 0.0
+        let rx = ranks(x)
+        let ry = ranks(y)
+        let mx = rx.reduce(0, +) / Double(rx.count)
+        let my = ry.reduce(0, +) / Double(ry.count)
+        var covariance = 0.0
+        var vx = 0.0
+        var vy = 0.0
         for index in rx.indices {
             covariance += (rx[index] - mx) * (ry[index] - my)
             vx += (rx[index] - mx) * (rx[index] - mx)
@@ -157,24 +197,45 @@ struct PhaseReview {
     private func rankingWarnings() -> [String] {
         var lines: [String] = []
         for (better, worse) in zip(settings, settings.dropFirst()) {
-            let a = better.opens.compactMap(\.valueMs), b = worse.opens.compactMap(\.valueMs)
+            let a = better.opens.compactMap(\.valueMs)
+            let b = worse.opens.compactMap(\.valueMs)
             guard !a.isEmpty, !b.isEmpty else { continue }
             let medianA = ReportAggregate.Distribution.percentile(0.5, ofSorted: a.sorted())
             let medianB = ReportAggregate.Distribution.percentile(0.5, ofSorted: b.sorted())
             if aligned {
-                let rounds = zip(better.opens, worse.opens).compactMap { x, y in x.valueMs.flatMap { v in y.valueMs.map { (v, $0) } } }
+                let rounds = zip(better.opens, worse.opens).compactMap { x, y in
+                    x.valueMs.flatMap { v in y.valueMs.map { (v, $0) } }
+                }
                 guard !rounds.isEmpty else { continue }
                 let ahead = rounds.reduce(0.0) { $0 + ($1.0 < $1.1 ? 1 : $1.0 == $1.1 ? 0.5 : 0) }
                 guard ahead < 0.8 * Double(rounds.count) else { continue }
-                lines.append(String(format: "warning: the ranking is not reliable between %@ and %@: started at the same GOP phase, the first was ahead in only %@ of %d rounds (medians %.1f and %.1f ms)",
-                                    better.label, worse.label, Self.count(ahead), rounds.count, medianA, medianB))
+                lines.append(
+                    String(
+                        format:
+                            "warning: the ranking is not reliable between %@ and %@: started at the same GOP phase, the first was ahead in only %@ of %d rounds (medians %.1f and %.1f ms)",
+                        better.label,
+                        worse.label,
+                        Self.count(ahead),
+                        rounds.count,
+                        medianA,
+                        medianB
+                    )
+                )
             } else {
                 let spread = max(a.max()! - a.min()!, b.max()! - b.min()!)
                 let difference = medianB - medianA
                 guard spread > difference else { continue }
-                lines.append(String(format: "warning: the ranking is not reliable between %@ and %@: the times within a setting spread over up to %.1f ms, more than the %.1f ms between their medians%@",
-                                    better.label, worse.label, spread, difference,
-                                    gopMs == nil ? "" : " (the opens met the GOP at phases of their own: drop --no-align-phase)"))
+                lines.append(
+                    String(
+                        format:
+                            "warning: the ranking is not reliable between %@ and %@: the times within a setting spread over up to %.1f ms, more than the %.1f ms between their medians%@",
+                        better.label,
+                        worse.label,
+                        spread,
+                        difference,
+                        gopMs == nil ? "" : " (the opens met the GOP at phases of their own: drop --no-align-phase)"
+                    )
+                )
             }
         }
         return lines

@@ -81,7 +81,9 @@ final class PhaseSession {
             watcher.stop()
             self.watcher = nil
             unavailable = "the phase watcher gave up: \(reason)"
-            FileHandle.standardError.write(Data("GOP phase unknown (\(unavailable!)): the opens run back to back, phases not reported\n".utf8))
+            FileHandle.standardError.write(
+                Data("GOP phase unknown (\(unavailable!)): the opens run back to back, phases not reported\n".utf8)
+            )
         }
     }
 
@@ -132,15 +134,21 @@ final class PhaseSession {
         guard let gopMs else {
             return "GOP phase unknown (\(unavailable ?? "no phase watcher")): the opens ran back to back"
         }
-        var line = String(format: "GOP %.0f ms, from the keyframes of one extra connection; ", gopMs)
-            + (aligns ? "each round's opens started at a phase of its own, spread over the GOP"
+        var line =
+            String(format: "GOP %.0f ms, from the keyframes of one extra connection; ", gopMs)
+            + (aligns
+                ? "each round's opens started at a phase of its own, spread over the GOP"
                 : "the opens ran back to back (--no-align-phase)")
         if let irregular = watcher?.clock?.irregularKeyframes, irregular > 0 {
-            line += "; \(irregular) keyframe\(irregular == 1 ? "" : "s") broke the GOP's rhythm (phases count from the last keyframe)"
+            line +=
+                "; \(irregular) keyframe\(irregular == 1 ? "" : "s") broke the GOP's rhythm (phases count from the last keyframe)"
         }
         if let ending = watcher?.ending {
-            line += String(format: "; the watcher's connection ended %.1f s in (%@): later phases are extrapolated",
-                           Double(ending.atNs &- startNs) / 1e9, ending.reason)
+            line += String(
+                format: "; the watcher's connection ended %.1f s in (%@): later phases are extrapolated",
+                Double(ending.atNs &- startNs) / 1e9,
+                ending.reason
+            )
         }
         return line
     }
@@ -160,7 +168,10 @@ final class PhaseSession {
         guard mode != .off else { return try ReportRendering.jsonLine(report) }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(PhasedReport(report: report, phaseMs: phase.phaseMs, gopMs: gopMs)), as: UTF8.self)
+        return String(
+            decoding: try encoder.encode(PhasedReport(report: report, phaseMs: phase.phaseMs, gopMs: gopMs)),
+            as: UTF8.self
+        )
     }
 
     /// A report's keys and two more, in one object.

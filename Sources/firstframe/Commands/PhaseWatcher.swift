@@ -113,7 +113,11 @@ final class PhaseWatcher: Sendable {
         let (stream, deadline, waiters) = state.withLock { state in
             state.stopped = true
             if state.failure == nil && !state.clock.isLearned { state.failure = "stopped" }
-            defer { state.stream = nil; state.deadline = nil; state.waiters = [] }
+            defer {
+                state.stream = nil
+                state.deadline = nil
+                state.waiters = []
+            }
             return (state.stream, state.deadline, state.waiters)
         }
         deadline?.cancel()
@@ -157,7 +161,10 @@ final class PhaseWatcher: Sendable {
             let wasLearned = state.clock.isLearned
             state.clock.observe(keyframeAt: wallNs, timestampMs: timestampMs)
             if !wasLearned && state.clock.isLearned {
-                defer { state.waiters = []; state.deadline = nil }
+                defer {
+                    state.waiters = []
+                    state.deadline = nil
+                }
                 return (state.waiters, state.deadline)
             }
             return ([], nil)
@@ -165,7 +172,9 @@ final class PhaseWatcher: Sendable {
         deadline?.cancel()
         for waiter in waiters { waiter.resume() }
         if keyframes >= Self.maximumKeyframesWithoutRhythm && clock == nil {
-            fail("no regular keyframe interval in \(keyframes) keyframes (they arrive in bursts, or at irregular times)")
+            fail(
+                "no regular keyframe interval in \(keyframes) keyframes (they arrive in bursts, or at irregular times)"
+            )
         }
     }
 
@@ -174,7 +183,11 @@ final class PhaseWatcher: Sendable {
         let (stream, waiters) = state.withLock { state -> (OpenedStream?, [CheckedContinuation<Void, Never>]) in
             guard state.failure == nil, !state.clock.isLearned else { return (nil, []) }
             state.failure = reason
-            defer { state.stream = nil; state.waiters = []; state.deadline = nil }
+            defer {
+                state.stream = nil
+                state.waiters = []
+                state.deadline = nil
+            }
             return (state.stream, state.waiters)
         }
         stream?.close()

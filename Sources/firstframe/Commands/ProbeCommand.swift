@@ -22,8 +22,12 @@ struct ProbeCommand: AsyncParsableCommand {
     @Flag(help: "One JSON report per line instead of waterfalls; with --repeat, then one aggregate line.")
     var json = false
 
-    @Option(help: ArgumentHelp("Also write the opens as one self-contained HTML page (waterfalls, causes, advice, percentiles; default: none).",
-                               valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "Also write the opens as one self-contained HTML page (waterfalls, causes, advice, percentiles; default: none).",
+            valueName: "file"
+        )
+    )
     var html: String?
 
     func validate() throws {
@@ -62,7 +66,9 @@ struct ProbeCommand: AsyncParsableCommand {
                 let phase = try await progress.step("waiting for the GOP phase (\(index + 1)/\(repeats))") {
                     try await phases.beforeOpen(round: index)
                 }
-                let report = await progress.step("opening (\(index + 1)/\(repeats))") { await opener.report(opening: url) }
+                let report = await progress.step("opening (\(index + 1)/\(repeats))") {
+                    await opener.report(opening: url)
+                }
                 progress.advance()
                 reports.append(report)
                 met.append(phase)
@@ -73,15 +79,29 @@ struct ProbeCommand: AsyncParsableCommand {
         }
         phases.finish()
         if let html {
-            let page = ReportPage(title: "firstframe probe \(InputPolicy.redacted(url))", sections: [.init(label: knobOptions.label, reports: reports)])
+            let page = ReportPage(
+                title: "firstframe probe \(InputPolicy.redacted(url))",
+                sections: [.init(label: knobOptions.label, reports: reports)]
+            )
             try page.write(to: URL(fileURLWithPath: html))
             FileHandle.standardError.write(Data("wrote \(html)\n".utf8))
         }
         let review = PhaseReview(
-            settings: [.init(label: knobOptions.label, opens: zip(reports, met).map { report, phase in
-                .init(phaseMs: phase.phaseMs, valueMs: report.outcome == .ok ? report.summary.firstVideoFrameMs : nil)
-            })],
-            gopMs: phases.gopMs, aligned: phases.aligns, metric: "first picture")
+            settings: [
+                .init(
+                    label: knobOptions.label,
+                    opens: zip(reports, met).map { report, phase in
+                        .init(
+                            phaseMs: phase.phaseMs,
+                            valueMs: report.outcome == .ok ? report.summary.firstVideoFrameMs : nil
+                        )
+                    }
+                )
+            ],
+            gopMs: phases.gopMs,
+            aligned: phases.aligns,
+            metric: "first picture"
+        )
         if repeats > 1 {
             if json {
                 var aggregate = Aggregate(reports)
@@ -107,8 +127,12 @@ struct ProbeCommand: AsyncParsableCommand {
     /// "GOP phase 688 ms (after the edge's last keyframe; GOP 2000 ms; aimed at 688)", nil when unknown.
     private static func phaseLine(_ phase: PhaseSession.OpenPhase, gopMs: Double?) -> String? {
         guard let phaseMs = phase.phaseMs, let gopMs else { return nil }
-        return String(format: "GOP phase %.0f ms (after the edge's last keyframe; GOP %.0f ms%@)", phaseMs, gopMs,
-                      phase.targetMs.map { String(format: "; aimed at %.0f", $0) } ?? "")
+        return String(
+            format: "GOP phase %.0f ms (after the edge's last keyframe; GOP %.0f ms%@)",
+            phaseMs,
+            gopMs,
+            phase.targetMs.map { String(format: "; aimed at %.0f", $0) } ?? ""
+        )
     }
 
     /// "GOP phases met (ms after the edge's last keyframe): 240, 1414, … — 76 % of the GOP between them".
@@ -171,7 +195,9 @@ struct ProbeCommand: AsyncParsableCommand {
             stagesMs = Dictionary(uniqueKeysWithValues: aggregate.stages.map { ($0.key.rawValue, $0.value) })
         }
 
-        private enum CodingKeys: String, CodingKey { case type, count, ok, failed, firstPictureMs, stagesMs, gop, warnings, notes }
+        private enum CodingKeys: String, CodingKey {
+            case type, count, ok, failed, firstPictureMs, stagesMs, gop, warnings, notes
+        }
 
         // `type` tells the line from the report lines (which carry `schema`); a missing picture is null, not absent.
         func encode(to encoder: any Encoder) throws {

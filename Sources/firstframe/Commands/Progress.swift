@@ -1,6 +1,7 @@
 import FirstFrame
 import Foundation
 import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -37,7 +38,9 @@ final class Progress: Sendable {
     /// (`nil`: elapsed time only). `body` marks them done with ``advance(by:)`` and wraps the slow parts in
     /// ``step(_:_:)`` for the terminal line.
     static func run<Result>(
-        _ command: String, total: Int? = nil, unit: String = "opens",
+        _ command: String,
+        total: Int? = nil,
+        unit: String = "opens",
         _ body: (Progress) async throws -> Result
     ) async rethrows -> Result {
         let progress = Progress(command: command, total: total, unit: unit)

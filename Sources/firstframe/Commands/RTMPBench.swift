@@ -9,7 +9,8 @@ import Foundation
 struct RTMPBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rtmp",
-        abstract: "RTMP open against a loopback server: connect→first media message, Play.Start, stalls; stock vs tcp_nodelay, quickAck, instant."
+        abstract:
+            "RTMP open against a loopback server: connect→first media message, Play.Start, stalls; stock vs tcp_nodelay, quickAck, instant."
     )
 
     @Argument(help: "A loopback RTMP URL, e.g. rtmp://127.0.0.1:1935/live/room")
@@ -67,15 +68,18 @@ struct RTMPBench: AsyncParsableCommand {
         /// Nil when the report has no RTMP hop read as far as its first media message.
         init?(_ report: FirstFrameReport) {
             guard let hop = report.hops.first(where: { $0.rtmp != nil }), let rtmp = hop.rtmp,
-                  let connected = hop.connects.first(where: { $0.outcome == .connected })?.endMs,
-                  let firstMedia = rtmp.firstMediaByteMs,
-                  let playEnd = rtmp.phases.first(where: { $0.name == "play" })?.endMs,
-                  let probed = report.stages.first(where: { $0.name == .formatProbe })?.endMs,
-                  let picture = report.summary.firstVideoFrameMs else { return nil }
+                let connected = hop.connects.first(where: { $0.outcome == .connected })?.endMs,
+                let firstMedia = rtmp.firstMediaByteMs,
+                let playEnd = rtmp.phases.first(where: { $0.name == "play" })?.endMs,
+                let probed = report.stages.first(where: { $0.name == .formatProbe })?.endMs,
+                let picture = report.summary.firstVideoFrameMs
+            else { return nil }
             firstMediaMs = firstMedia - connected
             playStartMs = playEnd - connected
             stallList = rtmp.phases.flatMap { phase in
-                phase.stalls.map { NamedStall(phase: phase.name, ms: $0.durationMs, awaiting: $0.awaiting, after: $0.after) }
+                phase.stalls.map {
+                    NamedStall(phase: phase.name, ms: $0.durationMs, awaiting: $0.awaiting, after: $0.after)
+                }
             }
             stalls = stallList.count
             stallMs = stallList.reduce(0) { $0 + $1.ms }
@@ -104,7 +108,8 @@ struct RTMPBench: AsyncParsableCommand {
 
     func validate() throws {
         guard repeats >= 1 else { throw ValidationError("--repeat must be at least 1") }
-        guard let components = URLComponents(string: url), components.scheme == "rtmp", let host = components.host else {
+        guard let components = URLComponents(string: url), components.scheme == "rtmp", let host = components.host
+        else {
             throw ValidationError("an rtmp:// URL is required")
         }
         guard LoopbackHost.contains(host) else {
@@ -135,9 +140,11 @@ struct RTMPBench: AsyncParsableCommand {
                 return (samples, failures)
             }
         }
-        let stock = (firstMedia: ReportAggregate.Distribution(samples[0].map(\.firstMediaMs)),
-                     playStart: ReportAggregate.Distribution(samples[0].map(\.playStartMs)),
-                     formatProbe: ReportAggregate.Distribution(samples[0].map(\.formatProbeEndMs)))
+        let stock = (
+            firstMedia: ReportAggregate.Distribution(samples[0].map(\.firstMediaMs)),
+            playStart: ReportAggregate.Distribution(samples[0].map(\.playStartMs)),
+            formatProbe: ReportAggregate.Distribution(samples[0].map(\.formatProbeEndMs))
+        )
         let rows = variants.indices.map { index in
             let values = samples[index]
             let firstMedia = ReportAggregate.Distribution(values.map(\.firstMediaMs))
@@ -148,12 +155,19 @@ struct RTMPBench: AsyncParsableCommand {
                 return value.p50 / base.p50
             }
             return Row(
-                variant: variants[index].name, samples: values, failures: failures[index], firstMedia: firstMedia,
-                playStart: playStart, stallMs: ReportAggregate.Distribution(values.map(\.stallMs)),
-                formatProbeEnd: formatProbe, firstPicture: ReportAggregate.Distribution(values.map(\.firstPictureMs)),
-                firstMediaRatio: ratio(firstMedia, stock.firstMedia), playStartRatio: ratio(playStart, stock.playStart),
+                variant: variants[index].name,
+                samples: values,
+                failures: failures[index],
+                firstMedia: firstMedia,
+                playStart: playStart,
+                stallMs: ReportAggregate.Distribution(values.map(\.stallMs)),
+                formatProbeEnd: formatProbe,
+                firstPicture: ReportAggregate.Distribution(values.map(\.firstPictureMs)),
+                firstMediaRatio: ratio(firstMedia, stock.firstMedia),
+                playStartRatio: ratio(playStart, stock.playStart),
                 formatProbeEndRatio: ratio(formatProbe, stock.formatProbe),
-                within50Ms: values.count { $0.firstMediaMs <= 50 })
+                within50Ms: values.count { $0.firstMediaMs <= 50 }
+            )
         }
         if json {
             let encoder = JSONEncoder()
@@ -178,13 +192,17 @@ struct RTMPBench: AsyncParsableCommand {
                 row.variant.padding(toLength: 28, withPad: " ", startingAt: 0)
                     + ms(row.firstMedia?.p50) + ms(row.firstMedia?.p95) + ratio(row.firstMediaRatio)
                     + ms(row.playStart?.p50) + ms(row.playStart?.p95) + ratio(row.playStartRatio)
-                    + String(format: "  %3.0f", ReportAggregate.Distribution(stallCounts)?.p50 ?? .nan) + ms(row.stallMs?.p50)
+                    + String(format: "  %3.0f", ReportAggregate.Distribution(stallCounts)?.p50 ?? .nan)
+                    + ms(row.stallMs?.p50)
                     + "  " + ms(row.formatProbeEnd?.p50) + ms(row.formatProbeEnd?.p95) + ratio(row.formatProbeEndRatio)
                     + ms(row.firstPicture?.p50) + ms(row.firstPicture?.p95)
-                    + String(format: "  %2d/%-2d %3d", row.within50Ms, row.samples.count, row.failures))
+                    + String(format: "  %2d/%-2d %3d", row.within50Ms, row.samples.count, row.failures)
+            )
         }
         // What stalled, per variant: the stalls of every sample, counted by phase and what preceded them.
-        lines.append("stalls ≥ \(RTMPExchange.stallThreshold / 1_000_000) ms inside the phases, over all samples (phase, whose move, after):")
+        lines.append(
+            "stalls ≥ \(RTMPExchange.stallThreshold / 1_000_000) ms inside the phases, over all samples (phase, whose move, after):"
+        )
         for row in rows {
             var counts: [String: (count: Int, ms: Double)] = [:]
             for stall in row.samples.flatMap(\.stallList) {

@@ -3,6 +3,7 @@ import FirstFrame
 import FirstFrameOrigin
 import Foundation
 import Logging
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -29,7 +30,10 @@ struct RecordBench: AsyncParsableCommand {
     @Option(help: "Join mode of the channels: gop (the edge re-sends its GOP on reconnect) or live.")
     var mode = "gop"
 
-    @Option(help: "Container: flv or mkv (checked by content too), ts or mp4 (ffprobe only: their muxers rewrite or may shift what was sent).")
+    @Option(
+        help:
+            "Container: flv or mkv (checked by content too), ts or mp4 (ffprobe only: their muxers rewrite or may shift what was sent)."
+    )
     var container = "flv"
 
     @Option(help: "Files checked (ffprobe and a full decode, or by content) at once.")
@@ -68,16 +72,21 @@ struct RecordBench: AsyncParsableCommand {
         FFmpegLog.level = .quiet
         let origin = try OriginProcess.start(arguments: ["--log-sent-tags"])
         defer { origin.stop() }
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("firstframe-record-bench-\(getpid())")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "firstframe-record-bench-\(getpid())"
+        )
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let query = dropEvery > 0 ? "?close_after_ms=\(Int(dropEvery * 1000))" : ""
         var logger = Logger(label: "firstframe.bench.record")
         logger.logLevel = .warning
         let recorders = try (1...channels).map { index in
-            try Recorder(url: "http://127.0.0.1:\(origin.port)/\(mode)/ch\(index).flv\(query)",
-                         path: directory.appendingPathComponent("ch\(index).\(container)").path,
-                         reconnect: try ReconnectPolicy(initialDelay: 0.2, maximumDelay: 2), logger: logger)
+            try Recorder(
+                url: "http://127.0.0.1:\(origin.port)/\(mode)/ch\(index).flv\(query)",
+                path: directory.appendingPathComponent("ch\(index).\(container)").path,
+                reconnect: try ReconnectPolicy(initialDelay: 0.2, maximumDelay: 2),
+                logger: logger
+            )
         }
         // Every channel's program is encoded by the origin before the clock starts.
         for index in 1...channels { _ = try? await origin.warm(channel: "ch\(index)") }
@@ -87,7 +96,7 @@ struct RecordBench: AsyncParsableCommand {
         let start = MonotonicClock.nanoseconds()
         let stopper = Task {
             try await Task.sleep(for: .seconds(seconds))
-            recorders.forEach { $0.stop() }
+            for recorder in recorders { recorder.stop() }
         }
         // Halfway through: how many threads the recorders run on.
         let threadSample = Task { () -> Int in
@@ -118,7 +127,13 @@ struct RecordBench: AsyncParsableCommand {
             for (index, (recorder, summary)) in zip(recorders, summaries).enumerated() {
                 let (path, logPath) = (recorder.path, recorder.sessionLogPath)
                 contentJobs.append {
-                    Self.checkContent(files: summary.files, sessionLog: logPath, port: port, channel: "ch\(index + 1)", path: path)
+                    Self.checkContent(
+                        files: summary.files,
+                        sessionLog: logPath,
+                        port: port,
+                        channel: "ch\(index + 1)",
+                        path: path
+                    )
                 }
             }
         }
@@ -126,32 +141,65 @@ struct RecordBench: AsyncParsableCommand {
         let contentTotal = contentChecks.isEmpty ? nil : contentChecks.reduce(into: ContentCheck()) { $0.add($1) }
         let bytes = summaries.reduce(Int64(0)) { $0 + $1.bytesWritten }
         let result = Result(
-            channels: channels, seconds: seconds, wallSeconds: wall, cpuSeconds: cpu,
+            channels: channels,
+            seconds: seconds,
+            wallSeconds: wall,
+            cpuSeconds: cpu,
             cpuPercentPerChannel: cpu / (Double(channels) * wall) * 100,
             kbitPerChannel: Double(bytes) * 8 / 1000 / wall / Double(channels),
-            rssGrowthMiB: rssGrowth, rssPerChannelMiB: rssGrowth / Double(channels), threadsDuring: threadsDuring,
+            rssGrowthMiB: rssGrowth,
+            rssPerChannelMiB: rssGrowth / Double(channels),
+            threadsDuring: threadsDuring,
             reconnects: summaries.reduce(0) { $0 + max(0, $1.successfulOpens - 1) },
             gaps: summaries.reduce(0) { $0 + $1.gaps.count },
             duplicatesDropped: summaries.reduce(0) { $0 + $1.duplicatesDropped },
-            files: checks.count, filesPassed: checks.filter(\.passed).count, failures: checks.filter { !$0.passed },
-            content: contentTotal, contentPassed: contentChecks.filter(\.passed).count,
-            contentFailures: contentChecks.filter { !$0.passed })
+            files: checks.count,
+            filesPassed: checks.filter(\.passed).count,
+            failures: checks.filter { !$0.passed },
+            content: contentTotal,
+            contentPassed: contentChecks.filter(\.passed).count,
+            contentFailures: contentChecks.filter { !$0.passed }
+        )
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
             print(String(decoding: try encoder.encode(result), as: UTF8.self))
         } else {
-            print(String(format: "%d channels × %.0f s (%@ join, drop every %.0f s, .%@): %.1f kbit/s per channel",
-                         channels, wall, mode, dropEvery, container, result.kbitPerChannel))
-            print(String(format: "CPU %.2f s = %.3f %% of one core per channel; RSS +%.1f MiB (%.2f MiB per channel); %d threads",
-                         cpu, result.cpuPercentPerChannel, rssGrowth, result.rssPerChannelMiB, threadsDuring))
-            print("\(result.reconnects) reconnects, \(result.gaps) gaps, \(result.duplicatesDropped) re-sent packets dropped")
-            print("ffprobe: \(result.filesPassed)/\(result.files) files pass (keyframe first, dts increasing, no duplicates, "
-                + "holes only at logged gaps, full decode without errors)")
+            print(
+                String(
+                    format: "%d channels × %.0f s (%@ join, drop every %.0f s, .%@): %.1f kbit/s per channel",
+                    channels,
+                    wall,
+                    mode,
+                    dropEvery,
+                    container,
+                    result.kbitPerChannel
+                )
+            )
+            print(
+                String(
+                    format:
+                        "CPU %.2f s = %.3f %% of one core per channel; RSS +%.1f MiB (%.2f MiB per channel); %d threads",
+                    cpu,
+                    result.cpuPercentPerChannel,
+                    rssGrowth,
+                    result.rssPerChannelMiB,
+                    threadsDuring
+                )
+            )
+            print(
+                "\(result.reconnects) reconnects, \(result.gaps) gaps, \(result.duplicatesDropped) re-sent packets dropped"
+            )
+            print(
+                "ffprobe: \(result.filesPassed)/\(result.files) files pass (keyframe first, dts increasing, no duplicates, "
+                    + "holes only at logged gaps, full decode without errors)"
+            )
             for failure in result.failures.prefix(10) { print("  FAIL \(failure)") }
             if let content = result.content {
-                print("content: \(result.contentPassed)/\(contentChecks.count) recordings hold exactly what the origin sent, "
-                    + "outside logged gaps: \(content.figures)")
+                print(
+                    "content: \(result.contentPassed)/\(contentChecks.count) recordings hold exactly what the origin sent, "
+                        + "outside logged gaps: \(content.figures)"
+                )
                 for failure in result.contentFailures.prefix(10) {
                     print("  FAIL \(failure.paths.first ?? "?"): \(failure.figures)")
                     for problem in failure.problems.prefix(3) { print("    \(problem)") }
@@ -165,7 +213,13 @@ struct RecordBench: AsyncParsableCommand {
 
     /// One recording's content check against the origin's sent log of its channel (fetched over HTTP: the origin
     /// runs in its own process). A failure to fetch or read is a failed check that says why.
-    private static func checkContent(files: [String], sessionLog: String, port: Int, channel: String, path: String) -> ContentCheck {
+    private static func checkContent(
+        files: [String],
+        sessionLog: String,
+        port: Int,
+        channel: String,
+        path: String
+    ) -> ContentCheck {
         do {
             let data = try LoopbackGet.body(port: port, path: "/sent/\(channel)")
             let truth = SentTag.truth(try SentTag.decode(jsonLines: data))
@@ -179,7 +233,8 @@ struct RecordBench: AsyncParsableCommand {
     }
 
     /// Runs `jobs` on threads of their own, `concurrency` at a time; results in completion order.
-    private static func inParallel<Value: Sendable>(_ jobs: [@Sendable () -> Value], concurrency: Int) async -> [Value] {
+    private static func inParallel<Value: Sendable>(_ jobs: [@Sendable () -> Value], concurrency: Int) async -> [Value]
+    {
         await withTaskGroup(of: Value?.self) { group in
             var results: [Value] = []
             var next = 0
@@ -227,7 +282,8 @@ struct OriginProcess: Sendable {
             text += String(decoding: data, as: UTF8.self)
         }
         guard let range = text.range(of: #"127\.0\.0\.1:(\d+)"#, options: .regularExpression),
-              let port = Int(text[range].split(separator: ":").last!) else {
+            let port = Int(text[range].split(separator: ":").last!)
+        else {
             throw ValidationError("no port in the origin's output: \(text)")
         }
         return OriginProcess(process: process, port: port)
@@ -239,7 +295,9 @@ struct OriginProcess: Sendable {
         let tasks = "/proc/\(process.processIdentifier)/task"
         let threads = (try? FileManager.default.contentsOfDirectory(atPath: tasks)) ?? []
         let nanoseconds = threads.compactMap { thread -> Double? in
-            guard let text = try? String(contentsOfFile: "\(tasks)/\(thread)/schedstat", encoding: .utf8) else { return nil }
+            guard let text = try? String(contentsOfFile: "\(tasks)/\(thread)/schedstat", encoding: .utf8) else {
+                return nil
+            }
             return text.split(separator: " ").first.flatMap { Double($0) }
         }.reduce(0, +)
         return nanoseconds / 1e9
@@ -248,7 +306,9 @@ struct OriginProcess: Sendable {
     /// Asks for a channel once (its first request makes the origin encode its program), reading only the head.
     func warm(channel: String) async throws {
         let port = port
-        _ = try await DedicatedThread.run(name: "bench.warm") { try LoopbackGet(port: port, path: "/gop/\(channel).flv?close_after=1") }
+        _ = try await DedicatedThread.run(name: "bench.warm") {
+            try LoopbackGet(port: port, path: "/gop/\(channel).flv?close_after=1")
+        }
     }
 
     func stop() {

@@ -3,6 +3,7 @@ import Dispatch
 import FirstFrame
 import Foundation
 import Logging
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -30,19 +31,28 @@ struct RecordCommand: AsyncParsableCommand {
     @Option(help: "Container: ts, flv, mkv, or mp4 (fragmented).")
     var container = "ts"
 
-    @Option(help: "Split each recording into segments of about this many seconds (at keyframes), 0.1…86400 (default: one file).")
+    @Option(
+        help:
+            "Split each recording into segments of about this many seconds (at keyframes), 0.1…86400 (default: one file)."
+    )
     var segment: Double?
 
     @Option(help: "Failed opens in a row before a channel gives up, 1…1000000 (default: never).")
     var maxAttempts: Int?
 
-    @Option(help: "Milliseconds a read may wait for a packet before the stream counts as stalled and is reopened, 0…3600000 (0: no limit; default: the preset's readTimeoutMs, 10000).")
+    @Option(
+        help:
+            "Milliseconds a read may wait for a packet before the stream counts as stalled and is reopened, 0…3600000 (0: no limit; default: the preset's readTimeoutMs, 10000)."
+    )
     var readTimeoutMs: Int?
 
     @Flag(help: "End a channel's recording when its input ends cleanly (files, ended events) instead of reopening it.")
     var stopAtEnd = false
 
-    @Option(help: "Stop after this many seconds, more than 0 and at most 31536000 (a year) (default: until SIGINT or SIGTERM).")
+    @Option(
+        help:
+            "Stop after this many seconds, more than 0 and at most 31536000 (a year) (default: until SIGINT or SIGTERM)."
+    )
     var duration: Double?
 
     @Option(help: "Seconds between progress lines when standard error is not a terminal, 0.1…86400.")
@@ -58,7 +68,9 @@ struct RecordCommand: AsyncParsableCommand {
     static let readTimeoutRange = 0...3_600_000
 
     func validate() throws {
-        guard ["ts", "flv", "mkv", "mp4"].contains(container) else { throw ValidationError("--container: ts, flv, mkv or mp4") }
+        guard ["ts", "flv", "mkv", "mp4"].contains(container) else {
+            throw ValidationError("--container: ts, flv, mkv or mp4")
+        }
         guard !urls.isEmpty else { throw ValidationError("give at least one URL") }
         if let duration, !(duration.isFinite && duration > 0 && duration <= Self.maximumDuration) {
             throw ValidationError("--duration: \(duration) is not seconds in (0, \(Int(Self.maximumDuration))]")
@@ -81,19 +93,29 @@ struct RecordCommand: AsyncParsableCommand {
         FFmpegLog.level = .quiet
         var knobs = try knobOptions.knobs()
         if let readTimeoutMs {
-            do { try knobs.set("readTimeoutMs", String(readTimeoutMs)) } catch { throw ValidationError(error.description) }
+            do { try knobs.set("readTimeoutMs", String(readTimeoutMs)) } catch {
+                throw ValidationError(error.description)
+            }
         }
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         var logger = Logger(label: "firstframe.record")
         logger.logLevel = .warning
         let names = Self.fileNames(for: urls)
         let reconnect: ReconnectPolicy
-        do { reconnect = try ReconnectPolicy(maxAttempts: maxAttempts) } catch { throw ValidationError("--max-attempts: \(error)") }
+        do { reconnect = try ReconnectPolicy(maxAttempts: maxAttempts) } catch {
+            throw ValidationError("--max-attempts: \(error)")
+        }
         let recorders = try zip(urls, names).map { url, name in
             do {
                 return try Recorder(
-                    url: url, path: (out as NSString).appendingPathComponent("\(name).\(container)"), segmentSeconds: segment,
-                    knobs: knobs, reconnect: reconnect, stopAtEndOfInput: stopAtEnd, logger: logger)
+                    url: url,
+                    path: (out as NSString).appendingPathComponent("\(name).\(container)"),
+                    segmentSeconds: segment,
+                    knobs: knobs,
+                    reconnect: reconnect,
+                    stopAtEndOfInput: stopAtEnd,
+                    logger: logger
+                )
             } catch let error as RecorderParameterError {
                 throw ValidationError("\(error)")
             }
@@ -104,7 +126,7 @@ struct RecordCommand: AsyncParsableCommand {
         let stopAll: @Sendable () -> Void = {
             status.markStopped()
             board.cancel()
-            recorders.forEach { $0.stop() }
+            for recorder in recorders { recorder.stop() }
         }
         let signals = [SIGINT, SIGTERM].map { number -> any DispatchSourceSignal in
             signal(number, SIG_IGN)
@@ -113,7 +135,7 @@ struct RecordCommand: AsyncParsableCommand {
             source.resume()
             return source
         }
-        defer { signals.forEach { $0.cancel() } }
+        defer { for signal in signals { signal.cancel() } }
         let timer = duration.map { seconds in
             Task {
                 try await Task.sleep(for: .seconds(seconds))
@@ -135,17 +157,27 @@ struct RecordCommand: AsyncParsableCommand {
             let name = names[index]
             let gaps = summary.gaps.count
             // The channel's URL as reports and logs show it: without its userinfo.
-            print("\(name) (\(InputPolicy.redacted(urls[index]))): \(summary.outcome.rawValue), \(summary.successfulOpens)/\(summary.attempts) opens, \(gaps) gaps, "
-                + "\(summary.packetsWritten) packets, \(Self.megabytes(summary.bytesWritten)), "
-                + String(format: "%.1f s of media", summary.mediaSeconds) + " → \(summary.files.joined(separator: ", "))")
+            print(
+                "\(name) (\(InputPolicy.redacted(urls[index]))): \(summary.outcome.rawValue), \(summary.successfulOpens)/\(summary.attempts) opens, \(gaps) gaps, "
+                    + "\(summary.packetsWritten) packets, \(Self.megabytes(summary.bytesWritten)), "
+                    + String(format: "%.1f s of media", summary.mediaSeconds)
+                    + " → \(summary.files.joined(separator: ", "))"
+            )
             if ![.stopped, .inputEnded].contains(summary.outcome) || summary.successfulOpens == 0 {
-                let why = summary.message ?? (summary.successfulOpens == 0 ? "no open reached a first picture, see the session log" : nil)
+                let why =
+                    summary.message
+                    ?? (summary.successfulOpens == 0 ? "no open reached a first picture, see the session log" : nil)
                 failed.append("\(name) (\(summary.outcome.rawValue)\(why.map { ": \($0)" } ?? ""))")
             }
         }
         fflush(nil)  // every output stream: stdout is block-buffered into a file or pipe
         if !failed.isEmpty {
-            FileHandle.standardError.write(Data("record: \(failed.count) of \(names.count) channels failed: \(failed.joined(separator: "; "))\n".utf8))
+            FileHandle.standardError.write(
+                Data(
+                    "record: \(failed.count) of \(names.count) channels failed: \(failed.joined(separator: "; "))\n"
+                        .utf8
+                )
+            )
             throw ExitCode(1)
         }
     }

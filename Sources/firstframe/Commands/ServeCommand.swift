@@ -1,8 +1,8 @@
 import ArgumentParser
 import Dispatch
 import FirstFrame
-import Foundation
 import FirstFrameOrigin
+import Foundation
 import Logging
 
 #if canImport(Glibc)
@@ -23,10 +23,16 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup var origin: OriginOptions
 
-    @Option(help: "Distinct synthesised programs (picture and tone) that named channels share; each is an encode the first time a name needs it.")
+    @Option(
+        help:
+            "Distinct synthesised programs (picture and tone) that named channels share; each is an encode the first time a name needs it."
+    )
     var programs: Int = 4
 
-    @Flag(help: "Log every media tag each channel sends (time, kind, key, size, payload hash), served as JSON Lines at /sent/NAME: the ground truth for recording checks.")
+    @Flag(
+        help:
+            "Log every media tag each channel sends (time, kind, key, size, payload hash), served as JSON Lines at /sent/NAME: the ground truth for recording checks."
+    )
     var logSentTags = false
 
     @Option(help: "With --log-sent-tags: the latest tags each channel's log keeps (about 60 bytes each).")
@@ -44,13 +50,18 @@ struct ServeCommand: AsyncParsableCommand {
         let server = try await LiveOrigin.start(configuration, logger: logger)
         let program = server.program
         let media = program.configuration
-        var lines = ["FirstFrame origin: \(program.videoCodec) \(media.width)x\(media.height)@\(media.framesPerSecond)"
-                     + (media.audio ? " + aac" : "") + ", GOP \(media.gopSeconds) s, loop \(Double(program.loopMilliseconds) / 1000) s, "
-                     + "\(Int(program.bitsPerSecond / 1000)) kbit/s on the wire"]
+        var lines = [
+            "FirstFrame origin: \(program.videoCodec) \(media.width)x\(media.height)@\(media.framesPerSecond)"
+                + (media.audio ? " + aac" : "")
+                + ", GOP \(media.gopSeconds) s, loop \(Double(program.loopMilliseconds) / 1000) s, "
+                + "\(Int(program.bitsPerSecond / 1000)) kbit/s on the wire"
+        ]
         for mode in JoinMode.allCases {
             lines.append("  \(mode.rawValue.padding(toLength: 6, withPad: " ", startingAt: 0)) \(server.url(mode))")
         }
-        lines.append("  named  \(server.url(.live, channel: "NAME")) (any NAME: a channel of its own on \(programs) programs)")
+        lines.append(
+            "  named  \(server.url(.live, channel: "NAME")) (any NAME: a channel of its own on \(programs) programs)"
+        )
         lines.append("  stats  \(server.baseURL)/stats")
         if logSentTags { lines.append("  sent   \(server.baseURL)/sent/NAME (JSON Lines: what the channel NAME sent)") }
         lines.append("  query  \(OriginRequest.parameterSummary)")
@@ -74,6 +85,6 @@ struct ServeCommand: AsyncParsableCommand {
             sources.append(source)
         }
         for await _ in signals { break }
-        sources.forEach { $0.cancel() }
+        for source in sources { source.cancel() }
     }
 }

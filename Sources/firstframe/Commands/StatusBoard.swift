@@ -1,6 +1,7 @@
 import FirstFrame
 import Foundation
 import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -86,12 +87,15 @@ final class StatusBoard: Sendable {
             let recording = progress.filter { $0.state == .recording }.count
             let bytes = progress.reduce(Int64(0)) { $0 + $1.bytesWritten }
             let reconnects = progress.reduce(0) { $0 + $1.reconnects }
-            return ["\(recording)/\(progress.count) recording, \(RecordCommand.megabytes(bytes)), "
-                + String(format: "%.0f kbit/s", bitrates.reduce(0, +) / 1000) + ", \(reconnects) reconnects"]
+            return [
+                "\(recording)/\(progress.count) recording, \(RecordCommand.megabytes(bytes)), "
+                    + String(format: "%.0f kbit/s", bitrates.reduce(0, +) / 1000) + ", \(reconnects) reconnects"
+            ]
         }
         return zip(names, zip(progress, bitrates)).map { name, pair in
             let (state, bitrate) = pair
-            let picture = state.lastFirstPictureMs.map { String(format: "first picture %.0f ms", $0) } ?? "no picture yet"
+            let picture =
+                state.lastFirstPictureMs.map { String(format: "first picture %.0f ms", $0) } ?? "no picture yet"
             return "\(name): \(state.state.rawValue), \(RecordCommand.megabytes(state.bytesWritten)), "
                 + String(format: "%.0f kbit/s, %.1f s", bitrate / 1000, state.mediaSeconds)
                 + ", \(state.reconnects) reconnects, \(picture)"

@@ -24,7 +24,13 @@ struct SweepCommand: AsyncParsableCommand {
     @Option(help: "Preset the combinations start from.")
     var preset = Preset.instant.rawValue
 
-    @Option(name: .customLong("set"), help: ArgumentHelp("Values to try for a knob (repeatable, at least once). 'firstframe help knobs' lists the knobs.", valueName: "knob=v1,v2,..."))
+    @Option(
+        name: .customLong("set"),
+        help: ArgumentHelp(
+            "Values to try for a knob (repeatable, at least once). 'firstframe help knobs' lists the knobs.",
+            valueName: "knob=v1,v2,..."
+        )
+    )
     var sweeps: [String] = []
 
     @Option(name: .customLong("repeat"), help: "Opens per combination, 1…10000.")
@@ -45,14 +51,25 @@ struct SweepCommand: AsyncParsableCommand {
     @Option(help: "Seconds before an open fails, in (0, 3600].")
     var timeout: Double = 15
 
-    @Flag(help: "Print every report as a JSON line instead of the table, then one line with the ranking and its warnings.")
+    @Flag(
+        help: "Print every report as a JSON line instead of the table, then one line with the ranking and its warnings."
+    )
     var json = false
 
-    @Option(help: ArgumentHelp("Also write every open as one self-contained HTML page: a section per combination, in the table's order (default: none).",
-                               valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "Also write every open as one self-contained HTML page: a section per combination, in the table's order (default: none).",
+            valueName: "file"
+        )
+    )
     var html: String?
 
-    @Option(help: ArgumentHelp("Rank by the client-attributable time (client: the first picture without network set-up, the server's response and the keyframe wait, which a live URL's GOP phase decides) or by the first picture (picture).", valueName: "client|picture"))
+    @Option(
+        help: ArgumentHelp(
+            "Rank by the client-attributable time (client: the first picture without network set-up, the server's response and the keyframe wait, which a live URL's GOP phase decides) or by the first picture (picture).",
+            valueName: "client|picture"
+        )
+    )
     var rank: SweepTable.Ranking = .client
 
     private static let listKnobs: Set<String> = ["resolve", "prefetchHosts", "stageDeadlines"]
@@ -69,19 +86,25 @@ struct SweepCommand: AsyncParsableCommand {
     }
 
     func validate() throws {
-        guard Self.repeatRange.contains(repeats) else { throw ValidationError("--repeat: \(repeats) is not a count in 1…10000") }
+        guard Self.repeatRange.contains(repeats) else {
+            throw ValidationError("--repeat: \(repeats) is not a count in 1…10000")
+        }
         guard !sweeps.isEmpty else { throw ValidationError("give at least one --set knob=v1,v2,...") }
-        guard timeout.isFinite, timeout > 0, timeout <= 3600 else { throw ValidationError("--timeout: \(timeout) is not seconds in (0, 3600]") }
+        guard timeout.isFinite, timeout > 0, timeout <= 3600 else {
+            throw ValidationError("--timeout: \(timeout) is not seconds in (0, 3600]")
+        }
         guard Self.combinationLimitRange.contains(maxCombinations) else {
             throw ValidationError("--max-combinations: \(maxCombinations) is not a count in 1…1000000")
         }
         let axes = try axes()
         guard let count = Self.combinationCount(axes.map(\.values.count)), count <= maxCombinations else {
             let count = Self.combinationCount(axes.map(\.values.count)).map(String.init) ?? "more than \(Int.max)"
-            throw ValidationError("""
+            throw ValidationError(
+                """
                 \(count) combinations (\(axes.map { "\($0.values.count)" }.joined(separator: " × "))), more than \
                 --max-combinations \(maxCombinations): sweep fewer values, or raise --max-combinations (at most 1000000)
-                """)
+                """
+            )
         }
         // Each value on its own, then every combination, before anything is opened; none is kept.
         do throws(KnobError) {
@@ -192,23 +215,32 @@ struct SweepCommand: AsyncParsableCommand {
         let order = SweepTable.order(aggregates, by: rank)
         if let html {
             let page = ReportPage(
-                title: "firstframe sweep \(InputPolicy.redacted(url)) (preset \(preset), \(repeats) open\(repeats == 1 ? "" : "s") per combination)",
-                sections: order.map { ReportPage.Section(label: labels[$0], reports: reports[$0]) })
+                title:
+                    "firstframe sweep \(InputPolicy.redacted(url)) (preset \(preset), \(repeats) open\(repeats == 1 ? "" : "s") per combination)",
+                sections: order.map { ReportPage.Section(label: labels[$0], reports: reports[$0]) }
+            )
             try page.write(to: URL(fileURLWithPath: html))
             FileHandle.standardError.write(Data("wrote \(html)\n".utf8))
         }
         let review = PhaseReview(
             settings: order.map { index in
-                .init(label: labels[index], opens: zip(reports[index], phases[index]).map { report, phase in
-                    .init(phaseMs: phase.phaseMs, valueMs: SweepTable.rankedValue(report, by: rank))
-                })
+                .init(
+                    label: labels[index],
+                    opens: zip(reports[index], phases[index]).map { report, phase in
+                        .init(phaseMs: phase.phaseMs, valueMs: SweepTable.rankedValue(report, by: rank))
+                    }
+                )
             },
-            gopMs: session.gopMs, aligned: session.aligns,
-            metric: rank == .client ? "client-attributable time" : "first picture")
+            gopMs: session.gopMs,
+            aligned: session.aligns,
+            metric: rank == .client ? "client-attributable time" : "first picture"
+        )
         let table = SweepTable(
-            rows: order.map { (labels[$0], aggregates[$0], phases[$0].map(\.phaseMs)) }, repeats: repeats,
+            rows: order.map { (labels[$0], aggregates[$0], phases[$0].map(\.phaseMs)) },
+            repeats: repeats,
             phaseSummary: session.summary,
-            roundTargets: phases.first?.compactMap(\.targetMs) ?? [])
+            roundTargets: phases.first?.compactMap(\.targetMs) ?? []
+        )
         guard !json else {
             print(try table.rankingLine(ranking: rank, gopMs: session.gopMs, aligned: session.aligns, review: review))
             return

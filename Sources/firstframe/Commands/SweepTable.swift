@@ -39,7 +39,9 @@ struct SweepTable {
     static func order(_ aggregates: [ReportAggregate], by ranking: Ranking) -> [Int] {
         func key(_ aggregate: ReportAggregate) -> Double {
             switch ranking {
-            case .client: aggregate.clientAttributable?.p50 ?? aggregate.firstVideoFrame.map { _ in .greatestFiniteMagnitude } ?? .infinity
+            case .client:
+                aggregate.clientAttributable?.p50 ?? aggregate.firstVideoFrame.map { _ in .greatestFiniteMagnitude }
+                    ?? .infinity
             case .picture: aggregate.firstVideoFrame?.p50 ?? .infinity
             }
         }
@@ -59,7 +61,9 @@ struct SweepTable {
         if let phaseSummary {
             var line = phaseSummary
             if !roundTargets.isEmpty {
-                line += "; rounds aimed at " + roundTargets.map { String(format: "%.0f", $0) }.joined(separator: ", ") + " ms"
+                line +=
+                    "; rounds aimed at " + roundTargets.map { String(format: "%.0f", $0) }.joined(separator: ", ")
+                    + " ms"
             }
             lines.insert(line, at: 1)
         }
@@ -69,13 +73,21 @@ struct SweepTable {
             line += cell(aggregate.clientAttributable?.p50) + " " + cell(aggregate.clientAttributable?.p95)
             line += cell(aggregate.firstVideoFrame?.p50) + "  " + cell(aggregate.firstVideoFrame?.p95)
             line += String(format: "  %4d", aggregate.failures)
-            line += cell(network) + [Cause.serverResponse, .protocolExchange, .keyframeWait, .keyframeTransfer, .clientWait, .decode]
+            line +=
+                cell(network)
+                + [Cause.serverResponse, .protocolExchange, .keyframeWait, .keyframeTransfer, .clientWait, .decode]
                 .map { cell(aggregate.causes[$0]?.p50) }.joined()
             if phaseSummary != nil { line += "  " + Self.phaseCell(phases) }
             lines.append(line)
         }
         if let spread = keyframeWaitSpread, spread > 100 {
-            lines.append(String(format: "the keyframe wait ranged over %.0f ms between opens (they joined the GOP at different phases): ranking by first picture would rank that.", spread))
+            lines.append(
+                String(
+                    format:
+                        "the keyframe wait ranged over %.0f ms between opens (they joined the GOP at different phases): ranking by first picture would rank that.",
+                    spread
+                )
+            )
         }
         return lines.joined(separator: "\n")
     }
@@ -109,7 +121,9 @@ struct SweepTable {
             var warnings: [String]
             var notes: [String]
 
-            private enum CodingKeys: String, CodingKey { case type, rankedBy, gopMs, aligned, combinations, warnings, notes }
+            private enum CodingKeys: String, CodingKey {
+                case type, rankedBy, gopMs, aligned, combinations, warnings, notes
+            }
 
             func encode(to encoder: any Encoder) throws {
                 var container = encoder.container(keyedBy: CodingKeys.self)
@@ -124,14 +138,21 @@ struct SweepTable {
         }
         func rounded(_ value: Double) -> Double { (value * 10).rounded() / 10 }
         let line = Line(
-            rankedBy: ranking.rawValue, gopMs: gopMs.map(rounded), aligned: aligned,
+            rankedBy: ranking.rawValue,
+            gopMs: gopMs.map(rounded),
+            aligned: aligned,
             combinations: rows.map { row in
                 Line.Combination(
                     combination: row.label,
-                    p50Ms: (ranking == .client ? row.aggregate.clientAttributable?.p50 : row.aggregate.firstVideoFrame?.p50).map(rounded),
-                    failures: row.aggregate.failures, phasesMs: row.phasesMs.map { $0.map(rounded) })
+                    p50Ms: (ranking == .client
+                        ? row.aggregate.clientAttributable?.p50 : row.aggregate.firstVideoFrame?.p50).map(rounded),
+                    failures: row.aggregate.failures,
+                    phasesMs: row.phasesMs.map { $0.map(rounded) }
+                )
             },
-            warnings: review.warnings, notes: review.notes)
+            warnings: review.warnings,
+            notes: review.notes
+        )
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return String(decoding: try encoder.encode(line), as: UTF8.self)

@@ -35,14 +35,16 @@ final class Exporter: Sendable {
             self.headers = headers.map { ($0.0.lowercased(), $0.1) }
             let parts = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
             path = parts.first.map(String.init)?.removingPercentEncoding ?? String(parts.first ?? "/")
-            query = parts.count > 1 ? parts[1].split(separator: "&").map { pair in
-                let field = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-                func decode(_ text: Substring?) -> String {
-                    let spaced = (text ?? "").replacingOccurrences(of: "+", with: " ")
-                    return spaced.removingPercentEncoding ?? spaced
-                }
-                return (decode(field.first), decode(field.count > 1 ? field[1] : nil))
-            } : []
+            query =
+                parts.count > 1
+                ? parts[1].split(separator: "&").map { pair in
+                    let field = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                    func decode(_ text: Substring?) -> String {
+                        let spaced = (text ?? "").replacingOccurrences(of: "+", with: " ")
+                        return spaced.removingPercentEncoding ?? spaced
+                    }
+                    return (decode(field.first), decode(field.count > 1 ? field[1] : nil))
+                } : []
         }
 
         func parameter(_ name: String) -> String? { query.last { $0.0 == name }?.1 }
@@ -90,7 +92,10 @@ final class Exporter: Sendable {
     }
 
     /// Reads the configuration (when there is one); throws when it is invalid.
-    init(options: Options, metrics: ExporterMetrics = ExporterMetrics()) throws(ExporterConfiguration.ConfigurationError) {
+    init(
+        options: Options,
+        metrics: ExporterMetrics = ExporterMetrics()
+    ) throws(ExporterConfiguration.ConfigurationError) {
         self.options = options
         self.metrics = metrics
         probeSlots = OpenSlots(limit: options.probeConcurrency)
@@ -134,8 +139,13 @@ final class Exporter: Sendable {
 
     /// Opens `url` once and records the probe everywhere it goes (counters, histograms, last-probe gauges, the
     /// reports kept). `knobs` carry the deadline.
-    func probe(url: String, target: ExporterConfiguration.Target?, preset: Preset, knobs: TuningKnobs,
-               trigger: ExporterMetrics.Trigger) async -> ProbeRecord {
+    func probe(
+        url: String,
+        target: ExporterConfiguration.Target?,
+        preset: Preset,
+        knobs: TuningKnobs,
+        trigger: ExporterMetrics.Trigger
+    ) async -> ProbeRecord {
         metrics.probeStarted()
         let start = MonotonicClock.nanoseconds()
         let report: FirstFrameReport
@@ -150,10 +160,23 @@ final class Exporter: Sendable {
         let duration = MonotonicClock.milliseconds(since: start) / 1000
         metrics.probeEnded()
         let now = Date().timeIntervalSince1970
-        metrics.record(report, target: target, preset: preset.rawValue, trigger: trigger, durationSeconds: duration, wallClock: now)
+        metrics.record(
+            report,
+            target: target,
+            preset: preset.rawValue,
+            trigger: trigger,
+            durationSeconds: duration,
+            wallClock: now
+        )
         let record = ProbeRecord(
-            target: target?.name ?? ExporterMetrics.adhocTarget, preset: preset.rawValue, trigger: trigger, endedAt: now,
-            durationSeconds: duration, firstPictureSeconds: report.summary.firstVideoFrameMs.map { $0 / 1000 }, report: report)
+            target: target?.name ?? ExporterMetrics.adhocTarget,
+            preset: preset.rawValue,
+            trigger: trigger,
+            endedAt: now,
+            durationSeconds: duration,
+            firstPictureSeconds: report.summary.firstVideoFrameMs.map { $0 / 1000 },
+            report: report
+        )
         keep(record)
         return record
     }
@@ -229,12 +252,18 @@ final class Exporter: Sendable {
         let configured = configuration.target(named: name)
         if configured == nil {
             guard options.allowAnyTarget else {
-                return .text(403, "target \"\(InputPolicy.redacted(name))\" is not configured (configured: "
-                             + "\(configuration.targets.map(\.name).joined(separator: ", ")); --allow-any-target probes any URL)")
+                return .text(
+                    403,
+                    "target \"\(InputPolicy.redacted(name))\" is not configured (configured: "
+                        + "\(configuration.targets.map(\.name).joined(separator: ", ")); --allow-any-target probes any URL)"
+                )
             }
             let scheme = name.split(separator: ":", maxSplits: 1).first?.lowercased() ?? ""
             guard name.contains("://"), ["http", "https", "rtmp", "rtmps"].contains(scheme) else {
-                return .text(400, "target \"\(InputPolicy.redacted(name))\" is neither a configured target nor an http(s):// or rtmp(s):// URL")
+                return .text(
+                    400,
+                    "target \"\(InputPolicy.redacted(name))\" is neither a configured target nor an http(s):// or rtmp(s):// URL"
+                )
             }
         }
         var preset = configured?.preset ?? .instant
@@ -248,12 +277,21 @@ final class Exporter: Sendable {
                 return .text(400, "timeout must be seconds in (0, 3600], got \"\(text)\"")
             }
             timeout = seconds
-        } else if let text = request.header("x-prometheus-scrape-timeout-seconds"), let scrape = Double(text), scrape > 0 {
+        } else if let text = request.header("x-prometheus-scrape-timeout-seconds"), let scrape = Double(text),
+            scrape > 0
+        {
             let seconds = max(scrape - options.timeoutOffset, min(scrape, 0.1))
             timeout = min(seconds, configured?.timeout ?? seconds)
         }
-        var target = configured ?? ExporterConfiguration.Target(
-            name: ExporterMetrics.adhocTarget, url: name, preset: preset, labels: [], settings: [])
+        var target =
+            configured
+            ?? ExporterConfiguration.Target(
+                name: ExporterMetrics.adhocTarget,
+                url: name,
+                preset: preset,
+                labels: [],
+                settings: []
+            )
         target.preset = preset
         var knobs: TuningKnobs
         do throws(ExporterConfiguration.ConfigurationError) {
@@ -270,8 +308,11 @@ final class Exporter: Sendable {
         }
         let record = await probe(url: target.url, target: configured, preset: preset, knobs: knobs, trigger: .probe)
         probeSlots.release()
-        return Response(status: 200, contentType: Response.prometheusText,
-                        body: ProbeExposition.render(record.report, durationSeconds: record.durationSeconds))
+        return Response(
+            status: 200,
+            contentType: Response.prometheusText,
+            body: ProbeExposition.render(record.report, durationSeconds: record.durationSeconds)
+        )
     }
 
     /// `/reports[?target=NAME][&limit=N]`: the kept probes as JSON Lines, oldest first.
@@ -311,7 +352,8 @@ final class Exporter: Sendable {
         for target in configuration.targets {
             let schedule = target.interval.map { "every \($0) s" } ?? "on request"
             // As reports and logs show URLs: without the userinfo (a configured password never leaves the file).
-            let preset = target.preset.rawValue + (target.settings.isEmpty ? "" : " (\(target.settings.count) knobs changed)")
+            let preset =
+                target.preset.rawValue + (target.settings.isEmpty ? "" : " (\(target.settings.count) knobs changed)")
             lines.append("  \(target.name)  \(preset)  \(schedule)  \(InputPolicy.redacted(target.url))")
         }
         return .text(200, lines.joined(separator: "\n"))

@@ -59,7 +59,9 @@ struct ExporterConfiguration: Sendable, Equatable {
     var jitter = 0.1
 
     /// Label names the exporter sets itself.
-    static let reservedLabels: Set<String> = ["target", MetricNames.Label.preset, "stage", "cause", "le", "trigger", "job", "instance"]
+    static let reservedLabels: Set<String> = [
+        "target", MetricNames.Label.preset, "stage", "cause", "le", "trigger", "job", "instance",
+    ]
 
     /// The configured target `name`, or the one whose URL is exactly `name`.
     func target(named nameOrURL: String) -> Target? {
@@ -114,7 +116,9 @@ struct ExporterConfiguration: Sendable, Equatable {
     private static func checkKeys(_ decoder: any Decoder, allowed: Set<String>, in place: String) throws {
         let container = try decoder.container(keyedBy: AnyKey.self)
         if let unknown = container.allKeys.map(\.stringValue).sorted().first(where: { !allowed.contains($0) }) {
-            throw ConfigurationError("\(place): unknown key \"\(unknown)\" (known: \(allowed.sorted().joined(separator: ", ")))")
+            throw ConfigurationError(
+                "\(place): unknown key \"\(unknown)\" (known: \(allowed.sorted().joined(separator: ", ")))"
+            )
         }
     }
 
@@ -127,7 +131,9 @@ struct ExporterConfiguration: Sendable, Equatable {
             try checkKeys(decoder, allowed: ["targets", "concurrency", "jitter"], in: "the configuration")
             let container = try decoder.container(keyedBy: CodingKeys.self)
             if let number = try container.decodeIfPresent(Int.self, forKey: .concurrency) {
-                guard (1...256).contains(number) else { throw ConfigurationError("concurrency must be an integer in 1…256") }
+                guard (1...256).contains(number) else {
+                    throw ConfigurationError("concurrency must be an integer in 1…256")
+                }
                 configuration.concurrency = number
             }
             if let number = try container.decodeIfPresent(Double.self, forKey: .jitter) {
@@ -172,15 +178,23 @@ struct ExporterConfiguration: Sendable, Equatable {
 
         init(from decoder: any Decoder) throws {
             let place = "targets[\(decoder.codingPath.last?.intValue ?? 0)]"
-            try checkKeys(decoder, allowed: Set(["name", "url", "preset", "interval", "timeout", "labels", "set"]), in: place)
+            try checkKeys(
+                decoder,
+                allowed: Set(["name", "url", "preset", "interval", "timeout", "labels", "set"]),
+                in: place
+            )
             let container = try decoder.container(keyedBy: CodingKeys.self)
             let name = try container.decode(String.self, forKey: .name)
             guard isValidName(name) else {
-                throw ConfigurationError("\(place).name \"\(name)\" must be 1…100 characters from A–Z a–z 0–9 - _ . ~, not starting with _")
+                throw ConfigurationError(
+                    "\(place).name \"\(name)\" must be 1…100 characters from A–Z a–z 0–9 - _ . ~, not starting with _"
+                )
             }
             let where_ = "target \(name)"
             let url = try container.decode(String.self, forKey: .url)
-            guard !url.isEmpty, !url.contains(where: \.isNewline) else { throw ConfigurationError("\(where_): url must not be empty") }
+            guard !url.isEmpty, !url.contains(where: \.isNewline) else {
+                throw ConfigurationError("\(where_): url must not be empty")
+            }
             var preset = Preset.instant
             if let text = try container.decodeIfPresent(String.self, forKey: .preset) {
                 do { preset = try Preset(named: text) } catch { throw ConfigurationError("\(where_): \(error)") }
@@ -188,7 +202,9 @@ struct ExporterConfiguration: Sendable, Equatable {
             var interval: Double?
             if let seconds = try container.decodeIfPresent(Double.self, forKey: .interval) {
                 guard seconds == 0 || (1...86_400).contains(seconds) else {
-                    throw ConfigurationError("\(where_): interval must be seconds in 1…86400 (0 or absent: on request only)")
+                    throw ConfigurationError(
+                        "\(where_): interval must be seconds in 1…86400 (0 or absent: on request only)"
+                    )
                 }
                 interval = seconds == 0 ? nil : seconds
             }
@@ -197,16 +213,29 @@ struct ExporterConfiguration: Sendable, Equatable {
                 throw ConfigurationError("\(where_): timeout must be seconds in (0, 3600]")
             }
             var labels: [(String, String)] = []
-            for (key, value) in try container.decodeIfPresent([String: String].self, forKey: .labels)?.sorted(by: { $0.key < $1.key }) ?? [] {
+            for (key, value) in try container.decodeIfPresent([String: String].self, forKey: .labels)?.sorted(by: {
+                $0.key < $1.key
+            }) ?? [] {
                 guard isValidLabelName(key), !reservedLabels.contains(key) else {
-                    throw ConfigurationError("\(where_): label name \"\(key)\" is not a Prometheus label name, or is one the exporter "
-                                             + "sets (\(reservedLabels.sorted().joined(separator: ", ")))")
+                    throw ConfigurationError(
+                        "\(where_): label name \"\(key)\" is not a Prometheus label name, or is one the exporter "
+                            + "sets (\(reservedLabels.sorted().joined(separator: ", ")))"
+                    )
                 }
                 labels.append((key, value))
             }
-            let settings = try container.decodeIfPresent([String: KnobText].self, forKey: .set)?
+            let settings =
+                try container.decodeIfPresent([String: KnobText].self, forKey: .set)?
                 .sorted(by: { $0.key < $1.key }).map { ($0.key, $0.value.text) } ?? []
-            target = Target(name: name, url: url, preset: preset, interval: interval, timeout: timeout, labels: labels, settings: settings)
+            target = Target(
+                name: name,
+                url: url,
+                preset: preset,
+                interval: interval,
+                timeout: timeout,
+                labels: labels,
+                settings: settings
+            )
             _ = try target.knobs()  // every knob change is checked now, not at the first probe
         }
     }
@@ -223,7 +252,9 @@ struct ExporterConfiguration: Sendable, Equatable {
 
     static func isValidLabelName(_ name: String) -> Bool {
         guard let first = name.unicodeScalars.first, !name.hasPrefix("__") else { return false }
-        func letter(_ scalar: Unicode.Scalar) -> Bool { ("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar) || scalar == "_" }
+        func letter(_ scalar: Unicode.Scalar) -> Bool {
+            ("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar) || scalar == "_"
+        }
         return letter(first) && name.unicodeScalars.allSatisfy { letter($0) || ("0"..."9").contains($0) }
     }
 }

@@ -19,7 +19,9 @@ struct ExporterHTTPServer: Sendable {
             .bind(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: channel)
+                    return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(
+                        wrappingChannelSynchronously: channel
+                    )
                 }
             }
         return ExporterHTTPServer(server: server)
@@ -44,7 +46,10 @@ struct ExporterHTTPServer: Sendable {
     /// Largest request body read (the exporter takes none; a POST to /-/reload may carry a little).
     private static let bodyLimit = 64 * 1024
 
-    private static func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, exporter: Exporter) async {
+    private static func serve(
+        _ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>,
+        exporter: Exporter
+    ) async {
         try? await withTaskCancellationHandler {
             try await connection.executeThenClose { inbound, outbound in
                 var head: HTTPRequestHead?
@@ -61,15 +66,24 @@ struct ExporterHTTPServer: Sendable {
                         guard let requestHead = head else { continue }
                         head = nil
                         let request = Exporter.Request(
-                            method: requestHead.method.rawValue, uri: requestHead.uri,
-                            headers: requestHead.headers.map { ($0.name, $0.value) })
+                            method: requestHead.method.rawValue,
+                            uri: requestHead.uri,
+                            headers: requestHead.headers.map { ($0.name, $0.value) }
+                        )
                         let response = await exporter.respond(to: request)
                         var headers = HTTPHeaders()
                         headers.add(name: "Content-Type", value: response.contentType)
                         headers.add(name: "Content-Length", value: String(response.body.count))
                         if !requestHead.isKeepAlive { headers.add(name: "Connection", value: "close") }
-                        try await outbound.write(.head(HTTPResponseHead(
-                            version: requestHead.version, status: HTTPResponseStatus(statusCode: response.status), headers: headers)))
+                        try await outbound.write(
+                            .head(
+                                HTTPResponseHead(
+                                    version: requestHead.version,
+                                    status: HTTPResponseStatus(statusCode: response.status),
+                                    headers: headers
+                                )
+                            )
+                        )
                         if requestHead.method != .HEAD {
                             try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: response.body))))
                         }

@@ -38,32 +38,64 @@ final class ExporterMetrics: Sendable {
 
     init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
-        inFlight = registry.makeGauge(descriptor: Self.exporter("probes_in_flight", "", "Opens running now (scheduled and /probe)."))
+        inFlight = registry.makeGauge(
+            descriptor: Self.exporter("probes_in_flight", "", "Opens running now (scheduled and /probe).")
+        )
         targetCount = registry.makeGauge(descriptor: Self.exporter("targets", "", "Configured targets."))
-        lastReloadSuccessful = registry.makeGauge(descriptor: Self.exporter(
-            "config_last_reload_successful", "", "1 when the last (re)load of the configuration succeeded."))
-        lastReloadSuccessTime = registry.makeGauge(descriptor: Self.exporter(
-            "config_last_reload_success_timestamp", "seconds", "When the configuration was last (re)loaded successfully."))
+        lastReloadSuccessful = registry.makeGauge(
+            descriptor: Self.exporter(
+                "config_last_reload_successful",
+                "",
+                "1 when the last (re)load of the configuration succeeded."
+            )
+        )
+        lastReloadSuccessTime = registry.makeGauge(
+            descriptor: Self.exporter(
+                "config_last_reload_success_timestamp",
+                "seconds",
+                "When the configuration was last (re)loaded successfully."
+            )
+        )
         func process(_ name: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
             MetricNameDescriptor(namespace: "process", metricName: name, unitName: unit, helpText: help)
         }
         processGauges = (
-            registry.makeGauge(descriptor: process("resident_memory", "bytes", "Resident memory size (/proc/self/stat).")),
-            registry.makeGauge(descriptor: process("virtual_memory", "bytes", "Virtual memory size (/proc/self/stat).")),
+            registry.makeGauge(
+                descriptor: process("resident_memory", "bytes", "Resident memory size (/proc/self/stat).")
+            ),
+            registry.makeGauge(
+                descriptor: process("virtual_memory", "bytes", "Virtual memory size (/proc/self/stat).")
+            ),
             registry.makeGauge(descriptor: process("open_fds", "", "Open file descriptors (/proc/self/fd).")),
             registry.makeGauge(descriptor: process("threads", "", "Threads of the process (/proc/self/stat).")),
-            registry.makeGauge(descriptor: process("start_time", "seconds", "When the process started, seconds since 1970."))
+            registry.makeGauge(
+                descriptor: process("start_time", "seconds", "When the process started, seconds since 1970.")
+            )
         )
-        cpuSeconds = registry.makeCounter(descriptor: process("cpu_seconds", "total", "User and system CPU time spent (/proc/self/stat)."))
+        cpuSeconds = registry.makeCounter(
+            descriptor: process("cpu_seconds", "total", "User and system CPU time spent (/proc/self/stat).")
+        )
         updateProcess()
     }
 
     private static func exporter(_ name: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
-        MetricNameDescriptor(namespace: "firstframe", subsystem: "exporter", metricName: name, unitName: unit, helpText: help)
+        MetricNameDescriptor(
+            namespace: "firstframe",
+            subsystem: "exporter",
+            metricName: name,
+            unitName: unit,
+            helpText: help
+        )
     }
 
     private static func target(_ name: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
-        MetricNameDescriptor(namespace: "firstframe", subsystem: "target", metricName: name, unitName: unit, helpText: help)
+        MetricNameDescriptor(
+            namespace: "firstframe",
+            subsystem: "target",
+            metricName: name,
+            unitName: unit,
+            helpText: help
+        )
     }
 
     // MARK: Exporter
@@ -75,29 +107,42 @@ final class ExporterMetrics: Sendable {
     /// above the jitter, the schedule asks for more than `concurrency` opens can give.
     func scheduleDelay(seconds: Double) {
         registry.makeValueHistogram(
-            descriptor: Self.exporter("schedule_delay", "seconds", "How late scheduled probes started after they were due."),
+            descriptor: Self.exporter(
+                "schedule_delay",
+                "seconds",
+                "How late scheduled probes started after they were due."
+            ),
             buckets: [0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60]
         ).record(max(0, seconds))
     }
 
     /// A `/probe` request answered with an error status (400, 403, 404, 429…).
     func requestRejected(status: Int) {
-        registry.makeCounter(descriptor: Self.exporter("probe_request_errors", "total", "/probe requests refused, by status."),
-                             labels: [("code", String(status))]).increment()
+        registry.makeCounter(
+            descriptor: Self.exporter("probe_request_errors", "total", "/probe requests refused, by status."),
+            labels: [("code", String(status))]
+        ).increment()
     }
 
     func configurationLoaded(_ configuration: ExporterConfiguration?, wallClock: Double) {
         let ok = configuration != nil
-        registry.makeCounter(descriptor: Self.exporter("config_reloads", "total", "Configuration (re)loads, by result."),
-                             labels: [("result", ok ? "success" : "failure")]).increment()
+        registry.makeCounter(
+            descriptor: Self.exporter("config_reloads", "total", "Configuration (re)loads, by result."),
+            labels: [("result", ok ? "success" : "failure")]
+        ).increment()
         lastReloadSuccessful.set(to: ok ? 1 : 0)
         guard let configuration else { return }
         lastReloadSuccessTime.set(to: wallClock)
         targetCount.set(to: Double(configuration.targets.count))
         // Targets that went away (or changed their labels) lose their last-probe series; their histograms stay.
-        let keep = Dictionary(configuration.targets.map { ($0.name, LastProbeSeries.labels(for: $0)) }, uniquingKeysWith: { a, _ in a })
+        let keep = Dictionary(
+            configuration.targets.map { ($0.name, LastProbeSeries.labels(for: $0)) },
+            uniquingKeysWith: { a, _ in a }
+        )
         let gone: [LastProbeSeries] = state.withLock { state in
-            let gone = state.lastProbe.filter { name, series in keep[name].map { !$0.elementsEqual(series.labels, by: ==) } ?? true }
+            let gone = state.lastProbe.filter { name, series in
+                keep[name].map { !$0.elementsEqual(series.labels, by: ==) } ?? true
+            }
             for name in gone.keys { state.lastProbe[name] = nil }
             return Array(gone.values)
         }
@@ -123,26 +168,47 @@ final class ExporterMetrics: Sendable {
     // MARK: Probes
 
     /// Records one probe: counters, histograms and (for a configured target) its last-probe gauges.
-    func record(_ report: FirstFrameReport, target: ExporterConfiguration.Target?, preset: String, trigger: Trigger,
-                durationSeconds: Double, wallClock: Double) {
-        let labels = [("target", target?.name ?? Self.adhocTarget), (MetricNames.Label.preset, preset)] + (target?.labels ?? [])
+    func record(
+        _ report: FirstFrameReport,
+        target: ExporterConfiguration.Target?,
+        preset: String,
+        trigger: Trigger,
+        durationSeconds: Double,
+        wallClock: Double
+    ) {
+        let labels =
+            [("target", target?.name ?? Self.adhocTarget), (MetricNames.Label.preset, preset)] + (target?.labels ?? [])
         let triggered = labels + [("trigger", trigger.rawValue)]
-        registry.makeCounter(descriptor: Self.exporter("probes", "total", "Opens the exporter ran, by target, preset and trigger."),
-                             labels: triggered).increment()
+        registry.makeCounter(
+            descriptor: Self.exporter("probes", "total", "Opens the exporter ran, by target, preset and trigger."),
+            labels: triggered
+        ).increment()
         if report.outcome == .failed {
-            registry.makeCounter(descriptor: Self.exporter("probe_failures", "total", "Opens that failed, by target, preset and trigger."),
-                                 labels: triggered).increment()
+            registry.makeCounter(
+                descriptor: Self.exporter(
+                    "probe_failures",
+                    "total",
+                    "Opens that failed, by target, preset and trigger."
+                ),
+                labels: triggered
+            ).increment()
         }
         if let first = report.summary.firstVideoFrameMs {
             registry.makeValueHistogram(
                 descriptor: Self.target("first_picture", "seconds", "First picture of every successful probe."),
-                labels: labels, buckets: Self.firstPictureBuckets
+                labels: labels,
+                buckets: Self.firstPictureBuckets
             ).record(first / 1000)
             let occurred = Set(report.stages.map(\.name))
             for stage in Stage.allCases where occurred.contains(stage) {
                 registry.makeValueHistogram(
-                    descriptor: Self.target("stage", "seconds", "Stage times of every successful probe (stages that occurred)."),
-                    labels: labels + [("stage", stage.rawValue)], buckets: Self.stageBuckets
+                    descriptor: Self.target(
+                        "stage",
+                        "seconds",
+                        "Stage times of every successful probe (stages that occurred)."
+                    ),
+                    labels: labels + [("stage", stage.rawValue)],
+                    buckets: Self.stageBuckets
                 ).record(report.summary[stage] / 1000)
             }
         }
@@ -174,16 +240,37 @@ final class ExporterMetrics: Sendable {
 
         init(registry: PrometheusCollectorRegistry, labels: [(String, String)]) {
             self.labels = labels
-            success = registry.makeGauge(descriptor: Self.descriptor("last_success", "", "1 when the target's last probe reached its first picture."), labels: labels)
-            duration = registry.makeGauge(descriptor: Self.descriptor("last_duration", "seconds", "Wall time of the target's last probe."), labels: labels)
-            timestamp = registry.makeGauge(descriptor: Self.descriptor("last_probe_timestamp", "seconds", "When the target's last probe ended."), labels: labels)
+            success = registry.makeGauge(
+                descriptor: Self.descriptor(
+                    "last_success",
+                    "",
+                    "1 when the target's last probe reached its first picture."
+                ),
+                labels: labels
+            )
+            duration = registry.makeGauge(
+                descriptor: Self.descriptor("last_duration", "seconds", "Wall time of the target's last probe."),
+                labels: labels
+            )
+            timestamp = registry.makeGauge(
+                descriptor: Self.descriptor("last_probe_timestamp", "seconds", "When the target's last probe ended."),
+                labels: labels
+            )
             stages = Stage.allCases.map { stage in
-                registry.makeGauge(descriptor: Self.descriptor("last_stage", "seconds", "Stage times of the target's last probe (0: did not occur)."),
-                                   labels: labels + [("stage", stage.rawValue)])
+                registry.makeGauge(
+                    descriptor: Self.descriptor(
+                        "last_stage",
+                        "seconds",
+                        "Stage times of the target's last probe (0: did not occur)."
+                    ),
+                    labels: labels + [("stage", stage.rawValue)]
+                )
             }
             causes = Cause.allCases.map { cause in
-                registry.makeGauge(descriptor: Self.descriptor("last_cause", "seconds", "Causes of the target's last probe."),
-                                   labels: labels + [("cause", cause.rawValue)])
+                registry.makeGauge(
+                    descriptor: Self.descriptor("last_cause", "seconds", "Causes of the target's last probe."),
+                    labels: labels + [("cause", cause.rawValue)]
+                )
             }
         }
 
@@ -191,25 +278,46 @@ final class ExporterMetrics: Sendable {
             ExporterMetrics.target(name, unit, help)
         }
 
-        func update(_ report: FirstFrameReport, durationSeconds: Double, wallClock: Double, registry: PrometheusCollectorRegistry) {
+        func update(
+            _ report: FirstFrameReport,
+            durationSeconds: Double,
+            wallClock: Double,
+            registry: PrometheusCollectorRegistry
+        ) {
             success.set(to: report.outcome == .ok ? 1 : 0)
             duration.set(to: durationSeconds)
             timestamp.set(to: wallClock)
             for (gauge, stage) in zip(stages, Stage.allCases) { gauge.set(to: report.summary[stage] / 1000) }
             for (gauge, cause) in zip(causes, Cause.allCases) { gauge.set(to: (report.causes?[cause] ?? 0) / 1000) }
             Self.present(firstPicture, report.summary.firstVideoFrameMs, registry: registry) {
-                registry.makeGauge(descriptor: Self.descriptor("last_first_picture", "seconds", "First picture of the target's last probe (absent when it failed)."),
-                                   labels: labels)
+                registry.makeGauge(
+                    descriptor: Self.descriptor(
+                        "last_first_picture",
+                        "seconds",
+                        "First picture of the target's last probe (absent when it failed)."
+                    ),
+                    labels: labels
+                )
             }
             Self.present(clientAttributable, report.causes?.clientAttributableMs, registry: registry) {
-                registry.makeGauge(descriptor: Self.descriptor("last_client_attributable", "seconds",
-                                                           "Client-attributable time of the target's last probe (absent when it failed)."),
-                                   labels: labels)
+                registry.makeGauge(
+                    descriptor: Self.descriptor(
+                        "last_client_attributable",
+                        "seconds",
+                        "Client-attributable time of the target's last probe (absent when it failed)."
+                    ),
+                    labels: labels
+                )
             }
         }
 
         /// Sets the gauge to `milliseconds` / 1000, registering it when needed; removes it when there is no value.
-        private static func present(_ slot: borrowing Mutex<Gauge?>, _ milliseconds: Double?, registry: PrometheusCollectorRegistry, make: () -> Gauge) {
+        private static func present(
+            _ slot: borrowing Mutex<Gauge?>,
+            _ milliseconds: Double?,
+            registry: PrometheusCollectorRegistry,
+            make: () -> Gauge
+        ) {
             slot.withLock { gauge in
                 if let milliseconds {
                     if gauge == nil { gauge = make() }
@@ -223,8 +331,14 @@ final class ExporterMetrics: Sendable {
 
         func unregister(from registry: PrometheusCollectorRegistry) {
             for gauge in [success, duration, timestamp] + stages + causes { registry.unregisterGauge(gauge) }
-            firstPicture.withLock { if let gauge = $0 { registry.unregisterGauge(gauge) }; $0 = nil }
-            clientAttributable.withLock { if let gauge = $0 { registry.unregisterGauge(gauge) }; $0 = nil }
+            firstPicture.withLock {
+                if let gauge = $0 { registry.unregisterGauge(gauge) }
+                $0 = nil
+            }
+            clientAttributable.withLock {
+                if let gauge = $0 { registry.unregisterGauge(gauge) }
+                $0 = nil
+            }
         }
     }
 }

@@ -35,7 +35,9 @@ enum ProbeScheduler {
                             return  // cancelled
                         }
                         let late = clock.now - due
-                        exporter.metrics.scheduleDelay(seconds: Double(late.components.seconds) + Double(late.components.attoseconds) / 1e18)
+                        exporter.metrics.scheduleDelay(
+                            seconds: Double(late.components.seconds) + Double(late.components.attoseconds) / 1e18
+                        )
                         _ = await exporter.probe(target)
                         slots.release()
                         let factor = jitter > 0 ? 1 + Double.random(in: -jitter...jitter) : 1

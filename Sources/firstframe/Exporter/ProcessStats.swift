@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -23,18 +24,27 @@ struct ProcessStats: Sendable, Equatable {
         let fields = stat[stat.index(after: close)...].split(separator: " ")
         // fields[0] is field 3 (state): num_threads is field 20, starttime 22, vsize 23, rss 24.
         func field(_ number: Int) -> Double? { fields.count > number - 3 ? Double(fields[number - 3]) : nil }
-        guard let threads = field(20), let start = field(22), let vsize = field(23), let rss = field(24) else { return nil }
+        guard let threads = field(20), let start = field(22), let vsize = field(23), let rss = field(24) else {
+            return nil
+        }
         let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
         let page = Double(sysconf(Int32(_SC_PAGESIZE)))
         let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? 0
         // CPU from getrusage: the same user + system time as stat's utime/stime, in µs rather than clock ticks.
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
-        let cpu = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+        let cpu =
+            Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(
+                usage.ru_utime.tv_usec + usage.ru_stime.tv_usec
+            ) / 1e6
         return ProcessStats(
-            cpuSeconds: cpu, residentBytes: rss * page, virtualBytes: vsize,
-            openFileDescriptors: descriptors, threads: Int(threads),
-            startTimeSeconds: bootTime().map { $0 + start / ticks } ?? 0)
+            cpuSeconds: cpu,
+            residentBytes: rss * page,
+            virtualBytes: vsize,
+            openFileDescriptors: descriptors,
+            threads: Int(threads),
+            startTimeSeconds: bootTime().map { $0 + start / ticks } ?? 0
+        )
     }
 
     /// Seconds since 1970 at boot (`btime` in /proc/stat).

@@ -15,8 +15,15 @@ final class LoadClientHandler: ChannelInboundHandler {
     private var parser = FLVStreamParser()
     private var reported = false
 
-    init(host: String, port: Int, target: String, startedAt: UInt64, finish: @escaping @Sendable (LoadClientResult) -> Void) {
-        self.request = "GET \(target) HTTP/1.1\r\nHost: \(host):\(port)\r\nUser-Agent: firstframe-load\r\nAccept: */*\r\n\r\n"
+    init(
+        host: String,
+        port: Int,
+        target: String,
+        startedAt: UInt64,
+        finish: @escaping @Sendable (LoadClientResult) -> Void
+    ) {
+        self.request =
+            "GET \(target) HTTP/1.1\r\nHost: \(host):\(port)\r\nUser-Agent: firstframe-load\r\nAccept: */*\r\n\r\n"
         self.startedAt = startedAt
         self.finish = finish
     }

@@ -2,6 +2,7 @@ import FirstFrameCore
 import FirstFrameNetwork
 import Foundation
 import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -71,7 +72,10 @@ package func relay(_ client: Int32, toPort port: Int) {
             }
             shutdown(to, Int32(SHUT_RDWR))
             shutdown(from, Int32(SHUT_RDWR))
-            if finished.withLock({ $0 += 1; return $0 }) == 2 {
+            if finished.withLock({
+                $0 += 1
+                return $0
+            }) == 2 {
                 close(upstream)
                 close(client)
             }

@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -31,15 +32,18 @@ package final class FFmpegLiveServer: Sendable {
         self.joinAt = joinAt
         let packets = try MediaProbe.packets(file.path)
         guard let first = packets.compactMap(\.dts).min(),
-              let keyframe = packets.first(where: { $0.codec_type == "video" && $0.isKeyframe })?.dts else {
+            let keyframe = packets.first(where: { $0.codec_type == "video" && $0.isKeyframe })?.dts
+        else {
             throw MediaFixtures.Failure(description: "no timestamps or no keyframe in \(file.path)")
         }
         keyframeSendSeconds = keyframe - first
         port = try LoopbackSocket.freePort()
         process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/ffmpeg")
-        process.arguments = ["-nostdin", "-v", "error", "-re", "-i", file.path, "-c", "copy", "-copyinkf",
-                             "-f", "flv", "-listen", "1", url]
+        process.arguments = [
+            "-nostdin", "-v", "error", "-re", "-i", file.path, "-c", "copy", "-copyinkf",
+            "-f", "flv", "-listen", "1", url,
+        ]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
@@ -66,8 +70,13 @@ package final class FFmpegLiveServer: Sendable {
         let whole = try file.get()
         let cut = whole.deletingLastPathComponent().appendingPathComponent("gop8-from-\(joinAt).flv")
         if !FileManager.default.fileExists(atPath: cut.path) {
-            try MediaFixtures.run("/usr/bin/ffmpeg", ["-nostdin", "-v", "error", "-y", "-i", whole.path, "-ss", String(joinAt),
-                                                      "-c", "copy", "-copyinkf", "-f", "flv", cut.path])
+            try MediaFixtures.run(
+                "/usr/bin/ffmpeg",
+                [
+                    "-nostdin", "-v", "error", "-y", "-i", whole.path, "-ss", String(joinAt),
+                    "-c", "copy", "-copyinkf", "-f", "flv", cut.path,
+                ]
+            )
         }
         return cut
     }
@@ -76,10 +85,15 @@ package final class FFmpegLiveServer: Sendable {
     private static let file = Result { () throws(MediaFixtures.Failure) -> URL in
         let directory = try MediaFixtures.files().directory
         let file = directory.appendingPathComponent("gop8.flv")
-        try MediaFixtures.run("/usr/bin/ffmpeg", [
-            "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25",
-            "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100", "-c:v", "libx264", "-pix_fmt", "yuv420p",
-            "-g", "50", "-keyint_min", "50", "-sc_threshold", "0", "-c:a", "aac", "-t", String(fileSeconds), "-f", "flv", file.path])
+        try MediaFixtures.run(
+            "/usr/bin/ffmpeg",
+            [
+                "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25",
+                "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100", "-c:v", "libx264", "-pix_fmt", "yuv420p",
+                "-g", "50", "-keyint_min", "50", "-sc_threshold", "0", "-c:a", "aac", "-t", String(fileSeconds), "-f",
+                "flv", file.path,
+            ]
+        )
         return file
     }
 }

@@ -39,7 +39,9 @@ package final class LogCapture: Sendable {
 
         func log(event: LogEvent) {
             let merged = metadata.merging(event.metadata ?? [:]) { $1 }
-            capture.append(.init(level: event.level, message: event.message.description, metadata: merged.mapValues { "\($0)" }))
+            capture.append(
+                .init(level: event.level, message: event.message.description, metadata: merged.mapValues { "\($0)" })
+            )
         }
     }
 }

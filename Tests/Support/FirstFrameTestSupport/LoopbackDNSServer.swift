@@ -2,6 +2,7 @@ import FirstFrameCore
 import FirstFrameNetwork
 import Foundation
 import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -48,7 +49,9 @@ package final class LoopbackDNSServer: @unchecked Sendable {
             var peer = sockaddr_storage()
             var peerLength = socklen_t(MemoryLayout<sockaddr_storage>.size)
             let count = withUnsafeMutablePointer(to: &peer) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fd, &buffer, buffer.count, 0, $0, &peerLength) }
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    recvfrom(fd, &buffer, buffer.count, 0, $0, &peerLength)
+                }
             }
             guard count >= 12 else { continue }
             let query = Array(buffer.prefix(count))
@@ -56,7 +59,9 @@ package final class LoopbackDNSServer: @unchecked Sendable {
             let answer = respond(to: query, name: name, questionEnd: questionEnd)
             queries.withLock { $0.append((name, MonotonicClock.nanoseconds())) }
             _ = withUnsafePointer(to: &peer) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, answer, answer.count, 0, $0, peerLength) }
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    sendto(fd, answer, answer.count, 0, $0, peerLength)
+                }
             }
             arrived.signal()
         }
@@ -72,20 +77,22 @@ package final class LoopbackDNSServer: @unchecked Sendable {
             labels.append(String(decoding: query[offset + 1..<offset + 1 + length], as: UTF8.self))
             offset += 1 + length
         }
-        return (labels.joined(separator: ".").lowercased(), offset + 5) // root label, type, class
+        return (labels.joined(separator: ".").lowercased(), offset + 5)  // root label, type, class
     }
 
     private func respond(to query: [UInt8], name: String, questionEnd: Int) -> [UInt8] {
         let type = Int(query[questionEnd - 4]) << 8 | Int(query[questionEnd - 3])
-        let addresses = (zone[name] ?? []).filter { (type == 1 && $0.family == .ipv4) || (type == 28 && $0.family == .ipv6) }
+        let addresses = (zone[name] ?? []).filter {
+            (type == 1 && $0.family == .ipv4) || (type == 28 && $0.family == .ipv6)
+        }
         var response = Array(query.prefix(questionEnd))
-        response[2] = 0x84 | (query[2] & 0x01) // response, authoritative, keep RD
-        response[3] = zone[name] == nil ? 0x03 : 0x00 // NXDOMAIN or no error
+        response[2] = 0x84 | (query[2] & 0x01)  // response, authoritative, keep RD
+        response[3] = zone[name] == nil ? 0x03 : 0x00  // NXDOMAIN or no error
         response[6] = 0
         response[7] = UInt8(addresses.count)
         response[8...11] = [0, 0, 0, 0]
         for address in addresses {
-            response += [0xC0, 0x0C] // the question's name, compressed
+            response += [0xC0, 0x0C]  // the question's name, compressed
             response += [0, UInt8(type), 0, 1]
             response += [UInt8(ttl >> 24), UInt8(ttl >> 16 & 0xFF), UInt8(ttl >> 8 & 0xFF), UInt8(ttl & 0xFF)]
             response += [0, UInt8(address.bytes.count)] + address.bytes

@@ -1,6 +1,7 @@
 import FirstFrameCore
-import Foundation
 import FirstFrameNetwork
+import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -18,7 +19,9 @@ package enum LoopbackSocket {
         guard fd >= 0 else { throw Failure(call: "socket", code: errno) }
         var storage = SocketAddress(address: IPAddress(address)!, port: port).storage
         let bound = withUnsafePointer(to: &storage) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard bound == 0 else { throw Failure(call: "bind", code: errno) }
         var local = sockaddr_in()
@@ -33,7 +36,9 @@ package enum LoopbackSocket {
     package static func connect(_ fd: Int32, address: String = "127.0.0.1", port: Int) -> Int32 {
         var storage = SocketAddress(address: IPAddress(address)!, port: port).storage
         return withUnsafePointer(to: &storage) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
     }
 

@@ -1,5 +1,6 @@
 import FirstFrameCore
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -30,8 +31,12 @@ package enum MediaFixtures {
     package static func files() throws(Failure) -> Files { try made.get() }
 
     /// This process's directories (media, certificates), removed when it exits.
-    private static let mediaDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("firstframe-media-\(getpid())")
-    private static let certificateDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("firstframe-pki-\(getpid())")
+    private static let mediaDirectory = FileManager.default.temporaryDirectory.appendingPathComponent(
+        "firstframe-media-\(getpid())"
+    )
+    private static let certificateDirectory = FileManager.default.temporaryDirectory.appendingPathComponent(
+        "firstframe-pki-\(getpid())"
+    )
     private static let removedAtExit: Void = {
         atexit {
             try? FileManager.default.removeItem(at: MediaFixtures.mediaDirectory)
@@ -54,7 +59,8 @@ package enum MediaFixtures {
             directory: directory,
             audioVideoFLV: directory.appendingPathComponent("av.flv"),
             audioOnlyFLV: directory.appendingPathComponent("audio.flv"),
-            mpegTS: directory.appendingPathComponent("av.ts"))
+            mpegTS: directory.appendingPathComponent("av.ts")
+        )
         try ffmpeg(video + audio + h264 + ["-c:a", "aac", "-t", "2", "-f", "flv", files.audioVideoFLV.path])
         try ffmpeg(audio + ["-c:a", "aac", "-t", "2", "-f", "flv", files.audioOnlyFLV.path])
         try ffmpeg(video + audio + h264 + ["-c:a", "aac", "-t", "2", "-f", "mpegts", files.mpegTS.path])
@@ -67,7 +73,8 @@ package enum MediaFixtures {
 
     /// Runs a tool to its end; throws with its standard error when it fails.
     package static func run(_ tool: String, _ arguments: [String], in directory: URL? = nil) throws(Failure) {
-        let errors: String, status: Int32
+        let errors: String
+        let status: Int32
         do {
             (_, errors, status) = try MediaProbe.run(tool, arguments, in: directory)
         } catch {
@@ -106,7 +113,9 @@ package enum MediaFixtures {
 
     /// The 9-byte header plus the first previous-tag size, and the tags that follow.
     package static func flvTags(_ file: [UInt8]) throws(Failure) -> (preamble: [UInt8], tags: [FLVTagSlice]) {
-        guard file.count >= 13, file[0] == 0x46, file[1] == 0x4C, file[2] == 0x56 else { throw Failure(description: "not FLV") }
+        guard file.count >= 13, file[0] == 0x46, file[1] == 0x4C, file[2] == 0x56 else {
+            throw Failure(description: "not FLV")
+        }
         let headerSize = Int(file[5]) << 24 | Int(file[6]) << 16 | Int(file[7]) << 8 | Int(file[8])
         var offset = headerSize + 4
         var tags: [FLVTagSlice] = []
@@ -133,7 +142,9 @@ package enum MediaFixtures {
     /// growing. For ``ScriptedHTTPServer/Step/stream(_:)``; each chunk is one pass over the tags. Stops after
     /// `limit` bytes (a safety net: an opener that queues everything must not take the machine's memory).
     package static func endlessAudioTags(
-        from audioOnly: [UInt8], flags: UInt8, limit: Int
+        from audioOnly: [UInt8],
+        flags: UInt8,
+        limit: Int
     ) throws(Failure) -> @Sendable (Int) -> [UInt8]? {
         let (preamble, tags) = try flvTags(audioOnly)
         var flagged = preamble
@@ -171,28 +182,48 @@ package enum MediaFixtures {
         removedAtExit
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            try Data("""
+            try Data(
+                """
                 basicConstraints = critical, CA:FALSE
                 keyUsage = critical, digitalSignature
                 extendedKeyUsage = serverAuth
                 subjectAltName = DNS:localhost, IP:127.0.0.1
 
-                """.utf8).write(to: directory.appendingPathComponent("leaf.ext"))
+                """.utf8
+            ).write(to: directory.appendingPathComponent("leaf.ext"))
         } catch {
             throw Failure(description: "\(error)")
         }
         let openssl = "/usr/bin/openssl"
         let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-        try run(openssl, ["req", "-x509"] + ec + ["-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
-                 "-subj", "/CN=FirstFrame Test CA",
-                 "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
-            in: directory)
-        try run(openssl, ["req"] + ec + ["-keyout", "leaf.key", "-out", "leaf.csr", "-subj", "/CN=localhost"], in: directory)
-        try run(openssl, ["x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-                          "-out", "leaf.pem", "-days", "2", "-extfile", "leaf.ext"], in: directory)
+        try run(
+            openssl,
+            ["req", "-x509"] + ec + [
+                "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+                "-subj", "/CN=FirstFrame Test CA",
+                "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+            ],
+            in: directory
+        )
+        try run(
+            openssl,
+            ["req"] + ec + ["-keyout", "leaf.key", "-out", "leaf.csr", "-subj", "/CN=localhost"],
+            in: directory
+        )
+        try run(
+            openssl,
+            [
+                "x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+                "-out", "leaf.pem", "-days", "2", "-extfile", "leaf.ext",
+            ],
+            in: directory
+        )
         return Certificates(
-            directory: directory, caCertificate: directory.appendingPathComponent("ca.pem"),
-            leafCertificate: directory.appendingPathComponent("leaf.pem"), leafKey: directory.appendingPathComponent("leaf.key"))
+            directory: directory,
+            caCertificate: directory.appendingPathComponent("ca.pem"),
+            leafCertificate: directory.appendingPathComponent("leaf.pem"),
+            leafKey: directory.appendingPathComponent("leaf.key")
+        )
     }
 }
 
@@ -215,8 +246,10 @@ package final class CertifiedTLSServer: @unchecked Sendable {
         port = try bound.get()
         process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        process.arguments = ["s_server", "-accept", "127.0.0.1:\(port)", "-cert", certificate.path, "-key", key.path,
-                             "-WWW", "-naccept", "64", "-ign_eof"]
+        process.arguments = [
+            "s_server", "-accept", "127.0.0.1:\(port)", "-cert", certificate.path, "-key", key.path,
+            "-WWW", "-naccept", "64", "-ign_eof",
+        ]
         process.currentDirectoryURL = directory
         output = Pipe()
         process.standardInput = FileHandle.nullDevice

@@ -50,17 +50,24 @@ package enum MediaProbe {
 
     private static func decode(_ arguments: [String]) throws -> Output {
         let (output, errors, status) = try run("/usr/bin/ffprobe", ["-v", "error", "-of", "json"] + arguments)
-        guard status == 0 else { throw MediaFixtures.Failure(description: "ffprobe \(arguments.joined(separator: " ")): \(errors)") }
+        guard status == 0 else {
+            throw MediaFixtures.Failure(description: "ffprobe \(arguments.joined(separator: " ")): \(errors)")
+        }
         return try JSONDecoder().decode(Output.self, from: Data(output.utf8))
     }
 
     /// Runs `tool` to its end (in `directory`, if given): standard output, standard error, exit status.
-    package static func run(_ tool: String, _ arguments: [String], in directory: URL? = nil) throws -> (String, String, Int32) {
+    package static func run(
+        _ tool: String,
+        _ arguments: [String],
+        in directory: URL? = nil
+    ) throws -> (String, String, Int32) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: tool)
         process.arguments = arguments
         if let directory { process.currentDirectoryURL = directory }
-        let output = Pipe(), errors = Pipe()
+        let output = Pipe()
+        let errors = Pipe()
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = output
         process.standardError = errors
@@ -78,7 +85,9 @@ package enum MediaProbe {
         process.waitUntilExit()
         try? output.fileHandleForReading.close()
         try? errors.fileHandleForReading.close()
-        return (String(decoding: data, as: UTF8.self), String(decoding: errorText.withLock { $0 }, as: UTF8.self),
-                process.terminationStatus)
+        return (
+            String(decoding: data, as: UTF8.self), String(decoding: errorText.withLock { $0 }, as: UTF8.self),
+            process.terminationStatus
+        )
     }
 }

@@ -1,5 +1,6 @@
 import FirstFrameCore
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -25,8 +26,12 @@ package final class NginxRTMPServer: @unchecked Sendable {
     /// Why the fixture cannot run here (nil when it can): for `.enabled(if:)` traits and skip notes.
     package static var unavailableReason: String? {
         let files = FileManager.default
-        if !files.isExecutableFile(atPath: nginxPath) { return "nginx is not installed (\(nginxPath); Debian: nginx-light)" }
-        if !files.fileExists(atPath: modulePath) { return "the RTMP module is not installed (\(modulePath); Debian: libnginx-mod-rtmp)" }
+        if !files.isExecutableFile(atPath: nginxPath) {
+            return "nginx is not installed (\(nginxPath); Debian: nginx-light)"
+        }
+        if !files.fileExists(atPath: modulePath) {
+            return "the RTMP module is not installed (\(modulePath); Debian: libnginx-mod-rtmp)"
+        }
         if !files.isExecutableFile(atPath: ffmpegPath) || !files.isExecutableFile(atPath: ffprobePath) {
             return "ffmpeg/ffprobe are not installed"
         }
@@ -59,7 +64,9 @@ package final class NginxRTMPServer: @unchecked Sendable {
     ///   - timeout: the deadline for nginx to listen and the stream to play.
     package init(streamName: String = "stream", hls: Bool = false, timeout: Double = 30) throws {
         if let reason = Self.unavailableReason { throw Failure(reason) }
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("firstframe-nginx-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "firstframe-nginx-\(UUID().uuidString)"
+        )
         var launch = Launch(directory: directory, streamName: streamName)
         do {
             try launch.run(hls: hls, deadline: MonotonicClock.nanoseconds() + UInt64(timeout * 1e9))
@@ -119,12 +126,16 @@ package final class NginxRTMPServer: @unchecked Sendable {
         }
         let file = sourceDirectory.appendingPathComponent("live.flv")
         do throws(MediaFixtures.Failure) {
-            try MediaFixtures.run(ffmpegPath, [
-                "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
-                "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25",
-                "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
-                "-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "50", "-c:a", "aac", "-t", "10", "-f", "flv", file.path,
-            ])
+            try MediaFixtures.run(
+                ffmpegPath,
+                [
+                    "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+                    "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25",
+                    "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
+                    "-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "50", "-c:a", "aac", "-t", "10", "-f", "flv",
+                    file.path,
+                ]
+            )
         } catch {
             throw Failure("making the published file: \(error)")
         }
@@ -151,7 +162,10 @@ private struct Launch {
 
     mutating func run(hls: Bool, deadline: UInt64) throws {
         for sub in ["logs", "tmp", "hls"] {
-            try FileManager.default.createDirectory(at: directory.appendingPathComponent(sub), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                at: directory.appendingPathComponent(sub),
+                withIntermediateDirectories: true
+            )
         }
         let source = try NginxRTMPServer.sourceFile()
         // The ports are picked free and released before nginx binds them; another process can take one in
@@ -165,10 +179,16 @@ private struct Launch {
             try Self.configuration(directory: directory, rtmpPort: rtmpPort, httpPort: httpPort)
                 .write(to: configuration, atomically: true, encoding: .utf8)
             let nginx = try SpawnedProcess(
-                NginxRTMPServer.nginxPath, ["-c", configuration.path, "-p", directory.path + "/"],
-                output: directory.appendingPathComponent("logs/nginx.out"))
+                NginxRTMPServer.nginxPath,
+                ["-c", configuration.path, "-p", directory.path + "/"],
+                output: directory.appendingPathComponent("logs/nginx.out")
+            )
             children.append(nginx)
-            switch try Self.waitForListening(nginx, ports: [rtmpPort] + (httpPort.map { [$0] } ?? []), deadline: deadline) {
+            switch try Self.waitForListening(
+                nginx,
+                ports: [rtmpPort] + (httpPort.map { [$0] } ?? []),
+                deadline: deadline
+            ) {
             case .listening:
                 listening = true
             case .exited:
@@ -181,9 +201,12 @@ private struct Launch {
 
         let publisher = try SpawnedProcess(
             NginxRTMPServer.ffmpegPath,
-            ["-nostdin", "-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", source.path,
-             "-c", "copy", "-f", "flv", url],
-            output: directory.appendingPathComponent("logs/publisher.out"))
+            [
+                "-nostdin", "-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", source.path,
+                "-c", "copy", "-f", "flv", url,
+            ],
+            output: directory.appendingPathComponent("logs/publisher.out")
+        )
         children.append(publisher)
         try waitUntilPlaying(publisher: publisher, deadline: deadline)
         if hls { try waitForPlaylist(deadline: deadline) }
@@ -193,34 +216,38 @@ private struct Launch {
 
     static func configuration(directory: URL, rtmpPort: Int, httpPort: Int?) -> String {
         let root = directory.path
-        let hls = httpPort == nil ? "" : """
+        let hls =
+            httpPort == nil
+            ? ""
+            : """
 
                     hls on;
                     hls_path \(root)/hls;
                     hls_fragment 1s;
                     hls_playlist_length 6s;
             """
-        let http = httpPort.map { port in
-            """
+        let http =
+            httpPort.map { port in
+                """
 
-            http {
-                access_log \(root)/logs/access.log;
-                client_body_temp_path \(root)/tmp/body;
-                proxy_temp_path \(root)/tmp/proxy;
-                fastcgi_temp_path \(root)/tmp/fastcgi;
-                uwsgi_temp_path \(root)/tmp/uwsgi;
-                scgi_temp_path \(root)/tmp/scgi;
-                server {
-                    listen 127.0.0.1:\(port);
-                    location /hls {
-                        types { application/vnd.apple.mpegurl m3u8; video/mp2t ts; }
-                        root \(root);
-                        add_header Cache-Control no-cache;
+                http {
+                    access_log \(root)/logs/access.log;
+                    client_body_temp_path \(root)/tmp/body;
+                    proxy_temp_path \(root)/tmp/proxy;
+                    fastcgi_temp_path \(root)/tmp/fastcgi;
+                    uwsgi_temp_path \(root)/tmp/uwsgi;
+                    scgi_temp_path \(root)/tmp/scgi;
+                    server {
+                        listen 127.0.0.1:\(port);
+                        location /hls {
+                            types { application/vnd.apple.mpegurl m3u8; video/mp2t ts; }
+                            root \(root);
+                            add_header Cache-Control no-cache;
+                        }
                     }
                 }
-            }
-            """
-        } ?? ""
+                """
+            } ?? ""
         // One process, in the foreground, writing nothing outside the directory. As root, nginx would otherwise
         // try to switch to the `nobody` user, which cannot read the temporary directory.
         return """
@@ -264,14 +291,17 @@ private struct Launch {
         var lastOutput = ""
         while MonotonicClock.nanoseconds() < deadline {
             if publisher.hasExited() {
-                throw NginxRTMPServer.Failure("the publisher exited: \(NginxRTMPServer.tail(directory.appendingPathComponent("logs/publisher.out")))\n\(errorLog)")
+                throw NginxRTMPServer.Failure(
+                    "the publisher exited: \(NginxRTMPServer.tail(directory.appendingPathComponent("logs/publisher.out")))\n\(errorLog)"
+                )
             }
             attempt += 1
             let output = directory.appendingPathComponent("logs/probe-\(attempt).out")
             let probe = try SpawnedProcess(
                 NginxRTMPServer.ffprobePath,
                 ["-v", "error", "-rw_timeout", "5000000", "-show_entries", "stream=codec_type", "-of", "csv=p=0", url],
-                output: output)
+                output: output
+            )
             children.append(probe)
             let finished = probe.wait(until: deadline)
             probe.kill()
@@ -281,7 +311,9 @@ private struct Launch {
             // A probe that failed at once (the publisher not yet in) is not retried in a tight loop.
             usleep(50_000)
         }
-        throw NginxRTMPServer.Failure("the stream did not play before the deadline (last probe: \(lastOutput))\n\(errorLog)")
+        throw NginxRTMPServer.Failure(
+            "the stream did not play before the deadline (last probe: \(lastOutput))\n\(errorLog)"
+        )
     }
 
     /// With HLS, waits until nginx has written the stream's first playlist.

@@ -1,6 +1,7 @@
 import FirstFrameCore
 import FirstFrameNetwork
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -14,7 +15,10 @@ package final class OpenSSLServer: @unchecked Sendable {
 
     package static var isAvailable: Bool { FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl") }
 
-    package enum Failure: Error { case certificate, notListening(String) }
+    package enum Failure: Error {
+        case certificate
+        case notListening(String)
+    }
 
     /// - Parameter version: `-tls1_2` or `-tls1_3`.
     package init(version: String, files: [String: [UInt8]]) throws {
@@ -24,8 +28,10 @@ package final class OpenSSLServer: @unchecked Sendable {
 
         let certificate = Process()
         certificate.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        certificate.arguments = ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                                 "-keyout", "key.pem", "-out", "cert.pem", "-days", "2", "-subj", "/CN=tls.test"]
+        certificate.arguments = [
+            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            "-keyout", "key.pem", "-out", "cert.pem", "-days", "2", "-subj", "/CN=tls.test",
+        ]
         certificate.currentDirectoryURL = directory
         certificate.standardOutput = FileHandle.nullDevice
         certificate.standardError = FileHandle.nullDevice
@@ -36,8 +42,10 @@ package final class OpenSSLServer: @unchecked Sendable {
         port = try LoopbackSocket.freePort()
         process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        process.arguments = ["s_server", "-accept", "127.0.0.1:\(port)", "-cert", "cert.pem", "-key", "key.pem",
-                             "-WWW", version, "-naccept", "64"]
+        process.arguments = [
+            "s_server", "-accept", "127.0.0.1:\(port)", "-cert", "cert.pem", "-key", "key.pem",
+            "-WWW", version, "-naccept", "64",
+        ]
         process.currentDirectoryURL = directory
         let output = Pipe()
         process.standardOutput = output

@@ -2,6 +2,7 @@ import FirstFrameCore
 import FirstFrameNetwork
 import Foundation
 import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -53,10 +54,16 @@ package final class ScriptedHTTPServer: @unchecked Sendable {
         /// A status line, headers (in order, exactly as given) and a body, then close. `contentLength` adds a
         /// `Content-Length` header for the body.
         package static func http(
-            _ status: Int, _ reason: String = "", headers: [(String, String)] = [], body: [UInt8] = [],
+            _ status: Int,
+            _ reason: String = "",
+            headers: [(String, String)] = [],
+            body: [UInt8] = [],
             contentLength: Bool = true
         ) -> Response {
-            .bytes(head(status, reason, headers: headers + (contentLength ? [("Content-Length", "\(body.count)")] : [])) + body)
+            .bytes(
+                head(status, reason, headers: headers + (contentLength ? [("Content-Length", "\(body.count)")] : []))
+                    + body
+            )
         }
 
         /// `HTTP/1.1 STATUS REASON` and the headers, through the blank line.

@@ -1,5 +1,6 @@
 import FirstFrameCore
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -25,7 +26,10 @@ package final class SpawnedProcess: @unchecked Sendable {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        posix_spawnattr_setflags(
+            &attributes,
+            Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)
+        )
         posix_spawnattr_setpgroup(&attributes, 0)
         var noSignals = sigset_t()
         sigemptyset(&noSignals)
@@ -39,7 +43,9 @@ package final class SpawnedProcess: @unchecked Sendable {
         defer { for pointer in argv { free(pointer) } }
         var child: pid_t = 0
         let status = posix_spawn(&child, path, &actions, &attributes, argv, environ)
-        guard status == 0 else { throw MediaFixtures.Failure(description: "posix_spawn \(path): \(String(cString: strerror(status)))") }
+        guard status == 0 else {
+            throw MediaFixtures.Failure(description: "posix_spawn \(path): \(String(cString: strerror(status)))")
+        }
         pid = child
         self.output = output
     }

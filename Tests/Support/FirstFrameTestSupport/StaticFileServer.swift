@@ -2,6 +2,7 @@ import FirstFrameCore
 import FirstFrameNetwork
 import Foundation
 import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -44,9 +45,11 @@ package final class StaticFileServer: @unchecked Sendable {
         var buffer = [UInt8](repeating: 0, count: 4096)
         while running.load(ordering: .relaxed) {
             // One request head at a time (keep-alive): read until the blank line.
-            while !(pending.count >= 4 && (0...(pending.count - 4)).contains(where: {
-                pending[$0] == 13 && pending[$0 + 1] == 10 && pending[$0 + 2] == 13 && pending[$0 + 3] == 10
-            })) {
+            while !(pending.count >= 4
+                && (0...(pending.count - 4)).contains(where: {
+                    pending[$0] == 13 && pending[$0 + 1] == 10 && pending[$0 + 2] == 13 && pending[$0 + 3] == 10
+                }))
+            {
                 let count = recv(client, &buffer, buffer.count, 0)
                 guard count > 0 else { return }
                 pending += buffer[0..<count]
@@ -56,17 +59,25 @@ package final class StaticFileServer: @unchecked Sendable {
             pending = Array(text[end.upperBound...].utf8)
             let requestLine = text[..<end.lowerBound].split(separator: "\r\n").first ?? ""
             let parts = requestLine.split(separator: " ")
-            let path = parts.count > 1 ? String(parts[1].split(separator: "?").first ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "/")) : ""
+            let path =
+                parts.count > 1
+                ? String(parts[1].split(separator: "?").first ?? "").trimmingCharacters(
+                    in: CharacterSet(charactersIn: "/")
+                ) : ""
             let response: [UInt8]
             if let body = files[path] {
                 let type = path.hasSuffix(".m3u8") ? "application/vnd.apple.mpegurl" : "video/mp2t"
-                response = Array("HTTP/1.1 200 OK\r\nContent-Type: \(type)\r\nContent-Length: \(body.count)\r\n\r\n".utf8) + body
+                response =
+                    Array("HTTP/1.1 200 OK\r\nContent-Type: \(type)\r\nContent-Length: \(body.count)\r\n\r\n".utf8)
+                    + body
             } else {
                 response = Array("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".utf8)
             }
             var sent = 0
             while sent < response.count {
-                let count = response[sent...].withUnsafeBytes { send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                let count = response[sent...].withUnsafeBytes {
+                    send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+                }
                 guard count > 0 else { return }
                 sent += count
             }

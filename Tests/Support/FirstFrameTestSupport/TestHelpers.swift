@@ -42,7 +42,6 @@ package func withInstalledCache<T>(_ cache: DNSCache, _ body: () async throws ->
 /// Nanoseconds as fractional milliseconds.
 package func ms(_ nanoseconds: UInt64) -> Double { Double(nanoseconds) / 1e6 }
 
-
 /// Counts and paces a resolver's calls, so tests can wait on them instead of on the clock.
 /// (NSLock, not Mutex: this runs under ThreadSanitizer too, which cannot see Mutex's futexes; see `Locked`.)
 package final class ResolverProbe: @unchecked Sendable {
@@ -59,7 +58,9 @@ package final class ResolverProbe: @unchecked Sendable {
     package var callCount: Int { calls.count }
 
     package func resolver(
-        name: String = "probe", delay: Duration = .zero, ttl: Double? = nil,
+        name: String = "probe",
+        delay: Duration = .zero,
+        ttl: Double? = nil,
         _ answer: @escaping @Sendable (String) throws(DNSError) -> [IPAddress] = { _ in [IPAddress("127.0.0.1")!] }
     ) -> ClosureResolver {
         ClosureResolver(name: name) { [self] host, families throws(DNSError) in
@@ -76,4 +77,3 @@ package final class ResolverProbe: @unchecked Sendable {
         }
     }
 }
-

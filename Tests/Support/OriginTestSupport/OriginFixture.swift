@@ -1,7 +1,7 @@
 import FirstFrameCore
 import FirstFrameFFmpeg
-import FirstFrameTestSupport
 import FirstFrameOrigin
+import FirstFrameTestSupport
 import Foundation
 import Testing
 
@@ -14,9 +14,9 @@ package func withOrigin<T>(
     try await LiveOrigin.serving(configuration, body)
 }
 
-package extension LiveOrigin {
+extension LiveOrigin {
     /// This origin's URL with the host replaced by a name (resolved through the DNS cache in tests).
-    func url(host name: String, _ mode: JoinMode = .gop, query: String = "") -> String {
+    package func url(host name: String, _ mode: JoinMode = .gop, query: String = "") -> String {
         "http://\(name):\(port)/\(mode.rawValue)/stream.flv\(query.isEmpty ? "" : "?" + query)"
     }
 }

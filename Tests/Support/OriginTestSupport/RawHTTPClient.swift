@@ -1,7 +1,7 @@
 import FirstFrameCore
 import FirstFrameFFmpeg
-import FirstFrameTestSupport
 import FirstFrameOrigin
+import FirstFrameTestSupport
 import Foundation
 
 #if canImport(Glibc)
@@ -28,7 +28,8 @@ package final class RawHTTPClient: @unchecked Sendable {
         guard let components = URLComponents(string: url), let host = components.host, let port = components.port else {
             throw Failure(description: "bad URL \(url)")
         }
-        target = (components.percentEncodedPath.isEmpty ? "/" : components.percentEncodedPath)
+        target =
+            (components.percentEncodedPath.isEmpty ? "/" : components.percentEncodedPath)
             + (components.percentEncodedQuery.map { "?" + $0 } ?? "")
         hostHeader = "\(host):\(port)"
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -41,7 +42,9 @@ package final class RawHTTPClient: @unchecked Sendable {
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         inet_pton(AF_INET, host, &address.sin_addr)
         let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard result == 0 else {
             close(fd)
@@ -57,7 +60,8 @@ package final class RawHTTPClient: @unchecked Sendable {
     deinit { close(fd) }
 
     package func sendRequest() throws {
-        let request = "GET \(target) HTTP/1.1\r\nHost: \(hostHeader)\r\nUser-Agent: FirstFrameTests\r\nAccept: */*\r\n\r\n"
+        let request =
+            "GET \(target) HTTP/1.1\r\nHost: \(hostHeader)\r\nUser-Agent: FirstFrameTests\r\nAccept: */*\r\n\r\n"
         requestSentAt = MonotonicClock.nanoseconds()
         let bytes = Array(request.utf8)
         guard send(fd, bytes, bytes.count, Int32(MSG_NOSIGNAL)) == bytes.count else {
@@ -109,7 +113,9 @@ package final class RawHTTPClient: @unchecked Sendable {
                 var headers: [String: String] = [:]
                 for line in lines.dropFirst() {
                     guard let colon = line.firstIndex(of: ":") else { continue }
-                    headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+                    headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(
+                        in: .whitespaces
+                    )
                 }
                 return Head(status: status, headers: headers, receivedAfter: received)
             }
@@ -151,7 +157,9 @@ package struct ReceivedStream {
 
     /// Requests `url` and reads FLV tags until `done` says so, the origin closes, or `timeout` seconds pass.
     package static func receive(
-        _ url: String, timeout: Double = 10, receiveBuffer: Int? = nil,
+        _ url: String,
+        timeout: Double = 10,
+        receiveBuffer: Int? = nil,
         until done: (ReceivedStream) -> Bool = { _ in false }
     ) throws -> ReceivedStream {
         let reader = try StreamReader(url, timeout: timeout, receiveBuffer: receiveBuffer)

@@ -31,8 +31,11 @@ package final class StreamReader: @unchecked Sendable {
             case .bytes(let bytes):
                 let now = MonotonicClock.milliseconds(since: client.requestSentAt)
                 stream.body += bytes
-                if stream.head.headers["content-type"] == "video/x-flv", stream.head.headers["transfer-encoding"] == nil {
-                    for tag in try parser.append(bytes) { stream.tags.append(ReceivedStream.Arrival(tag: tag, arrivedAfter: now)) }
+                if stream.head.headers["content-type"] == "video/x-flv", stream.head.headers["transfer-encoding"] == nil
+                {
+                    for tag in try parser.append(bytes) {
+                        stream.tags.append(ReceivedStream.Arrival(tag: tag, arrivedAfter: now))
+                    }
                 }
             case .timedOut:
                 break

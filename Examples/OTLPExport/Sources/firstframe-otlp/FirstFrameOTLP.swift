@@ -13,7 +13,8 @@ import ServiceLifecycle
 struct FirstFrameOTLP: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "firstframe-otlp",
-        abstract: "Open a stream and export the open's spans and metrics over OTLP/HTTP.")
+        abstract: "Open a stream and export the open's spans and metrics over OTLP/HTTP."
+    )
 
     @Argument(help: "The stream to open.")
     var url: String
@@ -39,7 +40,11 @@ struct FirstFrameOTLP: AsyncParsableCommand {
         configuration.metrics.otlpExporter.protocol = .httpProtobuf
         configuration.metrics.exportInterval = .milliseconds(500)
         let observability = try OTel.bootstrap(configuration: configuration)
-        let services = ServiceGroup(services: [observability], gracefulShutdownSignals: [], logger: Logger(label: "firstframe-otlp"))
+        let services = ServiceGroup(
+            services: [observability],
+            gracefulShutdownSignals: [],
+            logger: Logger(label: "firstframe-otlp")
+        )
         let opener = StreamOpener(preset: try Preset(named: preset))
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await services.run() }

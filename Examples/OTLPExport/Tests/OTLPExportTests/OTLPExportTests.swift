@@ -1,5 +1,5 @@
-import Foundation
 import FirstFrameOrigin
+import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -30,13 +30,22 @@ import Testing
                 var headers = HTTPHeaders()
                 headers.add(name: "Content-Type", value: "application/x-protobuf")
                 headers.add(name: "Content-Length", value: "0")
-                context.write(wrapOutboundOut(.head(.init(version: .http1_1, status: .ok, headers: headers))), promise: nil)
+                context.write(
+                    wrapOutboundOut(.head(.init(version: .http1_1, status: .ok, headers: headers))),
+                    promise: nil
+                )
                 context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
             }
         }
     }
 
-    struct Span { var name: String; var parent: [UInt8]; var id: [UInt8]; var start: UInt64; var end: UInt64 }
+    struct Span {
+        var name: String
+        var parent: [UInt8]
+        var id: [UInt8]
+        var start: UInt64
+        var end: UInt64
+    }
 
     /// Every span in the trace exports received: ExportTraceServiceRequest.resource_spans(1) → scope_spans(2) →
     /// spans(2): span_id(2), parent_span_id(4), name(5), start(7), end(8).
@@ -46,11 +55,15 @@ import Testing
             for resource in try ProtobufReader.messages(body, 1) {
                 for scope in try ProtobufReader.messages(resource, 2) {
                     for span in try ProtobufReader.messages(scope, 2) {
-                        spans.append(Span(
-                            name: try ProtobufReader.string(span, 5) ?? "",
-                            parent: try ProtobufReader.messages(span, 4).first ?? [],
-                            id: try ProtobufReader.messages(span, 2).first ?? [],
-                            start: try ProtobufReader.fixed64(span, 7) ?? 0, end: try ProtobufReader.fixed64(span, 8) ?? 0))
+                        spans.append(
+                            Span(
+                                name: try ProtobufReader.string(span, 5) ?? "",
+                                parent: try ProtobufReader.messages(span, 4).first ?? [],
+                                id: try ProtobufReader.messages(span, 2).first ?? [],
+                                start: try ProtobufReader.fixed64(span, 7) ?? 0,
+                                end: try ProtobufReader.fixed64(span, 8) ?? 0
+                            )
+                        )
                     }
                 }
             }
@@ -64,7 +77,9 @@ import Testing
         for body in bodies {
             for resource in try ProtobufReader.messages(body, 1) {
                 for scope in try ProtobufReader.messages(resource, 2) {
-                    for metric in try ProtobufReader.messages(scope, 2) { names.insert(try ProtobufReader.string(metric, 1) ?? "") }
+                    for metric in try ProtobufReader.messages(scope, 2) {
+                        names.insert(try ProtobufReader.string(metric, 1) ?? "")
+                    }
                 }
             }
         }
@@ -96,7 +111,9 @@ import Testing
         try await LiveOrigin.serving(OriginConfiguration()) { origin in
             let process = Process()
             process.executableURL = Self.executable
-            process.arguments = ["http://127.0.0.1:\(origin.port)/gop/stream.flv", "--otlp-endpoint", "http://127.0.0.1:\(port)"]
+            process.arguments = [
+                "http://127.0.0.1:\(origin.port)/gop/stream.flv", "--otlp-endpoint", "http://127.0.0.1:\(port)",
+            ]
             let output = Pipe()
             process.standardOutput = output
             try process.run()
@@ -123,8 +140,8 @@ import Testing
     }
 }
 
-private extension Result where Failure == any Error {
-    init(_ body: () async throws -> Success) async {
+extension Result where Failure == any Error {
+    fileprivate init(_ body: () async throws -> Success) async {
         do { self = .success(try await body()) } catch { self = .failure(error) }
     }
 }
