@@ -316,8 +316,7 @@ public final class OpenedStream: Sendable {
                 reader.queued.append(packet)
             }
         case .success(false) where timedOut:
-            let timeout = readTimeout.map { String(format: "%.0f ms", $0 * 1000) } ?? "the read timeout"
-            reader.end = makeEnd(&reader, .stalled, "no packet within \(timeout)", discarded: reader.held?.size ?? 0)
+            reader.end = makeEnd(&reader, .stalled, stallMessage, discarded: reader.held?.size ?? 0)
         case .success(false):
             if let held = reader.held {
                 reader.end = makeEnd(
@@ -334,14 +333,18 @@ public final class OpenedStream: Sendable {
         }
     }
 
+    /// What a stall's end says, whichever way the read timeout ended the read (an interrupt, or an end of input).
+    private var stallMessage: String {
+        "no packet within " + (readTimeout.map { String(format: "%.0f ms", $0 * 1000) } ?? "the read timeout")
+    }
+
     private func classify(_ error: FFmpegError, _ reader: inout Reader) -> StreamEnd {
         let discarded = reader.held?.size ?? 0
         if error.isInterrupted, interrupter.isCancelled {
             return makeEnd(&reader, .closed, "closed by the application", error: error, discarded: discarded)
         }
         if error.isInterrupted {
-            let timeout = readTimeout.map { String(format: "%.0f ms", $0 * 1000) } ?? "the read timeout"
-            return makeEnd(&reader, .stalled, "no packet within \(timeout)", error: error, discarded: discarded)
+            return makeEnd(&reader, .stalled, stallMessage, error: error, discarded: discarded)
         }
         let connectionErrors = [EIO, ECONNRESET, EPIPE, ETIMEDOUT, ECONNABORTED, ENETDOWN, ENETUNREACH, EHOSTUNREACH]
         if reader.held != nil || connectionErrors.contains(where: { cffmpeg_averror($0) == error.code }) {
