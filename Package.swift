@@ -78,6 +78,8 @@ let upperLayers: [Target] = [
             "FirstFrameCore", "FirstFrameFFmpeg", "FirstFrameNetwork", "CFFmpeg", logging, metrics, tracing,
         ]
     ),
+    // The report page (HTML and SVG), the terminal waterfall and tables, JSON Lines, and the file writer behind them.
+    .target(name: "FirstFrameRendering", dependencies: ["FirstFrame"]),
     .target(
         name: "FirstFrameOrigin",
         dependencies: [
@@ -88,7 +90,8 @@ let upperLayers: [Target] = [
     .executableTarget(
         name: "firstframe",
         dependencies: [
-            "FirstFrame", "FirstFrameOrigin", "CFFmpeg", "CNetworkHooks", "CNetworkHooksTesting", logging,
+            "FirstFrame", "FirstFrameRendering", "FirstFrameOrigin", "CFFmpeg", "CNetworkHooks", "CNetworkHooksTesting",
+            logging,
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             // `firstframe exporter`: the Prometheus text format, and the process's metrics behind /metrics.
             .product(name: "Prometheus", package: "swift-prometheus"),
@@ -101,7 +104,11 @@ let upperLayers: [Target] = [
         dependencies: ["FirstFrame", "CFFmpeg"],
         path: "Examples/TraceYourOpen"
     ),
-    .executableTarget(name: "player", dependencies: ["FirstFrame"], path: "Examples/Player"),
+    .executableTarget(
+        name: "player",
+        dependencies: ["FirstFrame", "FirstFrameRendering"],
+        path: "Examples/Player"
+    ),
     .executableTarget(name: "recorder", dependencies: ["FirstFrame"], path: "Examples/Recorder"),
     .target(
         name: "OriginTestSupport",
@@ -118,8 +125,8 @@ let upperLayers: [Target] = [
     .testTarget(
         name: "FirstFrameTests",
         dependencies: [
-            "FirstFrame", "FirstFrameOrigin", "OriginTestSupport", "FirstFrameTestSupport", "CFFmpeg",
-            "CNetworkHooks", "CNetworkHooksTesting",
+            "FirstFrame", "FirstFrameRendering", "FirstFrameOrigin", "OriginTestSupport", "FirstFrameTestSupport",
+            "CFFmpeg", "CNetworkHooks", "CNetworkHooksTesting",
             .product(name: "PropertyBased", package: "swift-property-based"),
             .product(name: "MetricsTestKit", package: "swift-metrics"),
             .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
@@ -133,6 +140,7 @@ let package = Package(
         ? [.library(name: "FirstFrameNetwork", targets: ["FirstFrameNetwork"])]
         : [
             .library(name: "FirstFrame", targets: ["FirstFrame"]),
+            .library(name: "FirstFrameRendering", targets: ["FirstFrameRendering"]),
             .library(name: "FirstFrameOrigin", targets: ["FirstFrameOrigin"]),
             .executable(name: "firstframe", targets: ["firstframe"]),
         ],

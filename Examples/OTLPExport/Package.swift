@@ -21,6 +21,8 @@ let package = Package(
             name: "firstframe-otlp",
             dependencies: [
                 .product(name: "FirstFrame", package: "FirstFrame"),
+                // ReportRendering.jsonLine: each report printed as one JSON line.
+                .product(name: "FirstFrameRendering", package: "FirstFrame"),
                 .product(name: "OTel", package: "swift-otel"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -1,6 +1,7 @@
 import CFFmpeg
 import FirstFrame
 import FirstFrameOrigin
+import FirstFrameRendering
 import FirstFrameTestSupport
 import Foundation
 import OriginTestSupport

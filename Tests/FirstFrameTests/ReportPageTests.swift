@@ -1,5 +1,6 @@
 import FirstFrame
 import FirstFrameOrigin
+import FirstFrameRendering
 import FirstFrameTestSupport
 import Foundation
 import OriginTestSupport

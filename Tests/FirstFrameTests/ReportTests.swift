@@ -1,4 +1,5 @@
 import FirstFrame
+import FirstFrameRendering
 import FirstFrameTestSupport
 import Foundation
 import OriginTestSupport

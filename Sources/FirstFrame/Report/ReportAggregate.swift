@@ -1,7 +1,7 @@
 import Foundation
 
 /// p50 / p95 / min / max of each stage, each cause, the first picture and its client-attributable part over repeated
-/// opens.
+/// opens. `FirstFrameRendering` prints it as a table (`render()`).
 public struct ReportAggregate: Sendable, Codable {
     /// p50, p95, min and max of a set of millisecond values.
     public struct Distribution: Sendable, Codable, Hashable {
@@ -51,22 +51,5 @@ public struct ReportAggregate: Sendable, Codable {
         for cause in Cause.allCases { causes[cause] = Distribution(withCauses.map { $0[cause] }) }
         self.causes = causes
         clientAttributable = Distribution(withCauses.compactMap(\.clientAttributableMs))
-    }
-
-    public func render() -> String {
-        func row(_ name: String, _ distribution: Distribution?) -> String {
-            guard let distribution else { return name.padding(toLength: 16, withPad: " ", startingAt: 0) + "       -" }
-            return name.padding(toLength: 16, withPad: " ", startingAt: 0)
-                + String(format: "%9.1f %9.1f %9.1f", distribution.p50, distribution.p95, distribution.max)
-        }
-        var lines = ["\(opens) opens, \(failures) failed", "stage (ms)             p50       p95       max"]
-        for stage in Stage.allCases { lines.append(row(stage.rawValue, stages[stage])) }
-        lines.append(row("first picture", firstVideoFrame))
-        if !causes.isEmpty {
-            lines.append("cause (ms)")
-            for cause in Cause.allCases { lines.append(row(cause.rawValue, causes[cause])) }
-            lines.append(row("client part", clientAttributable))
-        }
-        return lines.joined(separator: "\n")
     }
 }

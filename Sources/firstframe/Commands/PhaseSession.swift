@@ -1,4 +1,5 @@
 import FirstFrame
+import FirstFrameRendering
 import Foundation
 
 /// How `probe` and `sweep` place their opens in the edge's GOP, and what they say about it.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FirstFrame
+import FirstFrameRendering
 import Foundation
 
 /// `firstframe probe URL`: open to the first picture, show the waterfall (or JSON Lines), repeat and aggregate.

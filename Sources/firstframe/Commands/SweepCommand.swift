@@ -1,5 +1,6 @@
 import ArgumentParser
 import FirstFrame
+import FirstFrameRendering
 import Foundation
 
 /// `firstframe sweep URL --set knob=v1,v2 …`: every combination, ranked by what the client can change — the A/B

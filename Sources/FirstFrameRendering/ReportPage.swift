@@ -1,3 +1,4 @@
+import FirstFrame
 import Foundation
 
 /// Reports as one self-contained HTML page: per open, a waterfall of its hops, stages, causes and milestones on one

@@ -1,3 +1,4 @@
+import FirstFrame
 import Foundation
 
 /// Ways to show reports: a terminal waterfall and JSON Lines (``ReportAggregate`` renders the aggregate over repeats).

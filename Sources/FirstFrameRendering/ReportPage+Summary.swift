@@ -1,3 +1,4 @@
+import FirstFrame
 import Foundation
 
 extension ReportPage {
