@@ -80,6 +80,15 @@ let upperLayers: [Target] = [
     ),
     // The report page (HTML and SVG), the terminal waterfall and tables, JSON Lines, and the file writer behind them.
     .target(name: "FirstFrameRendering", dependencies: ["FirstFrame"]),
+    // `firstframe exporter` as a library: the probes, the Prometheus text format, the HTTP listener, the schedule.
+    .target(
+        name: "FirstFrameExporter",
+        dependencies: [
+            "FirstFrame",
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ] + nio
+    ),
     .target(
         name: "FirstFrameOrigin",
         dependencies: [
@@ -90,12 +99,11 @@ let upperLayers: [Target] = [
     .executableTarget(
         name: "firstframe",
         dependencies: [
-            "FirstFrame", "FirstFrameRendering", "FirstFrameOrigin", "CFFmpeg", "CNetworkHooks", "CNetworkHooksTesting",
-            logging,
+            "FirstFrame", "FirstFrameRendering", "FirstFrameExporter", "FirstFrameOrigin", "CFFmpeg", "CNetworkHooks",
+            "CNetworkHooksTesting", logging,
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            // `firstframe exporter`: the Prometheus text format, and the process's metrics behind /metrics.
-            .product(name: "Prometheus", package: "swift-prometheus"),
-            .product(name: "NIOHTTP1", package: "swift-nio"), metrics, tracing,
+            // `firstframe exporter` bootstraps swift-metrics with Prometheus' factory on the exporter's registry.
+            .product(name: "Prometheus", package: "swift-prometheus"), metrics, tracing,
         ] + nio
     ),
     .executableTarget(name: "time-an-open", dependencies: ["FirstFrame"], path: "Examples/TimeAnOpen"),
@@ -122,6 +130,13 @@ let upperLayers: [Target] = [
             "FirstFrameOrigin", "FirstFrameFFmpeg", "OriginTestSupport", "FirstFrameTestSupport",
         ] + nio
     ),
+    // The exporter through its request handling, in-process (FirstFrameTests also runs `firstframe exporter`).
+    .testTarget(
+        name: "FirstFrameExporterTests",
+        dependencies: [
+            "FirstFrameExporter", "FirstFrame", "FirstFrameOrigin", "OriginTestSupport", "FirstFrameTestSupport",
+        ]
+    ),
     .testTarget(
         name: "FirstFrameTests",
         dependencies: [
@@ -141,6 +156,7 @@ let package = Package(
         : [
             .library(name: "FirstFrame", targets: ["FirstFrame"]),
             .library(name: "FirstFrameRendering", targets: ["FirstFrameRendering"]),
+            .library(name: "FirstFrameExporter", targets: ["FirstFrameExporter"]),
             .library(name: "FirstFrameOrigin", targets: ["FirstFrameOrigin"]),
             .executable(name: "firstframe", targets: ["firstframe"]),
         ],

@@ -2,6 +2,7 @@ import ArgumentParser
 import CoreMetrics
 import Dispatch
 import FirstFrame
+import FirstFrameExporter
 import Foundation
 import Prometheus
 
@@ -12,6 +13,9 @@ import Glibc
 /// `firstframe exporter`: a Prometheus exporter in blackbox_exporter's pattern. `/probe?target=NAME` opens once
 /// and answers with that open's series; configured targets with an interval are also probed on their own, their
 /// results on `/metrics` with the exporter's process metrics and the library's own metrics.
+///
+/// The exporter is the `FirstFrameExporter` library (``Exporter``, ``ExporterHTTPServer``, ``ProbeScheduler``);
+/// this command is its front: the options, the metrics system's bootstrap, SIGHUP reloads and the interrupt.
 struct ExporterCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "exporter",

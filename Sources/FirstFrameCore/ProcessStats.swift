@@ -5,19 +5,19 @@ import Glibc
 #endif
 
 /// The process's own figures, read from `/proc/self` (as Prometheus' Go client does for `process_*`) and
-/// `getrusage`: for the exporter's `/metrics` and the record bench.
-struct ProcessStats: Sendable, Equatable {
+/// `getrusage`: for the exporter's `/metrics` and the benchmarks' CPU and memory figures.
+package struct ProcessStats: Sendable, Equatable {
     /// User + system CPU time, seconds.
-    var cpuSeconds: Double
-    var residentBytes: Double
-    var virtualBytes: Double
-    var openFileDescriptors: Int
-    var threads: Int
+    package var cpuSeconds: Double
+    package var residentBytes: Double
+    package var virtualBytes: Double
+    package var openFileDescriptors: Int
+    package var threads: Int
     /// When the process started, seconds since 1970.
-    var startTimeSeconds: Double
+    package var startTimeSeconds: Double
 
     /// Nil off Linux or when /proc is not mounted.
-    static func current() -> ProcessStats? {
+    package static func current() -> ProcessStats? {
         guard let stat = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8) else { return nil }
         // The command name (field 2) is in parentheses and may contain spaces: fields are counted after its ')'.
         guard let close = stat.lastIndex(of: ")") else { return nil }

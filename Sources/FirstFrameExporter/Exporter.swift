@@ -2,35 +2,64 @@ import FirstFrame
 import Foundation
 import Synchronization
 
-/// `firstframe exporter`'s core, HTTP aside: which targets may be probed, the probes themselves, what is kept of
-/// them, and the answer to each request (``respond(to:)``), so the rules can be read in one place.
+/// The exporter behind `firstframe exporter`, HTTP aside: which targets may be probed, the probes themselves, what
+/// is kept of them, and the answer to each request (``respond(to:)``), so the rules can be read in one place.
+///
+/// Embedding it takes what the command does: an `Exporter`, an ``ExporterHTTPServer`` that hands it the requests,
+/// and ``ProbeScheduler/run(_:)`` for the targets with an interval. The application bootstraps swift-metrics (the
+/// command with a `PrometheusMetricsFactory` on ``ExporterMetrics/registry``, so `/metrics` also shows the library's
+/// own series); the exporter never does.
+///
+/// ```swift
+/// let exporter = try Exporter(options: .init(configPath: "exporter.json"))
+/// let server = try await ExporterHTTPServer.bind(host: "127.0.0.1", port: 9716)
+/// try await withThrowingTaskGroup(of: Void.self) { group in
+///     group.addTask { try await server.run(exporter) }
+///     group.addTask { await ProbeScheduler.run(exporter) }
+///     try await group.next()
+/// }
+/// ```
 ///
 /// Each probe is one open by a fresh ``StreamOpener`` (no DNS cache or connection carried over from the previous
 /// probe: what a player's first open after start-up pays), on its own thread as every open is.
-final class Exporter: Sendable {
-    struct Options: Sendable {
+public final class Exporter: Sendable {
+    public struct Options: Sendable {
         /// The JSON configuration file (nil: no targets; `/probe` then needs `allowAnyTarget`).
-        var configPath: String?
+        public var configPath: String?
         /// `/probe` may open any http(s)/rtmp(s) URL, not only configured targets.
-        var allowAnyTarget = false
+        public var allowAnyTarget = false
         /// `/probe` opens running at once; more are answered 429.
-        var probeConcurrency = 4
+        public var probeConcurrency = 4
         /// Probes kept for `/reports`.
-        var keepReports = 100
+        public var keepReports = 100
         /// Seconds taken off Prometheus' scrape timeout (`X-Prometheus-Scrape-Timeout-Seconds`) for the open's deadline.
-        var timeoutOffset = 0.5
+        public var timeoutOffset = 0.5
+
+        public init(
+            configPath: String? = nil,
+            allowAnyTarget: Bool = false,
+            probeConcurrency: Int = 4,
+            keepReports: Int = 100,
+            timeoutOffset: Double = 0.5
+        ) {
+            self.configPath = configPath
+            self.allowAnyTarget = allowAnyTarget
+            self.probeConcurrency = probeConcurrency
+            self.keepReports = keepReports
+            self.timeoutOffset = timeoutOffset
+        }
     }
 
     /// An HTTP request, as much of it as the exporter reads.
-    struct Request: Sendable {
-        var method: String
-        var path: String
-        var query: [(String, String)]
+    public struct Request: Sendable {
+        public var method: String
+        public var path: String
+        public var query: [(String, String)]
         /// Header names in lower case.
-        var headers: [(String, String)]
+        public var headers: [(String, String)]
 
         /// Splits `/path?a=b&c=d` (form encoding: `+` is a space, `%XX` escapes).
-        init(method: String, uri: String, headers: [(String, String)] = []) {
+        public init(method: String, uri: String, headers: [(String, String)] = []) {
             self.method = method
             self.headers = headers.map { ($0.0.lowercased(), $0.1) }
             let parts = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
@@ -47,43 +76,52 @@ final class Exporter: Sendable {
                 } : []
         }
 
-        func parameter(_ name: String) -> String? { query.last { $0.0 == name }?.1 }
-        func header(_ name: String) -> String? { headers.last { $0.0 == name }?.1 }
+        /// The last value of the query parameter `name`.
+        public func parameter(_ name: String) -> String? { query.last { $0.0 == name }?.1 }
+        /// The last value of the header `name` (in lower case).
+        public func header(_ name: String) -> String? { headers.last { $0.0 == name }?.1 }
     }
 
-    struct Response: Sendable {
-        var status: Int
-        var contentType: String
-        var body: [UInt8]
+    public struct Response: Sendable {
+        public var status: Int
+        public var contentType: String
+        public var body: [UInt8]
 
-        static let prometheusText = "text/plain; version=0.0.4; charset=utf-8"
+        public init(status: Int, contentType: String, body: [UInt8]) {
+            self.status = status
+            self.contentType = contentType
+            self.body = body
+        }
 
-        static func text(_ status: Int, _ message: String) -> Response {
+        public static let prometheusText = "text/plain; version=0.0.4; charset=utf-8"
+
+        /// A plain-text answer: `message` and a newline.
+        public static func text(_ status: Int, _ message: String) -> Response {
             Response(status: status, contentType: "text/plain; charset=utf-8", body: Array((message + "\n").utf8))
         }
     }
 
     /// One probe as `/reports` shows it: a JSON line.
-    struct ProbeRecord: Sendable, Encodable {
-        var target: String
+    public struct ProbeRecord: Sendable, Encodable {
+        public var target: String
         /// The preset the probe started from: the `preset` label of its series, as the library's own metrics say.
-        var preset: String
-        var trigger: ExporterMetrics.Trigger
+        public var preset: String
+        public var trigger: ExporterMetrics.Trigger
         /// When the probe ended, seconds since 1970.
-        var endedAt: Double
-        var durationSeconds: Double
+        public var endedAt: Double
+        public var durationSeconds: Double
         /// What `firstframe_probe_first_picture_seconds` said (nil: the open failed).
-        var firstPictureSeconds: Double?
-        var report: FirstFrameReport
+        public var firstPictureSeconds: Double?
+        public var report: FirstFrameReport
     }
 
-    let options: Options
-    let metrics: ExporterMetrics
+    public let options: Options
+    public let metrics: ExporterMetrics
     private let probeSlots: OpenSlots
     private let state: Mutex<State>
     private let updates: AsyncStream<ExporterConfiguration>.Continuation
     /// The configuration now, then each one a reload installs: what the schedule follows.
-    let configurations: AsyncStream<ExporterConfiguration>
+    public let configurations: AsyncStream<ExporterConfiguration>
 
     private struct State {
         var configuration: ExporterConfiguration
@@ -92,7 +130,7 @@ final class Exporter: Sendable {
     }
 
     /// Reads the configuration (when there is one); throws when it is invalid.
-    init(
+    public init(
         options: Options,
         metrics: ExporterMetrics = ExporterMetrics()
     ) throws(ExporterConfiguration.ConfigurationError) {
@@ -112,10 +150,11 @@ final class Exporter: Sendable {
         updates.yield(configuration)
     }
 
-    var configuration: ExporterConfiguration { state.withLock { $0.configuration } }
+    /// The configuration in force.
+    public var configuration: ExporterConfiguration { state.withLock { $0.configuration } }
 
     /// Reads the configuration file again (SIGHUP, `POST /-/reload`); on error the running one stays.
-    func reload() throws(ExporterConfiguration.ConfigurationError) {
+    public func reload() throws(ExporterConfiguration.ConfigurationError) {
         guard let path = options.configPath else { return }
         let configuration: ExporterConfiguration
         do throws(ExporterConfiguration.ConfigurationError) {
@@ -133,13 +172,13 @@ final class Exporter: Sendable {
     }
 
     /// Ends ``configurations``.
-    func finish() { updates.finish() }
+    public func finish() { updates.finish() }
 
     // MARK: Probing
 
     /// Opens `url` once and records the probe everywhere it goes (counters, histograms, last-probe gauges, the
     /// reports kept). `knobs` carry the deadline.
-    func probe(
+    public func probe(
         url: String,
         target: ExporterConfiguration.Target?,
         preset: Preset,
@@ -182,7 +221,7 @@ final class Exporter: Sendable {
     }
 
     /// A scheduled probe of a configured target.
-    func probe(_ target: ExporterConfiguration.Target) async -> ProbeRecord? {
+    public func probe(_ target: ExporterConfiguration.Target) async -> ProbeRecord? {
         guard let knobs = try? target.knobs() else { return nil }  // checked when the configuration was read
         return await probe(url: target.url, target: target, preset: target.preset, knobs: knobs, trigger: .schedule)
     }
@@ -200,7 +239,7 @@ final class Exporter: Sendable {
     }
 
     /// The kept probes, oldest first.
-    var keptReports: [ProbeRecord] {
+    public var keptReports: [ProbeRecord] {
         state.withLock { state in
             state.reports.count < options.keepReports
                 ? state.reports
@@ -210,7 +249,9 @@ final class Exporter: Sendable {
 
     // MARK: Requests
 
-    func respond(to request: Request) async -> Response {
+    /// The answer to `request`: `/probe`, `/metrics`, `/reports`, `/-/reload`, `/-/healthy`, `/-/ready` and `/`;
+    /// 404 for anything else. What the HTTP listener (``ExporterHTTPServer``) hands every request to.
+    public func respond(to request: Request) async -> Response {
         switch request.path {
         case "/probe":
             guard request.method == "GET" || request.method == "HEAD" else { return .text(405, "use GET") }

@@ -11,29 +11,47 @@ import Foundation
 ///
 /// A target without `interval` (or with 0) is only probed when `/probe?target=NAME` asks for it. Unknown keys are
 /// errors (a misspelt `intervall` would otherwise silently turn scheduling off).
-struct ExporterConfiguration: Sendable, Equatable {
-    struct Target: Sendable, Equatable {
+public struct ExporterConfiguration: Sendable, Equatable {
+    public struct Target: Sendable, Equatable {
         /// What `/probe?target=` and the `target` label call it.
-        var name: String
-        var url: String
-        var preset: Preset
+        public var name: String
+        public var url: String
+        public var preset: Preset
         /// Seconds between two scheduled probes; nil: probed on request only.
-        var interval: Double?
+        public var interval: Double?
         /// Seconds before an open fails (the `totalDeadline` knob); nil: the preset's, capped at `interval`.
-        var timeout: Double?
+        public var timeout: Double?
         /// Extra labels on the target's `firstframe_target_*` series, sorted by name.
-        var labels: [(String, String)]
+        public var labels: [(String, String)]
         /// Knob changes on top of the preset, applied in name order.
-        var settings: [(String, String)]
+        public var settings: [(String, String)]
 
-        static func == (lhs: Target, rhs: Target) -> Bool {
+        public init(
+            name: String,
+            url: String,
+            preset: Preset = .instant,
+            interval: Double? = nil,
+            timeout: Double? = nil,
+            labels: [(String, String)] = [],
+            settings: [(String, String)] = []
+        ) {
+            self.name = name
+            self.url = url
+            self.preset = preset
+            self.interval = interval
+            self.timeout = timeout
+            self.labels = labels
+            self.settings = settings
+        }
+
+        public static func == (lhs: Target, rhs: Target) -> Bool {
             lhs.name == rhs.name && lhs.url == rhs.url && lhs.preset == rhs.preset && lhs.interval == rhs.interval
                 && lhs.timeout == rhs.timeout && lhs.labels.elementsEqual(rhs.labels, by: ==)
                 && lhs.settings.elementsEqual(rhs.settings, by: ==)
         }
 
         /// The preset's knobs with the target's changes and `timeout` (when given) applied.
-        func knobs(timeout override: Double? = nil) throws(ConfigurationError) -> TuningKnobs {
+        public func knobs(timeout override: Double? = nil) throws(ConfigurationError) -> TuningKnobs {
             var knobs = preset.knobs
             do {
                 for (name, value) in settings { try knobs.set(name, value) }
@@ -47,30 +65,34 @@ struct ExporterConfiguration: Sendable, Equatable {
         }
     }
 
-    struct ConfigurationError: Error, CustomStringConvertible, Sendable {
-        let description: String
+    public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
+        public let description: String
         init(_ description: String) { self.description = description }
     }
 
-    var targets: [Target] = []
+    public var targets: [Target] = []
     /// Scheduled opens running at once, at most.
-    var concurrency = 4
+    public var concurrency = 4
     /// Each interval is stretched or shrunk by up to this fraction at random, so targets drift apart.
-    var jitter = 0.1
+    public var jitter = 0.1
+
+    /// No targets: `/probe` then opens only what `allowAnyTarget` lets it.
+    public init() {}
 
     /// Label names the exporter sets itself.
-    static let reservedLabels: Set<String> = [
+    public static let reservedLabels: Set<String> = [
         "target", MetricNames.Label.preset, "stage", "cause", "le", "trigger", "job", "instance",
     ]
 
     /// The configured target `name`, or the one whose URL is exactly `name`.
-    func target(named nameOrURL: String) -> Target? {
+    public func target(named nameOrURL: String) -> Target? {
         targets.first { $0.name == nameOrURL } ?? targets.first { $0.url == nameOrURL }
     }
 
     // MARK: Reading
 
-    static func load(from path: String) throws(ConfigurationError) -> ExporterConfiguration {
+    /// Reads and checks the file at `path`.
+    public static func load(from path: String) throws(ConfigurationError) -> ExporterConfiguration {
         let data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
@@ -84,7 +106,8 @@ struct ExporterConfiguration: Sendable, Equatable {
         }
     }
 
-    static func parse(_ data: Data) throws(ConfigurationError) -> ExporterConfiguration {
+    /// Checks `data`, the configuration's JSON.
+    public static func parse(_ data: Data) throws(ConfigurationError) -> ExporterConfiguration {
         do {
             return try JSONDecoder().decode(Document.self, from: data).configuration
         } catch let error as ConfigurationError {
@@ -243,14 +266,14 @@ struct ExporterConfiguration: Sendable, Equatable {
     // MARK: Checks
 
     /// Names: what the origin accepts as channel names, minus a leading `_` (the exporter's own `_adhoc`).
-    static func isValidName(_ name: String) -> Bool {
+    package static func isValidName(_ name: String) -> Bool {
         guard (1...100).contains(name.count), !name.hasPrefix("_") else { return false }
         return name.unicodeScalars.allSatisfy { scalar in
             scalar.isASCII && (CharacterSet.alphanumerics.contains(scalar) || "-_.~".unicodeScalars.contains(scalar))
         }
     }
 
-    static func isValidLabelName(_ name: String) -> Bool {
+    package static func isValidLabelName(_ name: String) -> Bool {
         guard let first = name.unicodeScalars.first, !name.hasPrefix("__") else { return false }
         func letter(_ scalar: Unicode.Scalar) -> Bool {
             ("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar) || scalar == "_"

@@ -7,9 +7,9 @@ import Prometheus
 /// Seconds, as Prometheus wants them (the report's milliseconds / 1000). A value the open did not reach is left
 /// out rather than written as 0: `firstframe_probe_first_picture_seconds` and the causes are absent when the open
 /// failed, `firstframe_probe_http_status_code` when no response came.
-enum ProbeExposition {
+package enum ProbeExposition {
     /// The text for `report`, whose probe took `durationSeconds` of wall time in the exporter.
-    static func render(_ report: FirstFrameReport, durationSeconds: Double) -> [UInt8] {
+    package static func render(_ report: FirstFrameReport, durationSeconds: Double) -> [UInt8] {
         let registry = PrometheusCollectorRegistry()
         func gauge(_ name: String, _ unit: String, _ help: String, _ labels: [(String, String)] = []) -> Gauge {
             registry.makeGauge(

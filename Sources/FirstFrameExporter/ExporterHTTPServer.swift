@@ -4,14 +4,14 @@ import NIOPosix
 
 /// The exporter's HTTP/1.1 listener (SwiftNIO, keep-alive as Prometheus uses it): each request is handed to
 /// ``Exporter/respond(to:)``, one at a time per connection, connections served concurrently.
-struct ExporterHTTPServer: Sendable {
+public struct ExporterHTTPServer: Sendable {
     let server: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>
 
     /// The bound port (the chosen one when asked for 0).
-    var port: Int { server.channel.localAddress?.port ?? 0 }
+    public var port: Int { server.channel.localAddress?.port ?? 0 }
 
     /// Binds `host:port` now, so that a bad address fails the command before anything else starts.
-    static func bind(host: String, port: Int) async throws -> ExporterHTTPServer {
+    public static func bind(host: String, port: Int) async throws -> ExporterHTTPServer {
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -28,7 +28,7 @@ struct ExporterHTTPServer: Sendable {
     }
 
     /// Serves until the task is cancelled.
-    func run(_ exporter: Exporter) async throws {
+    public func run(_ exporter: Exporter) async throws {
         try await withThrowingDiscardingTaskGroup { group in
             try await withTaskCancellationHandler {
                 try await server.executeThenClose { connections in

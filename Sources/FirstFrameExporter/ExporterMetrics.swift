@@ -9,19 +9,22 @@ import Synchronization
 /// so no URL ever becomes a label value), `preset` (the preset the probe started from, by the same name and value as
 /// the library's own `firstframe_open_*` series: ``MetricNames/Label/preset``; knob changes a target's `set` makes
 /// do not change it) and the target's configured labels.
-final class ExporterMetrics: Sendable {
-    let registry: PrometheusCollectorRegistry
+public final class ExporterMetrics: Sendable {
+    /// Where every series goes; `/metrics` is its text.
+    public let registry: PrometheusCollectorRegistry
 
     /// Whether a probe came from the schedule or from a `/probe` request.
-    enum Trigger: String, Sendable, Codable { case schedule, probe }
+    public enum Trigger: String, Sendable, Codable { case schedule, probe }
 
     /// Label value of probes of URLs that are not configured targets.
-    static let adhocTarget = "_adhoc"
+    public static let adhocTarget = "_adhoc"
 
     /// First-picture buckets (seconds): the field report's range, 50 ms to 10 s.
-    static let firstPictureBuckets: [Double] = [0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10]
+    public static let firstPictureBuckets: [Double] = [
+        0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10,
+    ]
     /// Stage buckets (seconds): a loopback lookup to a cold edge.
-    static let stageBuckets: [Double] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+    public static let stageBuckets: [Double] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
 
     private let inFlight: Gauge
     private let targetCount: Gauge
@@ -36,7 +39,7 @@ final class ExporterMetrics: Sendable {
     }
     private let state = Mutex(State())
 
-    init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
         inFlight = registry.makeGauge(
             descriptor: Self.exporter("probes_in_flight", "", "Opens running now (scheduled and /probe).")

@@ -4,9 +4,9 @@ import FirstFrame
 /// `concurrency` opens at once (a target waits for a slot; it never runs twice at the same time). The first probe
 /// of each target falls at a random point of its first interval, so a hundred targets do not all open at start-up.
 /// A new configuration (a reload) restarts the schedule.
-enum ProbeScheduler {
+public enum ProbeScheduler {
     /// Follows `exporter.configurations` until cancelled.
-    static func run(_ exporter: Exporter) async {
+    public static func run(_ exporter: Exporter) async {
         var running: Task<Void, Never>?
         for await configuration in exporter.configurations {
             running?.cancel()
@@ -18,7 +18,7 @@ enum ProbeScheduler {
     }
 
     /// One configuration's schedule, until cancelled.
-    static func schedule(_ configuration: ExporterConfiguration, exporter: Exporter) async {
+    package static func schedule(_ configuration: ExporterConfiguration, exporter: Exporter) async {
         let slots = OpenSlots(limit: configuration.concurrency)
         let jitter = configuration.jitter
         await withDiscardingTaskGroup { group in

@@ -2,8 +2,8 @@ import Synchronization
 
 /// At most `limit` opens at once: `/probe` takes a slot or is refused (429), the schedule waits for one (first
 /// come, first served; a waiting task that is cancelled leaves the queue).
-final class OpenSlots: Sendable {
-    let limit: Int
+package final class OpenSlots: Sendable {
+    package let limit: Int
 
     private struct State {
         var used = 0
@@ -16,15 +16,15 @@ final class OpenSlots: Sendable {
     }
     private let state = Mutex(State())
 
-    init(limit: Int) {
+    package init(limit: Int) {
         precondition(limit >= 1)
         self.limit = limit
     }
 
-    var inUse: Int { state.withLock { $0.used } }
+    package var inUse: Int { state.withLock { $0.used } }
 
     /// Takes a slot if one is free.
-    func tryAcquire() -> Bool {
+    package func tryAcquire() -> Bool {
         state.withLock { state in
             guard state.used < limit else { return false }
             state.used += 1
@@ -33,7 +33,7 @@ final class OpenSlots: Sendable {
     }
 
     /// Waits for a slot. Throws `CancellationError` when the task is cancelled first.
-    func acquire() async throws {
+    package func acquire() async throws {
         let ticket: UInt64? = state.withLock { state in
             if state.used < limit {
                 state.used += 1
@@ -74,7 +74,7 @@ final class OpenSlots: Sendable {
     }
 
     /// Gives a slot back: to the first waiter if any.
-    func release() {
+    package func release() {
         let next: CheckedContinuation<Void, any Error>? = state.withLock { state in
             if state.waiters.isEmpty {
                 state.used -= 1
