@@ -96,15 +96,23 @@ let upperLayers: [Target] = [
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ] + nio
     ),
+    // Every benchmark and what only benchmarks use (`firstframe bench …`, `firstframe load`): the only target, tests
+    // aside, that links the hooks' test-only C (the real recv and getaddrinfo, next to the hooked ones).
+    .target(
+        name: "FirstFrameBenchmarks",
+        dependencies: [
+            "FirstFrame", "FirstFrameOrigin", "CFFmpeg", "CNetworkHooks", "CNetworkHooksTesting", logging,
+        ] + nio
+    ),
+    // The CLI: ArgumentParser fronts to the libraries above (CNetworkHooksTesting only through the benchmarks).
     .executableTarget(
         name: "firstframe",
         dependencies: [
-            "FirstFrame", "FirstFrameRendering", "FirstFrameExporter", "FirstFrameOrigin", "CFFmpeg", "CNetworkHooks",
-            "CNetworkHooksTesting", logging,
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "FirstFrame", "FirstFrameRendering", "FirstFrameExporter", "FirstFrameBenchmarks", "FirstFrameOrigin",
+            "CFFmpeg", logging, .product(name: "ArgumentParser", package: "swift-argument-parser"),
             // `firstframe exporter` bootstraps swift-metrics with Prometheus' factory on the exporter's registry.
-            .product(name: "Prometheus", package: "swift-prometheus"), metrics, tracing,
-        ] + nio
+            .product(name: "Prometheus", package: "swift-prometheus"), metrics,
+        ]
     ),
     .executableTarget(name: "time-an-open", dependencies: ["FirstFrame"], path: "Examples/TimeAnOpen"),
     .executableTarget(

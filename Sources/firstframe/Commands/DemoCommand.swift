@@ -1,6 +1,7 @@
 import ArgumentParser
 import CFFmpeg
 import FirstFrame
+import FirstFrameBenchmarks
 import FirstFrameOrigin
 import FirstFrameRendering
 import Foundation

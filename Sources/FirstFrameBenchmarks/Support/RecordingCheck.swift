@@ -4,25 +4,25 @@ import Foundation
 /// The ffprobe verdict on one recorded file: the first packet and the first video packet keyframes (MPEG-TS may put
 /// an audio frame of the same instant first; every AAC frame is one), dts increasing per stream, no
 /// packet twice, video holes only where the session log names a gap, and a full decode without an error.
-struct RecordingCheck: Sendable, Codable {
-    var path: String
-    var packets = 0
-    var firstPacketIsKeyframe = false
-    var sawVideo = false
-    var dtsMonotonic = true
-    var duplicates = 0
+package struct RecordingCheck: Sendable, Codable {
+    package var path: String
+    package var packets = 0
+    package var firstPacketIsKeyframe = false
+    package var sawVideo = false
+    package var dtsMonotonic = true
+    package var duplicates = 0
     /// Video holes (steps over 1.5 frames) and how many of them the session log names.
-    var holes = 0
-    var holesLogged = 0
-    var decodeErrors: [String] = []
+    package var holes = 0
+    package var holesLogged = 0
+    package var decodeErrors: [String] = []
 
-    var passed: Bool {
+    package var passed: Bool {
         packets > 0 && sawVideo && firstPacketIsKeyframe && dtsMonotonic && duplicates == 0 && holes == holesLogged
             && decodeErrors.isEmpty
     }
 
     /// Checks `path` against the `gaps` its session log recorded.
-    static func run(path: String, gaps: [RecordingGap]) -> RecordingCheck {
+    package static func run(path: String, gaps: [RecordingGap]) -> RecordingCheck {
         var check = RecordingCheck(path: path)
         let listing = tool(
             "/usr/bin/ffprobe",

@@ -9,19 +9,19 @@ import Glibc
 
 /// A blocking `GET` to a server on 127.0.0.1 that answers and closes (the origin's `/sent/NAME`, `/stats`): the
 /// body of a 200 response, read to the end. Foundation's `Data(contentsOf:)` takes no `http` URL on Linux without
-/// FoundationNetworking, which the CLI does not link.
-struct LoopbackGet {
-    struct Failure: Error, CustomStringConvertible {
-        let description: String
+/// FoundationNetworking, which FirstFrame does not link.
+package struct LoopbackGet {
+    package struct Failure: Error, CustomStringConvertible {
+        package let description: String
     }
 
     /// The response's status and body.
-    let status: Int
-    let body: Data
+    package let status: Int
+    package let body: Data
 
     /// Sends `GET path` to 127.0.0.1:`port` and reads the response until the server closes, within `timeout`
     /// seconds for each read.
-    init(port: Int, path: String, timeout: Double = 30) throws {
+    package init(port: Int, path: String, timeout: Double = 30) throws {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw Failure(description: "socket: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
@@ -62,7 +62,7 @@ struct LoopbackGet {
     }
 
     /// The body of `GET path`, or an error naming the status and what the server said.
-    static func body(port: Int, path: String, timeout: Double = 30) throws -> Data {
+    package static func body(port: Int, path: String, timeout: Double = 30) throws -> Data {
         let response = try LoopbackGet(port: port, path: path, timeout: timeout)
         guard response.status == 200 else {
             throw Failure(

@@ -1,10 +1,10 @@
 import FirstFrame
 
 /// The hosts the commands that make traffic of their own (`load`, `bench rtmp`) may reach: this machine only.
-enum LoopbackHost {
+package enum LoopbackHost {
     /// `localhost`, or an address literal in 127.0.0.0/8 or `::1` (bracketed or not): a name such as
     /// `127.example.com` is not loopback, whatever it starts with.
-    static func contains(_ host: String) -> Bool {
+    package static func contains(_ host: String) -> Bool {
         host.lowercased() == "localhost" || IPAddress(host)?.isLoopback == true
     }
 }

@@ -1,4 +1,3 @@
-import ArgumentParser
 import FirstFrame
 import Foundation
 
@@ -9,74 +8,68 @@ import Glibc
 /// `firstframe bench concurrent`: many opens at once against an origin in its own process, against their CPU
 /// bound measured in the same run: opens × CPU per open (the client's and the origin's, from opens one at a time)
 /// ÷ cores. What a synthetic probe or a recorder starting its rooms meets.
-struct ConcurrentBench: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "concurrent",
-        abstract:
-            "Many opens at once (origin in its own process) against their CPU bound: opens × CPU per open ÷ cores."
-    )
+package enum ConcurrentBenchmark {
+    package struct Parameters: Sendable {
+        /// Opens started at once in each round.
+        package var opens: Int
+        /// Rounds of concurrent opens.
+        package var rounds: Int
+        /// Opens one at a time that measure the CPU per open.
+        package var sequential: Int
+        /// Preset of every open.
+        package var preset: Preset
+        /// Join mode: gop or live.
+        package var mode: String
 
-    @Option(help: "Opens started at once in each round.")
-    var opens = 100
+        package init(opens: Int, rounds: Int, sequential: Int, preset: Preset, mode: String) {
+            self.opens = opens
+            self.rounds = rounds
+            self.sequential = sequential
+            self.preset = preset
+            self.mode = mode
+        }
+    }
 
-    @Option(help: "Rounds of concurrent opens.")
-    var rounds = 3
-
-    @Option(help: "Opens one at a time that measure the CPU per open.")
-    var sequential = 40
-
-    @Option(help: "Preset of every open.")
-    var preset: Preset = .instant
-
-    @Option(help: "Join mode: gop (the keyframe at once: the open is all CPU and loopback) or live.")
-    var mode = "gop"
-
-    @Flag(help: "Print one JSON object instead of a table.")
-    var json = false
-
-    struct Result: Codable {
-        var opens: Int
-        var cores: Int
+    package struct Result: Codable {
+        package var opens: Int
+        package var cores: Int
         /// CPU per open from opens one at a time, ms: the client's, the origin's, and both.
-        var clientCPUPerOpenMs: Double
-        var originCPUPerOpenMs: Double
-        var cpuPerOpenMs: Double
+        package var clientCPUPerOpenMs: Double
+        package var originCPUPerOpenMs: Double
+        package var cpuPerOpenMs: Double
         /// Opens one at a time: first picture p50, ms.
-        var sequentialP50Ms: Double
+        package var sequentialP50Ms: Double
         /// opens × CPU per open ÷ cores, ms.
-        var cpuBoundMs: Double
+        package var cpuBoundMs: Double
         /// Every concurrent open's first picture (from its own start), ms, all rounds.
-        var concurrentMs: [Double]
-        var concurrentP50Ms: Double
-        var concurrentP95Ms: Double
-        var concurrentMaxMs: Double
+        package var concurrentMs: [Double]
+        package var concurrentP50Ms: Double
+        package var concurrentP95Ms: Double
+        package var concurrentMaxMs: Double
         /// CPU per open while they ran at once (client and origin), ms: above the sequential figure is contention.
-        var concurrentCPUPerOpenMs: Double
-        var concurrentClientCPUPerOpenMs: Double
-        var failures: Int
+        package var concurrentCPUPerOpenMs: Double
+        package var concurrentClientCPUPerOpenMs: Double
+        package var failures: Int
         /// p95 ÷ the CPU bound.
-        var ratioP95: Double
+        package var ratioP95: Double
         /// Where the time went, one at a time and at once: each stage's p50 (ms), and the p50 of the time from the
         /// batch's start to each report being back (the open's own first picture plus its thread's start, the
         /// report and the hand-back).
-        var sequentialStageP50Ms: [String: Double]
-        var concurrentStageP50Ms: [String: Double]
-        var concurrentWallP50Ms: Double
-        var concurrentWallP95Ms: Double
+        package var sequentialStageP50Ms: [String: Double]
+        package var concurrentStageP50Ms: [String: Double]
+        package var concurrentWallP50Ms: Double
+        package var concurrentWallP95Ms: Double
         /// From each open's first picture to its report being back with the caller (wall clock), p50 and p95, ms.
-        var pictureToReturnP50Ms: Double
-        var pictureToReturnP95Ms: Double
+        package var pictureToReturnP50Ms: Double
+        package var pictureToReturnP95Ms: Double
     }
 
-    func validate() throws {
-        guard opens >= 1, rounds >= 1, sequential >= 1 else {
-            throw ValidationError("--opens, --rounds and --sequential must be positive")
-        }
-        guard ["gop", "live"].contains(mode) else { throw ValidationError("--mode is gop or live") }
-    }
-
-    func run() async throws {
-        FFmpegLog.level = .quiet
+    /// Starts the origin process (throws ``OriginProcess/Failure`` when it does not listen), opens one at a time,
+    /// then `opens` at once for each round.
+    package static func run(_ parameters: Parameters) async throws -> Result {
+        let (opens, rounds, sequential, preset, mode) = (
+            parameters.opens, parameters.rounds, parameters.sequential, parameters.preset, parameters.mode
+        )
         let origin = try OriginProcess.start()
         defer { origin.stop() }
         let url = "http://127.0.0.1:\(origin.port)/\(mode)/stream.flv"
@@ -130,7 +123,7 @@ struct ConcurrentBench: AsyncParsableCommand {
         let failures = concurrentReports.count - concurrentMs.count
         let wall = ReportAggregate.Distribution(wallMs)
         let distribution = ReportAggregate.Distribution(concurrentMs)
-        let result = Result(
+        return Result(
             opens: opens,
             cores: cores,
             clientCPUPerOpenMs: clientPerOpen,
@@ -153,13 +146,19 @@ struct ConcurrentBench: AsyncParsableCommand {
             pictureToReturnP50Ms: ReportAggregate.Distribution(pictureToReturn)?.p50 ?? .nan,
             pictureToReturnP95Ms: ReportAggregate.Distribution(pictureToReturn)?.p95 ?? .nan
         )
-        if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            print(String(decoding: try encoder.encode(result), as: UTF8.self))
-            return
-        }
-        print(
+    }
+
+    /// The result as the command prints it.
+    package static func table(_ result: Result, parameters: Parameters) -> String {
+        let (rounds, sequential, preset, mode) = (
+            parameters.rounds, parameters.sequential, parameters.preset, parameters.mode
+        )
+        let (opens, cores, bound, failures) = (result.opens, result.cores, result.cpuBoundMs, result.failures)
+        let (perOpen, clientPerOpen, originPerOpen) = (
+            result.cpuPerOpenMs, result.clientCPUPerOpenMs, result.originCPUPerOpenMs
+        )
+        var lines: [String] = []
+        lines.append(
             String(
                 format:
                     "one at a time (%d opens, preset %@, %@): first picture p50 %.1f ms; CPU per open %.2f ms (client %.2f + origin %.2f)",
@@ -172,8 +171,8 @@ struct ConcurrentBench: AsyncParsableCommand {
                 originPerOpen
             )
         )
-        print(String(format: "CPU bound for %d at once on %d cores: %.1f ms", opens, cores, bound))
-        print(
+        lines.append(String(format: "CPU bound for %d at once on %d cores: %.1f ms", opens, cores, bound))
+        lines.append(
             String(
                 format:
                     "%d at once × %d rounds: p50 %.1f ms, p95 %.1f ms, max %.1f ms; CPU per open %.2f ms (client %.2f); %d failed",
@@ -187,7 +186,7 @@ struct ConcurrentBench: AsyncParsableCommand {
                 failures
             )
         )
-        print(
+        lines.append(
             String(
                 format:
                     "batch start → report back: p50 %.1f ms, p95 %.1f ms; first picture → report back: p50 %.1f ms, p95 %.1f ms",
@@ -197,20 +196,21 @@ struct ConcurrentBench: AsyncParsableCommand {
                 result.pictureToReturnP95Ms
             )
         )
-        print("stage p50, ms:  " + Stage.allCases.map { $0.rawValue }.joined(separator: " "))
-        print(
+        lines.append("stage p50, ms:  " + Stage.allCases.map { $0.rawValue }.joined(separator: " "))
+        lines.append(
             "  one at a time "
                 + Stage.allCases.map { String(format: "%.1f", result.sequentialStageP50Ms[$0.rawValue] ?? 0) }.joined(
                     separator: " "
                 )
         )
-        print(
+        lines.append(
             "  at once       "
                 + Stage.allCases.map { String(format: "%.1f", result.concurrentStageP50Ms[$0.rawValue] ?? 0) }.joined(
                     separator: " "
                 )
         )
-        print(String(format: "target: p95 ≤ 1.5× the CPU bound: %.2fx", result.ratioP95))
+        lines.append(String(format: "target: p95 ≤ 1.5× the CPU bound: %.2fx", result.ratioP95))
+        return lines.joined(separator: "\n")
     }
 
     /// Each stage's p50 over the reports that reached the first picture.
@@ -224,15 +224,13 @@ struct ConcurrentBench: AsyncParsableCommand {
     }
 
     /// Runs `body` and returns its value with the CPU seconds this process and the origin's spent meanwhile.
-    private func measureCPU<Value>(
+    private static func measureCPU<Value>(
         _ origin: OriginProcess,
         _ body: () async throws -> Value
     ) async throws -> (Value, (client: Double, origin: Double)) {
-        let clientBefore = RecordBench.cpuSeconds()
+        let clientBefore = RecordBenchmark.cpuSeconds()
         let originBefore = origin.cpuSeconds()
         let value = try await body()
-        return (value, (RecordBench.cpuSeconds() - clientBefore, origin.cpuSeconds() - originBefore))
+        return (value, (RecordBenchmark.cpuSeconds() - clientBefore, origin.cpuSeconds() - originBefore))
     }
 }
-
-extension Preset: ExpressibleByArgument {}

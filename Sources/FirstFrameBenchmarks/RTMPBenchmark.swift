@@ -1,4 +1,3 @@
-import ArgumentParser
 import FirstFrame
 import Foundation
 
@@ -6,29 +5,14 @@ import Foundation
 /// waits, against a real RTMP server on loopback (nginx-rtmp). Stock FFmpeg, then `tcp_nodelay`, then `quickAck`,
 /// then the `instant` preset, interleaved round by round so that every variant meets the same server and machine
 /// state; the figures are quoted as ratios to stock measured in the same run.
-struct RTMPBench: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "rtmp",
-        abstract:
-            "RTMP open against a loopback server: connect→first media message, Play.Start, stalls; stock vs tcp_nodelay, quickAck, instant."
-    )
-
-    @Argument(help: "A loopback RTMP URL, e.g. rtmp://127.0.0.1:1935/live/room")
-    var url: String
-
-    @Option(name: .customLong("repeat"), help: "Rounds; each round opens every variant once, in turn.")
-    var repeats = 10
-
-    @Flag(help: "Print the rows as JSON.")
-    var json = false
-
+package enum RTMPBenchmark {
     /// One knob set the bench compares.
-    struct Variant: Sendable {
-        var name: String
-        var presetName: String
-        var knobs: TuningKnobs
+    package struct Variant: Sendable {
+        package var name: String
+        package var presetName: String
+        package var knobs: TuningKnobs
 
-        static var all: [Variant] {
+        package static var all: [Variant] {
             var noDelay = Preset.ffmpeg.knobs
             noDelay.tcpNoDelay = true
             var quickAckOnly = Preset.ffmpeg.knobs
@@ -46,27 +30,27 @@ struct RTMPBench: AsyncParsableCommand {
     }
 
     /// What one open's report says about its RTMP exchange, in milliseconds from the end of its connect.
-    struct Sample: Sendable, Codable {
-        var firstMediaMs: Double
-        var playStartMs: Double
+    package struct Sample: Sendable, Codable {
+        package var firstMediaMs: Double
+        package var playStartMs: Double
         /// Stalls inside the phases (handshake to Play.Start): the exchange's own, not the wait for media after it.
-        var stalls: Int
-        var stallMs: Double
+        package var stalls: Int
+        package var stallMs: Double
         /// `avformat_open_input` returned and the first picture, from the open's request.
-        var formatProbeEndMs: Double
-        var firstPictureMs: Double
+        package var formatProbeEndMs: Double
+        package var firstPictureMs: Double
         /// Each stall: its phase, length, whose move it was and what came before it.
-        var stallList: [NamedStall]
+        package var stallList: [NamedStall]
 
-        struct NamedStall: Sendable, Codable {
-            var phase: String
-            var ms: Double
-            var awaiting: String
-            var after: String
+        package struct NamedStall: Sendable, Codable {
+            package var phase: String
+            package var ms: Double
+            package var awaiting: String
+            package var after: String
         }
 
         /// Nil when the report has no RTMP hop read as far as its first media message.
-        init?(_ report: FirstFrameReport) {
+        package init?(_ report: FirstFrameReport) {
             guard let hop = report.hops.first(where: { $0.rtmp != nil }), let rtmp = hop.rtmp,
                 let connected = hop.connects.first(where: { $0.outcome == .connected })?.endMs,
                 let firstMedia = rtmp.firstMediaByteMs,
@@ -89,56 +73,42 @@ struct RTMPBench: AsyncParsableCommand {
     }
 
     /// One variant's figures over the run, with ratios of its p50s to stock's.
-    struct Row: Sendable, Codable {
-        var variant: String
-        var samples: [Sample]
-        var failures: Int
-        var firstMedia: ReportAggregate.Distribution?
-        var playStart: ReportAggregate.Distribution?
-        var stallMs: ReportAggregate.Distribution?
-        var formatProbeEnd: ReportAggregate.Distribution?
-        var firstPicture: ReportAggregate.Distribution?
+    package struct Row: Sendable, Codable {
+        package var variant: String
+        package var samples: [Sample]
+        package var failures: Int
+        package var firstMedia: ReportAggregate.Distribution?
+        package var playStart: ReportAggregate.Distribution?
+        package var stallMs: ReportAggregate.Distribution?
+        package var formatProbeEnd: ReportAggregate.Distribution?
+        package var firstPicture: ReportAggregate.Distribution?
         /// p50 over stock's p50: connect→first media message, connect→Play.Start, format probe end.
-        var firstMediaRatio: Double?
-        var playStartRatio: Double?
-        var formatProbeEndRatio: Double?
+        package var firstMediaRatio: Double?
+        package var playStartRatio: Double?
+        package var formatProbeEndRatio: Double?
         /// Samples whose first media message came within 50 ms of the connect (the aim).
-        var within50Ms: Int
+        package var within50Ms: Int
     }
 
-    func validate() throws {
-        guard repeats >= 1 else { throw ValidationError("--repeat must be at least 1") }
-        guard let components = URLComponents(string: url), components.scheme == "rtmp", let host = components.host
-        else {
-            throw ValidationError("an rtmp:// URL is required")
-        }
-        guard LoopbackHost.contains(host) else {
-            throw ValidationError("the RTMP bench runs against loopback only (127.0.0.0/8, ::1, localhost)")
-        }
-    }
-
-    func run() async throws {
-        FFmpegLog.level = .quiet
+    /// `repeats` rounds, each opening every variant once in turn; `progress` counts `repeats` × the variants.
+    package static func run(url: String, repeats: Int, progress: some BenchmarkProgress) async throws -> [Row] {
         let variants = Variant.all
         let openers = try variants.map { try StreamOpener(knobs: $0.knobs, presetName: $0.presetName) }
-        let (url, repeats) = (self.url, self.repeats)
-        let (samples, failures) = await Progress.run("bench rtmp", total: repeats * variants.count) { progress in
-            await progress.step("opening") {
-                var samples = Array(repeating: [Sample](), count: variants.count)
-                var failures = Array(repeating: 0, count: variants.count)
-                // Round by round, every variant in turn: a drift in the server or the machine reaches them all.
-                for _ in 0..<repeats {
-                    for (index, opener) in openers.enumerated() {
-                        if let sample = Sample(await opener.report(opening: url)) {
-                            samples[index].append(sample)
-                        } else {
-                            failures[index] += 1
-                        }
-                        progress.advance()
+        let (samples, failures) = await progress.step("opening") {
+            var samples = Array(repeating: [Sample](), count: variants.count)
+            var failures = Array(repeating: 0, count: variants.count)
+            // Round by round, every variant in turn: a drift in the server or the machine reaches them all.
+            for _ in 0..<repeats {
+                for (index, opener) in openers.enumerated() {
+                    if let sample = Sample(await opener.report(opening: url)) {
+                        samples[index].append(sample)
+                    } else {
+                        failures[index] += 1
                     }
+                    progress.advance(by: 1)
                 }
-                return (samples, failures)
             }
+            return (samples, failures)
         }
         let stock = (
             firstMedia: ReportAggregate.Distribution(samples[0].map(\.firstMediaMs)),
@@ -169,16 +139,11 @@ struct RTMPBench: AsyncParsableCommand {
                 within50Ms: values.count { $0.firstMediaMs <= 50 }
             )
         }
-        if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            print(String(decoding: try encoder.encode(rows), as: UTF8.self))
-            return
-        }
-        print(table(rows))
+        return rows
     }
 
-    private func table(_ rows: [Row]) -> String {
+    /// The rows as the command prints them, then what stalled, per variant.
+    package static func table(_ rows: [Row], repeats: Int) -> String {
         func ms(_ value: Double?) -> String { value.map { String(format: "%7.1f", $0) } ?? "      -" }
         func ratio(_ value: Double?) -> String { value.map { String(format: "%6.2fx", $0) } ?? "      -" }
         var lines = [

@@ -4,6 +4,7 @@ import CNetworkHooks
 import FirstFrame
 import FirstFrameOrigin
 import Foundation
+import Logging
 
 #if canImport(Glibc)
 import Glibc
@@ -11,15 +12,15 @@ import Glibc
 
 /// `firstframe bench`: the floor, stock FFmpeg and each preset, side by side in one run on the embedded origin,
 /// every contender of a round started at the same phase of the channel's GOP.
-enum OpenBenchmark {
-    enum Contender: Hashable, Sendable, CustomStringConvertible {
+package enum OpenBenchmark {
+    package enum Contender: Hashable, Sendable, CustomStringConvertible {
         /// A raw socket reader: until the first keyframe's bytes have arrived, plus one decode of it.
         case floor
         /// Plain libavformat calls with no options (`PlainOpen`).
         case stock
         case preset(Preset)
 
-        var description: String {
+        package var description: String {
             switch self {
             case .floor: "floor"
             case .stock: "stock ffmpeg"
@@ -27,43 +28,43 @@ enum OpenBenchmark {
             }
         }
 
-        static let all: [Contender] = [.floor, .stock] + Preset.allCases.map { .preset($0) }
+        package static let all: [Contender] = [.floor, .stock] + Preset.allCases.map { .preset($0) }
     }
 
     /// One contender's first pictures in one join mode.
-    struct Row: Sendable, Codable {
+    package struct Row: Sendable, Codable {
         /// The origin's stream: `bframes=0` (its default) or `bframes=N` (x264's pyramid, as most live encoders).
-        var stream: String
-        var mode: String
-        var contender: String
-        var samplesMs: [Double]
-        var failures: Int
-        var p50Ms: Double?
-        var p95Ms: Double?
+        package var stream: String
+        package var mode: String
+        package var contender: String
+        package var samplesMs: [Double]
+        package var failures: Int
+        package var p50Ms: Double?
+        package var p95Ms: Double?
         /// p50 and p95 over the floor's p50 and p95 in the same run.
-        var ratioP50: Double?
-        var ratioP95: Double?
+        package var ratioP50: Double?
+        package var ratioP95: Double?
         /// From the first keyframe's last byte to the first picture: the report's milestones for the presets, one
         /// decode for the floor; none for stock FFmpeg (it has no trace).
-        var keyToPictureMs: [Double]
-        var keyToPictureP50Ms: Double?
-        var keyToPictureP95Ms: Double?
+        package var keyToPictureMs: [Double]
+        package var keyToPictureP50Ms: Double?
+        package var keyToPictureP95Ms: Double?
     }
 
     /// A first picture measured, and its keyframe arrival → picture time when the contender knows it.
-    struct Sample: Sendable {
-        var firstPictureMs: Double
-        var keyToPictureMs: Double?
+    package struct Sample: Sendable {
+        package var firstPictureMs: Double
+        package var keyToPictureMs: Double?
     }
 
     /// Opens one ``run(origin:modes:repeats:timeout:measured:)`` makes: every contender, every round, every mode.
-    static func opens(modes: [JoinMode] = [.gop, .live], repeats: Int) -> Int {
+    package static func opens(modes: [JoinMode] = [.gop, .live], repeats: Int) -> Int {
         modes.count * repeats * Contender.all.count
     }
 
     /// Runs `repeats` rounds per mode. A round picks a random GOP phase and starts every contender at it.
     /// `measured` is called after each open (of ``opens(modes:repeats:)``), whatever its outcome.
-    static func run(
+    package static func run(
         origin: LiveOrigin,
         modes: [JoinMode] = [.gop, .live],
         repeats: Int,
@@ -120,7 +121,7 @@ enum OpenBenchmark {
     }
 
     /// Sleeps until the next keyframe is `lead` ms away (the scenario's phase, not synchronisation).
-    static func waitForPhase(_ origin: LiveOrigin, millisecondsBeforeKeyframe lead: Double) async throws {
+    package static func waitForPhase(_ origin: LiveOrigin, millisecondsBeforeKeyframe lead: Double) async throws {
         let gop =
             Double(origin.program.configuration.gopFrames) * 1000 / Double(origin.program.configuration.framesPerSecond)
         var wait = origin.millisecondsToNextKeyframe - lead
@@ -152,12 +153,12 @@ enum OpenBenchmark {
 
     // MARK: The floor
 
-    enum FloorError: Error, CustomStringConvertible {
+    package enum FloorError: Error, CustomStringConvertible {
         case unsupported(String)
         case network(String)
         case decode(String)
 
-        var description: String {
+        package var description: String {
             switch self {
             case .unsupported(let why), .network(let why), .decode(let why): why
             }
@@ -167,7 +168,7 @@ enum OpenBenchmark {
     /// The first picture, in ms from the request, if nothing but the bytes and one decode took time, and that one
     /// decode (the floor's keyframe arrival → picture): a raw socket reads until the first video keyframe tag is
     /// complete, then that keyframe (H.264) is decoded once. Blocking.
-    static func floor(url: String, timeout: Double = 15) throws -> Sample {
+    package static func floor(url: String, timeout: Double = 15) throws -> Sample {
         guard let parsed = URL(string: url), let host = parsed.host, let address = IPAddress(host),
             address.family == .ipv4, let port = parsed.port
         else {
@@ -273,5 +274,95 @@ enum OpenBenchmark {
             throw FloorError.decode("\(error)")
         }
         return Double(MonotonicClock.nanoseconds() - start) / 1e6
+    }
+}
+
+// MARK: `firstframe bench open`
+
+extension OpenBenchmark {
+    /// Runs ``run(origin:modes:repeats:timeout:measured:)`` on an embedded origin of each configuration in turn
+    /// (quiet, shut down whatever happens); `progress` counts ``opens(modes:repeats:)`` per origin.
+    package static func run(
+        origins: [OriginConfiguration],
+        repeats: Int,
+        progress: some BenchmarkProgress
+    ) async throws -> [Row] {
+        var rows: [Row] = []
+        for configuration in origins {
+            var logger = Logger(label: "firstframe.bench")
+            logger.logLevel = .warning
+            rows += try await LiveOrigin.serving(configuration, logger: logger) { server in
+                try await progress.step("benchmarking bframes=\(configuration.media.bFrames)") {
+                    try await run(origin: server, repeats: repeats, measured: { progress.advance(by: 1) })
+                }
+            }
+        }
+        return rows
+    }
+
+    /// The rows as the command prints them, then the targets each stream is held to.
+    package static func table(_ rows: [Row], repeats: Int) -> String {
+        func ms(_ value: Double?) -> String { value.map { String(format: "%9.1f", $0) } ?? "        -" }
+        func ratio(_ value: Double?) -> String { value.map { String(format: "%8.2fx", $0) } ?? "        -" }
+        var lines = [
+            "first picture, ms (\(repeats) rounds per mode; every contender of a round at the same GOP phase);",
+            "key→pic: the first keyframe's last byte → the picture (the floor's: one decode)",
+            "stream     mode  contender                 p50       p95   p50/floor p95/floor  key→pic p50    p95  failed",
+        ]
+        for row in rows {
+            lines.append(
+                row.stream.padding(toLength: 11, withPad: " ", startingAt: 0)
+                    + row.mode.padding(toLength: 6, withPad: " ", startingAt: 0)
+                    + row.contender.padding(toLength: 20, withPad: " ", startingAt: 0)
+                    + ms(row.p50Ms) + " " + ms(row.p95Ms) + "  " + ratio(row.ratioP50) + " " + ratio(row.ratioP95)
+                    + "  " + ms(row.keyToPictureP50Ms) + ms(row.keyToPictureP95Ms)
+                    + String(format: "  %6d", row.failures)
+            )
+        }
+        let instant = "preset instant"
+        for stream in Array(Set(rows.map(\.stream))).sorted() {
+            let rows = rows.filter { $0.stream == stream }
+            if let gop = rows.first(where: { $0.mode == "gop" && $0.contender == instant }) {
+                lines.append(
+                    String(
+                        format: "target gop (%@): instant p50 ≤ 1.25× floor: %.2fx; p95 ≤ 2× floor: %.2fx",
+                        stream,
+                        gop.ratioP50 ?? .nan,
+                        gop.ratioP95 ?? .nan
+                    )
+                )
+            }
+            if let live = rows.first(where: { $0.mode == "live" && $0.contender == instant }),
+                let floor = rows.first(where: { $0.mode == "live" && $0.contender == "floor" }),
+                let instantP50 = live.p50Ms, let floorP50 = floor.p50Ms
+            {
+                lines.append(
+                    String(
+                        format:
+                            "target live (%@): instant p50 ≤ keyframe arrival + one decode (the floor) + 5 ms: +%.1f ms",
+                        stream,
+                        instantP50 - floorP50
+                    )
+                )
+            }
+            // Both modes: keyframe arrival → picture against one decode of it, measured in the same run.
+            let instantKey = rows.filter { $0.contender == instant }.flatMap(\.keyToPictureMs)
+            let decodes = rows.filter { $0.contender == "floor" }.flatMap(\.keyToPictureMs)
+            if let key = ReportAggregate.Distribution(instantKey), let decode = ReportAggregate.Distribution(decodes) {
+                lines.append(
+                    String(
+                        format:
+                            "target decode (%@): instant key→picture ≤ one decode + 3 ms: p50 %.1f ms, p95 %.1f ms against one decode p50 %.1f ms (+%.1f / +%.1f ms)",
+                        stream,
+                        key.p50,
+                        key.p95,
+                        decode.p50,
+                        key.p50 - decode.p50,
+                        key.p95 - decode.p50
+                    )
+                )
+            }
+        }
+        return lines.joined(separator: "\n")
     }
 }
