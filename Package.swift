@@ -9,8 +9,11 @@ import PackageDescription
 //   FirstFrameFFmpeg                     Swift over FFmpeg               (Core, CFFmpeg)
 //   FirstFrameNetwork                    Swift over the hooks: trace, DNS (Core, CNetworkHooks) — no FFmpeg
 //   FirstFrame                           the opener, knobs, reports      (FFmpeg + Network, re-exported)
+//   FirstFrameRendering                  reports shown: terminal, HTML   (FirstFrame)
+//   FirstFrameExporter                   the Prometheus exporter         (FirstFrame + Prometheus + SwiftNIO)
 //   FirstFrameOrigin                     the loopback origin             (FFmpeg + SwiftNIO) — not the opener
-//   firstframe                           the CLI, and every benchmark
+//   FirstFrameBenchmarks                 every benchmark                 (FirstFrame + Origin + test-only C)
+//   firstframe                           the CLI: ArgumentParser fronts to the libraries above
 //
 // FIRSTFRAME_NETWORK_ONLY=1 declares only the network layer and its tests: what `make tsan` builds under
 // ThreadSanitizer without compiling FFmpeg wrappers or SwiftNIO.
@@ -24,7 +27,7 @@ let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
 let swiftMetrics = Package.Dependency.package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0")
 let metrics = Target.Dependency.product(name: "CoreMetrics", package: "swift-metrics")
 let tracing = Target.Dependency.product(name: "Tracing", package: "swift-distributed-tracing")
-// The loopback origin's HTTP server, and the CLI's load client.
+// The loopback origin's HTTP server, the exporter's listener, and the benchmarks' load client.
 let nio: [Target.Dependency] = [
     .product(name: "NIOCore", package: "swift-nio"),
     .product(name: "NIOPosix", package: "swift-nio"),
@@ -173,7 +176,7 @@ let package = Package(
         : [
             swiftLog, swiftMetrics,
             .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
-            // The exporter's Prometheus text format (the CLI only).
+            // The exporter's Prometheus text format (FirstFrameExporter, and the CLI's metrics bootstrap).
             .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
             .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
             // The CLI.
