@@ -51,6 +51,7 @@ let lowerLayers: [Target] = [
     // The hooks' symbols only tests and benchmarks call (leak counter, the real recv).
     .target(name: "CNetworkHooksTesting", dependencies: ["CNetworkHooks"]),
     .target(name: "FirstFrameCore"),
+    .testTarget(name: "FirstFrameCoreTests", dependencies: ["FirstFrameCore"]),
     .target(
         name: "FirstFrameNetwork",
         dependencies: ["FirstFrameCore", "CNetworkHooks", logging, metrics]
