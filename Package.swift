@@ -50,7 +50,7 @@ let lowerLayers: [Target] = [
     ),
     // The hooks' symbols only tests and benchmarks call (leak counter, the real recv).
     .target(name: "CNetworkHooksTesting", dependencies: ["CNetworkHooks"]),
-    .target(name: "FirstFrameCore"),
+    .target(name: "FirstFrameCore", dependencies: [logging]),
     .testTarget(name: "FirstFrameCoreTests", dependencies: ["FirstFrameCore"]),
     .target(
         name: "FirstFrameNetwork",
@@ -103,7 +103,7 @@ let upperLayers: [Target] = [
         path: "Examples/TraceYourOpen"
     ),
     .executableTarget(name: "player", dependencies: ["FirstFrame"], path: "Examples/Player"),
-    .executableTarget(name: "recorder", dependencies: ["FirstFrame"], path: "Examples/Recorder"),
+    .executableTarget(name: "recorder", dependencies: ["FirstFrame", logging], path: "Examples/Recorder"),
     .target(
         name: "OriginTestSupport",
         dependencies: ["FirstFrameOrigin", "FirstFrameTestSupport"],

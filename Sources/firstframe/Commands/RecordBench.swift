@@ -84,7 +84,7 @@ struct RecordBench: AsyncParsableCommand {
             try Recorder(
                 url: "http://127.0.0.1:\(origin.port)/\(mode)/ch\(index).flv\(query)",
                 path: directory.appendingPathComponent("ch\(index).\(container)").path,
-                reconnect: try ReconnectPolicy(initialDelay: 0.2, maximumDelay: 2),
+                configuration: .init(reconnect: try ReconnectPolicy(initialDelay: 0.2, maximumDelay: 2)),
                 logger: logger
             )
         }
