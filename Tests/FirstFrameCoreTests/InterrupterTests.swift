@@ -97,3 +97,28 @@ import Testing
         #expect(succeeded)
     }
 }
+
+@Suite struct MonotonicInstantTests {
+    @Test func instantsSubtractToDurationsAndAdvanceByThem() {
+        let start = MonotonicInstant(nanoseconds: 5_000_000_000)
+        let later = start.advanced(by: .milliseconds(1500))
+        #expect(later.nanoseconds == 6_500_000_000)
+        #expect(start.duration(to: later) == .milliseconds(1500))
+        #expect(later.duration(to: start) == .milliseconds(-1500))
+        #expect(later.advanced(by: .milliseconds(-1500)) == start)
+        #expect(later - start == .milliseconds(1500))
+        #expect(start < later)
+    }
+
+    @Test func nowIsTheHooksClock() {
+        let before = MonotonicClock.nanoseconds()
+        let now = MonotonicInstant.now
+        let after = MonotonicClock.nanoseconds()
+        #expect(before <= now.nanoseconds && now.nanoseconds <= after)
+    }
+
+    @Test func durationsInMilliseconds() {
+        #expect(Duration.microseconds(2500).milliseconds == 2.5)
+        #expect(Duration.seconds(-1).milliseconds == -1000)
+    }
+}
