@@ -116,8 +116,17 @@ let upperLayers: [Target] = [
             "FirstFrameOrigin", "FirstFrameFFmpeg", "OriginTestSupport", "FirstFrameTestSupport",
         ] + nio
     ),
+    // Fast unit tests of the FirstFrame layer: pure logic, no server, no timing.
     .testTarget(
         name: "FirstFrameTests",
+        dependencies: [
+            "FirstFrame", "FirstFrameTestSupport", "CFFmpeg", "CNetworkHooks",
+            .product(name: "PropertyBased", package: "swift-property-based"),
+        ]
+    ),
+    // The timed loopback suites: real FFmpeg against the origin, nginx, openssl, ffmpeg -listen, the CLI.
+    .testTarget(
+        name: "FirstFrameIntegrationTests",
         dependencies: [
             "FirstFrame", "FirstFrameOrigin", "OriginTestSupport", "FirstFrameTestSupport", "CFFmpeg",
             "CNetworkHooks", "CNetworkHooksTesting",

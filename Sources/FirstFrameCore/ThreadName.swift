@@ -1,5 +1,9 @@
 import Foundation
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Names the calling thread so that `top -H`, `gdb` and `perf` show what it does.
 ///
 /// On Linux, Foundation applies a `Thread`'s name only when it is set from inside the thread, and the kernel keeps
@@ -25,8 +29,17 @@ package enum ThreadName {
         return result
     }
 
-    /// Names the calling thread `fitted(name)`.
+    /// Names the calling thread `fitted(name)`, for the kernel (`/proc/thread-self/comm`, what `prctl(PR_SET_NAME)`
+    /// sets) and for Foundation's `Thread.current.name`.
     package static func applyToCurrentThread(_ name: String) {
-        Thread.current.name = fitted(name)
+        let short = fitted(name)
+        #if os(Linux)
+        let descriptor = open("/proc/thread-self/comm", O_WRONLY | O_CLOEXEC)
+        if descriptor >= 0 {
+            _ = short.withCString { write(descriptor, $0, strlen($0)) }
+            close(descriptor)
+        }
+        #endif
+        Thread.current.name = short
     }
 }
