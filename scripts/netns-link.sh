@@ -13,8 +13,8 @@
 # Profiles (explicit flags override them): lan = no emulator (plain loopback, MTU 1500); wifi = 20 ms RTT,
 # 30000 kbit/s; 4g = 60 ms, 8000 kbit/s, 0.5 % loss; weak = 150 ms, 1500 kbit/s, 2 % loss. The rate is per direction.
 # --exempt-port P: TCP and UDP traffic to or from port P bypasses the emulator (a control channel, a feeder).
-# --cc: the namespace's TCP congestion control (default: the kernel's, this machine's is bbr; cubic is Linux's
-# usual default). tcp_no_metrics_save is set in the namespace so one connection's loss does not lower the next
+# --cc: TCP congestion control on the namespace's loopback routes (default: the kernel's default, which a new
+# namespace inherits: bbr on this machine; cubic is Linux's usual default). tcp_no_metrics_save is set in the namespace so one connection's loss does not lower the next
 # one's ssthresh (each measurement starts cold).
 #
 # `up` on an existing NAME replaces it; `down` is safe on a half set-up or absent NAME. Needs root (CAP_NET_ADMIN,
@@ -143,10 +143,21 @@ up() {
     ip -n "$name" link set lo mtu 1500 up || { down "$name"; die "cannot bring lo up in $name"; }
     ip netns exec "$name" sysctl -q -w net.ipv4.tcp_no_metrics_save=1 >/dev/null || true
     if [ -n "$cc" ]; then
-        ip netns exec "$name" sysctl -q -w "net.ipv4.tcp_congestion_control=$cc" >/dev/null ||
+        # Per route, not the namespace's sysctl: outside the initial namespace the kernel only lets the sysctl pick
+        # an algorithm listed in the host-wide tcp_allowed_congestion_control. The routes cover both ends of every
+        # loopback connection (127/8 for the way to a server, 127.0.0.1 for the way back, ::1).
+        grep -qw -- "$cc" /proc/sys/net/ipv4/tcp_available_congestion_control ||
             { down "$name"; die "congestion control '$cc' not available ($(cat /proc/sys/net/ipv4/tcp_available_congestion_control))"; }
+        local route
+        for route in 127.0.0.0/8 127.0.0.1; do
+            ip -n "$name" route replace local "$route" dev lo table local proto kernel scope host src 127.0.0.1 \
+                congctl "$cc" || { down "$name"; die "cannot set congestion control $cc on $route"; }
+        done
+        if ip -n "$name" -6 route del local ::1 table local 2>/dev/null; then
+            ip -n "$name" -6 route add local ::1 dev lo table local proto kernel congctl "$cc" ||
+                echo "netns-link: warning: IPv6 loopback keeps the default congestion control" >&2
+        fi
     fi
-
     if [ $emulate = 1 ]; then
         local args=(--queue 0 --rtt-ms "$rtt" --rate-kbit "$rate" --loss "$loss" --seed "$seed"
             --limit-packets "$limit" --stats "$STATE/$name.stats.json" --server-addr 127.0.0.2)
