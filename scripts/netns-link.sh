@@ -6,6 +6,7 @@
 #
 #   scripts/netns-link.sh up NAME [--profile lan|wifi|4g|weak] [--rtt-ms X] [--rate-kbit R] [--loss P] [--seed S]
 #                                 [--limit-packets Q] [--exempt-port P]... [--server-port P]... [--cc ALGORITHM]
+#                                 [--realtime PRIO | --no-realtime]
 #   scripts/netns-link.sh down NAME      stops the emulator (its stats stay in the state directory), deletes NAME
 #   scripts/netns-link.sh stats NAME     asks the running emulator for its statistics (JSON) and prints them
 #   scripts/netns-link.sh status NAME
@@ -17,6 +18,8 @@
 # namespace inherits: bbr on this machine; cubic is Linux's usual default). tcp_no_metrics_save is set in the namespace so one connection's loss does not lower the next
 # one's ssthresh (each measurement starts cold).
 #
+# --realtime: the emulator's SCHED_FIFO priority (default 10; --no-realtime: the normal scheduler). On a machine busy
+# with builds a normal-priority emulator releases packets late (up to milliseconds); it sleeps between packets.
 # `up` on an existing NAME replaces it; `down` is safe on a half set-up or absent NAME. Needs root (CAP_NET_ADMIN,
 # CAP_SYS_ADMIN), iproute2, iptables and the emulator built (`make link-emulator`; or set LINK_EMULATOR=path).
 # State (pidfile, log, stats): ${NETNS_LINK_STATE:-/run/firstframe-link}/NAME.{pid,log,stats.json}.
@@ -31,7 +34,7 @@ die() {
     exit 1
 }
 usage() {
-    sed -n '7,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    sed -n '7,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -102,8 +105,13 @@ add_rules() { # name table exempt-ports...: the exemptions first, then everythin
 up() {
     local name=$1
     shift
-    local profile="" rtt="" rate="" loss="" seed=1 limit=1000 cc="" exempt=() server_ports=()
+    local profile="" rtt="" rate="" loss="" seed=1 limit=1000 cc="" realtime=10 exempt=() server_ports=()
     while [ $# -gt 0 ]; do
+        if [ "$1" = --no-realtime ]; then
+            realtime=0
+            shift
+            continue
+        fi
         [ $# -ge 2 ] || die "$1 needs a value"
         case $1 in
         --profile) profile=$2 ;;
@@ -114,6 +122,7 @@ up() {
         --limit-packets) [[ $2 =~ ^[0-9]+$ ]] || die "--limit-packets '$2': expected a positive integer"; limit=$2 ;;
         --exempt-port) check_port "$1" "$2" && exempt+=("$2") ;;
         --server-port) check_port "$1" "$2" && server_ports+=("$2") ;;
+        --realtime) [[ $2 =~ ^[0-9]+$ ]] && (($2 >= 1 && $2 <= 99)) || die "--realtime '$2': expected 1-99"; realtime=$2 ;;
         --cc) [[ $2 =~ ^[a-z0-9_]+$ ]] || die "--cc '$2': expected an algorithm name"; cc=$2 ;;
         *) die "unknown option $1 (see the top of $0)" ;;
         esac
@@ -163,6 +172,7 @@ up() {
             --limit-packets "$limit" --stats "$STATE/$name.stats.json" --server-addr 127.0.0.2)
         local port
         for port in "${server_ports[@]}"; do args+=(--server-port "$port"); done
+        [ "$realtime" = 0 ] || args+=(--realtime "$realtime")
         # `ip netns exec` execs the emulator in place, so $! is the emulator's pid.
         ip netns exec "$name" "$EMULATOR" "${args[@]}" </dev/null >>"$STATE/$name.log" 2>&1 &
         local pid=$!

@@ -84,28 +84,31 @@ print(json.dumps({"kbit": (total - mark[1]) * 8 / (end - mark[0]) / 1000, "bytes
 """
 
 UDP_PROBE = r"""
-import socket, sys, time, json
+import socket, sys, threading, time, json
 count, rate_bps, size = int(sys.argv[1]), float(sys.argv[2]), 72
 rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-rx.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+rx.setsockopt(socket.SOL_SOCKET, 33, 8 << 20)  # SO_RCVBUFFORCE (root): above net.core.rmem_max
 rx.bind(("127.0.0.1", 0))
+rx.settimeout(2)
+seen = set()
+def receive():  # concurrently with the sender, so no datagram is lost to a full socket buffer
+    try:
+        while True:
+            seen.add(int.from_bytes(rx.recv(2048)[:8], "big"))
+    except socket.timeout:
+        pass
+receiver = threading.Thread(target=receive)
+receiver.start()
 tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 tx.bind(("127.0.0.2", 0))  # server -> client: the emulator's "down" direction
 interval = (size + 28) * 8 / rate_bps
 start = time.perf_counter()
 for i in range(count):
-    due = start + i * interval
-    delay = due - time.perf_counter()
+    delay = start + i * interval - time.perf_counter()
     if delay > 0:
         time.sleep(delay)
     tx.sendto(i.to_bytes(8, "big") + bytes(size - 8), rx.getsockname())
-rx.settimeout(2)
-seen = set()
-try:
-    while True:
-        seen.add(int.from_bytes(rx.recv(2048)[:8], "big"))
-except socket.timeout:
-    pass
+receiver.join()
 print(json.dumps({"sent": count, "received": len(seen)}))
 """
 
@@ -279,6 +282,8 @@ def main():
                 server = start_server(directory)
                 try:
                     r["download"] = curl("big.bin", timeout=600)
+                    s = stats()
+                    r["max_backlog_packets"] = {d: s[d]["max_backlog_packets"] for d in ("up", "down")}
                     r["get_100k"] = [curl("100k.bin") for _ in range(samples)]
                     udp_count = 4000 if options.quick else 20000
                     r["udp"] = json.loads(ns("python3", "-c", UDP_PROBE, str(udp_count), str(rate * 1000 * 0.5),
@@ -298,12 +303,22 @@ def main():
                     server.wait()
                     down()
 
-            # 3. Slow start under cubic as well (the namespace's default here is the kernel's, bbr on this machine).
+            # 3. Slow start under cubic as well (the namespace's default here is the kernel's, bbr on this machine),
+            # and cubic's throughput under the profile's random loss.
             if rtt:
                 up(profile, loss=0, seed=1, cc="cubic")
                 server = start_server(directory)
                 try:
                     r["get_100k_no_loss_cubic"] = [curl("100k.bin") for _ in range(samples)]
+                finally:
+                    server.kill()
+                    server.wait()
+                    down()
+            if loss:
+                up(profile, seed=1, cc="cubic")
+                server = start_server(directory)
+                try:
+                    r["download_cubic"] = curl("big.bin", timeout=600)
                 finally:
                     server.kill()
                     server.wait()
@@ -344,7 +359,8 @@ def med(values):
 def print_table(results):
     size = f"{results['big_bytes'] >> 20} MB"
     print(f"| profile | set RTT | TCP connect min / median | tcpi_rtt median | ping -U min / median | set rate | "
-          f"{size} goodput, loss 0 (ceiling) | steady rate, loss 0 | {size} goodput with loss | set loss | "
+          f"{size} goodput, loss 0 (ceiling) | steady rate, loss 0 | {size} goodput with loss, "
+          f"{results['default_cc']} / cubic | set loss | "
           f"loss measured: UDP / emulator (95 % CI) | emulator CPU |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name, r in results["profiles"].items():
@@ -356,7 +372,8 @@ def print_table(results):
                f"{s['rate_kbit']} kbit/s" if s["rate_kbit"] else "unlimited",
                f"{r['download_no_loss']['goodput_kbit']:.0f} kbit/s" + (f" ({ceiling:.0f})" if ceiling else ""),
                f"{r['steady_no_loss']['kbit']:.0f} kbit/s",
-               f"{r['download']['goodput_kbit']:.0f} kbit/s" if "download" in r else "–",
+               f"{r['download']['goodput_kbit']:.0f} / {r['download_cubic']['goodput_kbit']:.0f} kbit/s"
+               if "download" in r else "–",
                f"{s['loss_percent']} %"]
         if "udp" in r:
             u, e = r["udp"], r["emulator_loss"]
