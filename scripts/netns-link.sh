@@ -5,8 +5,8 @@
 # from 127.0.0.1. Run programs inside with `ip netns exec NAME CMD`.
 #
 #   scripts/netns-link.sh up NAME [--profile lan|wifi|4g|weak] [--rtt-ms X] [--rate-kbit R] [--loss P] [--seed S]
-#                                 [--limit-packets Q] [--exempt-port P]... [--server-port P]... [--cc ALGORITHM]
-#                                 [--realtime PRIO | --no-realtime]
+#                                 [--limit-packets Q | --queue-ms MS] [--exempt-port P]... [--server-port P]...
+#                                 [--cc ALGORITHM] [--realtime PRIO | --no-realtime]
 #   scripts/netns-link.sh down NAME      stops the emulator (its stats stay in the state directory), deletes NAME
 #   scripts/netns-link.sh stats NAME     asks the running emulator for its statistics (JSON) and prints them
 #   scripts/netns-link.sh status NAME
@@ -15,11 +15,13 @@
 # 30000 kbit/s; 4g = 60 ms, 8000 kbit/s, 0.5 % loss; weak = 150 ms, 1500 kbit/s, 2 % loss. The rate is per direction.
 # --exempt-port P: TCP and UDP traffic to or from port P bypasses the emulator (a control channel, a feeder).
 # --cc: TCP congestion control on the namespace's loopback routes (default: the kernel's default, which a new
-# namespace inherits: bbr on this machine; cubic is Linux's usual default). tcp_no_metrics_save is set in the namespace so one connection's loss does not lower the next
-# one's ssthresh (each measurement starts cold).
-#
+# namespace inherits: bbr on this machine; cubic is Linux's usual default). tcp_no_metrics_save is set in the
+# namespace so one connection's loss does not lower the next one's ssthresh (each measurement starts cold).
+# --limit-packets Q: the bottleneck FIFO per direction (default 1000, like netem; at 1500 kbit/s that is 8 s of queue,
+# which cubic fills); --queue-ms MS sets it as time instead: MS of 1500-byte packets at the set rate (at least 2).
 # --realtime: the emulator's SCHED_FIFO priority (default 10; --no-realtime: the normal scheduler). On a machine busy
 # with builds a normal-priority emulator releases packets late (up to milliseconds); it sleeps between packets.
+#
 # `up` on an existing NAME replaces it; `down` is safe on a half set-up or absent NAME. Needs root (CAP_NET_ADMIN,
 # CAP_SYS_ADMIN), iproute2, iptables and the emulator built (`make link-emulator`; or set LINK_EMULATOR=path).
 # State (pidfile, log, stats): ${NETNS_LINK_STATE:-/run/firstframe-link}/NAME.{pid,log,stats.json}.
@@ -105,7 +107,7 @@ add_rules() { # name table exempt-ports...: the exemptions first, then everythin
 up() {
     local name=$1
     shift
-    local profile="" rtt="" rate="" loss="" seed=1 limit=1000 cc="" realtime=10 exempt=() server_ports=()
+    local profile="" rtt="" rate="" loss="" seed=1 limit=1000 queue_ms="" cc="" realtime=10 exempt=() server_ports=()
     while [ $# -gt 0 ]; do
         if [ "$1" = --no-realtime ]; then
             realtime=0
@@ -120,6 +122,7 @@ up() {
         --loss) check_number "$1" "$2" && loss=$2 ;;
         --seed) [[ $2 =~ ^[0-9]+$ ]] || die "--seed '$2': expected an unsigned integer"; seed=$2 ;;
         --limit-packets) [[ $2 =~ ^[0-9]+$ ]] || die "--limit-packets '$2': expected a positive integer"; limit=$2 ;;
+        --queue-ms) check_number "$1" "$2" && queue_ms=$2 ;;
         --exempt-port) check_port "$1" "$2" && exempt+=("$2") ;;
         --server-port) check_port "$1" "$2" && server_ports+=("$2") ;;
         --realtime) [[ $2 =~ ^[0-9]+$ ]] && (($2 >= 1 && $2 <= 99)) || die "--realtime '$2': expected 1-99"; realtime=$2 ;;
@@ -137,6 +140,10 @@ up() {
     *) die "unknown profile '$profile' (lan, wifi, 4g, weak)" ;;
     esac
     rtt=${rtt:-$p_rtt} rate=${rate:-$p_rate} loss=${loss:-$p_loss}
+    if [ -n "$queue_ms" ]; then
+        awk -v r="$rate" 'BEGIN { exit !(r > 0) }' || die "--queue-ms needs a rate (--rate-kbit or a profile with one)"
+        limit=$(awk -v r="$rate" -v ms="$queue_ms" 'BEGIN { q = int(r * ms / 8 / 1500 + 0.999); print (q < 2 ? 2 : q) }')
+    fi
     local emulate=1
     if awk -v a="$rtt" -v b="$rate" -v c="$loss" 'BEGIN { exit !(a == 0 && b == 0 && c == 0) }'; then emulate=0; fi
     if [ $emulate = 1 ]; then
