@@ -34,6 +34,8 @@ test: deps
 	# --no-parallel: the test targets measure time on two cores; suites of different targets must not overlap.
 	$(SWIFT) test --skip-build --no-parallel
 	$(MAKE) tsan
+	# The link emulator's fidelity at one profile (~8 s; says "skipped" where namespaces or NFQUEUE are not allowed).
+	$(MAKE) test-link-emulator
 
 # Formatting and style: swift-nio's .swift-format settings, checked with the toolchain's swift-format (no build).
 # `swift-format format -i -r --parallel Sources Tests Examples Package.swift` applies them.
