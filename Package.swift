@@ -112,7 +112,9 @@ let upperLayers: [Target] = [
     .testTarget(
         name: "FirstFrameOriginTests",
         dependencies: [
-            "FirstFrameOrigin", "FirstFrameFFmpeg", "OriginTestSupport", "FirstFrameTestSupport",
+            "FirstFrameOrigin", "FirstFrameFFmpeg", "OriginTestSupport", "FirstFrameTestSupport", logging,
+            // The origin's handlers, each alone in an EmbeddedChannel.
+            .product(name: "NIOEmbedded", package: "swift-nio"),
         ] + nio
     ),
     .testTarget(

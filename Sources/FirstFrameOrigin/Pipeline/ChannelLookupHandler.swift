@@ -9,20 +9,25 @@ final class ChannelLookupHandler: ChannelInboundHandler {
     typealias InboundOut = ChannelRequest
     typealias OutboundOut = ByteBuffer
 
-    private let channels: ChannelDirectory
+    /// ``ChannelDirectory/channel(named:)``, or what a test puts in its place.
+    private let lookUp: (ChannelName) -> ChannelDirectory.Lookup
     private let maximumChannels: Int
     /// Waiting for a channel being made; cleared when the client goes, so a late channel is not played to nobody.
     private var waiting = false
 
-    init(channels: ChannelDirectory, maximumChannels: Int) {
-        self.channels = channels
+    convenience init(channels: ChannelDirectory, maximumChannels: Int) {
+        self.init(maximumChannels: maximumChannels, lookUp: channels.channel(named:))
+    }
+
+    init(maximumChannels: Int, lookUp: @escaping (ChannelName) -> ChannelDirectory.Lookup) {
+        self.lookUp = lookUp
         self.maximumChannels = maximumChannels
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let request = unwrapInboundIn(data)
         guard let name = request.channel else { return }
-        switch channels.channel(named: name) {
+        switch lookUp(name) {
         case .ready(let channel):
             context.fireChannelRead(wrapInboundOut(ChannelRequest(request: request, channel: channel)))
         case .ended:
