@@ -75,10 +75,12 @@ enum HandlerTesting {
         on loop: any EventLoop,
         logsSentTags: Bool = false,
         maximumChannels: Int = 1000,
-        distinctPrograms: Int = 4
+        distinctPrograms: Int = 4,
+        burstSpeed: Double = 4
     ) throws -> OriginCore {
         let configuration = OriginConfiguration(
             media: media,
+            burstSpeed: burstSpeed,
             distinctPrograms: distinctPrograms,
             maximumChannels: maximumChannels,
             logsSentTags: logsSentTags
@@ -102,14 +104,6 @@ enum HandlerTesting {
     /// Every outbound byte the channel has flushed, as text.
     static func outboundText(_ channel: EmbeddedChannel) throws -> String {
         try outbound(channel, as: ByteBuffer.self).map { String(buffer: $0) }.joined()
-    }
-
-    /// The bytes of the body parts among `parts`, each as an array; nil for a part that is not body.
-    static func bodies(_ parts: [ResponsePart]) -> [[UInt8]?] {
-        parts.map { part in
-            guard case .body(let body) = part else { return nil }
-            return Array(buffer: body.bytes)
-        }
     }
 }
 
