@@ -113,7 +113,9 @@ let upperLayers: [Target] = [
     .testTarget(
         name: "FirstFrameOriginTests",
         dependencies: [
-            "FirstFrameOrigin", "FirstFrameFFmpeg", "OriginTestSupport", "FirstFrameTestSupport",
+            "FirstFrameOrigin", "FirstFrameFFmpeg", "OriginTestSupport", "FirstFrameTestSupport", logging,
+            // The origin's handlers, each alone in an EmbeddedChannel.
+            .product(name: "NIOEmbedded", package: "swift-nio"),
         ] + nio
     ),
     // Fast unit tests of the FirstFrame layer: pure logic, no server, no timing.
