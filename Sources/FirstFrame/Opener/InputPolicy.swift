@@ -1,4 +1,3 @@
-import CFFmpeg
 import Foundation
 
 /// What one open may touch, decided from its URL and knobs before any I/O: the URL is well formed, its protocol
@@ -195,12 +194,7 @@ package struct InputPolicy: Sendable, Hashable {
     }
 
     /// The input protocols this FFmpeg was built with.
-    package static let ffmpegProtocols: Set<String> = {
-        var names: Set<String> = []
-        var opaque: UnsafeMutableRawPointer?
-        while let name = avio_enum_protocols(&opaque, 0) { names.insert(String(cString: name)) }
-        return names
-    }()
+    package static var ffmpegProtocols: Set<String> { FFmpegBuild.inputProtocols }
 
     /// `url` with its userinfo (`user:password@`) replaced by `***@`: what reports, logs and traces show.
     package static func redacted(_ url: String) -> String {
