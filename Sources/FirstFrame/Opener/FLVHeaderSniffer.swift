@@ -5,11 +5,16 @@ import Foundation
 /// signature with it, and stream information without `avformat_find_stream_info` waits for what it announces.
 ///
 /// It reads the file or the trace once the header is found; until then each question looks again.
-struct FLVHeaderSniffer {
+package struct FLVHeaderSniffer {
     /// The streams the header's flags announce.
-    struct Streams: Sendable, Hashable {
-        var video: Bool
-        var audio: Bool
+    package struct Streams: Sendable, Hashable {
+        package var video: Bool
+        package var audio: Bool
+
+        package init(video: Bool, audio: Bool) {
+            self.video = video
+            self.audio = audio
+        }
     }
 
     private let url: String
@@ -55,7 +60,7 @@ struct FLVHeaderSniffer {
     }
 
     /// The audio/video flags of the last FLV header (signature, version 1, header size 9) in `bytes`.
-    static func flags(in bytes: [UInt8]) -> Streams? {
+    package static func flags(in bytes: [UInt8]) -> Streams? {
         guard bytes.count >= 9 else { return nil }
         for offset in stride(from: bytes.count - 9, through: 0, by: -1)
         where bytes[offset] == 0x46 && bytes[offset + 1] == 0x4C && bytes[offset + 2] == 0x56 && bytes[offset + 3] == 1

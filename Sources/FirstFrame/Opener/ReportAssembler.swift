@@ -7,62 +7,62 @@
 /// - Stages: ``StageTimeline`` lays the network stages of each hop and the media stages at their marks end to end.
 /// - Causes: ``CauseTimeline`` splits the same time by when the bytes arrived (``TraceEvidence``).
 /// - Failure: ``FailureClassification`` names the stage and kind from the evidence.
-struct ReportAssembler {
+package struct ReportAssembler {
     /// What the input said of itself, read on the open's thread before the report is assembled.
-    struct Media {
+    package struct Media {
         /// The demuxer (`flv`, `hls`, …); nil when there is no input (or it was not handed on).
-        var formatName: String?
+        package var formatName: String?
         /// The input's streams as the report describes them (parameters completed, when the open got that far).
-        var streams: [StreamInfo] = []
+        package var streams: [StreamInfo] = []
         /// The video stream the first picture came from.
-        var videoIndex: Int?
+        package var videoIndex: Int?
         /// The first picture's size: a stream whose parameters say none reports it.
-        var pictureWidth: Int?
-        var pictureHeight: Int?
+        package var pictureWidth: Int?
+        package var pictureHeight: Int?
         /// When the demuxer handed out the first video keyframe (`MonotonicClock`).
-        var firstKeyframeRead: UInt64?
+        package var firstKeyframeRead: UInt64?
         /// Where the first keyframe's bytes start and end in the input.
-        var firstKeyframeBytes: Range<Int64>?
+        package var firstKeyframeBytes: Range<Int64>?
         /// When the first audio frame came out of its decoder.
-        var firstAudioFrame: UInt64?
+        package var firstAudioFrame: UInt64?
         /// How the decoder reached the first picture.
-        var firstPictureDecode: FirstFrameReport.FirstPictureDecode?
+        package var firstPictureDecode: FirstFrameReport.FirstPictureDecode?
 
-        init(formatName: String? = nil) {
+        package init(formatName: String? = nil) {
             self.formatName = formatName
         }
     }
 
     /// Why the pipeline stopped: the error it threw, and what the interrupter knew then.
-    struct Failure {
-        var error: any Error
-        var interruption: FailureClassification.Interruption
+    package struct Failure {
+        package var error: any Error
+        package var interruption: FailureClassification.Interruption
 
-        init(error: any Error, interruption: FailureClassification.Interruption = .init()) {
+        package init(error: any Error, interruption: FailureClassification.Interruption = .init()) {
             self.error = error
             self.interruption = interruption
         }
     }
 
-    var trace: NetworkTrace
-    var marks: StageTimeline.MediaMarks
-    var knobs: TuningKnobs
+    package var trace: NetworkTrace
+    package var marks: StageTimeline.MediaMarks
+    package var knobs: TuningKnobs
     /// The URL opened (redacted in the report).
-    var url: String
-    var presetName: String?
+    package var url: String
+    package var presetName: String?
     /// When the open was asked for (`MonotonicClock`): the report's 0.
-    var origin: UInt64
+    package var origin: UInt64
     /// The wall clock at ``origin`` (seconds since 1970).
-    var startedAt: Double
-    var media: Media
-    var failure: Failure?
+    package var startedAt: Double
+    package var media: Media
+    package var failure: Failure?
     /// When the report is made (`MonotonicClock`): what had not ended by then (the format probe of an open that
     /// failed inside it, the failure's stage) ends here.
-    var now: UInt64
+    package var now: UInt64
     /// The cache that answered the open's lookups, for the edge each one chose (nil: the installed one).
-    var dnsCache: DNSCache?
+    package var dnsCache: DNSCache?
 
-    init(
+    package init(
         trace: NetworkTrace,
         marks: StageTimeline.MediaMarks,
         knobs: TuningKnobs,
@@ -101,7 +101,7 @@ struct ReportAssembler {
         return report
     }
 
-    func report() -> FirstFrameReport {
+    package func report() -> FirstFrameReport {
         var report = FirstFrameReport(url: InputPolicy.redacted(url), preset: presetName, knobs: knobs)
         report.startedAt = startedAt
         var timeline = stages()

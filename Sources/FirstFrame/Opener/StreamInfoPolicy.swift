@@ -6,22 +6,22 @@
 /// until its next keyframe (nginx-rtmp does, sending audio at once) makes it as late as a GOP. Announced audio
 /// that is late is waited for `streamWaitMs` after the video is known, and then handed on whenever it comes
 /// (it is not dropped; the player sees it appear).
-struct StreamInfoPolicy {
+package struct StreamInfoPolicy {
     /// What the FLV header announces; nil when no header was found (both are then waited for).
-    let announced: FLVHeaderSniffer.Streams?
+    package let announced: FLVHeaderSniffer.Streams?
     /// How long announced audio is waited for once the video is known, in nanoseconds.
-    let streamWait: UInt64
+    package let streamWait: UInt64
     /// When the video was first known.
-    private(set) var videoKnownAt: UInt64?
+    package private(set) var videoKnownAt: UInt64?
 
-    init(announced: FLVHeaderSniffer.Streams?, streamWaitMs: Int) {
+    package init(announced: FLVHeaderSniffer.Streams?, streamWaitMs: Int) {
         self.announced = announced
         self.streamWait = UInt64(streamWaitMs) * 1_000_000
     }
 
     /// Whether the streams known now are enough to go on: every announced stream known, or the video known for
     /// `streamWaitMs` while the audio is still missing. `now` is read only once the video is known.
-    mutating func isSatisfied(videoKnown: Bool, audioKnown: Bool, now: @autoclosure () -> UInt64) -> Bool {
+    package mutating func isSatisfied(videoKnown: Bool, audioKnown: Bool, now: @autoclosure () -> UInt64) -> Bool {
         let wantVideo = announced?.video ?? true
         let wantAudio = announced?.audio ?? true
         if (!wantVideo || videoKnown) && (!wantAudio || audioKnown) { return true }
