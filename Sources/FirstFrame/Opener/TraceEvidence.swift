@@ -2,7 +2,7 @@
 /// a status line FFmpeg took that no HTTP server sends, and the socket the kept stream reads from.
 ///
 /// Pure: the trace and what the input said of itself in, the answer out.
-enum TraceEvidence {
+package enum TraceEvidence {
     /// When the media hop's bytes arrived: its first media byte, and the first keyframe's first and last bytes,
     /// found in the reads that delivered them whichever FFmpeg call was reading. FFmpeg may have read the
     /// keyframe long before handing it out (inside find_stream_info), so the time it was read says little; the
@@ -12,7 +12,7 @@ enum TraceEvidence {
     ///   - formatName: the input's demuxer; nil when there is no input (nothing arrived that the open kept).
     ///   - keyframeBytes: where the first keyframe's bytes start and end in the input.
     ///   - exchanges: each hop's RTMP exchange, when the caller has read them already.
-    static func mediaArrival(
+    package static func mediaArrival(
         _ trace: NetworkTrace,
         formatName: String?,
         keyframeBytes: Range<Int64>?,
@@ -73,7 +73,7 @@ enum TraceEvidence {
     /// streams the body of whatever is not 4xx/5xx (3xx it follows): a response whose status line is not HTTP (or
     /// ICY) or whose status is 1xx or past 599 is the server's error, whatever its body held. The response looked at
     /// is the last one the trace read a head of; read from the trace assembled for the report (no second reading).
-    static func statusLineFailure(_ trace: NetworkTrace) -> PipelineFailure? {
+    package static func statusLineFailure(_ trace: NetworkTrace) -> PipelineFailure? {
         guard let hop = trace.hops.last(where: { $0.statusLine != nil }), let line = hop.statusLine else { return nil }
         let status =
             hop.status
@@ -90,7 +90,7 @@ enum TraceEvidence {
     /// single connection's stream (FLV or MPEG-TS over HTTP(S) or RTMP). HLS opens a connection per segment, so
     /// it has none.
     /// - Parameter formatName: the input's demuxer.
-    static func mediaSocket(_ trace: NetworkTrace, formatName: String) -> Int32? {
+    package static func mediaSocket(_ trace: NetworkTrace, formatName: String) -> Int32? {
         guard ["flv", "live_flv", "mpegts"].contains(formatName),
             let hop = trace.hops.last, hop.closed == nil, let fd = hop.establishedConnect?.fd
         else { return nil }
