@@ -32,11 +32,9 @@ final class OpenRun {
     private var queue: PacketQueue
     private var sniffer: FLVHeaderSniffer
     private var input: InputFormatContext?
-    private var videoIndex: Int?
-    private var pictureSize: (width: Int, height: Int)?
-    /// How the decoder reached the first picture, for the report.
-    private var firstPictureDecode: FirstFrameReport.FirstPictureDecode?
-    private var firstAudioFrame: UInt64?
+    /// What the pipeline learnt of the media as it went (the video stream, the first picture and audio frame), for
+    /// the report; what the input and the queue say is added when it is made.
+    private var media = ReportAssembler.Media()
 
     private init(_ request: OpenRequest) {
         self.request = request
@@ -99,7 +97,7 @@ final class OpenRun {
                     report: report(trace, failure: nil),
                     input: input,
                     handOff: handOff,
-                    videoIndex: videoIndex!,
+                    videoIndex: media.videoIndex!,
                     queued: queue.packets,
                     mediaSocket: TraceEvidence.mediaSocket(trace, formatName: input.formatName)
                 )
@@ -177,7 +175,7 @@ final class OpenRun {
         let video = try findStreams(input)
         reach(.streamInfo, \.streamInfoFound)
         queue.streamInfoFound = true
-        videoIndex = video
+        media.videoIndex = video
 
         limits.startDeadline(of: .buffering)
         try BufferingPolicy(knobs: knobs).buffer(input, video: video, queue: &queue)
@@ -189,11 +187,11 @@ final class OpenRun {
         // Decoding is CPU work FFmpeg never interrupts: a decode that overran its deadline fails when it returns.
         try limits.failIfInterrupted(.decode)
         reach(.decode, \.firstVideoFrame)
-        pictureSize = (first.picture.width, first.picture.height)
-        firstPictureDecode = first.report
+        (media.pictureWidth, media.pictureHeight) = (first.picture.width, first.picture.height)
+        media.firstPictureDecode = first.report
         feed?.firstPicture(at: marks.firstVideoFrame!, width: first.picture.width, height: first.picture.height)
-        firstAudioFrame = FirstPictureDecoder.decodeFirstAudio(input, queue: queue)
-        if let firstAudioFrame { feed?.firstAudioFrame(at: firstAudioFrame) }
+        media.firstAudioFrame = FirstPictureDecoder.decodeFirstAudio(input, queue: queue)
+        if let time = media.firstAudioFrame { feed?.firstAudioFrame(at: time) }
         limits.interrupter.setStageDeadline(nil)
         return decoder.handOff(first, input: input, video: video, queue: queue)
     }
@@ -202,16 +200,10 @@ final class OpenRun {
     private func probeFormat(_ policy: InputPolicy) throws -> InputFormatContext {
         // Network stages and the probe are all inside avformat_open_input: their deadlines are checked by the
         // interrupter's limit, from the trace (`OpenLimits`), and the dns deadline by the lookup scope.
-        let options = FFmpegOptions()
-        for (key, value) in knobs.formatOptions { options.set(key, value) }
-        // The protocol list applies to everything the input opens (redirects, playlist entries, TCP and TLS).
-        options.set("protocol_whitelist", policy.protocols.joined(separator: ","))
-        options.set("tls_verify", knobs.verifyTLS ? "1" : "0")
-        if !knobs.caFile.isEmpty { options.set("ca_file", knobs.caFile) }
         let format = knobs.demuxer(for: request.url)
         let input = try InputFormatContext(
             url: request.url,
-            options: options,
+            options: policy.formatOptions(knobs),
             interrupter: limits.interrupter,
             format: format
         )
@@ -274,15 +266,11 @@ final class OpenRun {
     // MARK: Report
 
     private func report(_ trace: NetworkTrace, failure: ReportAssembler.Failure?) -> FirstFrameReport {
-        var media = ReportAssembler.Media(formatName: input?.formatName)
+        var media = media
+        media.formatName = input?.formatName
         media.streams = input?.streams ?? []
-        media.videoIndex = videoIndex
-        media.pictureWidth = pictureSize?.width
-        media.pictureHeight = pictureSize?.height
         media.firstKeyframeRead = queue.firstKeyframeRead
         media.firstKeyframeBytes = queue.firstKeyframeBytes
-        media.firstAudioFrame = firstAudioFrame
-        media.firstPictureDecode = firstPictureDecode
         return ReportAssembler(
             trace: trace,
             marks: marks,

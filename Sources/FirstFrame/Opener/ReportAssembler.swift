@@ -105,25 +105,11 @@ package struct ReportAssembler {
         var report = FirstFrameReport(url: InputPolicy.redacted(url), preset: presetName, knobs: knobs)
         report.startedAt = startedAt
         var timeline = stages()
-
         // The causes end where the stages do: at the first picture, or when the failure was classified.
-        var failedAt: UInt64?
-        if let failure {
-            let classified = FailureClassification.classify(
-                trace: trace,
-                marks: marks,
-                error: failure.error,
-                interruption: failure.interruption,
-                allowedProtocols: knobs.allowedProtocols
-            )
-            failedAt = now
-            timeline.close(classified.stage, at: now)
-            report.error = classified
-            report.outcome = .failed
-        } else {
-            report.outcome = .ok
-        }
-
+        let failed = failure.map(classify)
+        if let failed { timeline.close(failed.stage, at: now) }
+        report.error = failed
+        report.outcome = failed == nil ? .ok : .failed
         timeline.attribute(receives: trace.events.filter { $0.kind == .receive }, marks: marks)
         report.stages = timeline.spans
         if trace.hops.first?.lookup?.source == .literal,
@@ -143,31 +129,27 @@ package struct ReportAssembler {
         )
         report.causes = causes(
             arrival: arrival,
-            end: failedAt ?? marks.firstVideoFrame ?? now,
+            end: failed == nil ? marks.firstVideoFrame ?? now : now,
             stages: timeline.spans,
             firstPictureMs: report.summary.firstVideoFrameMs
         )
-        report.milestones = .init(
-            firstByteMs: trace.hops.last?.responseStart.map(timeline.milliseconds),
-            firstKeyframeMs: (arrival?.keyframeLastByte ?? media.firstKeyframeRead).map(timeline.milliseconds),
-            firstVideoFrameMs: marks.firstVideoFrame.map(timeline.milliseconds),
-            firstAudioFrameMs: media.firstAudioFrame.map(timeline.milliseconds)
-        )
-        report.hops = zip(trace.hops, exchanges).map { hop, exchange in
-            var reported = FirstFrameReport.Hop(hop, timeline: timeline)
-            reported.rtmp = exchange.map { FirstFrameReport.RTMPTimeline($0, milliseconds: timeline.milliseconds) }
-            return reported
-        }
-        report.describePlaylists(trace.playlists)
-        report.describeEdgeChoices(trace, cache: dnsCache ?? DNSCache.installed)
-        // A TLS hop that got as far as sending its request passed verification (FFmpeg fails the open otherwise).
-        if trace.hops.contains(where: { $0.secureConnectionEnd != nil && $0.requestStart != nil }) {
-            report.tlsPeerVerified = knobs.verifyTLS
-        }
+        report.milestones = milestones(arrival: arrival, timeline: timeline)
+        describeNetwork(in: &report, exchanges: exchanges, timeline: timeline)
         report.streams = streams()
         report.firstPictureDecode = media.firstPictureDecode
         report.advice = AdviceRules.advice(for: report)
         return report
+    }
+
+    /// The failure's stage and kind, from the evidence (``FailureClassification``).
+    private func classify(_ failure: Failure) -> FirstFrameReport.Failure {
+        FailureClassification.classify(
+            trace: trace,
+            marks: marks,
+            error: failure.error,
+            interruption: failure.interruption,
+            allowedProtocols: knobs.allowedProtocols
+        )
     }
 
     /// The stages: the network stages of each hop up to the end of the format probe (or ``now``), then each media
@@ -205,6 +187,40 @@ package struct ReportAssembler {
             keyframeArrival: arrival?.keyframeLastByte != nil ? .network : .demuxer,
             firstPictureMs: firstPictureMs
         )
+    }
+
+    /// The milestones: the first keyframe's is when its last byte arrived, when the trace shows it, else when the
+    /// demuxer handed it out.
+    private func milestones(
+        arrival: CauseTimeline.MediaArrival?,
+        timeline: StageTimeline
+    ) -> FirstFrameReport.Milestones {
+        .init(
+            firstByteMs: trace.hops.last?.responseStart.map(timeline.milliseconds),
+            firstKeyframeMs: (arrival?.keyframeLastByte ?? media.firstKeyframeRead).map(timeline.milliseconds),
+            firstVideoFrameMs: marks.firstVideoFrame.map(timeline.milliseconds),
+            firstAudioFrameMs: media.firstAudioFrame.map(timeline.milliseconds)
+        )
+    }
+
+    /// The hops (with each RTMP hop's exchange in `exchanges`), what the playlists say, the edge each lookup chose,
+    /// and whether the TLS peer was verified.
+    private func describeNetwork(
+        in report: inout FirstFrameReport,
+        exchanges: [RTMPExchange?],
+        timeline: StageTimeline
+    ) {
+        report.hops = zip(trace.hops, exchanges).map { hop, exchange in
+            var reported = FirstFrameReport.Hop(hop, timeline: timeline)
+            reported.rtmp = exchange.map { FirstFrameReport.RTMPTimeline($0, milliseconds: timeline.milliseconds) }
+            return reported
+        }
+        report.describePlaylists(trace.playlists)
+        report.describeEdgeChoices(trace, cache: dnsCache ?? DNSCache.installed)
+        // A TLS hop that got as far as sending its request passed verification (FFmpeg fails the open otherwise).
+        if trace.hops.contains(where: { $0.secureConnectionEnd != nil && $0.requestStart != nil }) {
+            report.tlsPeerVerified = knobs.verifyTLS
+        }
     }
 
     /// The streams as the report gives them: a video stream whose parameters have no size (FLV without
