@@ -52,8 +52,10 @@ final class OpenRun {
         case .failure(let error):
             return .failure(error)
         case .success(let kept):
-            // The run that made the input, the decoder and the packets is gone, and none of them refers to another:
-            // each is the stream's alone. (Reached through one run, they share a region the checker cannot split.)
+            // The run that made the input, the decoder and the packets is gone, and none of them holds another (a
+            // keyframe kept to prime the decoder shares its payload with a queued packet through FFmpeg's reference
+            // count, not a Swift reference): each is the stream's alone. Reached through one run, they are in one
+            // region the checker cannot split.
             let stream = OpenedStream(
                 report: kept.report,
                 input: OwnershipTransfer(unique: kept.input).take(),
