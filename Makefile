@@ -7,12 +7,14 @@
 # nginx-light, libnginx-mod-rtmp: nginx-rtmp is the RTMP (and live HLS) server the project did not write.
 # chromium: renders the HTML report page headless, to check the picture is drawn.
 # prometheus: the real scraper in the exporter's end-to-end test.
+# iptables, libnetfilter-queue-dev: the link emulator (Tools/LinkEmulator, issue 23) receives a namespace's loopback
+# packets from an iptables NFQUEUE rule through libnetfilter_queue; this kernel has no sch_netem to do it instead.
 DEBIAN_PACKAGES := libavformat-dev libavcodec-dev libavutil-dev libgnutls28-dev pkg-config ffmpeg openssl iproute2 \
-	nginx-light libnginx-mod-rtmp chromium prometheus
+	nginx-light libnginx-mod-rtmp chromium prometheus iptables libnetfilter-queue-dev
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 SWIFT ?= swift
 
-.PHONY: deps build test lint tsan otlp-example docs demo serve clean
+.PHONY: deps build test lint tsan otlp-example docs demo serve clean link-emulator test-link-emulator
 
 deps:
 	@missing=""; \
@@ -32,6 +34,8 @@ test: deps
 	# --no-parallel: the test targets measure time on two cores; suites of different targets must not overlap.
 	$(SWIFT) test --skip-build --no-parallel
 	$(MAKE) tsan
+	# The link emulator's fidelity at one profile (~8 s; says "skipped" where namespaces or NFQUEUE are not allowed).
+	$(MAKE) test-link-emulator
 
 # Formatting and style: swift-nio's .swift-format settings, checked with the toolchain's swift-format (no build).
 # `swift-format format -i -r --parallel Sources Tests Examples Package.swift` applies them.
@@ -62,6 +66,18 @@ serve: deps
 docs: deps
 	$(SWIFT) package --allow-writing-to-directory .build/docs generate-documentation --target FirstFrame \
 		--warnings-as-errors --output-path .build/docs
+
+# The link emulator (delay, rate, loss on a network namespace's loopback; C, no Swift): Tools/LinkEmulator/README.md.
+# scripts/netns-link.sh runs it; scripts/test-link-emulator.sh checks its fidelity (root; skips where not allowed).
+LINK_EMULATOR_CFLAGS := -std=c11 -O2 -Wall -Wextra -Werror
+link-emulator: .build/link-emulator
+.build/link-emulator: Tools/LinkEmulator/link-emulator.c
+	@dpkg-query -W -f='$${Status}' libnetfilter-queue-dev 2>/dev/null | grep -q "install ok installed" || $(MAKE) deps
+	@mkdir -p .build
+	$(CC) $(LINK_EMULATOR_CFLAGS) -o $@ $< -lnetfilter_queue -lnfnetlink -lm
+
+test-link-emulator: link-emulator
+	scripts/test-link-emulator.sh
 
 clean:
 	rm -rf .build .build-tsan .build-net Examples/OTLPExport/.build

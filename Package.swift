@@ -53,7 +53,8 @@ let lowerLayers: [Target] = [
     ),
     // The hooks' symbols only tests and benchmarks call (leak counter, the real recv).
     .target(name: "CNetworkHooksTesting", dependencies: ["CNetworkHooks"]),
-    .target(name: "FirstFrameCore"),
+    .target(name: "FirstFrameCore", dependencies: [logging]),
+    .testTarget(name: "FirstFrameCoreTests", dependencies: ["FirstFrameCore"]),
     .target(
         name: "FirstFrameNetwork",
         dependencies: ["FirstFrameCore", "CNetworkHooks", logging, metrics]
@@ -128,7 +129,7 @@ let upperLayers: [Target] = [
         dependencies: ["FirstFrame", "FirstFrameRendering"],
         path: "Examples/Player"
     ),
-    .executableTarget(name: "recorder", dependencies: ["FirstFrame"], path: "Examples/Recorder"),
+    .executableTarget(name: "recorder", dependencies: ["FirstFrame", logging], path: "Examples/Recorder"),
     .target(
         name: "OriginTestSupport",
         dependencies: ["FirstFrameOrigin", "FirstFrameTestSupport"],
@@ -138,18 +139,30 @@ let upperLayers: [Target] = [
     .testTarget(
         name: "FirstFrameOriginTests",
         dependencies: [
-            "FirstFrameOrigin", "FirstFrameFFmpeg", "OriginTestSupport", "FirstFrameTestSupport",
+            "FirstFrameOrigin", "FirstFrameFFmpeg", "OriginTestSupport", "FirstFrameTestSupport", logging,
+            // The origin's handlers, each alone in an EmbeddedChannel.
+            .product(name: "NIOEmbedded", package: "swift-nio"),
         ] + nio
     ),
-    // The exporter through its request handling, in-process (FirstFrameTests also runs `firstframe exporter`).
+    // The exporter through its request handling, in-process (FirstFrameIntegrationTests also runs
+    // `firstframe exporter`).
     .testTarget(
         name: "FirstFrameExporterTests",
         dependencies: [
             "FirstFrameExporter", "FirstFrame", "FirstFrameOrigin", "OriginTestSupport", "FirstFrameTestSupport",
         ]
     ),
+    // Fast unit tests of the FirstFrame layer: pure logic, no server, no timing.
     .testTarget(
         name: "FirstFrameTests",
+        dependencies: [
+            "FirstFrame", "FirstFrameRendering", "FirstFrameTestSupport", "CFFmpeg", "CNetworkHooks",
+            .product(name: "PropertyBased", package: "swift-property-based"),
+        ]
+    ),
+    // The timed loopback suites: real FFmpeg against the origin, nginx, openssl, ffmpeg -listen, the CLI.
+    .testTarget(
+        name: "FirstFrameIntegrationTests",
         dependencies: [
             "FirstFrame", "FirstFrameRendering", "FirstFrameOrigin", "OriginTestSupport", "FirstFrameTestSupport",
             "CFFmpeg", "CNetworkHooks", "CNetworkHooksTesting",

@@ -5,10 +5,12 @@
 //   swift run recorder /tmp/rec "http://127.0.0.1:8080/gop/a.flv?close_after_ms=5000" \
 //       http://127.0.0.1:8080/live/b.flv http://127.0.0.1:8080/gop/c.flv
 //
-// Stops after 20 s (or on Ctrl-C) and prints what each recorder did; the session logs are OUT_DIR/NAME.ts.session.jsonl.
+// Stops after 20 s (or on Ctrl-C) and prints what each recorder did; the session logs are
+// OUT_DIR/channelN.ts.session.jsonl, and each recorder logs its attempts to standard error at `info`.
 import Dispatch
 import FirstFrame
 import Foundation
+import Logging
 
 let arguments = CommandLine.arguments
 guard arguments.count >= 3 else {
@@ -19,13 +21,15 @@ FFmpegLog.level = .quiet
 let directory = arguments[1]
 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
 
+var configuration = Recorder.Configuration()
+// Reopen at once after a drop, then back off 0.5 s, 1 s, 2 s … up to 10 s while opens fail; give up after 5.
+configuration.reconnect = try ReconnectPolicy(initialDelay: 0.5, maximumDelay: 10, maxAttempts: 5)
+var logger = Logger(label: "recorder")
+logger.logLevel = .info
 let recorders = try arguments.dropFirst(2).enumerated().map { index, url in
-    try Recorder(
-        url: url,
-        path: "\(directory)/channel\(index + 1).ts",
-        // Reopen at once after a drop, then back off 0.5 s, 1 s, 2 s … up to 10 s while opens fail; give up after 5.
-        reconnect: try ReconnectPolicy(initialDelay: 0.5, maximumDelay: 10, maxAttempts: 5)
-    )
+    var channel = configuration
+    channel.channel = "channel\(index + 1)"
+    return try Recorder(url: url, path: "\(directory)/\(channel.channel!).ts", configuration: channel, logger: logger)
 }
 
 // Ctrl-C stops every recorder: each finalises its file and flushes its session log before `run()` returns.

@@ -145,7 +145,7 @@ package final class RecordBenchmark: Sendable {
                 try Recorder(
                     url: "http://127.0.0.1:\(origin.port)/\(parameters.mode)/ch\(index).flv\(query)",
                     path: directory.appendingPathComponent("ch\(index).\(parameters.container)").path,
-                    reconnect: try ReconnectPolicy(initialDelay: 0.2, maximumDelay: 2),
+                    configuration: .init(reconnect: try ReconnectPolicy(initialDelay: 0.2, maximumDelay: 2)),
                     logger: logger
                 )
             }

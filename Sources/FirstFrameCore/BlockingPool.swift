@@ -40,8 +40,10 @@ package final class BlockingPool: Sendable {
         }
         pending.signal()
         if spawn {
-            let thread = Thread { [self] in work() }
-            thread.name = name
+            let thread = Thread { [self] in
+                ThreadName.applyToCurrentThread(name)
+                work()
+            }
             thread.start()
         }
     }

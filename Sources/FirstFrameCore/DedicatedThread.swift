@@ -12,9 +12,9 @@ public enum DedicatedThread {
     ) async throws -> Result {
         try await withCheckedThrowingContinuation { continuation in
             let thread = Thread {
+                ThreadName.applyToCurrentThread(name)
                 continuation.resume(with: Swift.Result { try work() })
             }
-            thread.name = name
             thread.start()
         }
     }

@@ -26,7 +26,7 @@ import Glibc
     private static func page(_ text: String) -> [UInt8] { Array(text.utf8) }
 
     @Test func aRegularFileIsReplacedAtomicallyAndKeepsItsMode() throws {
-        let directory = try CommandLineProcess.scratchDirectory("output-regular")
+        let directory = try ScratchDirectory.make("output-regular")
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("page.html").path
         try OutputFile.write(Self.page("first"), to: path)
@@ -46,7 +46,7 @@ import Glibc
     }
 
     @Test func aSymlinkToAFileStaysALinkAndItsTargetGetsTheContent() throws {
-        let directory = try CommandLineProcess.scratchDirectory("output-link")
+        let directory = try ScratchDirectory.make("output-link")
         defer { try? FileManager.default.removeItem(at: directory) }
         let target = directory.appendingPathComponent("real.html").path
         let link = directory.appendingPathComponent("link.html").path
@@ -60,7 +60,7 @@ import Glibc
     }
 
     @Test func aFIFOIsWrittenThroughToItsReader() async throws {
-        let directory = try CommandLineProcess.scratchDirectory("output-fifo")
+        let directory = try ScratchDirectory.make("output-fifo")
         defer { try? FileManager.default.removeItem(at: directory) }
         let fifo = directory.appendingPathComponent("pipe").path
         try #require(mkfifo(fifo, 0o600) == 0)
@@ -76,7 +76,7 @@ import Glibc
     }
 
     @Test func aDirectoryAndASocketAreRefusedClearly() throws {
-        let directory = try CommandLineProcess.scratchDirectory("output-dir")
+        let directory = try ScratchDirectory.make("output-dir")
         defer { try? FileManager.default.removeItem(at: directory) }
         #expect(
             performing: { try OutputFile.write(Self.page("x"), to: directory.path) },
@@ -108,9 +108,9 @@ import Glibc
     /// A character device stays one: the test's own copy of /dev/null (made with mknod as root), or /dev/null
     /// itself for a user who could not replace it anyway.
     @Test func aCharacterDeviceStaysADevice() throws {
-        let directory = try CommandLineProcess.scratchDirectory("output-device")
+        let directory = try ScratchDirectory.make("output-device")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let device = try Self.nullDevice(in: directory)
+        let device = try ScratchDirectory.nullDevice(in: directory)
         try OutputFile.write(Self.page("<html>into the void</html>"), to: device)
         #expect(Self.fileType(device) == S_IFCHR)
         // And through a link to it, as /proc/self/fd/1 on a terminal is.
@@ -118,13 +118,5 @@ import Glibc
         try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: device)
         try OutputFile.write(Self.page("<html/>"), to: link)
         #expect(Self.fileType(link) == S_IFLNK && Self.fileType(device) == S_IFCHR)
-    }
-
-    /// A device node of the test's own with /dev/null's numbers (major 1, minor 3: glibc's makedev) when this process may make one, else /dev/null.
-    static func nullDevice(in directory: URL) throws -> String {
-        let own = directory.appendingPathComponent("null").path
-        if getuid() == 0, mknod(own, S_IFCHR | 0o666, dev_t(1 << 8 | 3)) == 0 { return own }
-        try #require(getuid() != 0, "as root, the device must be the test's own")
-        return "/dev/null"
     }
 }

@@ -2,7 +2,6 @@ import FirstFrame
 import FirstFrameRendering
 import FirstFrameTestSupport
 import Foundation
-import OriginTestSupport
 import Testing
 
 @Suite struct ReportShapes {

@@ -1,7 +1,6 @@
 import FirstFrame
 import FirstFrameTestSupport
 import Foundation
-import OriginTestSupport
 import Testing
 
 @Suite struct TuningKnobsByName {

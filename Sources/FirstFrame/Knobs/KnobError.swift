@@ -1,4 +1,3 @@
-import CFFmpeg
 import Foundation
 
 /// A knob name or value that cannot be used.

@@ -1,4 +1,3 @@
-import CFFmpeg
 import Foundation
 
 /// Every setting that changes how fast an open reaches its first frame, settable by name as a string for the
@@ -143,7 +142,7 @@ public struct TuningKnobs: Sendable, Hashable, Codable {
             \.format,
             rule: "a demuxer FFmpeg knows (ffmpeg -demuxers), auto, or empty to probe",
             doc: "The demuxer to use, skipping the format probe; auto = flv for .flv paths.",
-            parse: { text in text.isEmpty || text == "auto" || av_find_input_format(text) != nil ? text : nil },
+            parse: { text in text.isEmpty || text == "auto" || FFmpegBuild.hasDemuxer(named: text) ? text : nil },
             format: { $0 }
         ),
         .boolean(

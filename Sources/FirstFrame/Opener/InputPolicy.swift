@@ -1,4 +1,3 @@
-import CFFmpeg
 import Foundation
 
 /// What one open may touch, decided from its URL and knobs before any I/O: the URL is well formed, its protocol
@@ -183,6 +182,17 @@ package struct InputPolicy: Sendable, Hashable {
     /// Protocols that carry others and are never an input of their own, whatever the allow-list says.
     static let carrierSchemes: Set<String> = ["tcp", "tls", "udp", "crypto"]
 
+    /// The options `avformat_open_input` is given: the knobs' format options, and the protocol list, which applies
+    /// to everything the input opens (redirects, playlist entries, TCP and TLS), and TLS verification.
+    package func formatOptions(_ knobs: TuningKnobs) -> FFmpegOptions {
+        let options = FFmpegOptions()
+        for (key, value) in knobs.formatOptions { options.set(key, value) }
+        options.set("protocol_whitelist", protocols.joined(separator: ","))
+        options.set("tls_verify", knobs.verifyTLS ? "1" : "0")
+        if !knobs.caFile.isEmpty { options.set("ca_file", knobs.caFile) }
+        return options
+    }
+
     /// The protocol FFmpeg picks for `url`, as its `url_find_protocol` does: the leading run of scheme characters
     /// when a `:` follows it (`subfile,` options included), else `file`.
     package static func scheme(of url: String) -> String {
@@ -195,12 +205,7 @@ package struct InputPolicy: Sendable, Hashable {
     }
 
     /// The input protocols this FFmpeg was built with.
-    package static let ffmpegProtocols: Set<String> = {
-        var names: Set<String> = []
-        var opaque: UnsafeMutableRawPointer?
-        while let name = avio_enum_protocols(&opaque, 0) { names.insert(String(cString: name)) }
-        return names
-    }()
+    package static var ffmpegProtocols: Set<String> { FFmpegBuild.inputProtocols }
 
     /// `url` with its userinfo (`user:password@`) replaced by `***@`: what reports, logs and traces show.
     package static func redacted(_ url: String) -> String {

@@ -11,7 +11,7 @@ package struct StageTimeline {
         /// Demuxed packets counted at each mark (for packets per stage).
         package var packetsAt: [Stage: Int] = [:]
         /// Bytes the input had read at each mark (used when there is no network trace: files).
-        var bytesAt: [Stage: Int64] = [:]
+        package var bytesAt: [Stage: Int64] = [:]
 
         package init() {}
     }

@@ -118,7 +118,7 @@ public struct StreamOpener: Sendable {
         // The caller's span, if any: the open's span is its child.
         let context = ServiceContext.current ?? .topLevel
         if let dnsCache, !knobs.prefetchHosts.isEmpty { dnsCache.startPrefetch(hosts: knobs.prefetchHosts) }
-        let run = OpenRun(
+        let request = OpenRequest(
             url: url,
             knobs: knobs,
             presetName: presetName,
@@ -130,13 +130,13 @@ public struct StreamOpener: Sendable {
         do {
             result = try await withTaskCancellationHandler {
                 try await DedicatedThread.run(name: "FirstFrame.open") {
-                    run.run().map { stream in (keep(stream), stream.report) }
+                    OpenRun.run(request).map { stream in (keep(stream), stream.report) }
                 }
             } onCancel: {
-                run.interrupter.cancel()
+                request.interrupter.cancel()
             }
         } catch {
-            result = .failure(OpenError(report: run.failedReport(kind: .ffmpeg, message: "\(error)")))
+            result = .failure(OpenError(report: request.failedReport(kind: .ffmpeg, message: "\(error)")))
         }
         switch result {
         case .success(let (_, report)):

@@ -3,7 +3,7 @@ import Foundation
 /// When a recorder opens its stream again: at once after a stream that ended, then with exponential backoff,
 /// jittered and capped, while opens keep failing.
 ///
-/// Every value is checked when the policy is made (and again by ``Recorder/init(url:path:segmentSeconds:knobs:reconnect:readBatchSeconds:stopAtEndOfInput:sessionLogPath:logger:channel:telemetry:)``,
+/// Every value is checked when the policy is made (and again by ``Recorder/Configuration/validate()``,
 /// since the properties can be changed afterwards): a number that is not finite or lies outside its documented
 /// range throws ``RecorderParameterError`` naming it.
 public struct ReconnectPolicy: Sendable, Hashable, Codable {

@@ -14,7 +14,8 @@ import Synchronization
 /// recording unless `sessionLogPath` says otherwise), flushed in batches and when the recorder stops.
 ///
 /// ```swift
-/// let recorder = try Recorder(url: "http://edge.example.com/live/room.flv", path: "/var/rec/room.ts")
+/// let recorder = try Recorder(url: "http://edge.example.com/live/room.flv", path: "/var/rec/room.ts",
+///                             configuration: .init(segmentSeconds: 600), logger: logger)
 /// let summary = await recorder.run()            // until stop(), cancellation, or maxAttempts failed opens
 /// ```
 ///
@@ -25,12 +26,8 @@ public final class Recorder: Sendable {
     public let url: String
     /// The recording's path (the first file's, or the pattern of the segments').
     public let path: String
-    public let segmentSeconds: Double?
-    public let reconnect: ReconnectPolicy
-    /// Seconds of the stream's bytes the kernel gathers before it wakes the reading thread (0: every tag).
-    public let readBatchSeconds: Double
-    /// Whether a clean end of the input (``StreamEnd/Reason/endOfInput``) ends the recording instead of reopening.
-    public let stopAtEndOfInput: Bool
+    /// How the recording is made (validated).
+    public let configuration: Configuration
     /// The session log's path.
     public let sessionLogPath: String
     private let opener: StreamOpener
@@ -53,63 +50,27 @@ public final class Recorder: Sendable {
     /// - Parameters:
     ///   - url: the stream to record.
     ///   - path: the file to write; its extension picks the container (`.flv`, `.ts`, `.mkv`, `.mp4`).
-    ///   - segmentSeconds: split the recording at keyframes into files of about this many seconds
-    ///     (``segmentSecondsRange``); nil for one file.
-    ///   - knobs: the opener's knobs; `totalDeadline` bounds each open, `readTimeoutMs` each read after it.
-    ///   - reconnect: when to open again after a drop or a failed open, and when to give up.
-    ///   - readBatchSeconds: once a connection's byte rate is known (after 2 s), its reads wake the thread only
-    ///     when this many seconds of bytes have arrived (``OpenedStream/batchReads(bytes:)``): half the CPU of a
-    ///     recorder of many channels. When the server stalls, up to this much media before the stall stays unread
-    ///     (it falls in the recorded gap). 0 reads every tag as it comes. In ``readBatchSecondsRange``.
-    ///   - stopAtEndOfInput: end the recording when the input ends cleanly (a file, an ended HLS event, a channel
-    ///     that ended) instead of opening it again; a live edge that closes at a tag boundary ends cleanly too, so
-    ///     leave it off for live channels.
-    ///   - sessionLogPath: where the JSON Lines log goes; nil puts it next to the recording (`path.session.jsonl`).
-    ///   - logger: where the recorder logs its attempts and ends (it never bootstraps logging).
-    ///   - channel: a name for the recording's metrics (their `channel` label); nil leaves the label out. Never
-    ///     the URL.
+    ///   - configuration: segments, knobs, reconnects, read batches, the session log's path, the metrics' channel.
+    ///   - logger: where the recorder logs its attempts and ends (it never bootstraps logging); nothing is logged
+    ///     unless one is given.
     ///   - telemetry: where each open's metrics and spans, and the recorder's own metrics
     ///     (``MetricNames/recorder``), go: the global systems unless given.
-    /// - Throws: ``RecorderParameterError`` naming a number that is not finite or out of its range
-    ///   (`segmentSeconds`, `readBatchSeconds`, or one of `reconnect`'s), ``KnobError`` for invalid knobs, or the
-    ///   error opening the session log.
+    /// - Throws: ``RecorderParameterError`` naming a number of the configuration that is not finite or out of its
+    ///   range (``Configuration/validate()``), ``KnobError`` for invalid knobs, or the error opening the session log.
     public init(
         url: String,
         path: String,
-        segmentSeconds: Double? = nil,
-        knobs: TuningKnobs = Preset.instant.knobs,
-        reconnect: ReconnectPolicy = .standard,
-        readBatchSeconds: Double = 0.2,
-        stopAtEndOfInput: Bool = false,
-        sessionLogPath: String? = nil,
-        logger: Logger = Logger(label: "FirstFrame.Recorder"),
-        channel: String? = nil,
+        configuration: Configuration = Configuration(),
+        logger: Logger = .disabled,
         telemetry: Telemetry = Telemetry()
     ) throws {
+        try configuration.validate()
         self.url = url
         self.path = path
-        if let segmentSeconds {
-            try RecorderParameterError.check(
-                segmentSeconds,
-                "segmentSeconds",
-                in: Self.segmentSecondsRange,
-                unit: "seconds"
-            )
-        }
-        try RecorderParameterError.check(
-            readBatchSeconds,
-            "readBatchSeconds",
-            in: Self.readBatchSecondsRange,
-            unit: "seconds"
-        )
-        try reconnect.validate()
-        self.segmentSeconds = segmentSeconds
-        self.reconnect = reconnect
-        self.readBatchSeconds = readBatchSeconds
-        self.stopAtEndOfInput = stopAtEndOfInput
-        self.sessionLogPath = sessionLogPath ?? path + ".session.jsonl"
-        self.opener = try StreamOpener(knobs: knobs, logger: logger, telemetry: telemetry)
-        self.metrics = RecorderMetrics(url: url, channel: channel, factory: telemetry.factory)
+        self.configuration = configuration
+        self.sessionLogPath = configuration.sessionLogPath ?? path + ".session.jsonl"
+        self.opener = try StreamOpener(knobs: configuration.knobs, logger: logger, telemetry: telemetry)
+        self.metrics = RecorderMetrics(url: url, channel: configuration.channel, factory: telemetry.factory)
         self.log = try SessionLog(path: self.sessionLogPath)
         self.logger = logger
     }
@@ -144,8 +105,8 @@ public final class Recorder: Sendable {
         let started = MonotonicClock.nanoseconds()
         let writer = RecordingWriter(
             path: path,
-            segmentSeconds: segmentSeconds,
-            readBatchSeconds: readBatchSeconds,
+            segmentSeconds: configuration.segmentSeconds,
+            readBatchSeconds: configuration.readBatchSeconds,
             log: log,
             metrics: metrics
         )
@@ -164,7 +125,7 @@ public final class Recorder: Sendable {
         var failures = 0
         await withTaskCancellationHandler {
             attempts: while !isStopped {
-                let wait = reconnect.delay(afterFailures: failures)
+                let wait = configuration.reconnect.delay(afterFailures: failures)
                 if wait > 0 {
                     updateProgress { $0.state = .waiting }
                     await pause(seconds: wait)
@@ -208,7 +169,7 @@ public final class Recorder: Sendable {
                         "open failed",
                         metadata: ["url": "\(error.report.url)", "attempt": "\(summary.attempts)"]
                     )
-                    guard reconnect.allowsAttempt(afterFailures: failures) else {
+                    guard configuration.reconnect.allowsAttempt(afterFailures: failures) else {
                         summary.outcome = .attemptsExhausted
                         break
                     }
@@ -216,7 +177,7 @@ public final class Recorder: Sendable {
                 }
                 summary.successfulOpens += 1
                 if summary.successfulOpens > 1 { metrics.reconnects.increment() }
-                eventRelay.follow(stream, readBatchSeconds: readBatchSeconds)
+                eventRelay.follow(stream, readBatchSeconds: configuration.readBatchSeconds)
                 log.append(.attempt(number: summary.attempts, at: Date(), report: stream.report))
                 let attempt = summary.attempts
                 state.withLock { $0.current = stream }
@@ -244,7 +205,7 @@ public final class Recorder: Sendable {
                         failures = 0
                     } else if !isStopped {
                         failures += 1
-                        guard reconnect.allowsAttempt(afterFailures: failures) else {
+                        guard configuration.reconnect.allowsAttempt(afterFailures: failures) else {
                             summary.outcome = .attemptsExhausted
                             summary.message = end.description
                             log.flush()
@@ -252,7 +213,7 @@ public final class Recorder: Sendable {
                         }
                     }
                     updateProgress { $0.lastProblem = end.description }
-                    if stopAtEndOfInput, end.reason == .endOfInput {
+                    if configuration.stopAtEndOfInput, end.reason == .endOfInput {
                         summary.outcome = .inputEnded
                         summary.message = end.description
                         log.flush()

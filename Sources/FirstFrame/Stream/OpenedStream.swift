@@ -1,4 +1,3 @@
-import CFFmpeg
 import Foundation
 import Logging
 import Synchronization
@@ -347,7 +346,7 @@ public final class OpenedStream: Sendable {
             return makeEnd(&reader, .stalled, stallMessage, error: error, discarded: discarded)
         }
         let connectionErrors = [EIO, ECONNRESET, EPIPE, ETIMEDOUT, ECONNABORTED, ENETDOWN, ENETUNREACH, EHOSTUNREACH]
-        if reader.held != nil || connectionErrors.contains(where: { cffmpeg_averror($0) == error.code }) {
+        if reader.held != nil || connectionErrors.contains(where: error.isSystemError) {
             let inside = reader.held.map { " inside a packet of \($0.size) bytes (not handed on)" } ?? ""
             return makeEnd(
                 &reader,

@@ -37,8 +37,10 @@ final class PacketPump: Sendable {
             return !state.started
         }
         guard start else { return }
-        let thread = Thread { [self] in run() }
-        thread.name = "FirstFrame.packets"
+        let thread = Thread { [self] in
+            ThreadName.applyToCurrentThread("FirstFrame.packets")
+            run()
+        }
         thread.start()
     }
 

@@ -1,5 +1,3 @@
-import CFFmpeg
-
 /// The open's video decoder as the stream holds it until ``OpenedStream/takeVideoDecoder()``: primed already, or
 /// still to be primed with the keyframe the first picture was decoded from alone (`decodeKeyframeAlone`).
 ///
@@ -31,10 +29,10 @@ enum PendingVideoDecoder {
         case .primed(let handOff):
             return handOff
         case .toPrime(let alone):
-            guard let decoder = try? CodecContext.decoder(for: alone.parameters.pointer, threads: alone.threads) else {
+            guard let decoder = try? CodecContext.decoder(for: alone.parameters, threads: alone.threads) else {
                 return nil
             }
-            alone.keyframe.pointer.pointee.flags |= AV_PKT_FLAG_DISCARD
+            alone.keyframe.addFlags(.discard)
             // A keyframe this decoder refuses (it took the same bytes moments before, in the first picture's
             // decoder) leaves it unprimed: `packetsAlreadyDecoded` 0 has the player feed it the keyframe, and the
             // first picture comes once more.

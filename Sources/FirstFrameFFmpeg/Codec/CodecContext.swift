@@ -42,6 +42,11 @@ public final class CodecContext {
         return context
     }
 
+    /// Opens the decoder for a copy of a stream's parameters (see ``decoder(for:threads:options:)``).
+    package static func decoder(for parameters: CodecParameters, threads: Int = 1) throws(FFmpegError) -> CodecContext {
+        try decoder(for: parameters.pointer, threads: threads)
+    }
+
     /// Opens the encoder `name` (e.g. `libx264`, `aac`) after `configure` has set its parameters.
     package static func encoder(
         named name: String,

@@ -108,6 +108,9 @@ public final class Packet {
         av_packet_shrink_side_data(pointer, AV_PKT_DATA_NEW_EXTRADATA, 0)
     }
 
+    /// Adds `flags` to the demuxer's (``Flags/discard`` on a keyframe a decoder must take but not show).
+    package func addFlags(_ flags: Flags) { pointer.pointee.flags |= flags.rawValue }
+
     /// Drops the payload so the packet can be reused.
     public func unref() { av_packet_unref(pointer) }
 }

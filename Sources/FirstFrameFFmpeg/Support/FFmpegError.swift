@@ -27,6 +27,8 @@ public struct FFmpegError: Error, Sendable, Equatable, Codable, CustomStringConv
     public var isInterrupted: Bool { code == CFFMPEG_AVERROR_EXIT }
     /// `AVERROR_INVALIDDATA`: the bytes are not what the demuxer or decoder expected.
     public var isInvalidData: Bool { code == CFFMPEG_AVERROR_INVALIDDATA }
+    /// Whether the code is `AVERROR(number)`: the system error `number` (`EIO`, `ECONNRESET`, …) passed on.
+    package func isSystemError(_ number: Int32) -> Bool { code == cffmpeg_averror(number) }
 
     /// The HTTP status behind an `AVERROR_HTTP_*` code, when FFmpeg names one exactly
     /// (other 4xx statuses are reported as 4xx by FFmpeg, without the exact number).

@@ -18,6 +18,19 @@ package final class NetworkTraceRecorder {
         return events(of: trace)
     }
 
+    /// Whether the calling thread is tracing (it has a trace to read).
+    package static var isTracing: Bool { cnh_trace_current() != nil }
+
+    /// How many `connect` calls and HTTP request heads (plain or through TLS) the calling thread's innermost trace
+    /// has seen so far, as the hooks count them: cheap enough to read on every interrupt poll. Zero when the thread
+    /// is not tracing.
+    package static func requestCountsSoFar() -> (connects: Int, requests: Int) {
+        var connects: UInt32 = 0
+        var requests: UInt32 = 0
+        cnh_trace_counts(cnh_trace_current(), &connects, &requests)
+        return (Int(connects), Int(requests))
+    }
+
     private static func events(of trace: OpaquePointer) -> [NetworkEvent] {
         let count = cnh_trace_event_count(trace)
         let bytes = cnh_trace_bytes(trace)

@@ -77,6 +77,9 @@ final class LiveChannel: Sendable {
 
     var hasEnded: Bool { state.withLock { $0.ended } }
 
+    /// Viewers joined now (the origin's statistics count connections instead; this is the channel's own view).
+    var viewerCount: Int { state.withLock { $0.groups.reduce(0) { $0 + $1.viewers.count } } }
+
     /// Ends the channel, as when its broadcaster stops: the clock stops, every viewer is told on its own loop
     /// (``ChannelViewer/channelEnded()``, between two tags, so each response can end on a tag boundary), and
     /// nobody can join any more. Call while the viewers' event loops run (not during shutdown: see ``stop()``).

@@ -89,9 +89,7 @@ public final class LiveOrigin: Sendable {
             .childChannelInitializer { child in
                 connections.track(child)
                 return child.eventLoop.makeCompletedFuture {
-                    let handlers = child.pipeline.syncOperations
-                    try handlers.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
-                    try handlers.addHandler(ViewerHandler(core: core))
+                    try OriginPipeline.addHandlers(to: child.pipeline.syncOperations, core: core)
                 }
             }
         let server: any Channel

@@ -110,10 +110,12 @@ struct RecordCommand: AsyncParsableCommand {
                 return try Recorder(
                     url: url,
                     path: (out as NSString).appendingPathComponent("\(name).\(container)"),
-                    segmentSeconds: segment,
-                    knobs: knobs,
-                    reconnect: reconnect,
-                    stopAtEndOfInput: stopAtEnd,
+                    configuration: .init(
+                        segmentSeconds: segment,
+                        knobs: knobs,
+                        reconnect: reconnect,
+                        stopAtEndOfInput: stopAtEnd
+                    ),
                     logger: logger
                 )
             } catch let error as RecorderParameterError {

@@ -162,8 +162,10 @@ extension OriginTests {
                 let recorder = try Recorder(
                     url: url,
                     path: directory.appendingPathComponent("room.ts").path,
-                    reconnect: try ReconnectPolicy(initialDelay: 0.05, maximumDelay: 0.2, jitter: 0),
-                    channel: "room",
+                    configuration: .init(
+                        reconnect: try ReconnectPolicy(initialDelay: 0.05, maximumDelay: 0.2, jitter: 0),
+                        channel: "room"
+                    ),
                     telemetry: sinks.telemetry()
                 )
                 let running = Task { await recorder.run() }

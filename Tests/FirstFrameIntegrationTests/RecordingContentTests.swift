@@ -36,7 +36,7 @@ extension OriginTests {
             let recorder = try Recorder(
                 url: origin.url(mode, behaviour: behaviour),
                 path: directory.appendingPathComponent("room.flv").path,
-                reconnect: try ReconnectPolicy(initialDelay: 0.05, maximumDelay: 0.2, jitter: 0)
+                configuration: .init(reconnect: try ReconnectPolicy(initialDelay: 0.05, maximumDelay: 0.2, jitter: 0))
             )
             let running = Task { await recorder.run() }
             let reconnected = try await eventually(timeout: 15) { recorder.progress.reconnects >= 1 }
@@ -159,8 +159,7 @@ extension OriginTests {
             let recorder = try Recorder(
                 url: "http://127.0.0.1:\(port)/x.flv",
                 path: path,
-                reconnect: policy,
-                stopAtEndOfInput: true
+                configuration: .init(reconnect: policy, stopAtEndOfInput: true)
             )
             let summary = await recorder.run()
             #expect(summary.outcome == .inputEnded, "\(summary.message ?? "")")

@@ -56,19 +56,31 @@ extension OriginTests {
             let path = directory.appendingPathComponent("x.ts").path
             let url = "http://127.0.0.1:9/x.flv"
             let recorders: [(String, () throws -> Recorder)] = [
-                ("segmentSeconds", { try Recorder(url: url, path: path, segmentSeconds: .nan) }),
-                ("segmentSeconds", { try Recorder(url: url, path: path, segmentSeconds: 0) }),
-                ("segmentSeconds", { try Recorder(url: url, path: path, segmentSeconds: .infinity) }),
-                ("segmentSeconds", { try Recorder(url: url, path: path, segmentSeconds: 1e300) }),
-                ("readBatchSeconds", { try Recorder(url: url, path: path, readBatchSeconds: .nan) }),
-                ("readBatchSeconds", { try Recorder(url: url, path: path, readBatchSeconds: -1) }),
-                ("readBatchSeconds", { try Recorder(url: url, path: path, readBatchSeconds: .infinity) }),
+                ("segmentSeconds", { try Recorder(url: url, path: path, configuration: .init(segmentSeconds: .nan)) }),
+                ("segmentSeconds", { try Recorder(url: url, path: path, configuration: .init(segmentSeconds: 0)) }),
+                (
+                    "segmentSeconds",
+                    { try Recorder(url: url, path: path, configuration: .init(segmentSeconds: .infinity)) }
+                ),
+                ("segmentSeconds", { try Recorder(url: url, path: path, configuration: .init(segmentSeconds: 1e300)) }),
+                (
+                    "readBatchSeconds",
+                    { try Recorder(url: url, path: path, configuration: .init(readBatchSeconds: .nan)) }
+                ),
+                (
+                    "readBatchSeconds",
+                    { try Recorder(url: url, path: path, configuration: .init(readBatchSeconds: -1)) }
+                ),
+                (
+                    "readBatchSeconds",
+                    { try Recorder(url: url, path: path, configuration: .init(readBatchSeconds: .infinity)) }
+                ),
                 (
                     "initialDelay",
                     {
                         var policy = ReconnectPolicy.standard
                         policy.initialDelay = .nan  // set after the policy's own checks: the recorder checks again
-                        return try Recorder(url: url, path: path, reconnect: policy)
+                        return try Recorder(url: url, path: path, configuration: .init(reconnect: policy))
                     }
                 ),
             ]
@@ -103,17 +115,19 @@ extension OriginTests {
             let edges = try Recorder(
                 url: url,
                 path: path,
-                segmentSeconds: 86_400,
-                reconnect: ReconnectPolicy(
-                    initialDelay: 0,
-                    multiplier: 1,
-                    maximumDelay: 3600,
-                    jitter: 1,
-                    maxAttempts: 1
-                ),
-                readBatchSeconds: 0
+                configuration: .init(
+                    segmentSeconds: 86_400,
+                    reconnect: ReconnectPolicy(
+                        initialDelay: 0,
+                        multiplier: 1,
+                        maximumDelay: 3600,
+                        jitter: 1,
+                        maxAttempts: 1
+                    ),
+                    readBatchSeconds: 0
+                )
             )
-            #expect(edges.segmentSeconds == 86_400 && edges.readBatchSeconds == 0)
+            #expect(edges.configuration.segmentSeconds == 86_400 && edges.configuration.readBatchSeconds == 0)
         }
 
         /// Opens that fail, then a stop: the summary of a stopped recording carries no earlier error.
@@ -124,7 +138,7 @@ extension OriginTests {
             let recorder = try Recorder(
                 url: "http://127.0.0.1:\(closed.port)/live/x.flv",
                 path: directory.appendingPathComponent("x.ts").path,
-                reconnect: ReconnectPolicy(initialDelay: 0.05, maximumDelay: 0.05, jitter: 0),
+                configuration: .init(reconnect: ReconnectPolicy(initialDelay: 0.05, maximumDelay: 0.05, jitter: 0)),
                 logger: Self.quiet
             )
             let running = Task { await recorder.run() }

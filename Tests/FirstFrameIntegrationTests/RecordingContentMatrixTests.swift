@@ -33,7 +33,9 @@ extension OriginTests {
                 let recorder = try Recorder(
                     url: origin.url(drop.join, behaviour: behaviour),
                     path: directory.appendingPathComponent("room.flv").path,
-                    reconnect: try ReconnectPolicy(initialDelay: 0.05, maximumDelay: 0.2, jitter: 0)
+                    configuration: .init(
+                        reconnect: try ReconnectPolicy(initialDelay: 0.05, maximumDelay: 0.2, jitter: 0)
+                    )
                 )
                 let running = Task { await recorder.run() }
                 // Across the first drop: until the recorder has reconnected and written 100 packets more (1.5 s of

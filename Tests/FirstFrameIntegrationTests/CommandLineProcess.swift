@@ -69,11 +69,5 @@ struct CommandLineProcess {
     }
 
     /// A fresh directory under the temporary directory, for a run's files.
-    static func scratchDirectory(_ label: String) throws -> URL {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "firstframe-\(label)-\(UUID().uuidString)"
-        )
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        return directory
-    }
+    static func scratchDirectory(_ label: String) throws -> URL { try ScratchDirectory.make(label) }
 }

@@ -145,7 +145,7 @@ extension OriginTests {
             let recorder = try Recorder(
                 url: "http://127.0.0.1:\(port)/x.flv",
                 path: directory.appendingPathComponent("recording.flv").path,
-                reconnect: try ReconnectPolicy(initialDelay: 0.05, maximumDelay: 0.2, jitter: 0)
+                configuration: .init(reconnect: try ReconnectPolicy(initialDelay: 0.05, maximumDelay: 0.2, jitter: 0))
             )
             let running = Task { await recorder.run() }
             let midStream = try await eventually(timeout: 15) {

@@ -61,9 +61,11 @@ extension OriginTests {
             let recorder = try Recorder(
                 url: "http://127.0.0.1:\(server.port)/room.flv",
                 path: path,
-                reconnect: try ReconnectPolicy(initialDelay: 0.05, maximumDelay: 0.2, jitter: 0, maxAttempts: 2),
-                readBatchSeconds: 0,
-                stopAtEndOfInput: true
+                configuration: .init(
+                    reconnect: try ReconnectPolicy(initialDelay: 0.05, maximumDelay: 0.2, jitter: 0, maxAttempts: 2),
+                    readBatchSeconds: 0,
+                    stopAtEndOfInput: true
+                )
             )
             let summary = await recorder.run()
             let lines = try String(contentsOfFile: recorder.sessionLogPath, encoding: .utf8).split(separator: "\n").map
@@ -211,9 +213,11 @@ extension OriginTests {
             let recorder = try Recorder(
                 url: "http://127.0.0.1:\(server.port)/live.m3u8",
                 path: path,
-                knobs: knobs,
-                reconnect: try ReconnectPolicy(initialDelay: 0.05, maximumDelay: 0.2, jitter: 0, maxAttempts: 2),
-                readBatchSeconds: 0
+                configuration: .init(
+                    knobs: knobs,
+                    reconnect: try ReconnectPolicy(initialDelay: 0.05, maximumDelay: 0.2, jitter: 0, maxAttempts: 2),
+                    readBatchSeconds: 0
+                )
             )
             let summary = await recorder.run()
             #expect(summary.outcome == .attemptsExhausted)
@@ -257,9 +261,11 @@ extension OriginTests {
             let recorder = try Recorder(
                 url: "http://127.0.0.1:\(server.port)/two.ts",
                 path: recording,
-                reconnect: try ReconnectPolicy(initialDelay: 0.05, maximumDelay: 0.2, jitter: 0, maxAttempts: 2),
-                readBatchSeconds: 0,
-                stopAtEndOfInput: true
+                configuration: .init(
+                    reconnect: try ReconnectPolicy(initialDelay: 0.05, maximumDelay: 0.2, jitter: 0, maxAttempts: 2),
+                    readBatchSeconds: 0,
+                    stopAtEndOfInput: true
+                )
             )
             let summary = await recorder.run()
             #expect(summary.files == [recording], "\(summary.files)")

@@ -83,7 +83,7 @@ extension OriginTests {
             defer { try? FileManager.default.removeItem(at: directory) }
 
             // A character device (the test's own copy of /dev/null as root) stays one.
-            let device = try OutputFileTests.nullDevice(in: directory)
+            let device = try ScratchDirectory.nullDevice(in: directory)
             let toDevice = try await Self.probe(device, port: closed.port)
             #expect(toDevice.status == 1 && toDevice.stderr.contains("wrote \(device)"), "\(toDevice.transcript)")
             #expect(Self.fileType(device) == S_IFCHR, "\(device) is still a character device")

@@ -462,7 +462,9 @@ extension OriginTests {
                 let recorder = try Recorder(
                     url: url,
                     path: directory.appendingPathComponent("room.ts").path,
-                    reconnect: try ReconnectPolicy(initialDelay: 0.05, maximumDelay: 0.2, jitter: 0)
+                    configuration: .init(
+                        reconnect: try ReconnectPolicy(initialDelay: 0.05, maximumDelay: 0.2, jitter: 0)
+                    )
                 )
                 let events = recorder.events()
                 let running = Task { await recorder.run() }

@@ -47,7 +47,7 @@ extension OriginTests {
             try await withOrigin { origin in
                 let url = origin.url(.gop, behaviour: Behaviour(closeAfterMilliseconds: 2500))
                 let path = directory.appendingPathComponent("room.\(container)").path
-                let recorder = try Recorder(url: url, path: path, reconnect: quickReconnect)
+                let recorder = try Recorder(url: url, path: path, configuration: .init(reconnect: quickReconnect))
                 let summary = try await record(recorder, mediaSeconds: 8)
                 #expect(summary.outcome == .stopped)
                 #expect(summary.successfulOpens >= 3)
@@ -96,9 +96,7 @@ extension OriginTests {
                 let recorder = try Recorder(
                     url: url,
                     path: directory.appendingPathComponent("room.flv").path,
-                    knobs: knobs,
-                    reconnect: quickReconnect,
-                    readBatchSeconds: 0
+                    configuration: .init(knobs: knobs, reconnect: quickReconnect, readBatchSeconds: 0)
                 )
                 let running = Task { await recorder.run() }
                 #expect(try await eventually(timeout: 30) { recorder.progress.reconnects >= 2 })
@@ -126,8 +124,7 @@ extension OriginTests {
                 let recorder = try Recorder(
                     url: origin.url(.burst),
                     path: path,
-                    segmentSeconds: 2,
-                    reconnect: quickReconnect
+                    configuration: .init(segmentSeconds: 2, reconnect: quickReconnect)
                 )
                 let summary = try await record(recorder, mediaSeconds: 7)
                 #expect(summary.files.count >= 3)
@@ -147,7 +144,7 @@ extension OriginTests {
             let recorder = try Recorder(
                 url: "http://127.0.0.1:\(closed.port)/live/room.flv",
                 path: path,
-                reconnect: policy
+                configuration: .init(reconnect: policy)
             )
             let summary = await recorder.run()
             #expect(summary.outcome == .attemptsExhausted)
@@ -166,7 +163,7 @@ extension OriginTests {
             try await withOrigin { origin in
                 let path = directory.appendingPathComponent("room.ts").path
                 let url = origin.url(.gop, behaviour: Behaviour(responseDelayMilliseconds: 10_000))
-                let recorder = try Recorder(url: url, path: path, reconnect: quickReconnect)
+                let recorder = try Recorder(url: url, path: path, configuration: .init(reconnect: quickReconnect))
                 let running = Task { await recorder.run() }
                 #expect(
                     try await eventually(timeout: 5) {
@@ -194,7 +191,11 @@ extension OriginTests {
                 // Chunked: FFmpeg 5.1 reports the end of a close-delimited body of unknown length as EIO ("Stream
                 // ends prematurely"), the same as a drop; only a final chunk is a clean end it can tell.
                 let url = origin.url(.gop, behaviour: Behaviour(chunked: true, endAfterMilliseconds: 3000))
-                let recorder = try Recorder(url: url, path: path, reconnect: quickReconnect, stopAtEndOfInput: true)
+                let recorder = try Recorder(
+                    url: url,
+                    path: path,
+                    configuration: .init(reconnect: quickReconnect, stopAtEndOfInput: true)
+                )
                 let summary = await recorder.run()
                 #expect(summary.outcome == .inputEnded)
                 #expect(summary.successfulOpens == 1)
