@@ -13,7 +13,7 @@ import Glibc
 struct TraceRecorderTests {
     /// A blocking connect to `port` on loopback (closed: refused at once); the hooks see it either way.
     private func connect(port: UInt16) {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = socket(AF_INET, 1, 0)  // SOCK_STREAM (the constant is not visible in this target)
         defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
