@@ -78,7 +78,7 @@ public final class OpenedStream: Sendable {
         readTimeout: Double?,
         mediaSocket: Int32?,
         openStart: UInt64,
-        logger: Logger = Logger(label: "FirstFrame.StreamOpener")
+        logger: Logger = .disabled
     ) {
         self.report = report
         self.logger = logger
