@@ -14,6 +14,10 @@ import Logging
 /// 2025-… error FirstFrame.StreamOpener : ffmpeg.component=tcp ffmpeg.level=error stage=tcpConnect url=http://127.0.0.1:9/x.flv [FFmpeg] Connection to tcp://127.0.0.1:9 failed: Connection refused
 /// ```
 enum CommandLineLogging {
+    /// The logger the CLI's opens log to (and FFmpeg's lines of each open, with it): the library logs nothing
+    /// unless given one.
+    static var opens: Logger { Logger(label: "FirstFrame.StreamOpener") }
+
     /// Once, before any command runs (and before any `Logger` is made).
     static func setUp() {
         let override = ProcessInfo.processInfo.environment["FIRSTFRAME_FFMPEG_LOG"].flatMap { name in

@@ -8,14 +8,36 @@ import Testing
     init() { FFmpegLog.level = .quiet }
 
     @Test func errorsCarryCodeOperationAndFFmpegText() {
-        let error = FFmpegError(code: cffmpeg_averror(ECONNREFUSED), operation: "avformat_open_input")
+        let error = FFmpegError(code: .system(ECONNREFUSED), operation: "avformat_open_input")
         #expect(error.message == "Connection refused")
         #expect(error.description == "avformat_open_input: Connection refused (\(cffmpeg_averror(ECONNREFUSED)))")
-        #expect(FFmpegError(code: CFFMPEG_AVERROR_EOF, operation: "x").isEndOfFile)
-        #expect(FFmpegError(code: CFFMPEG_AVERROR_EXIT, operation: "x").isInterrupted)
-        #expect(FFmpegError(code: CFFMPEG_AVERROR_HTTP_NOT_FOUND, operation: "x").httpStatus == 404)
-        #expect(FFmpegError(code: CFFMPEG_AVERROR_HTTP_SERVER_ERROR, operation: "x").httpStatus == 500)
-        #expect(FFmpegError(code: cffmpeg_averror(EIO), operation: "x").httpStatus == nil)
+        #expect(FFmpegError(code: .endOfFile, operation: "x").code == .endOfFile)
+        #expect(FFmpegError(code: .interrupted, operation: "x").code == .interrupted)
+        #expect(FFmpegError(code: .httpNotFound, operation: "x").httpStatus == 404)
+        #expect(FFmpegError(code: .httpServerError, operation: "x").httpStatus == 500)
+        #expect(FFmpegError(code: .system(EIO), operation: "x").httpStatus == nil)
+    }
+
+    @Test func errorsAreMatchedByCodeInCatchAndSwitch() throws {
+        func fail(_ code: FFmpegError.Code) throws { throw FFmpegError(code: code, operation: "av_read_frame") }
+        var matched: [String] = []
+        for code in [FFmpegError.Code.endOfFile, .system(ECONNRESET), .invalidData] {
+            do {
+                try fail(code)
+            } catch FFmpegError.Code.endOfFile {
+                matched.append("end")
+            } catch let error as FFmpegError where error.code == .system(ECONNRESET) {
+                matched.append("reset")
+            } catch {
+                matched.append("other")
+            }
+        }
+        #expect(matched == ["end", "reset", "other"])
+        // Codable as the bare number, as reports and session logs have always carried it.
+        let data = try JSONEncoder().encode(FFmpegError(code: .endOfFile, operation: "x"))
+        let json = try #require(String(data: data, encoding: .utf8))
+        #expect(json.contains("\"code\":\(CFFMPEG_AVERROR_EOF)"))
+        #expect(try JSONDecoder().decode(FFmpegError.self, from: data).code == .endOfFile)
     }
 
     @Test func shimReExportsMacroConstants() {
@@ -40,7 +62,7 @@ import Testing
             PlainOpen.run(url: "/nonexistent/firstframe.flv", timeout: 5)
         }
         #expect(result.failedStage == .formatProbed)
-        #expect(result.error?.code == cffmpeg_averror(ENOENT))
+        #expect(result.error?.code == .system(ENOENT))
         #expect(result.milestones.isEmpty)
     }
 
@@ -66,7 +88,7 @@ import Testing
             PlainOpen.run(url: "http://127.0.0.1:\(port)/silent.flv", timeout: 0.5)
         }
         let elapsed = MonotonicClock.milliseconds(since: started)
-        #expect(result.error?.isInterrupted == true, "\(String(describing: result.error))")
+        #expect(result.error?.code == .interrupted, "\(String(describing: result.error))")
         #expect(result.failedStage == .formatProbed)
         #expect(elapsed >= 500)
         #expect(elapsed < 500 + 1000, "stopped \(elapsed) ms after a 500 ms deadline")

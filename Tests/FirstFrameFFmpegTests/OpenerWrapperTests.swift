@@ -18,9 +18,9 @@ import Testing
 
     @Test func aSystemErrorIsRecognisedByItsNumber() {
         let error = FFmpegError(code: -ECONNRESET, operation: "av_read_frame")
-        #expect(error.isSystemError(ECONNRESET))
-        #expect(!error.isSystemError(EIO))
-        #expect(!FFmpegError(code: -EIO, operation: "x").isSystemError(ECONNRESET))
+        #expect(error.code == .system(ECONNRESET))
+        #expect(error.code != .system(EIO))
+        #expect(FFmpegError(code: -EIO, operation: "x").code != .system(ECONNRESET))
     }
 
     @Test func flagsAddToTheDemuxers() {

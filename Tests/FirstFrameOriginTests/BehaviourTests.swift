@@ -123,7 +123,7 @@ extension OriginTests {
                 let started = MonotonicClock.nanoseconds()
                 let result = try await blocking { PlainOpen.run(url: url, timeout: 1.5) }
                 let elapsed = MonotonicClock.milliseconds(since: started)
-                #expect(result.error?.isInterrupted == true, "\(String(describing: result.error))")
+                #expect(result.error?.code == .interrupted, "\(String(describing: result.error))")
                 #expect(elapsed < 1500 + 1000)
             }
         }
@@ -178,7 +178,7 @@ extension OriginTests {
                 #expect(result.failedStage == .formatProbed)
                 #expect(result.formatName == nil)
                 #expect(
-                    result.error != nil && result.error?.isInterrupted == false,
+                    result.error != nil && result.error?.code != .interrupted,
                     "\(String(describing: result.error))"
                 )
             }

@@ -104,7 +104,7 @@ import Glibc
         Row(
             name: "404 named by FFmpeg",
             events: lookup("stream.test") + connect() + [request(), response("HTTP/1.1 404 Not Found\r\n\r\n")],
-            error: FFmpegError(code: CFFMPEG_AVERROR_HTTP_NOT_FOUND, operation: "avformat_open_input"),
+            error: FFmpegError(code: .httpNotFound, operation: "avformat_open_input"),
             stage: .httpResponse,
             kind: .http,
             message: "404"
@@ -112,7 +112,7 @@ import Glibc
         Row(
             name: "503: FFmpeg says 5xx, the trace says which",
             events: lookup("stream.test") + connect() + [request(), response("HTTP/1.1 503 Busy\r\n\r\n")],
-            error: FFmpegError(code: CFFMPEG_AVERROR_HTTP_SERVER_ERROR, operation: "avformat_open_input"),
+            error: FFmpegError(code: .httpServerError, operation: "avformat_open_input"),
             stage: .httpResponse,
             kind: .http,
             message: "503"
@@ -120,7 +120,7 @@ import Glibc
         Row(
             name: "not a stream",
             events: served,
-            error: FFmpegError(code: CFFMPEG_AVERROR_INVALIDDATA, operation: "avformat_open_input"),
+            error: FFmpegError(code: .invalidData, operation: "avformat_open_input"),
             stage: .formatProbe,
             kind: .invalidData
         ),
@@ -145,7 +145,7 @@ import Glibc
             name: "cancelled while reading",
             events: served,
             formatProbed: true,
-            error: FFmpegError(code: CFFMPEG_AVERROR_EXIT, operation: "av_read_frame"),
+            error: FFmpegError(code: .interrupted, operation: "av_read_frame"),
             interruption: .init(cancelled: true),
             stage: .streamInfo,
             kind: .cancelled
@@ -155,7 +155,7 @@ import Glibc
             events: served,
             formatProbed: true,
             streamInfoFound: true,
-            error: FFmpegError(code: CFFMPEG_AVERROR_EXIT, operation: "av_read_frame"),
+            error: FFmpegError(code: .interrupted, operation: "av_read_frame"),
             interruption: .init(deadlinePassed: true),
             stage: .buffering,
             kind: .timeout,
@@ -182,7 +182,7 @@ import Glibc
         Row(
             name: "a file: no trace at all",
             events: [],
-            error: FFmpegError(code: CFFMPEG_AVERROR_INVALIDDATA, operation: "avformat_open_input"),
+            error: FFmpegError(code: .invalidData, operation: "avformat_open_input"),
             stage: .formatProbe,
             kind: .invalidData
         ),

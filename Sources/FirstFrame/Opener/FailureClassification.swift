@@ -129,14 +129,14 @@ package enum FailureClassification {
             if !errors.isEmpty { message = errors.joined(separator: "; ") }
         } else if stage == .tls {
             kind = .tls
-        } else if let ffmpeg, ffmpeg.isInvalidData, marks.formatProbed != nil, peerClosed(trace) {
+        } else if let ffmpeg, ffmpeg.code == .invalidData, marks.formatProbed != nil, peerClosed(trace) {
             // The container was recognised and the server then closed mid-packet: a body cut short, whatever
             // FFmpeg makes of the half packet.
             kind = .endOfStream
             message = "the input ended inside a packet, before the first picture (\(ffmpeg.message))"
-        } else if let ffmpeg, ffmpeg.isInvalidData {
+        } else if let ffmpeg, ffmpeg.code == .invalidData {
             kind = .invalidData
-        } else if let ffmpeg, ffmpeg.isEndOfFile || peerClosed(trace) {
+        } else if let ffmpeg, ffmpeg.code == .endOfFile || peerClosed(trace) {
             // FFmpeg's http reports a body cut short as EIO; the trace shows the peer's EOF.
             kind = .endOfStream
             message = "the input ended before the first picture (\(ffmpeg.message))"

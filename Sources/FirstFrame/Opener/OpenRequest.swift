@@ -30,7 +30,7 @@ struct OpenRequest: Sendable {
         presetName: String?,
         dnsCache: DNSCache?,
         events: (@Sendable (OpenEvent) -> Void)? = nil,
-        logger: Logger = Logger(label: "FirstFrame.StreamOpener")
+        logger: Logger = .disabled
     ) {
         self.url = url
         self.knobs = knobs

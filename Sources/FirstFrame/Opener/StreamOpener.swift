@@ -24,29 +24,49 @@ public struct StreamOpener: Sendable {
     public let telemetry: Telemetry
     private let logger: Logger
 
-    public init(
-        preset: Preset = .instant,
-        logger: Logger = Logger(label: "FirstFrame.StreamOpener"),
-        telemetry: Telemetry = Telemetry()
-    ) {
+    /// An opener for `preset`'s knobs.
+    /// - Parameters:
+    ///   - logger: where opens log (stage by stage at `debug`, failures at `info`); nothing is logged unless one is
+    ///     given.
+    ///   - telemetry: where each open's metrics and spans go: the global systems unless given.
+    public init(preset: Preset = .instant, logger: Logger = .disabled, telemetry: Telemetry = Telemetry()) {
         // Presets are valid by construction (a test checks each).
-        try! self.init(knobs: preset.knobs, presetName: preset.rawValue, logger: logger, telemetry: telemetry)
+        try! self.init(configuration: Configuration(preset: preset), logger: logger, telemetry: telemetry)
     }
 
+    /// An opener for `knobs`: the same as ``init(configuration:logger:telemetry:)`` with a configuration of them.
     /// - Throws: ``KnobError`` naming the first invalid knob.
     public init(
         knobs: TuningKnobs,
         presetName: String? = nil,
         dnsCache: DNSCache? = nil,
-        logger: Logger = Logger(label: "FirstFrame.StreamOpener"),
+        logger: Logger = .disabled,
         telemetry: Telemetry = Telemetry()
     ) throws(KnobError) {
-        try knobs.validate()
-        self.knobs = knobs
-        self.presetName = presetName
+        try self.init(
+            configuration: Configuration(knobs: knobs, presetName: presetName, dnsCache: dnsCache),
+            logger: logger,
+            telemetry: telemetry
+        )
+    }
+
+    /// An opener for `configuration`, which it validates.
+    /// - Throws: ``KnobError`` naming the first invalid knob.
+    public init(
+        configuration: Configuration,
+        logger: Logger = .disabled,
+        telemetry: Telemetry = Telemetry()
+    )
+        throws(KnobError)
+    {
+        try configuration.validate()
+        self.knobs = configuration.knobs
+        self.presetName = configuration.presetName
         self.logger = logger
         self.telemetry = telemetry
-        self.dnsCache = dnsCache ?? Self.cache(for: knobs, logger: logger, metricsFactory: telemetry.metricsFactory)
+        self.dnsCache =
+            configuration.dnsCache
+            ?? Self.cache(for: configuration.knobs, logger: logger, metricsFactory: telemetry.metricsFactory)
     }
 
     /// The cache the knobs call for; nil (libc's getaddrinfo, as stock FFmpeg) when they call for none.

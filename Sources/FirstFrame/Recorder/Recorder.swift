@@ -141,94 +141,13 @@ public final class Recorder: Sendable {
                     $0.state = .opening
                     $0.attempts = summary.attempts
                 }
-                let stream: OpenedStream
-                do throws(OpenError) {
-                    // A task of its own, so that stop() can cancel the open (the opener stops at FFmpeg's next poll).
-                    let opener = opener
-                    let url = url
-                    let events = eventRelay.sink
-                    let opening = Task { () async -> Result<OpenedStream, OpenError> in
-                        do throws(OpenError) { return .success(try await opener.open(url, events: events)) } catch {
-                            return .failure(error)
-                        }
-                    }
-                    state.withLock { $0.opening = opening }
-                    if isStopped { opening.cancel() }
-                    defer { state.withLock { $0.opening = nil } }
-                    stream = try await opening.value.get()
-                } catch {
-                    log.append(.attempt(number: summary.attempts, at: Date(), report: error.report))
-                    log.flush()
-                    if isStopped { break }
-                    failures += 1
-                    summary.message = error.report.error.map {
-                        "\($0.stage.rawValue)/\($0.kind.rawValue): \($0.message)"
-                    }
-                    updateProgress { $0.lastProblem = summary.message }
-                    logger.info(
-                        "open failed",
-                        metadata: ["url": "\(error.report.url)", "attempt": "\(summary.attempts)"]
-                    )
-                    guard configuration.reconnect.allowsAttempt(afterFailures: failures) else {
-                        summary.outcome = .attemptsExhausted
-                        break
-                    }
-                    continue
+                let next: Next
+                switch await openOnce() {
+                case .failure(let error): next = failedOpen(error, summary: &summary, failures: &failures)
+                case .success(let stream):
+                    next = await record(stream, writer: writer, summary: &summary, failures: &failures)
                 }
-                summary.successfulOpens += 1
-                if summary.successfulOpens > 1 { metrics.reconnects.increment() }
-                eventRelay.follow(stream, readBatchSeconds: configuration.readBatchSeconds)
-                log.append(.attempt(number: summary.attempts, at: Date(), report: stream.report))
-                let attempt = summary.attempts
-                state.withLock { $0.current = stream }
-                updateProgress {
-                    $0.state = .recording
-                    $0.reconnects = summary.successfulOpens - 1
-                    $0.lastFirstPictureMs = stream.report.summary.firstVideoFrameMs
-                }
-                // A stop that came while the open ran missed this stream.
-                if isStopped { stream.interruptReads() }
-                let outcome = await writer.record(stream, attempt: attempt) { written in
-                    self.updateProgress { progress in
-                        progress.packetsWritten = written.packets
-                        progress.bytesWritten = written.bytes
-                        progress.mediaSeconds = written.seconds
-                    }
-                }
-                state.withLock { $0.current = nil }
-                stream.close()
-                switch outcome {
-                case .ended(let end, let wroteMedia):
-                    // Only a connection that added media resets the count: an edge that opens, re-sends what was
-                    // written and closes again is backed off like a failed open, and counts towards maxAttempts.
-                    if wroteMedia {
-                        failures = 0
-                    } else if !isStopped {
-                        failures += 1
-                        guard configuration.reconnect.allowsAttempt(afterFailures: failures) else {
-                            summary.outcome = .attemptsExhausted
-                            summary.message = end.description
-                            log.flush()
-                            break attempts
-                        }
-                    }
-                    updateProgress { $0.lastProblem = end.description }
-                    if configuration.stopAtEndOfInput, end.reason == .endOfInput {
-                        summary.outcome = .inputEnded
-                        summary.message = end.description
-                        log.flush()
-                        break attempts
-                    }
-                    logger.info(
-                        "stream ended",
-                        metadata: ["reason": "\(end.reason.rawValue)", "attempt": "\(attempt)"]
-                    )
-                case .writeFailed(let error):
-                    summary.outcome = .writeFailed
-                    summary.message = error.description
-                    stopped.store(true, ordering: .relaxed)
-                }
-                log.flush()
+                if next == .stop { break }
             }
         } onCancel: {
             stop()
@@ -245,6 +164,103 @@ public final class Recorder: Sendable {
         }
         eventRelay.finish()
         return summary
+    }
+
+    /// What the attempts loop does after one attempt.
+    private enum Next {
+        case again
+        case stop
+    }
+
+    /// One open, in a task of its own so that ``stop()`` can cancel it (the opener stops at FFmpeg's next poll).
+    private func openOnce() async -> Result<OpenedStream, OpenError> {
+        let opener = opener
+        let url = url
+        let events = eventRelay.sink
+        let opening = Task { () async -> Result<OpenedStream, OpenError> in
+            do throws(OpenError) { return .success(try await opener.open(url, events: events)) } catch {
+                return .failure(error)
+            }
+        }
+        state.withLock { $0.opening = opening }
+        if isStopped { opening.cancel() }
+        defer { state.withLock { $0.opening = nil } }
+        return await opening.value
+    }
+
+    /// Logs a failed open and counts it; stops when the recorder was stopped or the policy gives up.
+    private func failedOpen(_ error: OpenError, summary: inout RecordingSummary, failures: inout Int) -> Next {
+        log.append(.attempt(number: summary.attempts, at: Date(), report: error.report))
+        log.flush()
+        if isStopped { return .stop }
+        failures += 1
+        summary.message = error.report.error.map { "\($0.stage.rawValue)/\($0.kind.rawValue): \($0.message)" }
+        updateProgress { [message = summary.message] in $0.lastProblem = message }
+        logger.info("open failed", metadata: ["url": "\(error.report.url)", "attempt": "\(summary.attempts)"])
+        guard configuration.reconnect.allowsAttempt(afterFailures: failures) else {
+            summary.outcome = .attemptsExhausted
+            return .stop
+        }
+        return .again
+    }
+
+    /// Records one opened stream to its end, then decides whether to open again.
+    private func record(
+        _ stream: OpenedStream,
+        writer: RecordingWriter,
+        summary: inout RecordingSummary,
+        failures: inout Int
+    ) async -> Next {
+        summary.successfulOpens += 1
+        if summary.successfulOpens > 1 { metrics.reconnects.increment() }
+        eventRelay.follow(stream, readBatchSeconds: configuration.readBatchSeconds)
+        log.append(.attempt(number: summary.attempts, at: Date(), report: stream.report))
+        let attempt = summary.attempts
+        state.withLock { $0.current = stream }
+        updateProgress { [reconnects = summary.successfulOpens - 1] in
+            $0.state = .recording
+            $0.reconnects = reconnects
+            $0.lastFirstPictureMs = stream.report.summary.firstVideoFrameMs
+        }
+        // A stop that came while the open ran missed this stream.
+        if isStopped { stream.interruptReads() }
+        let outcome = await writer.record(stream, attempt: attempt) { written in
+            self.updateProgress { progress in
+                progress.packetsWritten = written.packets
+                progress.bytesWritten = written.bytes
+                progress.mediaSeconds = written.seconds
+            }
+        }
+        state.withLock { $0.current = nil }
+        stream.close()
+        defer { log.flush() }
+        switch outcome {
+        case .ended(let end, let wroteMedia):
+            // Only a connection that added media resets the count: an edge that opens, re-sends what was written
+            // and closes again is backed off like a failed open, and counts towards maxAttempts.
+            if wroteMedia {
+                failures = 0
+            } else if !isStopped {
+                failures += 1
+                guard configuration.reconnect.allowsAttempt(afterFailures: failures) else {
+                    summary.outcome = .attemptsExhausted
+                    summary.message = end.description
+                    return .stop
+                }
+            }
+            updateProgress { $0.lastProblem = end.description }
+            if configuration.stopAtEndOfInput, end.reason == .endOfInput {
+                summary.outcome = .inputEnded
+                summary.message = end.description
+                return .stop
+            }
+            logger.info("stream ended", metadata: ["reason": "\(end.reason.rawValue)", "attempt": "\(attempt)"])
+        case .writeFailed(let error):
+            summary.outcome = .writeFailed
+            summary.message = error.description
+            stopped.store(true, ordering: .relaxed)
+        }
+        return .again
     }
 
     private func updateProgress(_ change: (inout RecorderProgress) -> Void) {

@@ -78,7 +78,7 @@ public final class OpenedStream: Sendable {
         readTimeout: Double?,
         mediaSocket: Int32?,
         openStart: UInt64,
-        logger: Logger = Logger(label: "FirstFrame.StreamOpener")
+        logger: Logger = .disabled
     ) {
         self.report = report
         self.logger = logger
@@ -339,14 +339,14 @@ public final class OpenedStream: Sendable {
 
     private func classify(_ error: FFmpegError, _ reader: inout Reader) -> StreamEnd {
         let discarded = reader.held?.size ?? 0
-        if error.isInterrupted, interrupter.isCancelled {
+        if error.code == .interrupted, interrupter.isCancelled {
             return makeEnd(&reader, .closed, "closed by the application", error: error, discarded: discarded)
         }
-        if error.isInterrupted {
+        if error.code == .interrupted {
             return makeEnd(&reader, .stalled, stallMessage, error: error, discarded: discarded)
         }
         let connectionErrors = [EIO, ECONNRESET, EPIPE, ETIMEDOUT, ECONNABORTED, ENETDOWN, ENETUNREACH, EHOSTUNREACH]
-        if reader.held != nil || connectionErrors.contains(where: error.isSystemError) {
+        if reader.held != nil || connectionErrors.contains(where: { error.code == .system($0) }) {
             let inside = reader.held.map { " inside a packet of \($0.size) bytes (not handed on)" } ?? ""
             return makeEnd(
                 &reader,

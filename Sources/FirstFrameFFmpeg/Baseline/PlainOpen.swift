@@ -66,7 +66,7 @@ public enum PlainOpen {
 
             stage = .firstKeyframe
             guard let videoIndex = input.bestStream(.video) else {
-                throw FFmpegError(code: CFFMPEG_AVERROR_STREAM_NOT_FOUND, operation: "av_find_best_stream(video)")
+                throw FFmpegError(code: .streamNotFound, operation: "av_find_best_stream(video)")
             }
             let decoder = try CodecContext.decoder(for: input, streamIndex: videoIndex, threads: decoderThreads)
             let packet = Packet()
@@ -74,7 +74,7 @@ public enum PlainOpen {
             var sawKeyframe = false
             while true {
                 guard try input.read(into: packet) else {
-                    throw FFmpegError(code: CFFMPEG_AVERROR_EOF, operation: "av_read_frame before the first picture")
+                    throw FFmpegError(code: .endOfFile, operation: "av_read_frame before the first picture")
                 }
                 guard packet.streamIndex == videoIndex else { continue }
                 if !sawKeyframe {

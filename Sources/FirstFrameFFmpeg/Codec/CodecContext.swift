@@ -7,7 +7,7 @@ public final class CodecContext {
 
     private init(codec: UnsafePointer<AVCodec>) throws(FFmpegError) {
         guard let context = avcodec_alloc_context3(codec) else {
-            throw FFmpegError(code: cffmpeg_averror(ENOMEM), operation: "avcodec_alloc_context3")
+            throw FFmpegError(code: .system(ENOMEM), operation: "avcodec_alloc_context3")
         }
         pointer = context
     }
@@ -30,7 +30,7 @@ public final class CodecContext {
         options: FFmpegOptions? = nil
     ) throws(FFmpegError) -> CodecContext {
         guard let codec = avcodec_find_decoder(parameters.pointee.codec_id) else {
-            throw FFmpegError(code: CFFMPEG_AVERROR_DECODER_NOT_FOUND, operation: "avcodec_find_decoder")
+            throw FFmpegError(code: .decoderNotFound, operation: "avcodec_find_decoder")
         }
         let context = try CodecContext(codec: codec)
         try FFmpegError.check(

@@ -26,7 +26,7 @@ public final class InputFormatContext {
         format: String? = nil
     ) throws(FFmpegError) {
         guard let allocated = avformat_alloc_context() else {
-            throw FFmpegError(code: cffmpeg_averror(ENOMEM), operation: "avformat_alloc_context")
+            throw FFmpegError(code: .system(ENOMEM), operation: "avformat_alloc_context")
         }
         self.interrupter = interrupter
         allocated.pointee.interrupt_callback = InterruptCallback.make(for: interrupter)
@@ -36,7 +36,7 @@ public final class InputFormatContext {
         if let format {
             guard let found = av_find_input_format(format) else {
                 avformat_free_context(allocated)
-                throw FFmpegError(code: CFFMPEG_AVERROR_DEMUXER_NOT_FOUND, operation: "av_find_input_format(\(format))")
+                throw FFmpegError(code: .demuxerNotFound, operation: "av_find_input_format(\(format))")
             }
             inputFormat = found
         }

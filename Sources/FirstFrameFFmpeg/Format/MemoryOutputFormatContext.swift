@@ -33,12 +33,12 @@ package final class MemoryOutputFormatContext {
             "avformat_alloc_output_context2(\(format))"
         )
         guard let context else {
-            throw FFmpegError(code: CFFMPEG_AVERROR_MUXER_NOT_FOUND, operation: "avformat_alloc_output_context2")
+            throw FFmpegError(code: .muxerNotFound, operation: "avformat_alloc_output_context2")
         }
         sink = Sink()
         guard let buffer = av_malloc(Int(Self.bufferSize)) else {
             avformat_free_context(context)
-            throw FFmpegError(code: cffmpeg_averror(ENOMEM), operation: "av_malloc")
+            throw FFmpegError(code: .system(ENOMEM), operation: "av_malloc")
         }
         guard
             let io = avio_alloc_context(
@@ -53,7 +53,7 @@ package final class MemoryOutputFormatContext {
         else {
             av_free(buffer)
             avformat_free_context(context)
-            throw FFmpegError(code: cffmpeg_averror(ENOMEM), operation: "avio_alloc_context")
+            throw FFmpegError(code: .system(ENOMEM), operation: "avio_alloc_context")
         }
         context.pointee.pb = io
         context.pointee.flags |= AVFMT_FLAG_CUSTOM_IO
@@ -74,7 +74,7 @@ package final class MemoryOutputFormatContext {
     @discardableResult
     package func addStream(from encoder: CodecContext) throws(FFmpegError) -> Int {
         guard let stream = avformat_new_stream(pointer, nil) else {
-            throw FFmpegError(code: cffmpeg_averror(ENOMEM), operation: "avformat_new_stream")
+            throw FFmpegError(code: .system(ENOMEM), operation: "avformat_new_stream")
         }
         try FFmpegError.check(
             avcodec_parameters_from_context(stream.pointee.codecpar, encoder.pointer),

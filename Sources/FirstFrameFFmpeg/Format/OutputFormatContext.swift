@@ -30,7 +30,7 @@ public final class OutputFormatContext {
             "avformat_alloc_output_context2(\(format ?? path))"
         )
         guard let context else {
-            throw FFmpegError(code: CFFMPEG_AVERROR_MUXER_NOT_FOUND, operation: "avformat_alloc_output_context2")
+            throw FFmpegError(code: .muxerNotFound, operation: "avformat_alloc_output_context2")
         }
         if context.pointee.oformat.pointee.flags & AVFMT_NOFILE == 0 {
             let opened = avio_open(&context.pointee.pb, path, AVIO_FLAG_WRITE)
@@ -76,7 +76,7 @@ public final class OutputFormatContext {
     ) throws(FFmpegError) -> Int {
         precondition(!headerWritten, "streams are added before writeHeader()")
         guard let stream = avformat_new_stream(pointer, nil) else {
-            throw FFmpegError(code: cffmpeg_averror(ENOMEM), operation: "avformat_new_stream")
+            throw FFmpegError(code: .system(ENOMEM), operation: "avformat_new_stream")
         }
         try FFmpegError.check(avcodec_parameters_copy(stream.pointee.codecpar, parameters), "avcodec_parameters_copy")
         // The input container's codec tag (FLV's 7 for H.264, …) means nothing to another container: let the

@@ -62,7 +62,11 @@ struct DemoCommand: AsyncParsableCommand {
                     try await OpenBenchmark.waitForPhase(server, millisecondsBeforeKeyframe: lead)
                     var knobs = preset.knobs
                     knobs.totalDeadline = timeout
-                    let opener = try StreamOpener(knobs: knobs, presetName: preset.rawValue)
+                    let opener = try StreamOpener(
+                        knobs: knobs,
+                        presetName: preset.rawValue,
+                        logger: CommandLineLogging.opens
+                    )
                     let report = await Progress.run("\(mode.rawValue): opening with \(preset.rawValue)") {
                         await opener.report(opening: server.url(mode))
                     }

@@ -38,7 +38,7 @@ struct ProbeCommand: AsyncParsableCommand {
     func run() async throws {
         FFmpegLog.level = .quiet
         let knobs = try knobOptions.knobs()
-        let opener = try StreamOpener(knobs: knobs, presetName: knobOptions.label)
+        let opener = try StreamOpener(knobs: knobs, presetName: knobOptions.label, logger: CommandLineLogging.opens)
         let phases = PhaseSession(mode: phaseOptions.mode(alignByDefault: repeats > 1), url: url, knobs: knobs)
         defer { phases.finish() }
         var reports: [FirstFrameReport] = []

@@ -165,7 +165,11 @@ struct SweepCommand: AsyncParsableCommand {
         func opener(_ index: Int) throws -> StreamOpener {
             if let opener = openers[index] { return opener }
             do throws(KnobError) {
-                let made = try StreamOpener(knobs: knobs(combination(index, of: axes)), presetName: preset + "+")
+                let made = try StreamOpener(
+                    knobs: knobs(combination(index, of: axes)),
+                    presetName: preset + "+",
+                    logger: CommandLineLogging.opens
+                )
                 openers[index] = made
                 return made
             } catch {
