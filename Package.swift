@@ -88,7 +88,7 @@ let upperLayers: [Target] = [
     .target(
         name: "FirstFrameExporter",
         dependencies: [
-            "FirstFrame",
+            "FirstFrame", logging,
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ] + nio

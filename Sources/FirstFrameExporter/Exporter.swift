@@ -1,5 +1,6 @@
 import FirstFrame
 import Foundation
+import Logging
 import Synchronization
 
 /// The exporter behind `firstframe exporter`, HTTP aside: which targets may be probed, the probes themselves, what
@@ -117,6 +118,7 @@ public final class Exporter: Sendable {
 
     public let options: Options
     public let metrics: ExporterMetrics
+    private let logger: Logger
     private let probeSlots: OpenSlots
     private let state: Mutex<State>
     private let updates: AsyncStream<ExporterConfiguration>.Continuation
@@ -130,12 +132,15 @@ public final class Exporter: Sendable {
     }
 
     /// Reads the configuration (when there is one); throws when it is invalid.
+    /// - Parameter logger: where each probe's open logs (and FFmpeg's lines of it); nothing unless given.
     public init(
         options: Options,
-        metrics: ExporterMetrics = ExporterMetrics()
+        metrics: ExporterMetrics = ExporterMetrics(),
+        logger: Logger = .disabled
     ) throws(ExporterConfiguration.ConfigurationError) {
         self.options = options
         self.metrics = metrics
+        self.logger = logger
         probeSlots = OpenSlots(limit: options.probeConcurrency)
         let configuration: ExporterConfiguration
         do throws(ExporterConfiguration.ConfigurationError) {
@@ -189,7 +194,9 @@ public final class Exporter: Sendable {
         let start = MonotonicClock.nanoseconds()
         let report: FirstFrameReport
         do {
-            report = await (try StreamOpener(knobs: knobs, presetName: preset.rawValue)).report(opening: url)
+            report = await (try StreamOpener(knobs: knobs, presetName: preset.rawValue, logger: logger)).report(
+                opening: url
+            )
         } catch {
             // Knobs are checked before they get here; keep a report anyway rather than trap.
             var failed = FirstFrameReport(url: InputPolicy.redacted(url), preset: preset.rawValue, knobs: knobs)

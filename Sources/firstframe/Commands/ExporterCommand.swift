@@ -93,7 +93,8 @@ struct ExporterCommand: AsyncParsableCommand {
                     keepReports: keepReports,
                     timeoutOffset: timeoutOffset
                 ),
-                metrics: metrics
+                metrics: metrics,
+                logger: CommandLineLogging.opens
             )
         } catch {
             throw ValidationError(error.description)

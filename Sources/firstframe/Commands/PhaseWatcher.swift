@@ -79,8 +79,10 @@ final class PhaseWatcher: Sendable {
             stream.close()
             return
         }
-        let thread = Thread { [self] in read(stream) }
-        thread.name = "firstframe.phase-watcher"
+        let thread = Thread { [self] in
+            ThreadName.applyToCurrentThread("firstframe.phase-watcher")
+            read(stream)
+        }
         thread.start()
     }
 
