@@ -119,7 +119,7 @@ import Testing
     // MARK: Tests
 
     @Test func rolesVariantsAndTheLiveEdgeOfAKeepAliveOpen() throws {
-        let trace = NetworkTrace(start: 0, end: 200, events: keepAliveOpen())
+        let trace = replayed(end: 200, keepAliveOpen())
         let hops = trace.hops
         #expect(hops.map(\.role) == [.masterPlaylist, .mediaPlaylist, .mediaPlaylist, .segment, .segment])
         // Warm or cold: the first lookup went to the resolvers, the later ones to the cache; kept-alive requests
@@ -239,7 +239,7 @@ import Testing
         events.append(NetworkEvent(kind: .tlsHandshakeEnd, time: 56, fd: -101, result: 0, aux: 1))
         events.append(get("/live/hi/seg1.ts", fd: -101, at: 60, kind: .tlsSend))
         events += respond(ok("", type: "video/mp2t"), fd: -101, at: 70, kind: .tlsReceive)
-        let trace = NetworkTrace(start: 0, end: 100, events: events)
+        let trace = replayed(end: 100, events)
         #expect(trace.hops.map(\.kind) == [.tls, .tls])
         #expect(trace.hops.map(\.role) == [.mediaPlaylist, .segment])
         #expect(trace.hops.map(\.tlsResumed) == [false, true])
@@ -266,7 +266,7 @@ import Testing
             NetworkEvent(kind: .send, time: 60, fd: 6, result: Int64(request.utf8.count), data: Array(request.utf8))
         )
         events += respond(ok(media(sequence: 0, count: 2)), fd: 6, at: 70)
-        let trace = NetworkTrace(start: 0, end: 100, events: events)
+        let trace = replayed(end: 100, events)
         #expect(trace.hops.map(\.role) == [.masterPlaylist, .other, .mediaPlaylist])
         let reading = HLSPlaylistReading(trace: trace)
         #expect(reading.masterPlaylists.first?.variants.first?.url == "http://cdn.test:8080/v.m3u8?token=1")
@@ -277,7 +277,7 @@ import Testing
         var events = connected(fd: 5, at: 0)
         events.append(get("/live/stream.flv", fd: 5, at: 10))
         events += respond(ok("FLV\u{1}\u{5}", type: "video/x-flv"), fd: 5, at: 20)
-        let trace = NetworkTrace(start: 0, end: 30, events: events)
+        let trace = replayed(end: 30, events)
         #expect(trace.hops.map(\.role) == [nil])
         #expect(!HLSPlaylistReading(trace: trace).isHLS)
     }

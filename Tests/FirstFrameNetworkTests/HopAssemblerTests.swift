@@ -44,7 +44,7 @@ import Testing
         events.append(receive(Array("HTTP/1.1 200 OK\r\n\r\n".utf8), fd: 7, at: 55, total: 40_000))
         events.append(receive([], fd: 7, at: 60, total: 10_000))
         events.append(NetworkEvent(kind: .close, time: 70, fd: 7))
-        let hops = NetworkTrace(start: 0, end: 80, events: events).hops
+        let hops = replayed(end: 80, events).hops
         #expect(hops.count == 2)
         #expect(hops.map(\.url) == ["http://cdn.test/live.m3u8", "http://cdn.test/seg1.ts"])
         #expect(hops[0].lookup?.source == .cache)
@@ -61,7 +61,7 @@ import Testing
             NetworkEvent(kind: .send, time: 20, fd: 3, result: 1537, data: [0x03] + [UInt8](repeating: 0, count: 64))
         )
         events.append(receive([0x03] + [UInt8](repeating: 1, count: 64), fd: 3, at: 45, total: 1537))
-        let hop = NetworkTrace(start: 0, end: 50, events: events).hops.first
+        let hop = replayed(end: 50, events).hops.first
         #expect(hop?.kind == .rtmp)
         #expect(hop?.host == "127.0.0.1" && hop?.port == 1935)
         #expect(hop?.requestStart == 20 && hop?.responseStart == 45)
@@ -79,7 +79,7 @@ import Testing
         events.append(NetworkEvent(kind: .send, time: 35, fd: 9, result: 80, data: record(0x14, 1) + record(0x17, 69)))
         events.append(NetworkEvent(kind: .send, time: 36, fd: 9, result: 200, data: record(0x17, 195)))
         events.append(receive(record(0x17, 500), fd: 9, at: 50))
-        let hop = NetworkTrace(start: 0, end: 60, events: events).hops.first
+        let hop = replayed(end: 60, events).hops.first
         #expect(hop?.kind == .tls)
         #expect(hop?.secureConnectionStart == 20)
         #expect(hop?.secureConnectionEnd == 35)
@@ -91,7 +91,7 @@ import Testing
         var events = connected(fd: 4, at: 0)
         events.append(send("GET /a HTTP/1.1\r\nHost: a.test:8080\r\n\r\n", fd: 4, at: 12))
         events.append(receive(Array("HTTP/1.1 302 Found\r\nlocation:  http://b.test/b \r\n\r\n".utf8), fd: 4, at: 20))
-        let hop = NetworkTrace(start: 0, end: 30, events: events).hops.first
+        let hop = replayed(end: 30, events).hops.first
         #expect(hop?.url == "http://a.test:8080/a")
         #expect(hop?.status == 302 && hop?.statusLine == "HTTP/1.1 302 Found")
         #expect(hop?.redirectTo == "http://b.test/b")
@@ -102,7 +102,7 @@ import Testing
         events.append(send("GET /a HTTP/1.1\r\nHost: a.test\r\n\r\n", fd: 5, at: 12))
         events.append(receive(Array("HTTP/1.1 301 Moved".utf8), fd: 5, at: 20))
         events.append(receive(Array(" Permanently\r\nLocation: http://b.test/\r\n\r\nbody".utf8), fd: 5, at: 22))
-        let hop = NetworkTrace(start: 0, end: 30, events: events).hops.first
+        let hop = replayed(end: 30, events).hops.first
         #expect(hop?.responseStart == 20)
         #expect(hop?.status == 301 && hop?.redirectTo == "http://b.test/")
     }
@@ -116,7 +116,7 @@ import Testing
         events.append(NetworkEvent(kind: .send, time: 50, fd: 3, result: 1536, data: [1, 2, 3]))
         events.append(receive([2], fd: 3, at: 60, total: 200))
         events.append(NetworkEvent(kind: .send, time: 70, fd: 3, result: 100, data: [3]))
-        #expect(NetworkTrace(start: 0, end: 80, events: events).hops.count == 1)
+        #expect(replayed(end: 80, events).hops.count == 1)
     }
 
     private func plaintext(_ kind: NetworkEvent.Kind, _ text: String, session: Int32, at time: UInt64) -> NetworkEvent {
@@ -139,7 +139,7 @@ import Testing
         events.append(plaintext(.tlsSend, "GET /live.m3u8 HTTP/1.1\r\nHost: cdn.test\r\n\r\n", session: -100, at: 85))
         events.append(plaintext(.tlsReceive, "HTTP/1.1 200 OK\r\n\r\n", session: -101, at: 90))
         events.append(plaintext(.tlsReceive, "HTTP/1.1 404 Not Found\r\n\r\n", session: -100, at: 95))
-        let hops = NetworkTrace(start: 0, end: 100, events: events).hops
+        let hops = replayed(end: 100, events).hops
         #expect(
             hops.map(\.url) == ["https://cdn.test/live.m3u8", "https://cdn.test/seg1.ts", "https://cdn.test/live.m3u8"]
         )
@@ -159,7 +159,7 @@ import Testing
         events.append(plaintext(.tlsSend, "\u{3}c2", session: -100, at: 41))
         events.append(plaintext(.tlsReceive, "\u{2}x", session: -100, at: 50))
         events.append(plaintext(.tlsSend, "\u{3}connect", session: -100, at: 51))
-        let hops = NetworkTrace(start: 0, end: 60, events: events).hops
+        let hops = replayed(end: 60, events).hops
         #expect(hops.count == 1)
         #expect(hops.first?.url == nil)
         #expect(hops.first?.requestStart == 31 && hops.first?.responseStart == 40)

@@ -18,11 +18,14 @@ package struct FLVHeaderSniffer {
     }
 
     private let url: String
+    /// The open's network trace, whose response bytes are looked in (nil: only a file is).
+    private let trace: LiveTrace?
     /// The flags, once found.
     private var found: Streams?
 
-    init(url: String) {
+    init(url: String, trace: LiveTrace?) {
         self.url = url
+        self.trace = trace
     }
 
     /// With the demuxer named rather than probed (`format` `auto` or `flv`), FFmpeg's FLV demuxer reads any
@@ -78,7 +81,7 @@ package struct FLVHeaderSniffer {
             defer { try? handle.close() }
             return Self.flags(in: Array(handle.readData(ofLength: 9)))
         }
-        for event in NetworkTraceRecorder.eventsSoFar().reversed()
+        for event in (trace?.events() ?? []).reversed()
         where event.kind == .receive || event.kind == .tlsReceive {
             if let found = Self.flags(in: event.data) { return found }
         }

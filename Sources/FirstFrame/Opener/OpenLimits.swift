@@ -22,7 +22,8 @@ struct OpenLimits: Sendable {
     /// - Parameters:
     ///   - origin: when the open was asked for (`MonotonicClock`): the network stages' deadlines run from here.
     ///   - feed: told the trace's new events on every poll (nil: nobody listens).
-    init(knobs: TuningKnobs, url: String, origin: UInt64, feed: OpenEventFeed?) {
+    ///   - live: the open's trace, read on every poll from where the last poll left off.
+    init(knobs: TuningKnobs, url: String, origin: UInt64, feed: OpenEventFeed?, live: LiveTrace) {
         self.knobs = knobs
         let limitReason = Locked<LimitReason?>(nil)
         self.limitReason = limitReason
@@ -32,6 +33,7 @@ struct OpenLimits: Sendable {
                 knobs: knobs,
                 origin: origin,
                 feed: feed,
+                live: live,
                 watchesSegments: Self.isPlaylist(url),
                 reason: limitReason
             )
@@ -47,12 +49,13 @@ struct OpenLimits: Sendable {
     /// What the interrupter checks on every FFmpeg poll besides the deadlines it holds: the cap on requests
     /// (counted by the hooks as they happen), the deadlines of the stages inside `avformat_open_input`, which
     /// only the trace can tell apart, and for a playlist an HTTP error on a later request (a segment), which FFmpeg
-    /// would skip and wait out. Runs on the open's thread, whose trace it reads; says why it held in `reason`.
-    /// It also hands the trace's new events to the listener, if any (`feed`).
+    /// would skip and wait out. Runs on the open's thread, whose trace it reads (`live`: the events since the last
+    /// poll); says why it held in `reason`. It also hands the trace's new events to the listener, if any (`feed`).
     private static func limit(
         knobs: TuningKnobs,
         origin: UInt64,
         feed: OpenEventFeed?,
+        live: LiveTrace,
         watchesSegments: Bool,
         reason: Locked<LimitReason?>
     ) -> @Sendable () -> Bool {
@@ -67,16 +70,13 @@ struct OpenLimits: Sendable {
                 return true
             }
             guard !networkDeadlines.isEmpty || watchesSegments, NetworkTraceRecorder.isTracing else { return false }
-            let now = MonotonicClock.nanoseconds()
-            let hops = NetworkTrace(start: origin, end: now, events: NetworkTraceRecorder.eventsSoFar()).hops
             // Segments only: a variant or rendition playlist that fails is one FFmpeg marks broken and plays without.
-            if watchesSegments, let failed = hops.last(where: { $0.role == .segment && ($0.status ?? 0) >= 400 }),
-                let status = failed.status
-            {
+            if watchesSegments, let failed = live.failedSegment(), let status = failed.status {
                 reason.withLock { $0 = .segmentFailed(status: status, url: failed.url) }
                 return true
             }
-            let (stage, since) = StageTimeline.networkStageInProgress(hops: hops, origin: origin, now: now)
+            let now = MonotonicClock.nanoseconds()
+            let (stage, since) = StageTimeline.networkStageInProgress(hops: live.hops(), origin: origin, now: now)
             guard let limit = networkDeadlines[stage], now >= since + UInt64(limit * 1e6) else { return false }
             reason.withLock { $0 = .stageDeadline(stage, limit) }
             return true

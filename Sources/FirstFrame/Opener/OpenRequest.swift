@@ -19,6 +19,9 @@ struct OpenRequest: Sendable {
     let origin: UInt64
     /// The wall clock at ``origin`` (seconds since 1970), for the report's `startedAt`.
     let startedAt: Double
+    /// The open's network trace, read as it grows (by the limits, the log lines' stage, the feed) and assembled
+    /// once, from the same reading, when the open ends.
+    let live: LiveTrace
     /// Turns the trace and the marks into events as they happen; nil when nobody listens (no work at all).
     let feed: OpenEventFeed?
     let limits: OpenLimits
@@ -40,9 +43,11 @@ struct OpenRequest: Sendable {
         startedAt = Date().timeIntervalSince1970
         let origin = MonotonicClock.nanoseconds()
         self.origin = origin
-        let feed = events.map { OpenEventFeed(origin: origin, sink: $0) }
+        let live = LiveTrace(reportsHopEvents: events != nil)
+        self.live = live
+        let feed = events.map { OpenEventFeed(origin: origin, live: live, sink: $0) }
         self.feed = feed
-        limits = OpenLimits(knobs: knobs, url: url, origin: origin, feed: feed)
+        limits = OpenLimits(knobs: knobs, url: url, origin: origin, feed: feed, live: live)
     }
 
     /// The open's deadlines and cancel switch.

@@ -40,9 +40,9 @@ final class OpenRun {
         self.request = request
         queue = PacketQueue(
             maxBytes: request.knobs.maxBufferBytes,
-            onFirstKeyframe: Self.keyframeListener(feed: request.feed, origin: request.origin)
+            onFirstKeyframe: Self.keyframeListener(feed: request.feed, live: request.live)
         )
-        sniffer = FLVHeaderSniffer(url: request.url)
+        sniffer = FLVHeaderSniffer(url: request.url, trace: request.live)
     }
 
     /// Runs the open `request` asks for, on the calling thread (the open's own): the kept stream, or the failure
@@ -119,7 +119,11 @@ final class OpenRun {
             PipelineFailure(stage: .dns, kind: .ffmpeg, message: "not run")
         )
         var stoppedByRequestCap = false
-        let (_, trace) = NetworkTrace.capture(captureBytesPerTurn: Self.captureBytesPerTurn, quickAck: knobs.quickAck) {
+        let (_, trace) = NetworkTrace.capture(
+            captureBytesPerTurn: Self.captureBytesPerTurn,
+            quickAck: knobs.quickAck,
+            live: request.live
+        ) {
             let scope = LookupScope(
                 cache: request.dnsCache,
                 interrupter: limits.interrupter,
@@ -154,15 +158,7 @@ final class OpenRun {
     /// The stage in progress, for FFmpeg's lines: from the marks once the input is open, before that from the trace
     /// so far (the network stages all happen inside `avformat_open_input`). Runs on the open's thread.
     private func stageInProgress() -> Stage {
-        let hops =
-            marks.formatProbed == nil && NetworkTraceRecorder.isTracing
-            ? NetworkTrace(
-                start: request.origin,
-                end: MonotonicClock.nanoseconds(),
-                events: NetworkTraceRecorder.eventsSoFar()
-            )
-            .hops
-            : []
+        let hops = marks.formatProbed == nil && NetworkTraceRecorder.isTracing ? request.live.hops() : []
         return StageTimeline.stageInProgress(hops: hops, marks: marks)
     }
 
@@ -251,15 +247,11 @@ final class OpenRun {
     /// report will say, from the trace so far. Nil when nobody listens (no work at all).
     private static func keyframeListener(
         feed: OpenEventFeed?,
-        origin: UInt64
+        live: LiveTrace
     ) -> ((InputFormatContext, UInt64, Range<Int64>?) -> Void)? {
         guard let feed else { return nil }
         return { input, readAt, bytes in
-            let soFar = NetworkTrace(
-                start: origin,
-                end: MonotonicClock.nanoseconds(),
-                events: NetworkTraceRecorder.eventsSoFar()
-            )
+            let soFar = live.traceSoFar(at: MonotonicClock.nanoseconds())
             let arrival = TraceEvidence.mediaArrival(soFar, formatName: input.formatName, keyframeBytes: bytes)
             feed.firstKeyframe(readAt: readAt, arrivedAt: arrival?.keyframeLastByte)
         }

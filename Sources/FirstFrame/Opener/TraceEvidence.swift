@@ -74,11 +74,7 @@ package enum TraceEvidence {
     /// ICY) or whose status is 1xx or past 599 is the server's error, whatever its body held. The response looked at
     /// is the last one the trace read a head of; read from the trace assembled for the report (no second reading).
     package static func statusLineFailure(_ trace: NetworkTrace) -> PipelineFailure? {
-        guard let hop = trace.hops.last(where: { $0.statusLine != nil }), let line = hop.statusLine else { return nil }
-        let status =
-            hop.status
-            ?? (line.hasPrefix("ICY ") ? line.split(separator: " ").dropFirst().first.flatMap { Int($0) } : nil)
-        if let status, (200...599).contains(status) { return nil }
+        guard let (line, status) = trace.unusableStatusLine else { return nil }
         return PipelineFailure(
             stage: .httpResponse,
             kind: .http,
@@ -91,9 +87,7 @@ package enum TraceEvidence {
     /// it has none.
     /// - Parameter formatName: the input's demuxer.
     package static func mediaSocket(_ trace: NetworkTrace, formatName: String) -> Int32? {
-        guard ["flv", "live_flv", "mpegts"].contains(formatName),
-            let hop = trace.hops.last, hop.closed == nil, let fd = hop.establishedConnect?.fd
-        else { return nil }
-        return fd
+        guard ["flv", "live_flv", "mpegts"].contains(formatName) else { return nil }
+        return trace.lastHopOpenSocket
     }
 }

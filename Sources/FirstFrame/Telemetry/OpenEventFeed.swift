@@ -1,94 +1,49 @@
-import CNetworkHooks
 import Synchronization
 
-/// What one open tells its listener, as it runs: the network events the trace records (read from the trace where
-/// the open left off: at every FFmpeg interrupt poll and every media milestone) and the milestones themselves,
-/// each on the report's clock. Called on the open's thread only; the lock is never contended, it only makes the
-/// feed `Sendable` for the interrupter's limit, which runs there too.
+/// What one open tells its listener, as it runs: what the hops do (the open's ``LiveTrace`` reads them from the
+/// trace, where the open left off, at every FFmpeg interrupt poll and every media milestone) and the milestones
+/// themselves, each on the report's clock. Called on the open's thread only; the lock is never contended, it only
+/// makes the feed `Sendable` for the interrupter's limit, which runs there too.
 ///
 /// Exists only when someone listens: an open without a listener has no feed and does none of this.
 final class OpenEventFeed: Sendable {
     /// The open's origin (`MonotonicClock` ns): the report's zero.
     private let origin: UInt64
+    /// The open's trace, read as it grows; it keeps the hop events (`reportsHopEvents`).
+    private let live: LiveTrace
     private let sink: @Sendable (OpenEvent) -> Void
     private let state = Mutex(State())
 
     private struct State: ~Copyable {
-        var tracker = NetworkEventTracker()
-        /// The trace being read (the open's), and the index of the first event not read yet.
-        var trace: OpaquePointer?
-        var nextEvent = 0
-        /// The open is over: nothing more is read (the trace is gone).
-        var finished = false
         /// `streamsKnown` went out; until it does, the first keyframe's event waits for it (below).
         var streamsKnown = false
         var heldKeyframe: OpenEvent?
     }
 
-    init(origin: UInt64, sink: @escaping @Sendable (OpenEvent) -> Void) {
+    init(origin: UInt64, live: LiveTrace, sink: @escaping @Sendable (OpenEvent) -> Void) {
         self.origin = origin
+        self.live = live
         self.sink = sink
     }
 
     /// A `MonotonicClock` time on the report's clock (as `StageTimeline.milliseconds`).
     func ms(_ time: UInt64) -> Double { Double(Int64(bitPattern: time &- origin)) / 1e6 }
 
-    private func emit(_ events: [OpenEvent]) {
-        for event in events { sink(event) }
+    private func emit(_ events: [HopEvent]) {
+        for event in events { sink(OpenEvent(ms: ms(event.time), hop: event.hop, kind: OpenEvent.Kind(event.kind))) }
     }
 
     // MARK: Network
 
-    /// Delivers the network events recorded since the last call. On the open's thread (whose trace it reads);
-    /// elsewhere, or once the open is over, it does nothing.
+    /// Delivers what the hops did since the last call. On the open's thread (whose trace it reads); elsewhere, or
+    /// once the open is over, it delivers nothing new.
     func drainNetwork() {
-        emit(state.withLock { state in readNew(&state) })
-    }
-
-    private func readNew(_ state: inout State) -> [OpenEvent] {
-        guard !state.finished, let trace = cnh_trace_current() else { return [] }
-        // The open's trace is the one current at the first read; a trace nested inside it hands its events on
-        // when it ends.
-        if state.trace == nil { state.trace = trace }
-        guard state.trace == trace else { return [] }
-        let count = cnh_trace_event_count(trace)
-        guard count > state.nextEvent, let raw = cnh_trace_events(trace) else { return [] }
-        let bytes = cnh_trace_bytes(trace)
-        var events: [OpenEvent] = []
-        for index in state.nextEvent..<count {
-            let event = raw[index]
-            let data =
-                event.data_length > 0 && bytes != nil
-                ? UnsafeRawBufferPointer(start: bytes! + Int(event.data_offset), count: Int(event.data_length))
-                : UnsafeRawBufferPointer(start: nil, count: 0)
-            let found = state.tracker.apply(
-                .init(
-                    kind: event.kind,
-                    time: event.time_ns,
-                    fd: event.fd,
-                    result: event.result,
-                    error: event.error,
-                    aux: event.aux,
-                    data: data
-                )
-            )
-            events += found.map { OpenEvent(ms: ms($0.time), hop: $0.hop, kind: $0.kind) }
-        }
-        state.nextEvent = count
-        return events
+        emit(live.takeHopEvents())
     }
 
     /// The last read of the trace, before it ends: what is left, and the responses whose head never completed.
     func finishNetwork() {
-        emit(
-            state.withLock { state in
-                var events = readNew(&state)
-                events += state.tracker.flush().map { OpenEvent(ms: ms($0.time), hop: $0.hop, kind: $0.kind) }
-                state.finished = true
-                state.trace = nil
-                return events
-            }
-        )
+        emit(live.finishHopEvents())
     }
 
     // MARK: Media
@@ -169,5 +124,33 @@ final class OpenEventFeed: Sendable {
         guard let failure = report.error else { return }
         releaseKeyframe()
         sink(OpenEvent(ms: report.stages.last?.endMs ?? 0, kind: .openFailed(failure)))
+    }
+}
+
+extension OpenEvent.Kind {
+    /// What a hop did, as a listener is told it: URLs redacted, as the report has them.
+    init(_ kind: HopEvent.Kind) {
+        switch kind {
+        case .lookupStarted(let host, let port):
+            self = .lookupStarted(host: host, port: port)
+        case .lookupFinished(let host, let source, let answers, let error):
+            self = .lookupFinished(host: host, source: source, answers: answers, error: error)
+        case .connectStarted(let address, let port):
+            self = .connectStarted(address: address, port: port)
+        case .connectFinished(let address, let port, let outcome, let error):
+            self = .connectFinished(address: address, port: port, outcome: outcome, error: error)
+        case .tlsStarted:
+            self = .tlsStarted
+        case .tlsFinished(let resumed, let error):
+            self = .tlsFinished(resumed: resumed, error: error)
+        case .requestSent(let url):
+            self = .requestSent(url: url.map(InputPolicy.redacted))
+        case .responseStarted(let status, let statusLine, let redirectTo):
+            self = .responseStarted(
+                status: status,
+                statusLine: statusLine,
+                redirectTo: redirectTo.map(InputPolicy.redacted)
+            )
+        }
     }
 }

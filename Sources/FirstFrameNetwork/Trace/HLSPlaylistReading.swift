@@ -5,7 +5,7 @@ import FirstFrameCore
 /// media sequence, segment durations, live or not), which were segments, and how far from the live edge the
 /// first segment of each playlist was.
 ///
-/// Bodies come from the reads the assembler gave each hop (a socket's receives for plain HTTP, its gnutls
+/// Bodies come from the reads the interpreter gave each hop (a socket's receives for plain HTTP, its gnutls
 /// session's plaintext for HTTPS), after the response head, with chunked framing taken off. Only what the trace
 /// captured can be read: a playlist longer than the capture budget left for its response turn is read up to
 /// there and marked incomplete (``NetworkTrace/capture(captureBytesPerTurn:_:)``: 4 KiB by default, head
@@ -107,9 +107,10 @@ package struct HLSPlaylistReading: Sendable, Hashable {
         self = trace.playlists
     }
 
-    /// The reading of raw events (they are assembled into hops first, as ``NetworkTrace`` does).
+    /// The reading of raw events (they are read into hops first, as ``NetworkTrace`` does).
     package init(events: [NetworkEvent]) {
-        self = HopAssembler.assemble(events).hls
+        let interpreter = TraceInterpreter(events: events)
+        self.init(hops: interpreter.hops, responseReads: interpreter.responseReads, events: events)
     }
 
     /// - Parameter responseReads: per hop, the indices in `events` of the reads that carried its response.

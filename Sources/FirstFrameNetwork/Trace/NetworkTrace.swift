@@ -37,11 +37,33 @@ public struct NetworkTrace: Sendable, Codable {
     public static let defaultCaptureBytesPerTurn = 4096
 
     package init(start: UInt64, end: UInt64, events: [NetworkEvent], droppedEvents: Int = 0) {
+        self.init(
+            start: start,
+            end: end,
+            events: events,
+            droppedEvents: droppedEvents,
+            interpreter: TraceInterpreter(events: events)
+        )
+    }
+
+    /// The trace of `events`, which `interpreter` has applied (all of them, in order): its hops, each with its HLS
+    /// role when the trace read a playlist.
+    package init(
+        start: UInt64,
+        end: UInt64,
+        events: [NetworkEvent],
+        droppedEvents: Int = 0,
+        interpreter: TraceInterpreter
+    ) {
+        precondition(interpreter.eventCount == events.count, "the interpreter applied other events")
         self.start = start
         self.end = end
         self.events = events
         self.droppedEvents = droppedEvents
-        (hops, playlists, responseReads) = HopAssembler.assemble(events)
+        hops = interpreter.hops
+        responseReads = interpreter.responseReads
+        playlists = HLSPlaylistReading(hops: hops, responseReads: responseReads, events: events)
+        for index in hops.indices { hops[index].role = playlists.roles[index] }
     }
 
     private enum CodingKeys: String, CodingKey { case start, end, events, droppedEvents, hops }
@@ -60,6 +82,27 @@ public struct NetworkTrace: Sendable, Codable {
     /// The reads that carried `hop`'s response, in order.
     package func responseEvents(of hop: NetworkHop) -> [NetworkEvent] {
         responseReads.indices.contains(hop.index) ? responseReads[hop.index].map { events[$0] } : []
+    }
+
+    /// The socket of the last hop's connection when it is still open at the end of the trace: where a single
+    /// connection's stream goes on being read.
+    package var lastHopOpenSocket: Int32? {
+        guard let hop = hops.last, hop.closed == nil else { return nil }
+        return hop.establishedConnect?.fd
+    }
+
+    /// The last status line the trace read (of the last hop that has one) when it is one FFmpeg's http takes for
+    /// a body to stream but that is the server's error: FFmpeg reads any number after the first space of the
+    /// first line as the status (0 for none) and streams the body of whatever is not 4xx/5xx (3xx it follows), so
+    /// a line that is not HTTP (or ICY), or a status that is 1xx or past 599, is such a line. With its status when
+    /// it has one.
+    package var unusableStatusLine: (line: String, status: Int?)? {
+        guard let hop = hops.last(where: { $0.statusLine != nil }), let line = hop.statusLine else { return nil }
+        let status =
+            hop.status
+            ?? (line.hasPrefix("ICY ") ? line.split(separator: " ").dropFirst().first.flatMap { Int($0) } : nil)
+        if let status, (200...599).contains(status) { return nil }
+        return (line, status)
     }
 
     /// Runs `body` on the current thread with tracing on, and returns its result with the trace.
@@ -86,7 +129,22 @@ public struct NetworkTrace: Sendable, Codable {
         quickAck: Bool,
         _ body: () throws -> Result
     ) rethrows -> (result: Result, trace: NetworkTrace) {
-        let recorder = NetworkTraceRecorder(captureBytesPerTurn: captureBytesPerTurn, quickAck: quickAck)
+        try capture(captureBytesPerTurn: captureBytesPerTurn, quickAck: quickAck, live: LiveTrace(), body)
+    }
+
+    /// ``capture(captureBytesPerTurn:quickAck:_:)`` read as it runs by `live` (whose interpreter's hops the trace
+    /// returned is made of).
+    package static func capture<Result>(
+        captureBytesPerTurn: Int = defaultCaptureBytesPerTurn,
+        quickAck: Bool,
+        live: LiveTrace,
+        _ body: () throws -> Result
+    ) rethrows -> (result: Result, trace: NetworkTrace) {
+        let recorder = NetworkTraceRecorder(
+            captureBytesPerTurn: captureBytesPerTurn,
+            quickAck: quickAck,
+            live: live
+        )
         let result: Result
         do {
             result = try body()

@@ -6,16 +6,20 @@ import FirstFrameCore
 /// cannot do.
 package final class NetworkTraceRecorder {
     private var trace: OpaquePointer?
+    /// Reads the trace, during the capture for whoever asks it and at the end for the result.
+    private let live: LiveTrace
 
-    init(captureBytesPerTurn: Int, quickAck: Bool = false) {
+    init(
+        captureBytesPerTurn: Int,
+        quickAck: Bool = false,
+        live: LiveTrace = LiveTrace()
+    ) {
+        self.live = live
         trace = cnh_trace_begin(UInt32(clamping: max(0, captureBytesPerTurn)))
-        if quickAck { cnh_trace_set_quick_ack(trace, 1) }
-    }
-
-    /// The events recorded so far on the calling thread's innermost trace (empty when it is not tracing).
-    package static func eventsSoFar() -> [NetworkEvent] {
-        guard let trace = cnh_trace_current() else { return [] }
-        return events(of: trace)
+        if let trace {
+            if quickAck { cnh_trace_set_quick_ack(trace, 1) }
+            live.begin(trace)
+        }
     }
 
     /// Whether the calling thread is tracing (it has a trace to read).
@@ -31,33 +35,6 @@ package final class NetworkTraceRecorder {
         return (Int(connects), Int(requests))
     }
 
-    private static func events(of trace: OpaquePointer) -> [NetworkEvent] {
-        let count = cnh_trace_event_count(trace)
-        let bytes = cnh_trace_bytes(trace)
-        var events: [NetworkEvent] = []
-        events.reserveCapacity(count)
-        guard let raw = cnh_trace_events(trace) else { return [] }
-        for event in UnsafeBufferPointer(start: raw, count: count) {
-            guard let kind = NetworkEvent.Kind(event.kind) else { continue }
-            let data: [UInt8] =
-                event.data_length > 0 && bytes != nil
-                ? Array(UnsafeBufferPointer(start: bytes! + Int(event.data_offset), count: Int(event.data_length)))
-                : []
-            events.append(
-                NetworkEvent(
-                    kind: kind,
-                    time: event.time_ns,
-                    fd: event.fd,
-                    result: event.result,
-                    error: event.error,
-                    aux: event.aux,
-                    data: data
-                )
-            )
-        }
-        return events
-    }
-
     /// Stops tracing and returns what was recorded. A second call returns an empty trace.
     func stop() -> NetworkTrace {
         let now = MonotonicClock.nanoseconds()
@@ -65,13 +42,7 @@ package final class NetworkTraceRecorder {
         self.trace = nil
         cnh_trace_end(trace)
         defer { cnh_trace_free(trace) }
-        let events = Self.events(of: trace)
-        let result = NetworkTrace(
-            start: cnh_trace_start_ns(trace),
-            end: now,
-            events: events,
-            droppedEvents: Int(cnh_trace_dropped(trace))
-        )
+        let result = live.end(at: now, droppedEvents: Int(cnh_trace_dropped(trace)))
         // Once, from the outermost capture: an inner capture's events reach the outer one too.
         if cnh_trace_is_active() == 0 { DNSCache.installed?.learn(from: result) }
         return result
