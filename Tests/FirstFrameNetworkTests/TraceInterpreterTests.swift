@@ -9,8 +9,8 @@ import Testing
 import Glibc
 #endif
 
-/// The trace read as it grows: a poll decodes only what was recorded since the last one, and the interpreter fed
-/// that way holds what the whole trace gives when read at once.
+/// The trace read as it grows: a poll decodes only what was recorded since the last one, the interpreter fed that
+/// way holds what the whole trace gives when read at once, and what learns from traces is told once.
 @Suite struct TraceInterpreterTests {
     // MARK: Reading as the trace grows
 
@@ -145,5 +145,45 @@ import Glibc
         #expect(whole.failedResponses == [1, 3])
         #expect(whole.failedSegment(events: events)?.index == 3)
         #expect(whole.failedSegment(events: events)?.url == "http://cdn.test/s1.ts")
+    }
+
+    // MARK: Who learns from traces
+
+    private final class Observer: NetworkTraceObserver {
+        let label: String
+        let seen = Locked(0)
+        init(_ label: String) { self.label = label }
+        func traceEnded(_ trace: NetworkTrace) {
+            // Other tests capture at the same time: count only this test's traces.
+            if trace.marks.contains(where: { $0.label == label }) { seen.withLock { $0 += 1 } }
+        }
+    }
+
+    /// A capture's own observer is told when it ends; a registered one once, from the outermost capture; one that
+    /// is both, once.
+    @Test func observersAreToldOfEachTraceOnce() {
+        let label = "observer \(UUID())"
+        let own = Observer(label)
+        let registered = Observer(label)
+        let both = Observer(label)
+        NetworkTraceObservers.register(registered)
+        NetworkTraceObservers.register(both)
+        defer {
+            NetworkTraceObservers.unregister(registered)
+            NetworkTraceObservers.unregister(both)
+        }
+        _ = NetworkTrace.capture(quickAck: false, live: LiveTrace()) {
+            _ = NetworkTrace.capture(quickAck: false, live: LiveTrace(), observer: own) {
+                NetworkTrace.mark(label)
+            }
+            #expect(own.seen.withLock { $0 } == 1, "told when its capture ends")
+            #expect(registered.seen.withLock { $0 } == 0, "not from an inner capture")
+            _ = NetworkTrace.capture(quickAck: false, live: LiveTrace(), observer: both) {
+                NetworkTrace.mark(label)
+            }
+        }
+        #expect(own.seen.withLock { $0 } == 1)
+        #expect(registered.seen.withLock { $0 } == 1)
+        #expect(both.seen.withLock { $0 } == 1)
     }
 }

@@ -83,8 +83,6 @@ final class OpenRun {
             return .failure(OpenError(report: report))
         }
         var (outcome, trace) = runTraced(policy)
-        // The installed cache learns from every trace by itself (NetworkTraceRecorder): once is enough.
-        if request.dnsCache !== DNSCache.installed { request.dnsCache?.learn(from: trace) }
         if case .success = outcome, let failure = TraceEvidence.statusLineFailure(trace) {
             // The input and the decoder it led to go with the failure.
             input = nil
@@ -119,10 +117,12 @@ final class OpenRun {
             PipelineFailure(stage: .dns, kind: .ffmpeg, message: "not run")
         )
         var stoppedByRequestCap = false
+        // The opener's own cache learns from the trace (the installed one learns from every trace by itself).
         let (_, trace) = NetworkTrace.capture(
             captureBytesPerTurn: Self.captureBytesPerTurn,
             quickAck: knobs.quickAck,
-            live: request.live
+            live: request.live,
+            observer: request.dnsCache
         ) {
             let scope = LookupScope(
                 cache: request.dnsCache,

@@ -25,7 +25,7 @@ import Logging
 ///   puts the address measured least recently first instead, so an edge that got faster is found. Each lookup says
 ///   what it chose and why (``Lookup/choice``, ``EdgeChoice``); an opener's report carries it per hop.
 /// - What ``stats`` counts also goes to swift-metrics (``DNSCacheMetricNames``), with a gauge of the entries.
-public final class DNSCache: Sendable {
+public final class DNSCache: Sendable, NetworkTraceObserver {
     /// The cache's family policy, resolver, TTL rules and timeouts.
     public struct Configuration: Sendable {
         public var families: AddressFamilyPolicy
@@ -574,6 +574,11 @@ public final class DNSCache: Sendable {
         metrics.demotions.increment()
         logger.debug("address demoted", metadata: ["host": "\(host)", "address": "\(address)"])
         _ = resolution(for: host, pin: false)
+    }
+
+    /// A trace it observes (as the installed cache, or an opener's own): it learns from it.
+    package func traceEnded(_ trace: NetworkTrace) {
+        learn(from: trace)
     }
 
     /// Learns from a trace of lookups this cache answered: each connect time goes into its address's moving

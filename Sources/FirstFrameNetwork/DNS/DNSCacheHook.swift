@@ -15,14 +15,23 @@ extension DNSCache {
     /// Makes this cache answer every `getaddrinfo` in the process (FFmpeg's included) for names; address
     /// literals, named services and numeric-only lookups still go to libc. Replaces any installed cache.
     /// Has no effect where the hooks are unavailable (see ``NetworkTrace/isAvailable``).
+    /// The installed cache learns from every trace captured in the process (``learn(from:)``): it is registered
+    /// as a trace observer while it is installed.
     public func install() {
-        Self.current.withLock { $0 = self }
+        Self.current.withLock { current in
+            if let previous = current, previous !== self { NetworkTraceObservers.unregister(previous) }
+            current = self
+            NetworkTraceObservers.register(self)
+        }
         Self.routeLookupsThroughSwift()
     }
 
     /// Gives `getaddrinfo` back to libc (threads inside ``answeringLookups(interrupter:deadline:_:)`` keep their cache).
     public static func uninstall() {
-        current.withLock { $0 = nil }
+        current.withLock { current in
+            if let previous = current { NetworkTraceObservers.unregister(previous) }
+            current = nil
+        }
     }
 
     /// Runs `body` with lookups on this thread bounded by `interrupter`: its deadline ends a lookup that

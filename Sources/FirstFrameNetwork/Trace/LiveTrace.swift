@@ -8,7 +8,7 @@ import FirstFrameCore
 /// the trace. When the capture ends, the rest is read and the interpreter's hops are the ``NetworkTrace``'s, with
 /// no second reading.
 ///
-/// Give it to ``NetworkTrace/capture(captureBytesPerTurn:quickAck:live:_:)``. Its questions are answered
+/// Give it to ``NetworkTrace/capture(captureBytesPerTurn:quickAck:live:observer:_:)``. Its questions are answered
 /// from the trace on the capturing thread only (whose trace it reads): elsewhere, or while a capture nested
 /// inside it runs (whose events reach it when that capture ends), they see the events read so far.
 package final class LiveTrace: Sendable {

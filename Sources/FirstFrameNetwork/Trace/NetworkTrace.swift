@@ -108,7 +108,8 @@ public struct NetworkTrace: Sendable, Codable {
     /// Runs `body` on the current thread with tracing on, and returns its result with the trace.
     ///
     /// Captures nest: an inner capture's events also appear in the enclosing one. When a ``DNSCache`` is
-    /// installed, connect attempts that failed are reported to it, so the next lookup puts that address last.
+    /// installed, connect attempts that failed are reported to it (it observes every outermost capture), so the
+    /// next lookup puts that address last.
     public static func capture<Result>(
         captureBytesPerTurn: Int = defaultCaptureBytesPerTurn,
         _ body: () throws -> Result
@@ -133,17 +134,20 @@ public struct NetworkTrace: Sendable, Codable {
     }
 
     /// ``capture(captureBytesPerTurn:quickAck:_:)`` read as it runs by `live` (whose interpreter's hops the trace
-    /// returned is made of).
+    /// returned is made of), and told when it ends to `observer` as well as to the observers registered for every
+    /// capture (``NetworkTraceObservers``), each once.
     package static func capture<Result>(
         captureBytesPerTurn: Int = defaultCaptureBytesPerTurn,
         quickAck: Bool,
         live: LiveTrace,
+        observer: (any NetworkTraceObserver)? = nil,
         _ body: () throws -> Result
     ) rethrows -> (result: Result, trace: NetworkTrace) {
         let recorder = NetworkTraceRecorder(
             captureBytesPerTurn: captureBytesPerTurn,
             quickAck: quickAck,
-            live: live
+            live: live,
+            observer: observer
         )
         let result: Result
         do {

@@ -8,13 +8,16 @@ package final class NetworkTraceRecorder {
     private var trace: OpaquePointer?
     /// Reads the trace, during the capture for whoever asks it and at the end for the result.
     private let live: LiveTrace
+    private let observer: (any NetworkTraceObserver)?
 
     init(
         captureBytesPerTurn: Int,
         quickAck: Bool = false,
-        live: LiveTrace = LiveTrace()
+        live: LiveTrace = LiveTrace(),
+        observer: (any NetworkTraceObserver)? = nil
     ) {
         self.live = live
+        self.observer = observer
         trace = cnh_trace_begin(UInt32(clamping: max(0, captureBytesPerTurn)))
         if let trace {
             if quickAck { cnh_trace_set_quick_ack(trace, 1) }
@@ -43,8 +46,9 @@ package final class NetworkTraceRecorder {
         cnh_trace_end(trace)
         defer { cnh_trace_free(trace) }
         let result = live.end(at: now, droppedEvents: Int(cnh_trace_dropped(trace)))
-        // Once, from the outermost capture: an inner capture's events reach the outer one too.
-        if cnh_trace_is_active() == 0 { DNSCache.installed?.learn(from: result) }
+        // The registered observers once, from the outermost capture: an inner capture's events reach the outer one
+        // too.
+        NetworkTraceObservers.traceEnded(result, observer: observer, outermost: cnh_trace_is_active() == 0)
         return result
     }
 }
