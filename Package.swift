@@ -179,6 +179,9 @@ let package = Package(
         ? [.library(name: "FirstFrameNetwork", targets: ["FirstFrameNetwork"])]
         : [
             .library(name: "FirstFrame", targets: ["FirstFrame"]),
+            // The layers under the opener, imported where their types are named (packets, decoders; DNS, trace).
+            .library(name: "FirstFrameFFmpeg", targets: ["FirstFrameFFmpeg"]),
+            .library(name: "FirstFrameNetwork", targets: ["FirstFrameNetwork"]),
             .library(name: "FirstFrameRendering", targets: ["FirstFrameRendering"]),
             .library(name: "FirstFrameExporter", targets: ["FirstFrameExporter"]),
             .library(name: "FirstFrameOrigin", targets: ["FirstFrameOrigin"]),

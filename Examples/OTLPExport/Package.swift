@@ -23,6 +23,8 @@ let package = Package(
                 .product(name: "FirstFrame", package: "FirstFrame"),
                 // ReportRendering.jsonLine: each report printed as one JSON line.
                 .product(name: "FirstFrameRendering", package: "FirstFrame"),
+                // FFmpegLog: FFmpeg's own lines routed to swift-log.
+                .product(name: "FirstFrameFFmpeg", package: "FirstFrame"),
                 .product(name: "OTel", package: "swift-otel"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -6,6 +6,7 @@
 // Packets are read ahead on the stream's own thread (`stream.packets()`); decoding here runs in this task, which is
 // fine for a sketch (a real player decodes on a thread of its own and renders on the main one).
 import FirstFrame
+import FirstFrameFFmpeg
 import FirstFrameRendering
 import Foundation
 

@@ -9,6 +9,7 @@
 // OUT_DIR/channelN.ts.session.jsonl, and each recorder logs its attempts to standard error at `info`.
 import Dispatch
 import FirstFrame
+import FirstFrameFFmpeg
 import Foundation
 import Logging
 

@@ -4,6 +4,7 @@
 //
 // The open blocks in FFmpeg, so it runs on a thread of its own, never on Swift's cooperative pool.
 import FirstFrame
+import FirstFrameFFmpeg
 import Foundation
 
 let arguments = CommandLine.arguments

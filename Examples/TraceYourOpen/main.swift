@@ -7,6 +7,8 @@
 // not one of Swift's cooperative pool (here: the main thread of a synchronous program).
 import CFFmpeg
 import FirstFrame
+import FirstFrameFFmpeg
+import FirstFrameNetwork
 import Foundation
 
 var arguments = Array(CommandLine.arguments.dropFirst())

@@ -5,6 +5,7 @@ import Foundation
 
 #if canImport(Glibc)
 import Glibc
+import FirstFrameNetwork
 #endif
 
 /// Measures what the hooks cost: per hooked call with tracing off and on, and a cached lookup next to libc's

@@ -8,6 +8,8 @@ import Logging
 
 #if canImport(Glibc)
 import Glibc
+import FirstFrameNetwork
+import FirstFrameFFmpeg
 #endif
 
 /// `firstframe bench`: the floor, stock FFmpeg and each preset, side by side in one run on the embedded origin,

@@ -1,4 +1,5 @@
 import FirstFrame
+import FirstFrameNetwork
 import Foundation
 
 /// `firstframe bench rtmp <url>`: RTMP's command exchange with and without the client's Nagle and delayed-ACK

@@ -1,5 +1,6 @@
 import FirstFrame
 import FirstFrameExporter
+import FirstFrameFFmpeg
 import FirstFrameOrigin
 import FirstFrameTestSupport
 import Foundation

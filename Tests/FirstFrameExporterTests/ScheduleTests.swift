@@ -1,5 +1,6 @@
 import FirstFrame
 import FirstFrameExporter
+import FirstFrameFFmpeg
 import FirstFrameTestSupport
 import Foundation
 import Synchronization

@@ -10,6 +10,8 @@ import Testing
 
 #if canImport(Glibc)
 import Glibc
+import FirstFrameNetwork
+import FirstFrameFFmpeg
 #endif
 
 // The bad-input battery: one table of hostile or broken inputs, each with the stage and kind of failure the

@@ -7,6 +7,8 @@ import Testing
 
 #if canImport(Glibc)
 import Glibc
+import FirstFrameNetwork
+import FirstFrameFFmpeg
 #endif
 
 extension OriginTests {

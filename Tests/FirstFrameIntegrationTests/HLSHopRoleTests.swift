@@ -1,4 +1,5 @@
 import FirstFrame
+import FirstFrameFFmpeg
 import FirstFrameNetwork
 import FirstFrameTestSupport
 import Foundation

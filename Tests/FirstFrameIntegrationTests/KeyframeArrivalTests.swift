@@ -7,6 +7,7 @@ import Testing
 
 #if canImport(Glibc)
 import Glibc
+import FirstFrameNetwork
 #endif
 
 extension OriginTests {

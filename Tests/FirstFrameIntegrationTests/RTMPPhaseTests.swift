@@ -1,4 +1,6 @@
 import FirstFrame
+import FirstFrameFFmpeg
+import FirstFrameNetwork
 import FirstFrameTestSupport
 import Foundation
 import Testing

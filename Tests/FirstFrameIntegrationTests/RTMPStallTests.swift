@@ -6,6 +6,8 @@ import Testing
 
 #if canImport(Glibc)
 import Glibc
+import FirstFrameNetwork
+import FirstFrameFFmpeg
 #endif
 
 /// RTMP without stalls (issue #13): against nginx-rtmp on loopback, stock FFmpeg's command exchange waits ~40 ms

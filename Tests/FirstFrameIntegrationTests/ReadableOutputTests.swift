@@ -1,4 +1,6 @@
 import FirstFrame
+import FirstFrameFFmpeg
+import FirstFrameNetwork
 import FirstFrameOrigin
 import FirstFrameTestSupport
 import Foundation

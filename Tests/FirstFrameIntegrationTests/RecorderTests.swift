@@ -1,4 +1,5 @@
 import FirstFrame
+import FirstFrameFFmpeg
 import FirstFrameOrigin
 import FirstFrameTestSupport
 import Foundation

@@ -8,6 +8,7 @@ import Testing
 
 #if canImport(FoundationXML)
 import FoundationXML
+import FirstFrameFFmpeg
 #endif
 
 /// The HTML report page: built from real opens against the origin, it shows every open, every cause in its

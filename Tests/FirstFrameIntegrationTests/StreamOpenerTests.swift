@@ -1,5 +1,7 @@
 import CFFmpeg
 import FirstFrame
+import FirstFrameFFmpeg
+import FirstFrameNetwork
 import FirstFrameOrigin
 import FirstFrameTestSupport
 import Foundation

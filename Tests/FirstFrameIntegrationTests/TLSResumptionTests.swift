@@ -7,6 +7,7 @@ import Testing
 
 #if canImport(Glibc)
 import Glibc
+import FirstFrameFFmpeg
 #endif
 
 /// Warm or cold TLS: whether a hop's handshake resumed an earlier session (`NetworkHop.tlsResumed`, from

@@ -11,6 +11,8 @@ import Tracing
 
 #if canImport(Glibc)
 import Glibc
+import FirstFrameNetwork
+import FirstFrameFFmpeg
 #endif
 
 /// What an open sends to swift-metrics and swift-distributed-tracing, read back through `TestMetrics` and

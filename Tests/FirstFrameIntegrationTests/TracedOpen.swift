@@ -1,5 +1,7 @@
 import CNetworkHooks
 import FirstFrame
+import FirstFrameFFmpeg
+import FirstFrameNetwork
 import FirstFrameOrigin
 import FirstFrameTestSupport
 import Foundation

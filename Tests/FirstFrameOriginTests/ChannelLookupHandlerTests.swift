@@ -1,3 +1,4 @@
+import FirstFrameNetwork
 import NIOCore
 import NIOEmbedded
 import Testing

@@ -1,4 +1,5 @@
 import FirstFrameFFmpeg
+import FirstFrameNetwork
 import Logging
 import NIOCore
 import NIOEmbedded

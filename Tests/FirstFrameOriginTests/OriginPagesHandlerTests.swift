@@ -1,4 +1,5 @@
 import FirstFrameFFmpeg
+import FirstFrameNetwork
 import Foundation
 import NIOCore
 import NIOEmbedded

@@ -1,3 +1,4 @@
+import FirstFrameNetwork
 import Foundation
 import NIOCore
 import NIOEmbedded

@@ -1,4 +1,5 @@
 import CFFmpeg
+import FirstFrameFFmpeg
 import FirstFrameTestSupport
 import Foundation
 import Testing

@@ -5,6 +5,8 @@ import Testing
 
 #if canImport(Glibc)
 import Glibc
+import FirstFrameNetwork
+import FirstFrameFFmpeg
 #endif
 
 /// The failure classification as a table: evidence (trace events, media marks, error, interrupter state) in,

@@ -1,4 +1,5 @@
 import FirstFrame
+import FirstFrameNetwork
 import Testing
 
 /// The opener's pure parts, without an open: the FLV header's flags, when stream information without

@@ -1,3 +1,4 @@
+import FirstFrameFFmpeg
 import Testing
 
 @testable import FirstFrame

@@ -1,3 +1,5 @@
+import FirstFrameNetwork
+
 /// Splits one open's time by cause (``Cause``), from when the bytes arrived rather than which FFmpeg call was
 /// blocked: each boundary is an event (a lookup's end, the first media byte, the keyframe's last byte, the
 /// decoder being fed), and each cause runs from the boundary before it to its own, so the spans tile

@@ -1,3 +1,5 @@
+import FirstFrameFFmpeg
+import FirstFrameNetwork
 import Foundation
 
 /// Every setting that changes how fast an open reaches its first frame, settable by name as a string for the

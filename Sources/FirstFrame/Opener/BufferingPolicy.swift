@@ -1,3 +1,5 @@
+import FirstFrameFFmpeg
+
 /// When the open has buffered enough to decode: ijkplayer's thresholds (`minVideoFrames` video packets from the
 /// first keyframe and `minAudioFrames` audio packets, or `firstHighWaterMarkMs` of video queued), checked as
 /// ijkplayer does: on a packet's arrival, at most every `bufferCheckIntervalMs`.

@@ -1,3 +1,5 @@
+import FirstFrameFFmpeg
+import FirstFrameNetwork
 import Foundation
 
 /// Finds an FLV input's file header (signature, version 1, header size 9) and the streams its flags announce:

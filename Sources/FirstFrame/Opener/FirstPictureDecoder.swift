@@ -1,3 +1,5 @@
+import FirstFrameFFmpeg
+
 /// Decodes the open's first picture from the queued packets, two ways.
 ///
 /// With `decodeKeyframeAlone`, a one-thread decoder decodes the first keyframe alone and is drained at once, so no

@@ -1,3 +1,4 @@
+import FirstFrameFFmpeg
 import Foundation
 
 /// What one open may touch, decided from its URL and knobs before any I/O: the URL is well formed, its protocol

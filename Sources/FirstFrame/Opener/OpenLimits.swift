@@ -1,3 +1,5 @@
+import FirstFrameNetwork
+
 /// What stops an open: its interrupter (the total deadline, the stage deadlines, the cancel switch) and the limit
 /// the interrupter checks on every FFmpeg poll (the cap on requests, the deadlines of the network stages, a
 /// playlist's failed segment), with why the limit held.

@@ -1,3 +1,5 @@
+import FirstFrameFFmpeg
+import FirstFrameNetwork
 import Logging
 
 /// One open, start to first picture, on the thread that runs it: it runs the pipeline's parts in turn, stamps the

@@ -1,3 +1,5 @@
+import FirstFrameFFmpeg
+
 /// Every packet the open reads, in order, handed on to the kept stream after the first picture; with what the
 /// report needs of them: where the first keyframe is, when it was read and which bytes of the input it spans.
 ///

@@ -1,3 +1,6 @@
+import FirstFrameFFmpeg
+import FirstFrameNetwork
+
 /// Builds an open's ``FirstFrameReport`` from what was recorded: the network trace, the media marks, the knobs,
 /// what the input said of itself, and the failure if there was one.
 ///

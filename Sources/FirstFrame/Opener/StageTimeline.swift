@@ -1,3 +1,5 @@
+import FirstFrameNetwork
+
 /// Lays the stages of one open end to end on [open asked for, first picture]: each stage starts where the one
 /// before ended and ends at its own event, so the stages tile the time with no gap and no overlap, and time
 /// between events (FFmpeg's own work between two calls) counts towards the stage it leads into.

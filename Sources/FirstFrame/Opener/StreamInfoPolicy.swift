@@ -1,3 +1,5 @@
+import FirstFrameFFmpeg
+
 /// Stream information without `avformat_find_stream_info` (`skipStreamInfo` on FLV).
 ///
 /// FLV announces its streams in the header's flags but creates them only when their tags arrive. The open reads

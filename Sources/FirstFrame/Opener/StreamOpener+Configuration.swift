@@ -1,3 +1,5 @@
+import FirstFrameNetwork
+
 extension StreamOpener {
     /// What an opener opens with: the knobs, the preset they came from, and the DNS cache to share, if any.
     ///

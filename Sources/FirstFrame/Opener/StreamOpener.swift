@@ -1,4 +1,5 @@
 import CoreMetrics
+import FirstFrameNetwork
 import Logging
 import Tracing
 
@@ -26,6 +27,7 @@ public struct StreamOpener: Sendable {
 
     /// An opener for `preset`'s knobs.
     /// - Parameters:
+    ///   - preset: the knobs to open with (``Preset/instant`` unless given).
     ///   - logger: where opens log (stage by stage at `debug`, failures at `info`); nothing is logged unless one is
     ///     given.
     ///   - telemetry: where each open's metrics and spans go: the global systems unless given.

@@ -1,3 +1,5 @@
+import FirstFrameNetwork
+
 /// What the open reads from its network trace besides the hops: when the media's bytes arrived (for the causes),
 /// a status line FFmpeg took that no HTTP server sends, and the socket the kept stream reads from.
 ///

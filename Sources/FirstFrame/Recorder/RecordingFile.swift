@@ -1,3 +1,4 @@
+import FirstFrameFFmpeg
 import Foundation
 
 /// The file (or the current segment) a recorder writes: one output stream per media kind, created from the

@@ -1,3 +1,5 @@
+import FirstFrameFFmpeg
+
 /// Joins the packets of a recording's connections into one timeline that a muxer takes: it starts the file on a
 /// video keyframe at time 0, keeps every stream's timestamps increasing across reconnects, drops the packets a
 /// new connection sends again (recognised by their content), and after a real gap resumes video only at a keyframe.

@@ -1,3 +1,5 @@
+import FirstFrameNetwork
+
 extension FirstFrameReport {
     /// Adds to each hop's lookup which address `cache` put first and why, for the lookups it answered.
     mutating func describeEdgeChoices(_ trace: NetworkTrace, cache: DNSCache?) {

@@ -1,3 +1,4 @@
+import FirstFrameNetwork
 import Foundation
 
 extension FirstFrameReport.Hop {

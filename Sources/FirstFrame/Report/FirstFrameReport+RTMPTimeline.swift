@@ -1,3 +1,5 @@
+import FirstFrameNetwork
+
 extension FirstFrameReport {
     /// An RTMP hop in its own terms, read from its chunk stream: the handshake, the `connect`, `createStream` and
     /// `play` commands with their answers, the first media messages, and the stalls inside them (milliseconds

@@ -1,4 +1,5 @@
 import Dispatch
+import FirstFrameFFmpeg
 import Foundation
 import Synchronization
 

@@ -1,3 +1,5 @@
+import FirstFrameFFmpeg
+
 /// A kept stream's packets as an `AsyncSequence` (``OpenedStream/packets(bufferCapacity:)``): read ahead on the
 /// stream's own thread, handed to the consumer one by one (`sending`: each packet is the consumer's alone).
 /// Cancelling the task that iterates ends the stream's reads, as ``OpenedStream/close()`` does.

@@ -1,3 +1,5 @@
+import FirstFrameFFmpeg
+
 /// The open's video decoder as the stream holds it until ``OpenedStream/takeVideoDecoder()``: primed already, or
 /// still to be primed with the keyframe the first picture was decoded from alone (`decodeKeyframeAlone`).
 ///

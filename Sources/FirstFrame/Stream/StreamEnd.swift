@@ -1,3 +1,4 @@
+import FirstFrameFFmpeg
 import Foundation
 
 /// Why a kept stream stopped handing on packets, with what it had handed on: the typed end of

@@ -1,3 +1,5 @@
+import FirstFrameFFmpeg
+
 /// The open's video decoder, primed, with the first picture: a player goes on decoding with it.
 ///
 /// Fed the handed-on video packets after the ones it has seen, the decoder gives the pictures after

@@ -1,3 +1,5 @@
+import FirstFrameNetwork
+
 /// Every metric FirstFrame emits, in one place (Prometheus conventions: `snake_case`, `_total` counters, `_seconds`
 /// timers; timers are recorded in nanoseconds with seconds as their preferred display unit). The
 /// <doc:Telemetry> article describes each one and its labels.

@@ -1,3 +1,4 @@
+import FirstFrameNetwork
 import Foundation
 
 /// One thing that happened during an open or to a kept stream, on the report's clock: what ijkplayer's

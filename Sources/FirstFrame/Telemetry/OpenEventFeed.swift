@@ -1,3 +1,5 @@
+import FirstFrameFFmpeg
+import FirstFrameNetwork
 import Synchronization
 
 /// What one open tells its listener, as it runs: what the hops do (the open's ``LiveTrace`` reads them from the

@@ -1,4 +1,5 @@
 import CoreMetrics
+import FirstFrameNetwork
 
 /// One open's report as swift-metrics series (``MetricNames``): timers per stage and per cause, the first picture
 /// and its client-attributable part, and counters of opens, failures, lookups, connect attempts and advice.

@@ -1,3 +1,4 @@
+import FirstFrameFFmpeg
 import Foundation
 
 extension ContentCheck {

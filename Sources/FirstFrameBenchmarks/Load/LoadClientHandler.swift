@@ -1,4 +1,5 @@
 import FirstFrame
+import FirstFrameNetwork
 import FirstFrameOrigin
 import NIOCore
 

@@ -5,6 +5,7 @@ import Foundation
 
 #if canImport(Glibc)
 import Glibc
+import FirstFrameNetwork
 #endif
 
 /// A blocking `GET` to a server on 127.0.0.1 that answers and closes (the origin's `/sent/NAME`, `/stats`): the

@@ -1,4 +1,5 @@
 import FirstFrame
+import FirstFrameNetwork
 
 /// The hosts the commands that make traffic of their own (`load`, `bench rtmp`) may reach: this machine only.
 package enum LoopbackHost {

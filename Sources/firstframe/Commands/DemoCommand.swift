@@ -2,6 +2,7 @@ import ArgumentParser
 import CFFmpeg
 import FirstFrame
 import FirstFrameBenchmarks
+import FirstFrameFFmpeg
 import FirstFrameOrigin
 import FirstFrameRendering
 import Foundation

@@ -8,6 +8,7 @@ import Prometheus
 
 #if canImport(Glibc)
 import Glibc
+import FirstFrameFFmpeg
 #endif
 
 /// `firstframe exporter`: a Prometheus exporter in blackbox_exporter's pattern. `/probe?target=NAME` opens once

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FirstFrame
+import FirstFrameFFmpeg
 import FirstFrameRendering
 import Foundation
 

@@ -6,6 +6,7 @@ import Logging
 
 #if canImport(Glibc)
 import Glibc
+import FirstFrameFFmpeg
 #endif
 
 /// `firstframe record URL... --out DIR`: records many live channels at once by remuxing, reconnecting each when it

@@ -1,6 +1,7 @@
 import ArgumentParser
 import FirstFrame
 import FirstFrameBenchmarks
+import FirstFrameFFmpeg
 
 /// `firstframe bench concurrent`: many opens at once against an origin in its own process, against their CPU
 /// bound measured in the same run (``ConcurrentBenchmark``).

@@ -1,6 +1,7 @@
 import ArgumentParser
 import FirstFrame
 import FirstFrameBenchmarks
+import FirstFrameFFmpeg
 
 /// `firstframe bench` (`bench open`): floor, stock FFmpeg and every preset on the embedded origin
 /// (``OpenBenchmark``).

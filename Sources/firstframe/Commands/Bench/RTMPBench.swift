@@ -1,6 +1,7 @@
 import ArgumentParser
 import FirstFrame
 import FirstFrameBenchmarks
+import FirstFrameFFmpeg
 import Foundation
 
 /// `firstframe bench rtmp <url>`: RTMP's command exchange with and without the client's Nagle and delayed-ACK

@@ -1,6 +1,7 @@
 import ArgumentParser
 import FirstFrame
 import FirstFrameBenchmarks
+import FirstFrameFFmpeg
 
 /// `firstframe bench record`: many channels recorded at once from an origin in its own process, each connection
 /// dropped every `--drop-every` seconds; the recorder's CPU per channel-second and memory per channel, then every
