@@ -4,7 +4,7 @@ extension NetworkTrace {
     ///
     /// To read as far as the first keyframe, the trace must keep the media turn after `play` whole up to it:
     /// capture with a `captureBytesPerTurn` of a few hundred KiB (``RTMPExchange/isComplete`` says whether it did).
-    public func rtmpExchange(of hop: NetworkHop) -> RTMPExchange? {
+    package func rtmpExchange(of hop: NetworkHop) -> RTMPExchange? {
         guard hop.kind == .rtmp, let fd = hop.establishedConnect?.fd else { return nil }
         return RTMPExchange.analyse(events: events, fd: fd)
     }

@@ -11,9 +11,9 @@
 /// Times are `MonotonicClock` nanoseconds, like ``NetworkHop``'s; ``NetworkTrace/milliseconds(at:)`` makes them
 /// relative to the start of the trace. Sends are stamped before the call and receives when it returned, so a
 /// message's arrival is when the read that delivered its byte came back.
-public struct RTMPExchange: Sendable, Codable, Hashable {
+package struct RTMPExchange: Sendable, Codable, Hashable {
     /// Why the reading stopped before the first keyframe.
-    public enum IncompleteReason: String, Sendable, Codable {
+    package enum IncompleteReason: String, Sendable, Codable {
         /// The trace kept fewer bytes of a transfer than it moved (its capture per turn ran out): what follows
         /// cannot be read.
         case captureRanOut
@@ -26,52 +26,52 @@ public struct RTMPExchange: Sendable, Codable, Hashable {
     }
 
     /// Messages read in each direction up to where the reading stopped.
-    public struct MessageCounts: Sendable, Codable, Hashable {
+    package struct MessageCounts: Sendable, Codable, Hashable {
         /// Complete messages the client sent and the server sent.
-        public var sent = 0
-        public var received = 0
+        package var sent = 0
+        package var received = 0
         /// Of those received: commands (AMF0 and AMF3: `_result`, `onStatus`, …).
-        public var commands = 0
+        package var commands = 0
         /// Protocol control and user control messages (and types the analysis does not read).
-        public var control = 0
-        public var audio = 0
-        public var video = 0
+        package var control = 0
+        package var audio = 0
+        package var video = 0
         /// Data messages: `onMetaData`, `|RtmpSampleAccess`.
-        public var data = 0
-        public var aggregate = 0
+        package var data = 0
+        package var aggregate = 0
 
-        public init() {}
+        package init() {}
     }
 
     /// A pause of at least this long between two consecutive events on the socket is a stall: above the
     /// scheduling noise of a loopback exchange, below the 40 ms of a delayed ACK.
-    public static let stallThreshold: UInt64 = 10_000_000
+    package static let stallThreshold: UInt64 = 10_000_000
 
     /// The phases seen, in order (a phase whose request was never sent is absent).
-    public var phases: [RTMPPhase]
+    package var phases: [RTMPPhase]
     /// Every stall from the handshake to the first keyframe, inside phases or between them.
-    public var stalls: [RTMPStall]
+    package var stalls: [RTMPStall]
     /// The first byte of the first media message (audio, video, `onMetaData`, aggregate) after `play` was sent.
-    public var firstMediaByte: UInt64?
+    package var firstMediaByte: UInt64?
     /// The last byte of the first audio and of the first video message (a sequence header counts).
-    public var firstAudioMessage: UInt64?
-    public var firstVideoMessage: UInt64?
+    package var firstAudioMessage: UInt64?
+    package var firstVideoMessage: UInt64?
     /// The first and last byte of the first video message carrying a keyframe picture (for AVC a NALU, not the
     /// sequence header).
-    public var firstKeyframeStart: UInt64?
-    public var firstKeyframeEnd: UInt64?
+    package var firstKeyframeStart: UInt64?
+    package var firstKeyframeEnd: UInt64?
     /// The chunk sizes in effect at the end of the reading: the server's (nginx-rtmp sets 4096) and the client's.
-    public var serverChunkSize: Int
-    public var clientChunkSize: Int
+    package var serverChunkSize: Int
+    package var clientChunkSize: Int
     /// The `code` of every `onStatus` the server sent, in order (`NetStream.Play.Start`, `NetStream.Play.StreamNotFound`).
-    public var statusCodes: [String]
-    public var messages: MessageCounts
+    package var statusCodes: [String]
+    package var messages: MessageCounts
     /// The reading got as far as the first keyframe's last byte.
-    public var isComplete: Bool
+    package var isComplete: Bool
     /// Why it did not; nil when it did.
-    public var incompleteReason: IncompleteReason?
+    package var incompleteReason: IncompleteReason?
 
-    public init(
+    package init(
         phases: [RTMPPhase],
         stalls: [RTMPStall],
         firstMediaByte: UInt64?,
@@ -101,10 +101,10 @@ public struct RTMPExchange: Sendable, Codable, Hashable {
     }
 
     /// The phase called `name`, if its request was seen.
-    public func phase(_ name: RTMPPhase.Name) -> RTMPPhase? { phases.first { $0.name == name } }
+    package func phase(_ name: RTMPPhase.Name) -> RTMPPhase? { phases.first { $0.name == name } }
 
     /// The time spent in all stalls, inside phases or not.
-    public var stallTime: UInt64 { stalls.reduce(0) { $0 + $1.duration } }
+    package var stallTime: UInt64 { stalls.reduce(0) { $0 + $1.duration } }
 
     /// Reads the RTMP exchange on socket `fd` from a trace's events; nil when the socket did not carry RTMP (its
     /// first bytes sent are not a C0 of version 3, or it sent nothing the trace kept).

@@ -1,7 +1,7 @@
 /// One step of an RTMP open, from the client's first byte of its request to the last byte of the server's
 /// answer: the handshake, then the `connect`, `createStream` and `play` commands.
-public struct RTMPPhase: Sendable, Codable, Hashable {
-    public enum Name: String, Sendable, Codable, CaseIterable {
+package struct RTMPPhase: Sendable, Codable, Hashable {
+    package enum Name: String, Sendable, Codable, CaseIterable {
         /// C0+C1's first byte sent → S2's last byte received.
         case handshake
         /// The `connect` command's first byte sent → its `_result` (or `_error`) received.
@@ -13,26 +13,26 @@ public struct RTMPPhase: Sendable, Codable, Hashable {
         case play
     }
 
-    public var name: Name
+    package var name: Name
     /// `MonotonicClock` ns of the event that carried the request's first byte.
-    public var start: UInt64
+    package var start: UInt64
     /// `MonotonicClock` ns of the event that carried the answer's last byte; nil when no answer was seen.
-    public var end: UInt64?
+    package var end: UInt64?
     /// What ended the phase: `S2`, `_result`, `_error`, `onStatus NetStream.Play.Start`, `first media message`.
-    public var endedBy: String?
+    package var endedBy: String?
     /// The pauses inside the phase, in order.
-    public var stalls: [RTMPStall]
+    package var stalls: [RTMPStall]
     /// Socket calls inside the phase, both ends included: how many writes the client's request took and how many
     /// reads the answer (FFmpeg writes a command's chunks separately and reads a chunk header in small pieces).
-    public var sends: Int
-    public var receives: Int
+    package var sends: Int
+    package var receives: Int
 
     /// The phase's length, once it ended.
-    public var duration: UInt64? { end.map { $0 > start ? $0 - start : 0 } }
+    package var duration: UInt64? { end.map { $0 > start ? $0 - start : 0 } }
     /// The time spent in the phase's stalls.
-    public var stallTime: UInt64 { stalls.reduce(0) { $0 + $1.duration } }
+    package var stallTime: UInt64 { stalls.reduce(0) { $0 + $1.duration } }
 
-    public init(
+    package init(
         name: Name,
         start: UInt64,
         end: UInt64?,

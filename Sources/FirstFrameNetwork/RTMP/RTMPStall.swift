@@ -3,9 +3,9 @@
 ///
 /// On loopback an exchange of small messages should have no pause at all; the stalls that show up are where a
 /// round trip, a peer's processing, or Nagle's algorithm meeting a delayed ACK (~40 ms on Linux) went.
-public struct RTMPStall: Sendable, Codable, Hashable {
+package struct RTMPStall: Sendable, Codable, Hashable {
     /// Whose move it was during the pause.
-    public enum Side: String, Sendable, Codable {
+    package enum Side: String, Sendable, Codable {
         /// The pause ended with a receive: the client was waiting for the server's answer, or for the rest of its
         /// bytes.
         ///
@@ -22,18 +22,18 @@ public struct RTMPStall: Sendable, Codable, Hashable {
     }
 
     /// `MonotonicClock` ns of the event before the pause and of the event that ended it.
-    public var start: UInt64
-    public var end: UInt64
-    public var awaited: Side
+    package var start: UInt64
+    package var end: UInt64
+    package var awaited: Side
     /// What came before the pause: "after sending connect", "after receiving Window Acknowledgement Size",
     /// "after receiving part of video keyframe".
-    public var after: String
+    package var after: String
     /// The phase the pause lies in; nil between phases or after `play` ended (waiting for media or a keyframe).
-    public var phase: RTMPPhase.Name?
+    package var phase: RTMPPhase.Name?
 
-    public var duration: UInt64 { end - start }
+    package var duration: UInt64 { end - start }
 
-    public init(start: UInt64, end: UInt64, awaited: Side, after: String, phase: RTMPPhase.Name?) {
+    package init(start: UInt64, end: UInt64, awaited: Side, after: String, phase: RTMPPhase.Name?) {
         self.start = start
         self.end = end
         self.awaited = awaited
