@@ -34,7 +34,7 @@ cache.install()
 
 // 2. Your own FFmpeg calls, unchanged, inside the capture. The interrupt callback bounds the open as usual;
 //    withLookupDeadline extends the same deadline to the lookup, which FFmpeg cannot interrupt.
-let interrupter = Interrupter(timeout: 10)
+let interrupter = Interrupter(timeout: .seconds(10))
 let start = MonotonicClock.nanoseconds()
 let (status, trace) = NetworkTrace.capture { () -> Int32 in
     DNSCache.withLookupDeadline(interrupter) {

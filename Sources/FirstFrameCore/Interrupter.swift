@@ -7,8 +7,11 @@ import Synchronization
 /// FFmpeg polls it before each 100 ms `poll()` while connecting and reading, and once per packet in
 /// `avformat_find_stream_info`; a `true` ``shouldInterrupt`` makes the blocking call fail with `AVERROR_EXIT`.
 public final class Interrupter: Sendable {
-    /// `MonotonicClock` nanoseconds after which FFmpeg is told to stop; `nil` for no deadline.
-    public var deadline: UInt64? {
+    /// The instant after which FFmpeg is told to stop; `nil` for no deadline.
+    public var deadline: MonotonicInstant? { deadlineNanoseconds.map(MonotonicInstant.init(nanoseconds:)) }
+
+    /// ``deadline`` as `MonotonicClock` nanoseconds, the unit of the network layer's lookup budgets.
+    package var deadlineNanoseconds: UInt64? {
         let time = overallDeadline.load(ordering: .relaxed)
         return time == 0 ? nil : time
     }
@@ -20,11 +23,13 @@ public final class Interrupter: Sendable {
     private let limitDisarmed = Atomic<Bool>(false)
 
     /// - Parameters:
-    ///   - timeout: seconds from now, or `nil` for no deadline.
+    ///   - timeout: how long from now until the deadline (at most about 31 years), or `nil` for no deadline.
     ///   - limit: a condition of the caller's checked on every poll (a cap on requests, a stage's deadline that
     ///     needs the trace to tell); once it holds, the interrupter stops everything, like a cancel.
-    public init(timeout: Double? = nil, limit: (@Sendable () -> Bool)? = nil) {
-        overallDeadline = Atomic(timeout.map { MonotonicClock.nanoseconds() + UInt64(min(max(0, $0), 1e9) * 1e9) } ?? 0)
+    public init(timeout: Duration? = nil, limit: (@Sendable () -> Bool)? = nil) {
+        overallDeadline = Atomic(
+            timeout.map { MonotonicClock.nanoseconds() + UInt64(min(max(0, $0.milliseconds), 1e12) * 1e6) } ?? 0
+        )
         self.limit = limit
     }
 
@@ -47,14 +52,13 @@ public final class Interrupter: Sendable {
 
     /// Whether the deadline has passed, whether or not the operation was also cancelled.
     public var hasTimedOut: Bool {
-        guard let deadline else { return false }
+        guard let deadline = deadlineNanoseconds else { return false }
         return MonotonicClock.nanoseconds() >= deadline
     }
 
-    /// A second, movable deadline for the step in progress (`MonotonicClock` ns; nil for none): the opener
-    /// sets one per stage.
-    public func setStageDeadline(_ time: UInt64?) {
-        stageDeadline.store(time ?? 0, ordering: .relaxed)
+    /// A second, movable deadline for the step in progress (nil for none): the opener sets one per stage.
+    public func setStageDeadline(_ time: MonotonicInstant?) {
+        stageDeadline.store(time?.nanoseconds ?? 0, ordering: .relaxed)
     }
 
     /// Whether the current stage's deadline has passed.

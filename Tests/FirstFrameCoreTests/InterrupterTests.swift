@@ -12,7 +12,7 @@ import Testing
     }
 
     @Test func aPastDeadlineInterrupts() {
-        let interrupter = Interrupter(timeout: 0)
+        let interrupter = Interrupter(timeout: .zero)
         #expect(interrupter.hasTimedOut)
         #expect(interrupter.shouldInterrupt)
         #expect(!interrupter.isCancelled)
@@ -20,22 +20,22 @@ import Testing
 
     @Test func aFutureDeadlineDoesNotYet() throws {
         let before = MonotonicClock.nanoseconds()
-        let interrupter = Interrupter(timeout: 60)
+        let interrupter = Interrupter(timeout: .seconds(60))
         let deadline = try #require(interrupter.deadline)
-        #expect(deadline >= before + 60_000_000_000)
-        #expect(deadline <= MonotonicClock.nanoseconds() + 60_000_000_000)
+        #expect(deadline >= MonotonicInstant(nanoseconds: before) + .seconds(60))
+        #expect(deadline <= .now + .seconds(60))
         #expect(!interrupter.shouldInterrupt)
     }
 
     @Test func cancelInterruptsAndIsToldApart() {
-        let interrupter = Interrupter(timeout: 60)
+        let interrupter = Interrupter(timeout: .seconds(60))
         interrupter.cancel()
         #expect(interrupter.isCancelled && interrupter.shouldInterrupt && !interrupter.hasTimedOut)
     }
 
     @Test func stageDeadlineMovesAndClears() {
         let interrupter = Interrupter()
-        interrupter.setStageDeadline(MonotonicClock.nanoseconds() - 1)
+        interrupter.setStageDeadline(.now + .nanoseconds(-1))
         #expect(interrupter.stageDeadlinePassed && interrupter.shouldInterrupt)
         interrupter.setStageDeadline(nil)
         #expect(!interrupter.shouldInterrupt)
@@ -43,7 +43,7 @@ import Testing
 
     @Test func aLimitThatHeldKeepsHoldingAfterDisarm() {
         let calls = Atomic<Int>(0)
-        let interrupter = Interrupter(timeout: 0) {
+        let interrupter = Interrupter(timeout: .zero) {
             calls.add(1, ordering: .relaxed)
             return true
         }

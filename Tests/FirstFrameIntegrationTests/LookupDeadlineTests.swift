@@ -21,7 +21,7 @@ extension OriginTests {
             let (error, trace, elapsed) = try await withInstalledCache(cache) {
                 try await blocking { () -> (FFmpegError?, NetworkTrace, Double) in
                     let start = MonotonicClock.nanoseconds()
-                    let interrupter = Interrupter(timeout: 0.2)
+                    let interrupter = Interrupter(timeout: .milliseconds(200))
                     let (error, trace) = NetworkTrace.capture { () -> FFmpegError? in
                         DNSCache.withLookupDeadline(interrupter) {
                             do throws(FFmpegError) {

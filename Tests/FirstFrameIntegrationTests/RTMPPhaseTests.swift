@@ -33,7 +33,11 @@ struct RTMPPhaseTests {
                 () throws -> (opened: UInt64, keyframe: UInt64, unconsumed: [String]) in
                 let dictionary: FFmpegOptions? = pairs.isEmpty ? nil : FFmpegOptions()
                 for (key, value) in pairs { dictionary?.set(key, value) }
-                let input = try InputFormatContext(url: url, options: dictionary, interrupter: Interrupter(timeout: 20))
+                let input = try InputFormatContext(
+                    url: url,
+                    options: dictionary,
+                    interrupter: Interrupter(timeout: .seconds(20))
+                )
                 let opened = MonotonicClock.nanoseconds()
                 try input.findStreamInfo()
                 guard let video = input.bestStream(.video) else {

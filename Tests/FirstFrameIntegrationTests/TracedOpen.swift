@@ -20,7 +20,7 @@ struct TracedOpen: Sendable {
             let start = MonotonicClock.nanoseconds()
             let (error, trace) = NetworkTrace.capture { () -> FFmpegError? in
                 do throws(FFmpegError) {
-                    _ = try InputFormatContext(url: url, interrupter: Interrupter(timeout: timeout))
+                    _ = try InputFormatContext(url: url, interrupter: Interrupter(timeout: .seconds(timeout)))
                     return nil
                 } catch {
                     return error

@@ -45,7 +45,7 @@ extension NetworkTests {
 
         @Test func aLibcLookupEndsAtTheScopesDeadlineAndOnCancel() async throws {
             // libc's own answer for a name libc knows at once: the bound changes nothing in what it says.
-            let interrupter = Interrupter(timeout: 5)
+            let interrupter = Interrupter(timeout: .seconds(5))
             let answered = try await blocking {
                 LookupScope(cache: nil, interrupter: interrupter, deadline: nil).run {
                     var list: UnsafeMutablePointer<addrinfo>?
@@ -56,7 +56,7 @@ extension NetworkTests {
             }
             #expect(answered)
             // A cancelled scope stops waiting at once with EAI_AGAIN (the hook's timed-out/cancelled detail).
-            let cancelled = Interrupter(timeout: 5)
+            let cancelled = Interrupter(timeout: .seconds(5))
             cancelled.cancel()
             let status = try await blocking {
                 LookupScope(cache: nil, interrupter: cancelled, deadline: nil).run {

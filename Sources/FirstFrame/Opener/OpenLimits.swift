@@ -30,7 +30,7 @@ struct OpenLimits: Sendable {
         let limitReason = Locked<LimitReason?>(nil)
         self.limitReason = limitReason
         self.interrupter = Interrupter(
-            timeout: knobs.totalDeadline,
+            timeout: .seconds(knobs.totalDeadline),
             limit: Self.limit(
                 knobs: knobs,
                 origin: origin,
@@ -95,7 +95,7 @@ struct OpenLimits: Sendable {
     /// Starts `stage`'s deadline now (none when the knobs set none), in place of the stage before's.
     func startDeadline(of stage: Stage) {
         interrupter.setStageDeadline(
-            knobs.stageDeadlines[stage].map { MonotonicClock.nanoseconds() + UInt64($0 * 1e6) }
+            knobs.stageDeadlines[stage].map { .now + .milliseconds($0) }
         )
     }
 

@@ -129,7 +129,7 @@ final class OpenRun {
             let scope = LookupScope(
                 cache: request.dnsCache,
                 interrupter: limits.interrupter,
-                deadline: limits.interrupter.deadline,
+                deadline: limits.interrupter.deadlineNanoseconds,
                 lookupBudget: knobs.stageDeadlines[.dns].map { UInt64($0 * 1e6) }
             )
             // FFmpeg's lines on this thread go to the opener's logger, with the (redacted) URL and the stage.

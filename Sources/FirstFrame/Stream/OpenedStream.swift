@@ -285,7 +285,7 @@ public final class OpenedStream: Sendable {
     private func readFromInput(_ input: InputFormatContext, _ reader: inout Reader) {
         if reader.held == nil { reader.waitStart = MonotonicClock.nanoseconds() }
         let waitStart = reader.waitStart
-        interrupter.setStageDeadline(readTimeout.map { waitStart + UInt64($0 * 1e9) })
+        interrupter.setStageDeadline(readTimeout.map { MonotonicInstant(nanoseconds: waitStart) + .seconds($0) })
         let packet = Packet()
         let outcome: Result<Bool, FFmpegError>
         eventHub.readStarted()

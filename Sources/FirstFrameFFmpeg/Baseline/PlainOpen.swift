@@ -55,7 +55,11 @@ public enum PlainOpen {
         let start = MonotonicClock.nanoseconds()
         var stage = Milestone.formatProbed
         do {
-            let input = try InputFormatContext(url: url, options: options, interrupter: Interrupter(timeout: timeout))
+            let input = try InputFormatContext(
+                url: url,
+                options: options,
+                interrupter: Interrupter(timeout: .seconds(timeout))
+            )
             result.milestones[.formatProbed] = MonotonicClock.milliseconds(since: start)
             result.formatName = input.formatName
 

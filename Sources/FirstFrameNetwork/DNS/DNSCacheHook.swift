@@ -41,7 +41,7 @@ extension DNSCache {
         _ interrupter: Interrupter,
         _ body: () throws -> Result
     ) rethrows -> Result {
-        try LookupScope(cache: nil, interrupter: interrupter, deadline: interrupter.deadline).run(body)
+        try LookupScope(cache: nil, interrupter: interrupter, deadline: interrupter.deadlineNanoseconds).run(body)
     }
 
     /// Runs `body` with this cache answering the lookups made on this thread (whatever cache is installed for
@@ -52,7 +52,7 @@ extension DNSCache {
         deadline: UInt64? = nil,
         _ body: () throws -> Result
     ) rethrows -> Result {
-        let limit = [deadline, interrupter?.deadline].compactMap { $0 }.min()
+        let limit = [deadline, interrupter?.deadlineNanoseconds].compactMap { $0 }.min()
         return try LookupScope(cache: self, interrupter: interrupter, deadline: limit).run(body)
     }
 

@@ -25,8 +25,9 @@ package final class LookupScope: Sendable {
 
     /// The deadline of a lookup that starts now.
     var deadlineForLookup: UInt64? {
-        [deadline, interrupter?.deadline, lookupBudget.map { MonotonicClock.nanoseconds() + $0 }].compactMap { $0 }
-            .min()
+        [deadline, interrupter?.deadlineNanoseconds, lookupBudget.map { MonotonicClock.nanoseconds() + $0 }].compactMap
+        { $0 }
+        .min()
     }
 
     /// Whether the scope bounds lookups at all (else libc may answer on the calling thread, as it would anyway).
