@@ -208,7 +208,7 @@ public final class DNSCache: Sendable, NetworkTraceObserver {
     ///   before making caches). The library never bootstraps it.
     public init(
         configuration: Configuration = Configuration(),
-        logger: Logger = Logger(label: "FirstFrame.DNSCache"),
+        logger: Logger = .disabled,
         metricsFactory: (any MetricsFactory)? = nil
     ) {
         self.configuration = configuration

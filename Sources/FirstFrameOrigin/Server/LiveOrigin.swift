@@ -58,7 +58,7 @@ public final class LiveOrigin: Sendable {
     /// their first request, or by ``prepareChannels(_:)``.
     public static func start(
         _ configuration: OriginConfiguration = OriginConfiguration(),
-        logger: Logger = Logger(label: "firstframe.origin")
+        logger: Logger = .disabled
     ) async throws -> LiveOrigin {
         try configuration.validate()
         let media = configuration.media
@@ -176,7 +176,7 @@ public final class LiveOrigin: Sendable {
     /// Starts an origin, runs `body` with it, and shuts it down whatever `body` does.
     public static func serving<Result>(
         _ configuration: OriginConfiguration = OriginConfiguration(),
-        logger: Logger = Logger(label: "firstframe.origin"),
+        logger: Logger = .disabled,
         _ body: (LiveOrigin) async throws -> Result
     ) async throws -> Result {
         let origin = try await start(configuration, logger: logger)
