@@ -252,6 +252,21 @@ extension ReportPage {
             _ hop: FirstFrameReport.Hop
         ) -> (responseX: Double, centerY: Double, startX: Double) {
             let top = y
+            let (segments, notes) = Self.hopSegments(hop)
+            let lanes = drawLanes(segments, hop: hop, top: top)
+            let (path, role) = hopLabel(index, hop, top: top)
+            let lanesBottom = top + Double(Swift.max(lanes, 1)) * Self.laneHeight
+            let from = segments.map { axis.x($0.start) }.min() ?? Self.plotStart
+            let to = segments.map { axis.x($0.end ?? axis.endMs) + Self.minimumBar }.max() ?? Self.plotStart
+            let notesBottom = place(notes, from: from, to: to, top: top, below: lanesBottom)
+            y = Swift.max(lanesBottom, top + (path.isEmpty && role == nil ? 16 : 28), notesBottom) + 4
+            if let rtmp = hop.rtmp { rtmpLane(rtmp) }
+            let responseX = axis.x(hop.responseStartMs ?? segments.compactMap(\.end).max() ?? 0)
+            return (responseX, top + 8, from)
+        }
+
+        /// The hop's bars (lookup, each connect attempt, TLS, request → first byte) and the notes beside them.
+        private static func hopSegments(_ hop: FirstFrameReport.Hop) -> (segments: [Segment], notes: [Note]) {
             var segments: [Segment] = []
             var notes: [Note] = []
             if let dns = hop.dns {
@@ -339,6 +354,11 @@ extension ReportPage {
                 )
             }
 
+            return (segments, notes)
+        }
+
+        /// Draws the bars on lanes and the first byte's tick; returns the number of lanes used.
+        private mutating func drawLanes(_ segments: [Segment], hop: FirstFrameReport.Hop, top: Double) -> Int {
             // Lanes: each bar goes on the first lane free at its start, so parallel connect attempts stack.
             var laneEnds: [Double] = []
             for segment in segments.sorted(by: { $0.start < $1.start }) {
@@ -360,6 +380,15 @@ extension ReportPage {
                     "<line x1=\"\(x)\" y1=\"\(f(top + 1))\" x2=\"\(x)\" y2=\"\(f(top + 15))\" stroke=\"\(Self.textColor)\" stroke-width=\"1.5\"/>\n"
             }
 
+            return laneEnds.count
+        }
+
+        /// The hop's label (number, host, status) and the path and HLS role under it.
+        private mutating func hopLabel(
+            _ index: Int,
+            _ hop: FirstFrameReport.Hop,
+            top: Double
+        ) -> (path: String, role: String?) {
             // The label: number, host, status; the path under it.
             // A hop that never sent its request has no URL: its host and the port it tried.
             let authority =
@@ -401,14 +430,7 @@ extension ReportPage {
                     + escape(Self.truncated(path, Int(room / Self.characterWidth))) + "</text>\n"
             }
 
-            let lanesBottom = top + Double(Swift.max(laneEnds.count, 1)) * Self.laneHeight
-            let from = segments.map { axis.x($0.start) }.min() ?? Self.plotStart
-            let to = segments.map { axis.x($0.end ?? axis.endMs) + Self.minimumBar }.max() ?? Self.plotStart
-            let notesBottom = place(notes, from: from, to: to, top: top, below: lanesBottom)
-            y = Swift.max(lanesBottom, top + (path.isEmpty && role == nil ? 16 : 28), notesBottom) + 4
-            if let rtmp = hop.rtmp { rtmpLane(rtmp) }
-            let responseX = axis.x(hop.responseStartMs ?? segments.compactMap(\.end).max() ?? 0)
-            return (responseX, top + 8, from)
+            return (path, role)
         }
 
         /// An RTMP hop's handshake and commands as sub-bars, the stalls in them hatched.
