@@ -90,9 +90,12 @@ class Rig:
 
     @staticmethod
     def start_time(pid):
+        """The process's start time (clock ticks since boot), or None if it is gone or a zombie (a server that
+        exited stays one until its parent, maybe measure.py, reaps it)."""
         try:
             with open("/proc/%d/stat" % pid) as f:
-                return f.read().rsplit(")", 1)[1].split()[19]
+                fields = f.read().rsplit(")", 1)[1].split()
+            return None if fields[0] in ("Z", "X") else fields[19]
         except (OSError, IndexError):
             return None
 
@@ -122,11 +125,16 @@ class Rig:
             f.write("%d %s\n" % (process.pid, started))
         return process
 
-    def stop(self, service, grace=5.0):
+    def stop(self, service, grace=5.0, repeat_term=False):
         pid = self.pid(service)
         if pid is not None:
             try:
                 os.kill(pid, signal.SIGTERM)
+                if repeat_term:
+                    # ffmpeg, once transcoding, only sets a flag on the first signal; a second one interrupts
+                    # the I/O it may be blocked in (a write to a viewer that has gone).
+                    time.sleep(0.05)
+                    os.kill(pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
             deadline = time.monotonic() + grace
@@ -407,7 +415,7 @@ http {{
     def restart_listen(self):
         if self.state() is None:
             die("%s is not up" % self.name)
-        self.stop("listen", grace=2)
+        self.stop("listen", grace=2, repeat_term=True)
         self.start_listen()
 
     def down(self, quiet=False):
