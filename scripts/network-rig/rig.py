@@ -24,7 +24,7 @@ and a publisher: ffmpeg -re testsrc2 1280x720 25 fps + sine → libx264 (x264's 
 ~1.2 Mbit/s) + AAC → rtmp://127.0.0.2:1936/live/room. Clients run with `ip netns exec NAME …`; they resolve
 edge.test through /etc/netns/NAME/resolv.conf (nameserver 127.0.0.2), bind-mounted by `ip netns exec`;
 /etc/netns/NAME/hosts lists only localhost. Run directory: /run/firstframe-rig/NAME (configs, pidfiles, logs, HLS,
-tls/ca.pem). Needs root, ffmpeg, nginx-light + libnginx-mod-rtmp, openssl, curl, iproute2, iptables and the built
+tls/ca.pem). Needs root, ffmpeg, nginx-light + libnginx-mod-rtmp, openssl, iproute2, iptables and the built
 emulator (`make link-emulator`).
 """
 import argparse
@@ -312,6 +312,26 @@ http {{
         except (OSError, ValueError, IndexError):
             return None
 
+    FETCH = """
+import ssl, sys, urllib.request
+try:
+    context = ssl.create_default_context(cafile=sys.argv[2])
+    with urllib.request.urlopen(sys.argv[1], timeout=15, context=context) as response:
+        print(response.status); print(response.read(4096).decode("latin-1"))
+except Exception as error:
+    print(getattr(error, "code", 0)); print(repr(error))
+"""
+
+    def fetch_in_namespace(self, url):
+        """GET url from inside the namespace (through its DNS and the emulated link, TLS checked with the rig's
+        CA) → (status, start of the body or the error)."""
+        result = self.netns([sys.executable, "-c", self.FETCH, url, self.ca], timeout=25)
+        status, _, body = result.stdout.partition("\n")
+        try:
+            return int(status), body
+        except ValueError:
+            return 0, result.stderr.strip()
+
     def hls_segments(self):
         try:
             with open(os.path.join(self.hls, "room.m3u8")) as f:
@@ -320,7 +340,7 @@ http {{
             return 0
 
     def up(self, args):
-        for tool in ("ip", "iptables", "ffmpeg", "nginx", "openssl", "curl", "ss"):
+        for tool in ("ip", "iptables", "ffmpeg", "ffprobe", "nginx", "openssl", "ss"):
             if shutil.which(tool) is None:
                 die("%s not found (make deps installs what the rig needs)" % tool)
         if os.geteuid() != 0:
@@ -397,14 +417,12 @@ http {{
             self.start_listen()
 
             # End to end through DNS and the emulated link: name → address, TLS with the rig's CA, the origin.
-            check = self.netns(["curl", "-sS", "--max-time", "15", "--cacert", self.ca,
-                                "https://%s:%d/status" % (HOST, PORTS["https"])], timeout=20)
-            if check.returncode != 0 or '"ready": true' not in check.stdout:
-                die("HTTPS through edge.test failed: %s%s" % (check.stderr.strip(), check.stdout.strip()))
-            check = self.netns(["curl", "-sS", "--max-time", "15", "-o", "/dev/null", "-w", "%{http_code}",
-                                urls()["hls"]], timeout=20)
-            if check.stdout.strip() != "200":
-                die("HLS playlist over the link: HTTP %s %s" % (check.stdout.strip(), check.stderr.strip()))
+            status, body = self.fetch_in_namespace("https://%s:%d/status" % (HOST, PORTS["https"]))
+            if status != 200 or '"ready": true' not in body:
+                die("HTTPS through edge.test failed: %s %s" % (status, body.strip()))
+            status, body = self.fetch_in_namespace(urls()["hls"])
+            if status != 200 or "#EXTM3U" not in body:
+                die("HLS playlist over the link: %s %s" % (status, body.strip()))
         except SystemExit:
             say("up failed; logs kept in %s; tearing down" % self.logs)
             self.down(quiet=True)
