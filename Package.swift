@@ -105,31 +105,41 @@ let upperLayers: [Target] = [
     .target(
         name: "FirstFrameBenchmarks",
         dependencies: [
-            "FirstFrame", "FirstFrameOrigin", "CFFmpeg", "CNetworkHooks", "CNetworkHooksTesting", logging,
+            "FirstFrame", "FirstFrameFFmpeg", "FirstFrameNetwork", "FirstFrameOrigin", "CFFmpeg", "CNetworkHooks",
+            "CNetworkHooksTesting", logging,
         ] + nio
     ),
     // The CLI: ArgumentParser fronts to the libraries above (CNetworkHooksTesting only through the benchmarks).
     .executableTarget(
         name: "firstframe",
         dependencies: [
-            "FirstFrame", "FirstFrameRendering", "FirstFrameExporter", "FirstFrameBenchmarks", "FirstFrameOrigin",
+            "FirstFrame", "FirstFrameFFmpeg", "FirstFrameRendering", "FirstFrameExporter", "FirstFrameBenchmarks",
+            "FirstFrameOrigin",
             "CFFmpeg", logging, .product(name: "ArgumentParser", package: "swift-argument-parser"),
             // `firstframe exporter` bootstraps swift-metrics with Prometheus' factory on the exporter's registry.
             .product(name: "Prometheus", package: "swift-prometheus"), metrics,
         ]
     ),
-    .executableTarget(name: "time-an-open", dependencies: ["FirstFrame"], path: "Examples/TimeAnOpen"),
+    .executableTarget(
+        name: "time-an-open",
+        dependencies: ["FirstFrame", "FirstFrameFFmpeg"],
+        path: "Examples/TimeAnOpen"
+    ),
     .executableTarget(
         name: "trace-your-open",
-        dependencies: ["FirstFrame", "CFFmpeg"],
+        dependencies: ["FirstFrame", "FirstFrameFFmpeg", "FirstFrameNetwork", "CFFmpeg"],
         path: "Examples/TraceYourOpen"
     ),
     .executableTarget(
         name: "player",
-        dependencies: ["FirstFrame", "FirstFrameRendering"],
+        dependencies: ["FirstFrame", "FirstFrameFFmpeg", "FirstFrameRendering"],
         path: "Examples/Player"
     ),
-    .executableTarget(name: "recorder", dependencies: ["FirstFrame", logging], path: "Examples/Recorder"),
+    .executableTarget(
+        name: "recorder",
+        dependencies: ["FirstFrame", "FirstFrameFFmpeg", logging],
+        path: "Examples/Recorder"
+    ),
     .target(
         name: "OriginTestSupport",
         dependencies: ["FirstFrameOrigin", "FirstFrameTestSupport"],
@@ -149,14 +159,16 @@ let upperLayers: [Target] = [
     .testTarget(
         name: "FirstFrameExporterTests",
         dependencies: [
-            "FirstFrameExporter", "FirstFrame", "FirstFrameOrigin", "OriginTestSupport", "FirstFrameTestSupport",
+            "FirstFrameExporter", "FirstFrameFFmpeg", "FirstFrame", "FirstFrameOrigin", "OriginTestSupport",
+            "FirstFrameTestSupport",
         ]
     ),
     // Fast unit tests of the FirstFrame layer: pure logic, no server, no timing.
     .testTarget(
         name: "FirstFrameTests",
         dependencies: [
-            "FirstFrame", "FirstFrameRendering", "FirstFrameTestSupport", "CFFmpeg", "CNetworkHooks",
+            "FirstFrame", "FirstFrameFFmpeg", "FirstFrameNetwork", "FirstFrameRendering", "FirstFrameTestSupport",
+            "CFFmpeg", "CNetworkHooks",
             .product(name: "PropertyBased", package: "swift-property-based"),
         ]
     ),
@@ -164,7 +176,8 @@ let upperLayers: [Target] = [
     .testTarget(
         name: "FirstFrameIntegrationTests",
         dependencies: [
-            "FirstFrame", "FirstFrameRendering", "FirstFrameOrigin", "OriginTestSupport", "FirstFrameTestSupport",
+            "FirstFrame", "FirstFrameCore", "FirstFrameFFmpeg", "FirstFrameNetwork", "FirstFrameRendering",
+            "FirstFrameOrigin", "OriginTestSupport", "FirstFrameTestSupport",
             "CFFmpeg", "CNetworkHooks", "CNetworkHooksTesting",
             .product(name: "PropertyBased", package: "swift-property-based"),
             .product(name: "MetricsTestKit", package: "swift-metrics"),

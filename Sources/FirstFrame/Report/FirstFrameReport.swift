@@ -1,7 +1,7 @@
 import FirstFrameFFmpeg
 import FirstFrameNetwork
 
-/// Where the time to the first frame went, for one open: JSON schema 1, camelCase, milliseconds from the moment
+/// Where the time to the first frame went, for one open: JSON schema 2, camelCase, milliseconds from the moment
 /// the open was asked for, all on one monotonic clock.
 public struct FirstFrameReport: Sendable, Codable, Hashable {
     public static let schemaVersion = 2
