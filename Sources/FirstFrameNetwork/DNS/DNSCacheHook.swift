@@ -15,7 +15,7 @@ extension DNSCache {
     /// Makes this cache answer every `getaddrinfo` in the process (FFmpeg's included) for names; address
     /// literals, named services and numeric-only lookups still go to libc. Replaces any installed cache.
     /// Has no effect where the hooks are unavailable (see ``NetworkTrace/isAvailable``).
-    /// The installed cache learns from every trace captured in the process (``learn(from:)``): it is registered
+    /// The installed cache learns from every trace captured in the process (`learn(from:)`): it is registered
     /// as a trace observer while it is installed.
     public func install() {
         Self.current.withLock { current in
