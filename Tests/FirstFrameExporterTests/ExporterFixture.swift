@@ -27,10 +27,7 @@ struct ExporterFixture {
 
     /// `config`: the JSON configuration (nil: no `--config`, no targets).
     init(config: String?, options: Exporter.Options = Exporter.Options()) throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "firstframe-exporter-tests-\(UUID().uuidString)"
-        )
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        directory = try ScratchDirectory.make("exporter-tests")
         configFile = directory.appendingPathComponent("exporter.json")
         var options = options
         if let config {

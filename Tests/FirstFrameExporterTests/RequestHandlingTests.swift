@@ -208,28 +208,7 @@ import Testing
 
     // MARK: Configuration
 
-    @Test(
-        arguments: [
-            (
-                #"{"targets": [{"name": "a", "url": "http://h/a.flv"}, {"name": "a", "url": "http://h/b.flv"}]}"#,
-                "used twice"
-            ),
-            (
-                #"{"targets": [{"name": "a", "url": "http://h/a.flv", "labels": {"target": "x"}}]}"#,
-                "label name \"target\""
-            ),
-            (
-                #"{"targets": [{"name": "a", "url": "http://h/a.flv", "set": {"fpsprobesize": "many"}}]}"#,
-                "fpsprobesize"
-            ),
-            (#"{"targets": [{"name": "a b", "url": "http://h/a.flv"}]}"#, "name \"a b\""),
-            (#"{"targets": [], "concurrency": 0}"#, "concurrency"),
-            (#"{"targets": [{"name": "a", "url": "http://h/a.flv", "intervall": 5}]}"#, "unknown key \"intervall\""),
-            (#"{"targets": [{"name": "a"}]}"#, "targets[0].url is missing"),
-            (#"{"targets": [], "jitter": 0.9}"#, "jitter"),
-            ("{not json", "not JSON"),
-        ]
-    )
+    @Test(arguments: InvalidExporterConfigurations.refused)
     func anInvalidConfigurationIsRefused(_ json: String, _ message: String) {
         let error = #expect(throws: ExporterConfiguration.ConfigurationError.self) {
             try ExporterConfiguration.parse(Data(json.utf8))

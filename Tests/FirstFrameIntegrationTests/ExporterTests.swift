@@ -135,29 +135,11 @@ extension OriginTests {
 
         @Test(
             .enabled(if: ExporterTests.executable != nil, "the firstframe executable is not built next to the tests"),
-            arguments: [
-                (
-                    #"{"targets": [{"name": "a", "url": "http://h/a.flv"}, {"name": "a", "url": "http://h/b.flv"}]}"#,
-                    "used twice"
-                ),
-                (
-                    #"{"targets": [{"name": "a", "url": "http://h/a.flv", "labels": {"target": "x"}}]}"#,
-                    "label name \"target\""
-                ),
-                (
-                    #"{"targets": [{"name": "a", "url": "http://h/a.flv", "set": {"fpsprobesize": "many"}}]}"#,
-                    "fpsprobesize"
-                ),
-                (#"{"targets": [{"name": "a b", "url": "http://h/a.flv"}]}"#, "name \"a b\""),
-                (#"{"targets": [], "concurrency": 0}"#, "concurrency"),
-            ]
+            arguments: InvalidExporterConfigurations.refusedAtStart
         )
         func anInvalidConfigurationStopsTheStart(_ json: String, _ message: String) async throws {
             let executable = try #require(Self.executable)
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-                "firstframe-exporter-\(UUID().uuidString)"
-            )
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            let directory = try ScratchDirectory.make("exporter")
             defer { try? FileManager.default.removeItem(at: directory) }
             let file = directory.appendingPathComponent("bad.json")
             try json.write(to: file, atomically: true, encoding: .utf8)
@@ -401,10 +383,7 @@ final class ExporterProcess: Sendable {
 
     init(config: String, arguments: [String] = [], timeout: Double = 20) throws {
         let executable = try #require(OriginTests.ExporterTests.executable)
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "firstframe-exporter-\(UUID().uuidString)"
-        )
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        directory = try ScratchDirectory.make("exporter")
         configFile = directory.appendingPathComponent("exporter.json")
         try config.write(to: configFile, atomically: true, encoding: .utf8)
         process = try SpawnedProcess(
