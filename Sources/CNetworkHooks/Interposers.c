@@ -143,6 +143,7 @@ int connect(int fd, const struct sockaddr *address, socklen_t length) {
     int status = real_connect()(fd, address, length);
     int saved = errno;
     cnh_record(trace, cnh_monotonic_ns(), CNH_EVENT_CONNECT_RETURN, fd, status, status < 0 ? saved : 0, 0, NULL, 0);
+    if (status == 0) cnh_record_tcp_sample(trace, fd, CNH_TCP_SAMPLE_CONNECTED);
     errno = saved;
     return status;
 }
@@ -155,6 +156,7 @@ int getsockopt(int fd, int level, int name, void *restrict value, socklen_t *res
     if (status == 0 && level == SOL_SOCKET && name == SO_ERROR && value && length && *length >= sizeof(int)) {
         int saved = errno;
         cnh_record(trace, cnh_monotonic_ns(), CNH_EVENT_SOCKET_ERROR, fd, 0, *(int *)value, 0, NULL, 0);
+        if (*(int *)value == 0) cnh_record_tcp_sample(trace, fd, CNH_TCP_SAMPLE_CONNECTED);
         errno = saved;
     }
     return status;
@@ -202,6 +204,7 @@ int close(int fd) {
     cnh_trace *trace = cnh_current_trace;
     if (__builtin_expect(trace == NULL, 1)) return real_close()(fd);
     int saved = errno;
+    cnh_record_tcp_sample(trace, fd, CNH_TCP_SAMPLE_CLOSING);
     cnh_forget_fd(trace, fd);
     cnh_record(trace, cnh_monotonic_ns(), CNH_EVENT_CLOSE, fd, 0, 0, 0, NULL, 0);
     errno = saved;
@@ -215,6 +218,10 @@ CNH_REAL(gnutls_handshake)
 // Not interposed, only called: whether the handshake that just succeeded resumed an earlier session.
 int gnutls_session_is_resumed(void *session);
 CNH_REAL(gnutls_session_is_resumed)
+// Not interposed, only called: the negotiated version (GNUTLS_TLS1_2 = 4, GNUTLS_TLS1_3 = 5), which says how many
+// round trips the handshake needed.
+int gnutls_protocol_get_version(void *session);
+CNH_REAL(gnutls_protocol_get_version)
 
 int gnutls_handshake(void *session) {
     cnh_trace *trace = cnh_current_trace;
@@ -228,11 +235,14 @@ int gnutls_handshake(void *session) {
     int saved = errno;
     // After the stamp: the resumption check is bookkeeping, not handshake time.
     int32_t resumed = -1;
+    int32_t version = 0;
     if (status == 0) {
         __typeof__(gnutls_session_is_resumed) *is_resumed = real_gnutls_session_is_resumed();
         if (is_resumed != NULL) resumed = is_resumed(session) != 0;
+        __typeof__(gnutls_protocol_get_version) *get_version = real_gnutls_protocol_get_version();
+        if (get_version != NULL) version = get_version(session);
     }
-    cnh_record(trace, end, CNH_EVENT_TLS_HANDSHAKE_END, session_fd, status, 0, resumed, NULL, 0);
+    cnh_record(trace, end, CNH_EVENT_TLS_HANDSHAKE_END, session_fd, status, version, resumed, NULL, 0);
     errno = saved;
     return status;
 }

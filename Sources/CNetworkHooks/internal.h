@@ -78,6 +78,9 @@ void cnh_forget_session(cnh_trace *trace, void *session);
 /// Counts a connect() for cnh_trace_counts.
 void cnh_trace_count_connect(cnh_trace *trace);
 
+/// Appends a CNH_EVENT_TCP_INFO event for `fd` with `reason` (a cnh_tcp_sample_reason), if it is a TCP socket.
+void cnh_record_tcp_sample(cnh_trace *trace, int fd, int reason);
+
 /// Forgets the capture state of an fd (connected anew or closed).
 void cnh_forget_fd(cnh_trace *trace, int fd);
 

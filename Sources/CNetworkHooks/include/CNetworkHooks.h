@@ -38,11 +38,41 @@ typedef enum {
     CNH_EVENT_TLS_HANDSHAKE_END = 11,   ///< gnutls_handshake returned; result: its return; fd: the session's;
                                         ///< aux: after a successful handshake, 1 if gnutls_session_is_resumed
                                         ///< (an earlier session's ticket or ID was accepted), 0 if it was a full
-                                        ///< handshake; -1 when the handshake did not succeed (yet)
+                                        ///< handshake; -1 when the handshake did not succeed (yet);
+                                        ///< error: after a successful handshake, gnutls' protocol version
+                                        ///< (GNUTLS_TLS1_2 = 4, GNUTLS_TLS1_3 = 5), else 0
     CNH_EVENT_MARK = 12,          ///< data: a label from the caller
     CNH_EVENT_TLS_SEND = 13,      ///< gnutls_record_send (plaintext); fd: the session's pseudo-fd; as SEND
     CNH_EVENT_TLS_RECV = 14,      ///< gnutls_record_recv (plaintext); fd: the session's pseudo-fd; as RECV
+    CNH_EVENT_TCP_INFO = 15,      ///< the socket's TCP_INFO; aux: a cnh_tcp_sample_reason; data: a cnh_tcp_sample
 } cnh_event_kind;
+
+/// When a CNH_EVENT_TCP_INFO sample was taken (its aux).
+typedef enum {
+    CNH_TCP_SAMPLE_CONNECTED = 1, ///< the connect just succeeded: the RTT is the SYN's round trip
+    CNH_TCP_SAMPLE_CLOSING = 2,   ///< just before close(): everything the connection did while traced
+    CNH_TCP_SAMPLE_ASKED = 3,     ///< cnh_trace_sample_sockets (the opener asks at the first picture)
+} cnh_tcp_sample_reason;
+
+/// What a CNH_EVENT_TCP_INFO event carries: the fields of Linux's `struct tcp_info` that say how the link
+/// behaved, from this (receiving) side. Times in microseconds. A trace from a kernel without a field has 0.
+typedef struct {
+    uint32_t rtt_us;          ///< smoothed RTT (tcpi_rtt): from the SYN's round trip and the request's ACKs
+    uint32_t rtt_var_us;      ///< its variation (tcpi_rttvar)
+    uint32_t min_rtt_us;      ///< the least RTT seen (tcpi_min_rtt)
+    uint32_t receiver_rtt_us; ///< the receiver's RTT estimate from the data it got (tcpi_rcv_rtt; 0: none yet)
+    uint32_t total_retransmits; ///< segments this side retransmitted: SYNs, requests (tcpi_total_retrans)
+    uint32_t out_of_order_packets; ///< packets that arrived after a hole: the server's were lost or reordered
+                                   ///< on the way down (tcpi_rcv_ooopack)
+    uint32_t segments_in;     ///< segments received (tcpi_segs_in)
+    uint32_t data_segments_in; ///< segments received with data (tcpi_data_segs_in)
+    uint32_t receive_mss;     ///< the largest segment the peer sends us (tcpi_rcv_mss)
+    uint32_t send_mss;        ///< (tcpi_snd_mss)
+    uint32_t send_cwnd;       ///< this side's congestion window in segments (tcpi_snd_cwnd)
+    uint32_t state;           ///< TCP_ESTABLISHED = 1, … (tcpi_state)
+    uint64_t bytes_received;  ///< payload bytes received (tcpi_bytes_received)
+    uint64_t bytes_acked;     ///< payload bytes this side sent that were acknowledged (tcpi_bytes_acked)
+} cnh_tcp_sample;
 
 /// Where a lookup's answer came from (LOOKUP_END aux).
 typedef enum {
@@ -98,6 +128,10 @@ int cnh_trace_is_active(void);
 cnh_trace *cnh_trace_current(void);
 /// Appends a MARK event with a label to the calling thread's trace, if any.
 void cnh_trace_mark(const char *label);
+/// Appends a CNH_EVENT_TCP_INFO event (reason CNH_TCP_SAMPLE_ASKED) for every socket the calling thread's trace has
+/// seen transfer and not closed, if it is tracing. The hooks also sample each socket when its connect succeeds and
+/// before it is closed.
+void cnh_trace_sample_sockets(void);
 
 uint64_t cnh_trace_start_ns(const cnh_trace *trace);
 size_t cnh_trace_event_count(const cnh_trace *trace);

@@ -137,6 +137,7 @@ package struct ReportAssembler {
             firstPictureMs: report.summary.firstVideoFrameMs
         )
         report.milestones = milestones(arrival: arrival, timeline: timeline)
+        report.floor = floor(arrival: arrival, exchanges: exchanges, end: failed == nil ? marks.firstVideoFrame ?? now : now, report: report)
         describeNetwork(in: &report, exchanges: exchanges, timeline: timeline)
         report.streams = streams()
         report.firstPictureDecode = media.firstPictureDecode
@@ -190,6 +191,29 @@ package struct ReportAssembler {
             keyframeArrival: arrival?.keyframeLastByte != nil ? .network : .demuxer,
             firstPictureMs: firstPictureMs
         )
+    }
+
+    /// The floor (``FloorEstimator``): the stream's keyframe wait counts in it only when the trace shows when the
+    /// keyframe arrived (from the demuxer's read it may be the client's own reading); one decode is the shorter of
+    /// the decode stage and the decode cause (either may hold waits a decode alone does not have).
+    private func floor(
+        arrival: CauseTimeline.MediaArrival?,
+        exchanges: [RTMPExchange?],
+        end: UInt64,
+        report: FirstFrameReport
+    ) -> FirstFrameReport.Floor? {
+        let causes = report.causes
+        let decodes = [report.summary.decodeMs, causes?[.decode] ?? 0].filter { $0 > 0 }
+        return FloorEstimator(
+            trace: trace,
+            exchanges: exchanges,
+            arrival: arrival,
+            keyframeBytes: media.firstKeyframeBytes,
+            end: end,
+            keyframeWaitMs: causes?.keyframeArrival == .network ? causes?[.keyframeWait] ?? 0 : 0,
+            decodeMs: decodes.min() ?? 0,
+            firstPictureMs: report.summary.firstVideoFrameMs
+        ).floor()
     }
 
     /// The milestones: the first keyframe's is when its last byte arrived, when the trace shows it, else when the

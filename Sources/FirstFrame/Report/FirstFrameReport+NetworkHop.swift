@@ -33,7 +33,22 @@ extension FirstFrameReport.Hop {
         redirectTo = hop.redirectTo.map(InputPolicy.redacted)
         reusedConnection = hop.reusedConnection
         tlsResumed = hop.tlsResumed
+        tlsVersion = hop.tlsVersion
         role = hop.role
+        transport = hop.lastSample.map { last in
+            .init(
+                connectRTTMs: hop.connectSample.map { Self.milliseconds($0.smoothedRTT) },
+                smoothedRTTMs: Self.milliseconds(last.smoothedRTT),
+                minimumRTTMs: Self.milliseconds(last.minimumRTT),
+                retransmits: last.retransmits,
+                outOfOrderPackets: last.outOfOrderPackets,
+                bytesReceived: last.bytesReceived
+            )
+        }
+    }
+
+    private static func milliseconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
     }
 }
 

@@ -177,10 +177,14 @@ public struct FirstFrameReport: Sendable, Codable, Hashable {
         public var segment: Segment?
         /// RTMP: the hop's handshake and command exchange read from its chunk stream, with the stalls in them.
         public var rtmp: RTMPTimeline?
+        /// The TLS version the handshake negotiated (`1.2`, `1.3`); nil without one.
+        public var tlsVersion: String?
+        /// The hop's connection as the kernel saw it (`TCP_INFO`): RTT, retransmissions, out-of-order arrivals.
+        public var transport: Transport?
 
         private enum CodingKeys: String, CodingKey {
             case url, host, dns, connects, tls, requestStartMs, responseStartMs, status, redirectTo, reusedConnection
-            case tlsResumed, role, playlist, segment, rtmp
+            case tlsResumed, role, playlist, segment, rtmp, tlsVersion, transport
         }
 
         /// Schema 1 hops (no `reusedConnection`) decode as not reused.
@@ -201,6 +205,8 @@ public struct FirstFrameReport: Sendable, Codable, Hashable {
             playlist = try container.decodeIfPresent(Playlist.self, forKey: .playlist)
             segment = try container.decodeIfPresent(Segment.self, forKey: .segment)
             rtmp = try container.decodeIfPresent(RTMPTimeline.self, forKey: .rtmp)
+            tlsVersion = try container.decodeIfPresent(String.self, forKey: .tlsVersion)
+            transport = try container.decodeIfPresent(Transport.self, forKey: .transport)
         }
     }
 
@@ -267,6 +273,9 @@ public struct FirstFrameReport: Sendable, Codable, Hashable {
     public var advice: [Advice] = []
     /// How the decoder reached the first picture (nil when the open did not get that far).
     public var firstPictureDecode: FirstPictureDecode?
+    /// The open against the least time its link allowed: round trips needed and spent, the keyframe under slow
+    /// start (nil on loopback, or without a sampled connection).
+    public var floor: Floor?
 
     public init(url: String, preset: String?, knobs: TuningKnobs) {
         self.url = url
@@ -284,7 +293,7 @@ public struct FirstFrameReport: Sendable, Codable, Hashable {
     private enum CodingKeys: String, CodingKey {
         case schema, startedAt, url, preset, knobs, outcome, error, summary, milestones, stages, hops, streams,
             tlsPeerVerified, causes, advice
-        case firstPictureDecode
+        case firstPictureDecode, floor
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -305,6 +314,7 @@ public struct FirstFrameReport: Sendable, Codable, Hashable {
         try container.encode(causes, forKey: .causes)
         try container.encode(advice, forKey: .advice)
         try container.encodeIfPresent(firstPictureDecode, forKey: .firstPictureDecode)
+        try container.encodeIfPresent(floor, forKey: .floor)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -326,6 +336,7 @@ public struct FirstFrameReport: Sendable, Codable, Hashable {
         causes = try container.decodeIfPresent(CauseBreakdown.self, forKey: .causes)
         advice = try container.decodeIfPresent([Advice].self, forKey: .advice) ?? []
         firstPictureDecode = try container.decodeIfPresent(FirstPictureDecode.self, forKey: .firstPictureDecode)
+        floor = try container.decodeIfPresent(Floor.self, forKey: .floor)
     }
 }
 

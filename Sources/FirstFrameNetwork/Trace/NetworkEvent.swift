@@ -9,6 +9,8 @@ package struct NetworkEvent: Sendable, Codable, Hashable {
         case tlsHandshakeStart, tlsHandshakeEnd, mark
         /// gnutls_record_send / gnutls_record_recv: the plaintext of a TLS session (fd: the session's pseudo-fd).
         case tlsSend, tlsReceive
+        /// The socket's `TCP_INFO` (``TransportSample``); aux: when it was taken.
+        case tcpInfo
 
         init?(_ raw: Int32) {
             switch UInt32(raw) {
@@ -26,6 +28,7 @@ package struct NetworkEvent: Sendable, Codable, Hashable {
             case CNH_EVENT_MARK.rawValue: self = .mark
             case CNH_EVENT_TLS_SEND.rawValue: self = .tlsSend
             case CNH_EVENT_TLS_RECV.rawValue: self = .tlsReceive
+            case CNH_EVENT_TCP_INFO.rawValue: self = .tcpInfo
             default: return nil
             }
         }

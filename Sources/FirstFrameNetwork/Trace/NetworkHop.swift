@@ -56,6 +56,9 @@ public struct NetworkHop: Sendable, Codable, Hashable {
     /// handshake (plain HTTP, a kept-alive connection) or when the gnutls hook did not see it end in success.
     /// FFmpeg 5.1's tls_gnutls keeps no session data between connections, so through stock FFmpeg it is false.
     public var tlsResumed: Bool?
+    /// The TLS version the handshake negotiated, as gnutls reported it (`1.2`, `1.3`); nil without a handshake
+    /// through the gnutls hook.
+    public var tlsVersion: String?
     /// The first byte of the request was handed to the kernel.
     public var requestStart: UInt64?
     /// The first byte of the response arrived.
@@ -72,6 +75,16 @@ public struct NetworkHop: Sendable, Codable, Hashable {
     /// What the hop fetched for an HLS input; nil when the trace read no playlist (not HLS, or a playlist
     /// whose body the trace did not capture).
     public var role: Role?
+    /// The kernel's view of the hop's connection (`TCP_INFO`), in the order taken: at its connect, when the opener
+    /// asked, before it closed. Counters are the connection's since it opened (a kept-alive hop's include the
+    /// hops before it on the same connection). Empty when the hooks took none (not TCP, or not traced).
+    public var transport: [TransportSample] = []
+
+    /// The sample taken when the connect succeeded: its RTT is the SYN's round trip.
+    public var connectSample: TransportSample? { transport.first { $0.reason == .connected } }
+
+    /// The last sample taken.
+    public var lastSample: TransportSample? { transport.last }
 
     /// The connect attempt that succeeded.
     public var establishedConnect: ConnectAttempt? { connects.first { $0.outcome == .connected } }

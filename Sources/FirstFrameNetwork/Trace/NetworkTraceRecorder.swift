@@ -40,6 +40,9 @@ package final class NetworkTraceRecorder {
 
     /// Stops tracing and returns what was recorded. A second call returns an empty trace.
     func stop() -> NetworkTrace {
+        // Every socket still open is sampled while this trace is the thread's innermost: an open ends its capture
+        // at its first picture (or failure), so the sample says how the keyframe's connection fared.
+        if trace != nil, cnh_trace_current() == trace { cnh_trace_sample_sockets() }
         let now = MonotonicClock.nanoseconds()
         guard let trace else { return NetworkTrace(start: now, end: now, events: []) }
         self.trace = nil

@@ -238,6 +238,11 @@ package struct TraceInterpreter {
             }
             if event.kind == .close { connections[event.fd] = nil }
 
+        case .tcpInfo:
+            // Before close() the connection is still mapped; a sample at connect comes once it is established.
+            guard let connection = connections[event.fd], let sample = TransportSample(event) else { return }
+            hops[connection.hop].transport.append(sample)
+
         case .mark:
             break
         }
@@ -349,6 +354,8 @@ package struct TraceInterpreter {
             hops[hop].secureConnectionEnd = event.time
             // aux: 1 resumed, 0 full handshake, -1 unknown (see CNH_EVENT_TLS_HANDSHAKE_END).
             hops[hop].tlsResumed = event.aux == 1 ? true : event.aux == 0 ? false : nil
+            // error: gnutls_protocol_t (GNUTLS_TLS1_0 = 2 … GNUTLS_TLS1_3 = 5).
+            hops[hop].tlsVersion = (2...5).contains(event.error) ? "1.\(event.error - 2)" : nil
             tell(.tlsFinished(resumed: hops[hop].tlsResumed, error: nil), hop: hop, at: event.time)
         } else if event.result != -28 && event.result != -52 {
             // Not GNUTLS_E_AGAIN / GNUTLS_E_INTERRUPTED, which FFmpeg retries: the handshake failed.
