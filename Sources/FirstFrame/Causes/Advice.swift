@@ -25,6 +25,12 @@ extension FirstFrameReport {
             case tuneKnobs
             /// The decoder held the picture back (B-frame reorder, frame threads): `decodeKeyframeAlone`.
             case decoder
+            /// The open spent more round trips than its protocol needs (connections not reused, fetches the first
+            /// picture did not need, a server's small writes waiting for ACKs): ``FirstFrameReport/Floor`` lists them.
+            case fewerRoundTrips
+            /// Packets were lost: a SYN retransmitted after the kernel's 1 s, a DNS query retried, server packets
+            /// behind a hole. Hedged connects and lookups (or a better path) take the wait away.
+            case lossRecovery
         }
 
         public var cause: Cause

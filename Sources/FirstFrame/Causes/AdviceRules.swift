@@ -10,6 +10,19 @@ package enum AdviceRules {
     ]
     /// A lookup slower than this, not answered from a cache, is worth prefetching.
     package static let slowLookupMs = 20.0
+    /// A path whose round trip is this long makes a nearer edge worth a line.
+    package static let farEdgeRTTMs = 100.0
+
+    /// Whether the server's response time is its round trips (the floor says each request step took the round
+    /// trips it needed, RTMP's first answer and `play`'s within two): then it is not "a stream cold at this edge".
+    private static func serverAnsweredInRoundTrips(_ report: FirstFrameReport, _ ms: Double) -> Bool {
+        guard let floor = report.floor else { return false }
+        let requests = floor.steps.filter { $0.kind == .request && $0.needed > 0 }
+        if !requests.isEmpty {
+            return requests.allSatisfy { $0.spent <= Double($0.needed) + RoundTripAdvice.slackRoundTrips }
+        }
+        return ms <= floor.rttMs * (2 + RoundTripAdvice.slackRoundTrips)
+    }
 
     package static func advice(for report: FirstFrameReport) -> [FirstFrameReport.Advice] {
         guard let causes = report.causes else { return [] }
@@ -19,7 +32,8 @@ package enum AdviceRules {
             return total > thresholdsMs[cause, default: 0] ? total : nil
         }
         if over(.networkSetup) != nil { advice += networkAdvice(report) }
-        if let ms = over(.serverResponse) {
+        advice += RoundTripAdvice.advice(for: report)
+        if let ms = over(.serverResponse), !serverAnsweredInRoundTrips(report, ms) {
             let redirects = report.hops.filter { $0.redirectTo != nil }.count
             if redirects > 0 {
                 advice.append(
@@ -98,7 +112,9 @@ package enum AdviceRules {
                 )
             )
         }
-        if let ms = over(.keyframeTransfer) {
+        if let ms = over(.keyframeTransfer), let floor = report.floor {
+            advice.append(RoundTripAdvice.keyframeTransfer(floor, ms: ms))
+        } else if let ms = over(.keyframeTransfer) {
             advice.append(
                 .init(
                     cause: .keyframeTransfer,
@@ -210,7 +226,24 @@ package enum AdviceRules {
             else { return total }
             return total + end - first
         }
-        if !failed.isEmpty || connectMs > thresholdsMs[.networkSetup]! {
+        if let floor = report.floor, failed.isEmpty {
+            // Connects that took their round trip are the path, not the edge: only a nearer edge (a shorter RTT)
+            // helps, and only on a long path. Extra connections and lost SYNs are round-trip advice.
+            if floor.rttMs >= farEdgeRTTMs {
+                advice.append(
+                    .init(
+                        cause: .networkSetup,
+                        remedy: .anotherEdge,
+                        ms: floor.rttMs * Double(floor.roundTripsNeeded),
+                        message: String(
+                            format: "every round trip costs %.0f ms on this path and the open needs %d: a nearer edge shortens each",
+                            floor.rttMs,
+                            floor.roundTripsNeeded
+                        )
+                    )
+                )
+            }
+        } else if !failed.isEmpty || connectMs > thresholdsMs[.networkSetup]! {
             let addresses = Set(failed.map { "\($0.address):\($0.port)" }).sorted().joined(separator: ", ")
             advice.append(
                 .init(

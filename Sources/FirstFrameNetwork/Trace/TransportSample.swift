@@ -87,4 +87,35 @@ public struct TransportSample: Sendable, Codable, Hashable {
         self.receiveMSS = receiveMSS
         self.bytesReceived = bytesReceived
     }
+
+    /// The event the hooks would record for this sample on `fd` (fixtures for tests of what reads traces).
+    package func recorded(fd: Int32) -> NetworkEvent {
+        func microseconds(_ duration: Duration) -> UInt32 {
+            UInt32(clamping: duration.components.seconds * 1_000_000 + duration.components.attoseconds / 1_000_000_000_000)
+        }
+        var raw = cnh_tcp_sample()
+        raw.rtt_us = microseconds(smoothedRTT)
+        raw.rtt_var_us = microseconds(rttVariation)
+        raw.min_rtt_us = microseconds(minimumRTT)
+        raw.receiver_rtt_us = receiverRTT.map(microseconds) ?? 0
+        raw.total_retransmits = UInt32(clamping: retransmits)
+        raw.out_of_order_packets = UInt32(clamping: outOfOrderPackets)
+        raw.segments_in = UInt32(clamping: segmentsReceived)
+        raw.data_segments_in = UInt32(clamping: dataSegmentsReceived)
+        raw.receive_mss = UInt32(clamping: receiveMSS)
+        raw.bytes_received = UInt64(clamping: bytesReceived)
+        let reasonCode: cnh_tcp_sample_reason =
+            switch reason {
+            case .connected: CNH_TCP_SAMPLE_CONNECTED
+            case .asked: CNH_TCP_SAMPLE_ASKED
+            case .closing: CNH_TCP_SAMPLE_CLOSING
+            }
+        return NetworkEvent(
+            kind: .tcpInfo,
+            time: time,
+            fd: fd,
+            aux: Int32(reasonCode.rawValue),
+            data: withUnsafeBytes(of: raw) { Array($0) }
+        )
+    }
 }
