@@ -14,7 +14,8 @@ DEBIAN_PACKAGES := libavformat-dev libavcodec-dev libavutil-dev libgnutls28-dev 
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 SWIFT ?= swift
 
-.PHONY: deps build test lint tsan otlp-example docs demo serve clean link-emulator test-link-emulator
+.PHONY: deps build test lint tsan otlp-example docs demo serve clean link-emulator test-link-emulator \
+	test-network-accuracy
 
 deps:
 	@missing=""; \
@@ -36,6 +37,7 @@ test: deps
 	$(MAKE) tsan
 	# The link emulator's fidelity at one profile (~8 s; says "skipped" where namespaces or NFQUEUE are not allowed).
 	$(MAKE) test-link-emulator
+	$(MAKE) test-network-accuracy
 
 # Formatting and style: swift-nio's .swift-format settings, checked with the toolchain's swift-format (no build).
 # `swift-format format -i -r --parallel Sources Tests Examples Package.swift` applies them.
@@ -78,6 +80,11 @@ link-emulator: .build/link-emulator
 
 test-link-emulator: link-emulator
 	scripts/test-link-emulator.sh
+
+# The report's RTT and floor against the emulator's settings and measure.py's floor (root; skips where not allowed).
+test-network-accuracy: link-emulator
+	$(SWIFT) build --product firstframe
+	scripts/test-network-accuracy.sh .build/debug/firstframe
 
 clean:
 	rm -rf .build .build-tsan .build-net Examples/OTLPExport/.build
