@@ -89,10 +89,37 @@ public enum ReportRendering {
                 )
             }
         }
+        if let floor = report.floor { lines.append(floorLine(floor)) }
         for advice in report.advice {
             lines.append("→ " + advice.message + (advice.sweep.map { "\n  confirm: \($0)" } ?? ""))
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// `floor 252 ms = 3 round trips × 60.4 ms + keyframe 20.3 KB in 2 flights 66 ms + decode 5 ms; first picture
+    /// 1.03 × floor, 3.1 round trips spent`.
+    static func floorLine(_ floor: FirstFrameReport.Floor) -> String {
+        var parts = [
+            String(
+                format: "%d round trip%@ × %.1f ms",
+                floor.roundTripsNeeded,
+                floor.roundTripsNeeded == 1 ? "" : "s",
+                floor.rttMs
+            )
+        ]
+        if let bytes = floor.keyframeBytes {
+            let flights = floor.keyframeFlights.map { " in \($0) flight\($0 == 1 ? "" : "s")" } ?? ""
+            parts.append(String(format: "keyframe %.1f KB%@ %.0f ms", Double(bytes) / 1000, flights, floor.transferMs))
+        }
+        if floor.keyframeWaitMs > 0 { parts.append(String(format: "keyframe wait %.0f ms", floor.keyframeWaitMs)) }
+        parts.append(String(format: "decode %.0f ms", floor.decodeMs))
+        var line = String(format: "floor %.0f ms = ", floor.floorMs) + parts.joined(separator: " + ")
+        if let ratio = floor.ratio { line += String(format: "; first picture %.2f × floor", ratio) }
+        line += String(format: ", %.1f round trips spent", floor.roundTripsSpent)
+        if floor.retransmits + floor.outOfOrderPackets > 0 {
+            line += ", \(floor.retransmits) retransmitted, \(floor.outOfOrderPackets) out of order"
+        }
+        return line
     }
 
     /// The report as one line of JSON (camelCase keys, sorted for stable diffs).

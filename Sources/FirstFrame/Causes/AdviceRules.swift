@@ -236,7 +236,8 @@ package enum AdviceRules {
                         remedy: .anotherEdge,
                         ms: floor.rttMs * Double(floor.roundTripsNeeded),
                         message: String(
-                            format: "every round trip costs %.0f ms on this path and the open needs %d: a nearer edge shortens each",
+                            format:
+                                "every round trip costs %.0f ms on this path and the open needs %d: a nearer edge shortens each",
                             floor.rttMs,
                             floor.roundTripsNeeded
                         )

@@ -28,20 +28,25 @@ package enum RoundTripAdvice {
         var advice: [FirstFrameReport.Advice] = []
         let rtt = floor.rttMs
         // Losses first: each costs a timer, not a round trip.
-        let lostSYNs = floor.steps.filter { $0.kind == .tcp && $0.ms - Double(max(1, $0.needed)) * rtt > synRetransmissionMs }
+        let lostSYNs = floor.steps.filter {
+            $0.kind == .tcp && $0.ms - Double(max(1, $0.needed)) * rtt > synRetransmissionMs
+        }
         let slowLookups = floor.steps.filter { $0.kind == .dns && $0.ms - rtt > synRetransmissionMs }
         if !lostSYNs.isEmpty || !slowLookups.isEmpty {
             let ms = (lostSYNs + slowLookups).reduce(0) { $0 + $1.ms - rtt }
             var what: [String] = []
             if !lostSYNs.isEmpty { what.append("\(lostSYNs.count) SYN\(lostSYNs.count == 1 ? "" : "s") retransmitted") }
-            if !slowLookups.isEmpty { what.append("\(slowLookups.count) DNS quer\(slowLookups.count == 1 ? "y" : "ies") retried") }
+            if !slowLookups.isEmpty {
+                what.append("\(slowLookups.count) DNS quer\(slowLookups.count == 1 ? "y" : "ies") retried")
+            }
             advice.append(
                 .init(
                     cause: .networkSetup,
                     remedy: .lossRecovery,
                     ms: ms,
                     message: String(
-                        format: "%.0f ms waiting for lost packets (%@) on a %.0f ms path: hedge connects and lookups after a few round trips",
+                        format:
+                            "%.0f ms waiting for lost packets (%@) on a %.0f ms path: hedge connects and lookups after a few round trips",
                         ms,
                         what.joined(separator: ", "),
                         rtt
@@ -80,19 +85,60 @@ package enum RoundTripAdvice {
         let extraConnects = floor.steps.filter { $0.kind == .tcp && $0.needed == 0 }
         if !extraConnects.isEmpty {
             let ms = extraConnects.reduce(0) { $0 + $1.ms }
-            reasons.append((ms, String(format: "%d more connection%@ to an address already connected (%.0f ms): keep-alive, or spareConnections", extraConnects.count, extraConnects.count == 1 ? "" : "s", ms)))
+            reasons.append(
+                (
+                    ms,
+                    String(
+                        format:
+                            "%d more connection%@ to an address already connected (%.0f ms): keep-alive, or spareConnections",
+                        extraConnects.count,
+                        extraConnects.count == 1 ? "" : "s",
+                        ms
+                    )
+                )
+            )
         }
         let extraRequests = floor.steps.filter { $0.kind == .request && $0.needed == 0 }
         if !extraRequests.isEmpty {
             let ms = extraRequests.reduce(0) { $0 + $1.ms }
-            reasons.append((ms, String(format: "%d fetch%@ the first picture did not need (%.0f ms): an HLS segment after the first", extraRequests.count, extraRequests.count == 1 ? "" : "es", ms)))
+            reasons.append(
+                (
+                    ms,
+                    String(
+                        format: "%d fetch%@ the first picture did not need (%.0f ms): an HLS segment after the first",
+                        extraRequests.count,
+                        extraRequests.count == 1 ? "" : "es",
+                        ms
+                    )
+                )
+            )
         }
-        let rtmpKinds: Set<FirstFrameReport.Floor.Step.Kind> = [.rtmpHandshake, .rtmpConnect, .rtmpCreateStream, .rtmpPlay]
-        let slowRTMP = floor.steps.filter { rtmpKinds.contains($0.kind) && $0.spent > Double($0.needed) + slackRoundTrips }
+        let rtmpKinds: Set<FirstFrameReport.Floor.Step.Kind> = [
+            .rtmpHandshake, .rtmpConnect, .rtmpCreateStream, .rtmpPlay,
+        ]
+        let slowRTMP = floor.steps.filter {
+            rtmpKinds.contains($0.kind) && $0.spent > Double($0.needed) + slackRoundTrips
+        }
         if !slowRTMP.isEmpty {
             let over = slowRTMP.reduce(0) { $0 + $1.spent - Double($1.needed) }
-            let names = slowRTMP.map { String(format: "%@ %.1f", $0.kind.rawValue.replacingOccurrences(of: "rtmp", with: "").lowercased(), $0.spent) }
-            reasons.append((over * rtt, String(format: "RTMP's exchange took %.1f round trips more than its 4 (%@): the server's small writes wait for ACKs (its Nagle); HTTP-FLV from the same edge needs one request", over, names.joined(separator: ", "))))
+            let names = slowRTMP.map {
+                String(
+                    format: "%@ %.1f",
+                    $0.kind.rawValue.replacingOccurrences(of: "rtmp", with: "").lowercased(),
+                    $0.spent
+                )
+            }
+            reasons.append(
+                (
+                    over * rtt,
+                    String(
+                        format:
+                            "RTMP's exchange took %.1f round trips more than its 4 (%@): the server's small writes wait for ACKs (its Nagle); HTTP-FLV from the same edge needs one request",
+                        over,
+                        names.joined(separator: ", ")
+                    )
+                )
+            )
         }
         let slowOther = floor.steps.filter {
             [.dns, .tls, .request].contains($0.kind) && $0.needed > 0 && $0.spent > Double($0.needed) + slackRoundTrips
@@ -104,7 +150,8 @@ package enum RoundTripAdvice {
                 switch step.kind {
                 case .dns: "the lookup took %.1f round trips (the resolver's own upstream)"
                 case .tls: "the TLS handshake took %.1f round trips"
-                default: "the server answered in %.1f round trips (its own time: a stream cold at this edge, a slow origin)"
+                default:
+                    "the server answered in %.1f round trips (its own time: a stream cold at this edge, a slow origin)"
                 }
             reasons.append((over * rtt, String(format: what, step.spent)))
         }
@@ -119,7 +166,8 @@ package enum RoundTripAdvice {
                 remedy: .lossRecovery,
                 ms: ms,
                 message: String(
-                    format: "the first keyframe took %.0f ms: %d server packet%@ arrived after a hole (loss on the way down) and waited for the retransmission",
+                    format:
+                        "the first keyframe took %.0f ms: %d server packet%@ arrived after a hole (loss on the way down) and waited for the retransmission",
                     ms,
                     floor.outOfOrderPackets,
                     floor.outOfOrderPackets == 1 ? "" : "s"
@@ -133,7 +181,8 @@ package enum RoundTripAdvice {
                 remedy: .fastStart,
                 ms: ms,
                 message: String(
-                    format: "the first keyframe took %.0f ms: slow start — %.1f KB need %d flights of the server's congestion window, %d round trip%@ more; a smaller first keyframe, or an edge with a larger initial window",
+                    format:
+                        "the first keyframe took %.0f ms: slow start — %.1f KB need %d flights of the server's congestion window, %d round trip%@ more; a smaller first keyframe, or an edge with a larger initial window",
                     ms,
                     kilobytes,
                     flights,
@@ -148,12 +197,18 @@ package enum RoundTripAdvice {
             ms: ms,
             message: floor.deliveryRateKbit.map {
                 String(
-                    format: "the first keyframe took %.0f ms: bandwidth — %.1f KB at %.0f kbit/s; a lower first rendition or a CDN's fast start",
+                    format:
+                        "the first keyframe took %.0f ms: bandwidth — %.1f KB at %.0f kbit/s; a lower first rendition or a CDN's fast start",
                     ms,
                     kilobytes,
                     $0
                 )
-            } ?? String(format: "the first keyframe took %.0f ms to arrive once it started: bandwidth; a lower first rendition or a CDN's fast start", ms)
+            }
+                ?? String(
+                    format:
+                        "the first keyframe took %.0f ms to arrive once it started: bandwidth; a lower first rendition or a CDN's fast start",
+                    ms
+                )
         )
     }
 }

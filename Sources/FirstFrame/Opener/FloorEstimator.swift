@@ -70,14 +70,26 @@ package struct FloorEstimator {
         var lookedUp: Set<String> = []
         var connectedTo: Set<SocketAddress> = []
         var segmentFetched = false
-        func add(_ kind: FirstFrameReport.Floor.Step.Kind, _ hop: Int, needed: Int, from start: UInt64, to stop: UInt64?) {
+        func add(
+            _ kind: FirstFrameReport.Floor.Step.Kind,
+            _ hop: Int,
+            needed: Int,
+            from start: UInt64,
+            to stop: UInt64?
+        ) {
             guard start <= end else { return }
             let elapsed = ms(min(stop ?? end, end) &- start)
             steps.append(.init(kind: kind, hop: hop, needed: needed, spent: elapsed / rtt, ms: elapsed))
         }
         for (index, hop) in trace.hops.enumerated() {
             if let lookup = hop.lookup, [.system, .resolver].contains(lookup.source) {
-                add(.dns, index, needed: lookedUp.insert(lookup.host).inserted ? 1 : 0, from: lookup.start, to: lookup.end)
+                add(
+                    .dns,
+                    index,
+                    needed: lookedUp.insert(lookup.host).inserted ? 1 : 0,
+                    from: lookup.start,
+                    to: lookup.end
+                )
             }
             if let first = hop.connects.map(\.start).min() {
                 let established = hop.establishedConnect

@@ -137,7 +137,12 @@ package struct ReportAssembler {
             firstPictureMs: report.summary.firstVideoFrameMs
         )
         report.milestones = milestones(arrival: arrival, timeline: timeline)
-        report.floor = floor(arrival: arrival, exchanges: exchanges, end: failed == nil ? marks.firstVideoFrame ?? now : now, report: report)
+        report.floor = floor(
+            arrival: arrival,
+            exchanges: exchanges,
+            end: failed == nil ? marks.firstVideoFrame ?? now : now,
+            report: report
+        )
         describeNetwork(in: &report, exchanges: exchanges, timeline: timeline)
         report.streams = streams()
         report.firstPictureDecode = media.firstPictureDecode

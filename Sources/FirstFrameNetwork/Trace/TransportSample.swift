@@ -91,7 +91,9 @@ public struct TransportSample: Sendable, Codable, Hashable {
     /// The event the hooks would record for this sample on `fd` (fixtures for tests of what reads traces).
     package func recorded(fd: Int32) -> NetworkEvent {
         func microseconds(_ duration: Duration) -> UInt32 {
-            UInt32(clamping: duration.components.seconds * 1_000_000 + duration.components.attoseconds / 1_000_000_000_000)
+            UInt32(
+                clamping: duration.components.seconds * 1_000_000 + duration.components.attoseconds / 1_000_000_000_000
+            )
         }
         var raw = cnh_tcp_sample()
         raw.rtt_us = microseconds(smoothedRTT)
