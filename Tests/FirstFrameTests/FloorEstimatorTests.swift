@@ -37,9 +37,9 @@ import FirstFrameNetwork
         let transfer = FloorEstimator.transfer(bytes: 20_252, segment: 1448, rttMs: 60, rateKbit: 8000)
         #expect(transfer.flights == 2)
         #expect(abs(transfer.ms - 66) < 0.001)
-        // One flight: its serialisation only; no rate: nothing.
+        // One flight: its serialisation only. No rate: only the round trips, 14 480 + 28 960 + the rest in three.
         #expect(FloorEstimator.transfer(bytes: 14_480, segment: 1448, rttMs: 60, rateKbit: 8000).flights == 1)
-        #expect(FloorEstimator.transfer(bytes: 100_000, segment: 1448, rttMs: 60, rateKbit: nil).ms == 2 * 60)  // 14 480 + 28 960 + the rest: three flights
+        #expect(FloorEstimator.transfer(bytes: 100_000, segment: 1448, rttMs: 60, rateKbit: nil).ms == 2 * 60)
     }
 
     @Test func roundTripsAreCountedInTheKernelsRTT() throws {
