@@ -7,7 +7,7 @@ struct FirstFrameCommand: AsyncParsableCommand {
         abstract: "Measure and shorten the time a live stream takes to show its first frame.",
         subcommands: [
             ProbeCommand.self, SweepCommand.self, ServeCommand.self, DemoCommand.self, LoadCommand.self,
-            BenchCommand.self, RecordCommand.self, ExporterCommand.self, KnobsCommand.self,
+            BenchCommand.self, RecordCommand.self, ExporterCommand.self, KnobsCommand.self, FeedCommand.self,
         ]
     )
 

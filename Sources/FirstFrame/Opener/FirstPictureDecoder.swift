@@ -50,7 +50,7 @@ struct FirstPictureDecoder {
     /// `keyframe`'s picture from `decoder` (one thread, fresh), drained after the one packet: nil when it gives none
     /// or one the decoder flags as damaged (a "keyframe" that does not decode on its own: an inter frame a muxer
     /// flagged as key), and the caller decodes in order instead, as it would have without the knob.
-    private static func decodeAlone(_ keyframe: Packet, decoder: CodecContext) throws -> Frame? {
+    static func decodeAlone(_ keyframe: Packet, decoder: CodecContext) throws -> Frame? {
         let frame = Frame()
         try decoder.send(keyframe)
         if try !decoder.receive(into: frame) {

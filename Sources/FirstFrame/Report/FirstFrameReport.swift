@@ -276,6 +276,8 @@ public struct FirstFrameReport: Sendable, Codable, Hashable {
     /// The open against the least time its link allowed: round trips needed and spent, the keyframe under slow
     /// start (nil on loopback, or without a sampled connection).
     public var floor: Floor?
+    /// For an open through a ``StreamPreloader``: the state the room was in and the switch time.
+    public var preload: Preload?
 
     public init(url: String, preset: String?, knobs: TuningKnobs) {
         self.url = url
@@ -293,7 +295,7 @@ public struct FirstFrameReport: Sendable, Codable, Hashable {
     private enum CodingKeys: String, CodingKey {
         case schema, startedAt, url, preset, knobs, outcome, error, summary, milestones, stages, hops, streams,
             tlsPeerVerified, causes, advice
-        case firstPictureDecode, floor
+        case firstPictureDecode, floor, preload
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -315,6 +317,7 @@ public struct FirstFrameReport: Sendable, Codable, Hashable {
         try container.encode(advice, forKey: .advice)
         try container.encodeIfPresent(firstPictureDecode, forKey: .firstPictureDecode)
         try container.encodeIfPresent(floor, forKey: .floor)
+        try container.encodeIfPresent(preload, forKey: .preload)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -337,6 +340,7 @@ public struct FirstFrameReport: Sendable, Codable, Hashable {
         advice = try container.decodeIfPresent([Advice].self, forKey: .advice) ?? []
         firstPictureDecode = try container.decodeIfPresent(FirstPictureDecode.self, forKey: .firstPictureDecode)
         floor = try container.decodeIfPresent(Floor.self, forKey: .floor)
+        preload = try container.decodeIfPresent(Preload.self, forKey: .preload)
     }
 }
 

@@ -14,8 +14,10 @@ import Synchronization
 /// move it to another task, write it, drop it. ``close()`` may be called from anywhere, any number of times: it
 /// stops a read blocked on another thread within FFmpeg's 100 ms poll, and frees the input.
 public final class OpenedStream: Sendable {
-    /// The open's report: every stage to the first picture.
-    public let report: FirstFrameReport
+    /// The open's report: every stage to the first picture (and, for a stream a ``StreamPreloader`` handed over,
+    /// how it was prepared and how long the switch took: ``FirstFrameReport/preload``).
+    public var report: FirstFrameReport { reportStorage.withLock { $0 } }
+    private let reportStorage: Mutex<FirstFrameReport>
     /// The streams as handed over, codec parameters complete (size, pixel format, profile and level, frame rate,
     /// sample rate, channel layout, codec configuration) whatever the preset skipped: a muxer can start at once.
     public let streams: [StreamInfo]
@@ -81,7 +83,7 @@ public final class OpenedStream: Sendable {
         openStart: UInt64,
         logger: Logger = .disabled
     ) {
-        self.report = report
+        self.reportStorage = Mutex(report)
         self.logger = logger
         self.eventHub = KeptStreamEvents(origin: openStart)
         self.streams = input.streams
@@ -165,6 +167,20 @@ public final class OpenedStream: Sendable {
             defer { status.handOff = nil }
             return OwnershipTransfer(unique: status.handOff)
         }.take()?.handOff()
+    }
+
+    /// Says how a ``StreamPreloader`` prepared the stream and how long its switch took, in the report.
+    package func describePreload(_ preload: FirstFrameReport.Preload) {
+        reportStorage.withLock { $0.preload = preload }
+    }
+
+    /// The media connection's socket, while the input holds it (a preloaded room waits on it between reads).
+    package var mediaSocketDescriptor: Int32? { mediaSocket }
+
+    /// Replaces the decoder ``takeVideoDecoder()`` hands over: a preloaded room keeps one for its newest keyframe.
+    func replaceVideoDecoder(_ pending: sending PendingVideoDecoder) {
+        let transfer = OwnershipTransfer(unique: pending)
+        status.withLock { $0.handOff = transfer.take() }
     }
 
     /// Copies the reader's state for the getters; called with the reader lock held (reader, then status).

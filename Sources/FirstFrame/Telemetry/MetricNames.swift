@@ -31,6 +31,17 @@ public enum MetricNames {
     /// Counter: advice given, by `remedy` (``FirstFrameReport/Advice/Remedy``). Labels: `outcome`.
     public static let advice = "firstframe_advice_total"
 
+    // MARK: Preloading (``StreamPreloader``, no labels but `state`)
+
+    /// Counter: opens through a preloader, by the `state` the room was in (``FirstFrameReport/Preload/State``).
+    public static let preloadSwitches = "firstframe_preload_switches_total"
+    /// Timer, by `state`: the call to the first picture being available.
+    public static let preloadSwitchSeconds = "firstframe_preload_switch_seconds"
+    /// Counter: bytes read by preloaded rooms closed without being opened (the cost of preloading).
+    public static let preloadUnusedBytes = "firstframe_preload_unused_bytes_total"
+    /// Timer: how long each room closed without being opened had been kept hot.
+    public static let preloadUnusedSeconds = "firstframe_preload_unused_seconds"
+
     // MARK: DNS cache (every `DNSCache`, no labels)
 
     public static let dnsCacheHits = DNSCacheMetricNames.hits
