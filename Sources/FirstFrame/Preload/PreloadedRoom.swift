@@ -33,6 +33,8 @@ package final class PreloadedRoom: Sendable {
     private let wakeDescriptors: (read: Int32, write: Int32)
     private let state: Mutex<State>
     private let finished = DispatchSemaphore(value: 0)
+    /// ``waitUntilStopped()`` callers, resumed when the hot thread leaves its loop.
+    private let stopWaiters = Mutex<(stopped: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
     private struct State: ~Copyable {
         /// From the newest keyframe on (empty while over budget, until the next keyframe).
@@ -41,6 +43,8 @@ package final class PreloadedRoom: Sendable {
         var pending: PendingVideoDecoder?
         var stop: Stop?
         var keyframes = 0
+        /// The decode timestamps of the last keyframes held (the newest last), at most 8.
+        var keyframeTimestamps: [Int64] = []
         var bytesReadAtStart: Int64 = 0
     }
 
@@ -51,7 +55,8 @@ package final class PreloadedRoom: Sendable {
         self.readySince = MonotonicClock.nanoseconds()
         self.byteBudget = byteBudget
         let components = idle.components
-        self.idleNanoseconds = UInt64(max(0, components.seconds)) * 1_000_000_000
+        self.idleNanoseconds =
+            UInt64(max(0, components.seconds)) * 1_000_000_000
             + UInt64(max(0, components.attoseconds / 1_000_000_000))
         var pipeEnds: [Int32] = [-1, -1]
         if pipe(&pipeEnds) != 0 { pipeEnds = [-1, -1] }
@@ -63,6 +68,12 @@ package final class PreloadedRoom: Sendable {
         let thread = Thread { [self] in
             ThreadName.applyToCurrentThread("FirstFrame.preload")
             keepHot()
+            let waiters = stopWaiters.withLock { state in
+                state.stopped = true
+                defer { state.waiters = [] }
+                return state.waiters
+            }
+            for waiter in waiters { waiter.resume() }
             finished.signal()
         }
         thread.start()
@@ -76,20 +87,48 @@ package final class PreloadedRoom: Sendable {
     /// Why the hot thread stopped, nil while it runs.
     package var stopped: Stop? { state.withLock { $0.stop } }
 
+    /// Returns once the hot thread has stopped (claimed, closed, idle or ended), with the reason.
+    package func waitUntilStopped() async -> Stop? {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let resumeNow = stopWaiters.withLock { state in
+                if state.stopped { return true }
+                state.waiters.append(continuation)
+                return false
+            }
+            if resumeNow { continuation.resume() }
+        }
+        return stopped
+    }
+
+    /// The decode timestamps of the last keyframes the room held (at most 8, the newest last).
+    package var keyframeTimestamps: [Int64] { state.withLock { $0.keyframeTimestamps } }
+
+    /// Whether the room holds a keyframe to hand over (false while over its byte budget).
+    package var holdsKeyframe: Bool { state.withLock { $0.pending != nil && !$0.window.isEmpty } }
+
     /// The bytes held now (the newest GOP).
     package var heldBytes: Int { state.withLock { $0.windowBytes } }
 
     /// Stops the hot thread and hands the stream over: the held GOP goes back in front of the stream's queue, the
     /// newest keyframe's decoder becomes the one ``OpenedStream/takeVideoDecoder()`` returns. Nil when the room
-    /// had stopped (ended, idle, closed): the caller opens it again.
+    /// had stopped (ended, idle, closed), or when it holds no keyframe (over its byte budget until the next one):
+    /// the room is closed and the caller opens it again, rather than hand over a stream that starts mid-GOP.
     package func claim() -> (stream: OpenedStream, heldBytes: Int, bytesRead: Int64)? {
         guard stop(.claimed) else { return nil }
-        let handed = state.withLock { state -> (OwnershipTransfer<[Packet]>, OwnershipTransfer<PendingVideoDecoder?>, Int, Int64) in
+        guard state.withLock({ $0.pending != nil && !$0.window.isEmpty }) else {
+            stream.close()
+            return nil
+        }
+        let handed = state.withLock {
+            state -> (OwnershipTransfer<[Packet]>, OwnershipTransfer<PendingVideoDecoder?>, Int, Int64) in
             let window = state.window
             let pending = state.pending
             state.window = []
             state.pending = nil
-            return (OwnershipTransfer(unique: window), OwnershipTransfer(unique: pending), state.windowBytes, state.bytesReadAtStart)
+            return (
+                OwnershipTransfer(unique: window), OwnershipTransfer(unique: pending), state.windowBytes,
+                state.bytesReadAtStart
+            )
         }
         if let pending = handed.1.take() { stream.replaceVideoDecoder(pending) }
         stream.giveBack(handed.0)
@@ -177,6 +216,7 @@ package final class PreloadedRoom: Sendable {
                 state.windowBytes = keyframe.size
                 state.pending = pending
                 state.keyframes += 1
+                state.keyframeTimestamps = Array((state.keyframeTimestamps + [keyframe.dts ?? -1]).suffix(8))
             }
             return
         }
@@ -198,7 +238,8 @@ package final class PreloadedRoom: Sendable {
 
     /// The keyframe's picture, decoded alone in a one-thread decoder, as the hand-over's pending decoder (primed
     /// with the keyframe when the player takes it); nil when it gives no picture alone.
-    private static func decodeAlone(_ keyframe: Packet, parameters: consuming CodecParameters?) -> PendingVideoDecoder? {
+    private static func decodeAlone(_ keyframe: Packet, parameters: consuming CodecParameters?) -> PendingVideoDecoder?
+    {
         guard let parameters, let decoder = try? CodecContext.decoder(for: parameters, threads: 1),
             let picture = try? FirstPictureDecoder.decodeAlone(keyframe, decoder: decoder)
         else { return nil }

@@ -40,7 +40,11 @@ public final class StreamPreloader: Sendable {
     private enum Slot {
         /// The open is running; `waiters` are ``open(_:)`` calls for the room that arrived meanwhile: they get the
         /// room when it is hot (nil when its open failed or it was dropped).
-        case opening(id: UInt64, waiters: [CheckedContinuation<PreloadedRoom?, Never>])
+        case opening(
+            id: UInt64,
+            waiters: [CheckedContinuation<PreloadedRoom?, Never>],
+            watchers: [CheckedContinuation<Void, Never>]
+        )
         case hot(PreloadedRoom)
     }
 
@@ -53,6 +57,8 @@ public final class StreamPreloader: Sendable {
         public var unusedSeconds = 0.0
     }
     private let statistics = Mutex(Stats())
+    /// Closes in flight (``closing()`` waits for them).
+    private let closes = Mutex<[UInt64: Task<Void, Never>]>([:])
     private let nextID = Atomic<UInt64>(0)
 
     /// - Throws: ``StreamPreloaderError/invalidConfiguration(_:)`` for a budget out of range.
@@ -67,7 +73,14 @@ public final class StreamPreloader: Sendable {
         self.telemetry = telemetry
     }
 
-    deinit { close() }
+    deinit {
+        // Nothing here may hold on to `self`: the rooms are closed on a thread of their own.
+        let transfer = OwnershipTransfer(unique: takeAllRooms())
+        Thread {
+            ThreadName.applyToCurrentThread("FirstFrame.preload")
+            for room in transfer.take() { room.close() }
+        }.start()
+    }
 
     /// What has happened so far.
     public var stats: Stats { statistics.withLock { $0 } }
@@ -99,9 +112,10 @@ public final class StreamPreloader: Sendable {
                     // again below if still wanted.
                     rooms.slots[url] = nil
                     dropped.append(room)
-                case .opening(_, let waiters) where !preload.contains(url):
+                case .opening(_, let waiters, let watchers) where !preload.contains(url):
                     rooms.slots[url] = nil
                     for waiter in waiters { waiter.resume(returning: nil) }
+                    for watcher in watchers { watcher.resume() }
                 default:
                     break
                 }
@@ -109,7 +123,7 @@ public final class StreamPreloader: Sendable {
             var toStart: [(String, UInt64)] = []
             for url in preload where rooms.slots[url] == nil {
                 let id = nextID.add(1, ordering: .relaxed).newValue
-                rooms.slots[url] = .opening(id: id, waiters: [])
+                rooms.slots[url] = .opening(id: id, waiters: [], watchers: [])
                 toStart.append((url, id))
             }
             return (dropped, toStart)
@@ -130,9 +144,9 @@ public final class StreamPreloader: Sendable {
                 case .hot(let room):
                     rooms.slots[url] = nil
                     continuation.resume(returning: room)
-                case .opening(let id, let waiters):
+                case .opening(let id, let waiters, let watchers):
                     // Its open is under way: wait for it rather than open a second connection.
-                    rooms.slots[url] = .opening(id: id, waiters: waiters + [continuation])
+                    rooms.slots[url] = .opening(id: id, waiters: waiters + [continuation], watchers: watchers)
                 case nil:
                     continuation.resume(returning: nil)
                 }
@@ -163,19 +177,24 @@ public final class StreamPreloader: Sendable {
 
     /// Closes every room and stops preloading; later ``setCandidates(_:)`` calls do nothing. Idempotent.
     public func close() {
-        let dropped = rooms.withLock { rooms -> [PreloadedRoom] in
+        closeUnused(takeAllRooms())
+    }
+
+    /// Empties the slots for good (later candidates are ignored); waiting opens get nil.
+    private func takeAllRooms() -> [PreloadedRoom] {
+        rooms.withLock { rooms -> [PreloadedRoom] in
             rooms.closed = true
             let hot = rooms.slots.values.compactMap { slot -> PreloadedRoom? in
                 if case .hot(let room) = slot { return room }
                 return nil
             }
-            for case .opening(_, let waiters) in rooms.slots.values {
+            for case .opening(_, let waiters, let watchers) in rooms.slots.values {
                 for waiter in waiters { waiter.resume(returning: nil) }
+                for watcher in watchers { watcher.resume() }
             }
             rooms.slots = [:]
             return hot
         }
-        closeUnused(dropped)
     }
 
     // MARK: Inside
@@ -198,7 +217,10 @@ public final class StreamPreloader: Sendable {
             }
             let room = stream.map { PreloadedRoom(url: url, stream: $0, byteBudget: budget, idle: idle) }
             let kept = self.rooms.withLock { rooms -> Bool in
-                guard case .opening(let current, let waiters) = rooms.slots[url], current == id else { return false }
+                guard case .opening(let current, let waiters, let watchers) = rooms.slots[url], current == id else {
+                    return false
+                }
+                defer { for watcher in watchers { watcher.resume() } }
                 if let waiter = waiters.first, let room {
                     // Someone is opening it now: theirs (one opener per room; any others open it themselves).
                     rooms.slots[url] = nil
@@ -230,11 +252,54 @@ public final class StreamPreloader: Sendable {
         Counter(label: MetricNames.preloadUnusedBytes, factory: factory).increment(by: Int64(clamping: bytes))
         let timer = Timer(label: MetricNames.preloadUnusedSeconds, preferredDisplayUnit: .seconds, factory: factory)
         for value in seconds { timer.recordNanoseconds(Int64(value * 1e9)) }
-        let thread = Thread {
-            ThreadName.applyToCurrentThread("FirstFrame.preload")
-            for room in dropped { room.close() }
+        let transfer = OwnershipTransfer(unique: dropped)
+        let id = nextID.add(1, ordering: .relaxed).newValue
+        // Inserted under the lock the task takes to remove itself: a close that ends at once is still removed.
+        closes.withLock { tasks in
+            tasks[id] = Task {
+                _ = try? await DedicatedThread.run(name: "FirstFrame.preload") {
+                    for room in transfer.take() { room.close() }
+                }
+                self.closes.withLock { $0[id] = nil }
+            }
         }
-        thread.start()
+    }
+
+    /// Returns once every room dropped so far is closed (its thread ended, its input and sockets freed).
+    package func closing() async {
+        let tasks = closes.withLock { Array($0.values) }
+        for task in tasks { await task.value }
+    }
+
+    /// Waits for the preload of `url` under way to finish (hot, or failed), and returns the state the room is in
+    /// then: what ``open(_:)`` would report. Returns at once when no preload of it is under way.
+    public func waitUntilPrepared(_ url: String) async -> FirstFrameReport.Preload.State {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let resumeNow = rooms.withLock { rooms -> Bool in
+                guard case .opening(let id, let waiters, let watchers) = rooms.slots[url] else { return true }
+                rooms.slots[url] = .opening(id: id, waiters: waiters, watchers: watchers + [continuation])
+                return false
+            }
+            if resumeNow { continuation.resume() }
+        }
+        return state(of: url)
+    }
+
+    /// The hot room of `url`, if there is one.
+    package func hotRoom(_ url: String) -> PreloadedRoom? {
+        rooms.withLock { rooms in
+            if case .hot(let room) = rooms.slots[url] { return room }
+            return nil
+        }
+    }
+
+    /// Waits until the hot room of `url` stops by itself (its stream ended, it idled out) or is claimed or closed.
+    package func waitUntilRoomStops(_ url: String) async -> PreloadedRoom.Stop? {
+        let room = rooms.withLock { rooms -> PreloadedRoom? in
+            if case .hot(let room) = rooms.slots[url] { return room }
+            return nil
+        }
+        return await room?.waitUntilStopped()
     }
 
     private func record(_ preload: FirstFrameReport.Preload) {
@@ -242,7 +307,12 @@ public final class StreamPreloader: Sendable {
         let factory = telemetry.factory
         let dimensions = [("state", preload.state.rawValue)]
         Counter(label: MetricNames.preloadSwitches, dimensions: dimensions, factory: factory).increment()
-        Timer(label: MetricNames.preloadSwitchSeconds, dimensions: dimensions, preferredDisplayUnit: .seconds, factory: factory)
-            .recordNanoseconds(Int64(preload.switchMs * 1e6))
+        Timer(
+            label: MetricNames.preloadSwitchSeconds,
+            dimensions: dimensions,
+            preferredDisplayUnit: .seconds,
+            factory: factory
+        )
+        .recordNanoseconds(Int64(preload.switchMs * 1e6))
     }
 }

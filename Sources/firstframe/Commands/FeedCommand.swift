@@ -67,7 +67,10 @@ struct FeedCommand: AsyncParsableCommand {
                 stream = try await preloader.open(url)
             } catch {
                 failures += 1
-                print(json ? Self.jsonLine(["room": index, "url": url, "error": "\(error)"]) : "\(index)  failed: \(error)")
+                print(
+                    json
+                        ? Self.jsonLine(["room": index, "url": url, "error": "\(error)"]) : "\(index)  failed: \(error)"
+                )
                 preloader.setCandidates(Array(visits[(index + 1)...].prefix(max(preload, 1) + 2)))
                 continue
             }
@@ -87,7 +90,8 @@ struct FeedCommand: AsyncParsableCommand {
                     String(
                         format: "%4d  %@ %9.1f  %16.1f  %7.0f  %@",
                         index,
-                        (preload?.state.rawValue ?? "cold").padding(toLength: 10, withPad: " ", startingAt: 0) as NSString,
+                        (preload?.state.rawValue ?? "cold").padding(toLength: 10, withPad: " ", startingAt: 0)
+                            as NSString,
                         preload?.switchMs ?? 0,
                         report.summary.firstVideoFrameMs ?? 0,
                         Double(preload?.heldBytes ?? 0) / 1000,
@@ -127,7 +131,9 @@ struct FeedCommand: AsyncParsableCommand {
 
     private static func jsonLine(_ fields: [String: any Sendable]) -> String {
         let object = fields.mapValues { $0 as Any }
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return "{}" }
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else {
+            return "{}"
+        }
         return String(decoding: data, as: UTF8.self)
     }
 }
