@@ -140,6 +140,11 @@ let upperLayers: [Target] = [
         dependencies: ["FirstFrame", "FirstFrameFFmpeg", logging],
         path: "Examples/Recorder"
     ),
+    .executableTarget(
+        name: "feed",
+        dependencies: ["FirstFrame", "FirstFrameFFmpeg"],
+        path: "Examples/Feed"
+    ),
     .target(
         name: "OriginTestSupport",
         dependencies: ["FirstFrameOrigin", "FirstFrameTestSupport"],
