@@ -1,5 +1,6 @@
 import ArgumentParser
 import FirstFrame
+import FirstFrameCore
 import FirstFrameFFmpeg
 import Foundation
 
@@ -82,6 +83,9 @@ struct FeedCommand: AsyncParsableCommand {
                 "room": index, "url": InputPolicy.redacted(url), "state": preload?.state.rawValue ?? "cold",
                 "switchMs": preload?.switchMs ?? 0, "openFirstPictureMs": report.summary.firstVideoFrameMs ?? 0,
                 "heldBytes": preload?.heldBytes ?? 0, "preparedMs": preload?.preparedMs ?? 0,
+                "bytesReadWhilePreloaded": preload?.bytesReadWhilePreloaded ?? 0,
+                // The process's resident memory as the switch happened: with --preload N it holds N rooms.
+                "residentBytes": ProcessStats.current()?.residentBytes ?? 0,
             ]
             if json {
                 print(Self.jsonLine(line))
