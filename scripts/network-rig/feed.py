@@ -58,8 +58,8 @@ def main():
             continue
         by_state.setdefault(entry["state"], []).append(entry["switchMs"])
     cold = statistics.median(by_state["cold"]) if by_state.get("cold") else None
-    print("\nrig %s: RTT %s ms, %s kbit/s, loss %s" % (args.name, state["rtt_ms"], state["rate_kbit"],
-                                                     state.get("loss")))
+    print("\nrig %s: RTT %s ms, %s kbit/s, loss %s %%" % (args.name, state["rtt_ms"], state["rate_kbit"],
+                                                     state.get("loss_pct")))
     print("| state | n | p50 ms | p90 ms | p50 / cold p50 |")
     print("|---|---|---|---|---|")
     summary = {}

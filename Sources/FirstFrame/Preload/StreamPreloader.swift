@@ -7,7 +7,7 @@ import Synchronization
 /// order of likelihood, and the preloader keeps each in the warmest state its budget allows.
 ///
 /// - **preloaded**: the first ``Configuration/preloadedStreams`` candidates are opened ahead with the opener's knobs
-///   and kept hot (``PreloadedRoom``): the newest keyframe decoded, its GOP held within
+///   and kept hot (each on a thread of its own): the newest keyframe decoded, its GOP held within
 ///   ``Configuration/bytesPerStream``. ``open(_:)`` hands the stream over: its first picture is there at once.
 /// - **resolved**: the other candidates' hosts are prefetched into the opener's DNS cache (when it has one: the
 ///   `instant` preset's `ipv4Only` makes one) and kept fresh.
