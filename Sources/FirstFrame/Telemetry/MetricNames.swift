@@ -19,6 +19,14 @@ public enum MetricNames {
     /// Timer: the first picture less what the client cannot take away (network set-up, the server's response,
     /// the keyframe wait): what to compare settings by.
     public static let clientAttributableSeconds = "firstframe_open_client_attributable_seconds"
+    /// Timer, for opens with a ``FirstFrameReport/floor`` (a path of 1 ms or more): the least time the link allowed.
+    public static let floorSeconds = "firstframe_open_floor_seconds"
+    /// Timer, the same opens: the path's round trip the kernel measured (`TCP_INFO`'s least RTT).
+    public static let pathRTTSeconds = "firstframe_open_path_rtt_seconds"
+    /// Recorder (histogram), the same opens that reached a picture: the first picture ÷ the floor.
+    public static let floorRatio = "firstframe_open_floor_ratio"
+    /// Recorder (histogram), the same opens: round trips spent beyond those the protocol needs.
+    public static let excessRoundTrips = "firstframe_open_excess_round_trips"
     /// Counter: opens, `outcome` `ok` or `failed`.
     public static let opens = "firstframe_opens_total"
     /// Counter: failed opens by the failing `stage` and the failure `kind` (``FirstFrameReport/Failure/Kind``).
@@ -67,12 +75,14 @@ public enum MetricNames {
     /// The per-open metrics.
     public static let perOpen = [
         stageSeconds, causeSeconds, firstPictureSeconds, clientAttributableSeconds, opens, failures, dnsLookups,
-        connectAttempts, advice,
+        connectAttempts, advice, floorSeconds, pathRTTSeconds, floorRatio, excessRoundTrips,
     ]
+    /// The preloader's metrics.
+    public static let preload = [preloadSwitches, preloadSwitchSeconds, preloadUnusedBytes, preloadUnusedSeconds]
     /// The recorder's metrics.
     public static let recorder = [recorderBytes, recorderReconnects, recorderGaps, recorderGapSeconds]
     /// Every metric FirstFrame emits.
-    public static var all: [String] { perOpen + DNSCacheMetricNames.all + recorder }
+    public static var all: [String] { perOpen + DNSCacheMetricNames.all + recorder + preload }
 
     /// The label (dimension) names. Values are bounded: enum raw values, preset names, protocol names.
     public enum Label {

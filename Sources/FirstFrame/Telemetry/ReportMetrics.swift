@@ -32,6 +32,17 @@ struct ReportMetrics {
             timer(MetricNames.firstPictureSeconds, base).recordNanoseconds(Self.nanoseconds(picture))
         }
 
+        if let floor = report.floor {
+            // On a real link (no floor on loopback): how far from the least its path allowed, and in what.
+            timer(MetricNames.floorSeconds, base).recordNanoseconds(Self.nanoseconds(floor.floorMs))
+            timer(MetricNames.pathRTTSeconds, base).recordNanoseconds(Self.nanoseconds(floor.rttMs))
+            if let ratio = floor.ratio {
+                Recorder(label: MetricNames.floorRatio, dimensions: base, factory: factory).record(ratio)
+            }
+            Recorder(label: MetricNames.excessRoundTrips, dimensions: base, factory: factory)
+                .record(floor.excessRoundTrips)
+        }
+
         Counter(label: MetricNames.opens, dimensions: withOutcome, factory: factory).increment()
         if let error = report.error {
             let dimensions =
