@@ -37,9 +37,9 @@ struct ReportMetrics {
             timer(MetricNames.floorSeconds, base).recordNanoseconds(Self.nanoseconds(floor.floorMs))
             timer(MetricNames.pathRTTSeconds, base).recordNanoseconds(Self.nanoseconds(floor.rttMs))
             if let ratio = floor.ratio {
-                Recorder(label: MetricNames.floorRatio, dimensions: base, factory: factory).record(ratio)
+                CoreMetrics.Recorder(label: MetricNames.floorRatio, dimensions: base, factory: factory).record(ratio)
             }
-            Recorder(label: MetricNames.excessRoundTrips, dimensions: base, factory: factory)
+            CoreMetrics.Recorder(label: MetricNames.excessRoundTrips, dimensions: base, factory: factory)
                 .record(floor.excessRoundTrips)
         }
 
