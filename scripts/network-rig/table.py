@@ -57,6 +57,8 @@ def main(paths):
         extra = ""
         if "process_start_ms" in m:
             extra = "; ffmpeg-cli process start + exit %.0f ms" % m["process_start_ms"]["median"]
+        if "process_start_ms_mpv" in m:
+            extra += "; mpv process start + exit %.0f ms" % m["process_start_ms_mpv"]["median"]
         print("- %s: floors (ms) %s; load average %.1f–%.1f (median %.1f)%s; %d rounds, started %s" % (
             profile, floors, load["min"], load["max"], load["median"], extra, m["repeat"], m["started"]))
 
