@@ -125,11 +125,12 @@ struct NetworkBench: AsyncParsableCommand {
         // group of its own, so the terminal's ^C reaches only this process) and tear the rig down.
         let start = ContinuousClock.now
         let outcome: NetworkBenchmark.Outcome
+        let stop: @Sendable (Int32) -> Void = { _ in
+            FileHandle.standardError.write(Data("\nbench network: interrupted; stopping\n".utf8))
+            rig.cancel()
+        }
         do {
-            outcome = try await InterruptSignals.handling({ _ in
-                FileHandle.standardError.write(Data("\nbench network: interrupted; stopping\n".utf8))
-                rig.cancel()
-            }) {
+            outcome = try await InterruptSignals.handling(stop) {
                 try await NetworkBenchmark.run(options, rig: rig) { line in
                     FileHandle.standardError.write(Data((line + "\n").utf8))
                 }
