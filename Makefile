@@ -9,13 +9,14 @@
 # prometheus: the real scraper in the exporter's end-to-end test.
 # iptables, libnetfilter-queue-dev: the link emulator (Tools/LinkEmulator, issue 23) receives a namespace's loopback
 # packets from an iptables NFQUEUE rule through libnetfilter_queue; this kernel has no sch_netem to do it instead.
+# mpv: the `mpv` contender of `firstframe bench network` (its low-latency profile).
 DEBIAN_PACKAGES := libavformat-dev libavcodec-dev libavutil-dev libgnutls28-dev pkg-config ffmpeg openssl iproute2 \
-	nginx-light libnginx-mod-rtmp chromium prometheus iptables libnetfilter-queue-dev
+	nginx-light libnginx-mod-rtmp chromium prometheus iptables libnetfilter-queue-dev mpv
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 SWIFT ?= swift
 
-.PHONY: deps build test lint tsan otlp-example docs demo serve clean link-emulator test-link-emulator \
-	test-network-accuracy
+.PHONY: deps build test lint tsan otlp-example docs demo serve clean link-emulator test-link-emulator tuned-open \
+	test-network-bench test-network-accuracy
 
 deps:
 	@missing=""; \
@@ -37,6 +38,9 @@ test: deps
 	$(MAKE) tsan
 	# The link emulator's fidelity at one profile (~8 s; says "skipped" where namespaces or NFQUEUE are not allowed).
 	$(MAKE) test-link-emulator
+	# `firstframe bench network` at 4g, briefly (~40 s; skips where namespaces or NFQUEUE are not allowed).
+	$(MAKE) test-network-bench
+	# The report's RTT and floor against the emulator and measure.py (~30 s; skips likewise).
 	$(MAKE) test-network-accuracy
 
 # Formatting and style: swift-nio's .swift-format settings, checked with the toolchain's swift-format (no build).
@@ -80,6 +84,16 @@ link-emulator: .build/link-emulator
 
 test-link-emulator: link-emulator
 	scripts/test-link-emulator.sh
+
+# The "tuned FFmpeg in C" contender of `firstframe bench network` (Tools/TunedOpen/tuned-open.c).
+tuned-open: .build/tuned-open
+.build/tuned-open: Tools/TunedOpen/tuned-open.c
+	@mkdir -p .build
+	$(CC) $(LINK_EMULATOR_CFLAGS) -o $@ $< $$(pkg-config --cflags --libs libavformat libavcodec libavutil) -lm
+
+test-network-bench: link-emulator tuned-open
+	$(SWIFT) build --product firstframe
+	scripts/test-network-bench.sh
 
 # The report's RTT and floor against the emulator's settings and measure.py's floor (root; skips where not allowed).
 test-network-accuracy: link-emulator

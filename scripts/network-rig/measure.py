@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """First-picture times on the network rig (issue 23), every contender interleaved round by round.
 
-  measure.py NAME [--repeat 10] [--contenders instant,ffmpeg,ijkplayer,ffmpeg-cli]
+  measure.py NAME [--repeat 10] [--contenders instant,ffmpeg,ijkplayer,ffmpeg-tuned,mpv,ffmpeg-cli]
              [--protocols flv,https,hls,rtmp,listen] [--binary /work/before/firstframe-release] [--timeout 15]
-             [--pause 1.0] [--process-start-samples 5] [--out FILE.json] [--seed 1]
+             [--tuned-open .build/tuned-open] [--pause 1.0] [--process-start-samples 5] [--out FILE.json] [--seed 1]
 
 NAME is a rig brought up by `rig.py up NAME --profile P`; its profile (RTT, rate, loss) comes from the rig's
 rig.json. Each round opens every protocol's URL once with every contender, in an order shuffled per round (seeded):
@@ -15,6 +15,12 @@ rig.json. Each round opens every protocol's URL once with every contender, in an
   default), timed from before `ip netns exec` to its exit: process start and exit included. The same wrapper around
   an `ffmpeg` that opens nothing (lavfi, one 16×16 frame) is timed `--process-start-samples` times first: that is
   the process start + exit share of every `ffmpeg-cli` figure, printed with the table.
+- `ffmpeg-tuned`: `Tools/TunedOpen/tuned-open` (`make tuned-open`), stock FFmpeg with a C developer's start-up tuning
+  (small probe, no frame-rate probing, tcp_nodelay, no parallel HLS fetch, a low-delay one-thread decoder), TLS
+  verified with the rig's CA; the first picture on its own clock, from just before avformat_open_input;
+- `mpv`: `mpv --no-config --profile=low-latency --untimed --vo=null --ao=null --frames=1 URL` (no TLS verification,
+  its default), timed like `ffmpeg-cli`; an open succeeds only if mpv configured its video output (a picture
+  reached it). Its process start + exit is timed the same way (an mpv playing one lavfi frame).
 
 The `listen` URL (`ffmpeg -listen 1`) serves one viewer per run: the rig restarts it before each of its opens.
 
@@ -43,6 +49,8 @@ sys.path.insert(0, HERE)
 import rig as rigmod  # noqa: E402
 
 PRESETS = ("instant", "ffmpeg", "ijkplayer", "fieldReport")
+TOOLS = ("ffmpeg-cli", "ffmpeg-tuned", "mpv")  # contenders that are not a firstframe preset
+MPV = ["mpv", "--no-config", "--profile=low-latency", "--untimed", "--vo=null", "--ao=null", "--frames=1"]
 ROUND_TRIPS = {  # before the first media byte, per DESIGN.md
     "flv": {"dns": 1, "tcp": 1, "request": 1},
     "https": {"dns": 1, "tcp": 1, "tls13": 1, "request": 1},
@@ -150,13 +158,16 @@ class Measure:
     def netns(self, argv):
         return ["ip", "netns", "exec", self.args.name] + argv
 
-    def process_start(self):
+    def process_start(self, tool):
+        if tool == "mpv":
+            argv = MPV + ["av://lavfi:color=s=16x16:r=25"]
+        else:
+            argv = ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i",
+                    "color=s=16x16:r=25", "-frames:v", "1", "-f", "null", "-"]
         samples = []
         for _ in range(self.args.process_start_samples):
             start = time.monotonic()
-            subprocess.run(self.netns(["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-f", "lavfi",
-                                       "-i", "color=s=16x16:r=25", "-frames:v", "1", "-f", "null", "-"]),
-                           capture_output=True)
+            subprocess.run(self.netns(argv), capture_output=True)
             samples.append((time.monotonic() - start) * 1000)
             time.sleep(0.2)
         return samples
@@ -209,13 +220,50 @@ class Measure:
         return {"outcome": "ok" if ok else "failed", "rc": result.returncode, "wall_ms": wall,
                 "first_picture_ms": wall if ok else None, "stderr": result.stderr[-500:] if not ok else None}
 
+    def open_tuned(self, url):
+        argv = self.netns([self.args.tuned_open, "--timeout", str(self.args.timeout), "--ca-file", self.state["ca"],
+                           url])
+        start = time.monotonic()
+        try:
+            result = subprocess.run(argv, capture_output=True, text=True, timeout=self.args.timeout + 15)
+        except subprocess.TimeoutExpired:
+            return {"outcome": "killed", "wall_ms": (time.monotonic() - start) * 1000, "first_picture_ms": None}
+        wall = (time.monotonic() - start) * 1000
+        line = next((l for l in result.stdout.splitlines() if l.startswith("{")), None)
+        if line is None:
+            return {"outcome": "no-report", "rc": result.returncode, "wall_ms": wall, "first_picture_ms": None,
+                    "stderr": result.stderr[-500:]}
+        report = json.loads(line)
+        ok = report.get("outcome") == "ok"
+        return {"outcome": report.get("outcome"), "rc": result.returncode, "wall_ms": wall,
+                "first_picture_ms": report.get("first_picture_ms") if ok else None,
+                "stages_ms": {k: report[k] for k in ("open_input_ms", "stream_info_ms") if k in report},
+                "error": None if ok else "%s: %s" % (report.get("stage"), report.get("error"))}
+
+    def open_mpv(self, url):
+        start = time.monotonic()
+        try:
+            result = subprocess.run(self.netns(MPV + [url]), capture_output=True, text=True,
+                                    timeout=self.args.timeout)
+        except subprocess.TimeoutExpired:
+            return {"outcome": "timeout", "wall_ms": (time.monotonic() - start) * 1000, "first_picture_ms": None}
+        wall = (time.monotonic() - start) * 1000
+        # mpv exits 0 at "End of file" whether or not a picture came; "VO: [null] WxH" says one reached the output.
+        pictured = result.returncode == 0 and "VO: [" in result.stdout + result.stderr
+        outcome = "ok" if pictured else ("no-picture" if result.returncode == 0 else "failed")
+        return {"outcome": outcome, "rc": result.returncode, "wall_ms": wall,
+                "first_picture_ms": wall if pictured else None,
+                "stderr": None if pictured else (result.stdout + result.stderr)[-500:]}
+
     def run(self):
         args = self.args
         contenders = args.contenders.split(",")
         protocols = args.protocols.split(",")
         for c in contenders:
-            if c not in PRESETS and c != "ffmpeg-cli":
-                sys.exit("measure: unknown contender %r (%s, ffmpeg-cli)" % (c, ", ".join(PRESETS)))
+            if c not in PRESETS + TOOLS:
+                sys.exit("measure: unknown contender %r (%s)" % (c, ", ".join(PRESETS + TOOLS)))
+        if "ffmpeg-tuned" in contenders and not os.access(args.tuned_open, os.X_OK):
+            sys.exit("measure: %s is not built (make tuned-open)" % args.tuned_open)
         for p in protocols:
             if p not in self.urls:
                 sys.exit("measure: unknown protocol %r (%s)" % (p, ", ".join(self.urls)))
@@ -223,12 +271,13 @@ class Measure:
         meta = {"rig": self.state, "binary": args.binary, "repeat": args.repeat, "contenders": contenders,
                 "protocols": protocols, "timeout_s": args.timeout, "started": time.strftime("%FT%T%z"),
                 "loadavg_start": os.getloadavg(), "command": " ".join(sys.argv)}
-        if "ffmpeg-cli" in contenders and args.process_start_samples:
-            samples = self.process_start()
-            meta["process_start_ms"] = {"samples": [round(s, 1) for s in samples],
-                                        "median": round(statistics.median(samples), 1)}
-            print("process start + exit of `ip netns exec … ffmpeg` (lavfi, nothing opened): median %.0f ms of %d"
-                  % (meta["process_start_ms"]["median"], len(samples)), flush=True)
+        for tool, key in (("ffmpeg-cli", "process_start_ms"), ("mpv", "process_start_ms_mpv")):
+            if tool in contenders and args.process_start_samples:
+                samples = self.process_start(tool)
+                meta[key] = {"samples": [round(s, 1) for s in samples],
+                             "median": round(statistics.median(samples), 1)}
+                print("process start + exit of `ip netns exec … %s` (lavfi, nothing opened): median %.0f ms of %d"
+                      % (tool.split("-")[0], meta[key]["median"], len(samples)), flush=True)
         opens = []
         pairs = [(p, c) for p in protocols for c in contenders]
         for round_index in range(args.repeat):
@@ -244,6 +293,10 @@ class Measure:
                 load = os.getloadavg()[0]
                 if contender == "ffmpeg-cli":
                     entry = self.open_ffmpeg_cli(url)
+                elif contender == "ffmpeg-tuned":
+                    entry = self.open_tuned(url)
+                elif contender == "mpv":
+                    entry = self.open_mpv(url)
                 else:
                     entry = self.open_probe(url, contender)
                 entry.update({"round": round_index, "protocol": protocol, "contender": contender, "url": url,
@@ -325,6 +378,8 @@ class Measure:
                 f["decode_ms"], f["floor_no_slow_start_ms"]))
         if "process_start_ms" in meta:
             print("ffmpeg-cli includes process start + exit: median %.0f ms" % meta["process_start_ms"]["median"])
+        if "process_start_ms_mpv" in meta:
+            print("mpv includes process start + exit: median %.0f ms" % meta["process_start_ms_mpv"]["median"])
         print()
         print("| protocol | contender | ok/n | p50 ms | p90 ms | p50 × floor | p90 × floor |")
         print("|---|---|---|---|---|---|---|")
@@ -341,10 +396,12 @@ def main():
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("name")
     parser.add_argument("--repeat", type=int, default=10)
-    parser.add_argument("--contenders", default="instant,ffmpeg,ijkplayer,ffmpeg-cli")
+    parser.add_argument("--contenders", default="instant,ffmpeg,ijkplayer,ffmpeg-tuned,mpv,ffmpeg-cli")
     parser.add_argument("--protocols", default="flv,https,hls,rtmp,listen")
     parser.add_argument("--binary", default="/work/before/firstframe-release")
     parser.add_argument("--timeout", type=float, default=15)
+    parser.add_argument("--tuned-open", default=os.path.join(rigmod.REPO, ".build", "tuned-open"),
+                        help="the ffmpeg-tuned contender's binary (default: .build/tuned-open, `make tuned-open`)")
     parser.add_argument("--pause", type=float, default=1.0, help="seconds between opens (default 1)")
     parser.add_argument("--process-start-samples", type=int, default=5)
     parser.add_argument("--decode-ms", type=float, default=10.0,

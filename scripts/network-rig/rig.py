@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The network rig (issue 23): real servers behind an emulated link, in one network namespace.
 
-  rig.py up NAME [--profile lan|wifi|4g|weak] [--rtt-ms X] [--rate-kbit R] [--loss P] [--seed S] [--queue-ms MS]
+  rig.py up NAME [--profile lan|wifi|4g|weak|custom] [--rtt-ms X] [--rate-kbit R] [--loss P] [--seed S] [--queue-ms MS]
                  [--cc ALGO] [--dns-cold-ms 0] [--dns-aaaa-ms 300] [--dns-ttl 60] [--video-kbit 1200]
                  [--x264-preset veryfast] [--origin-burst one-write|per-tag] [--origin-body close|chunked]
   rig.py down NAME
@@ -354,15 +354,18 @@ except Exception as error:
         for old in os.listdir(self.hls):
             os.unlink(os.path.join(self.hls, old))
 
-        rtt, rate, loss = PROFILES[args.profile]
+        # custom: only the explicit values, from a plain loopback (what `firstframe bench network --rtt-ms …` runs).
+        rtt, rate, loss = PROFILES.get(args.profile, (0, 0, 0))
         rtt = args.rtt_ms if args.rtt_ms is not None else rtt
         rate = args.rate_kbit if args.rate_kbit is not None else rate
         loss = args.loss if args.loss is not None else loss
-        link = [NETNS_LINK, "up", self.name, "--profile", args.profile, "--exempt-port", str(PORTS["ingest"])]
+        link = [NETNS_LINK, "up", self.name, "--exempt-port", str(PORTS["ingest"])]
+        if args.profile != "custom":
+            link += ["--profile", args.profile]
         for flag, value in (("--rtt-ms", args.rtt_ms), ("--rate-kbit", args.rate_kbit), ("--loss", args.loss),
                             ("--seed", args.seed), ("--queue-ms", args.queue_ms), ("--cc", args.cc)):
-            if value is not None:
-                link += [flag, str(value)]
+            if value is not None:  # a plain decimal: netns-link.sh takes no exponents (str(1e-05) is '1e-05')
+                link += [flag, format(value, "f") if isinstance(value, float) else str(value)]
         result = subprocess.run(link, capture_output=True, text=True)
         sys.stdout.write(result.stdout)
         if result.returncode != 0:
@@ -478,7 +481,8 @@ def main():
     commands = parser.add_subparsers(dest="command", required=True)
     up = commands.add_parser("up", help="namespace, emulator and servers")
     up.add_argument("name")
-    up.add_argument("--profile", choices=sorted(PROFILES), default="lan")
+    up.add_argument("--profile", choices=sorted(PROFILES) + ["custom"], default="lan",
+                    help="custom: --rtt-ms, --rate-kbit and --loss only (each 0 unless given)")
     up.add_argument("--rtt-ms", type=float)
     up.add_argument("--rate-kbit", type=float)
     up.add_argument("--loss", type=float, help="percent")

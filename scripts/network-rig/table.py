@@ -23,8 +23,10 @@ def slim(out, source):
 
 
 def cell(row):
-    if row is None or row.get("p50_ms") is None:
+    if row is None:
         return "–"
+    if row.get("p50_ms") is None:
+        return "– %d✗" % row["n"] if row.get("n") else "–"
     text = "%.0f / %.0f" % (row["p50_ms"], row["p90_ms"])
     if row.get("p50_x_floor") is not None and row.get("floor_ms", 0) >= 50:
         text += " (%.1f / %.1f)" % (row["p50_x_floor"], row["p90_x_floor"])
@@ -57,6 +59,8 @@ def main(paths):
         extra = ""
         if "process_start_ms" in m:
             extra = "; ffmpeg-cli process start + exit %.0f ms" % m["process_start_ms"]["median"]
+        if "process_start_ms_mpv" in m:
+            extra += "; mpv process start + exit %.0f ms" % m["process_start_ms_mpv"]["median"]
         print("- %s: floors (ms) %s; load average %.1f–%.1f (median %.1f)%s; %d rounds, started %s" % (
             profile, floors, load["min"], load["max"], load["median"], extra, m["repeat"], m["started"]))
 

@@ -7,7 +7,9 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks, each comparing its variants within one run.",
-        subcommands: [OpenBench.self, HooksBench.self, RecordBench.self, RTMPBench.self, ConcurrentBench.self],
+        subcommands: [
+            OpenBench.self, HooksBench.self, RecordBench.self, RTMPBench.self, ConcurrentBench.self, NetworkBench.self,
+        ],
         defaultSubcommand: OpenBench.self
     )
 }
