@@ -163,7 +163,6 @@ package final class PreloadedRoom: Sendable {
     private func keepHot() {
         let video = stream.videoStreamIndex
         let socket = stream.mediaSocketDescriptor
-        var lastActivity = MonotonicClock.nanoseconds()
         while true {
             if state.withLock({ $0.stop }) != nil { return }
             let now = MonotonicClock.nanoseconds()
@@ -184,11 +183,9 @@ package final class PreloadedRoom: Sendable {
             }
             switch stream.nextResult() {
             case .success(let packet):
-                lastActivity = MonotonicClock.nanoseconds()
                 hold(packet, video: video)
             case .failure:
                 _ = markStopped(.ended)
-                _ = lastActivity
                 return
             }
         }
