@@ -433,9 +433,10 @@ static void open_spares(const struct sockaddr *address, socklen_t length) {
     if (wanted > 0) cnh_warm_open(address, length, wanted, cnh_monotonic_ns() + policy.spare_idle_ns, policy.owner);
 }
 
-void cnh_connect_policy_begin(int accept_warm, int spares, uint64_t spare_idle_ns, uint64_t hedge_delay_ns,
-                              uint64_t owner) {
-    cnh_connect_policy_end(policy.owner);
+int cnh_connect_policy_begin(int accept_warm, int spares, uint64_t spare_idle_ns, uint64_t hedge_delay_ns,
+                             uint64_t owner) {
+    if (policy.active) return 0;
+    memset(&policy, 0, sizeof(policy));
     policy.active = 1;
     policy.accept_warm = accept_warm != 0;
     policy.spares = spares < 0 ? 0 : spares;
@@ -443,6 +444,7 @@ void cnh_connect_policy_begin(int accept_warm, int spares, uint64_t spare_idle_n
     policy.hedge_delay_ns = hedge_delay_ns;
     policy.owner = owner;
     update_watch();
+    return 1;
 }
 
 void cnh_connect_policy_end(uint64_t owner) {
@@ -608,9 +610,10 @@ int poll(struct pollfd *fds, nfds_t count, int timeout) {
 
 #else // !CNH_INTERPOSE
 
-void cnh_connect_policy_begin(int accept_warm, int spares, uint64_t spare_idle_ns, uint64_t hedge_delay_ns,
-                              uint64_t owner) {
+int cnh_connect_policy_begin(int accept_warm, int spares, uint64_t spare_idle_ns, uint64_t hedge_delay_ns,
+                             uint64_t owner) {
     (void)accept_warm, (void)spares, (void)spare_idle_ns, (void)hedge_delay_ns, (void)owner;
+    return 0;
 }
 void cnh_connect_policy_end(uint64_t owner) { (void)owner; }
 #if defined(__linux__)

@@ -59,6 +59,7 @@ typedef enum {
     CNH_DETAIL_NONE = 0,
     CNH_DETAIL_TIMED_OUT = 1,
     CNH_DETAIL_CANCELLED = 2,
+    CNH_DETAIL_HEDGE_ANSWERED = 3, ///< not a failure: the hedged second query answered, not the first
 } cnh_lookup_detail;
 
 /// One event. 40 bytes; variable data lives in the trace's byte arena.
@@ -182,8 +183,9 @@ typedef enum {
 /// handed warm connections, how many spare connections to open (owned by `owner`, closed by
 /// cnh_connect_policy_end unless used, never kept past `spare_idle_ns`) as soon as a connect to an address first
 /// succeeds, and after how long an attempt still connecting is hedged (0: never). Applies only while the thread is
-/// tracing (cnh_trace_begin).
-void cnh_connect_policy_begin(int accept_warm, int spares, uint64_t spare_idle_ns, uint64_t hedge_delay_ns,
+/// tracing (cnh_trace_begin). Returns 1, or 0 (changing nothing) when the thread already has a policy: an inner
+/// capture keeps its enclosing one's.
+int cnh_connect_policy_begin(int accept_warm, int spares, uint64_t spare_idle_ns, uint64_t hedge_delay_ns,
                               uint64_t owner);
 /// Ends the calling thread's policy: closes any hedge still connecting and the spares `owner` left unused.
 void cnh_connect_policy_end(uint64_t owner);
