@@ -21,7 +21,11 @@ extension NetworkTests {
         }
 
         @Test func aLostQueryIsAnsweredByTheHedgeAfterItsDelay() throws {
-            let server = try LoopbackDNSServer(zone: ["edge.example.com": [IPAddress("127.0.0.9")!]], ttl: 60, dropping: 1)
+            let server = try LoopbackDNSServer(
+                zone: ["edge.example.com": [IPAddress("127.0.0.9")!]],
+                ttl: 60,
+                dropping: 1
+            )
             defer { server.stop() }
             let cache = cache(server: server, hedge: 0.2)
             let start = MonotonicClock.nanoseconds()
@@ -35,7 +39,11 @@ extension NetworkTests {
         }
 
         @Test func withoutTheHedgeTheSameLossTimesTheLookupOut() throws {
-            let server = try LoopbackDNSServer(zone: ["edge.example.com": [IPAddress("127.0.0.9")!]], ttl: 60, dropping: 1)
+            let server = try LoopbackDNSServer(
+                zone: ["edge.example.com": [IPAddress("127.0.0.9")!]],
+                ttl: 60,
+                dropping: 1
+            )
             defer { server.stop() }
             let cache = cache(server: server, hedge: 0)
             #expect(throws: DNSError.self) { try cache.lookupBlocking(host: "edge.example.com") }

@@ -42,8 +42,7 @@ extension NetworkTests {
 
         /// FFmpeg's connect (libavformat/network.c): SOCK_CLOEXEC socket, O_NONBLOCK, TCP_NODELAY (instant sets
         /// `tcp_nodelay`), connect, then poll for POLLOUT and SO_ERROR. Returns the socket and SO_ERROR.
-        static func ffmpegConnect(to address: SocketAddress, pollTimeoutMs: Int32 = 3000) -> (fd: Int32, error: Int32)
-        {
+        static func ffmpegConnect(to address: SocketAddress, pollTimeoutMs: Int32 = 3000) -> (fd: Int32, error: Int32) {
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
             _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
             var one: Int32 = 1

@@ -232,7 +232,8 @@ public struct TuningKnobs: Sendable, Hashable, Codable {
             "connectHedgeMs",
             \.connectHedgeMs,
             0...60_000,
-            doc: "Milliseconds after which a TCP connect still in progress races a second one (a lost SYN costs 1 s); 0 = off."
+            doc:
+                "Milliseconds after which a TCP connect still in progress races a second one (a lost SYN costs 1 s); 0 = off."
         ),
         .integer(
             "lookupHedgeMs",
@@ -402,7 +403,8 @@ extension TuningKnobs {
         case fpsprobesize, probesize, analyzeduration, formatprobesize, format, skipStreamInfo, streamWaitMs
         case minVideoFrames, minAudioFrames, bufferCheckIntervalMs, firstHighWaterMarkMs, decoderThreads, ipv4Only
         case decodeKeyframeAlone
-        case tcpNoDelay, quickAck, spareConnections, connectHedgeMs, lookupHedgeMs, prefetchHosts, resolve, stageDeadlines, totalDeadline, readTimeoutMs,
+        case tcpNoDelay, quickAck, spareConnections, connectHedgeMs, lookupHedgeMs, prefetchHosts, resolve,
+            stageDeadlines, totalDeadline, readTimeoutMs,
             allowedProtocols
         case verifyTLS, caFile, maxBufferBytes, maxRequests
     }

@@ -85,7 +85,8 @@ extension NetworkEvent {
     /// The sockaddr of a `connectStart`, or the answers of a `lookupEnd`.
     var socketAddresses: [SocketAddress] {
         data.withUnsafeBytes { raw in
-            kind == .connectStart || kind == .connectHedgeStart ? SocketAddress(sockaddrBytes: raw).map { [$0] } ?? [] : Self.packedAddresses(raw)
+            kind == .connectStart || kind == .connectHedgeStart
+                ? SocketAddress(sockaddrBytes: raw).map { [$0] } ?? [] : Self.packedAddresses(raw)
         }
     }
 
