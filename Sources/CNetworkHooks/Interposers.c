@@ -140,9 +140,19 @@ int connect(int fd, const struct sockaddr *address, socklen_t length) {
     cnh_forget_fd(trace, fd);
     cnh_trace_count_connect(trace);
     cnh_record(trace, cnh_monotonic_ns(), CNH_EVENT_CONNECT_START, fd, 0, 0, 0, address, address ? length : 0);
+    // Warm connections (WarmConnections.c): an established pooled connection instead of a handshake.
+    uint64_t warm_since = 0;
+    if (cnh_connect_warm_handover(trace, fd, address, length, &warm_since)) {
+        cnh_record(trace, cnh_monotonic_ns(), CNH_EVENT_CONNECT_RETURN, fd, 0, 0, CNH_CONNECT_WARM, &warm_since,
+                   sizeof(warm_since));
+        cnh_record_tcp_sample(trace, fd, CNH_TCP_SAMPLE_CONNECTED);
+        cnh_connect_started(trace, fd, address, length, 0, 0);
+        return 0;
+    }
     int status = real_connect()(fd, address, length);
     int saved = errno;
     cnh_record(trace, cnh_monotonic_ns(), CNH_EVENT_CONNECT_RETURN, fd, status, status < 0 ? saved : 0, 0, NULL, 0);
+    cnh_connect_started(trace, fd, address, length, status, saved); // hedges and spares (WarmConnections.c)
     if (status == 0) cnh_record_tcp_sample(trace, fd, CNH_TCP_SAMPLE_CONNECTED);
     errno = saved;
     return status;
@@ -155,6 +165,7 @@ int getsockopt(int fd, int level, int name, void *restrict value, socklen_t *res
     // FFmpeg learns a non-blocking connect's outcome by poll() and then SO_ERROR.
     if (status == 0 && level == SOL_SOCKET && name == SO_ERROR && value && length && *length >= sizeof(int)) {
         int saved = errno;
+        cnh_connect_settled(trace, fd, *(int *)value); // hedges and spares (WarmConnections.c)
         cnh_record(trace, cnh_monotonic_ns(), CNH_EVENT_SOCKET_ERROR, fd, 0, *(int *)value, 0, NULL, 0);
         if (*(int *)value == 0) cnh_record_tcp_sample(trace, fd, CNH_TCP_SAMPLE_CONNECTED);
         errno = saved;
@@ -206,6 +217,7 @@ int close(int fd) {
     int saved = errno;
     cnh_record_tcp_sample(trace, fd, CNH_TCP_SAMPLE_CLOSING);
     cnh_forget_fd(trace, fd);
+    cnh_connect_closing(trace, fd); // a hedge of an attempt abandoned (WarmConnections.c)
     cnh_record(trace, cnh_monotonic_ns(), CNH_EVENT_CLOSE, fd, 0, 0, 0, NULL, 0);
     errno = saved;
     return real_close()(fd);

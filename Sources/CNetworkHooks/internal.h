@@ -87,6 +87,20 @@ void cnh_forget_fd(cnh_trace *trace, int fd);
 /// dlsym(RTLD_NEXT, name): the definition after ours, normally libc's.
 void *cnh_next_symbol(const char *name);
 
+#if defined(CNH_INTERPOSE)
+// The connect hooks' part in WarmConnections.c (the thread's connect policy: warm hand-over, spares, hedges).
+/// Moves an established pooled connection to `address` onto `fd` when the policy accepts one; 1 if it did.
+int cnh_connect_warm_handover(cnh_trace *trace, int fd, const struct sockaddr *address, socklen_t length,
+                              uint64_t *opened_ns);
+/// connect() returned `status` (errno `error`): remembers an attempt in progress, or opens the spares.
+void cnh_connect_started(cnh_trace *trace, int fd, const struct sockaddr *address, socklen_t length, int status,
+                         int error);
+/// getsockopt(SO_ERROR) told the caller the attempt's outcome: ends its hedge, opens the spares on success.
+void cnh_connect_settled(cnh_trace *trace, int fd, int error);
+/// The caller closes `fd`: an attempt still connecting there is abandoned with its hedge.
+void cnh_connect_closing(cnh_trace *trace, int fd);
+#endif
+
 #if defined(__linux__)
 /// Frees `list` if it came from cnh_addrinfo_make; returns 0 if it did not (then it is libc's).
 int cnh_addrinfo_release_if_ours(struct addrinfo *list);

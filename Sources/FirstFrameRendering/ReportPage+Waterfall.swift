@@ -37,6 +37,18 @@ extension ReportPage {
         // The slate greys of structure (network and stages); causes alone are coloured.
         static let dnsColor = "#6B8BA4"
         static let connectColor = "#3D5A80"
+
+        /// What a connect's hedge did, as a suffix: empty without one.
+        static func hedgeNote(_ hedge: FirstFrameReport.Hop.Hedge?) -> String {
+            guard let hedge else { return "" }
+            let at = ReportPage.ms(hedge.startMs)
+            return switch hedge.winner {
+            case .hedge: " (hedged at \(at) ms: the hedge connected first)"
+            case .original: " (hedged at \(at) ms: the first attempt connected first)"
+            case .failed: " (hedge at \(at) ms failed\(hedge.error.map { ": \($0)" } ?? ""))"
+            case .abandoned, nil: " (hedged at \(at) ms)"
+            }
+        }
         static let abandonedColor = "#B7C2CE"
         static let failedColor = "#C62828"
         static let tlsColor = "#5E548E"
@@ -283,7 +295,10 @@ extension ReportPage {
                     )
                 )
                 notes.append(
-                    .init(text: "DNS \(duration) (\(dns.source.rawValue))" + (answers.isEmpty ? "" : " → \(answers)"))
+                    .init(
+                        text: "DNS \(duration) (\(dns.source.rawValue))" + (answers.isEmpty ? "" : " → \(answers)")
+                            + (dns.answeredByHedge == true ? ", answered by the hedged second query" : "")
+                    )
                 )
                 if let error = dns.error { notes.append(.init(text: "DNS error: \(error)", color: Self.failedColor)) }
             }
@@ -296,8 +311,10 @@ extension ReportPage {
                 let text: String
                 let color: String
                 switch attempt.outcome {
+                case .connected where attempt.warm == true:
+                    (text, color) = ("\(name) warm connection: 0 round trips", Self.connectColor)
                 case .connected:
-                    (text, color) = ("\(name) \(duration ?? "?")", Self.connectColor)
+                    (text, color) = ("\(name) \(duration ?? "?")" + Self.hedgeNote(attempt.hedge), Self.connectColor)
                 case .failed:
                     (text, color) = (
                         "✕ \(name) failed after \(duration ?? "?")" + (attempt.error.map { ": \($0)" } ?? ""),

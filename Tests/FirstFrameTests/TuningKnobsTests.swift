@@ -1,4 +1,5 @@
 import FirstFrame
+import FirstFrameNetwork
 import FirstFrameTestSupport
 import Foundation
 import Testing
@@ -96,7 +97,8 @@ import Testing
                 "fpsprobesize", "probesize", "analyzeduration", "formatprobesize", "format", "skipStreamInfo",
                 "streamWaitMs",
                 "minVideoFrames", "minAudioFrames", "bufferCheckIntervalMs", "firstHighWaterMarkMs", "decoderThreads",
-                "decodeKeyframeAlone", "ipv4Only", "tcp_nodelay", "quickAck", "prefetchHosts", "resolve",
+                "decodeKeyframeAlone", "ipv4Only", "tcp_nodelay", "quickAck", "spareConnections", "connectHedgeMs",
+                "lookupHedgeMs", "prefetchHosts", "resolve",
                 "stageDeadlines", "allowedProtocols", "verifyTLS", "caFile",
                 "maxBufferBytes", "maxRequests", "readTimeoutMs", "totalDeadline",
             ]
@@ -130,7 +132,7 @@ import Testing
                     "skipStreamInfo=false", "streamWaitMs=1000", "minVideoFrames=0", "minAudioFrames=0",
                     "bufferCheckIntervalMs=0",
                     "firstHighWaterMarkMs=0", "decoderThreads=0", "decodeKeyframeAlone=false", "ipv4Only=false",
-                    "tcp_nodelay=false", "quickAck=false",
+                    "tcp_nodelay=false", "quickAck=false", "spareConnections=0", "connectHedgeMs=0", "lookupHedgeMs=0",
                     "allowedProtocols=http,https,tls,tcp,rtmp,rtmps,hls,crypto,file", "verifyTLS=true",
                     "maxBufferBytes=15728640",
                     "maxRequests=64", "readTimeoutMs=10000", "totalDeadline=15.0",
@@ -230,7 +232,12 @@ import Testing
         #expect(quick.formatOptions.isEmpty)
         for preset in [Preset.ffmpeg, .ijkplayer, .fieldReport] {
             #expect(!preset.knobs.tcpNoDelay && !preset.knobs.quickAck, "\(preset): only instant changes the sockets")
+            #expect(preset.knobs.connectPolicy == ConnectPolicy(), "\(preset): no spares, no hedges")
+            #expect(preset.knobs.lookupHedgeMs == 0)
         }
+        // Spares and hedges are the hooks' and the DNS cache's, not FFmpeg options.
+        #expect(instant.spareConnections == 2 && instant.connectHedgeMs == 300 && instant.lookupHedgeMs == 300)
+        #expect(instant.connectPolicy.hedgeAfter == .milliseconds(300))
     }
 
     @Test func knobsEncodeAsCamelCaseJSON() throws {

@@ -89,6 +89,7 @@ typedef enum {
     CNH_DETAIL_NONE = 0,
     CNH_DETAIL_TIMED_OUT = 1,
     CNH_DETAIL_CANCELLED = 2,
+    CNH_DETAIL_HEDGE_ANSWERED = 3, ///< not a failure: the hedged second query answered, not the first
 } cnh_lookup_detail;
 
 /// One event. 40 bytes; variable data lives in the trace's byte arena.
@@ -178,6 +179,71 @@ void cnh_real_freeaddrinfo(struct addrinfo *list);
 int cnh_res_query(const char *host, int type, const struct sockaddr *server, int timeout_seconds,
                   int attempts, uint8_t *answer, int answer_capacity, int *h_error);
 #endif
+
+// MARK: - Warm connections and connect hedging (WarmConnections.c)
+//
+// A process-wide pool of TCP sockets already connected (or connecting) to a destination. When a thread whose
+// connect policy accepts warm connections calls connect(fd, address) and the pool holds an established, healthy
+// socket to exactly that address, the hook moves it onto the caller's fd (dup3, carrying over the caller's
+// O_NONBLOCK, FD_CLOEXEC, TCP_NODELAY and any SO_RCVBUF/SO_SNDBUF it set) and connect returns 0: no handshake.
+// With a hedge delay, a non-blocking connect still in progress after that long gets a second attempt to the same
+// address, started inside the caller's own poll(); the first to connect ends up on the caller's fd.
+
+/// Event kinds of this part (numbered from 20, apart from the core kinds above).
+typedef enum {
+    /// A second connect to the address of an attempt still in progress. fd: the caller's socket; data: the
+    /// sockaddr; result: the hedge's connect() return; error: its errno (EINPROGRESS: connecting).
+    CNH_EVENT_CONNECT_HEDGE_START = 20,
+    /// How a hedged attempt ended. fd: the caller's socket; aux: a cnh_hedge_outcome; error: the hedge's own
+    /// pending error when it failed.
+    CNH_EVENT_CONNECT_HEDGE_END = 21,
+} cnh_connect_event_kind;
+
+/// CONNECT_RETURN aux: how the connect was made.
+typedef enum {
+    CNH_CONNECT_NEW = 0,  ///< the kernel's own connect
+    CNH_CONNECT_WARM = 1, ///< handed a pooled, established connection; data: u64 ns it had been established since
+} cnh_connect_kind;
+
+/// CONNECT_HEDGE_END aux.
+typedef enum {
+    CNH_HEDGE_ORIGINAL_WON = 0, ///< the caller's own attempt connected first; the hedge was closed
+    CNH_HEDGE_WON = 1,          ///< the hedge connected first and now is the caller's fd
+    CNH_HEDGE_FAILED = 2,       ///< the hedge failed (error: why); the caller's attempt goes on alone
+    CNH_HEDGE_ABANDONED = 3,    ///< the caller's attempt failed or was closed first; the hedge was closed
+} cnh_hedge_outcome;
+
+/// The calling thread's connect policy, from now until cnh_connect_policy_end: whether its connects may be
+/// handed warm connections, how many spare connections to open (owned by `owner`, closed by
+/// cnh_connect_policy_end unless used, never kept past `spare_idle_ns`) as soon as a connect to an address first
+/// succeeds, and after how long an attempt still connecting is hedged (0: never). Applies only while the thread is
+/// tracing (cnh_trace_begin). Returns 1, or 0 (changing nothing) when the thread already has a policy: an inner
+/// capture keeps its enclosing one's.
+int cnh_connect_policy_begin(int accept_warm, int spares, uint64_t spare_idle_ns, uint64_t hedge_delay_ns,
+                              uint64_t owner);
+/// Ends the calling thread's policy: closes any hedge still connecting and the spares `owner` left unused.
+void cnh_connect_policy_end(uint64_t owner);
+
+#if defined(__linux__)
+/// Starts `count` non-blocking connects to `address` and pools them (as connecting); they expire at
+/// `expires_ns` (CLOCK_MONOTONIC). Returns how many were pooled (fewer when the pool is full or socket() fails).
+int cnh_warm_open(const struct sockaddr *address, socklen_t length, int count, uint64_t expires_ns, uint64_t owner);
+/// Connects to `address`, waiting at most `timeout_ms`, and pools the established socket. Returns 0, or a
+/// negative errno (-EAGAIN: the pool is full; -ETIMEDOUT). Blocks: call it off Swift's cooperative pool.
+int cnh_warm_connect(const struct sockaddr *address, socklen_t length, int timeout_ms, uint64_t expires_ns,
+                     uint64_t owner);
+/// Pooled sockets to `address` (all of them when NULL), connecting or established, after closing the dead.
+int cnh_warm_count(const struct sockaddr *address, socklen_t length);
+#endif
+/// Closes every pooled socket; returns how many.
+int cnh_warm_drain(void);
+/// Closes the pooled sockets of `owner` (0: whatever their owner) past their expiry, or all of `owner`'s with
+/// `all`; returns how many.
+int cnh_warm_close(uint64_t owner, int all);
+/// The most sockets the pool holds (1...CNH_WARM_MAX_SLOTS; default 8): opening more fails.
+void cnh_warm_set_capacity(int capacity);
+int cnh_warm_capacity(void);
+#define CNH_WARM_MAX_SLOTS 32
 
 /// A per-thread pointer for the resolver (e.g. the lookup deadline of the open running on this thread).
 void cnh_set_lookup_context(void *context);

@@ -11,7 +11,8 @@ public enum Preset: String, Sendable, Codable, CaseIterable {
     /// FirstFrame's: the fastest setting that still never drops a stream. No format probe for `.flv` URLs,
     /// stream parameters from the container's headers, the first keyframe ends buffering and is decoded alone (no
     /// B-frame reorder delay), one decoder thread, IPv4-only lookups, and no Nagle or delayed-ACK waits in RTMP's
-    /// command exchange (`tcp_nodelay`, `quickAck`).
+    /// command exchange (`tcp_nodelay`, `quickAck`), two spare connections for an open's later connects to the same
+    /// edge, and connects and lookups hedged after 300 ms.
     case instant
 
     public var knobs: TuningKnobs {
@@ -41,6 +42,13 @@ public enum Preset: String, Sendable, Codable, CaseIterable {
             knobs.ipv4Only = true
             knobs.tcpNoDelay = true
             knobs.quickAck = true
+            // Round trips and loss tails taken away underneath FFmpeg (issue 23; measured on the network rig, see
+            // the CHANGELOG): two spares cover an HLS open's two segment connects after its playlist's; a connect
+            // or lookup unanswered after 300 ms (2 round trips at 150 ms, 5 at 60 ms) has most likely lost a packet,
+            // which the kernel would retry only after 1 s (SYN) and libresolv after 2–5 s (DNS).
+            knobs.spareConnections = 2
+            knobs.connectHedgeMs = 300
+            knobs.lookupHedgeMs = 300
         }
         return knobs
     }

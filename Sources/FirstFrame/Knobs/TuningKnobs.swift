@@ -70,6 +70,20 @@ public struct TuningKnobs: Sendable, Hashable, Codable {
     /// (at the first picture); a kept stream's reads are not touched. Not an FFmpeg option; without the hooks
     /// (`NetworkTrace.isAvailable`) it does nothing. The ``Preset/instant`` preset sets it.
     public var quickAck = false
+    /// Spare connections: as soon as the open's first connect to an address succeeds, this many more connections
+    /// to it are opened in parallel (by the network hooks, non-blocking, on the open's thread), so that a later
+    /// connect of the same open to that address — an HLS segment after its playlist, FFmpeg's next segment, a
+    /// redirect to the same edge — is handed an established one instead of paying a handshake (``WarmConnections``).
+    /// Spares left unused are closed when the open ends. 0 = none. Without the hooks it does nothing.
+    public var spareConnections = 0
+    /// Milliseconds after which a TCP connect still in progress is hedged: a second connect to the same address
+    /// races the first, and the first to connect is used. A lost SYN (or SYN-ACK) otherwise waits for Linux's 1 s
+    /// retransmission. Set it above the link's round trip (a hedge sooner only doubles SYNs); 0 = off.
+    public var connectHedgeMs = 0
+    /// Milliseconds after which a DNS lookup the open's cache has not answered sends a second, hedged query (first
+    /// answer wins), so a lost query or answer costs this long instead of the resolver's 2–5 s timeout. Applies to
+    /// lookups through FirstFrame's DNS cache (``ipv4Only``, ``resolve``, ``prefetchHosts``); 0 = off.
+    public var lookupHedgeMs = 0
     /// Hosts resolved in parallel before the open, kept fresh by their TTL.
     public var prefetchHosts: [String] = []
     /// Fixed answers, `host → addresses`, like curl's `--resolve`.
@@ -206,6 +220,27 @@ public struct TuningKnobs: Sendable, Hashable, Codable {
             \.quickAck,
             doc:
                 "While the open runs, ACK the server's bytes at once (TCP_QUICKACK, Linux): its small RTMP writes don't wait for a delayed ACK."
+        ),
+        .integer(
+            "spareConnections",
+            \.spareConnections,
+            0...ConnectPolicy.maximumSpares,
+            doc:
+                "Connections opened in parallel after the open's first connect to an address, handed to its later connects there (HLS segments, redirects)."
+        ),
+        .integer(
+            "connectHedgeMs",
+            \.connectHedgeMs,
+            0...60_000,
+            doc:
+                "Milliseconds after which a TCP connect still in progress races a second one (a lost SYN costs 1 s); 0 = off."
+        ),
+        .integer(
+            "lookupHedgeMs",
+            \.lookupHedgeMs,
+            0...60_000,
+            doc:
+                "Milliseconds after which a lookup through the DNS cache sends a second query, first answer wins (a lost query costs 5 s); 0 = off."
         ),
         KnobDescriptor(
             "prefetchHosts",
@@ -368,7 +403,8 @@ extension TuningKnobs {
         case fpsprobesize, probesize, analyzeduration, formatprobesize, format, skipStreamInfo, streamWaitMs
         case minVideoFrames, minAudioFrames, bufferCheckIntervalMs, firstHighWaterMarkMs, decoderThreads, ipv4Only
         case decodeKeyframeAlone
-        case tcpNoDelay, quickAck, prefetchHosts, resolve, stageDeadlines, totalDeadline, readTimeoutMs,
+        case tcpNoDelay, quickAck, spareConnections, connectHedgeMs, lookupHedgeMs, prefetchHosts, resolve,
+            stageDeadlines, totalDeadline, readTimeoutMs,
             allowedProtocols
         case verifyTLS, caFile, maxBufferBytes, maxRequests
     }
@@ -396,6 +432,9 @@ extension TuningKnobs {
         try read(.ipv4Only, into: &ipv4Only)
         try read(.tcpNoDelay, into: &tcpNoDelay)
         try read(.quickAck, into: &quickAck)
+        try read(.spareConnections, into: &spareConnections)
+        try read(.connectHedgeMs, into: &connectHedgeMs)
+        try read(.lookupHedgeMs, into: &lookupHedgeMs)
         try read(.prefetchHosts, into: &prefetchHosts)
         try read(.resolve, into: &resolve)
         try read(.stageDeadlines, into: &stageDeadlines)
@@ -406,5 +445,17 @@ extension TuningKnobs {
         try read(.caFile, into: &caFile)
         try read(.maxBufferBytes, into: &maxBufferBytes)
         try read(.maxRequests, into: &maxRequests)
+    }
+}
+
+extension TuningKnobs {
+    /// What the network hooks do with the open's connects: warm connections taken, ``spareConnections``,
+    /// ``connectHedgeMs``.
+    public var connectPolicy: ConnectPolicy {
+        ConnectPolicy(
+            acceptsWarmConnections: true,
+            spareConnections: spareConnections,
+            hedgeAfter: connectHedgeMs > 0 ? .milliseconds(connectHedgeMs) : nil
+        )
     }
 }

@@ -123,6 +123,7 @@ final class OpenRun {
         let (_, trace) = NetworkTrace.capture(
             captureBytesPerTurn: Self.captureBytesPerTurn,
             quickAck: knobs.quickAck,
+            connectPolicy: knobs.connectPolicy,
             live: request.live,
             observer: request.dnsCache
         ) {

@@ -83,7 +83,11 @@ public struct StreamOpener: Sendable {
         resolvers.append(SystemResolver())
         let resolver: any Resolver = resolvers.count == 1 ? resolvers[0] : ResolverChain(resolvers, hedgeAfter: 1)
         let cache = DNSCache(
-            configuration: .init(families: knobs.ipv4Only ? .ipv4Only : .both, resolver: resolver),
+            configuration: .init(
+                families: knobs.ipv4Only ? .ipv4Only : .both,
+                resolver: resolver,
+                lookupHedge: Double(knobs.lookupHedgeMs) / 1000
+            ),
             logger: logger,
             metricsFactory: metricsFactory
         )

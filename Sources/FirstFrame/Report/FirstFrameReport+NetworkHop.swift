@@ -13,7 +13,8 @@ extension FirstFrameReport.Hop {
                 endMs: lookup.end.map(ms),
                 source: lookup.source,
                 answers: lookup.answers.map { $0.address.description },
-                error: lookup.error
+                error: lookup.error,
+                answeredByHedge: lookup.answeredByHedge
             )
         }
         connects = hop.connects.map { attempt in
@@ -23,7 +24,12 @@ extension FirstFrameReport.Hop {
                 startMs: ms(attempt.start),
                 endMs: attempt.end.map(ms),
                 outcome: attempt.outcome,
-                error: attempt.error
+                error: attempt.error,
+                warm: attempt.isWarm ? true : nil,
+                warmAgeMs: attempt.warmSince.map { (Double(attempt.start) - Double($0)) / 1e6 },
+                hedge: attempt.hedge.map { hedge in
+                    .init(startMs: ms(hedge.start), endMs: hedge.end.map(ms), winner: hedge.outcome, error: hedge.error)
+                }
             )
         }
         tls = hop.secureConnectionStart.map { .init(startMs: ms($0), endMs: hop.secureConnectionEnd.map(ms)) }

@@ -136,6 +136,9 @@ public struct FirstFrameReport: Sendable, Codable, Hashable {
             /// Which answer the DNS cache put first and why, with every address's average connect time (nil when
             /// no cache answered, or for reports written before ranking).
             public var edge: EdgeChoice? = nil
+            /// True when the DNS cache's hedged second query answered (the first was lost or slow: `lookupHedgeMs`);
+            /// nil otherwise.
+            public var answeredByHedge: Bool? = nil
         }
 
         /// One connect attempt of the hop.
@@ -145,6 +148,23 @@ public struct FirstFrameReport: Sendable, Codable, Hashable {
             public var startMs: Double
             public var endMs: Double?
             public var outcome: ConnectAttempt.Outcome
+            public var error: String?
+            /// True when the hooks handed this connect an established warm connection (a spare the open made, or
+            /// one ``WarmConnections`` prepared): no handshake, 0 round trips. Nil for an ordinary connect.
+            public var warm: Bool? = nil
+            /// For a warm connect: how long before it that connection's own connect started.
+            public var warmAgeMs: Double? = nil
+            /// The hedge raced against this attempt (`connectHedgeMs`), and which one connected first.
+            public var hedge: Hedge? = nil
+        }
+
+        /// A second connect raced against a slow one.
+        public struct Hedge: Sendable, Codable, Hashable {
+            public var startMs: Double
+            public var endMs: Double?
+            /// `hedge` when the hedge connected first (the attempt's end is then the hedge's), `original` when the
+            /// first attempt did, `failed`/`abandoned` otherwise; nil when the trace ended first.
+            public var winner: ConnectAttempt.Hedge.Outcome?
             public var error: String?
         }
 

@@ -61,4 +61,13 @@ public struct SocketAddress: Sendable, Hashable, Codable, CustomStringConvertibl
         }
         return storage
     }
+
+    /// Calls `body` with the address as a `sockaddr` and its length (`sockaddr_in` or `sockaddr_in6`).
+    package func withSockaddr<T>(_ body: (UnsafePointer<sockaddr>, socklen_t) -> T) -> T {
+        var storage = self.storage
+        let length = address.family == .ipv4 ? MemoryLayout<sockaddr_in>.size : MemoryLayout<sockaddr_in6>.size
+        return withUnsafePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(length)) }
+        }
+    }
 }

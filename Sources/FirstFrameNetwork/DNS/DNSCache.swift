@@ -43,6 +43,10 @@ public final class DNSCache: Sendable, NetworkTraceObserver {
         public var negativeTTL: Double
         /// Seconds a lookup that misses waits for its resolver.
         public var lookupTimeout: Double
+        /// Seconds after which a resolution that has not answered starts a second, hedged one (the resolver asked
+        /// again: a new query over UDP), the first answer winning; 0: never. A lost query or answer then costs this
+        /// long instead of libresolv's timeout (glibc's is 5 s), which is longer than most opens' lookup budget.
+        public var lookupHedge: Double
         /// Seconds an address that failed to connect stays last.
         public var demotionPeriod: Double
         /// The weight, in (0, 1], of a new connect time in an address's moving average (exponentially weighted):
@@ -66,6 +70,7 @@ public final class DNSCache: Sendable, NetworkTraceObserver {
             maximumStale: Double = 30,
             negativeTTL: Double = 5,
             lookupTimeout: Double = 5,
+            lookupHedge: Double = 0,
             demotionPeriod: Double = 60,
             connectTimeSmoothing: Double = 0.3,
             connectTimeLifetime: Double = 300,
@@ -80,6 +85,7 @@ public final class DNSCache: Sendable, NetworkTraceObserver {
             self.maximumStale = maximumStale
             self.negativeTTL = negativeTTL
             self.lookupTimeout = lookupTimeout
+            self.lookupHedge = lookupHedge
             self.demotionPeriod = demotionPeriod
             self.connectTimeSmoothing = connectTimeSmoothing
             self.connectTimeLifetime = connectTimeLifetime
@@ -98,6 +104,7 @@ public final class DNSCache: Sendable, NetworkTraceObserver {
             try check(maximumStale >= 0, "maximumStale", "must be ≥ 0 s")
             try check(negativeTTL >= 0, "negativeTTL", "must be ≥ 0 s")
             try check(lookupTimeout > 0, "lookupTimeout", "must be > 0 s")
+            try check(lookupHedge >= 0 && lookupHedge <= 60, "lookupHedge", "must be in [0, 60] s")
             try check(demotionPeriod >= 0, "demotionPeriod", "must be ≥ 0 s")
             try check(
                 connectTimeSmoothing > 0 && connectTimeSmoothing <= 1,
@@ -128,6 +135,9 @@ public final class DNSCache: Sendable, NetworkTraceObserver {
         public var demotions = 0
         /// Lookups that put a less-preferred working address first to measure it again.
         public var explorations = 0
+        /// Hedged second queries started (``Configuration/lookupHedge``), and how many of them answered first.
+        public var hedges = 0
+        public var hedgeAnswers = 0
     }
 
     /// The answer to one lookup.
@@ -137,6 +147,8 @@ public final class DNSCache: Sendable, NetworkTraceObserver {
         /// IPv6/IPv4 interleaved under `.both` until something is measured.
         public var addresses: [IPAddress]
         public var source: DomainLookup.Source
+        /// A miss answered by the hedged second query (``Configuration/lookupHedge``), not the first.
+        public var answeredByHedge = false
         /// What the order came from; nil for an address literal.
         var ranking: EdgeRanking.Snapshot?
 
@@ -308,7 +320,12 @@ public final class DNSCache: Sendable, NetworkTraceObserver {
         case .wait(let resolution, let name):
             let limit = min(deadline ?? .max, start + Self.nanoseconds(configuration.lookupTimeout))
             let outcome = resolution.wait(until: limit, isCancelled: isCancelled)
-            return (settle(outcome, host: name, since: start, cancelled: isCancelled()), .resolver)
+            let settled = settle(outcome, host: name, since: start, cancelled: isCancelled()).map { lookup in
+                var lookup = lookup
+                lookup.answeredByHedge = resolution.answeredByHedge
+                return lookup
+            }
+            return (settled, .resolver)
         }
     }
 
@@ -433,6 +450,22 @@ public final class DNSCache: Sendable, NetworkTraceObserver {
             state.stats.refreshes += 1
             metrics.refreshes.increment()
         }
+        launch(host, resolution: resolution, attempt: 1)
+        let hedge = configuration.lookupHedge
+        if hedge > 0 {
+            DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(Self.nanoseconds(hedge)))) {
+                [self] in
+                guard resolution.startHedge() else { return }
+                self.state.withLock { $0.stats.hedges += 1 }
+                logger.debug("lookup hedged", metadata: ["host": "\(host)"])
+                launch(host, resolution: resolution, attempt: 2)
+            }
+        }
+        return resolution
+    }
+
+    /// Runs one attempt of `resolution` (1: the first query, 2: the hedge) off the caller's thread.
+    private func launch(_ host: String, resolution: Resolution, attempt: Int) {
         let resolver = configuration.resolver
         let families = configuration.families
         // A resolver that only blocks runs straight on the resolver pool: no task, no thread start, so a miss
@@ -442,12 +475,13 @@ public final class DNSCache: Sendable, NetworkTraceObserver {
                 complete(
                     host,
                     resolution: resolution,
+                    attempt: attempt,
                     with: Result { () throws(DNSError) in
                         try blocking.resolveBlocking(host: host, families: families)
                     }
                 )
             }
-            return resolution
+            return
         }
         Task.detached { [self] in
             let result: Result<DNSAnswer, DNSError>
@@ -456,12 +490,16 @@ public final class DNSCache: Sendable, NetworkTraceObserver {
             } catch {
                 result = .failure(error)
             }
-            complete(host, resolution: resolution, with: result)
+            complete(host, resolution: resolution, attempt: attempt, with: result)
         }
-        return resolution
     }
 
-    private func complete(_ host: String, resolution: Resolution, with result: Result<DNSAnswer, DNSError>) {
+    private func complete(
+        _ host: String,
+        resolution: Resolution,
+        attempt: Int,
+        with result: Result<DNSAnswer, DNSError>
+    ) {
         let now = MonotonicClock.nanoseconds()
         let outcome: Result<DNSAnswer, DNSError>
         switch result {
@@ -474,6 +512,9 @@ public final class DNSCache: Sendable, NetworkTraceObserver {
         case .failure(let error):
             outcome = .failure(error)
         }
+        // A hedged resolution settles once: the loser's answer is dropped here.
+        guard resolution.accepts(outcome, attempt: attempt) else { return }
+        if attempt == 2 { state.withLock { $0.stats.hedgeAnswers += 1 } }
         var entriesAdded = 0
         let pinnedTTL: Double? = state.withLock { state in
             let before = state.entries.count

@@ -145,6 +145,7 @@ private let dnsCacheResolverHook: cnh_resolver_fn = { node, service, hints, resu
     }
     let addresses = answer.addresses.filter { wanted.allows($0.family) }
     guard !addresses.isEmpty else { return EAI_NONAME }
+    if answer.answeredByHedge { detail?.pointee = Int32(CNH_DETAIL_HEDGE_ANSWERED.rawValue) }
     // The trace will hold this lookup's host, times and answers; the cache keeps why it chose that order.
     if cnh_trace_current() != nil { cache.remember(answer, answered: addresses) }
     let storage = addresses.map { SocketAddress(address: $0, port: port).storage }

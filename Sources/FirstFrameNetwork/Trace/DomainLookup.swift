@@ -69,6 +69,8 @@ public struct DomainLookup: Sendable, Codable, Hashable {
     public var error: String?
     /// Why the lookup failed, typed; nil when it answered.
     public var failure: Failure?
+    /// A cache miss answered by the cache's hedged second query (the first was lost or slow), not the first.
+    public var answeredByHedge: Bool? = nil
 
     public var duration: UInt64? { end.map { $0 &- start } }
 }

@@ -11,6 +11,9 @@ package struct NetworkEvent: Sendable, Codable, Hashable {
         case tlsSend, tlsReceive
         /// The socket's `TCP_INFO` (``TransportSample``); aux: when it was taken.
         case tcpInfo
+        /// A second connect to the address of an attempt still in progress (`CNH_EVENT_CONNECT_HEDGE_START`),
+        /// and how the race ended (`CNH_EVENT_CONNECT_HEDGE_END`, aux: a `cnh_hedge_outcome`); fd: the caller's.
+        case connectHedgeStart, connectHedgeEnd
 
         init?(_ raw: Int32) {
             switch UInt32(raw) {
@@ -29,6 +32,8 @@ package struct NetworkEvent: Sendable, Codable, Hashable {
             case CNH_EVENT_TLS_SEND.rawValue: self = .tlsSend
             case CNH_EVENT_TLS_RECV.rawValue: self = .tlsReceive
             case CNH_EVENT_TCP_INFO.rawValue: self = .tcpInfo
+            case CNH_EVENT_CONNECT_HEDGE_START.rawValue: self = .connectHedgeStart
+            case CNH_EVENT_CONNECT_HEDGE_END.rawValue: self = .connectHedgeEnd
             default: return nil
             }
         }
@@ -83,7 +88,8 @@ extension NetworkEvent {
     /// The sockaddr of a `connectStart`, or the answers of a `lookupEnd`.
     var socketAddresses: [SocketAddress] {
         data.withUnsafeBytes { raw in
-            kind == .connectStart ? SocketAddress(sockaddrBytes: raw).map { [$0] } ?? [] : Self.packedAddresses(raw)
+            kind == .connectStart || kind == .connectHedgeStart
+                ? SocketAddress(sockaddrBytes: raw).map { [$0] } ?? [] : Self.packedAddresses(raw)
         }
     }
 

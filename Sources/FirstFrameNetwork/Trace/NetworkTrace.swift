@@ -133,12 +133,32 @@ public struct NetworkTrace: Sendable, Codable {
         try capture(captureBytesPerTurn: captureBytesPerTurn, quickAck: quickAck, live: LiveTrace(), body)
     }
 
+    /// Runs `body` on the current thread with tracing on and its connects under `connectPolicy` (warm connections
+    /// handed over, spares opened after the first connect to an address, slow connects hedged; the spares left
+    /// unused are closed when `body` returns); returns its result with the trace. A capture begun inside it keeps
+    /// the policy.
+    public static func capture<Result>(
+        captureBytesPerTurn: Int = defaultCaptureBytesPerTurn,
+        quickAck: Bool = false,
+        connectPolicy: ConnectPolicy,
+        _ body: () throws -> Result
+    ) rethrows -> (result: Result, trace: NetworkTrace) {
+        try capture(
+            captureBytesPerTurn: captureBytesPerTurn,
+            quickAck: quickAck,
+            connectPolicy: connectPolicy,
+            live: LiveTrace(),
+            body
+        )
+    }
+
     /// ``capture(captureBytesPerTurn:quickAck:_:)`` read as it runs by `live` (whose interpreter's hops the trace
     /// returned is made of), and told when it ends to `observer` as well as to the observers registered for every
     /// capture (``NetworkTraceObservers``), each once.
     package static func capture<Result>(
         captureBytesPerTurn: Int = defaultCaptureBytesPerTurn,
         quickAck: Bool,
+        connectPolicy: ConnectPolicy? = nil,
         live: LiveTrace,
         observer: (any NetworkTraceObserver)? = nil,
         _ body: () throws -> Result
@@ -146,6 +166,7 @@ public struct NetworkTrace: Sendable, Codable {
         let recorder = NetworkTraceRecorder(
             captureBytesPerTurn: captureBytesPerTurn,
             quickAck: quickAck,
+            connectPolicy: connectPolicy,
             live: live,
             observer: observer
         )

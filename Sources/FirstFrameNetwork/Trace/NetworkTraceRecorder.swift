@@ -9,10 +9,13 @@ package final class NetworkTraceRecorder {
     /// Reads the trace, during the capture for whoever asks it and at the end for the result.
     private let live: LiveTrace
     private let observer: (any NetworkTraceObserver)?
+    /// The connect policy this capture applied (ended with it), as the owner token of its spares.
+    private var policyOwner: UInt64?
 
     init(
         captureBytesPerTurn: Int,
         quickAck: Bool = false,
+        connectPolicy: ConnectPolicy? = nil,
         live: LiveTrace = LiveTrace(),
         observer: (any NetworkTraceObserver)? = nil
     ) {
@@ -21,6 +24,11 @@ package final class NetworkTraceRecorder {
         trace = cnh_trace_begin(UInt32(clamping: max(0, captureBytesPerTurn)))
         if let trace {
             if quickAck { cnh_trace_set_quick_ack(trace, 1) }
+            if let connectPolicy {
+                // The trace's address names this capture's spares (unique while it lives, which is as long).
+                let owner = UInt64(UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(trace))))
+                if connectPolicy.begin(owner: owner) { policyOwner = owner }
+            }
             live.begin(trace)
         }
     }
@@ -46,6 +54,7 @@ package final class NetworkTraceRecorder {
         let now = MonotonicClock.nanoseconds()
         guard let trace else { return NetworkTrace(start: now, end: now, events: []) }
         self.trace = nil
+        if let policyOwner { ConnectPolicy.end(owner: policyOwner) }
         cnh_trace_end(trace)
         defer { cnh_trace_free(trace) }
         let result = live.end(at: now, droppedEvents: Int(cnh_trace_dropped(trace)))

@@ -185,6 +185,11 @@ package struct TraceInterpreter {
             tell(.connectStarted(address: address.address.description, port: address.port), hop: hop, at: event.time)
 
         case .connectReturn:
+            if event.aux == Int32(CNH_CONNECT_WARM.rawValue), let pending = attempts[event.fd] {
+                hops[pending.hop].connects[pending.attempt].warmSince = event.data.withUnsafeBytes { raw in
+                    raw.count >= 8 ? raw.loadUnaligned(as: UInt64.self) : event.time
+                }
+            }
             if event.result == 0 {
                 finishAttempt(fd: event.fd, at: event.time, error: 0)
             } else if event.error != EINPROGRESS {
@@ -242,6 +247,28 @@ package struct TraceInterpreter {
             // Before close() the connection is still mapped; a sample at connect comes once it is established.
             guard let connection = connections[event.fd], let sample = TransportSample(event) else { return }
             hops[connection.hop].transport.append(sample)
+        case .connectHedgeStart:
+            guard let pending = attempts[event.fd] else { return }
+            hops[pending.hop].connects[pending.attempt].hedge = ConnectAttempt.Hedge(
+                start: event.time,
+                end: nil,
+                outcome: nil,
+                error: event.result < 0 && event.error != EINPROGRESS ? String(cString: strerror(event.error)) : nil
+            )
+
+        case .connectHedgeEnd:
+            guard let pending = attempts[event.fd], var hedge = hops[pending.hop].connects[pending.attempt].hedge
+            else { return }
+            hedge.end = event.time
+            switch UInt32(event.aux) {
+            case CNH_HEDGE_WON.rawValue: hedge.outcome = .hedge
+            case CNH_HEDGE_ORIGINAL_WON.rawValue: hedge.outcome = .original
+            case CNH_HEDGE_FAILED.rawValue:
+                hedge.outcome = .failed
+                if event.error != 0 { hedge.error = String(cString: strerror(event.error)) }
+            default: hedge.outcome = .abandoned
+            }
+            hops[pending.hop].connects[pending.attempt].hedge = hedge
 
         case .mark:
             break
@@ -287,6 +314,7 @@ package struct TraceInterpreter {
         lookup.answers = event.socketAddresses
         let source = DomainLookup.Source(event.aux)
         if source != .system || lookup.source != .literal { lookup.source = source }
+        if event.result == 0, event.error == Int32(CNH_DETAIL_HEDGE_ANSWERED.rawValue) { lookup.answeredByHedge = true }
         if event.result != 0 {
             lookup.errorCode = Int32(truncatingIfNeeded: event.result)
             var text = String(cString: gai_strerror(Int32(truncatingIfNeeded: event.result)))

@@ -8,7 +8,8 @@ import Glibc
 #endif
 
 /// A tiny authoritative DNS server on 127.0.0.1 (UDP): answers A queries for the names in `zone` with the
-/// given TTL, NXDOMAIN otherwise, and lets a test wait for the n-th query.
+/// given TTL, NXDOMAIN otherwise, and lets a test wait for the n-th query. With `dropping`, the first that many
+/// queries are logged but never answered: a query (or its answer) lost on the way.
 package final class LoopbackDNSServer: @unchecked Sendable {
     package let port: Int
     private let fd: Int32
@@ -17,10 +18,12 @@ package final class LoopbackDNSServer: @unchecked Sendable {
     private let queries = Mutex<[(name: String, time: UInt64)]>([])
     private let arrived = DispatchSemaphore(value: 0)
     private let running = Atomic<Bool>(true)
+    private let dropping: Int
 
-    package init(zone: [String: [IPAddress]], ttl: UInt32) throws {
+    package init(zone: [String: [IPAddress]], ttl: UInt32, dropping: Int = 0) throws {
         self.zone = zone
         self.ttl = ttl
+        self.dropping = dropping
         let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
         self.fd = fd
         port = try LoopbackSocket.bind(fd)
@@ -57,7 +60,14 @@ package final class LoopbackDNSServer: @unchecked Sendable {
             let query = Array(buffer.prefix(count))
             guard let (name, questionEnd) = Self.question(query) else { continue }
             let answer = respond(to: query, name: name, questionEnd: questionEnd)
-            queries.withLock { $0.append((name, MonotonicClock.nanoseconds())) }
+            let number = queries.withLock {
+                $0.append((name, MonotonicClock.nanoseconds()))
+                return $0.count
+            }
+            if number <= dropping {
+                arrived.signal()
+                continue
+            }
             _ = withUnsafePointer(to: &peer) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                     sendto(fd, answer, answer.count, 0, $0, peerLength)
