@@ -82,7 +82,8 @@ package enum RoundTripAdvice {
     private static func excessReasons(_ floor: FirstFrameReport.Floor, excluding lossHops: Set<Int>) -> [String] {
         var reasons: [(ms: Double, text: String)] = []
         let rtt = floor.rttMs
-        let extraConnects = floor.steps.filter { $0.kind == .tcp && $0.needed == 0 }
+        // A warm connection handed over (``TuningKnobs/spareConnections``) costs nothing: only handshakes count.
+        let extraConnects = floor.steps.filter { $0.kind == .tcp && $0.needed == 0 && $0.spent >= slackRoundTrips }
         if !extraConnects.isEmpty {
             let ms = extraConnects.reduce(0) { $0 + $1.ms }
             reasons.append(
