@@ -6,6 +6,10 @@ import Foundation
 import OriginTestSupport
 import Testing
 
+#if canImport(Glibc)
+import FirstFrameNetwork
+#endif
+
 extension OriginTests {
     /// ``StreamPreloader`` against the loopback origin: each state's hand-over, a room that dropped while
     /// preloaded, a room removed from the list, a room over its byte budget, and one left idle.
@@ -140,11 +144,60 @@ extension OriginTests {
             }
         }
 
+        /// A room in the `connected` state: its warm connection, raced between its two edges (the first one's SYN
+        /// is dropped by a full accept queue), goes to the fast edge; the DNS cache then ranks that edge first, the
+        /// open's connect is handed the connection (no handshake), and the report says `connected`. A room dropped
+        /// from the list has its connection closed at once.
+        @Test(.enabled(if: NetworkTrace.isAvailable))
+        func aConnectedRoomIsHandedItsRacedEdgesConnection() async throws {
+            try await withOrigin { origin in
+                let slow = IPAddress("127.0.0.2")!
+                let fast = IPAddress("127.0.0.1")!
+                let blocked = try BlockedListener(address: "127.0.0.2", port: origin.port)
+                defer { _ = blocked }
+                let cache = DNSCache(
+                    configuration: .init(resolver: StaticResolver(["edges.test": [slow, fast]]), demotionPeriod: 0)
+                )
+                defer { cache.shutdown() }
+                var knobs = Preset.instant.knobs
+                knobs.spareConnections = 0
+                let preloader = try StreamPreloader(
+                    opener: StreamOpener(knobs: knobs, dnsCache: cache),
+                    configuration: .init(preloadedStreams: 0, warmConnections: 1, raceEdges: true)
+                )
+                defer { preloader.close() }
+                let url = origin.url(host: "edges.test")
+                let dropped = origin.url(host: "edges.test", query: "other")
+                preloader.setCandidates([url, dropped])
+                #expect(preloader.state(of: dropped) != .connected, "one warm connection in the budget")
+                #expect(await preloader.waitUntilConnected(url))
+                #expect(preloader.state(of: url) == .connected)
+                let fastEdge = SocketAddress(address: fast, port: origin.port)
+                #expect(WarmConnections.shared.count(to: fastEdge) == 1)
+                let stream = try await preloader.open(url)
+                defer { stream.close() }
+                #expect(stream.report.preload?.state == .connected)
+                let hop = try #require(stream.report.hops.first)
+                #expect(hop.dns?.edge?.chosen == fast, "the race's winner ranked first")
+                let connect = try #require(hop.connects.first { $0.outcome == .connected })
+                #expect(connect.address == "127.0.0.1" && connect.warm == true)
+                #expect(WarmConnections.shared.count(to: fastEdge) == 0, "handed over, not left in the pool")
+                // Dropped from the list: a new warm connection for another room is closed at once.
+                let other = origin.url(host: "edges.test", query: "third")
+                preloader.setCandidates([other])
+                #expect(await preloader.waitUntilConnected(other))
+                #expect(WarmConnections.shared.count(to: fastEdge) == 1)
+                preloader.setCandidates([])
+                #expect(WarmConnections.shared.count(to: fastEdge) == 0)
+            }
+        }
+
         /// Budgets out of range are refused with the budget named.
         @Test func budgetsAreValidated() {
             for bad in [
                 StreamPreloader.Configuration(preloadedStreams: -1), .init(preloadedStreams: 9),
                 .init(bytesPerStream: 1000), .init(idleTimeout: .zero), .init(idleTimeout: .seconds(7200)),
+                .init(warmConnections: 9),
             ] {
                 #expect(throws: StreamPreloaderError.self) { try StreamPreloader(configuration: bad) }
             }

@@ -34,8 +34,23 @@ public final class StreamPreloader: Sendable {
         var candidates: [String] = []
         /// Preloads in flight or hot, by URL.
         var slots: [String: Slot] = [:]
+        /// Warm connections being made or made, by URL.
+        var warm: [String: WarmSlot] = [:]
         var closed = false
     }
+
+    /// A room's warm connection: the pool owner it is made under, what was made (nil: still connecting, or it
+    /// failed), and who waits for it (``waitUntilConnected(_:)``).
+    private struct WarmSlot {
+        var owner: UInt64
+        var finished = false
+        var made: RoomConnector.Warm?
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    /// Pool owners of the preloader's warm connections: apart from the spares' (which count up from 1), two per
+    /// room (a race's two addresses).
+    private static func owner(_ id: UInt64) -> UInt64 { (1 << 62) | (id << 1) }
 
     private enum Slot {
         /// The open is running; `waiters` are ``open(_:)`` calls for the room that arrived meanwhile: they get the
@@ -92,6 +107,7 @@ public final class StreamPreloader: Sendable {
             return false
         }
         if hot { return .preloaded }
+        if rooms.withLock({ $0.warm[url]?.made }) != nil { return .connected }
         return isResolved(url) ? .resolved : .cold
     }
 
@@ -101,9 +117,17 @@ public final class StreamPreloader: Sendable {
         var seen = Set<String>()
         let ordered = urls.filter { seen.insert($0).inserted }
         let preload = Array(ordered.prefix(configuration.preloadedStreams))
+        let connect =
+            opener.dnsCache == nil
+            ? [] : Array(ordered.dropFirst(preload.count).prefix(configuration.warmConnections))
         let (dropped, toStart) = rooms.withLock { rooms -> ([PreloadedRoom], [(String, UInt64)]) in
             guard !rooms.closed else { return ([], []) }
             rooms.candidates = ordered
+            for (url, warm) in rooms.warm where !connect.contains(url) {
+                rooms.warm[url] = nil
+                Self.closeWarm(owner: warm.owner)
+                for waiter in warm.waiters { waiter.resume() }
+            }
             var dropped: [PreloadedRoom] = []
             for (url, slot) in rooms.slots {
                 switch slot {
@@ -129,7 +153,8 @@ public final class StreamPreloader: Sendable {
             return (dropped, toStart)
         }
         closeUnused(dropped)
-        let hosts = ordered.dropFirst(preload.count).compactMap { URL(string: $0)?.host }
+        for url in connect { startConnecting(url) }
+        let hosts = ordered.dropFirst(preload.count + connect.count).compactMap { URL(string: $0)?.host }
         if let cache = opener.dnsCache, !hosts.isEmpty { cache.startPrefetch(hosts: Array(Set(hosts)).sorted()) }
         for (url, id) in toStart { startPreload(url, id: id) }
     }
@@ -164,10 +189,19 @@ public final class StreamPreloader: Sendable {
             record(preload)
             return claimed.stream
         }
-        let state: FirstFrameReport.Preload.State = isResolved(url) ? .resolved : .cold
+        let resolved = isResolved(url)
+        let warm = rooms.withLock { rooms -> WarmSlot? in
+            let slot = rooms.warm.removeValue(forKey: url)
+            for waiter in slot?.waiters ?? [] { waiter.resume() }
+            return slot
+        }
+        // Whatever the open did not take of the room's warm connections is closed once it is over.
+        defer { if let warm { Self.closeWarm(owner: warm.owner) } }
         let stream = try await opener.open(url)
+        // `connected` when the hooks handed the open's connect a warm connection (the preloader's, or a spare).
+        let handedWarm = stream.report.hops.contains { hop in hop.connects.contains { $0.warm == true } }
         let preload = FirstFrameReport.Preload(
-            state: state,
+            state: warm?.made != nil && handedWarm ? .connected : resolved ? .resolved : .cold,
             switchMs: Double(MonotonicClock.nanoseconds() - start) / 1e6
         )
         stream.describePreload(preload)
@@ -193,6 +227,11 @@ public final class StreamPreloader: Sendable {
                 for watcher in watchers { watcher.resume() }
             }
             rooms.slots = [:]
+            for warm in rooms.warm.values {
+                Self.closeWarm(owner: warm.owner)
+                for waiter in warm.waiters { waiter.resume() }
+            }
+            rooms.warm = [:]
             return hot
         }
     }
@@ -202,6 +241,58 @@ public final class StreamPreloader: Sendable {
     private func isResolved(_ url: String) -> Bool {
         guard let host = URL(string: url)?.host, let cache = opener.dnsCache else { return false }
         return cache.cachedHosts.contains(host)
+    }
+
+    /// Makes the room's warm connection (``RoomConnector``), unless it has one or is making one.
+    private func startConnecting(_ url: String) {
+        guard let cache = opener.dnsCache else { return }
+        let owner = rooms.withLock { rooms -> UInt64? in
+            guard !rooms.closed, rooms.warm[url] == nil else { return nil }
+            let owner = Self.owner(nextID.add(1, ordering: .relaxed).newValue)
+            rooms.warm[url] = WarmSlot(owner: owner)
+            return owner
+        }
+        guard let owner else { return }
+        let connector = RoomConnector(
+            cache: cache,
+            timeout: .seconds(5),
+            idle: configuration.idleTimeout,
+            raceEdges: configuration.raceEdges
+        )
+        Task { [weak self] in
+            let made = await connector.connect(url, owner: owner)
+            let kept = self?.rooms.withLock { rooms -> Bool in
+                guard var current = rooms.warm[url], current.owner == owner else { return false }
+                current.finished = true
+                current.made = made
+                for waiter in current.waiters { waiter.resume() }
+                current.waiters = []
+                rooms.warm[url] = current
+                return true
+            }
+            if kept != true { Self.closeWarm(owner: owner) }
+        }
+    }
+
+    /// Closes the warm connections made under `owner` (both addresses of a race).
+    private static func closeWarm(owner: UInt64) {
+        WarmConnections.shared.close(owner: owner)
+        WarmConnections.shared.close(owner: owner + 1)
+    }
+
+    /// Waits until the warm connection of `url` under way is made (or has failed, or the room was dropped);
+    /// whether the room has one then.
+    public func waitUntilConnected(_ url: String) async -> Bool {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let resumeNow = rooms.withLock { rooms -> Bool in
+                guard var slot = rooms.warm[url], !slot.finished else { return true }
+                slot.waiters.append(continuation)
+                rooms.warm[url] = slot
+                return false
+            }
+            if resumeNow { continuation.resume() }
+        }
+        return rooms.withLock { $0.warm[url]?.made } != nil
     }
 
     /// Opens the room on the opener's own thread; when it is still wanted, keeps it hot, else closes it.

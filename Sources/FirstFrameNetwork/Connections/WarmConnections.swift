@@ -38,6 +38,17 @@ public final class WarmConnections: Sendable {
     /// - Throws: ``WarmConnectionError``: an invalid setting, a full pool, or the connect's failure.
     public func prepare(to address: SocketAddress, timeout: Duration, idle: Duration) async throws(WarmConnectionError)
     {
+        try await prepare(to: address, timeout: timeout, idle: idle, owner: 0)
+    }
+
+    /// As ``prepare(to:timeout:idle:)``, the connection tagged with `owner` (non-zero) so that
+    /// ``close(owner:)`` closes it at once: what a preloader does with a room dropped from its list.
+    package func prepare(
+        to address: SocketAddress,
+        timeout: Duration,
+        idle: Duration,
+        owner: UInt64
+    ) async throws(WarmConnectionError) {
         guard timeout > .zero, timeout <= .seconds(60) else { throw .invalid("timeout must be in (0, 60] s") }
         guard idle > .zero, idle <= .seconds(3600) else { throw .invalid("idle must be in (0, 3600] s") }
         guard cnh_hooks_active() == 1 else { throw .unavailable }
@@ -45,7 +56,7 @@ public final class WarmConnections: Sendable {
         let idleNs = ConnectPolicy.nanoseconds(idle)
         let status = await pool.run {
             address.withSockaddr { sockaddr, length in
-                cnh_warm_connect(sockaddr, length, max(1, timeoutMs), MonotonicClock.nanoseconds() + idleNs, 0)
+                cnh_warm_connect(sockaddr, length, max(1, timeoutMs), MonotonicClock.nanoseconds() + idleNs, owner)
             }
         }
         switch -status {
@@ -58,6 +69,13 @@ public final class WarmConnections: Sendable {
         case ETIMEDOUT: throw .timedOut(address)
         default: throw .failed(address, reason: String(cString: strerror(-status)))
         }
+    }
+
+    /// Closes the pooled connections ``prepare(to:timeout:idle:owner:)`` made for `owner`; returns how many.
+    @discardableResult
+    package func close(owner: UInt64) -> Int {
+        guard owner != 0 else { return 0 }
+        return Int(cnh_warm_close(owner, 1))
     }
 
     /// Pooled connections, established or still connecting (the dead ones are closed first).

@@ -13,9 +13,10 @@ struct FeedCommand: AsyncParsableCommand {
         abstract: "Swipe through rooms with a preloader and print each switch time and state.",
         discussion: """
             Each room is watched for --dwell seconds (its packets read as a player would), while the next --preload \
-            rooms are opened ahead and kept hot and the rest of the list is resolved; then the next room is opened \
-            through the preloader. --preload 0 measures resolved (or, with a preset without a DNS cache, cold) \
-            switches. The same URL twice in the list is two visits to one room.
+            rooms are opened ahead and kept hot, the --connect rooms after them get a warm connection to their edge, \
+            and the rest of the list is resolved; then the next room is opened through the preloader. --preload 0 \
+            --connect 0 measures resolved switches (with a preset without a DNS cache, cold ones). The same URL twice \
+            in the list is two visits to one room.
             """
     )
 
@@ -26,6 +27,12 @@ struct FeedCommand: AsyncParsableCommand {
 
     @Option(help: "Rooms ahead kept preloaded (0…8).")
     var preload = 1
+
+    @Option(help: "Rooms after the preloaded ones given a warm connection to their edge (0…8).")
+    var connect = 2
+
+    @Flag(help: "Race a room's first two addresses for its warm connection (the first to connect is kept).")
+    var raceEdges = false
 
     @Option(help: "Seconds on each room before the next swipe (0.1…600).")
     var dwell = 3.0
@@ -53,7 +60,12 @@ struct FeedCommand: AsyncParsableCommand {
         do {
             preloader = try StreamPreloader(
                 opener: opener,
-                configuration: .init(preloadedStreams: preload, bytesPerStream: bytesPerStream)
+                configuration: .init(
+                    preloadedStreams: preload,
+                    bytesPerStream: bytesPerStream,
+                    warmConnections: connect,
+                    raceEdges: raceEdges
+                )
             )
         } catch {
             throw ValidationError(error.description)
@@ -72,11 +84,11 @@ struct FeedCommand: AsyncParsableCommand {
                     json
                         ? Self.jsonLine(["room": index, "url": url, "error": "\(error)"]) : "\(index)  failed: \(error)"
                 )
-                preloader.setCandidates(Array(visits[(index + 1)...].prefix(max(preload, 1) + 2)))
+                preloader.setCandidates(Array(visits[(index + 1)...].prefix(preload + connect + 2)))
                 continue
             }
             // The swipe is done: prepare the rooms after this one while it is watched.
-            preloader.setCandidates(Array(visits[(index + 1)...].prefix(max(preload, 1) + 2)))
+            preloader.setCandidates(Array(visits[(index + 1)...].prefix(preload + connect + 2)))
             let report = stream.report
             let preload = report.preload
             let line: [String: any Sendable] = [
