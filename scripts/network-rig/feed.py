@@ -2,12 +2,12 @@
 """Switch times of a swipe feed on the rig, per preparation state (issue 24).
 
 Runs `firstframe feed` inside the rig's namespace, one process per run (so each run's first room is a cold open:
-an empty DNS cache, no connection), alternating runs with `--preload 1` (the rooms after the first are preloaded)
-and `--preload 0` (they are only resolved). Every room is the rig's HTTP-FLV URL with a distinct query, so each is
+an empty DNS cache, no connection), rotating runs through `--preload 1 --connect 0` (the rooms after the first are
+preloaded), `--preload 0 --connect 2` (connected: a warm connection each) and `--preload 0 --connect 0` (resolved). Every room is the rig's HTTP-FLV URL with a distinct query, so each is
 a room of its own to the preloader and the same stream to the origin. Prints p50/p90 of the switch time (the call
 to the first picture) per state, each as a ratio to the cold p50 of the same run set, and what a preloaded room
 costs: its bandwidth while hot (bytes read ÷ time hot) and its memory (resident memory with rooms held).
-Usage: feed.py NAME [--runs 6] [--rooms 4] [--dwell 2] [--binary PATH] [--url URL] [--out FILE]
+Usage: feed.py NAME [--runs 9] [--rooms 4] [--dwell 2] [--binary PATH] [--url URL] [--out FILE]
 """
 import argparse
 import json
@@ -25,7 +25,7 @@ import rig as rigmod  # noqa: E402
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("name")
-    parser.add_argument("--runs", type=int, default=6)
+    parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--rooms", type=int, default=4)
     parser.add_argument("--dwell", type=float, default=2.0)
     parser.add_argument("--binary", required=True)
@@ -38,10 +38,10 @@ def main():
     base = args.url or rigmod.urls()["flv"]
     switches = []
     for run in range(args.runs):
-        preload = 1 if run % 2 == 0 else 0
+        preload, connect = [(1, 0), (0, 2), (0, 0)][run % 3]
         rooms = ["%s%sroom=%d-%d" % (base, "&" if "?" in base else "?", run, i) for i in range(args.rooms)]
         argv = ["ip", "netns", "exec", args.name, args.binary, "feed", *rooms, "--preload", str(preload),
-                "--dwell", str(args.dwell), "--json", "--set", "caFile=" + state["ca"]]
+                "--connect", str(connect), "--dwell", str(args.dwell), "--json", "--set", "caFile=" + state["ca"]]
         result = subprocess.run(argv, capture_output=True, text=True, timeout=120)
         for line in result.stdout.splitlines():
             if not line.startswith("{"):
@@ -83,6 +83,7 @@ def main():
     for entry in switches:
         rss.setdefault(entry["preload"], []).append(entry.get("residentBytes", 0))
     if rss.get(0) and rss.get(1):
+        # Runs without a preloaded room (connected and resolved) against those with one.
         delta = statistics.median(rss[1]) - statistics.median(rss[0])
         print("resident memory: %.1f MB with one room preloaded, %.1f MB without (+%.1f MB)" % (
             statistics.median(rss[1]) / 1e6, statistics.median(rss[0]) / 1e6, delta / 1e6))
