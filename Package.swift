@@ -132,7 +132,7 @@ let upperLayers: [Target] = [
     ),
     .executableTarget(
         name: "player",
-        dependencies: ["FirstFrame", "FirstFrameFFmpeg", "FirstFrameRendering"],
+        dependencies: ["FirstFrame", "FirstFrameFFmpeg", "FirstFrameRendering", logging],
         path: "Examples/Player"
     ),
     .executableTarget(
@@ -142,7 +142,7 @@ let upperLayers: [Target] = [
     ),
     .executableTarget(
         name: "feed",
-        dependencies: ["FirstFrame", "FirstFrameFFmpeg"],
+        dependencies: ["FirstFrame", "FirstFrameFFmpeg", logging],
         path: "Examples/Feed"
     ),
     .target(

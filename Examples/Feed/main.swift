@@ -9,6 +9,7 @@
 import FirstFrame
 import FirstFrameFFmpeg
 import Foundation
+import Logging
 
 let rooms = Array(CommandLine.arguments.dropFirst())
 guard rooms.count >= 2 else {
@@ -16,10 +17,16 @@ guard rooms.count >= 2 else {
     exit(2)
 }
 FFmpegLog.level = .error
+// FFmpeg's lines through swift-log (stderr), those of the open and of the stream's reads to the opener's logger: it
+// logs at debug what FFmpeg says about a packet that `close()` cut short (the parser's "Invalid NAL unit size"),
+// which FFmpeg's own printer would show as errors.
+FFmpegLog.routeToSwiftLog()
+var logger = Logger(label: "feed")
+logger.logLevel = .error
 
 // One room ahead kept hot (its newest GOP held, at most 4 MiB); the rest resolved; an unused room closed after 30 s.
 let preloader = try StreamPreloader(
-    opener: StreamOpener(preset: .instant),
+    opener: StreamOpener(preset: .instant, logger: logger),
     configuration: .init(preloadedStreams: 1, bytesPerStream: 4 << 20, idleTimeout: .seconds(30))
 )
 for (index, url) in rooms.enumerated() {

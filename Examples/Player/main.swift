@@ -9,6 +9,7 @@ import FirstFrame
 import FirstFrameFFmpeg
 import FirstFrameRendering
 import Foundation
+import Logging
 
 let arguments = CommandLine.arguments
 guard arguments.count >= 2 else {
@@ -16,6 +17,12 @@ guard arguments.count >= 2 else {
     exit(2)
 }
 FFmpegLog.level = .error
+// FFmpeg's lines through swift-log (stderr), those of the open and of the stream's reads to the opener's logger: it
+// logs at debug what FFmpeg says about a packet that `close()` cut short (the parser's "Invalid NAL unit size"),
+// which FFmpeg's own printer would show as errors.
+FFmpegLog.routeToSwiftLog()
+var logger = Logger(label: "player")
+logger.logLevel = .error
 let url = arguments[1]
 let seconds = arguments.count > 2 ? Double(arguments[2]) ?? 10 : 10
 
@@ -23,7 +30,7 @@ var knobs = Preset.instant.knobs
 knobs.readTimeoutMs = 3000  // a stall longer than this ends the stream; shorter ones are counted below
 let stream: OpenedStream
 do {
-    stream = try await StreamOpener(knobs: knobs, presetName: "instant").open(url)
+    stream = try await StreamOpener(knobs: knobs, presetName: "instant", logger: logger).open(url)
 } catch {
     print("open failed: \(error)")
     exit(1)

@@ -183,6 +183,74 @@ extension OriginTests {
             #expect(foreign.isEmpty, "\(foreign)", sourceLocation: sourceLocation)
         }
 
+        /// How a packet is cut short: the server stops inside it (the read timeout interrupts the read), the
+        /// application closes the stream while the read-ahead waits inside it, or the connection drops inside it.
+        enum CutEnd: String, CaseIterable, Sendable { case readTimeout, closed, dropped }
+
+        /// A video packet cut short is never handed on, and FFmpeg's lines about it (the demuxer's warning
+        /// "Packet corrupt (…)", then the H.264 parser's errors "Invalid NAL unit size (…)" and "missing picture in
+        /// access unit …", from a context named NULL) are logged at debug — for a logger at `error` too, which
+        /// never sees the demuxer's warning that starts the hold. (Seen on the rig's 4g link: every close of a
+        /// player or feed room inside a tag printed the parser's two errors.)
+        @Test(arguments: CutEnd.allCases)
+        func aCutPacketsLinesAreDebugWhateverTheLoggersLevel(_ cutEnd: CutEnd) async throws {
+            let file = try [UInt8](Data(contentsOf: MediaFixtures.files().audioVideoFLV))
+            // A video tag a second in, cut in the middle of its data: past its first NAL unit's length.
+            let tag = try #require(
+                MediaFixtures.flvTags(file).tags.first { $0.type == 9 && $0.timestamp >= 1000 && $0.dataSize > 2000 }
+            )
+            let body = Array(file[0..<(tag.offset + 16 + (tag.dataSize - 5) / 2)])
+            let head = ScriptedHTTPServer.Response.head(200, headers: [("Content-Type", "video/x-flv")])
+            let server = try ScriptedHTTPServer { _ in
+                cutEnd == .dropped ? .bytes(head + body) : .init([.send(head + body), .hold])
+            }
+            defer { server.stop() }
+            let url = "\(server.baseURL)/cut.flv"
+
+            // The same cut twice: a logger at trace (to see what FFmpeg says about it), one at error.
+            var linesAboutTheCut: [Logger.Level: [LogCapture.Line]] = [:]
+            for level in [Logger.Level.trace, .error] {
+                let capture = LogCapture()
+                var knobs = Preset.instant.knobs
+                knobs.readTimeoutMs = cutEnd == .readTimeout ? 300 : 10_000
+                let stream = try await StreamOpener(
+                    knobs: knobs,
+                    logger: capture.logger(label: "test.open", level: level)
+                )
+                .open(url)
+                let events = stream.events(stallAfter: .milliseconds(100))
+                let reading = Task {
+                    var handedOn: [Int64] = []
+                    do throws(StreamEnd) {
+                        for try await packet in stream.packets() where packet.mediaKind == .video {
+                            handedOn.append(packet.dts ?? -1)
+                        }
+                    } catch {}
+                    return handedOn
+                }
+                if cutEnd == .closed {
+                    // The read-ahead waits inside the cut tag (the server holds the connection after it).
+                    for await event in events where event.kind.name == "stallStarted" { break }
+                    stream.close()
+                }
+                let handedOn = await reading.value
+                let end = try #require(stream.end)
+                stream.close()
+                #expect(end.reason == [.readTimeout: .stalled, .closed: .closed, .dropped: .connectionDropped][cutEnd])
+                if cutEnd != .closed { #expect(end.discardedBytes == body.count - (tag.offset + 16), "\(end)") }
+                #expect(!handedOn.isEmpty && handedOn.allSatisfy { $0 < Int64(tag.timestamp) }, "the cut tag handed on")
+                linesAboutTheCut[level] = capture.ffmpegLines.filter {
+                    $0.message.hasPrefix("Packet corrupt (") || $0.message.hasPrefix("Invalid NAL unit size")
+                        || $0.message.hasPrefix("missing picture in access unit")
+                }
+            }
+            let traced = linesAboutTheCut[.trace] ?? []
+            FirstFrameTestSupport.report("\(cutEnd): \(traced.map(\.description))")
+            #expect(traced.contains { $0.message.hasPrefix("Invalid NAL unit size") }, "FFmpeg said nothing of the cut")
+            #expect(traced.allSatisfy { $0.level == .debug }, "\(traced)")
+            #expect(linesAboutTheCut[.error]?.isEmpty == true, "\(linesAboutTheCut[.error] ?? [])")
+        }
+
         // MARK: The CLI
 
         /// `firstframe probe` against a refused port and against the origin: its stderr holds nothing FirstFrame

@@ -35,10 +35,12 @@ import Darwin
 /// (their ``levelMetadataKey`` still names FFmpeg's own level):
 /// - http's `Stream ends prematurely at N, should be 18446744073709551615`: a response of unknown length (a live
 ///   stream without `Content-Length`) ended; there was no length to end before.
-/// - what the demuxer's parser says about a packet the input ended inside of (`Packet corrupt (…)`, then
-///   `Invalid NAL unit size (…)`, `missing picture in access unit …`): the lines are held back by
-///   `InputFormatContext.read(into:)` until the next read; when it returns a packet (the input went on, the cut
-///   packet was real media) they go out at their own level, and when the input ends there, at `debug`.
+/// - what the demuxer's parser says about a packet cut short by the input's end, or by an interrupted read (a
+///   read timeout, or `close()` while another thread reads: `Packet corrupt (…)`, then `Invalid NAL unit size (…)`,
+///   `missing picture in access unit …`): the lines are held back by `InputFormatContext.read(into:)` until the
+///   next read; when it returns a packet (the input went on, the cut packet was real media) they go out at their
+///   own level, and when the input ends or is closed there, at `debug`. Whatever the logger's level: the
+///   demuxer's word is a warning, the parser's lines are errors.
 ///
 /// The userinfo of every URL in a line (`Opening 'http://user:password@host/…' for reading`) is replaced by `***`.
 ///
@@ -233,6 +235,7 @@ enum FFmpegLogRouter {
         // AV_LOG_QUIET is how FFmpeg flushes its own "last message repeated" state: never a line.
         guard level >= 0, let format else { return }
         let state = ThreadState.current(creating: false)
+        if let state, state.capture != nil { noteCutPacket(format, state) }
         if var line = state?.pending {
             // The rest of a line already wanted, whatever this piece's level (FFmpeg's printer joins them too).
             state!.pending = nil
@@ -255,6 +258,22 @@ enum FFmpegLogRouter {
             registration: registration
         )
         deliver(line, state: state)
+    }
+
+    /// Starts (or, for a packet the demuxer drops, stops) holding back a read's lines at the demuxer's word that
+    /// the packet it returns was cut short (`Packet corrupt (…)`, then `.` or `, dropping it.`). Looked for here,
+    /// before any level filter: that word is a warning, which a logger at `error` never sees, while the parser's
+    /// lines about the same packet after it are errors.
+    private static func noteCutPacket(_ format: UnsafePointer<CChar>, _ state: ThreadState) {
+        guard var capture = state.capture else { return }
+        if !capture.holding, strncmp(format, "Packet corrupt (", 16) == 0 {
+            capture.holding = true
+        } else if capture.holding, strncmp(format, ", dropping it.", 14) == 0 {
+            capture.holding = false
+        } else {
+            return
+        }
+        state.capture = capture
     }
 
     /// Logs each whole line of `line`, and keeps what follows the last newline as the thread's pending line.
@@ -290,16 +309,12 @@ enum FFmpegLogRouter {
             metadata: metadata,
             logger: registration?.logger ?? FFmpegLog.fallback
         )
-        if let state = ThreadState.current(creating: false), var capture = state.capture {
-            // From the demuxer's word that the packet it returns was cut short, hold the read's lines back.
-            if !capture.holding, text.hasPrefix("Packet corrupt ("), !text.hasSuffix("dropping it.") {
-                capture.holding = true
-            }
-            if capture.holding {
-                capture.lines.append(line)
-                state.capture = capture
-                return
-            }
+        if let state = ThreadState.current(creating: false), var capture = state.capture, capture.holding {
+            // From the demuxer's word that the packet it returns was cut short (``noteCutPacket(_:_:)``), hold
+            // the read's lines back.
+            capture.lines.append(line)
+            state.capture = capture
+            return
         }
         line.write()
     }
