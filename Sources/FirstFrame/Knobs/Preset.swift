@@ -11,7 +11,8 @@ public enum Preset: String, Sendable, Codable, CaseIterable {
     /// FirstFrame's: the fastest setting that still never drops a stream. No format probe for `.flv` URLs,
     /// stream parameters from the container's headers, the first keyframe ends buffering and is decoded alone (no
     /// B-frame reorder delay), one decoder thread, IPv4-only lookups, and no Nagle or delayed-ACK waits in RTMP's
-    /// command exchange (`tcp_nodelay`, `quickAck`).
+    /// command exchange (`tcp_nodelay`, `quickAck`); on HLS, no parallel fetch of the next segment
+    /// (`http_multiple` 0) and no codec probe holding the first keyframe back (`hlsSegmentProbesize` 4096).
     case instant
 
     public var knobs: TuningKnobs {
@@ -41,6 +42,8 @@ public enum Preset: String, Sendable, Codable, CaseIterable {
             knobs.ipv4Only = true
             knobs.tcpNoDelay = true
             knobs.quickAck = true
+            knobs.httpMultiple = 0
+            knobs.hlsSegmentProbesize = 4096
         }
         return knobs
     }
