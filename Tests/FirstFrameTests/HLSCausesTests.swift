@@ -77,7 +77,7 @@ import FirstFrameFFmpeg
     /// segment and the packet's size (18 242 bytes in 100 transport packets: offsets 940..<19 740).
     static let keyframeBytes: Range<Int64> = 940..<(940 + 18_242)
 
-    /// Playlist 0–121 ms; segment 5 set up 121–183, answered at 243; segment 6 (the parallel fetch) 243–365; then
+    /// Playlist 0–122 ms; segment 5 set up 121–182, answered at 243; segment 6 (the parallel fetch) 243–365; then
     /// segment 5's body: 14 480 bytes at 366, 14 480 more at 372 (the keyframe's last byte, offset 19 739, among
     /// them), the rest of the first 32 KB at 400 and a second 32 KB at 430; the keyframe handed out at 440.
     static var trace: NetworkTrace {
@@ -140,9 +140,9 @@ import FirstFrameFFmpeg
         #expect(
             spans == [
                 // The playlist: set-up, then one round trip.
-                "networkSetup 0.0–61.0", "serverResponse 61.0–121.0",
+                "networkSetup 0.0–61.0", "serverResponse 61.0–122.0",
                 // The first segment: set-up, one round trip to its head.
-                "networkSetup 121.0–183.0", "serverResponse 183.0–243.0",
+                "networkSetup 122.0–182.0", "serverResponse 182.0–243.0",
                 // The next segment fetched before a byte of this one's body was read: the client's choice.
                 "clientWait 243.0–366.0",
                 // The keyframe's bytes, up to the read that delivered its last byte (offset 19 739 at 372 ms).
@@ -155,7 +155,7 @@ import FirstFrameFFmpeg
         #expect(causes.keyframeArrival == .network)
         // Two requests answered in one round trip each (a 60 ms connect): not a stream cold at the edge, and the
         // keyframe's 6 ms are not bandwidth.
-        #expect(causes[.serverResponse] == 120)
+        #expect(causes[.serverResponse] == 122)
         #expect(!report.advice.contains { $0.remedy == .warmEdge }, "\(report.advice.map(\.message))")
         #expect(!report.advice.contains { $0.cause == .keyframeTransfer })
         // The client's wait names the HLS demuxer's knobs, not skipStreamInfo (which does not apply to HLS).
