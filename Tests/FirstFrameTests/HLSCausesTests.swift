@@ -85,7 +85,8 @@ import FirstFrameFFmpeg
             fd: 7,
             path: "/hls/room.m3u8",
             start: 0,
-            head: "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.apple.mpegurl\r\nContent-Length: \(playlist.utf8.count)\r\n\r\n",
+            head:
+                "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.apple.mpegurl\r\nContent-Length: \(playlist.utf8.count)\r\n\r\n",
             body: Array(playlist.utf8)
         )
         events += request(fd: 8, path: "/hls/room-5.ts", start: 121, head: segmentHead(330_000))
@@ -131,7 +132,9 @@ import FirstFrameFFmpeg
     @Test func theTraceReadsAsAPlaylistAndTwoSegments() {
         let report = Self.report(knobs: Preset.ffmpeg.knobs, presetName: "ffmpeg")
         #expect(report.hops.map(\.role) == [.mediaPlaylist, .segment, .segment])
-        #expect(report.hops.map(\.url) == ["room.m3u8", "room-5.ts", "room-6.ts"].map { "http://edge.test:8080/hls/\($0)" })
+        #expect(
+            report.hops.map(\.url) == ["room.m3u8", "room-5.ts", "room-6.ts"].map { "http://edge.test:8080/hls/\($0)" }
+        )
     }
 
     @Test func segmentRoundTripsAreTheServersAndTheParallelFetchAndReadAheadTheClients() throws {

@@ -59,7 +59,10 @@ import Testing
         #expect(rtmp.phases.map(\.heldBack.count) == [1, 1, 0, 1])
         // The terminal waterfall says it per phase.
         let line = ReportRendering.waterfall(report).split(separator: "\n").first { $0.hasPrefix("rtmp: ") }
-        #expect(line?.contains("connect 125.0 ms (2 stalls 124.0 ms; server Nagle +1 round trip)") == true, "\(line ?? "")")
+        #expect(
+            line?.contains("connect 125.0 ms (2 stalls 124.0 ms; server Nagle +1 round trip)") == true,
+            "\(line ?? "")"
+        )
     }
 
     /// An exchange span that starts later than the phases (a report whose exchange began at the handshake's first

@@ -291,7 +291,8 @@ package enum AdviceRules {
             // the segment demuxer holding packets back while it probes a codec (its probesize). skipStreamInfo does
             // not apply to HLS.
             knobs = ["http_multiple=0", "hlsSegmentProbesize=4096", "fpsprobesize=0"]
-            why = "FFmpeg's HLS demuxer reading on (the next segment, or more of this one) before handing the keyframe over"
+            why =
+                "FFmpeg's HLS demuxer reading on (the next segment, or more of this one) before handing the keyframe over"
         case .streamInfo:
             knobs = report.knobs.fpsprobesize != 0 ? ["fpsprobesize=0"] : ["skipStreamInfo=true"]
             why =

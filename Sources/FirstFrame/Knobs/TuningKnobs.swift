@@ -410,7 +410,8 @@ extension TuningKnobs {
         case fpsprobesize, probesize, analyzeduration, formatprobesize, format, skipStreamInfo, streamWaitMs
         case minVideoFrames, minAudioFrames, bufferCheckIntervalMs, firstHighWaterMarkMs, decoderThreads, ipv4Only
         case decodeKeyframeAlone
-        case tcpNoDelay, quickAck, httpMultiple, hlsSegmentProbesize, prefetchHosts, resolve, stageDeadlines, totalDeadline, readTimeoutMs,
+        case tcpNoDelay, quickAck, httpMultiple, hlsSegmentProbesize, prefetchHosts, resolve, stageDeadlines,
+            totalDeadline, readTimeoutMs,
             allowedProtocols
         case verifyTLS, caFile, maxBufferBytes, maxRequests
     }

@@ -60,7 +60,10 @@ package enum TraceEvidence {
     /// position is its first transport packet; each 188-byte packet carries at most 184 bytes of it). What the
     /// demuxer read after it (FFmpeg's segment demuxer holding packets back while it probes a codec, its 32 KB
     /// reads) is then the client's, as is the time between the head and the client's first read of the body.
-    private static func segmentArrival(_ trace: NetworkTrace, keyframeBytes: Range<Int64>?) -> CauseTimeline.MediaArrival? {
+    private static func segmentArrival(
+        _ trace: NetworkTrace,
+        keyframeBytes: Range<Int64>?
+    ) -> CauseTimeline.MediaArrival? {
         guard let segment = trace.playlists.firstSegment, trace.hops.indices.contains(segment.hop) else { return nil }
         // A redirected segment is fetched by a later hop: the first segment response that succeeded.
         guard
