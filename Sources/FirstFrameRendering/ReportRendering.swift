@@ -60,10 +60,17 @@ public enum ReportRendering {
                             + (phase.stalls.isEmpty
                                 ? ""
                                 : String(
-                                    format: " (%d stall%@ %.1f ms)",
+                                    format: " (%d stall%@ %.1f ms%@)",
                                     phase.stalls.count,
                                     phase.stalls.count == 1 ? "" : "s",
-                                    phase.stallMs
+                                    phase.stallMs,
+                                    phase.heldBack.isEmpty
+                                        ? ""
+                                        : String(
+                                            format: "; server Nagle +%d round trip%@",
+                                            phase.heldBack.count,
+                                            phase.heldBack.count == 1 ? "" : "s"
+                                        )
                                 ))
                     }.joined(separator: ", ")
             )

@@ -328,6 +328,9 @@ import Testing
         #expect(connect.stalls.map(\.awaited) == [.server, .server])
         #expect(connect.stalls.map(\.start) == [at(0.8), at(41)] && connect.stalls.map(\.end) == [at(41), at(85)])
         #expect(connect.stallTime == at(85) - at(0.8))
+        // The first pause is the request's round trip; the second, after the answer's first piece, the server
+        // holding the rest back (its Nagle, waiting for this client's ACK).
+        #expect(connect.stalls.map(\.heldBackByServer) == [false, true])
 
         let createStream = try #require(exchange.phase(.createStream))
         #expect(createStream.start == at(85.2) && createStream.end == at(100) && createStream.endedBy == "_result")
@@ -341,6 +344,8 @@ import Testing
             ]
         )
         #expect(play.stalls.allSatisfy { $0.phase == .play })
+        #expect(play.stalls.map(\.heldBackByServer) == [false, true])
+        #expect(createStream.stalls.map(\.heldBackByServer) == [false])
 
         // After play: the wait for media and for the keyframe, with the client's late acknowledgement in it.
         let outside = exchange.stalls.filter { $0.phase == nil }
@@ -351,6 +356,8 @@ import Testing
             ]
         )
         #expect(outside.map(\.awaited) == [.server, .client, .server, .server, .server])
+        // Outside the phases a pause after a receive is the stream's pace, not an answer held back.
+        #expect(outside.allSatisfy { !$0.heldBackByServer })
         #expect(exchange.stalls.count == 10)
         #expect(exchange.stallTime == exchange.stalls.reduce(0) { $0 + $1.duration })
 

@@ -60,6 +60,8 @@ import Testing
         knobs.readTimeoutMs = 2500
         knobs.tcpNoDelay = true
         knobs.quickAck = true
+        knobs.httpMultiple = 1
+        knobs.hlsSegmentProbesize = 2048
         return knobs
     }()
 
@@ -98,7 +100,7 @@ import Testing
                 "streamWaitMs",
                 "minVideoFrames", "minAudioFrames", "bufferCheckIntervalMs", "firstHighWaterMarkMs", "decoderThreads",
                 "decodeKeyframeAlone", "ipv4Only", "tcp_nodelay", "quickAck", "spareConnections", "connectHedgeMs",
-                "lookupHedgeMs", "prefetchHosts", "resolve",
+                "lookupHedgeMs", "http_multiple", "hlsSegmentProbesize", "prefetchHosts", "resolve",
                 "stageDeadlines", "allowedProtocols", "verifyTLS", "caFile",
                 "maxBufferBytes", "maxRequests", "readTimeoutMs", "totalDeadline",
             ]
@@ -133,6 +135,7 @@ import Testing
                     "bufferCheckIntervalMs=0",
                     "firstHighWaterMarkMs=0", "decoderThreads=0", "decodeKeyframeAlone=false", "ipv4Only=false",
                     "tcp_nodelay=false", "quickAck=false", "spareConnections=0", "connectHedgeMs=0", "lookupHedgeMs=0",
+                    "http_multiple=-1", "hlsSegmentProbesize=0",
                     "allowedProtocols=http,https,tls,tcp,rtmp,rtmps,hls,crypto,file", "verifyTLS=true",
                     "maxBufferBytes=15728640",
                     "maxRequests=64", "readTimeoutMs=10000", "totalDeadline=15.0",
@@ -159,6 +162,8 @@ import Testing
             "stage=ms[,stage=ms] with stages \(Stage.allCases.map(\.rawValue).joined(separator: "|")) and ms in (0, 3600000]"
         ),
         ("maxBufferBytes", "1", "an integer in 65536...2147483648"), ("maxRequests", "0", "an integer in 1...100000"),
+        ("http_multiple", "2", "an integer in -1...1"),
+        ("hlsSegmentProbesize", "31", "0 (FFmpeg's choice: probesize) or an integer in 32...2147483647"),
     ])
     func rejectionsSayWhatIsExpected(_ name: String, _ value: String, _ expected: String) {
         var knobs = TuningKnobs()
@@ -188,6 +193,7 @@ import Testing
         ("fpsprobesize", "-2"), ("probesize", "16"), ("formatprobesize", "100"), ("decoderThreads", "x"),
         ("skipStreamInfo", "maybe"), ("minVideoFrames", "-1"), ("resolve", "a.test=not-an-ip"),
         ("stageDeadlines", "warp=5"), ("stageDeadlines", "dns=0"), ("totalDeadline", "0"),
+        ("http_multiple", "-2"), ("hlsSegmentProbesize", "-1"), ("hlsSegmentProbesize", "1e9"),
     ])
     func invalidValuesNameTheKnob(_ name: String, _ value: String) {
         var knobs = TuningKnobs()
@@ -225,7 +231,14 @@ import Testing
         )
         // RTMP's exchange without Nagle or delayed-ACK waits; quickAck is the hooks', not an FFmpeg option.
         #expect(instant.tcpNoDelay && instant.quickAck)
-        #expect(instant.formatOptions.map(\.key) == ["fpsprobesize", "tcp_nodelay"])
+        // HLS: no parallel fetch of the next segment, no codec probe holding the keyframe back (a segment
+        // option, handed to the segment's demuxer through the HLS demuxer's dictionary option).
+        #expect(instant.httpMultiple == 0 && instant.hlsSegmentProbesize == 4096)
+        #expect(
+            instant.formatOptions.map(\.key) == ["fpsprobesize", "tcp_nodelay", "http_multiple", "seg_format_options"]
+        )
+        #expect(instant.formatOptions.first { $0.key == "seg_format_options" }?.value == "probesize=4096")
+        #expect(instant.formatOptions.first { $0.key == "http_multiple" }?.value == "0")
         #expect(instant.formatOptions.first { $0.key == "tcp_nodelay" }?.value == "1", "switches go to FFmpeg as 1/0")
         var quick = Preset.ffmpeg.knobs
         quick.quickAck = true

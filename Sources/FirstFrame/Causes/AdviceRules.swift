@@ -49,7 +49,7 @@ package enum AdviceRules {
                         )
                     )
                 )
-            } else {
+            } else if !hlsResponsesWereRoundTrips(report, causes) {
                 advice.append(
                     .init(
                         cause: .serverResponse,
@@ -65,8 +65,17 @@ package enum AdviceRules {
             }
         }
         if let ms = over(.protocolExchange) {
-            // The stalls inside the command phases (those after `play`, waiting for media, are the stream's pace).
-            let stalls = report.hops.compactMap(\.rtmp).flatMap(\.phases).reduce(0) { $0 + $1.stallMs }
+            // The stalls inside the command phases (those after `play`, waiting for media, are the stream's pace),
+            // counted where they lie in the exchange's own span: never more than the exchange.
+            let exchange = causes.spans.filter { $0.cause == .protocolExchange }
+            func inExchange(_ stalls: [FirstFrameReport.RTMPTimeline.Stall]) -> Double {
+                stalls.reduce(0) { total, stall in
+                    exchange.reduce(total) { $0 + max(0, min(stall.endMs, $1.endMs) - max(stall.startMs, $1.startMs)) }
+                }
+            }
+            let phases = report.hops.compactMap(\.rtmp).flatMap(\.phases)
+            let stalls = inExchange(phases.flatMap(\.stalls))
+            let heldBack = phases.flatMap(\.heldBack)
             // tcp_nodelay takes the client's Nagle waits away, quickAck the server's (its small writes waiting for
             // this client's delayed ACK); only those not on yet are worth a try. With both on, what is left is
             // round trips and the server's own time, which only a protocol with fewer of them (HTTP-FLV) removes.
@@ -78,12 +87,22 @@ package enum AdviceRules {
                     remedy: .rtmpExchange,
                     ms: ms,
                     message: untried.isEmpty
-                        ? String(
-                            format:
-                                "RTMP's command exchange took %.0f ms (%.0f ms of it in stalls) with tcp_nodelay and quickAck on: round trips to the server; HTTP-FLV from the same server has fewer",
-                            ms,
-                            stalls
-                        )
+                        ? (heldBack.isEmpty
+                            ? String(
+                                format:
+                                    "RTMP's command exchange took %.0f ms (%.0f ms of it in stalls) with tcp_nodelay and quickAck on: round trips to the server; HTTP-FLV from the same server has fewer",
+                                ms,
+                                stalls
+                            )
+                            : String(
+                                format:
+                                    "RTMP's command exchange took %.0f ms with tcp_nodelay and quickAck on: the protocol's round trips, and %d more (%.0f ms) where the server sent its answer in pieces, the rest held under Nagle until this client's ACK (a server without TCP_NODELAY, as nginx-rtmp: server Nagle +%d round trip%@, no client setting removes them); HTTP-FLV from the same server has fewer",
+                                ms,
+                                heldBack.count,
+                                inExchange(heldBack),
+                                heldBack.count,
+                                heldBack.count == 1 ? "" : "s"
+                            ))
                         : String(
                             format:
                                 "RTMP's command exchange took %.0f ms (%.0f ms of it in stalls): try %@, or HTTP-FLV from the same server",
@@ -301,6 +320,13 @@ package enum AdviceRules {
         let knobs: [String]
         let why: String
         switch stage {
+        case _ where isHLS(report):
+            // FFmpeg's hls demuxer: the next segment fetched before this one's body is read (http_multiple), and
+            // the segment demuxer holding packets back while it probes a codec (its probesize). skipStreamInfo does
+            // not apply to HLS.
+            knobs = ["http_multiple=0", "hlsSegmentProbesize=4096", "fpsprobesize=0"]
+            why =
+                "FFmpeg's HLS demuxer reading on (the next segment, or more of this one) before handing the keyframe over"
         case .streamInfo:
             knobs = report.knobs.fpsprobesize != 0 ? ["fpsprobesize=0"] : ["skipStreamInfo=true"]
             why =
@@ -350,6 +376,27 @@ package enum AdviceRules {
             knobs: untried,
             sweep: sweepArgument.map { sweep(report, $0) }
         )
+    }
+
+    /// Whether the open played HLS: its trace read a playlist and fetched a segment.
+    private static func isHLS(_ report: FirstFrameReport) -> Bool {
+        report.hops.contains { $0.role == .segment }
+    }
+
+    /// HLS: whether every playlist and segment response before the first picture took about one round trip (at
+    /// most 1.5 of the open's fastest TCP connect, plus 10 ms): requests the protocol makes, not a stream or segment
+    /// cold at the edge (which would answer slower than a connect).
+    private static func hlsResponsesWereRoundTrips(
+        _ report: FirstFrameReport,
+        _ causes: FirstFrameReport.CauseBreakdown
+    ) -> Bool {
+        guard isHLS(report),
+            let roundTrip = report.hops.flatMap(\.connects).filter({ $0.outcome == .connected })
+                .compactMap({ connect in connect.endMs.map { $0 - connect.startMs } }).min()
+        else { return false }
+        return causes.spans.filter { $0.cause == .serverResponse }.allSatisfy {
+            $0.durationMs <= roundTrip * 1.5 + 10
+        }
     }
 
     private static func currentValue(_ report: FirstFrameReport, _ knob: String) -> String {

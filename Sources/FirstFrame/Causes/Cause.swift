@@ -9,13 +9,14 @@ public enum Cause: String, Sendable, Codable, CaseIterable, CodingKeyRepresentab
     case networkSetup
     /// Request sent → the first byte of the stream (for FLV, the first tag after the fixed file header: metadata,
     /// sequence headers or media): the server's time (a stream that is cold at the edge, a slow origin). For a
-    /// redirect or playlist hop, request → the response's first byte; for RTMP, the handshake's first round trip
-    /// and `play`'s answer → the first media message. The time between two hops (reading a response, parsing a
-    /// playlist) counts towards the next hop's set-up or response.
+    /// redirect, playlist or HLS segment hop, request → the response's first byte; for RTMP, `play`'s answer →
+    /// the first media message. The time between two hops (reading a response, parsing a playlist) counts towards
+    /// the next hop's set-up or response.
     case serverResponse
-    /// RTMP's exchange from the handshake's first answer to `play`'s answer (the rest of the handshake,
-    /// `connect`, `createStream`, `play`): round trips, and on a fast network the stalls of small writes meeting
-    /// delayed ACKs.
+    /// RTMP's exchange from the handshake's first byte to `play`'s answer (the handshake, `connect`,
+    /// `createStream`, `play`): the protocol's four round trips, the round trips a server adds when its answers
+    /// come in pieces (its small writes waiting under Nagle for this client's ACK), and on a fast network the
+    /// stalls of small writes meeting delayed ACKs.
     case protocolExchange
     /// The first byte of the stream → the first byte of a keyframe the server had not yet sent: the edge's GOP
     /// phase, whether the edge sent audio meanwhile or held everything back for the keyframe. An edge with a GOP
@@ -24,7 +25,8 @@ public enum Cause: String, Sendable, Codable, CaseIterable, CodingKeyRepresentab
     /// The first keyframe's bytes in flight, its first byte to its last: bandwidth and the keyframe's size.
     case keyframeTransfer
     /// The first keyframe had arrived whole, and the client went on reading: probing the format, estimating the
-    /// frame rate, waiting for buffering thresholds.
+    /// frame rate, waiting for buffering thresholds; on HLS, a segment demuxer holding packets back while it probes
+    /// a codec, and fetching the next segment before reading the first one's body.
     case clientWait
     /// Decoder open, decoding, and the frames a decoder holds back before its first picture (B-frame reorder,
     /// frame threads), including waiting for the bytes of those frames.

@@ -20,6 +20,10 @@ package struct CauseTimeline {
         package var isRTMP = false
         /// RTMP: when `play` was answered.
         package var exchangeEnd: UInt64?
+        /// HLS: when the client first read the media segment's body. From the segment's response (its head: a
+        /// segment is a file the server holds whole, its body follows the head) to this read the client was busy
+        /// elsewhere (FFmpeg's `http_multiple` fetching the next segment first): client time, not the server's.
+        package var segmentBodyRead: UInt64?
 
         package init(hop: Int) { self.hop = hop }
     }
@@ -111,7 +115,7 @@ package struct CauseTimeline {
             }
             if let media, media.hop == index {
                 if media.isRTMP {
-                    result.append(.init(cause: .serverResponse, time: hop.responseStart, hop: index))
+                    // The handshake's first answer is the protocol's first round trip, like the commands after it.
                     result.append(.init(cause: .protocolExchange, time: media.exchangeEnd, hop: index))
                 }
                 result.append(
@@ -121,6 +125,7 @@ package struct CauseTimeline {
                         hop: index
                     )
                 )
+                if let read = media.segmentBodyRead { result.append(.init(cause: .clientWait, time: read)) }
             } else {
                 result.append(.init(cause: .serverResponse, time: hop.responseStart, hop: index))
             }

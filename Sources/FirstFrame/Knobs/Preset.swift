@@ -12,7 +12,8 @@ public enum Preset: String, Sendable, Codable, CaseIterable {
     /// stream parameters from the container's headers, the first keyframe ends buffering and is decoded alone (no
     /// B-frame reorder delay), one decoder thread, IPv4-only lookups, and no Nagle or delayed-ACK waits in RTMP's
     /// command exchange (`tcp_nodelay`, `quickAck`), two spare connections for an open's later connects to the same
-    /// edge, and connects and lookups hedged after 300 ms.
+    /// edge, connects and lookups hedged after 300 ms; on HLS, no parallel fetch of the next segment
+    /// (`http_multiple` 0) and no codec probe holding the first keyframe back (`hlsSegmentProbesize` 4096).
     case instant
 
     public var knobs: TuningKnobs {
@@ -49,6 +50,8 @@ public enum Preset: String, Sendable, Codable, CaseIterable {
             knobs.spareConnections = 2
             knobs.connectHedgeMs = 300
             knobs.lookupHedgeMs = 300
+            knobs.httpMultiple = 0
+            knobs.hlsSegmentProbesize = 4096
         }
         return knobs
     }

@@ -84,6 +84,21 @@ public struct TuningKnobs: Sendable, Hashable, Codable {
     /// answer wins), so a lost query or answer costs this long instead of the resolver's 2–5 s timeout. Applies to
     /// lookups through FirstFrame's DNS cache (``ipv4Only``, ``resolve``, ``prefetchHosts``); 0 = off.
     public var lookupHedgeMs = 0
+    /// The HLS demuxer's option of the same name: whether it opens the next segment, on a connection of its own,
+    /// while the current one is read; -1 = FFmpeg's choice (on for HTTP/1.1 and 2 servers), 0 = off, 1 = on.
+    /// FFmpeg 5.1 opens that next segment synchronously, right after the first segment's response headers and
+    /// before reading any of its body: the first picture waits for a second connection and request (two round
+    /// trips) that compete with the first segment for the link. Off, the next segment is requested on the first
+    /// segment's connection (`http_persistent`) after its last byte. The ``Preset/instant`` preset turns it off.
+    public var httpMultiple = -1
+    /// Bytes the demuxer of each HLS segment (MPEG-TS, fMP4) may hold back while it identifies a stream's codec
+    /// (its `probesize`, given through the HLS demuxer's `seg_format_options`); 0 = FFmpeg's choice, the open's
+    /// ``probesize``. FFmpeg 5.1's MPEG-TS demuxer probes an AAC stream (stream type 0x0f) although its type
+    /// names the codec, and holds every packet read meanwhile, the first keyframe too, until the probe is sure
+    /// (usually the second audio packet: ~45 KB into an nginx-rtmp segment, read in 32 KB blocks) or this many
+    /// bytes are held. Small, the keyframe is handed on as soon as it is read; a stream whose type does not name
+    /// its codec is then identified from fewer bytes. The ``Preset/instant`` preset sets 4096.
+    public var hlsSegmentProbesize = 0
     /// Hosts resolved in parallel before the open, kept fresh by their TTL.
     public var prefetchHosts: [String] = []
     /// Fixed answers, `host → addresses`, like curl's `--resolve`.
@@ -242,6 +257,27 @@ public struct TuningKnobs: Sendable, Hashable, Codable {
             doc:
                 "Milliseconds after which a lookup through the DNS cache sends a second query, first answer wins (a lost query costs 5 s); 0 = off."
         ),
+        .integer(
+            "http_multiple",
+            \.httpMultiple,
+            -1...1,
+            isFormatOption: true,
+            doc:
+                "HLS: open the next segment on its own connection while reading one; -1 = FFmpeg's choice (on for HTTP/1.1), 0 = off."
+        ),
+        KnobDescriptor(
+            "hlsSegmentProbesize",
+            \.hlsSegmentProbesize,
+            rule: "0 (FFmpeg's choice: probesize) or an integer in 32...\(Int32.max)",
+            doc: "HLS: bytes a segment's demuxer may hold while probing a codec; 0 = probesize (FFmpeg's choice).",
+            parse: { text in
+                guard let value = Int(text.trimmingCharacters(in: .whitespaces)),
+                    value == 0 || (32...Int(Int32.max)).contains(value)
+                else { return nil }
+                return value
+            },
+            format: { String($0) }
+        ),
         KnobDescriptor(
             "prefetchHosts",
             \.prefetchHosts,
@@ -394,7 +430,13 @@ public struct TuningKnobs: Sendable, Hashable, Codable {
             // AV_OPT_TYPE_INT, tcp's a bool), and "true" only parses as a bool.
             let text = descriptor.format(self)
             return (descriptor.name, text == "true" ? "1" : text == "false" ? "0" : text)
-        }
+        } + segmentFormatOptions
+    }
+
+    /// The options the HLS demuxer hands the demuxer of each segment (its `seg_format_options`, a dictionary in
+    /// FFmpeg's `key=value:key=value` text): none unless ``hlsSegmentProbesize`` is set. Other inputs ignore it.
+    private var segmentFormatOptions: [(key: String, value: String)] {
+        hlsSegmentProbesize == 0 ? [] : [("seg_format_options", "probesize=\(hlsSegmentProbesize)")]
     }
 }
 
@@ -403,8 +445,8 @@ extension TuningKnobs {
         case fpsprobesize, probesize, analyzeduration, formatprobesize, format, skipStreamInfo, streamWaitMs
         case minVideoFrames, minAudioFrames, bufferCheckIntervalMs, firstHighWaterMarkMs, decoderThreads, ipv4Only
         case decodeKeyframeAlone
-        case tcpNoDelay, quickAck, spareConnections, connectHedgeMs, lookupHedgeMs, prefetchHosts, resolve,
-            stageDeadlines, totalDeadline, readTimeoutMs,
+        case tcpNoDelay, quickAck, spareConnections, connectHedgeMs, lookupHedgeMs, httpMultiple, hlsSegmentProbesize,
+            prefetchHosts, resolve, stageDeadlines, totalDeadline, readTimeoutMs,
             allowedProtocols
         case verifyTLS, caFile, maxBufferBytes, maxRequests
     }
@@ -435,6 +477,8 @@ extension TuningKnobs {
         try read(.spareConnections, into: &spareConnections)
         try read(.connectHedgeMs, into: &connectHedgeMs)
         try read(.lookupHedgeMs, into: &lookupHedgeMs)
+        try read(.httpMultiple, into: &httpMultiple)
+        try read(.hlsSegmentProbesize, into: &hlsSegmentProbesize)
         try read(.prefetchHosts, into: &prefetchHosts)
         try read(.resolve, into: &resolve)
         try read(.stageDeadlines, into: &stageDeadlines)

@@ -8,8 +8,8 @@ package enum TraceEvidence {
     /// When the media hop's bytes arrived: its first media byte, and the first keyframe's first and last bytes,
     /// found in the reads that delivered them whichever FFmpeg call was reading. FFmpeg may have read the
     /// keyframe long before handing it out (inside find_stream_info), so the time it was read says little; the
-    /// time it arrived is the physical floor. HTTP and HTTPS (chunked or not); HLS segments and files fall back to
-    /// the read time.
+    /// time it arrived is the physical floor. HTTP and HTTPS (chunked or not) and HLS's first segment; files fall
+    /// back to the read time.
     /// - Parameters:
     ///   - formatName: the input's demuxer; nil when there is no input (nothing arrived that the open kept).
     ///   - keyframeBytes: where the first keyframe's bytes start and end in the input.
@@ -21,7 +21,7 @@ package enum TraceEvidence {
         exchanges: [RTMPExchange?]? = nil
     ) -> CauseTimeline.MediaArrival? {
         guard let formatName else { return nil }
-        if formatName == "hls" { return segmentArrival(trace) }
+        if formatName == "hls" { return segmentArrival(trace, keyframeBytes: keyframeBytes) }
         guard
             let index = trace.hops.lastIndex(where: { $0.responseStart != nil && ($0.status.map { $0 < 300 } ?? true) })
         else { return nil }
@@ -54,9 +54,16 @@ package enum TraceEvidence {
     }
 
     /// HLS: the media comes in the first segment, which starts with a keyframe (segmenters cut at keyframes), so
-    /// the keyframe's first byte is the segment's first. Where it ends inside the segment the demuxer's read
-    /// tells (an upper bound): positions inside a playlist's stream of segments are not the segment's own.
-    private static func segmentArrival(_ trace: NetworkTrace) -> CauseTimeline.MediaArrival? {
+    /// the keyframe's first byte is the segment's first. The server's time ends with the segment's response head:
+    /// a segment is a file the server holds whole, and its body follows the head. The keyframe's last byte is
+    /// found from the demuxer's position, which counts from the first segment's first byte (an MPEG-TS packet's
+    /// position is its first transport packet; each 188-byte packet carries at most 184 bytes of it). What the
+    /// demuxer read after it (FFmpeg's segment demuxer holding packets back while it probes a codec, its 32 KB
+    /// reads) is then the client's, as is the time between the head and the client's first read of the body.
+    private static func segmentArrival(
+        _ trace: NetworkTrace,
+        keyframeBytes: Range<Int64>?
+    ) -> CauseTimeline.MediaArrival? {
         guard let segment = trace.playlists.firstSegment, trace.hops.indices.contains(segment.hop) else { return nil }
         // A redirected segment is fetched by a later hop: the first segment response that succeeded.
         guard
@@ -65,9 +72,16 @@ package enum TraceEvidence {
             })
         else { return nil }
         var arrival = CauseTimeline.MediaArrival(hop: index)
-        let body = BodyArrival(hop: trace.hops[index], trace: trace)
-        arrival.firstMediaByte = body?.firstByte
+        let hop = trace.hops[index]
+        let body = BodyArrival(hop: hop, trace: trace)
+        arrival.firstMediaByte = hop.responseStart ?? body?.firstByte
+        arrival.segmentBodyRead = body?.firstByte
         arrival.keyframeFirstByte = body?.firstByte
+        if let body, let bytes = keyframeBytes, bytes.lowerBound >= 0, !bytes.isEmpty {
+            let length =
+                body.leadingBytes.first == 0x47 ? (Int64(bytes.count) + 183) / 184 * 188 : Int64(bytes.count)
+            arrival.keyframeLastByte = body.arrival(ofOffset: bytes.lowerBound + length - 1)
+        }
         return arrival
     }
 

@@ -13,6 +13,11 @@ extension FirstFrameReport {
             public var awaiting: String
             /// What came before it ("after sending connect").
             public var after: String
+            /// True when, inside a phase, the server had begun its answer and sent the rest only after the pause:
+            /// a server writing its answer in pieces under Nagle (no `TCP_NODELAY`, as nginx-rtmp) holds all but
+            /// the first until this client's ACK, one round trip more that no client setting removes (or a lost
+            /// packet); absent otherwise.
+            public var heldBackByServer: Bool?
 
             public var durationMs: Double { endMs - startMs }
         }
@@ -25,6 +30,9 @@ extension FirstFrameReport {
             public var stalls: [Stall]
 
             public var stallMs: Double { stalls.reduce(0) { $0 + $1.durationMs } }
+            /// The stalls where the server held the rest of its answer back (``Stall/heldBackByServer``): on a
+            /// link with a round trip, one round trip each.
+            public var heldBack: [Stall] { stalls.filter { $0.heldBackByServer == true } }
         }
 
         public var phases: [Phase]
@@ -42,6 +50,8 @@ extension FirstFrameReport {
         public var isComplete: Bool
 
         public var stallMs: Double { stalls.reduce(0) { $0 + $1.durationMs } }
+        /// The round trips the server added to the phases by answering in pieces (``Phase/heldBack``).
+        public var serverHeldBackRoundTrips: Int { phases.reduce(0) { $0 + $1.heldBack.count } }
     }
 }
 
@@ -49,7 +59,13 @@ extension FirstFrameReport.RTMPTimeline {
     /// The exchange read from the trace, on the report's clock.
     init(_ exchange: RTMPExchange, milliseconds ms: (UInt64) -> Double) {
         func stall(_ stall: RTMPStall) -> Stall {
-            .init(startMs: ms(stall.start), endMs: ms(stall.end), awaiting: stall.awaited.rawValue, after: stall.after)
+            .init(
+                startMs: ms(stall.start),
+                endMs: ms(stall.end),
+                awaiting: stall.awaited.rawValue,
+                after: stall.after,
+                heldBackByServer: stall.heldBackByServer ? true : nil
+            )
         }
         phases = exchange.phases.map { phase in
             .init(

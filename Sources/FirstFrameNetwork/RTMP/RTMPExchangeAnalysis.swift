@@ -179,12 +179,16 @@ struct RTMPExchangeAnalysis {
             phases[index].receives = inside.count { $0.side == .server }
         }
         let stalls = stalls.map { pending in
-            RTMPStall(
+            let phase = phases.first { $0.contains(pending.start) }?.name
+            return RTMPStall(
                 start: pending.start,
                 end: pending.end,
                 awaited: pending.awaited,
                 after: label(pending.before),
-                phase: phases.first { $0.contains(pending.start) }?.name
+                phase: phase,
+                // The server had sent part of its answer (the transfer before the pause was a receive) and the
+                // rest came after the pause: it held its own bytes back.
+                heldBackByServer: phase != nil && pending.awaited == .server && pending.before.side == .server
             )
         }
         for index in phases.indices {

@@ -30,14 +30,29 @@ package struct RTMPStall: Sendable, Codable, Hashable {
     package var after: String
     /// The phase the pause lies in; nil between phases or after `play` ended (waiting for media or a keyframe).
     package var phase: RTMPPhase.Name?
+    /// Inside a phase, the client was waiting for the rest of an answer the server had begun: the server's answer
+    /// came in pieces with a pause between them. A server that writes an answer in several small writes without
+    /// `TCP_NODELAY` (nginx-rtmp) sends the first at once and holds the rest under Nagle until the client
+    /// acknowledges the first: one round trip more, whatever the client does (``RTMPExchange`` with quick ACKs
+    /// shows it as one round trip; without them, a round trip plus the client's delayed ACK). A lost packet looks
+    /// the same.
+    package var heldBackByServer: Bool
 
     package var duration: UInt64 { end - start }
 
-    package init(start: UInt64, end: UInt64, awaited: Side, after: String, phase: RTMPPhase.Name?) {
+    package init(
+        start: UInt64,
+        end: UInt64,
+        awaited: Side,
+        after: String,
+        phase: RTMPPhase.Name?,
+        heldBackByServer: Bool = false
+    ) {
         self.start = start
         self.end = end
         self.awaited = awaited
         self.after = after
         self.phase = phase
+        self.heldBackByServer = heldBackByServer
     }
 }

@@ -18,6 +18,12 @@ package struct BodyArrival: Sendable, Hashable {
     /// Reads in order, each with the body bytes delivered so far (strictly increasing).
     package private(set) var deliveries: [Delivery] = []
 
+    /// The body's first bytes, as far as the trace captured them (up to ``leadingByteCount``): enough to tell a
+    /// container by its signature (MPEG-TS's sync byte 0x47).
+    package private(set) var leadingBytes: [UInt8] = []
+    /// How many of the body's first bytes ``leadingBytes`` keeps.
+    package static let leadingByteCount = 8
+
     /// The first body byte's arrival.
     package var firstByte: UInt64? { deliveries.first?.time }
 
@@ -53,9 +59,12 @@ package struct BodyArrival: Sendable, Hashable {
             if let _ = headLength {
                 if var decoder = chunked {
                     guard captured else { break }
-                    delivered = Int64(decoder.payload(in: read.data[...]).count)
+                    let payload = decoder.payload(in: read.data[...])
+                    keepLeading(payload)
+                    delivered = Int64(payload.count)
                     chunked = decoder
                 } else {
+                    keepLeading(read.data)
                     delivered = read.result
                 }
             } else {
@@ -72,11 +81,14 @@ package struct BodyArrival: Sendable, Hashable {
                 if fields["transfer-encoding"]?.lowercased().contains("chunked") == true {
                     guard captured else { break }
                     var decoder = ChunkedDecoder()
-                    delivered = Int64(decoder.payload(in: read.data.suffix(bodyInRead)).count)
+                    let payload = decoder.payload(in: read.data.suffix(bodyInRead))
+                    keepLeading(payload)
+                    delivered = Int64(payload.count)
                     chunked = decoder
                 } else {
                     contentLength = fields["content-length"].flatMap { Int64($0) }
                     // The part of this read past the head (beyond what was captured too).
+                    keepLeading(read.data.suffix(max(0, bodyInRead)))
                     delivered = read.result - Int64(read.data.count - bodyInRead)
                 }
             }
@@ -89,5 +101,11 @@ package struct BodyArrival: Sendable, Hashable {
                 break
             }
         }
+    }
+
+    /// Keeps the body's first bytes, from the captured part of a read.
+    private mutating func keepLeading(_ bytes: some Collection<UInt8>) {
+        guard leadingBytes.count < Self.leadingByteCount else { return }
+        leadingBytes += bytes.prefix(Self.leadingByteCount - leadingBytes.count)
     }
 }

@@ -84,6 +84,19 @@ package final class NginxRTMPServer: @unchecked Sendable {
 
     deinit { stop() }
 
+    /// Waits (up to `timeout` seconds) until nginx's HLS playlist lists at least `count` segments: a playlist just
+    /// started lists one, and FFmpeg's `live_start_index` (-3) then starts at its last with no next segment.
+    package func waitForSegments(_ count: Int, timeout: Double = 30) throws {
+        let playlist = directory.appendingPathComponent("hls/\(streamName).m3u8")
+        let deadline = MonotonicClock.nanoseconds() + UInt64(timeout * 1e9)
+        while MonotonicClock.nanoseconds() < deadline {
+            let text = (try? String(contentsOf: playlist, encoding: .utf8)) ?? ""
+            if text.components(separatedBy: "#EXTINF").count - 1 >= count { return }
+            usleep(50_000)
+        }
+        throw Failure("nginx's playlist listed fewer than \(count) segments before the deadline\n\(errorLog)")
+    }
+
     /// Kills nginx and the publisher (their whole process groups) and removes the directory. Idempotent.
     package func stop() {
         let running: [SpawnedProcess] = lock.withLock {
