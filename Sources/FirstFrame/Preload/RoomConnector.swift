@@ -35,18 +35,20 @@ package struct RoomConnector: Sendable {
     }
 
     /// Resolves and connects; nil when the URL has no network endpoint, the lookup fails, or no edge connects.
-    /// `owner` is the base of the pool owners (one per address raced).
-    package func connect(_ url: String, owner: UInt64) async -> Warm? {
-        guard let (host, port) = Self.endpoint(of: url) else { return nil }
+    /// `owner` is the base of the pool owners (one per address raced). `attempts` are the connects, the race's
+    /// loser possibly still under way: each closes its own connection when it ends (whoever wants to know that
+    /// nothing is left behind awaits them).
+    package func connect(_ url: String, owner: UInt64) async -> (warm: Warm?, attempts: [Task<Void, Never>]) {
+        guard let (host, port) = Self.endpoint(of: url) else { return (nil, []) }
         let addresses: [IPAddress]
         if let literal = IPAddress(host) {
             addresses = [literal]
         } else {
-            guard let lookup = try? await cache.lookup(host: host) else { return nil }
+            guard let lookup = try? await cache.lookup(host: host) else { return (nil, []) }
             addresses = lookup.addresses
         }
         let candidates = Array(addresses.prefix(raceEdges ? 2 : 1))
-        guard !candidates.isEmpty else { return nil }
+        guard !candidates.isEmpty else { return (nil, []) }
         let timeout = self.timeout
         let idle = self.idle
         let cache = self.cache
@@ -54,34 +56,37 @@ package struct RoomConnector: Sendable {
         // behind a lost SYN, is not waited for: when it finishes, its time is recorded and its connection closed).
         let (results, continuation) = AsyncStream<(Int, Double?)>.makeStream()
         let decided = Locked<Int?>(nil)
+        var attempts: [Task<Void, Never>] = []
         for (index, address) in candidates.enumerated() {
-            Task {
-                let start = MonotonicClock.nanoseconds()
-                var ms: Double?
-                do {
-                    try await WarmConnections.shared.prepare(
-                        to: SocketAddress(address: address, port: port),
-                        timeout: timeout,
-                        idle: idle,
-                        owner: owner + UInt64(index)
-                    )
-                    ms = Double(MonotonicClock.nanoseconds() - start) / 1e6
-                } catch {
-                    ms = nil
+            attempts.append(
+                Task {
+                    let start = MonotonicClock.nanoseconds()
+                    var ms: Double?
+                    do {
+                        try await WarmConnections.shared.prepare(
+                            to: SocketAddress(address: address, port: port),
+                            timeout: timeout,
+                            idle: idle,
+                            owner: owner + UInt64(index)
+                        )
+                        ms = Double(MonotonicClock.nanoseconds() - start) / 1e6
+                    } catch {
+                        ms = nil
+                    }
+                    if let ms {
+                        cache.recordConnectTime(milliseconds: ms, to: address, host: host)
+                    } else if candidates.count > 1 {
+                        cache.demote(address, host: host)
+                    }
+                    let won = decided.withLock { winner -> Bool in
+                        guard winner == nil, ms != nil else { return false }
+                        winner = index
+                        return true
+                    }
+                    if !won { WarmConnections.shared.close(owner: owner + UInt64(index)) }
+                    continuation.yield((index, ms))
                 }
-                if let ms {
-                    cache.recordConnectTime(milliseconds: ms, to: address, host: host)
-                } else if candidates.count > 1 {
-                    cache.demote(address, host: host)
-                }
-                let won = decided.withLock { winner -> Bool in
-                    guard winner == nil, ms != nil else { return false }
-                    winner = index
-                    return true
-                }
-                if !won { WarmConnections.shared.close(owner: owner + UInt64(index)) }
-                continuation.yield((index, ms))
-            }
+            )
         }
         var winner: (index: Int, ms: Double)?
         var raced: [String: Double?] = [:]
@@ -93,12 +98,13 @@ package struct RoomConnector: Sendable {
             if winner != nil || finished == candidates.count { break }
         }
         continuation.finish()
-        guard let winner else { return nil }
-        return Warm(
+        guard let winner else { return (nil, attempts) }
+        let warm = Warm(
             address: SocketAddress(address: candidates[winner.index], port: port),
             connectMs: winner.ms,
             owners: candidates.indices.map { owner + UInt64($0) },
             raced: raced
         )
+        return (warm, attempts)
     }
 }

@@ -18,19 +18,23 @@ extension StreamPreloader {
         /// Race a room's first two addresses for its warm connection and keep the first to connect (the other is
         /// closed, and the DNS cache ranks the winner first).
         public var raceEdges: Bool
+        /// How long a warm connection's connect may take (0.1…60 s).
+        public var connectTimeout: Duration
 
         public init(
             preloadedStreams: Int = 1,
             bytesPerStream: Int = 4 << 20,
             idleTimeout: Duration = .seconds(60),
             warmConnections: Int = 2,
-            raceEdges: Bool = true
+            raceEdges: Bool = true,
+            connectTimeout: Duration = .seconds(5)
         ) {
             self.preloadedStreams = preloadedStreams
             self.bytesPerStream = bytesPerStream
             self.idleTimeout = idleTimeout
             self.warmConnections = warmConnections
             self.raceEdges = raceEdges
+            self.connectTimeout = connectTimeout
         }
 
         /// Throws the first budget out of range.
@@ -43,6 +47,9 @@ extension StreamPreloader {
             }
             guard (0...8).contains(warmConnections) else {
                 throw .invalidConfiguration("warmConnections must be 0…8, not \(warmConnections)")
+            }
+            guard connectTimeout >= .milliseconds(100), connectTimeout <= .seconds(60) else {
+                throw .invalidConfiguration("connectTimeout must be 0.1…60 s, not \(connectTimeout)")
             }
             guard idleTimeout >= .seconds(1), idleTimeout <= .seconds(3600) else {
                 throw .invalidConfiguration("idleTimeout must be 1 s…1 h, not \(idleTimeout)")

@@ -255,12 +255,13 @@ public final class StreamPreloader: Sendable {
         guard let owner else { return }
         let connector = RoomConnector(
             cache: cache,
-            timeout: .seconds(5),
+            timeout: configuration.connectTimeout,
             idle: configuration.idleTimeout,
             raceEdges: configuration.raceEdges
         )
         Task { [weak self] in
-            let made = await connector.connect(url, owner: owner)
+            let (made, attempts) = await connector.connect(url, owner: owner)
+            self?.track(Task { for attempt in attempts { await attempt.value } })
             let kept = self?.rooms.withLock { rooms -> Bool in
                 guard var current = rooms.warm[url], current.owner == owner else { return false }
                 current.finished = true
@@ -356,7 +357,18 @@ public final class StreamPreloader: Sendable {
         }
     }
 
-    /// Returns once every room dropped so far is closed (its thread ended, its input and sockets freed).
+    /// Keeps `task` (a close, a race's loser) until it ends, for ``closing()``.
+    private func track(_ task: Task<Void, Never>) {
+        let id = nextID.add(1, ordering: .relaxed).newValue
+        closes.withLock { $0[id] = task }
+        Task {
+            await task.value
+            self.closes.withLock { $0[id] = nil }
+        }
+    }
+
+    /// Returns once every room dropped so far is closed (its thread ended, its input and sockets freed) and every
+    /// warm connect under way has ended.
     package func closing() async {
         let tasks = closes.withLock { Array($0.values) }
         for task in tasks { await task.value }
