@@ -32,17 +32,13 @@ cleanup() {
 trap cleanup EXIT
 
 # What this machine allows; any "no" is a skip, not a failure.
-[ "$(id -u)" -eq 0 ] || skip "needs root (network namespaces, iptables)"
-for tool in ip iptables curl python3 timeout; do
+for tool in curl python3; do
     command -v $tool >/dev/null || skip "$tool not installed"
 done
 [ -x "$EMULATOR" ] || fail "emulator not built at $EMULATOR (run: make link-emulator)"
-timeout 10 ip netns add "$probe" 2>/dev/null || skip "network namespaces not allowed here (ip netns add failed)"
-timeout 10 ip netns exec "$probe" iptables -w 5 -t mangle -A PREROUTING -i lo -j NFQUEUE --queue-num 0 2>/dev/null ||
-    skip "iptables NFQUEUE rule not allowed in a namespace"
-out=$(timeout 2 ip netns exec "$probe" "$EMULATOR" 2>&1)
-echo "$out" | grep -q 'link-emulator: ready' || skip "NFQUEUE not usable here: $(echo "$out" | head -1)"
-ip netns del "$probe"
+# shellcheck source=netns-preflight.sh
+. "$repo/scripts/netns-preflight.sh"
+netns_preflight "$probe" "$EMULATOR"
 
 # The namespace and a server on 127.0.0.2 (the emulator's server address).
 timeout 30 "$repo/scripts/netns-link.sh" up "$name" --rtt-ms $RTT_MS --rate-kbit $RATE_KBIT >/dev/null ||

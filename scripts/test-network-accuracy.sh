@@ -27,16 +27,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
-[ "$(id -u)" -eq 0 ] || skip "needs root (network namespaces, iptables)"
-for tool in ip iptables python3 timeout nginx ffmpeg openssl; do
+# shellcheck source=netns-preflight.sh
+. "$repo/scripts/netns-preflight.sh"
+netns_preflight "$probe"
+for tool in python3 nginx ffmpeg openssl; do
     command -v $tool >/dev/null || skip "$tool not installed"
 done
 [ -x "$EMULATOR" ] || fail "emulator not built at $EMULATOR (run: make link-emulator)"
 [ -x "$binary" ] || fail "no firstframe binary at $binary (run: swift build)"
-timeout 10 ip netns add "$probe" 2>/dev/null || skip "network namespaces not allowed here (ip netns add failed)"
-timeout 10 ip netns exec "$probe" iptables -w 5 -t mangle -A PREROUTING -i lo -j NFQUEUE --queue-num 0 2>/dev/null ||
-    skip "iptables NFQUEUE rule not allowed in a namespace"
-ip netns del "$probe"
 
 timeout 120 "$repo/scripts/network-rig/rig.py" up "$name" --profile custom --rtt-ms 60 --rate-kbit 8000 --loss 0 >/tmp/$name-up.log 2>&1 ||
     fail "rig.py up failed: $(tail -3 /tmp/$name-up.log)"

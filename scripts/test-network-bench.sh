@@ -37,12 +37,9 @@ for bad in "--rtt-ms nan" "--rtt-ms=-1" "--rate-kbit 50" "--loss 60" "--profiles
 done
 
 # What this machine allows; any "no" is a skip, not a failure (the bench's own preflight says the same, typed).
-[ "$(id -u)" -eq 0 ] || skip "needs root (network namespaces, iptables)"
-command -v ip >/dev/null && command -v iptables >/dev/null || skip "ip or iptables not installed"
-timeout 10 ip netns add "$probe" 2>/dev/null || skip "network namespaces not allowed here (ip netns add failed)"
-timeout 10 ip netns exec "$probe" iptables -w 5 -t mangle -A PREROUTING -i lo -j NFQUEUE --queue-num 0 2>/dev/null ||
-    skip "iptables NFQUEUE rule not allowed in a namespace"
-ip netns del "$probe"
+# shellcheck source=netns-preflight.sh
+. "$(dirname "${BASH_SOURCE[0]}")/netns-preflight.sh"
+netns_preflight "$probe"
 
 # The bench tears its rig down itself, also when it fails; a timeout's SIGTERM makes it do so too.
 timeout --kill-after 30 150 "$FIRSTFRAME" bench network --rtt-ms $RTT_MS --rate-kbit $RATE_KBIT --loss 0 \
