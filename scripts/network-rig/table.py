@@ -5,6 +5,7 @@ bulky per-open parts (full reports, cause spans, advice), for keeping in the rep
 
   table.py results/before-4g.json results/before-weak.json results/before-lan.json
   table.py --slim results/before-4g.json /work/rig-results/before-4g.json
+  table.py --merge OUT run1/4g.json run2/4g.json     (two runs of one profile: their opens, one summary)
 """
 import json
 import sys
@@ -20,6 +21,28 @@ def slim(out, source):
     with open(out, "w") as f:
         json.dump(data, f, separators=(",", ":"))
         f.write("\n")
+
+
+def merge(out, sources):
+    """The opens of several runs of one profile (the same rig settings), summarised together; the first run's
+    meta (floors, rig) with the rounds and load averages of all."""
+    import os
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import measure
+    runs = [json.load(open(p)) for p in sources]
+    rigs = {(r["meta"]["rig"]["profile"], r["meta"]["rig"]["rtt_ms"], r["meta"]["rig"]["rate_kbit"]) for r in runs}
+    if len(rigs) != 1:
+        sys.exit("table: --merge needs runs of one profile, got %s" % sorted(rigs))
+    meta = dict(runs[0]["meta"])
+    opens = [o for r in runs for o in r["opens"]]
+    meta["repeat"] = sum(r["meta"]["repeat"] for r in runs)
+    loads = [o["loadavg1"] for o in opens if "loadavg1" in o]
+    if loads:
+        meta["loadavg1_during"] = {"min": min(loads), "median": sorted(loads)[len(loads) // 2], "max": max(loads)}
+    meta["merged_from"] = list(sources)
+    summary = measure.Measure.summarise(opens, meta["protocols"], meta["contenders"], meta["floors"])
+    with open(out, "w") as f:
+        json.dump({"meta": meta, "summary": summary, "opens": opens}, f, indent=1)
 
 
 def cell(row):
@@ -66,7 +89,9 @@ def main(paths):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "--slim":
+    if len(sys.argv) >= 5 and sys.argv[1] == "--merge":
+        merge(sys.argv[2], sys.argv[3:])
+    elif len(sys.argv) == 4 and sys.argv[1] == "--slim":
         slim(sys.argv[2], sys.argv[3])
     elif len(sys.argv) > 1:
         main(sys.argv[1:])
