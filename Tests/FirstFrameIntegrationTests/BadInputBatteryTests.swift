@@ -1100,6 +1100,20 @@ enum ProcessCounters {
         }
     }
 
+    /// Sockets of this process whose peer is `port` on the other end (from /proc/self/net/tcp): a connection to a
+    /// test's server that was not closed.
+    static func socketsConnected(toPort port: Int) -> Int {
+        let inodes = Set(
+            descriptors().values.filter { $0.hasPrefix("socket:[") }.map { String($0.dropFirst(8).dropLast()) }
+        )
+        let table = (try? String(contentsOfFile: "/proc/self/net/tcp", encoding: .utf8)) ?? ""
+        let peerPort = String(format: ":%04X", port)
+        return table.split(separator: "\n").dropFirst().filter { line in
+            let fields = line.split(separator: " ")
+            return fields.count > 9 && fields[2].hasSuffix(peerPort) && inodes.contains(String(fields[9]))
+        }.count
+    }
+
     /// Threads (task ids) and their names.
     static func threads() -> [Int32: String] {
         list("/proc/self/task") { name in
