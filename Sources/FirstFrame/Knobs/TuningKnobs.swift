@@ -73,7 +73,7 @@ public struct TuningKnobs: Sendable, Hashable, Codable {
     /// Spare connections: as soon as the open's first connect to an address succeeds, this many more connections
     /// to it are opened in parallel (by the network hooks, non-blocking, on the open's thread), so that a later
     /// connect of the same open to that address — an HLS segment after its playlist, FFmpeg's next segment, a
-    /// redirect to the same edge — is handed an established one instead of paying a handshake (``WarmConnections``).
+    /// redirect to the same edge — is handed an established one instead of paying a handshake (`WarmConnections`).
     /// Spares left unused are closed when the open ends. 0 = none. Without the hooks it does nothing.
     public var spareConnections = 0
     /// Milliseconds after which a TCP connect still in progress is hedged: a second connect to the same address

@@ -3,7 +3,7 @@ import FirstFrameNetwork
 import Foundation
 
 /// Opens the warm connection a ``StreamPreloader`` keeps for a room in the `connected` state: the room's host
-/// resolved through the opener's DNS cache, a connection to its best edge pooled in ``WarmConnections``, which the
+/// resolved through the opener's DNS cache, a connection to its best edge pooled in `WarmConnections`, which the
 /// network hooks hand to FFmpeg's `connect` when the room is opened — no lookup, no TCP handshake at the switch.
 ///
 /// With two or more addresses it races the first two (the field report's "edge IP racing"): both connect, the

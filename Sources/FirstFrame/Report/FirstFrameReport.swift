@@ -150,7 +150,7 @@ public struct FirstFrameReport: Sendable, Codable, Hashable {
             public var outcome: ConnectAttempt.Outcome
             public var error: String?
             /// True when the hooks handed this connect an established warm connection (a spare the open made, or
-            /// one ``WarmConnections`` prepared): no handshake, 0 round trips. Nil for an ordinary connect.
+            /// one `WarmConnections` prepared): no handshake, 0 round trips. Nil for an ordinary connect.
             public var warm: Bool? = nil
             /// For a warm connect: how long before it that connection's own connect started.
             public var warmAgeMs: Double? = nil
