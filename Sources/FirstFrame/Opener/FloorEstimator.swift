@@ -59,7 +59,7 @@ package struct FloorEstimator {
     /// RTT sample, so the least is the path's).
     private func pathRTT() -> Double? {
         let samples = trace.hops.flatMap(\.transport).map(\.minimumRTT).filter { $0 > .zero }
-        return samples.min().map { Double($0.components.seconds) * 1000 + Double($0.components.attoseconds) / 1e15 }
+        return samples.min()?.milliseconds
     }
 
     private func ms(_ nanoseconds: UInt64) -> Double { Double(nanoseconds) / 1e6 }

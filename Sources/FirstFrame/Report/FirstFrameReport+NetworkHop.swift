@@ -43,18 +43,14 @@ extension FirstFrameReport.Hop {
         role = hop.role
         transport = hop.lastSample.map { last in
             .init(
-                connectRTTMs: hop.connectSample.map { Self.milliseconds($0.smoothedRTT) },
-                smoothedRTTMs: Self.milliseconds(last.smoothedRTT),
-                minimumRTTMs: Self.milliseconds(last.minimumRTT),
+                connectRTTMs: hop.connectSample?.smoothedRTT.milliseconds,
+                smoothedRTTMs: last.smoothedRTT.milliseconds,
+                minimumRTTMs: last.minimumRTT.milliseconds,
                 retransmits: last.retransmits,
                 outOfOrderPackets: last.outOfOrderPackets,
                 bytesReceived: last.bytesReceived
             )
         }
-    }
-
-    private static func milliseconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
     }
 }
 
